@@ -1,0 +1,239 @@
+/**
+ * Invariants of the physical-memory layer, the CONFIG_DEBUG_VM analogue.
+ *
+ * Levels: `off`; `cheap` — counters add up and every live descriptor is sane and agrees with the
+ * memdesc word of its first frame (O(zones + live descriptors)); `full` — additionally every free
+ * list is walked (heads typed BUDDY with their order, no overlaps, no two free buddies left
+ * unmerged) and every frame of every populated section is checked against its descriptor.
+ * Models the checks of mm/debug_vm_pgtable.c, check_new_page/free_page_is_bad (mm/page_alloc.c)
+ * and VM_BUG_ON_FOLIO sprinkled through mm/.
+ */
+
+import type { FolioPool } from '../mm/folio.js';
+import { MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
+import { MIGRATE, NR_MIGRATETYPES, type PageAlloc } from '../mm/page_alloc.js';
+import type { PtdescPool } from '../mm/pgtable.js';
+import type { SlabAllocator } from '../mm/slab.js';
+import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
+import type { VmStat } from '../mm/vmstat.js';
+
+export const CHECK_LEVELS = ['off', 'cheap', 'full'] as const;
+export type CheckLevel = (typeof CHECK_LEVELS)[number];
+
+/** The parts of the model the checks read. */
+export interface KernelParts {
+  pa: PageAlloc;
+  folios: FolioPool;
+  slab: SlabAllocator;
+  ptdesc: PtdescPool;
+  stat: VmStat;
+}
+
+export class InvariantViolation extends Error {
+  override readonly name = 'InvariantViolation';
+  constructor(readonly violations: string[]) {
+    super(`invariant violated:\n  ${violations.join('\n  ')}`);
+  }
+}
+
+const hex = (pfn: number) => `0x${pfn.toString(16)}`;
+
+/** Run the checks of `level`; throws InvariantViolation listing everything that is wrong. */
+export function checkInvariants(k: KernelParts, level: CheckLevel): void {
+  if (level === 'off') return;
+  const v: string[] = [];
+  checkCounters(k, v);
+  checkFolios(k, v);
+  checkSlabs(k, v);
+  checkPtdescs(k, v);
+  if (level === 'full') {
+    checkFreeLists(k, v);
+    checkMemmap(k, v);
+  }
+  if (v.length > 0)
+    throw new InvariantViolation(
+      v.slice(0, 20).concat(v.length > 20 ? [`... and ${v.length - 20} more`] : []),
+    );
+}
+
+function checkCounters({ pa, stat }: KernelParts, v: string[]): void {
+  let free = 0;
+  for (const z of pa.zones) {
+    let listed = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) listed += z.freeBlocks(o) * (1 << o);
+    if (listed !== z.freePages)
+      v.push(`zone ${z.nid}/${z.name}: free lists hold ${listed} pages but nr_free_pages is ${z.freePages}`);
+    if (z.freePages < 0 || z.freePages > z.managedPages)
+      v.push(`zone ${z.nid}/${z.name}: nr_free_pages ${z.freePages} outside 0..${z.managedPages}`);
+    free += z.freePages;
+  }
+  if (free !== stat.pagesByType[MT.BUDDY])
+    v.push(`free pages ${free} != pages typed buddy ${stat.pagesByType[MT.BUDDY]}`);
+  let total = 0;
+  for (let t = 0; t < stat.pagesByType.length; t++) {
+    if (stat.pagesByType[t] < 0) v.push(`negative page count for type ${MT_NAMES[t]}`);
+    total += stat.pagesByType[t];
+  }
+  if (total !== pa.maxPfn) v.push(`pages by type add up to ${total}, machine has ${pa.maxPfn}`);
+}
+
+function checkFolios({ pa, folios, stat }: KernelParts, v: string[]): void {
+  const byKind = new Float64Array(stat.pagesByType.length);
+  for (const row of folios.liveRows()) {
+    const pfn = folios.pfn[row];
+    const kind = folios.kind[row];
+    byKind[kind] += folios.nrPages(row);
+    if (folios.refcount[row] <= 0) v.push(`folio ${hex(pfn)}: live with refcount ${folios.refcount[row]}`);
+    if (folios.mapcountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative mapcount`);
+    if (folios.pincountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative pincount`);
+    if (folios.refcount[row] < folios.mapcountOf(row)) {
+      v.push(`folio ${hex(pfn)}: refcount ${folios.refcount[row]} below mapcount ${folios.mapcountOf(row)}`);
+    }
+    const lo = pa.memmap.lo(pfn);
+    if (mdType(lo) !== kind || pa.memmap.hi(pfn) !== row || mdOrder(lo) !== folios.order[row]) {
+      v.push(
+        `folio ${hex(pfn)}: memdesc says ${MT_NAMES[mdType(lo)]}/order ${mdOrder(lo)}/row ${pa.memmap.hi(pfn)}, descriptor says ${MT_NAMES[kind]}/order ${folios.order[row]}/row ${row}`,
+      );
+    }
+  }
+  for (const kind of [MT.ANON, MT.FILE, MT.UNKNOWN, MT.LARGE_KMALLOC, MT.DEVICE]) {
+    if (byKind[kind] !== stat.pagesByType[kind])
+      v.push(`${MT_NAMES[kind]} folios cover ${byKind[kind]} pages, counters say ${stat.pagesByType[kind]}`);
+  }
+}
+
+function checkSlabs({ pa, slab, stat }: KernelParts, v: string[]): void {
+  let pages = 0;
+  const perCache = new Map<number, { slabs: number; objs: number }>();
+  for (const row of slab.liveSlabs()) {
+    const s = slab.slabInuse(row);
+    pages += 1 << s.cache.order;
+    if (s.inuse + s.free !== s.cache.objectsPerSlab)
+      v.push(
+        `slab ${hex(s.pfn)} (${s.cache.name}): inuse ${s.inuse} + free ${s.free} != ${s.cache.objectsPerSlab}`,
+      );
+    if (s.inuse <= 0) v.push(`slab ${hex(s.pfn)} (${s.cache.name}): empty slab kept`);
+    if (pa.memmap.type(s.pfn) !== MT.SLAB || pa.memmap.hi(s.pfn) !== row)
+      v.push(`slab ${hex(s.pfn)}: memdesc does not point at its slab`);
+    const c = perCache.get(s.cache.id) ?? { slabs: 0, objs: 0 };
+    c.slabs++;
+    c.objs += s.inuse;
+    perCache.set(s.cache.id, c);
+  }
+  if (pages !== stat.pagesByType[MT.SLAB])
+    v.push(`slabs cover ${pages} pages, counters say ${stat.pagesByType[MT.SLAB]}`);
+  for (const c of slab.caches) {
+    const seen = perCache.get(c.id) ?? { slabs: 0, objs: 0 };
+    if (seen.slabs !== c.nrSlabs || seen.objs !== c.activeObjects) {
+      v.push(
+        `cache ${c.name}: counts ${c.nrSlabs} slabs/${c.activeObjects} objects, found ${seen.slabs}/${seen.objs}`,
+      );
+    }
+  }
+}
+
+function checkPtdescs({ pa, ptdesc, stat }: KernelParts, v: string[]): void {
+  let n = 0;
+  for (const row of ptdesc.liveRows()) {
+    n++;
+    const pfn = ptdesc.pfn[row];
+    if (pa.memmap.type(pfn) !== MT.PGTABLE || pa.memmap.hi(pfn) !== row)
+      v.push(`page table ${hex(pfn)}: memdesc does not point at its ptdesc`);
+  }
+  if (n !== stat.pagesByType[MT.PGTABLE])
+    v.push(`${n} ptdescs, counters say ${stat.pagesByType[MT.PGTABLE]} page-table pages`);
+}
+
+function checkFreeLists({ pa }: KernelParts, v: string[]): void {
+  const blocks: [number, number][] = [];
+  for (const z of pa.zones) {
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
+      for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
+        let n = 0;
+        for (const pfn of pa.freeList(z, o, mt)) {
+          n++;
+          const lo = pa.memmap.lo(pfn);
+          if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== o || mdMigratetype(lo) !== mt) {
+            v.push(
+              `free block ${hex(pfn)} on list order ${o}/${mt}: memdesc says ${MT_NAMES[mdType(lo)]} order ${mdOrder(lo)} type ${mdMigratetype(lo)}`,
+            );
+          }
+          if (pfn % (1 << o) !== 0) v.push(`free block ${hex(pfn)} of order ${o} is misaligned`);
+          if (!z.contains(pfn) || !z.contains(pfn + (1 << o) - 1))
+            v.push(`free block ${hex(pfn)} crosses zone ${z.name}`);
+          if (mt !== MIGRATE.ISOLATE && mt !== pa.pageblockMigratetype(pfn) && o >= PAGEBLOCK_ORDER) {
+            v.push(
+              `free block ${hex(pfn)} on the ${mt} list sits in a pageblock of type ${pa.pageblockMigratetype(pfn)}`,
+            );
+          }
+          blocks.push([pfn, o]);
+        }
+        if (n !== z.nrFree[o * NR_MIGRATETYPES + mt])
+          v.push(
+            `zone ${z.name}: list order ${o}/${mt} holds ${n} blocks, counted ${z.nrFree[o * NR_MIGRATETYPES + mt]}`,
+          );
+      }
+    }
+  }
+  blocks.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < blocks.length; i++) {
+    const [p, o] = blocks[i - 1];
+    if (p + (1 << o) > blocks[i][0])
+      v.push(`free blocks ${hex(p)} (order ${o}) and ${hex(blocks[i][0])} overlap`);
+  }
+  const heads = new Map(blocks.map(([p, o]) => [p, o]));
+  for (const [p, o] of blocks) {
+    if (o === MAX_PAGE_ORDER) continue;
+    const size = 1 << o;
+    const buddy = p % (size * 2) === 0 ? p + size : p - size;
+    const isolated =
+      pa.pageblockMigratetype(p) === MIGRATE.ISOLATE || pa.pageblockMigratetype(buddy) === MIGRATE.ISOLATE;
+    if (
+      heads.get(buddy) === o &&
+      pa.zoneOf(p) === safeZone(pa, buddy) &&
+      !(o >= PAGEBLOCK_ORDER && isolated)
+    ) {
+      v.push(
+        `free buddies ${hex(Math.min(p, buddy))} and ${hex(Math.max(p, buddy))} of order ${o} were not merged`,
+      );
+    }
+  }
+}
+
+function safeZone(pa: PageAlloc, pfn: number) {
+  try {
+    return pa.zoneOf(pfn);
+  } catch {
+    return undefined;
+  }
+}
+
+function checkMemmap({ pa, folios, slab }: KernelParts, v: string[]): void {
+  const mm = pa.memmap;
+  for (let s = 0; s < mm.nrSections; s++) {
+    if (!mm.isPopulated(s)) continue;
+    const end = (s + 1) * PAGES_PER_SECTION;
+    for (let pfn = s * PAGES_PER_SECTION; pfn < end; ) {
+      const lo = mm.lo(pfn);
+      const t = mdType(lo);
+      if (t === MT.BUDDY) {
+        const n = 1 << mdOrder(lo);
+        for (let q = pfn + 1; q < pfn + n; q++)
+          if (mm.lo(q) !== MT.NONE)
+            v.push(`frame ${hex(q)} inside free block ${hex(pfn)} is typed ${MT_NAMES[mdType(mm.lo(q))]}`);
+        pfn += n;
+        continue;
+      }
+      if (t === MT.ANON || t === MT.FILE || t === MT.UNKNOWN || t === MT.LARGE_KMALLOC || t === MT.DEVICE) {
+        const row = mm.hi(pfn);
+        if (!folios.isLive(row)) v.push(`frame ${hex(pfn)} points at dead folio row ${row}`);
+        else if (pfn < folios.pfn[row] || pfn >= folios.pfn[row] + folios.nrPages(row))
+          v.push(`frame ${hex(pfn)} points at folio ${hex(folios.pfn[row])} that does not cover it`);
+      } else if (t === MT.SLAB) {
+        const row = mm.hi(pfn);
+        if (!slab.isLive(row)) v.push(`frame ${hex(pfn)} points at dead slab row ${row}`);
+      }
+      pfn++;
+    }
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * Folio descriptors: refcount, mapcounts, pincount, flags, mapping/index, per-page exclusivity.
+ *
+ * Models: struct folio (include/linux/mm_types.h), page flags (include/linux/page-flags.h),
+ * folio_get/folio_put and the refcount rules (include/linux/mm.h, page_ref.h), folio_alloc /
+ * alloc_pages / __free_pages (mm/page_alloc.c, mm/mempolicy.c), folio_maybe_dma_pinned.
+ *
+ * Counters are stored raw as the kernel keeps them (_mapcount, _large_mapcount and
+ * _entire_mapcount start at -1) and read through helpers that return the logical value. Large
+ * folios get an extension row (entire mapcount, pincount, the two MM ids) and a per-page slice of
+ * an arena (per-page mapcount and PG_anon_exclusive), because under memdescs per-page state
+ * lives in the descriptor, not in a per-page struct.
+ * Leaves out: memcg charging, LRU lists (PG_lru is a flag only), the deferred-split queue.
+ */
+import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
+import type { PageAlloc } from './page_alloc.js';
+import { grown, HandlePool, NULL_HANDLE } from './pool.js';
+import { KernelBug, MAX_PAGE_ORDER } from './types.js';
+import type { VmStat } from './vmstat.js';
+
+/** Page flags, numbered as enum pageflags (kernel-semantics R1.5). */
+export const PG = {
+  locked: 1 << 0,
+  writeback: 1 << 1,
+  referenced: 1 << 2,
+  uptodate: 1 << 3,
+  dirty: 1 << 4,
+  lru: 1 << 5,
+  head: 1 << 6,
+  waiters: 1 << 7,
+  active: 1 << 8,
+  workingset: 1 << 9,
+  /** PG_swapcache when swapbacked; PG_checked otherwise. */
+  owner_priv_1: 1 << 10,
+  /** PG_anon_exclusive on anon pages (per page). */
+  anon_exclusive: 1 << 11,
+  arch_1: 1 << 12,
+  reserved: 1 << 13,
+  private: 1 << 14,
+  private_2: 1 << 15,
+  reclaim: 1 << 16,
+  swapbacked: 1 << 17,
+  unevictable: 1 << 18,
+  dropbehind: 1 << 19,
+  mlocked: 1 << 20,
+  hwpoison: 1 << 21,
+  /** Second-page flags of large folios, kept in high bits here. */
+  has_hwpoisoned: 1 << 24,
+  large_rmappable: 1 << 25,
+  partially_mapped: 1 << 26,
+  /** KSM folio (the kernel encodes it in the mapping's low bits). */
+  ksm: 1 << 27,
+} as const;
+export type PageFlag = keyof typeof PG;
+
+/** GUP_PIN_COUNTING_BIAS (include/linux/mm.h): small folios count a pin as 1024 references. */
+export const GUP_PIN_COUNTING_BIAS = 1024;
+
+const NO_LARGE = -1;
+
+/**
+ * The pool of folio descriptors. Handles are generation-checked; `row` is what the memdesc
+ * word of each of the folio's frames holds.
+ */
+export class FolioPool extends HandlePool {
+  pfn = new Float64Array(64);
+  order = new Uint8Array(64);
+  kind = new Uint8Array(64);
+  /** _refcount. */
+  refcount = new Int32Array(64);
+  /** Small folios: _mapcount; large folios: _large_mapcount. Raw, -1 based. */
+  mapcount = new Int32Array(64);
+  flags = new Uint32Array(64);
+  /** address_space or anon_vma id (0 = NULL), resolved by the owning subsystem. */
+  mapping = new Int32Array(64);
+  index = new Float64Array(64);
+  large = new Int32Array(64);
+  // Large-folio extension rows.
+  private lgUsed = 0;
+  private lgFree: number[] = [];
+  entireMapcount = new Int32Array(16);
+  nrPagesMapped = new Int32Array(16);
+  pincount = new Int32Array(16);
+  /** _mm_id[0..1] and their mapcounts; bit "maybe shared by more than one MM". */
+  mmId = new Int32Array(32);
+  mmIdMapcount = new Int32Array(32);
+  mmShared = new Uint8Array(16);
+  pageBase = new Int32Array(16);
+  // Per-page arena for large folios: raw per-page _mapcount and per-page flags.
+  pageMapcount = new Int32Array(1024);
+  pageFlags = new Uint8Array(1024);
+  private arenaUsed = 0;
+  private readonly arenaFree: number[][] = Array.from({ length: MAX_PAGE_ORDER + 1 }, () => []);
+
+  constructor(
+    private readonly pa: PageAlloc,
+    private readonly stat: VmStat,
+  ) {
+    super('folio');
+  }
+
+  protected growFields(n: number): void {
+    this.pfn = grown(this.pfn, n);
+    this.order = grown(this.order, n);
+    this.kind = grown(this.kind, n);
+    this.refcount = grown(this.refcount, n);
+    this.mapcount = grown(this.mapcount, n);
+    this.flags = grown(this.flags, n);
+    this.mapping = grown(this.mapping, n);
+    this.index = grown(this.index, n);
+    this.large = grown(this.large, n);
+  }
+
+  hostBytes(): number {
+    return (
+      this.baseHostBytes() +
+      [
+        this.pfn,
+        this.order,
+        this.kind,
+        this.refcount,
+        this.mapcount,
+        this.flags,
+        this.mapping,
+        this.index,
+        this.large,
+      ]
+        .map((a) => a.byteLength)
+        .reduce((x, y) => x + y, 0) +
+      this.entireMapcount.byteLength * 5 +
+      this.mmId.byteLength * 2 +
+      this.mmShared.byteLength +
+      this.pageMapcount.byteLength +
+      this.pageFlags.byteLength
+    );
+  }
+
+  // ---------------------------------------------------------------- allocation
+
+  /**
+   * folio_alloc() / alloc_pages(): take 2^order frames and describe them with one descriptor of
+   * the given kind. Throws ENOMEM (KernelError) when memory is exhausted; nothing changes then.
+   */
+  alloc(gfp: number, order: number, kind: MemType, nid = 0): number {
+    if (!FOLIO_TYPES.has(kind))
+      throw new KernelBug(`memory type ${kind} is not a folio type`, { rule: 'folio_alloc' });
+    const pfn = this.pa.rmqueue(order, gfp, nid);
+    const row = this.allocRow();
+    this.pfn[row] = pfn;
+    this.order[row] = order;
+    this.kind[row] = kind;
+    this.refcount[row] = 1;
+    this.mapcount[row] = -1;
+    this.flags[row] = order > 0 ? PG.head : 0;
+    this.mapping[row] = 0;
+    this.index[row] = 0;
+    this.large[row] = order > 0 ? this.allocLarge(order) : NO_LARGE;
+    this.pa.memmap.setRange(pfn, 1 << order, mdWord(kind, order), row);
+    this.stat.retype(MT.BUDDY, kind, 1 << order);
+    this.stat.events.folio_alloc++;
+    if (this.stat.tracing) this.stat.emit({ type: 'alloc', pfn, order, kind });
+    return this.handleOf(row);
+  }
+
+  private allocLarge(order: number): number {
+    const lg = this.lgFree.length > 0 ? this.lgFree.pop()! : this.lgUsed++;
+    if (lg >= this.pincount.length) {
+      const n = this.pincount.length * 2;
+      this.entireMapcount = grown(this.entireMapcount, n);
+      this.nrPagesMapped = grown(this.nrPagesMapped, n);
+      this.pincount = grown(this.pincount, n);
+      this.mmId = grown(this.mmId, n * 2);
+      this.mmIdMapcount = grown(this.mmIdMapcount, n * 2);
+      this.mmShared = grown(this.mmShared, n);
+      this.pageBase = grown(this.pageBase, n);
+    }
+    this.entireMapcount[lg] = -1;
+    this.nrPagesMapped[lg] = 0;
+    this.pincount[lg] = 0;
+    this.mmId[lg * 2] = 0;
+    this.mmId[lg * 2 + 1] = 0;
+    this.mmIdMapcount[lg * 2] = -1;
+    this.mmIdMapcount[lg * 2 + 1] = -1;
+    this.mmShared[lg] = 0;
+    const base = this.allocArena(order);
+    this.pageBase[lg] = base;
+    this.pageMapcount.fill(-1, base, base + (1 << order));
+    this.pageFlags.fill(0, base, base + (1 << order));
+    return lg;
+  }
+
+  private allocArena(order: number): number {
+    const free = this.arenaFree[order];
+    if (free.length > 0) return free.pop()!;
+    const n = 1 << order;
+    const base = this.arenaUsed;
+    this.arenaUsed += n;
+    if (this.arenaUsed > this.pageMapcount.length) {
+      const cap = Math.max(this.arenaUsed, this.pageMapcount.length * 2);
+      this.pageMapcount = grown(this.pageMapcount, cap);
+      this.pageFlags = grown(this.pageFlags, cap);
+    }
+    return base;
+  }
+
+  /** Release the descriptor and give the frames back to the buddy allocator (free_frozen_pages). */
+  private free(row: number): void {
+    const pfn = this.pfn[row];
+    const order = this.order[row];
+    const lg = this.large[row];
+    if (lg !== NO_LARGE) {
+      this.arenaFree[order].push(this.pageBase[lg]);
+      this.lgFree.push(lg);
+    }
+    this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
+    this.freeRow(row);
+    this.pa.freeBlock(pfn, order);
+    this.stat.events.folio_free++;
+    if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
+  }
+
+  // ---------------------------------------------------------------- references
+
+  /** folio_get(): take a reference. A folio with no references cannot be revived. */
+  get(h: number): void {
+    const row = this.row(h);
+    if (this.refcount[row] <= 0) {
+      throw new KernelBug('folio_get on a folio with refcount 0', {
+        pfn: this.pfn[row],
+        rule: 'folio_get: refcount > 0',
+      });
+    }
+    this.refcount[row]++;
+  }
+
+  /** folio_ref_add(): take `n` references at once (GUP pins on small folios add 1024). */
+  refAdd(h: number, n: number): void {
+    const row = this.row(h);
+    if (this.refcount[row] <= 0) {
+      throw new KernelBug('reference taken on a free folio', {
+        pfn: this.pfn[row],
+        rule: 'try_grab_folio: refcount > 0',
+      });
+    }
+    this.refcount[row] += n;
+  }
+
+  /**
+   * folio_put() / folio_put_refs(): drop `n` references; at zero the folio is freed. Dropping more
+   * references than are held is a KernelBug and changes nothing. A folio still mapped or pinned
+   * when its last reference goes is "Bad page state" (free_page_is_bad) and is refused too.
+   */
+  put(h: number, n = 1): void {
+    const row = this.row(h);
+    const ref = this.refcount[row];
+    const pfn = this.pfn[row];
+    if (ref - n < 0)
+      throw new KernelBug(`folio_put: refcount ${ref} would go negative`, {
+        pfn,
+        rule: 'put_page on a zero refcount',
+      });
+    if (ref - n === 0) {
+      if (this.mapcountOf(row) > 0)
+        throw new KernelBug('freeing a mapped folio', { pfn, rule: 'free_page_is_bad: page still mapped' });
+      const lg = this.large[row];
+      if (lg !== NO_LARGE && this.pincount[lg] !== 0) {
+        throw new KernelBug('freeing a pinned folio', {
+          pfn,
+          rule: 'free_tail_page_prepare: nonzero pincount',
+        });
+      }
+      this.refcount[row] = 0;
+      this.free(row);
+      return;
+    }
+    this.refcount[row] = ref - n;
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  /** page_folio(): the folio a frame belongs to, or NULL_HANDLE if the frame is not in a folio. */
+  pageFolio(pfn: number): number {
+    const lo = this.pa.memmap.lo(pfn);
+    if (!FOLIO_TYPES.has(mdType(lo))) return NULL_HANDLE;
+    return this.handleOf(this.pa.memmap.hi(pfn));
+  }
+
+  /** The folio row of a frame; -1 when the frame is not in a folio. */
+  pageRow(pfn: number): number {
+    return FOLIO_TYPES.has(mdType(this.pa.memmap.lo(pfn))) ? this.pa.memmap.hi(pfn) : -1;
+  }
+
+  nrPages(row: number): number {
+    return 1 << this.order[row];
+  }
+
+  isLarge(row: number): boolean {
+    return this.large[row] !== NO_LARGE;
+  }
+
+  /** folio_mapcount(): logical mappings of the whole folio. */
+  mapcountOf(row: number): number {
+    return this.mapcount[row] + 1;
+  }
+
+  /** folio_entire_mapcount(): PMD mappings of a large folio (0 for small ones). */
+  entireMapcountOf(row: number): number {
+    const lg = this.large[row];
+    return lg === NO_LARGE ? 0 : this.entireMapcount[lg] + 1;
+  }
+
+  /** folio->_pincount (large folios only; small folios have none: 0). */
+  pincountOf(row: number): number {
+    const lg = this.large[row];
+    return lg === NO_LARGE ? 0 : this.pincount[lg];
+  }
+
+  /** Index of `pfn` in the per-page arena of a large folio. */
+  private pageSlot(row: number, pfn: number): number {
+    return this.pageBase[this.large[row]] + (pfn - this.pfn[row]);
+  }
+
+  /** page_mapcount(): mappings of one page (its own PTEs plus PMD mappings of its folio). */
+  pageMapcountOf(row: number, pfn: number): number {
+    if (!this.isLarge(row)) return this.mapcount[row] + 1;
+    return this.pageMapcount[this.pageSlot(row, pfn)] + 1 + this.entireMapcountOf(row);
+  }
+
+  /** PageAnonExclusive(). */
+  pageAnonExclusive(row: number, pfn: number): boolean {
+    if (!this.isLarge(row)) return (this.flags[row] & PG.anon_exclusive) !== 0;
+    return this.pageFlags[this.pageSlot(row, pfn)] !== 0;
+  }
+
+  setPageAnonExclusive(row: number, pfn: number, on: boolean): void {
+    if (!this.isLarge(row)) {
+      if (on) this.flags[row] |= PG.anon_exclusive;
+      else this.flags[row] &= ~PG.anon_exclusive;
+      return;
+    }
+    this.pageFlags[this.pageSlot(row, pfn)] = on ? 1 : 0;
+  }
+
+  /** Adjust one page's own (PTE) mapcount of a large folio; small folios use `mapcount`. */
+  addPageMapcount(row: number, pfn: number, delta: number): void {
+    this.pageMapcount[this.pageSlot(row, pfn)] += delta;
+  }
+
+  testFlag(row: number, flag: number): boolean {
+    return (this.flags[row] & flag) !== 0;
+  }
+
+  setFlag(row: number, flag: number): void {
+    this.flags[row] |= flag;
+  }
+
+  clearFlag(row: number, flag: number): void {
+    this.flags[row] &= ~flag;
+  }
+
+  /**
+   * folio_maybe_dma_pinned() as Linux answers it: the exact _pincount for large folios, the
+   * refcount bias test for small ones (false positives at >= 1024 plain references, never false
+   * negatives). Pin-count designs in src/designs/ may answer differently.
+   */
+  maybeDmaPinnedLinux(row: number): boolean {
+    const lg = this.large[row];
+    if (lg !== NO_LARGE) return this.pincount[lg] > 0;
+    return this.refcount[row] >>> 0 >= GUP_PIN_COUNTING_BIAS;
+  }
+
+  /** Describe a folio as the kernel's dump_page() does (one line plus flags). */
+  describe(row: number): {
+    refcount: number;
+    mapcount: number;
+    order: number;
+    pfn: number;
+    flags: number;
+    kind: number;
+  } {
+    return {
+      refcount: this.refcount[row],
+      mapcount: this.mapcountOf(row),
+      order: this.order[row],
+      pfn: this.pfn[row],
+      flags: this.flags[row],
+      kind: this.kind[row],
+    };
+  }
+}

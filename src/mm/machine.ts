@@ -1,0 +1,528 @@
+/**
+ * The Machine: configuration, boot, the public operations, counters and events.
+ *
+ * Models: what a running kernel exposes of its physical memory — /proc/meminfo, /proc/vmstat,
+ * /proc/buddyinfo, /proc/zoneinfo, /proc/slabinfo and dump_page() — over the mechanisms in the
+ * other files of src/mm/. This is the public API the CLI, the scenario runner and the web
+ * visualiser use; nothing outside src/mm reaches into the pools directly except the checkers.
+ */
+import { CHECK_LEVELS, type CheckLevel, checkInvariants, type KernelParts } from '../check/invariants.js';
+import {
+  accountLayout,
+  type Census,
+  LAYOUTS,
+  type LayoutAccounting,
+  type LayoutName,
+} from '../designs/layout.js';
+import { FolioPool, PG } from './folio.js';
+import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
+import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES, PageAlloc } from './page_alloc.js';
+import { PT_LEVEL_NAMES, PtdescPool } from './pgtable.js';
+import { NULL_HANDLE } from './pool.js';
+import { SlabAllocator, type SlabInfoRow, type SlabAllocator as SlabT } from './slab.js';
+import { formatFlags, KernelBug, MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from './types.js';
+import { type EventListener, VmStat } from './vmstat.js';
+
+/** Bad machine configuration (a user error, reported without a stack trace). */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface MachineConfig {
+  /** RAM size, e.g. '4G' or a byte count; a multiple of 128 MiB. Default 4G. */
+  memory?: string | number;
+  /** NUMA nodes; memory is split evenly. Default 1. */
+  nodes?: number;
+  /** The descriptor layout whose accounting is reported first. Default memdesc. */
+  design?: LayoutName;
+  /** Bytes of ZONE_MOVABLE (movablecore=), split over the nodes. Default 0. */
+  movable?: string | number;
+  /** Bytes of CMA in the first node. Default 0. */
+  cma?: string | number;
+  /** Boot-reserved ranges; default: the first MiB (firmware) and 16 MiB of kernel image at 16 MiB. */
+  reserved?: { start: string | number; size: string | number }[];
+  /** Invariant checks after every mutating operation. Default off. */
+  check?: CheckLevel;
+}
+
+export interface ResolvedConfig {
+  memory: number;
+  nodes: number;
+  design: LayoutName;
+  movable: number;
+  cma: number;
+  reserved: { start: number; size: number }[];
+  check: CheckLevel;
+}
+
+const KERNEL_START = 16 * MiB;
+const KERNEL_SIZE = 16 * MiB;
+
+function size(value: string | number | undefined, what: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  try {
+    return parseSize(value);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+/** Validate and default a configuration; throws ConfigError with one readable line. */
+export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
+  const memory = size(c.memory, 'memory', 4 * 1024 * MiB);
+  const section = PAGES_PER_SECTION * PAGE_SIZE;
+  if (memory < section || memory % section !== 0) {
+    throw new ConfigError(`memory: ${c.memory} is not a positive multiple of the 128M section size`);
+  }
+  if (memory / PAGE_SIZE > 2 ** 36)
+    throw new ConfigError(`memory: ${c.memory} is larger than the 256T pagelab supports`);
+  const nodes = c.nodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64)
+    throw new ConfigError(`nodes: ${nodes} is not a whole number from 1 to 64`);
+  const design = c.design ?? 'memdesc';
+  if (!LAYOUTS.includes(design))
+    throw new ConfigError(`design: '${design}' is not one of ${LAYOUTS.join(', ')}`);
+  const check = c.check ?? 'off';
+  if (!CHECK_LEVELS.includes(check))
+    throw new ConfigError(`check: '${check}' is not one of ${CHECK_LEVELS.join(', ')}`);
+  const reserved = (
+    c.reserved ?? [
+      { start: 0, size: MiB },
+      { start: KERNEL_START, size: KERNEL_SIZE },
+    ]
+  ).map((r, i) => ({
+    start: size(r.start, `reserved[${i}].start`, 0),
+    size: size(r.size, `reserved[${i}].size`, 0),
+  }));
+  return {
+    memory,
+    nodes,
+    design,
+    movable: size(c.movable, 'movable', 0),
+    cma: size(c.cma, 'cma', 0),
+    reserved,
+    check,
+  };
+}
+
+/** What `page(pfn)` tells about one frame (the fields of dump_page()). */
+export interface PageInfo {
+  pfn: number;
+  type: string;
+  /** Order of the object the frame belongs to (free block, folio, slab). */
+  order: number;
+  /** First frame of that object. */
+  head: number;
+  nid: number;
+  zone: string;
+  migratetype: string;
+  refcount: number;
+  mapcount: number;
+  pincount: number;
+  flags: number;
+  flagNames: string;
+  /** Folio handle when the frame is in a folio, else 0. */
+  folio: number;
+  anonExclusive: boolean;
+  maybeDmaPinned: boolean;
+}
+
+export interface Meminfo {
+  MemTotal: number;
+  MemFree: number;
+  AnonPages: number;
+  FilePages: number;
+  Slab: number;
+  PageTables: number;
+  KernelLarge: number;
+  DriverPages: number;
+  Reserved: number;
+  CmaTotal: number;
+  CmaFree: number;
+  [k: string]: number;
+}
+
+export class Machine {
+  readonly config: ResolvedConfig;
+  readonly stat = new VmStat();
+  private readonly pa: PageAlloc;
+  private readonly folios: FolioPool;
+  private readonly slab: SlabT;
+  private readonly ptdesc: PtdescPool;
+  checkLevel: CheckLevel;
+
+  constructor(config: MachineConfig = {}) {
+    this.config = resolveConfig(config);
+    const c = this.config;
+    try {
+      this.pa = new PageAlloc(
+        {
+          memory: c.memory,
+          nodes: c.nodes,
+          movable: c.movable,
+          cma: c.cma,
+          reserved: c.reserved,
+          zeroPage: KERNEL_START + KERNEL_SIZE - PAGE_SIZE,
+        },
+        this.stat,
+      );
+    } catch (e) {
+      if (e instanceof RangeError) throw new ConfigError(e.message);
+      throw e;
+    }
+    this.folios = new FolioPool(this.pa, this.stat);
+    this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
+    this.ptdesc = new PtdescPool(this.pa, this.stat);
+    this.checkLevel = c.check;
+  }
+
+  /** The model's internals, for the invariant checkers and benchmarks only. */
+  get kernel(): KernelParts {
+    return { pa: this.pa, folios: this.folios, slab: this.slab, ptdesc: this.ptdesc, stat: this.stat };
+  }
+
+  get totalPages(): number {
+    return this.pa.maxPfn;
+  }
+
+  get zeroPfn(): number {
+    return this.pa.zeroPfn;
+  }
+
+  /** Subscribe to the event stream; returns the unsubscribe function. */
+  on(listener: EventListener): () => void {
+    return this.stat.listen(listener);
+  }
+
+  /** Run the invariant checks at `level` (default: the machine's level). */
+  check(level: CheckLevel = this.checkLevel === 'off' ? 'cheap' : this.checkLevel): void {
+    checkInvariants(this.kernel, level);
+  }
+
+  private after<T>(result: T): T {
+    if (this.checkLevel !== 'off') checkInvariants(this.kernel, this.checkLevel);
+    return result;
+  }
+
+  // ---------------------------------------------------------------- page allocator
+
+  /** alloc_pages(gfp, order): 2^order frames with refcount 1 and no owner type. Returns the first pfn. */
+  allocPages(order: number, opts: { gfp?: number; nid?: number } = {}): number {
+    const h = this.folios.alloc((opts.gfp ?? GFP_KERNEL) | GFP.COMP, order, MT.UNKNOWN, opts.nid ?? 0);
+    return this.after(this.folios.pfn[h >>> 0]);
+  }
+
+  /** __free_pages(page, order): drop the allocation's reference; frees at zero. */
+  freePages(pfn: number, order: number): void {
+    const row = this.folios.pageRow(pfn);
+    if (!this.pa.memmap.pfnValid(pfn) || row < 0 || this.folios.kind[row] !== MT.UNKNOWN) {
+      const what = this.pa.memmap.pfnValid(pfn) ? MT_NAMES[this.pa.memmap.type(pfn)] : 'not RAM';
+      throw new KernelBug(`__free_pages of a frame that alloc_pages did not return (it is ${what})`, {
+        pfn,
+        rule: '__free_pages: page not allocated',
+      });
+    }
+    if (this.folios.pfn[row] !== pfn || this.folios.order[row] !== order) {
+      throw new KernelBug(
+        `__free_pages order ${order} does not match the allocation (head 0x${this.folios.pfn[row].toString(16)}, order ${this.folios.order[row]})`,
+        {
+          pfn,
+          rule: '__free_pages: wrong page or order',
+        },
+      );
+    }
+    this.folios.put(this.folios.handleOf(row));
+    this.after(undefined);
+  }
+
+  /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */
+  folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): number {
+    const kind = opts.kind === 'file' ? MT.FILE : MT.ANON;
+    const h = this.folios.alloc((opts.gfp ?? GFP_HIGHUSER_MOVABLE) | GFP.COMP, order, kind, opts.nid ?? 0);
+    const row = h >>> 0;
+    if (order > 0) this.folios.setFlag(row, PG.large_rmappable);
+    if (kind === MT.ANON) this.folios.setFlag(row, PG.swapbacked);
+    return this.after(h);
+  }
+
+  /** folio_get(). */
+  folioGet(h: number): void {
+    this.folios.get(h);
+    this.after(undefined);
+  }
+
+  /** folio_put(): the folio goes back to the buddy allocator at refcount 0. */
+  folioPut(h: number): void {
+    this.folios.put(h);
+    this.after(undefined);
+  }
+
+  /** The folio handle of a frame (page_folio), or 0. */
+  pageFolio(pfn: number): number {
+    return this.pa.memmap.pfnValid(pfn) ? this.folios.pageFolio(pfn) : NULL_HANDLE;
+  }
+
+  /** The first frame of a folio. */
+  folioPfn(h: number): number {
+    return this.folios.pfn[this.folios.row(h)];
+  }
+
+  // ---------------------------------------------------------------- slab
+
+  /** kmem_cache_create(). */
+  kmemCacheCreate(name: string, objectSize: number, opts: { reclaimable?: boolean } = {}): void {
+    if (this.slab.cacheByName(name)) throw new ConfigError(`slab cache '${name}' already exists`);
+    this.slab.create(name, objectSize, opts);
+  }
+
+  private cache(name: string) {
+    const c = this.slab.cacheByName(name);
+    if (!c) throw new ConfigError(`no slab cache named '${name}'`);
+    return c;
+  }
+
+  /** kmem_cache_alloc(): returns the object's address. */
+  kmemCacheAlloc(name: string, opts: { nid?: number } = {}): number {
+    return this.after(this.slab.alloc(this.cache(name), opts.nid ?? 0));
+  }
+
+  /** kmem_cache_free(). */
+  kmemCacheFree(name: string, addr: number): void {
+    this.slab.free(this.cache(name), addr);
+    this.after(undefined);
+  }
+
+  /** kmalloc(). */
+  kmalloc(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.slab.kmalloc(size, opts.nid ?? 0));
+  }
+
+  /** kfree(). */
+  kfree(addr: number): void {
+    this.slab.kfree(addr);
+    this.after(undefined);
+  }
+
+  slabinfo(): SlabInfoRow[] {
+    return this.slab.slabinfo();
+  }
+
+  // ---------------------------------------------------------------- page tables
+
+  /** pagetable_alloc() for a table of `level` (1 = PTE ... 4 = PGD). Returns the ptdesc handle. */
+  pagetableAlloc(level: number, opts: { mm?: number; nid?: number } = {}): number {
+    if (!Number.isInteger(level) || level < 1 || level > 4)
+      throw new ConfigError(`page-table level ${level} is not 1..4`);
+    return this.after(this.ptdesc.alloc(level, opts.mm ?? 0, opts.nid ?? 0));
+  }
+
+  /** pagetable_free(). */
+  pagetableFree(h: number): void {
+    this.ptdesc.free(h);
+    this.after(undefined);
+  }
+
+  pagetablePfn(h: number): number {
+    return this.ptdesc.pfn[this.ptdesc.row(h)];
+  }
+
+  // ---------------------------------------------------------------- introspection
+
+  /** Everything dump_page() would print about one frame. */
+  page(pfn: number): PageInfo {
+    const pa = this.pa;
+    if (!Number.isSafeInteger(pfn) || !pa.memmap.pfnValid(pfn))
+      throw new ConfigError(`pfn ${pfn} is not RAM on this machine`);
+    const lo = pa.memmap.lo(pfn);
+    let type = mdType(lo) as MemType;
+    let order = mdOrder(lo);
+    let head = pfn;
+    const zone = pa.zoneOf(pfn);
+    const info: PageInfo = {
+      pfn,
+      type: MT_NAMES[type],
+      order,
+      head,
+      nid: zone.nid,
+      zone: zone.name,
+      migratetype: MIGRATE_NAMES[pa.pageblockMigratetype(pfn)],
+      refcount: 0,
+      mapcount: 0,
+      pincount: 0,
+      flags: 0,
+      flagNames: '',
+      folio: 0,
+      anonExclusive: false,
+      maybeDmaPinned: false,
+    };
+    if (type === MT.NONE) {
+      const blk = pa.findFreeBlock(pfn);
+      if (blk) {
+        type = MT.BUDDY;
+        order = blk.order;
+        head = blk.pfn;
+      }
+    }
+    if (type === MT.BUDDY) {
+      const headLo = pa.memmap.lo(head);
+      Object.assign(info, { type: 'buddy', order, head, migratetype: MIGRATE_NAMES[mdMigratetype(headLo)] });
+      return info;
+    }
+    if (FOLIO_TYPES.has(type)) {
+      const f = this.folios;
+      const row = pa.memmap.hi(pfn);
+      Object.assign(info, {
+        order: f.order[row],
+        head: f.pfn[row],
+        refcount: f.refcount[row],
+        mapcount: f.pageMapcountOf(row, pfn),
+        pincount: f.pincountOf(row),
+        flags: f.flags[row],
+        flagNames: formatFlags(f.flags[row], PG),
+        folio: f.handleOf(row),
+        anonExclusive: f.pageAnonExclusive(row, pfn),
+        maybeDmaPinned: f.maybeDmaPinnedLinux(row),
+      });
+    } else if (type === MT.SLAB) {
+      const s = this.slab.slabInuse(pa.memmap.hi(pfn));
+      Object.assign(info, {
+        head: s.pfn,
+        order: s.cache.order,
+        refcount: 1,
+        flagNames: `slab:${s.cache.name}`,
+      });
+    } else if (type === MT.PGTABLE) {
+      const row = pa.memmap.hi(pfn);
+      Object.assign(info, { refcount: 1, flagNames: `table:${PT_LEVEL_NAMES[this.ptdesc.level[row]]}` });
+    } else if (type === MT.ZERO || type === MT.RESERVED) {
+      Object.assign(info, {
+        refcount: 1,
+        flags: PG.reserved,
+        flagNames: 'reserved',
+        head: type === MT.ZERO && order > 0 ? this.pa.hugeZeroPfn() : pfn,
+      });
+    }
+    return info;
+  }
+
+  /** The kernel's dump_page() text for a frame. */
+  dumpPage(pfn: number): string {
+    const p = this.page(pfn);
+    const lines = [
+      `page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${p.type === 'anon' ? 'anon' : '0'} index:0x0 pfn:0x${pfn.toString(16)}`,
+    ];
+    if (p.head !== pfn || p.order > 0)
+      lines.push(`head: order:${p.order} pincount:${p.pincount} pfn:0x${p.head.toString(16)}`);
+    lines.push(`memdesc: ${p.type} node:${p.nid} zone:${p.zone} migratetype:${p.migratetype}`);
+    lines.push(`flags: 0x${p.flags.toString(16)}(${p.flagNames})`);
+    return lines.join('\n');
+  }
+
+  /** /proc/meminfo, in kB like the real file. */
+  meminfo(): Meminfo {
+    const kb = (pages: number) => (pages * PAGE_SIZE) / 1024;
+    const t = this.stat.pagesByType;
+    let cmaTotal = 0;
+    let cmaFree = 0;
+    for (const z of this.pa.zones) {
+      cmaTotal += z.cmaPages;
+      for (let o = 0; o < 11; o++) cmaFree += z.nrFree[o * MIGRATE_NAMES.length + 3] * (1 << o);
+    }
+    return {
+      MemTotal: kb(this.pa.managedPages),
+      MemFree: kb(this.pa.totalFreePages),
+      AnonPages: kb(t[MT.ANON]),
+      FilePages: kb(t[MT.FILE]),
+      Slab: kb(t[MT.SLAB]),
+      PageTables: kb(t[MT.PGTABLE]),
+      KernelLarge: kb(t[MT.LARGE_KMALLOC]),
+      DriverPages: kb(t[MT.UNKNOWN]),
+      Reserved: kb(t[MT.RESERVED] + t[MT.ZERO]),
+      CmaTotal: kb(cmaTotal),
+      CmaFree: kb(cmaFree),
+    };
+  }
+
+  /** /proc/vmstat event counters plus page counts per memory type. */
+  vmstat(): Record<string, number> {
+    const out: Record<string, number> = { nr_free_pages: this.pa.totalFreePages };
+    MT_NAMES.forEach((name, t) => {
+      if (t !== MT.NONE) out[`nr_${name}_pages`] = this.stat.pagesByType[t];
+    });
+    return { ...out, ...this.stat.events };
+  }
+
+  /** /proc/buddyinfo: free blocks per order for each zone. */
+  buddyinfo(): { nid: number; zone: string; free: number[] }[] {
+    return this.pa.zones.map((z) => ({
+      nid: z.nid,
+      zone: z.name,
+      free: Array.from({ length: 11 }, (_, o) => z.freeBlocks(o)),
+    }));
+  }
+
+  /** The zones of every node with their spans and counts (a /proc/zoneinfo summary). */
+  zoneinfo(): {
+    nid: number;
+    zone: string;
+    startPfn: number;
+    endPfn: number;
+    present: number;
+    managed: number;
+    free: number;
+    cma: number;
+  }[] {
+    return this.pa.zones.map((z) => ({
+      nid: z.nid,
+      zone: z.name,
+      startPfn: z.startPfn,
+      endPfn: z.endPfn,
+      present: z.presentPages,
+      managed: z.managedPages,
+      free: z.freePages,
+      cma: z.cmaPages,
+    }));
+  }
+
+  /** What exists now, counted from the pools (input to the design accounting). */
+  census(): Census {
+    const folios = new Map<string, number>();
+    const f = this.folios;
+    for (const row of f.liveRows()) {
+      const key = `${f.kind[row]}:${f.order[row]}`;
+      folios.set(key, (folios.get(key) ?? 0) + 1);
+    }
+    return {
+      presentPages: this.pa.maxPfn,
+      pagesByType: this.stat.pagesByType,
+      folios,
+      slabs: this.slab.live,
+      ptdescs: this.ptdesc.live,
+    };
+  }
+
+  /** Metadata bytes under each descriptor layout (the configured design first). */
+  accounting(): LayoutAccounting[] {
+    const c = this.census();
+    const order = [this.config.design, ...LAYOUTS.filter((l) => l !== this.config.design)];
+    return order.map((l) => accountLayout(l, c));
+  }
+
+  /** Host bytes the simulation itself uses (memmap, pools, allocator arrays). */
+  hostBytes(): { memmap: number; allocator: number; descriptors: number; total: number } {
+    const memmap = this.pa.memmap.hostBytes();
+    const allocator = this.pa.hostBytes();
+    const descriptors = this.folios.hostBytes() + this.slab.hostBytes() + this.ptdesc.hostBytes();
+    return { memmap, allocator, descriptors, total: memmap + allocator + descriptors };
+  }
+
+  /** Sections whose memmap is allocated, and how many there are. */
+  sections(): { populated: number; total: number } {
+    return { populated: this.pa.memmap.populatedSections, total: this.pa.memmap.nrSections };
+  }
+
+  /** The huge zero folio's first frame (allocated on first use). */
+  hugeZeroPfn(): number {
+    return this.pa.hugeZeroPfn();
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Memory types, the 8-byte memdesc word and the sparse memory map.
+ *
+ * Models: the memdesc plan (kernelnewbies MatthewWilcox/Memdescs; kernel-semantics §13) — one
+ * 64-bit word per page frame holding a 4-bit type plus either a descriptor pointer or inline
+ * data — and SPARSEMEM's per-section memmap (mm/sparse.c), which here is allocated only when a
+ * 128 MiB section first holds something other than free memory.
+ *
+ * The word is stored as two u32: `lo` = type (bits 0-3) | order (bits 4-7) | migratetype of a
+ * free block (bits 8-10) | misc flags; `hi` = the descriptor's row in its pool (folio, slab,
+ * ptdesc, scamem, buddy block). Every page of a multi-page object carries the same row, so
+ * page_folio() is one load, as under memdescs.
+ *
+ * A section without a memmap is entirely free (or a hole): its 4 MiB-aligned pfns read as free
+ * max-order buddy blocks and every other pfn as the tail of one. Leaves out: memory hotplug of
+ * partial sections; SPARSEMEM_VMEMMAP's virtual layout.
+ */
+import { MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
+
+/** Memory types: what a page frame is used for. Values fit the memdesc word's low 4 bits. */
+export const MT = {
+  /** No descriptor: a hole, or a tail page of a free buddy block. */
+  NONE: 0,
+  /** Head of a free buddy block (order and migratetype inline). */
+  BUDDY: 1,
+  ANON: 2,
+  FILE: 3,
+  SLAB: 4,
+  LARGE_KMALLOC: 5,
+  /** Page-table page (ptdesc). */
+  PGTABLE: 6,
+  /** vmalloc page, described by a scamem. */
+  VMALLOC: 7,
+  /** ZONE_DEVICE memory (memremap_pages). */
+  DEVICE: 8,
+  /** The shared zero page or the huge zero folio. */
+  ZERO: 9,
+  /** Memory the kernel owns from boot (firmware, kernel image). */
+  RESERVED: 10,
+  /** Offlined by a balloon or hot-unplug. */
+  OFFLINE: 11,
+  /** Taken out of use after a memory failure. */
+  HWPOISON: 12,
+  /** Allocated with alloc_pages() for a driver: no owner type (memdesc Misc "unknown"). */
+  UNKNOWN: 13,
+} as const;
+export type MemType = (typeof MT)[keyof typeof MT];
+
+export const MT_NAMES: readonly string[] = [
+  'none',
+  'buddy',
+  'anon',
+  'file',
+  'slab',
+  'large_kmalloc',
+  'pgtable',
+  'vmalloc',
+  'device',
+  'zero',
+  'reserved',
+  'offline',
+  'hwpoison',
+  'unknown',
+];
+export const NR_MEM_TYPES = MT_NAMES.length;
+
+/** Parse a memory-type name (as printed) back to its value. */
+export function memTypeByName(name: string): MemType | undefined {
+  const i = MT_NAMES.indexOf(name);
+  return i < 0 ? undefined : (i as MemType);
+}
+
+/** Types whose `hi` word is a row in the folio pool. */
+export const FOLIO_TYPES: ReadonlySet<number> = new Set([
+  MT.ANON,
+  MT.FILE,
+  MT.LARGE_KMALLOC,
+  MT.UNKNOWN,
+  MT.DEVICE,
+]);
+
+// Word layout helpers (lo word).
+export const TYPE_MASK = 0xf;
+export const ORDER_SHIFT = 4;
+export const MIGRATETYPE_SHIFT = 8;
+
+export const mdType = (lo: number): MemType => (lo & TYPE_MASK) as MemType;
+export const mdOrder = (lo: number): number => (lo >>> ORDER_SHIFT) & 0xf;
+export const mdMigratetype = (lo: number): number => (lo >>> MIGRATETYPE_SHIFT) & 0x7;
+export const mdWord = (type: MemType, order = 0, migratetype = 0): number =>
+  type | (order << ORDER_SHIFT) | (migratetype << MIGRATETYPE_SHIFT);
+
+const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
+
+/**
+ * The memory map: one 8-byte memdesc per page frame, stored per section and allocated lazily.
+ */
+export class MemMap {
+  private readonly sections: (Uint32Array | undefined)[];
+  private readonly present: Uint8Array;
+  /** Sections that currently have a memmap. */
+  populatedSections = 0;
+
+  /**
+   * @param pageblockMt the migratetype of every pageblock (owned by the page allocator): the free
+   *   blocks of an unpopulated section read with their pageblock's type.
+   */
+  constructor(
+    readonly maxPfn: number,
+    private readonly pageblockMt: Uint8Array,
+  ) {
+    const n = Math.ceil(maxPfn / PAGES_PER_SECTION);
+    this.sections = new Array(n).fill(undefined);
+    this.present = new Uint8Array(n);
+  }
+
+  static sectionOf(pfn: number): number {
+    return Math.floor(pfn / PAGES_PER_SECTION);
+  }
+
+  get nrSections(): number {
+    return this.sections.length;
+  }
+
+  /** Mark a section as holding RAM (online); its memmap is still not allocated. */
+  setPresent(section: number): void {
+    this.present[section] = 1;
+  }
+
+  isPresentSection(section: number): boolean {
+    return this.present[section] === 1;
+  }
+
+  /** pfn_valid(): the frame is RAM the memmap covers. */
+  pfnValid(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.maxPfn && this.present[Math.floor(pfn / PAGES_PER_SECTION)] === 1;
+  }
+
+  isPopulated(section: number): boolean {
+    return this.sections[section] !== undefined;
+  }
+
+  /**
+   * Allocate a section's memmap. The section must be entirely free at this moment, so every
+   * max-order block head is written as a free block; the caller then carves what it needs.
+   */
+  populate(section: number): Uint32Array {
+    let s = this.sections[section];
+    if (s) return s;
+    s = new Uint32Array(PAGES_PER_SECTION * 2);
+    const firstBlock = section * (PAGES_PER_SECTION / MAX_ORDER_PAGES);
+    for (let off = 0, b = firstBlock; off < PAGES_PER_SECTION; off += MAX_ORDER_PAGES, b++) {
+      s[off * 2] = this.freeHeadWord(section * PAGES_PER_SECTION + off);
+      s[off * 2 + 1] = b;
+    }
+    this.sections[section] = s;
+    this.populatedSections++;
+    return s;
+  }
+
+  /** Drop a section's memmap again; the caller guarantees it is entirely free. */
+  depopulate(section: number): void {
+    if (this.sections[section]) {
+      this.sections[section] = undefined;
+      this.populatedSections--;
+    }
+  }
+
+  /** The `lo` word of a frame. Unpopulated sections read as free max-order blocks. */
+  lo(pfn: number): number {
+    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)];
+    if (s) return s[(pfn % PAGES_PER_SECTION) * 2];
+    if (!this.pfnValid(pfn)) return MT.NONE;
+    return pfn % MAX_ORDER_PAGES === 0 ? this.freeHeadWord(pfn) : MT.NONE;
+  }
+
+  private freeHeadWord(pfn: number): number {
+    return mdWord(MT.BUDDY, MAX_PAGE_ORDER, this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)]);
+  }
+
+  /** The `hi` word (descriptor row) of a frame. */
+  hi(pfn: number): number {
+    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)];
+    if (s) return s[(pfn % PAGES_PER_SECTION) * 2 + 1];
+    return pfn % MAX_ORDER_PAGES === 0 ? pfn / MAX_ORDER_PAGES : 0;
+  }
+
+  type(pfn: number): MemType {
+    return (this.lo(pfn) & TYPE_MASK) as MemType;
+  }
+
+  /** Write one frame's word; the section must be populated. */
+  set(pfn: number, lo: number, hi: number): void {
+    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)]!;
+    const i = (pfn % PAGES_PER_SECTION) * 2;
+    s[i] = lo;
+    s[i + 1] = hi;
+  }
+
+  /** Write the same word to `n` consecutive frames inside one section. */
+  setRange(pfn: number, n: number, lo: number, hi: number): void {
+    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)]!;
+    let i = (pfn % PAGES_PER_SECTION) * 2;
+    const end = i + n * 2;
+    for (; i < end; i += 2) {
+      s[i] = lo;
+      s[i + 1] = hi;
+    }
+  }
+
+  /** Host bytes the populated memmap takes. */
+  hostBytes(): number {
+    return (
+      this.populatedSections * PAGES_PER_SECTION * 8 + this.present.byteLength + this.sections.length * 8
+    );
+  }
+}

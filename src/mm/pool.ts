@@ -1,0 +1,114 @@
+/**
+ * Struct-of-arrays descriptor pools with generation-checked integer handles.
+ *
+ * Models: the slab caches the kernel allocates descriptors from (folios, slabs, ptdescs would
+ * each come from their own kmem_cache under memdescs). Every descriptor kind in pagelab is a row
+ * in such a pool; a handle is `row + generation * 2^32`, so a handle kept after its descriptor
+ * was freed is detected instead of silently naming the row's next owner.
+ * Leaves out: per-CPU caching; rows are reused lowest-freed-last (a LIFO free stack).
+ */
+import { KernelBug } from './types.js';
+
+type TypedArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float64Array;
+
+/** Return a copy of `a` with room for `n` elements (the rest zero-filled). */
+export function grown<T extends TypedArray>(a: T, n: number): T {
+  const ctor = a.constructor as new (len: number) => T;
+  const b = new ctor(n);
+  b.set(a);
+  return b;
+}
+
+const GEN_UNIT = 2 ** 32;
+
+/** Handle value that never names a live descriptor. */
+export const NULL_HANDLE = 0;
+
+/** Row part of a handle (its low 32 bits). */
+export const handleRow = (h: number): number => h >>> 0;
+
+export abstract class HandlePool {
+  /** Generation of each row; bumped on free, so stale handles stop matching. Starts at 1. */
+  protected gen: Uint32Array;
+  protected liveRow: Uint8Array;
+  private freeStack: Int32Array;
+  private freeTop = 0;
+  /** Rows ever used (the high-water mark). */
+  protected highWater = 0;
+  protected capacity: number;
+  /** Rows currently allocated. */
+  live = 0;
+
+  constructor(
+    readonly poolName: string,
+    initialCapacity = 64,
+  ) {
+    this.capacity = initialCapacity;
+    this.gen = new Uint32Array(initialCapacity).fill(1);
+    this.liveRow = new Uint8Array(initialCapacity);
+    this.freeStack = new Int32Array(initialCapacity);
+  }
+
+  /** Grow every field array of the subclass to `n` rows. */
+  protected abstract growFields(n: number): void;
+
+  protected allocRow(): number {
+    let row: number;
+    if (this.freeTop > 0) row = this.freeStack[--this.freeTop];
+    else {
+      if (this.highWater === this.capacity) this.grow(this.capacity * 2);
+      row = this.highWater++;
+    }
+    this.liveRow[row] = 1;
+    this.live++;
+    return row;
+  }
+
+  protected freeRow(row: number): void {
+    this.liveRow[row] = 0;
+    this.gen[row] = (this.gen[row] + 1) >>> 0 || 1;
+    this.freeStack[this.freeTop++] = row;
+    this.live--;
+  }
+
+  private grow(n: number): void {
+    const old = this.capacity;
+    this.gen = grown(this.gen, n);
+    this.gen.fill(1, old);
+    this.liveRow = grown(this.liveRow, n);
+    this.freeStack = grown(this.freeStack, n);
+    this.growFields(n);
+    this.capacity = n;
+  }
+
+  handleOf(row: number): number {
+    return row + this.gen[row] * GEN_UNIT;
+  }
+
+  isLive(row: number): boolean {
+    return row < this.highWater && this.liveRow[row] === 1;
+  }
+
+  /** Resolve a handle to its row, or throw a KernelBug naming the stale use. */
+  row(h: number): number {
+    const row = h >>> 0;
+    if (row >= this.highWater || this.liveRow[row] !== 1 || this.gen[row] !== (h - row) / GEN_UNIT) {
+      throw new KernelBug(`stale or invalid ${this.poolName} handle ${h}`, {
+        rule: `${this.poolName}: use after free`,
+      });
+    }
+    return row;
+  }
+
+  /** Rows of every live descriptor, in row order. */
+  *liveRows(): Generator<number> {
+    for (let r = 0; r < this.highWater; r++) if (this.liveRow[r] === 1) yield r;
+  }
+
+  /** Host bytes the pool's arrays take (capacity, not just live rows). */
+  abstract hostBytes(): number;
+
+  protected baseHostBytes(): number {
+    return this.gen.byteLength + this.liveRow.byteLength + this.freeStack.byteLength;
+  }
+}

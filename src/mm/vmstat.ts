@@ -1,0 +1,73 @@
+/**
+ * Event counters and the event stream.
+ *
+ * Models: /proc/vmstat (mm/vmstat.c, include/linux/vm_event_item.h) — monotonic event counters
+ * such as pgalloc and pgfault — and the per-type page counts /proc/meminfo derives from. Counters
+ * are plain numbers in one object; the hot paths bump them directly. The event stream is off
+ * unless somebody listens, so it costs one boolean test per event when nobody does.
+ * Leaves out: per-CPU counter batching (our counts are exact at every moment).
+ */
+import { NR_MEM_TYPES } from './memdesc.js';
+
+/** Monotonic event counters, named as in /proc/vmstat. */
+export const VM_EVENTS = [
+  'pgalloc',
+  'pgfree',
+  'pgalloc_fail',
+  'folio_alloc',
+  'folio_free',
+  'slab_alloc',
+  'slab_free',
+  'kmalloc',
+  'kfree',
+  'pgtable_alloc',
+  'pgtable_free',
+  'buddy_split',
+  'buddy_merge',
+  'pageblock_steal',
+  'section_populate',
+  'section_depopulate',
+] as const;
+export type VmEvent = (typeof VM_EVENTS)[number];
+
+/** One event of the stream (`pagelab run --json` writes them as JSONL). */
+export interface MmEvent {
+  type: string;
+  pfn?: number;
+  order?: number;
+  [key: string]: unknown;
+}
+
+export type EventListener = (ev: MmEvent) => void;
+
+export class VmStat {
+  readonly events: Record<VmEvent, number>;
+  /** Pages per memory type (index: MT value); kept exact by every path that changes a type. */
+  readonly pagesByType = new Float64Array(NR_MEM_TYPES);
+  private listeners: EventListener[] = [];
+  /** True when someone listens; callers test it before building an event object. */
+  tracing = false;
+
+  constructor() {
+    this.events = Object.fromEntries(VM_EVENTS.map((e) => [e, 0])) as Record<VmEvent, number>;
+  }
+
+  listen(fn: EventListener): () => void {
+    this.listeners.push(fn);
+    this.tracing = true;
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== fn);
+      this.tracing = this.listeners.length > 0;
+    };
+  }
+
+  emit(ev: MmEvent): void {
+    for (const l of this.listeners) l(ev);
+  }
+
+  /** Move `pages` frames from one memory type to another in the per-type counts. */
+  retype(from: number, to: number, pages: number): void {
+    this.pagesByType[from] -= pages;
+    this.pagesByType[to] += pages;
+  }
+}
