@@ -1,0 +1,31 @@
+/**
+ * pagelab's library API: `import { Machine } from 'pagelab'`.
+ */
+export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
+export {
+  accountLayout,
+  DESCRIPTOR_BYTES,
+  LAYOUTS,
+  type LayoutAccounting,
+  type LayoutName,
+} from './designs/layout.js';
+export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
+export {
+  ConfigError,
+  Machine,
+  type MachineConfig,
+  type Meminfo,
+  type PageInfo,
+  resolveConfig,
+} from './mm/machine.js';
+export { MT, MT_NAMES } from './mm/memdesc.js';
+export {
+  GFP,
+  GFP_HIGHUSER_MOVABLE,
+  GFP_KERNEL,
+  MIGRATE,
+  MIGRATE_NAMES,
+  ZONE,
+  ZONE_NAMES,
+} from './mm/page_alloc.js';
+export { formatSize, KernelBug, KernelError, PAGE_SIZE, parseSize } from './mm/types.js';
