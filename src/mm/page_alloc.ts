@@ -70,6 +70,9 @@ export const GFP_USER = 0;
 export const GFP_HIGHUSER_MOVABLE = GFP.MOVABLE;
 export const GFP_TRANSHUGE = GFP.MOVABLE | GFP.COMP;
 
+/** migratetype_is_mergeable(): only the per-cpu types merge with a buddy of another type. */
+const isMergeable = (mt: number): boolean => mt < MIGRATE.CMA;
+
 export function gfpMigratetype(gfp: number): number {
   if (gfp & GFP.MOVABLE) return MIGRATE.MOVABLE;
   if (gfp & GFP.RECLAIMABLE) return MIGRATE.RECLAIMABLE;
@@ -616,8 +619,8 @@ export class PageAlloc {
 
   /**
    * Return 2^order frames starting at `pfn` to the buddy allocator, merging with free buddies.
-   * Models __free_one_page(). The caller has already dropped the last reference; the frames'
-   * memdesc words are cleared here.
+   * Models __free_pages_ok() -> split_large_buddy() -> __free_one_page(). The caller has already
+   * dropped the last reference; the frames' memdesc words are cleared here.
    */
   freeBlock(pfn: number, order: number): void {
     const z = this.zoneOf(pfn);
@@ -627,6 +630,15 @@ export class PageAlloc {
     const section = Math.floor(pfn / PAGES_PER_SECTION);
     this.sectionFree[section] += n;
     this.stat.events.pgfree += n;
+    // split_large_buddy(): a block larger than a pageblock goes back pageblock by pageblock, each
+    // with its own migratetype, so an isolated pageblock never rides along on a live list.
+    const chunk = Math.min(order, PAGEBLOCK_ORDER);
+    for (let p = pfn; p < pfn + n; p += 1 << chunk) this.mergeFree(z, p, chunk);
+    this.maybeDepopulate(section);
+  }
+
+  /** __free_one_page(): merge a free block with its free buddies and list the result. */
+  private mergeFree(z: Zone, pfn: number, order: number): void {
     const mt = this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
     while (order < MAX_PAGE_ORDER) {
       const size = 1 << order;
@@ -634,15 +646,25 @@ export class PageAlloc {
       if (!z.contains(buddy)) break;
       const lo = this.memmap.lo(buddy);
       if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== order) break;
-      // Never merge an isolated pageblock with a live one (page_alloc.c: __free_one_page).
-      if (order >= PAGEBLOCK_ORDER && (mdMigratetype(lo) === MIGRATE.ISOLATE) !== (mt === MIGRATE.ISOLATE))
-        break;
+      if (order >= PAGEBLOCK_ORDER) {
+        const buddyMt = this.pageblockMt[Math.floor(buddy / PAGEBLOCK_PAGES)];
+        if (buddyMt !== mt) {
+          // Isolated and CMA pageblocks never merge with another type (migratetype_is_mergeable);
+          // the others do, and the buddy's pageblock takes the freed block's type so that a
+          // later expand() puts each half on the list of its own pageblock.
+          if (!isMergeable(mt) || !isMergeable(buddyMt)) break;
+          this.setBlockMigratetype(buddy, order, mt);
+        }
+      }
       this.removeFree(z, buddy, order);
       this.stat.events.buddy_merge++;
       pfn = Math.min(pfn, buddy);
       order++;
     }
     this.insertFree(z, pfn, order, this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)], false);
+  }
+
+  private maybeDepopulate(section: number): void {
     if (this.sectionFree[section] === PAGES_PER_SECTION && this.sectionManaged[section])
       this.depopulate(section);
   }
@@ -683,7 +705,16 @@ export class PageAlloc {
       throw new KernelError('EINVAL', `pageblock ${pb} is not isolated`);
     const start = pb * PAGEBLOCK_PAGES;
     this.pageblockMt[pb] = mt;
-    this.moveFreeBlocks(this.zoneOf(start), start, start + PAGEBLOCK_PAGES, mt);
+    const z = this.zoneOf(start);
+    this.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, mt);
+    // unset_migratetype_isolate(): a wholly free pageblock could not merge with its buddy while
+    // isolated; take it off its list and free it again so it does (__putback_isolated_page).
+    const lo = this.memmap.lo(start);
+    if (mdType(lo) === MT.BUDDY && mdOrder(lo) === PAGEBLOCK_ORDER) {
+      this.removeFree(z, start, PAGEBLOCK_ORDER);
+      this.mergeFree(z, start, PAGEBLOCK_ORDER);
+      this.maybeDepopulate(Math.floor(start / PAGES_PER_SECTION));
+    }
   }
 
   /** A free max-order block spans two pageblocks; split it so one pageblock can change type. */
