@@ -31,6 +31,8 @@ export abstract class HandlePool {
   /** Generation of each row; bumped on free, so stale handles stop matching. Starts at 1. */
   protected gen: Uint32Array;
   protected liveRow: Uint8Array;
+  /** First frame each row described when it was last freed, to name the PFN of a stale use. */
+  private freedPfn: Float64Array;
   private freeStack: Int32Array;
   private freeTop = 0;
   /** Rows ever used (the high-water mark). */
@@ -46,8 +48,12 @@ export abstract class HandlePool {
     this.capacity = initialCapacity;
     this.gen = new Uint32Array(initialCapacity).fill(1);
     this.liveRow = new Uint8Array(initialCapacity);
+    this.freedPfn = new Float64Array(initialCapacity);
     this.freeStack = new Int32Array(initialCapacity);
   }
+
+  /** First frame of each row's descriptor: every pool describes frames starting at a PFN. */
+  abstract pfn: Float64Array;
 
   /** Grow every field array of the subclass to `n` rows. */
   protected abstract growFields(n: number): void;
@@ -65,6 +71,7 @@ export abstract class HandlePool {
   }
 
   protected freeRow(row: number): void {
+    this.freedPfn[row] = this.pfn[row];
     this.liveRow[row] = 0;
     this.gen[row] = (this.gen[row] + 1) >>> 0 || 1;
     this.freeStack[this.freeTop++] = row;
@@ -76,6 +83,7 @@ export abstract class HandlePool {
     this.gen = grown(this.gen, n);
     this.gen.fill(1, old);
     this.liveRow = grown(this.liveRow, n);
+    this.freedPfn = grown(this.freedPfn, n);
     this.freeStack = grown(this.freeStack, n);
     this.growFields(n);
     this.capacity = n;
@@ -89,11 +97,18 @@ export abstract class HandlePool {
     return row < this.highWater && this.liveRow[row] === 1;
   }
 
-  /** Resolve a handle to its row, or throw a KernelBug naming the stale use. */
+  /**
+   * Resolve a handle to its row, or throw a KernelBug naming the stale use. The report names the
+   * PFN the handle described when its descriptor was freed exactly once since (the usual use
+   * after free, whether or not the row has been reused); older or made-up handles name none.
+   */
   row(h: number): number {
     const row = h >>> 0;
-    if (row >= this.highWater || this.liveRow[row] !== 1 || this.gen[row] !== (h - row) / GEN_UNIT) {
+    const gen = (h - row) / GEN_UNIT;
+    if (row >= this.highWater || this.liveRow[row] !== 1 || this.gen[row] !== gen) {
+      const freedOnce = row < this.highWater && gen >= 1 && gen + 1 === this.gen[row];
       throw new KernelBug(`stale or invalid ${this.poolName} handle ${h}`, {
+        pfn: freedOnce ? this.freedPfn[row] : undefined,
         rule: `${this.poolName}: use after free`,
       });
     }
@@ -109,6 +124,8 @@ export abstract class HandlePool {
   abstract hostBytes(): number;
 
   protected baseHostBytes(): number {
-    return this.gen.byteLength + this.liveRow.byteLength + this.freeStack.byteLength;
+    return (
+      this.gen.byteLength + this.liveRow.byteLength + this.freedPfn.byteLength + this.freeStack.byteLength
+    );
   }
 }
