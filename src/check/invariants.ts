@@ -9,25 +9,17 @@
  * and VM_BUG_ON_FOLIO sprinkled through mm/.
  */
 
-import type { FolioPool } from '../mm/folio.js';
+import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
 import { MIGRATE, NR_MIGRATETYPES, type PageAlloc } from '../mm/page_alloc.js';
-import type { PtdescPool } from '../mm/pgtable.js';
-import type { SlabAllocator } from '../mm/slab.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
-import type { VmStat } from '../mm/vmstat.js';
+import { checkVm } from './vm.js';
 
 export const CHECK_LEVELS = ['off', 'cheap', 'full'] as const;
 export type CheckLevel = (typeof CHECK_LEVELS)[number];
 
 /** The parts of the model the checks read. */
-export interface KernelParts {
-  pa: PageAlloc;
-  folios: FolioPool;
-  slab: SlabAllocator;
-  ptdesc: PtdescPool;
-  stat: VmStat;
-}
+export type KernelParts = Kernel;
 
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
@@ -46,6 +38,7 @@ export function checkInvariants(k: KernelParts, level: CheckLevel): void {
   checkFolios(k, v);
   checkSlabs(k, v);
   checkPtdescs(k, v);
+  checkVm(k, level === 'full', v);
   if (level === 'full') {
     checkFreeLists(k, v);
     checkMemmap(k, v);

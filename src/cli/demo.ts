@@ -23,8 +23,8 @@ export function runDemo(memory = '4G'): string {
   m.kmalloc(64 * 1024);
   // Page tables for a few processes: one PGD, PUD and PMD each, and some PTE tables.
   for (let p = 0; p < 8; p++) {
-    for (const level of [4, 3, 2]) m.pagetableAlloc(level, { mm: p + 1 });
-    for (let i = 0; i < 6; i++) m.pagetableAlloc(1, { mm: p + 1 });
+    for (const level of [4, 3, 2]) m.pagetableAlloc(level);
+    for (let i = 0; i < 6; i++) m.pagetableAlloc(1);
   }
   // A driver's DMA buffer.
   m.allocPages(4);

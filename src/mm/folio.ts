@@ -91,6 +91,8 @@ export class FolioPool extends HandlePool {
   pageFlags = new Uint8Array(1024);
   private arenaUsed = 0;
   private readonly arenaFree: number[][] = Array.from({ length: MAX_PAGE_ORDER + 1 }, () => []);
+  /** Called with the frames of every freed folio (the content store forgets them). */
+  onFree: ((pfn: number, order: number) => void) | null = null;
 
   constructor(
     private readonly pa: PageAlloc,
@@ -214,6 +216,7 @@ export class FolioPool extends HandlePool {
     }
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
+    this.onFree?.(pfn, order);
     this.pa.freeBlock(pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });

@@ -6,7 +6,7 @@
  * other files of src/mm/. This is the public API the CLI, the scenario runner and the web
  * visualiser use; nothing outside src/mm reaches into the pools directly except the checkers.
  */
-import { CHECK_LEVELS, type CheckLevel, checkInvariants, type KernelParts } from '../check/invariants.js';
+import { CHECK_LEVELS, type CheckLevel, checkInvariants } from '../check/invariants.js';
 import {
   accountLayout,
   type Census,
@@ -14,17 +14,32 @@ import {
   type LayoutAccounting,
   type LayoutName,
 } from '../designs/layout.js';
-import { FolioPool, PG } from './folio.js';
+import type { File } from './filemap.js';
+import { PG } from './folio.js';
+import { doExit, doFork, spawn } from './fork.js';
+import { Kernel, type ThpMode } from './kernel.js';
 import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
-import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES, PageAlloc } from './page_alloc.js';
-import { PT_LEVEL_NAMES, PtdescPool } from './pgtable.js';
+import { truncateFile } from './memory.js';
+import { MADV, MAP, MMF, PROT, type Process, VM_NAMES, type Vma } from './mm_types.js';
+import { doMadvise, doMmap, doMprotect, doMunmap } from './mmap.js';
+import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES } from './page_alloc.js';
+import { PT_LEVEL_NAMES, PTE } from './pgtable.js';
 import { NULL_HANDLE } from './pool.js';
-import { SlabAllocator, type SlabInfoRow, type SlabAllocator as SlabT } from './slab.js';
+import { rmapWalk } from './rmap.js';
+import type { SlabInfoRow } from './slab.js';
 import { formatFlags, KernelBug, MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from './types.js';
-import { type EventListener, VmStat } from './vmstat.js';
+import { type AccessResult, translate, userAccess } from './uaccess.js';
+import type { EventListener, VmStat } from './vmstat.js';
+
+const THP_MODES: readonly ThpMode[] = ['always', 'madvise', 'never'];
+
+/** Bad input to the model: an unknown process, file or cache, a malformed argument. */
+export class InputError extends Error {
+  override readonly name: string = 'InputError';
+}
 
 /** Bad machine configuration (a user error, reported without a stack trace). */
-export class ConfigError extends Error {
+export class ConfigError extends InputError {
   override readonly name = 'ConfigError';
 }
 
@@ -43,6 +58,12 @@ export interface MachineConfig {
   reserved?: { start: string | number; size: string | number }[];
   /** Invariant checks after every mutating operation. Default off. */
   check?: CheckLevel;
+  /** Keep page contents (default true; benchmarks turn it off and every page reads as zeros). */
+  contents?: boolean;
+  /** THP policy, as /sys/kernel/mm/transparent_hugepage/enabled. Default madvise. */
+  thp?: ThpMode;
+  /** Map the huge zero folio on THP read faults (use_zero_page). Default true. */
+  thpZeroPage?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -53,6 +74,9 @@ export interface ResolvedConfig {
   cma: number;
   reserved: { start: number; size: number }[];
   check: CheckLevel;
+  contents: boolean;
+  thp: ThpMode;
+  thpZeroPage: boolean;
 }
 
 const KERNEL_START = 16 * MiB;
@@ -94,6 +118,8 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     start: size(r.start, `reserved[${i}].start`, 0),
     size: size(r.size, `reserved[${i}].size`, 0),
   }));
+  const thp = c.thp ?? 'madvise';
+  if (!THP_MODES.includes(thp)) throw new ConfigError(`thp: '${thp}' is not one of ${THP_MODES.join(', ')}`);
   return {
     memory,
     nodes,
@@ -102,6 +128,9 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     cma: size(c.cma, 'cma', 0),
     reserved,
     check,
+    contents: c.contents ?? true,
+    thp,
+    thpZeroPage: c.thpZeroPage ?? true,
   };
 }
 
@@ -144,18 +173,14 @@ export interface Meminfo {
 
 export class Machine {
   readonly config: ResolvedConfig;
-  readonly stat = new VmStat();
-  private readonly pa: PageAlloc;
-  private readonly folios: FolioPool;
-  private readonly slab: SlabT;
-  private readonly ptdesc: PtdescPool;
+  private readonly k: Kernel;
   checkLevel: CheckLevel;
 
   constructor(config: MachineConfig = {}) {
     this.config = resolveConfig(config);
     const c = this.config;
     try {
-      this.pa = new PageAlloc(
+      this.k = new Kernel(
         {
           memory: c.memory,
           nodes: c.nodes,
@@ -164,21 +189,38 @@ export class Machine {
           reserved: c.reserved,
           zeroPage: KERNEL_START + KERNEL_SIZE - PAGE_SIZE,
         },
-        this.stat,
+        { contents: c.contents, thp: c.thp, thpZeroPage: c.thpZeroPage },
       );
     } catch (e) {
       if (e instanceof RangeError) throw new ConfigError(e.message);
       throw e;
     }
-    this.folios = new FolioPool(this.pa, this.stat);
-    this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
-    this.ptdesc = new PtdescPool(this.pa, this.stat);
     this.checkLevel = c.check;
   }
 
-  /** The model's internals, for the invariant checkers and benchmarks only. */
-  get kernel(): KernelParts {
-    return { pa: this.pa, folios: this.folios, slab: this.slab, ptdesc: this.ptdesc, stat: this.stat };
+  /** The model's internals, for the invariant checkers, mechanism tests and benchmarks only. */
+  get kernel(): Kernel {
+    return this.k;
+  }
+
+  get stat(): VmStat {
+    return this.k.stat;
+  }
+
+  private get pa() {
+    return this.k.pa;
+  }
+
+  private get folios() {
+    return this.k.folios;
+  }
+
+  private get slab() {
+    return this.k.slab;
+  }
+
+  private get ptdesc() {
+    return this.k.ptdesc;
   }
 
   get totalPages(): number {
@@ -525,4 +567,317 @@ export class Machine {
   hugeZeroPfn(): number {
     return this.pa.hugeZeroPfn();
   }
+
+  // ---------------------------------------------------------------- processes and address spaces
+
+  private proc(pid: number): Process {
+    const p = this.k.processes.get(pid);
+    if (!p) throw new InputError(`no process with pid ${pid}`);
+    if (!p.alive) throw new InputError(`process ${pid} (${p.name}) has exited`);
+    return p;
+  }
+
+  /** A new process with an empty address space. Returns its pid. */
+  spawn(name?: string): number {
+    const p = spawn(this.k, name ?? `p${this.k.processes.size + 1}`);
+    return this.after(p.pid);
+  }
+
+  /** fork(): returns the child's pid. ENOMEM leaves no child behind. */
+  fork(pid: number, name?: string): number {
+    const parent = this.proc(pid);
+    const child = doFork(this.k, parent, name ?? `${parent.name}-child`);
+    return this.after(child.pid);
+  }
+
+  /** exit(): unmaps everything and frees the page tables. */
+  exit(pid: number): void {
+    doExit(this.k, this.proc(pid));
+    this.after(undefined);
+  }
+
+  /** mmap(): returns the start address. */
+  mmap(pid: number, a: MmapRequest): number {
+    const p = this.proc(pid);
+    let file: File | undefined;
+    if (a.file !== undefined) {
+      file = this.k.pagecache.files.get(a.file);
+      if (!file) throw new InputError(`no file named '${a.file}'`);
+    }
+    const flags = parseMapFlags(a.flags);
+    return this.after(
+      doMmap(this.k, p, {
+        addr: a.addr,
+        length: a.length,
+        prot: parseProt(a.prot),
+        flags: file ? flags : flags | MAP.ANONYMOUS,
+        file,
+        offset: a.offset,
+        name: a.name,
+      }),
+    );
+  }
+
+  munmap(pid: number, addr: number, length: number): void {
+    doMunmap(this.k, this.proc(pid), addr, length);
+    this.after(undefined);
+  }
+
+  mprotect(pid: number, addr: number, length: number, prot: number | string): void {
+    doMprotect(this.k, this.proc(pid), addr, length, parseProt(prot));
+    this.after(undefined);
+  }
+
+  madvise(pid: number, addr: number, length: number, advice: number | string): void {
+    doMadvise(this.k, this.proc(pid), addr, length, parseAdvice(advice));
+    this.after(undefined);
+  }
+
+  /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
+  read(pid: number, addr: number, len: number): AccessResult & { bytes: Uint8Array } {
+    const bytes = new Uint8Array(len);
+    const r = userAccess(this.k, this.proc(pid), addr, len, false, (pfn, off, n, done) =>
+      this.k.frames.read(pfn, off, n, bytes, done),
+    );
+    return this.after({ ...r, bytes: bytes.subarray(0, r.done) });
+  }
+
+  /** The process writes `data` (or `len` copies of one byte) at `addr`. */
+  write(pid: number, addr: number, data: Uint8Array | { byte: number; len: number }): AccessResult {
+    const len = data instanceof Uint8Array ? data.length : data.len;
+    const r = userAccess(this.k, this.proc(pid), addr, len, true, (pfn, off, n, done) => {
+      if (data instanceof Uint8Array) this.k.frames.write(pfn, off, data.subarray(done, done + n));
+      else this.k.frames.fillRange(pfn, off, n, data.byte);
+    });
+    return this.after(r);
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
+  fileCreate(name: string, size: number, content?: number | Uint8Array): void {
+    if (this.k.pagecache.files.has(name)) throw new InputError(`file '${name}' already exists`);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new InputError(`file size ${size} is not a byte count`);
+    this.k.pagecache.create(name, size, content);
+  }
+
+  private file(name: string): File {
+    const f = this.k.pagecache.files.get(name);
+    if (!f) throw new InputError(`no file named '${name}'`);
+    return f;
+  }
+
+  /** truncate(): shrink or grow; pages beyond the new end leave every mapping and the cache. */
+  fileTruncate(name: string, size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new InputError(`file size ${size} is not a byte count`);
+    truncateFile(this.k, this.file(name), size);
+    this.after(undefined);
+  }
+
+  /** fsync(): write back dirty page-cache folios; returns an error recorded on the mapping, or null. */
+  fileSync(name: string): string | null {
+    return this.after(this.k.pagecache.sync(this.file(name)));
+  }
+
+  /** What the file holds on disk (for checking writeback). */
+  fileContents(name: string, offset: number, len: number): Uint8Array {
+    const f = this.file(name);
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len; ) {
+      const a = offset + done;
+      const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      f.backing.read(Math.floor(a / PAGE_SIZE), a % PAGE_SIZE, n, out, done);
+      done += n;
+    }
+    return out;
+  }
+
+  fileInfo(name: string): { size: number; cached: number; dirty: boolean } {
+    const f = this.file(name);
+    return { size: f.size, cached: f.nrCached, dirty: f.dirty };
+  }
+
+  // ---------------------------------------------------------------- inspection of address spaces
+
+  processes(): ProcessInfo[] {
+    return [...this.k.processes.values()].map((p) => ({
+      pid: p.pid,
+      name: p.name,
+      alive: p.alive,
+      parent: p.parent,
+      rss: { file: p.mm.rss[0], anon: p.mm.rss[1], swap: p.mm.rss[2], shmem: p.mm.rss[3] },
+      signals: p.signals.map((s) => ({ ...s })),
+      hasPinned: (p.mm.flags & MMF.HAS_PINNED) !== 0,
+      vmas: p.alive ? p.mm.vmas.map(vmaInfo) : [],
+    }));
+  }
+
+  process(pid: number): ProcessInfo {
+    const p = this.processes().find((x) => x.pid === pid);
+    if (!p) throw new InputError(`no process with pid ${pid}`);
+    return p;
+  }
+
+  /** The frame a user address maps (without faulting), with the entry's bits; undefined if none. */
+  translate(
+    pid: number,
+    addr: number,
+  ): { pfn: number; level: 'pte' | 'pmd'; bits: number; flags: string } | undefined {
+    const t = translate(this.k, this.proc(pid).mm, addr);
+    return t && { ...t, flags: formatFlags(t.bits, PTE_FLAG_NAMES) };
+  }
+
+  /** The page a user address maps, as `page()` describes it, or undefined when nothing is mapped. */
+  pageAt(pid: number, addr: number): (PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
+    const t = this.translate(pid, addr);
+    if (!t) return undefined;
+    return { ...this.page(t.pfn), pte: t.flags, level: t.level };
+  }
+
+  /** The page-table walk for an address, level by level (for `pagelab explain`). */
+  walk(pid: number, addr: number): WalkStep[] {
+    const mm = this.proc(pid).mm;
+    return this.ptdesc.walk(mm.pgd, addr).map((l) => {
+      const bits = l.entry % 4096;
+      const leaf = l.level === 1 || (bits & PTE.HUGE) !== 0;
+      return {
+        level: PT_LEVEL_NAMES[l.level],
+        tablePfn: this.ptdesc.pfn[l.table],
+        index: l.index,
+        entry: l.entry,
+        present: (bits & PTE.PRESENT) !== 0,
+        leaf,
+        pfn:
+          l.entry === 0
+            ? undefined
+            : leaf
+              ? Math.floor(l.entry / 4096)
+              : this.ptdesc.pfn[Math.floor(l.entry / 4096)],
+        flags: formatFlags(bits, PTE_FLAG_NAMES),
+      };
+    });
+  }
+
+  /** rmap_walk(): every (pid, address) mapping the folio that holds `pfn`. */
+  rmap(pfn: number): { pid: number; addr: number; level: 'pte' | 'pmd' }[] {
+    const row = this.pa.memmap.pfnValid(pfn) ? this.folios.pageRow(pfn) : -1;
+    if (row < 0) return [];
+    const byMm = new Map([...this.k.processes.values()].filter((p) => p.alive).map((p) => [p.mm, p.pid]));
+    return rmapWalk(this.k, row)
+      .filter((h) => h.pfn === pfn || h.level === 'pmd')
+      .map((h) => ({
+        pid: byMm.get(h.mm) ?? 0,
+        addr: h.level === 'pmd' ? h.addr + (pfn - h.pfn) * PAGE_SIZE : h.addr,
+        level: h.level,
+      }));
+  }
+}
+
+/** What `mmap()` takes: names or numbers for prot and flags. */
+export interface MmapRequest {
+  addr?: number;
+  length: number;
+  /** PROT_* bits, or letters such as 'rw', 'r', 'rwx', 'none'. */
+  prot: number | string;
+  /** MAP_* bits, or names such as ['private', 'anonymous', 'fixed', 'populate']. */
+  flags: number | string[];
+  /** A file created with fileCreate(); absent for anonymous memory. */
+  file?: string;
+  offset?: number;
+  name?: string;
+}
+
+export interface VmaInfo {
+  start: number;
+  end: number;
+  flags: string;
+  name: string;
+  file?: string;
+  pgoff: number;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  name: string;
+  alive: boolean;
+  parent: number;
+  rss: { file: number; anon: number; swap: number; shmem: number };
+  signals: { signal: string; addr: number }[];
+  hasPinned: boolean;
+  vmas: VmaInfo[];
+}
+
+export interface WalkStep {
+  level: string;
+  tablePfn: number;
+  index: number;
+  entry: number;
+  present: boolean;
+  leaf: boolean;
+  pfn: number | undefined;
+  flags: string;
+}
+
+const PTE_FLAG_NAMES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(PTE).map(([k, v]) => [k.toLowerCase(), v]),
+);
+
+function vmaInfo(v: Vma): VmaInfo {
+  return {
+    start: v.start,
+    end: v.end,
+    flags: formatFlags(v.flags, VM_NAMES),
+    name: v.name,
+    file: v.file && !v.file.shmem ? v.file.name : undefined,
+    pgoff: v.pgoff,
+  };
+}
+
+/** PROT_* from bits or letters ('r', 'w', 'x'; 'none' or '' for PROT_NONE). */
+export function parseProt(prot: number | string): number {
+  if (typeof prot === 'number') return prot;
+  if (prot === 'none' || prot === '---') return PROT.NONE;
+  let p = 0;
+  for (const ch of prot) {
+    if (ch === 'r') p |= PROT.READ;
+    else if (ch === 'w') p |= PROT.WRITE;
+    else if (ch === 'x') p |= PROT.EXEC;
+    else if (ch !== '-') throw new InputError(`bad prot '${prot}': use letters r, w, x or 'none'`);
+  }
+  return p;
+}
+
+const MAP_NAMES: Record<string, number> = {
+  shared: MAP.SHARED,
+  private: MAP.PRIVATE,
+  fixed: MAP.FIXED,
+  anonymous: MAP.ANONYMOUS,
+  populate: MAP.POPULATE,
+  fixed_noreplace: MAP.FIXED_NOREPLACE,
+};
+
+export function parseMapFlags(flags: number | string[]): number {
+  if (typeof flags === 'number') return flags;
+  let f = 0;
+  for (const name of flags) {
+    const bit = MAP_NAMES[name];
+    if (bit === undefined)
+      throw new InputError(`unknown mmap flag '${name}' (known: ${Object.keys(MAP_NAMES).join(', ')})`);
+    f |= bit;
+  }
+  return f;
+}
+
+export function parseAdvice(advice: number | string): number {
+  if (typeof advice === 'number') return advice;
+  const v = (MADV as Record<string, number>)[advice.toUpperCase()];
+  if (v === undefined)
+    throw new InputError(
+      `unknown madvise advice '${advice}' (known: ${Object.keys(MADV)
+        .map((a) => a.toLowerCase())
+        .join(', ')})`,
+    );
+  return v;
 }

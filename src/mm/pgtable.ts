@@ -87,10 +87,111 @@ export class PtdescPool extends HandlePool {
     this.stat.events.pgtable_free++;
   }
 
+  /** Read entry `i` of table `row`. */
+  get(row: number, i: number): number {
+    return this.entries[row * PTRS_PER_TABLE + i];
+  }
+
+  /** Write entry `i` of table `row`, keeping the count of used entries. */
+  set(row: number, i: number, e: number): void {
+    const k = row * PTRS_PER_TABLE + i;
+    const old = this.entries[k];
+    if (old === 0 && e !== 0) this.used[row]++;
+    else if (old !== 0 && e === 0) this.used[row]--;
+    this.entries[k] = e;
+  }
+
+  /**
+   * The table of `level` covering `addr` under the PGD `pgd`, or -1 when a level on the way is
+   * empty (or, below PMD level, when the PMD maps a huge page). With `alloc`, missing tables are
+   * allocated (__pte_alloc, __pmd_alloc, __pud_alloc); ENOMEM propagates with nothing changed
+   * but the tables already present.
+   */
+  tableFor(pgd: number, addr: number, level: number, alloc: boolean): number {
+    let row = pgd;
+    for (let l: number = PT_LEVEL.PGD; l > level; l--) {
+      const i = levelIndex(addr, l);
+      const e = this.entries[row * PTRS_PER_TABLE + i];
+      if (e === 0) {
+        if (!alloc) return -1;
+        const child = this.alloc(l - 1, this.mm[row]) >>> 0;
+        this.set(row, i, mkEntry(child, TABLE_BITS));
+        row = child;
+      } else {
+        if ((e % ENTRY_UNIT) & PTE.HUGE) return -1;
+        row = Math.floor(e / ENTRY_UNIT);
+      }
+    }
+    return row;
+  }
+
+  /** Every level's entry for `addr`, top-down, stopping at an empty or leaf entry. */
+  walk(pgd: number, addr: number): WalkLevel[] {
+    const out: WalkLevel[] = [];
+    let row = pgd;
+    for (let l: number = PT_LEVEL.PGD; l >= PT_LEVEL.PTE; l--) {
+      const index = levelIndex(addr, l);
+      const entry = this.get(row, index);
+      out.push({ level: l, table: row, index, entry });
+      if (entry === 0 || l === PT_LEVEL.PTE || entryBits(entry) & PTE.HUGE) break;
+      row = entryPfn(entry);
+    }
+    return out;
+  }
+
   /** Live page-table pages per level (index = level). */
   countByLevel(): number[] {
     const n = [0, 0, 0, 0, 0];
     for (const r of this.liveRows()) n[this.level[r]]++;
     return n;
   }
+}
+
+// ---------------------------------------------------------------- entries and walks
+
+/**
+ * Entry bits (arch/x86/include/asm/pgtable_types.h, plus software bits). A leaf entry is
+ * `pfn * 4096 + bits`; a non-leaf entry names the next table by its ptdesc row instead of its
+ * frame (`row * 4096 + bits`), which saves a memmap lookup per level — explain prints the frame.
+ */
+export const PTE = {
+  PRESENT: 1 << 0,
+  WRITE: 1 << 1,
+  USER: 1 << 2,
+  DIRTY: 1 << 3,
+  YOUNG: 1 << 4,
+  /** PSE: a PMD entry that maps 2 MiB itself. */
+  HUGE: 1 << 5,
+  SPECIAL: 1 << 6,
+  SOFT_DIRTY: 1 << 7,
+  UFFD_WP: 1 << 8,
+  /** Software bits reserved for designs (e.g. a "pinned through this PTE" bit). */
+  SW1: 1 << 9,
+  SW2: 1 << 10,
+  SW3: 1 << 11,
+} as const;
+
+const ENTRY_UNIT = 4096;
+export const mkEntry = (pfnOrRow: number, bits: number): number => pfnOrRow * ENTRY_UNIT + bits;
+export const entryPfn = (e: number): number => Math.floor(e / ENTRY_UNIT);
+export const entryBits = (e: number): number => e % ENTRY_UNIT;
+/** The same entry with bits `set` set and `clear` cleared. */
+export const withBits = (e: number, set: number, clear: number): number =>
+  Math.floor(e / ENTRY_UNIT) * ENTRY_UNIT + (((e % ENTRY_UNIT) | set) & ~clear);
+export const TABLE_BITS = PTE.PRESENT | PTE.WRITE | PTE.USER;
+
+/** Bytes one entry of each level maps (index = level). */
+export const LEVEL_SIZE = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
+export const PMD_SIZE = LEVEL_SIZE[2];
+
+/** pgd_index / pud_index / pmd_index / pte_index. */
+export const levelIndex = (addr: number, level: number): number =>
+  Math.floor(addr / LEVEL_SIZE[level]) % PTRS_PER_TABLE;
+
+export interface WalkLevel {
+  level: number;
+  /** ptdesc row of the table consulted at this level. */
+  table: number;
+  index: number;
+  entry: number;
 }

@@ -27,6 +27,13 @@ export const VM_EVENTS = [
   'pageblock_steal',
   'section_populate',
   'section_depopulate',
+  'pgfault',
+  'cow_copy',
+  'cow_reuse',
+  'thp_fault_alloc',
+  'thp_fault_fallback',
+  'thp_split_pmd',
+  'fork_copy',
 ] as const;
 export type VmEvent = (typeof VM_EVENTS)[number];
 

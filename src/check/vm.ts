@@ -1,0 +1,148 @@
+/**
+ * Invariants of the virtual-memory layer: what the page tables say must agree with the
+ * descriptors they point at.
+ *
+ * `cheap`: every present entry lies inside a VMA and maps either a live folio of a mappable type
+ * or a special frame the VMA allows (the zero pages; pfn maps later); no free frame is mapped; a
+ * writable anon PTE of a private mapping maps an anon-exclusive page; each mm's rss equals what
+ * its tables hold; every page table is reachable from its mm (or deposited for a PMD leaf).
+ * `full`: additionally each folio's mapcounts (folio, entire, per page) equal the mappings found,
+ * its refcount covers mappings plus page-cache references, and each table's used-entry count is
+ * exact. Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
+ */
+import type { Kernel } from '../mm/kernel.js';
+import { MT, MT_NAMES } from '../mm/memdesc.js';
+import { MM_ANONPAGES, type Mm, VM } from '../mm/mm_types.js';
+import { entryBits, entryPfn, LEVEL_SIZE, PT_LEVEL, PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
+import { mmCounter } from '../mm/rmap.js';
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+interface Tally {
+  /** Folio row -> mappings found (PTE + PMD). */
+  maps: Map<number, number>;
+  /** Folio row -> PMD mappings found. */
+  pmdMaps: Map<number, number>;
+  /** pfn -> PTE mappings found (pages of large folios). */
+  pageMaps: Map<number, number>;
+  tables: Set<number>;
+}
+
+export function checkVm(k: Kernel, full: boolean, v: string[]): void {
+  const t: Tally = { maps: new Map(), pmdMaps: new Map(), pageMaps: new Map(), tables: new Set() };
+  for (const mm of k.mms) checkMm(k, mm, t, full, v);
+  for (const row of k.ptdesc.liveRows()) {
+    if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row)) v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`);
+  }
+  checkPageCache(k, v);
+  if (full) checkFolioCounts(k, t, v);
+}
+
+function bump(m: Map<number, number>, key: number, n = 1): void {
+  m.set(key, (m.get(key) ?? 0) + n);
+}
+
+function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: string[]): void {
+  const rss = [0, 0, 0, 0];
+  const pd = k.ptdesc;
+  t.tables.add(mm.pgd);
+  for (const row of mm.deposited.values()) t.tables.add(row);
+  const visit = (row: number, level: number, base: number) => {
+    let used = 0;
+    for (let i = 0; i < PTRS_PER_TABLE; i++) {
+      const e = pd.get(row, i);
+      if (e === 0) continue;
+      used++;
+      const addr = base + i * LEVEL_SIZE[level];
+      const leaf = level === PT_LEVEL.PTE || (entryBits(e) & PTE.HUGE) !== 0;
+      if (!leaf) {
+        const child = entryPfn(e);
+        if (!pd.isLive(child)) {
+          v.push(`mm ${mm.id}: ${hex(addr)} points at a freed page table`);
+          continue;
+        }
+        t.tables.add(child);
+        visit(child, level - 1, addr);
+      } else checkLeaf(k, mm, addr, e, level, t, rss, v);
+    }
+    if (full && used !== pd.used[row]) v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`);
+  };
+  visit(mm.pgd, PT_LEVEL.PGD, 0);
+  for (let i = 0; i < 4; i++) if (rss[i] !== mm.rss[i]) v.push(`mm ${mm.id}: rss[${i}] is ${mm.rss[i]}, page tables hold ${rss[i]}`);
+}
+
+function checkLeaf(k: Kernel, mm: Mm, addr: number, e: number, level: number, t: Tally, rss: number[], v: string[]): void {
+  const bits = entryBits(e);
+  const pfn = entryPfn(e);
+  const vma = mm.vmas.find((x) => addr >= x.start && addr < x.end);
+  const where = `mm ${mm.id} ${hex(addr)}`;
+  if (!vma) {
+    v.push(`${where}: entry outside every VMA`);
+    return;
+  }
+  if (!(bits & PTE.PRESENT)) return;
+  const pmd = level === PT_LEVEL.PMD;
+  if (pmd && !mm.deposited.has(addr)) v.push(`${where}: PMD leaf without a deposited page table`);
+  if (bits & PTE.SPECIAL) {
+    if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP))) v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`);
+    if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`);
+    return;
+  }
+  if (!k.pa.memmap.pfnValid(pfn)) {
+    v.push(`${where}: maps ${hex(pfn)} beyond the memmap`);
+    return;
+  }
+  const row = k.folios.pageRow(pfn);
+  if (row < 0 || !k.folios.isLive(row)) {
+    v.push(`${where}: maps frame ${hex(pfn)} of type ${MT_NAMES[k.pa.memmap.type(pfn)]} (not a live folio)`);
+    return;
+  }
+  const f = k.folios;
+  if (pmd) {
+    if (f.pfn[row] !== pfn || f.order[row] !== 9) v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`);
+    bump(t.maps, row);
+    bump(t.pmdMaps, row);
+    rss[MM_ANONPAGES] += f.nrPages(row);
+  } else {
+    bump(t.maps, row);
+    if (f.isLarge(row)) bump(t.pageMaps, pfn);
+    rss[mmCounter(f, row)]++;
+  }
+  if (f.kind[row] === MT.ANON && bits & PTE.WRITE && !(vma.flags & VM.SHARED) && !f.pageAnonExclusive(row, pfn)) {
+    v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`);
+  }
+}
+
+function checkPageCache(k: Kernel, v: string[]): void {
+  for (const file of k.pagecache.allFiles()) {
+    for (const index of k.pagecache.cachedFrom(file, 0)) {
+      const row = k.pagecache.lookup(file, index);
+      const f = k.folios;
+      if (f.kind[row] !== MT.FILE || f.mapping[row] !== file.id || f.index[row] !== index) {
+        v.push(`file ${file.name}: page ${index} holds folio ${hex(f.pfn[row])} with mapping ${f.mapping[row]} index ${f.index[row]}`);
+      }
+    }
+  }
+}
+
+function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
+  const f = k.folios;
+  for (const row of f.liveRows()) {
+    const kind = f.kind[row];
+    if (kind !== MT.ANON && kind !== MT.FILE && kind !== MT.UNKNOWN) continue;
+    const pfn = f.pfn[row];
+    const maps = t.maps.get(row) ?? 0;
+    if (f.mapcountOf(row) !== maps) v.push(`folio ${hex(pfn)}: mapcount ${f.mapcountOf(row)}, page tables map it ${maps} times`);
+    if (f.isLarge(row)) {
+      const pmds = t.pmdMaps.get(row) ?? 0;
+      if (f.entireMapcountOf(row) !== pmds) v.push(`folio ${hex(pfn)}: entire mapcount ${f.entireMapcountOf(row)}, ${pmds} PMD mappings`);
+      for (let i = 0; i < f.nrPages(row); i++) {
+        const own = f.pageMapcountOf(row, pfn + i) - f.entireMapcountOf(row);
+        const found = t.pageMaps.get(pfn + i) ?? 0;
+        if (own !== found) v.push(`page ${hex(pfn + i)}: own mapcount ${own}, ${found} PTE mappings`);
+      }
+    }
+    const cacheRefs = kind === MT.FILE && f.mapping[row] !== 0 ? f.nrPages(row) : 0;
+    if (f.refcount[row] < maps + cacheRefs) v.push(`folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Process creation, fork() and exit().
+ *
+ * Models: kernel/fork.c (dup_mmap: VM_DONTCOPY VMAs are skipped, VM_WIPEONFORK ones start empty),
+ * mm/memory.c copy_page_range (vma_needs_copy R4.1; copy_present_ptes R4.2 — share and
+ * write-protect, or give the child its own copy of a maybe-pinned exclusive anon page),
+ * mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
+ * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
+ */
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
+import { isCowMapping, MM_ANONPAGES, MMF, type Mm, type Process, VM, type Vma } from './mm_types.js';
+import { GFP, GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { entryBits, entryPfn, levelIndex, mkEntry, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { addNewAnonRmap, addRmapPmd, addRmapPtes, mmCounter } from './rmap.js';
+import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+
+const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
+
+/** mm_alloc() with its PGD. */
+export function mmAlloc(k: Kernel): Mm {
+  const id = k.allocMmId();
+  const pgd = k.ptdesc.alloc(PT_LEVEL.PGD, id) >>> 0;
+  const mm: Mm = { id, pgd, vmas: [], rss: [0, 0, 0, 0], flags: 0, deposited: new Map() };
+  k.mms.add(mm);
+  return mm;
+}
+
+/** A new process with an empty address space (what execve leaves before mapping anything). */
+export function spawn(k: Kernel, name: string, parent = 0): Process {
+  const mm = mmAlloc(k);
+  const p: Process = { pid: k.allocPid(), name, mm, signals: [], parent, alive: true };
+  k.processes.set(p.pid, p);
+  return p;
+}
+
+/** vma_needs_copy(): page tables are copied eagerly only where a later fault could not rebuild them. */
+function vmaNeedsCopy(dst: Vma, src: Vma): boolean {
+  return (dst.flags & (VM.PFNMAP | VM.MIXEDMAP)) !== 0 || src.anonVma !== null;
+}
+
+/** fork(): duplicate the address space of `parent` into a new process. */
+export function doFork(k: Kernel, parent: Process, name: string): Process {
+  const child = spawn(k, name, parent.pid);
+  try {
+    for (const src of parent.mm.vmas) {
+      if (src.flags & VM.DONTCOPY) continue;
+      const wipe = (src.flags & VM.WIPEONFORK) !== 0;
+      const dst: Vma = { ...src, mm: child.mm, anonVma: wipe ? null : src.anonVma };
+      child.mm.vmas.push(dst);
+      dst.file?.mmap.add(dst);
+      dst.anonVma?.vmas.add(dst);
+      if (!wipe && vmaNeedsCopy(dst, src)) copyPageRange(k, dst, src);
+    }
+  } catch (e) {
+    exitMmap(k, child.mm);
+    k.processes.delete(child.pid);
+    throw e;
+  }
+  return child;
+}
+
+/** copy_page_range() for one VMA. */
+function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
+  const pd = k.ptdesc;
+  for (let addr = src.start; addr < src.end; ) {
+    const next = Math.min(src.end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    const pmdRow = pd.tableFor(src.mm.pgd, addr, PT_LEVEL.PMD, false);
+    if (pmdRow >= 0) {
+      const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+      const pmd = pd.get(pmdRow, pmdIdx);
+      if (pmd !== 0 && entryBits(pmd) & PTE.HUGE && copyHugePmd(k, dst, src, addr, pmdRow, pmdIdx)) {
+        addr = next;
+        continue;
+      }
+      // No PMD leaf (or it was just split): copy the PTEs.
+      const srcPte = pd.tableFor(src.mm.pgd, addr, PT_LEVEL.PTE, false);
+      if (srcPte >= 0) {
+        for (let a = addr; a < next; a += PAGE_SIZE) {
+          const i = levelIndex(a, PT_LEVEL.PTE);
+          const pte = pd.get(srcPte, i);
+          if (pte !== 0) copyPresentPte(k, dst, src, a, srcPte, i, pte);
+        }
+      }
+    }
+    addr = next;
+  }
+}
+
+/**
+ * copy_present_ptes() for one entry (R4.2). Special entries are copied as they are; file pages gain
+ * a reference and a mapping; anon pages are shared (anon-exclusive cleared) unless they may be
+ * DMA-pinned while exclusive, in which case the child gets a private copy and the parent's PTE is
+ * left alone — the pin keeps seeing the parent's page.
+ */
+function copyPresentPte(
+  k: Kernel,
+  dst: Vma,
+  src: Vma,
+  addr: number,
+  srcPte: number,
+  i: number,
+  pte: number,
+): void {
+  const pd = k.ptdesc;
+  const f = k.folios;
+  const row = vmNormalPage(k, src, addr, pte);
+  const pfn = entryPfn(pte);
+  const dstPte = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PTE, true);
+  if (row >= 0 && f.kind[row] === MT.ANON) {
+    const maybePinned = (src.mm.flags & MMF.HAS_PINNED) !== 0 && k.maybeDmaPinned(row);
+    if (maybePinned && f.pageAnonExclusive(row, pfn)) {
+      copyPresentPage(k, dst, addr, dstPte, i, pfn);
+      return;
+    }
+    f.setPageAnonExclusive(row, pfn, false);
+    f.refcount[row]++;
+    addRmapPtes(k, row, pfn, 1, dst.mm);
+    dst.mm.rss[MM_ANONPAGES]++;
+  } else if (row >= 0) {
+    f.refcount[row]++;
+    addRmapPtes(k, row, pfn, 1, dst.mm);
+    dst.mm.rss[mmCounter(f, row)]++;
+  }
+  let child = pte;
+  if (isCowMapping(src.flags) && entryBits(pte) & PTE.WRITE) {
+    pd.set(srcPte, i, withBits(pte, 0, PTE.WRITE));
+    child = withBits(child, 0, PTE.WRITE);
+  }
+  if (src.flags & VM.SHARED) child = withBits(child, 0, PTE.DIRTY);
+  pd.set(dstPte, i, withBits(child, 0, PTE.YOUNG | PTE.UFFD_WP));
+}
+
+/** copy_present_page(): the child's own copy of a page the parent may have pinned. */
+function copyPresentPage(k: Kernel, dst: Vma, addr: number, dstPte: number, i: number, srcPfn: number): void {
+  const row = k.folios.alloc(GFP_HIGHUSER_MOVABLE | GFP.COMP, 0, MT.ANON) >>> 0;
+  const pfn = k.folios.pfn[row];
+  k.frames.copyFrom(pfn, k.frames, srcPfn);
+  addNewAnonRmap(k, row, dst, addr, false);
+  dst.mm.rss[MM_ANONPAGES]++;
+  const bits = PTE.PRESENT | PTE.USER | (dst.flags & VM.WRITE ? PTE.WRITE | PTE.DIRTY : 0);
+  k.ptdesc.set(dstPte, i, mkEntry(pfn, bits));
+  k.stat.events.fork_copy++;
+  if (k.stat.tracing) k.stat.emit({ type: 'fork_copy', mm: dst.mm.id, addr, from: srcPfn, pfn });
+}
+
+/**
+ * copy_huge_pmd(): share a PMD-mapped THP (or the huge zero folio) with the child, both
+ * write-protected. A maybe-pinned exclusive THP is instead split in the parent, and the caller
+ * copies its PTEs one by one. Returns false when it split.
+ */
+function copyHugePmd(k: Kernel, dst: Vma, src: Vma, haddr: number, pmdRow: number, pmdIdx: number): boolean {
+  const pd = k.ptdesc;
+  const f = k.folios;
+  const pmd = pd.get(pmdRow, pmdIdx);
+  const pfn = entryPfn(pmd);
+  const row = k.pa.isZeroPfn(pfn) ? -1 : f.pageRow(pfn);
+  if (
+    row >= 0 &&
+    (src.mm.flags & MMF.HAS_PINNED) !== 0 &&
+    k.maybeDmaPinned(row) &&
+    f.pageAnonExclusive(row, pfn)
+  ) {
+    splitHugePmd(k, src, haddr, pmdRow, pmdIdx);
+    return false;
+  }
+  const dstPmd = pd.tableFor(dst.mm.pgd, haddr, PT_LEVEL.PMD, true);
+  dst.mm.deposited.set(haddr, pd.alloc(PT_LEVEL.PTE, dst.mm.id) >>> 0);
+  if (row >= 0) {
+    f.setPageAnonExclusive(row, pfn, false);
+    f.refcount[row]++;
+    addRmapPmd(k, row, dst.mm);
+    dst.mm.rss[MM_ANONPAGES] += HPAGE_PMD_NR;
+    pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.WRITE));
+  }
+  pd.set(dstPmd, pmdIdx, withBits(pmd, 0, PTE.WRITE | PTE.YOUNG));
+  return true;
+}
+
+/** exit_mmap(): unmap every VMA, then free every page table including the PGD. */
+export function exitMmap(k: Kernel, mm: Mm): void {
+  for (const v of mm.vmas) zapRange(k, v, v.start, v.end);
+  for (const v of mm.vmas) {
+    v.file?.mmap.delete(v);
+    v.anonVma?.vmas.delete(v);
+  }
+  mm.vmas = [];
+  freePgtables(k, mm, 0, 2 ** 48);
+  k.ptdesc.free(k.ptdesc.handleOf(mm.pgd));
+  k.mms.delete(mm);
+}
+
+/** exit(): the process's memory goes; its record stays for reports. */
+export function doExit(k: Kernel, p: Process): void {
+  exitMmap(k, p.mm);
+  p.alive = false;
+}

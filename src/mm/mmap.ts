@@ -1,0 +1,309 @@
+/**
+ * mmap, munmap, mprotect and madvise.
+ *
+ * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
+ * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
+ * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
+ * can_change_pte_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK).
+ * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
+ * is deterministic), rlimits and overcommit accounting.
+ */
+import type { File } from './filemap.js';
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
+import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma } from './mm_types.js';
+import { entryBits, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { KernelError, PAGE_SIZE } from './types.js';
+
+/** TASK_SIZE on x86-64 with 4-level paging. */
+export const TASK_SIZE = 0x7ffffffff000;
+/** Where top-down mmap placement starts (mmap_base without randomisation). */
+export const MMAP_BASE = 0x7f0000000000;
+/** mmap_min_addr. */
+export const MMAP_MIN_ADDR = 0x10000;
+
+export interface MmapArgs {
+  addr?: number;
+  length: number;
+  prot: number;
+  flags: number;
+  file?: File;
+  offset?: number;
+  /** A name for reports (the scenario's region name). */
+  name?: string;
+}
+
+const pageAligned = (x: number) => x % PAGE_SIZE === 0;
+
+/** calc_vm_prot_bits() + calc_vm_flag_bits() + the VM_MAY* defaults of do_mmap(). */
+function vmFlagsFor(prot: number, flags: number): number {
+  let vm = VM.MAYREAD | VM.MAYWRITE | VM.MAYEXEC;
+  if (prot & PROT.READ) vm |= VM.READ;
+  if (prot & PROT.WRITE) vm |= VM.WRITE;
+  if (prot & PROT.EXEC) vm |= VM.EXEC;
+  if (flags & MAP.SHARED) vm |= VM.SHARED | VM.MAYSHARE;
+  return vm;
+}
+
+/** get_unmapped_area(): the highest gap below mmap_base that fits, PMD-aligned for large anon maps. */
+function unmappedArea(mm: Mm, length: number, align: number): number {
+  let top = MMAP_BASE;
+  for (let i = mm.vmas.length - 1; i >= -1; i--) {
+    const v = i >= 0 ? mm.vmas[i] : undefined;
+    const floor = v ? v.end : MMAP_MIN_ADDR;
+    if (v && v.start >= top) continue;
+    const start = Math.floor((top - length) / align) * align;
+    if (start >= floor) return start;
+    if (v) top = Math.min(top, v.start);
+  }
+  throw new KernelError('ENOMEM', `no room for ${length} bytes below mmap_base`);
+}
+
+function insertVma(mm: Mm, vma: Vma): void {
+  let i = 0;
+  while (i < mm.vmas.length && mm.vmas[i].start < vma.start) i++;
+  mm.vmas.splice(i, 0, vma);
+}
+
+function linkVma(vma: Vma): void {
+  vma.file?.mmap.add(vma);
+  vma.anonVma?.vmas.add(vma);
+}
+
+function unlinkVma(vma: Vma): void {
+  vma.file?.mmap.delete(vma);
+  vma.anonVma?.vmas.delete(vma);
+}
+
+/** __split_vma(): cut `vma` at `addr`; the new upper part is returned and inserted. */
+export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
+  const upper: Vma = { ...vma, start: addr, pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE };
+  vma.end = addr;
+  insertVma(mm, upper);
+  linkVma(upper);
+  return upper;
+}
+
+/** The VMAs covering [start, end), split so that none sticks out of the range. */
+function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+  const first = findVma(mm, start);
+  if (first && first.start < start) splitVma(mm, first, start);
+  const last = findVma(mm, end - 1);
+  if (last && last.end > end) splitVma(mm, last, end);
+  return mm.vmas.filter((v) => v.start >= start && v.end <= end);
+}
+
+/** Is every byte of [start, end) inside some VMA? */
+function fullyMapped(mm: Mm, start: number, end: number): boolean {
+  let a = start;
+  while (a < end) {
+    const v = findVma(mm, a);
+    if (!v) return false;
+    a = v.end;
+  }
+  return true;
+}
+
+/** do_mmap(): validate, place, create the VMA, and populate it for MAP_POPULATE. */
+export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
+  const mm = proc.mm;
+  if (!Number.isSafeInteger(a.length) || a.length <= 0)
+    throw new KernelError('EINVAL', 'mmap length must be positive');
+  const length = Math.ceil(a.length / PAGE_SIZE) * PAGE_SIZE;
+  const type = a.flags & (MAP.SHARED | MAP.PRIVATE);
+  if (type !== MAP.SHARED && type !== MAP.PRIVATE)
+    throw new KernelError('EINVAL', 'mmap needs exactly one of MAP_SHARED and MAP_PRIVATE');
+  const offset = a.offset ?? 0;
+  if (!pageAligned(offset) || offset < 0)
+    throw new KernelError('EINVAL', `offset ${offset} is not page aligned`);
+  const anonymous = (a.flags & MAP.ANONYMOUS) !== 0;
+  if (!anonymous && !a.file)
+    throw new KernelError('EINVAL', 'a file mapping needs a file (MAP_ANONYMOUS not given)');
+  if (length > TASK_SIZE) throw new KernelError('ENOMEM', 'mapping larger than the address space');
+  const fixed = (a.flags & (MAP.FIXED | MAP.FIXED_NOREPLACE)) !== 0;
+  let start: number;
+  if (fixed) {
+    start = a.addr ?? 0;
+    if (!pageAligned(start))
+      throw new KernelError('EINVAL', `MAP_FIXED address 0x${start.toString(16)} is not page aligned`);
+    if (start < MMAP_MIN_ADDR || start + length > TASK_SIZE)
+      throw new KernelError('EPERM', 'MAP_FIXED range outside the user address space');
+    if (a.flags & MAP.FIXED_NOREPLACE && overlaps(mm, start, start + length)) {
+      throw new KernelError('EEXIST', `MAP_FIXED_NOREPLACE range 0x${start.toString(16)} overlaps a mapping`);
+    }
+    if (overlaps(mm, start, start + length)) doMunmap(k, proc, start, length);
+  } else {
+    const thpAlign = anonymous && length % PMD_SIZE === 0 ? PMD_SIZE : PAGE_SIZE;
+    start = unmappedArea(mm, length, thpAlign);
+  }
+  const flags = vmFlagsFor(a.prot, a.flags);
+  let file = anonymous ? null : a.file!;
+  let pgoff = offset / PAGE_SIZE;
+  if (anonymous) {
+    pgoff = start / PAGE_SIZE;
+    if (type === MAP.SHARED) {
+      // shmem_zero_setup(): shared anonymous memory is an unlinked shmem file.
+      file = k.pagecache.create(`dev/zero (deleted)`, length, undefined, true);
+      pgoff = 0;
+    }
+  }
+  const vma: Vma = {
+    mm,
+    start,
+    end: start + length,
+    flags,
+    pgoff,
+    file,
+    anonVma: null,
+    name:
+      a.name ?? (file && !file.shmem ? file.name : anonymous && type === MAP.SHARED ? '[shmem]' : '[anon]'),
+  };
+  insertVma(mm, vma);
+  linkVma(vma);
+  if (a.flags & MAP.POPULATE) populate(k, vma);
+  return start;
+}
+
+function overlaps(mm: Mm, start: number, end: number): boolean {
+  return mm.vmas.some((v) => v.start < end && v.end > start);
+}
+
+/**
+ * populate_vma_page_range(): fault every page in, with write faults for private writable
+ * mappings (so they get real pages, not the zero page) and read faults otherwise.
+ */
+function populate(k: Kernel, vma: Vma): void {
+  const write = (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE;
+  for (let a = vma.start; a < vma.end; a += PAGE_SIZE) {
+    const r = handleMmFault(k, vma, a, write ? FAULT.WRITE : 0);
+    if (r === 'oom') throw new KernelError('ENOMEM', `MAP_POPULATE ran out of memory at 0x${a.toString(16)}`);
+    if (r !== 'ok') break;
+  }
+}
+
+/** do_vmi_munmap(): unmap [addr, addr+len), splitting VMAs at the edges, then free page tables. */
+export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): void {
+  if (!pageAligned(addr))
+    throw new KernelError('EINVAL', `munmap address 0x${addr.toString(16)} is not page aligned`);
+  if (!Number.isSafeInteger(len) || len <= 0)
+    throw new KernelError('EINVAL', 'munmap length must be positive');
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  if (end > TASK_SIZE) throw new KernelError('EINVAL', 'munmap range beyond the user address space');
+  const mm = proc.mm;
+  const victims = vmasIn(mm, addr, end);
+  for (const v of victims) zapRange(k, v, v.start, v.end);
+  for (const v of victims) {
+    mm.vmas.splice(mm.vmas.indexOf(v), 1);
+    unlinkVma(v);
+  }
+  if (victims.length > 0) freePgtables(k, mm, addr, end);
+}
+
+/** mprotect(): change protections of a fully mapped range (ENOMEM on holes, EACCES past VM_MAY*). */
+export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, prot: number): void {
+  if (!pageAligned(addr))
+    throw new KernelError('EINVAL', `mprotect address 0x${addr.toString(16)} is not page aligned`);
+  if (prot & ~(PROT.READ | PROT.WRITE | PROT.EXEC))
+    throw new KernelError('EINVAL', `unknown prot bits 0x${prot.toString(16)}`);
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  if (len === 0) return;
+  const mm = proc.mm;
+  if (!fullyMapped(mm, addr, end)) throw new KernelError('ENOMEM', 'mprotect range has unmapped holes');
+  const want = vmFlagsFor(prot, 0) & (VM.READ | VM.WRITE | VM.EXEC);
+  for (const v of mm.vmas) {
+    if (v.start < end && v.end > addr && want & ~(v.flags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
+      throw new KernelError('EACCES', 'mprotect asks for more than the mapping may have (VM_MAY*)');
+    }
+  }
+  for (const v of vmasIn(mm, addr, end)) {
+    v.flags = (v.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
+    changeProtection(k, v);
+  }
+}
+
+/**
+ * change_protection(): every present entry takes the new protections. Write permission is removed
+ * at once; it is granted up front only where no fault is needed to keep COW and dirty tracking
+ * right (can_change_pte_writable): exclusive anon pages of private mappings, and shared pages
+ * whose PTE is already dirty or that need no write notification.
+ */
+function changeProtection(k: Kernel, vma: Vma): void {
+  const pd = k.ptdesc;
+  const writable = (vma.flags & VM.WRITE) !== 0;
+  const accessible = (vma.flags & (VM.READ | VM.WRITE | VM.EXEC)) !== 0;
+  for (let a = vma.start; a < vma.end; ) {
+    const pmdRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PMD, false);
+    const next = a - (a % PMD_SIZE) + PMD_SIZE;
+    if (pmdRow >= 0) {
+      const pmdIdx = levelIndex(a, PT_LEVEL.PMD);
+      const pmd = pd.get(pmdRow, pmdIdx);
+      if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
+        if (!writable || !accessible) pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.WRITE));
+      } else {
+        const pteRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PTE, false);
+        if (pteRow >= 0) {
+          for (let b = a; b < Math.min(next, vma.end); b += PAGE_SIZE) {
+            const i = levelIndex(b, PT_LEVEL.PTE);
+            const pte = pd.get(pteRow, i);
+            if (pte === 0) continue;
+            const upgrade = writable && accessible && canChangePteWritable(k, vma, pte);
+            pd.set(pteRow, i, withBits(pte, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
+          }
+        }
+      }
+    }
+    a = next;
+  }
+}
+
+function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {
+  if (entryBits(pte) & PTE.SPECIAL) return false;
+  const pfn = Math.floor(pte / 4096);
+  const row = k.folios.pageRow(pfn);
+  if (row < 0) return false;
+  if (!(vma.flags & VM.SHARED)) return k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
+  return (entryBits(pte) & PTE.DIRTY) !== 0 || !!vma.file?.shmem;
+}
+
+/** madvise(). Unmapped parts of the range give ENOMEM after the mapped parts are handled. */
+export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, advice: number): void {
+  if (!pageAligned(addr))
+    throw new KernelError('EINVAL', `madvise address 0x${addr.toString(16)} is not page aligned`);
+  if (!Object.values(MADV).includes(advice as never))
+    throw new KernelError('EINVAL', `unknown madvise advice ${advice}`);
+  if (advice === MADV.MERGEABLE || advice === MADV.UNMERGEABLE)
+    throw new KernelError('EINVAL', 'KSM is not modelled (CONFIG_KSM=n)');
+  const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
+  if (len === 0) return;
+  const mm = proc.mm;
+  const holes = !fullyMapped(mm, addr, end);
+  const vmas = mm.vmas.filter((v) => v.start < end && v.end > addr);
+  if (advice === MADV.DONTNEED) {
+    for (const v of vmas)
+      if (v.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
+        throw new KernelError('EINVAL', 'MADV_DONTNEED on a locked, pfnmap or hugetlb mapping');
+    for (const v of vmas) zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end));
+  } else if (advice === MADV.DOFORK) {
+    for (const v of vmas)
+      if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
+    for (const v of vmasIn(mm, addr, end)) v.flags &= ~VM.DONTCOPY;
+  } else if (advice !== MADV.NORMAL) {
+    const [set, clear] = madviseFlags(advice);
+    for (const v of vmasIn(mm, addr, end)) v.flags = (v.flags | set) & ~clear;
+  }
+  if (holes) throw new KernelError('ENOMEM', 'madvise range has unmapped holes');
+}
+
+function madviseFlags(advice: number): [number, number] {
+  switch (advice) {
+    case MADV.HUGEPAGE:
+      return [VM.HUGEPAGE, VM.NOHUGEPAGE];
+    case MADV.NOHUGEPAGE:
+      return [VM.NOHUGEPAGE, VM.HUGEPAGE];
+    case MADV.DONTFORK:
+      return [VM.DONTCOPY, 0];
+    default:
+      return [0, 0];
+  }
+}

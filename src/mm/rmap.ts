@@ -1,0 +1,172 @@
+/**
+ * Reverse mapping: mapcount bookkeeping when a folio is mapped or unmapped, and the walk from a
+ * folio to every (mm, address) that maps it.
+ *
+ * Models: mm/rmap.c and include/linux/rmap.h — folio_add_new_anon_rmap, folio_add_anon_rmap_ptes/
+ * _pmd, folio_add_file_rmap_ptes/_pmd, folio_remove_rmap_ptes/_pmd, folio_dup_*_rmap, the
+ * _large_mapcount / _entire_mapcount / _nr_pages_mapped counters and the two-slot MM-id tracking
+ * with its "maybe mapped by more than one MM" bit (kernel-semantics R2.2, R5.4), and rmap_walk
+ * over anon_vma and i_mmap. Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
+ * because /proc/kpagecount reports them.
+ */
+import type { FolioPool } from './folio.js';
+import { PG } from './folio.js';
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type Mm, type Vma } from './mm_types.js';
+import { entryBits, entryPfn, PT_LEVEL, PTE } from './pgtable.js';
+import { PAGE_SIZE } from './types.js';
+
+/** The rss counter a folio's mappings are charged to (mm_counter_file / mm_counter). */
+export function mmCounter(f: FolioPool, row: number): number {
+  if (f.kind[row] === MT.ANON) return MM_ANONPAGES;
+  return f.testFlag(row, PG.swapbacked) ? MM_SHMEMPAGES : MM_FILEPAGES;
+}
+
+/** Record one more mapping of a large folio by `mm` in the MM-id slots. */
+function mmIdAdd(f: FolioPool, lg: number, mm: number, n: number): void {
+  const s = lg * 2;
+  if (f.mmId[s] === mm) f.mmIdMapcount[s] += n;
+  else if (f.mmId[s + 1] === mm) f.mmIdMapcount[s + 1] += n;
+  else if (f.mmId[s] === 0) {
+    f.mmId[s] = mm;
+    f.mmIdMapcount[s] = n - 1;
+  } else if (f.mmId[s + 1] === 0) {
+    f.mmId[s + 1] = mm;
+    f.mmIdMapcount[s + 1] = n - 1;
+  }
+}
+
+function mmIdRemove(f: FolioPool, lg: number, mm: number, n: number): void {
+  const s = lg * 2;
+  for (const slot of [s, s + 1]) {
+    if (f.mmId[slot] !== mm) continue;
+    f.mmIdMapcount[slot] -= n;
+    if (f.mmIdMapcount[slot] < 0) {
+      f.mmId[slot] = 0;
+      f.mmIdMapcount[slot] = -1;
+    }
+    return;
+  }
+}
+
+/** The "maybe mapped by more than one MM" bit: clear only while one tracked MM holds every mapping. */
+function mmIdUpdateShared(f: FolioPool, row: number): void {
+  const lg = f.large[row];
+  const total = f.mapcount[row] + 1;
+  const s = lg * 2;
+  const exclusive = total === 0 || f.mmIdMapcount[s] + 1 === total || f.mmIdMapcount[s + 1] + 1 === total;
+  f.mmShared[lg] = exclusive ? 0 : 1;
+}
+
+/** Map `nr` consecutive pages from `pfn` of a folio with PTEs of `mm`. */
+export function addRmapPtes(k: Kernel, row: number, pfn: number, nr: number, mm: Mm): void {
+  const f = k.folios;
+  if (!f.isLarge(row)) {
+    f.mapcount[row] += nr;
+    return;
+  }
+  const lg = f.large[row];
+  for (let i = 0; i < nr; i++) {
+    f.addPageMapcount(row, pfn + i, 1);
+    if (f.pageMapcountOf(row, pfn + i) - f.entireMapcountOf(row) === 1) f.nrPagesMapped[lg]++;
+  }
+  f.mapcount[row] += nr;
+  mmIdAdd(f, lg, mm.id, nr);
+  mmIdUpdateShared(f, row);
+}
+
+export function removeRmapPtes(k: Kernel, row: number, pfn: number, nr: number, mm: Mm): void {
+  const f = k.folios;
+  if (!f.isLarge(row)) {
+    f.mapcount[row] -= nr;
+    return;
+  }
+  const lg = f.large[row];
+  for (let i = 0; i < nr; i++) {
+    f.addPageMapcount(row, pfn + i, -1);
+    if (f.pageMapcountOf(row, pfn + i) - f.entireMapcountOf(row) === 0) f.nrPagesMapped[lg]--;
+  }
+  f.mapcount[row] -= nr;
+  mmIdRemove(f, lg, mm.id, nr);
+  mmIdUpdateShared(f, row);
+}
+
+/** Map a whole large folio with one PMD of `mm`. */
+export function addRmapPmd(k: Kernel, row: number, mm: Mm): void {
+  const f = k.folios;
+  const lg = f.large[row];
+  f.entireMapcount[lg]++;
+  f.mapcount[row]++;
+  mmIdAdd(f, lg, mm.id, 1);
+  mmIdUpdateShared(f, row);
+}
+
+export function removeRmapPmd(k: Kernel, row: number, mm: Mm): void {
+  const f = k.folios;
+  const lg = f.large[row];
+  f.entireMapcount[lg]--;
+  f.mapcount[row]--;
+  mmIdRemove(f, lg, mm.id, 1);
+  mmIdUpdateShared(f, row);
+}
+
+/**
+ * folio_add_new_anon_rmap(): a fresh anon folio joins the VMA's anon_vma at its linear index,
+ * exclusive to this mapping: every page for a PTE mapping, the head for a PMD mapping.
+ */
+export function addNewAnonRmap(k: Kernel, row: number, vma: Vma, addr: number, pmd: boolean): void {
+  const f = k.folios;
+  f.mapping[row] = vma.anonVma!.id;
+  f.index[row] = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
+  f.setFlag(row, PG.lru | PG.swapbacked);
+  const pfn = f.pfn[row];
+  if (pmd) {
+    f.setPageAnonExclusive(row, pfn, true);
+    addRmapPmd(k, row, vma.mm);
+  } else {
+    const n = f.nrPages(row);
+    for (let i = 0; i < n; i++) f.setPageAnonExclusive(row, pfn + i, true);
+    addRmapPtes(k, row, pfn, n, vma.mm);
+  }
+}
+
+/** One place a folio is mapped, found by the rmap walk. */
+export interface RmapHit {
+  mm: Mm;
+  vma: Vma;
+  addr: number;
+  pfn: number;
+  level: 'pte' | 'pmd';
+}
+
+/**
+ * rmap_walk(): every mapping of a folio. Candidate VMAs come from the anon_vma or the file's
+ * i_mmap; each page's address follows from the folio index; the page tables confirm it.
+ */
+export function rmapWalk(k: Kernel, row: number): RmapHit[] {
+  const f = k.folios;
+  const id = f.mapping[row];
+  if (id === 0) return [];
+  const vmas = f.kind[row] === MT.ANON ? k.anonVmas.get(id)?.vmas : k.pagecache.byMappingId(id)?.mmap;
+  if (!vmas) return [];
+  const hits: RmapHit[] = [];
+  const head = f.pfn[row];
+  const n = f.nrPages(row);
+  for (const vma of vmas) {
+    for (let i = 0; i < n; i++) {
+      const addr = vma.start + (f.index[row] + i - vma.pgoff) * PAGE_SIZE;
+      if (addr < vma.start || addr >= vma.end) continue;
+      const levels = k.ptdesc.walk(vma.mm.pgd, addr);
+      const last = levels[levels.length - 1];
+      if (last.entry === 0 || !(entryBits(last.entry) & PTE.PRESENT)) continue;
+      if (last.level === PT_LEVEL.PMD) {
+        if (i === 0 && entryPfn(last.entry) === head)
+          hits.push({ mm: vma.mm, vma, addr, pfn: head, level: 'pmd' });
+      } else if (entryPfn(last.entry) === head + i) {
+        hits.push({ mm: vma.mm, vma, addr, pfn: head + i, level: 'pte' });
+      }
+    }
+  }
+  return hits;
+}

@@ -1,0 +1,105 @@
+/**
+ * A process touching its own memory: the CPU's page-table walk, the fault on a miss, the copy.
+ *
+ * Models: what the MMU does on a user load or store (walk, permission check against the entry,
+ * setting the accessed and dirty bits) and the retry after do_user_addr_fault(). A fault that
+ * ends in SIGSEGV or SIGBUS stops the access there; bytes before the faulting page were already
+ * transferred, as with a real partial memcpy. Out of memory inside a fault is ENOMEM (where the
+ * kernel would invoke the OOM killer).
+ */
+import type { Kernel } from './kernel.js';
+import { userFault } from './memory.js';
+import { findVma, type Mm, type Process, VM } from './mm_types.js';
+import { entryBits, entryPfn, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { KernelError, PAGE_SIZE } from './types.js';
+
+export interface Translation {
+  pfn: number;
+  /** The entry's bits (PTE or PMD). */
+  bits: number;
+  level: 'pte' | 'pmd';
+}
+
+/**
+ * Walk the tables for `addr` without faulting: the frame and entry bits, or undefined when
+ * nothing is mapped there.
+ */
+export function translate(k: Kernel, mm: Mm, addr: number): Translation | undefined {
+  const levels = k.ptdesc.walk(mm.pgd, addr);
+  const last = levels[levels.length - 1];
+  if (last.entry === 0 || !(entryBits(last.entry) & PTE.PRESENT)) return undefined;
+  if (last.level === PT_LEVEL.PMD) {
+    const sub = Math.floor((addr % 2 ** 21) / PAGE_SIZE);
+    return { pfn: entryPfn(last.entry) + sub, bits: entryBits(last.entry), level: 'pmd' };
+  }
+  if (last.level !== PT_LEVEL.PTE) return undefined;
+  return { pfn: entryPfn(last.entry), bits: entryBits(last.entry), level: 'pte' };
+}
+
+/** The hardware side of an access: the frame if the entry allows it, setting accessed/dirty bits. */
+function hwAccess(k: Kernel, mm: Mm, addr: number, write: boolean): number {
+  const levels = k.ptdesc.walk(mm.pgd, addr);
+  const last = levels[levels.length - 1];
+  const bits = entryBits(last.entry);
+  if (
+    last.entry === 0 ||
+    !(bits & PTE.PRESENT) ||
+    (last.level !== PT_LEVEL.PTE && last.level !== PT_LEVEL.PMD)
+  )
+    return -1;
+  if (write && !(bits & PTE.WRITE)) return -1;
+  const want = write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG;
+  if ((bits & want) !== want) k.ptdesc.set(last.table, last.index, withBits(last.entry, want, 0));
+  const sub = last.level === PT_LEVEL.PMD ? Math.floor((addr % 2 ** 21) / PAGE_SIZE) : 0;
+  return entryPfn(last.entry) + sub;
+}
+
+export interface AccessResult {
+  /** Bytes transferred before any signal. */
+  done: number;
+  signal?: 'SIGSEGV' | 'SIGBUS';
+  /** The faulting address when a signal was raised. */
+  addr?: number;
+}
+
+/**
+ * A user access of `len` bytes at `addr`: for each page, the MMU walk, a fault on a miss, then the
+ * transfer through `copy(pfn, offsetInPage, n, doneSoFar)`.
+ */
+export function userAccess(
+  k: Kernel,
+  p: Process,
+  addr: number,
+  len: number,
+  write: boolean,
+  copy: (pfn: number, off: number, n: number, done: number) => void,
+): AccessResult {
+  const mm = p.mm;
+  let done = 0;
+  while (done < len) {
+    const a = addr + done;
+    const off = a % PAGE_SIZE;
+    const n = Math.min(len - done, PAGE_SIZE - off);
+    const vma = findVma(mm, a);
+    // PROT_NONE and missing VMAs fault before any table is consulted (the entry is not accessible).
+    const allowed = vma && (write ? vma.flags & VM.WRITE : vma.flags & (VM.READ | VM.WRITE | VM.EXEC));
+    let pfn = allowed ? hwAccess(k, mm, a, write) : -1;
+    if (pfn < 0) {
+      const r = userFault(k, mm, a, write);
+      if (r === 'oom') throw new KernelError('ENOMEM', `out of memory in a fault at 0x${a.toString(16)}`);
+      if (r !== 'ok') {
+        const signal = r === 'sigbus' ? 'SIGBUS' : 'SIGSEGV';
+        p.signals.push({ signal, addr: a });
+        return { done, signal, addr: a };
+      }
+      pfn = hwAccess(k, mm, a, write);
+      if (pfn < 0)
+        throw new Error(
+          `fault at 0x${a.toString(16)} returned ok but the entry still does not allow the access`,
+        );
+    }
+    copy(pfn, off, n, done);
+    done += n;
+  }
+  return { done };
+}
