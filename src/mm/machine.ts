@@ -146,7 +146,10 @@ export interface PageInfo {
   zone: string;
   migratetype: string;
   refcount: number;
+  /** page_mapcount(): this page's mappings (its PTEs plus PMD mappings of its folio). */
   mapcount: number;
+  /** folio_mapcount(): mappings of any page of the folio (0 outside folios). */
+  folioMapcount: number;
   pincount: number;
   flags: number;
   flagNames: string;
@@ -390,6 +393,7 @@ export class Machine {
       migratetype: MIGRATE_NAMES[pa.pageblockMigratetype(pfn)],
       refcount: 0,
       mapcount: 0,
+      folioMapcount: 0,
       pincount: 0,
       flags: 0,
       flagNames: '',
@@ -418,6 +422,7 @@ export class Machine {
         head: f.pfn[row],
         refcount: f.refcount[row],
         mapcount: f.pageMapcountOf(row, pfn),
+        folioMapcount: f.mapcountOf(row),
         pincount: f.pincountOf(row),
         flags: f.flags[row],
         flagNames: formatFlags(f.flags[row], PG),
@@ -733,7 +738,11 @@ export class Machine {
   pageAt(pid: number, addr: number): (PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
     const t = this.translate(pid, addr);
     if (!t) return undefined;
-    return { ...this.page(t.pfn), pte: t.flags, level: t.level };
+    const info = { ...this.page(t.pfn), pte: t.flags, level: t.level };
+    // A PMD mapping is exclusive or not as a whole: only the head page's bit counts (R1.5).
+    if (t.level === 'pmd' && info.folio)
+      info.anonExclusive = this.folios.pageAnonExclusive(info.folio >>> 0, info.head);
+    return info;
   }
 
   /** The page-table walk for an address, level by level (for `pagelab explain`). */

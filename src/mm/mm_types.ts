@@ -63,6 +63,8 @@ export const MADV = {
   UNMERGEABLE: 13,
   HUGEPAGE: 14,
   NOHUGEPAGE: 15,
+  WIPEONFORK: 18,
+  KEEPONFORK: 19,
 } as const;
 
 /** Per-mm rss counter indices (enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }). */

@@ -288,6 +288,11 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
     for (const v of vmas)
       if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
     for (const v of vmasIn(mm, addr, end)) v.flags &= ~VM.DONTCOPY;
+  } else if (advice === MADV.WIPEONFORK) {
+    for (const v of vmas)
+      if (v.file || v.flags & VM.SHARED)
+        throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
+    for (const v of vmasIn(mm, addr, end)) v.flags |= VM.WIPEONFORK;
   } else if (advice !== MADV.NORMAL) {
     const [set, clear] = madviseFlags(advice);
     for (const v of vmasIn(mm, addr, end)) v.flags = (v.flags | set) & ~clear;
@@ -303,6 +308,8 @@ function madviseFlags(advice: number): [number, number] {
       return [VM.NOHUGEPAGE, VM.HUGEPAGE];
     case MADV.DONTFORK:
       return [VM.DONTCOPY, 0];
+    case MADV.KEEPONFORK:
+      return [0, VM.WIPEONFORK];
     default:
       return [0, 0];
   }

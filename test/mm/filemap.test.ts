@@ -1,0 +1,131 @@
+/**
+ * File mappings and the page cache: private COW to anon, shared dirtying (R5.2, R12), SIGBUS past
+ * EOF, truncate, fsync writeback, shmem.
+ */
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/mm/machine.js';
+
+const PAGE = 4096;
+
+function withFile(size = 3 * PAGE, byte = 0xab) {
+  const m = new Machine({ memory: '512M', check: 'full' });
+  m.fileCreate('data', size, byte);
+  const p = m.spawn('p');
+  return { m, p };
+}
+
+describe('private file mappings', () => {
+  it('a read maps the page-cache folio read-only and charges file rss', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'rw', flags: ['private'], file: 'data' });
+    expect(m.read(p, a, 2).bytes).toEqual(new Uint8Array([0xab, 0xab]));
+    const pg = m.pageAt(p, a)!;
+    expect(pg).toMatchObject({ type: 'file', refcount: 2, mapcount: 1 });
+    expect(pg.pte).not.toContain('write');
+    expect(m.process(p).rss).toMatchObject({ file: 1, anon: 0 });
+  });
+
+  it('a write to a mapped file page copies it to anon (R5.3); the page cache is untouched', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'rw', flags: ['private'], file: 'data' });
+    m.read(p, a, 1);
+    const cached = m.translate(p, a)!.pfn;
+    m.write(p, a, { byte: 0x01, len: 1 });
+    const pg = m.pageAt(p, a)!;
+    expect(pg.pfn).not.toBe(cached);
+    expect(pg).toMatchObject({ type: 'anon', anonExclusive: true });
+    expect(m.process(p).rss).toMatchObject({ file: 0, anon: 1 });
+    expect(m.page(cached)).toMatchObject({ type: 'file', refcount: 1, mapcount: 0 });
+    expect(m.read(p, a, 2).bytes).toEqual(new Uint8Array([0x01, 0xab]));
+    expect(m.fileContents('data', 0, 1)[0]).toBe(0xab);
+  });
+
+  it('a write to an unmapped file page takes do_cow_fault: an anon copy at once', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'rw', flags: ['private'], file: 'data' });
+    m.write(p, a + PAGE, { byte: 0x02, len: 1 });
+    expect(m.pageAt(p, a + PAGE)).toMatchObject({ type: 'anon', mapcount: 1 });
+    expect(m.read(p, a + PAGE, 2).bytes).toEqual(new Uint8Array([0x02, 0xab]));
+    expect(m.fileInfo('data').cached).toBe(1);
+  });
+
+  it('an access past the end of the file is SIGBUS; past the VMA it is SIGSEGV', () => {
+    const { m, p } = withFile(PAGE + 10);
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'r', flags: ['private'], file: 'data' });
+    expect(m.read(p, a + PAGE, 11).bytes).toEqual(new Uint8Array([...new Array(10).fill(0xab), 0]));
+    expect(m.read(p, a + 2 * PAGE, 1).signal).toBe('SIGBUS');
+    expect(m.read(p, a + 3 * PAGE, 1).signal).toBe('SIGSEGV');
+    expect(m.process(p).signals.map((s) => s.signal)).toEqual(['SIGBUS', 'SIGSEGV']);
+  });
+});
+
+describe('shared file mappings', () => {
+  it('a read maps read-only (writenotify); the first write dirties folio and inode without copying', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    m.read(p, a, 1);
+    const pfn = m.translate(p, a)!.pfn;
+    expect(m.pageAt(p, a)!.pte).not.toContain('write');
+    expect(m.fileInfo('data').dirty).toBe(false);
+    m.write(p, a, { byte: 0x5, len: 1 });
+    const pg = m.pageAt(p, a)!;
+    expect(pg.pfn).toBe(pfn);
+    expect(pg.flagNames).toContain('dirty');
+    expect(m.fileInfo('data').dirty).toBe(true);
+    expect(m.fileContents('data', 0, 1)[0]).toBe(0xab);
+    expect(m.fileSync('data')).toBeNull();
+    expect(m.fileContents('data', 0, 2)).toEqual(new Uint8Array([0x5, 0xab]));
+    expect(m.page(pfn).flagNames).not.toContain('dirty');
+  });
+
+  it("two processes sharing a file mapping see each other's writes", () => {
+    const { m, p } = withFile();
+    const q = m.spawn('q');
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    const b = m.mmap(q, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    m.write(p, a, { byte: 0x77, len: 1 });
+    expect(m.read(q, b, 1).bytes[0]).toBe(0x77);
+    expect(m.pageAt(q, b)).toMatchObject({ mapcount: 2, refcount: 3 });
+  });
+
+  it('R12: unmapping a dirty shared PTE of a clean folio marks the folio dirty (zap)', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    m.write(p, a, { byte: 0x66, len: 1 });
+    const pfn = m.translate(p, a)!.pfn;
+    m.fileSync('data');
+    expect(m.page(pfn).flagNames).not.toContain('dirty');
+    // The hardware dirty bit stays set in the PTE after writeback in this model; zap transfers it.
+    m.munmap(p, a, PAGE);
+    expect(m.page(pfn).flagNames).toContain('dirty');
+    expect(m.fileInfo('data').dirty).toBe(true);
+  });
+
+  it('truncate zaps mappings beyond the new end (SIGBUS afterwards) and drops their cache pages', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: 3 * PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    m.read(p, a, 3 * PAGE);
+    expect(m.fileInfo('data').cached).toBe(3);
+    m.fileTruncate('data', PAGE + 1);
+    expect(m.translate(p, a + 2 * PAGE)).toBeUndefined();
+    expect(m.read(p, a + 2 * PAGE, 1).signal).toBe('SIGBUS');
+    expect(m.read(p, a + PAGE, 2).bytes).toEqual(new Uint8Array([0xab, 0]));
+    expect(m.fileInfo('data').cached).toBe(2);
+    expect(m.process(p).rss.file).toBe(2);
+  });
+});
+
+describe('shared anonymous memory (shmem)', () => {
+  it('is shared across fork: writes from either side are visible to both, rss counts shmem', () => {
+    const m = new Machine({ memory: '512M', check: 'full' });
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared', 'anonymous'] });
+    m.write(p, a, { byte: 1, len: 1 });
+    const c = m.fork(p, 'c');
+    m.write(c, a, { byte: 2, len: 1 });
+    expect(m.read(p, a, 1).bytes[0]).toBe(2);
+    expect(m.translate(c, a)!.pfn).toBe(m.translate(p, a)!.pfn);
+    expect(m.process(p).rss).toMatchObject({ shmem: 1, anon: 0 });
+    expect(m.process(c).rss.shmem).toBe(1);
+  });
+});

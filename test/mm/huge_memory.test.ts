@@ -1,0 +1,120 @@
+/**
+ * THP: PMD-mapped anon folios, the huge zero folio, fork sharing the PMD, subpage COW after a split.
+ * Expected values follow mm/huge_memory.c and what the kernel on these machines shows
+ * (shared/oracle-notes.md: "What the kernel did").
+ */
+import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/mm/machine.js';
+
+const PAGE = 4096;
+const PMD = 2 << 20;
+
+function thpRegion(thp: 'madvise' | 'always' | 'never' = 'madvise') {
+  const m = new Machine({ memory: '1G', check: 'full', thp });
+  const p = m.spawn('p');
+  const buf = m.mmap(p, { length: 2 * PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+  if (thp === 'madvise') m.madvise(p, buf, 2 * PMD, 'hugepage');
+  return { m, p, buf };
+}
+
+describe('THP faults', () => {
+  it('PMD-multiple anonymous mappings are placed 2 MiB aligned', () => {
+    const { buf } = thpRegion();
+    expect(buf % PMD).toBe(0);
+  });
+
+  it('a write fault in a MADV_HUGEPAGE range maps an order-9 folio with one PMD (rss 512, deposited table)', () => {
+    const { m, p, buf } = thpRegion();
+    const tablesBefore = m.meminfo().PageTables;
+    m.write(p, buf + 5 * PAGE, { byte: 0x42, len: 1 });
+    const pg = m.pageAt(p, buf + 5 * PAGE)!;
+    expect(pg).toMatchObject({ order: 9, level: 'pmd', refcount: 1, mapcount: 1, anonExclusive: true });
+    expect(pg.pfn - pg.head).toBe(5);
+    expect(m.process(p).rss.anon).toBe(512);
+    // PUD + PMD tables for the range plus the deposited PTE table.
+    expect(m.meminfo().PageTables - tablesBefore).toBe(3 * 4);
+    expect(m.vmstat().thp_fault_alloc).toBe(1);
+  });
+
+  it('without MADV_HUGEPAGE (thp=madvise) faults map small pages; thp=always maps THPs anyway', () => {
+    const m = new Machine({ memory: '1G', check: 'full' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, buf, { byte: 1, len: 1 });
+    expect(m.pageAt(p, buf)).toMatchObject({ order: 0, level: 'pte' });
+    const a = thpRegion('always');
+    a.m.write(a.p, a.buf, { byte: 1, len: 1 });
+    expect(a.m.pageAt(a.p, a.buf)).toMatchObject({ order: 9, level: 'pmd' });
+  });
+
+  it('a read fault maps the huge zero folio; a write into it allocates a whole new THP', () => {
+    const { m, p, buf } = thpRegion();
+    expect(m.read(p, buf + PAGE, 4).bytes).toEqual(new Uint8Array(4));
+    const z = m.pageAt(p, buf + PAGE)!;
+    expect(z).toMatchObject({ type: 'zero', level: 'pmd' });
+    expect(z.pte).toContain('special');
+    m.write(p, buf + 3 * PAGE, { byte: 9, len: 1 });
+    const pg = m.pageAt(p, buf + 3 * PAGE)!;
+    expect(pg).toMatchObject({ type: 'anon', order: 9, level: 'pmd', anonExclusive: true });
+    expect(m.read(p, buf + 3 * PAGE - 1, 2).bytes).toEqual(new Uint8Array([0, 9]));
+  });
+});
+
+describe('THP across fork', () => {
+  it('fork shares the PMD: entire mapcount 2, every subpage mapcount 2, both write-protected', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 0x11, len: PMD });
+    const c = m.fork(p, 'c');
+    const pp = m.pageAt(p, buf + 100 * PAGE)!;
+    const cp = m.pageAt(c, buf + 100 * PAGE)!;
+    expect(cp.pfn).toBe(pp.pfn);
+    expect(pp).toMatchObject({ level: 'pmd', mapcount: 2, refcount: 2, anonExclusive: false });
+    expect(pp.pte).not.toContain('write');
+    expect(cp.pte).not.toContain('write');
+    expect(m.process(c).rss.anon).toBe(512);
+  });
+
+  it('a parent write splits only the parent PMD and replaces only the written subpage; the child keeps the THP', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 0x11, len: PMD });
+    const c = m.fork(p, 'c');
+    const head = m.translate(p, buf)!.pfn;
+    m.write(p, buf + 7 * PAGE, { byte: 0x22, len: 1 });
+    const written = m.pageAt(p, buf + 7 * PAGE)!;
+    expect(written).toMatchObject({ order: 0, level: 'pte', anonExclusive: true, refcount: 1 });
+    expect(written.pfn).not.toBe(head + 7);
+    const neighbour = m.pageAt(p, buf + 8 * PAGE)!;
+    expect(neighbour).toMatchObject({ level: 'pte', order: 9, pfn: head + 8 });
+    expect(neighbour.pte).not.toContain('write');
+    // The THP: child PMD (1) + parent's 511 remaining PTEs.
+    expect(m.page(head + 8)).toMatchObject({ mapcount: 2, refcount: 512 });
+    expect(m.page(head + 7)).toMatchObject({ mapcount: 1 });
+    expect(m.pageAt(c, buf)).toMatchObject({ level: 'pmd', pfn: head });
+    expect(m.read(c, buf + 7 * PAGE, 1).bytes[0]).toBe(0x11);
+    expect(m.read(p, buf + 7 * PAGE, 1).bytes[0]).toBe(0x22);
+    expect(m.vmstat().thp_split_pmd).toBe(1);
+  });
+
+  it('after the child exits, the whole THP is freed once the parent unmaps it', () => {
+    const { m, p, buf } = thpRegion();
+    const free0 = m.meminfo().MemFree;
+    m.write(p, buf, { byte: 0x11, len: PMD });
+    const c = m.fork(p, 'c');
+    m.write(p, buf, { byte: 0x22, len: 1 });
+    m.exit(c);
+    m.munmap(p, buf, 2 * PMD);
+    m.exit(p);
+    expect(m.meminfo().MemFree).toBe(free0 + 4); // the PGD of p is gone too
+  });
+
+  it('partial munmap of a THP splits the PMD and leaves the other subpages mapped', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 0x33, len: PMD });
+    m.munmap(p, buf + 4 * PAGE, 4 * PAGE);
+    expect(m.translate(p, buf + 4 * PAGE)).toBeUndefined();
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9, mapcount: 1, folioMapcount: 508 });
+    expect(m.process(p).rss.anon).toBe(508);
+    expect(m.read(p, buf + 8 * PAGE, 1).bytes[0]).toBe(0x33);
+    expect(m.read(p, buf + 4 * PAGE, 1).signal).toBe('SIGSEGV');
+  });
+});
