@@ -209,16 +209,20 @@ export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, 
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (len === 0) return;
   const mm = proc.mm;
-  if (!fullyMapped(mm, addr, end)) throw new KernelError('ENOMEM', 'mprotect range has unmapped holes');
   const want = vmFlagsFor(prot, 0) & (VM.READ | VM.WRITE | VM.EXEC);
-  for (const v of mm.vmas) {
-    if (v.start < end && v.end > addr && want & ~(v.flags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
+  // As do_mprotect_pkey(): VMAs are changed in address order until a hole (ENOMEM) or a VMA that
+  // may not have the new protection (EACCES) stops the walk; what was changed stays changed.
+  let a = addr;
+  while (a < end) {
+    const v = findVma(mm, a);
+    if (!v) throw new KernelError('ENOMEM', `mprotect range has an unmapped hole at 0x${a.toString(16)}`);
+    if (want & ~(v.flags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
       throw new KernelError('EACCES', 'mprotect asks for more than the mapping may have (VM_MAY*)');
     }
-  }
-  for (const v of vmasIn(mm, addr, end)) {
-    v.flags = (v.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
-    changeProtection(k, v);
+    const [part] = vmasIn(mm, a, Math.min(end, v.end));
+    part.flags = (part.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
+    changeProtection(k, part);
+    a = part.end;
   }
 }
 
