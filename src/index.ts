@@ -16,6 +16,7 @@ export {
   type MachineConfig,
   type Meminfo,
   type PageInfo,
+  type ResolvedConfig,
   resolveConfig,
 } from './mm/machine.js';
 export { MT, MT_NAMES } from './mm/memdesc.js';
@@ -28,4 +29,14 @@ export {
   ZONE,
   ZONE_NAMES,
 } from './mm/page_alloc.js';
-export { formatSize, KernelBug, KernelError, PAGE_SIZE, parseSize } from './mm/types.js';
+export {
+  ERRNO,
+  type Errno,
+  formatFlags,
+  formatSize,
+  KernelBug,
+  KernelError,
+  MAX_PAGE_ORDER,
+  PAGE_SIZE,
+  parseSize,
+} from './mm/types.js';
