@@ -1,0 +1,54 @@
+/**
+ * The `machine:` section of a scenario, mapped onto the Machine's configuration. Scenarios check
+ * invariants after every step at level `cheap` unless they say otherwise.
+ */
+import { z } from 'zod';
+import {
+  CHECK_LEVELS,
+  type CheckLevel,
+  ConfigError,
+  LAYOUTS,
+  type MachineConfig,
+  type ResolvedConfig,
+  resolveConfig,
+} from '../index.js';
+import type { Path } from './diagnostics.js';
+import { oneOf, size, uint } from './fields.js';
+
+export const machineSchema = z.strictObject({
+  memory: size().optional(),
+  nodes: uint('a node count').optional(),
+  design: oneOf(LAYOUTS, 'a design:').optional(),
+  movable: size().optional(),
+  cma: size().optional(),
+  check: oneOf(CHECK_LEVELS, 'a check level:').optional(),
+  reserved: z.array(z.strictObject({ start: size(), size: size() })).optional(),
+});
+
+export type MachineSection = z.output<typeof machineSchema>;
+
+export const DEFAULT_SCENARIO_CHECK: CheckLevel = 'cheap';
+
+/** The Machine's configuration; the runner does the checking itself, after each step. */
+export function machineConfig(s: MachineSection): MachineConfig {
+  const { check: _check, ...rest } = s;
+  return { ...rest, check: 'off' };
+}
+
+/**
+ * Validate the configuration the way the Machine will; a problem comes back with the path of the
+ * key it is about (ConfigError messages start with that key: `memory: ...`, `reserved[0].start: ...`).
+ */
+export function checkMachineConfig(
+  s: MachineSection,
+): { config: ResolvedConfig } | { path: Path; message: string } {
+  try {
+    return { config: resolveConfig(machineConfig(s)) };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const m = /^(\w+)(?:\[(\d+)\]\.(\w+))?: (.*)$/s.exec(e.message);
+    if (!m) return { path: ['machine'], message: e.message };
+    const path: Path = m[2] === undefined ? ['machine', m[1]] : ['machine', m[1], Number(m[2]), m[3]];
+    return { path, message: m[4] };
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Scenario files: YAML text to a validated, statically checked Scenario, or every problem found,
+ * each as `file:line:col path: message`.
+ *
+ * Three passes over one document: YAML syntax (nothing else is trusted after a syntax error); the
+ * schema of the top level, the machine and each step (each step on its own, so one bad step does
+ * not hide the next); and, step by step in file order, the static checks of the ops — labels
+ * defined before use, of the right kind, never defined twice.
+ */
+import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import type { CheckLevel, MachineConfig, ResolvedConfig } from '../index.js';
+import { resolveConfig } from '../index.js';
+import { byPosition, type Diagnostic, type Path, type Pos } from './diagnostics.js';
+import type { StaticLabel } from './labels.js';
+import {
+  checkMachineConfig,
+  DEFAULT_SCENARIO_CHECK,
+  machineConfig,
+  machineSchema,
+} from './machine_config.js';
+import { NOT_YET_MACHINE_KEYS, NOT_YET_OPS, NOT_YET_STEP_KEYS } from './not_yet.js';
+import { OPS_BY_NAME } from './registry.js';
+import { stepSchema, TOP_LEVEL_KEYS, topLevelSchema } from './schema.js';
+import { SourceMap } from './source_map.js';
+import type { Op, StaticContext } from './step.js';
+
+export interface Step {
+  /** 1-based, as printed. */
+  n: number;
+  op: Op;
+  args: Record<string, unknown>;
+  pos: Pos;
+  expectError?: string;
+}
+
+export interface Scenario {
+  file: string;
+  name: string;
+  description?: string;
+  machine: MachineConfig;
+  /** Invariant checks after every step. */
+  check: CheckLevel;
+  steps: Step[];
+  /** Where a path of the document (e.g. ['steps', 3, 'order']) is written. */
+  locate(path: Path): Pos;
+}
+
+export type ParseResult = { ok: true; scenario: Scenario } | { ok: false; errors: Diagnostic[] };
+
+export function parseScenario(text: string, file: string): ParseResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((e) => {
+      const { line, col } = lines.linePos(e.pos[0]);
+      return { file, pos: { line, col }, path: [], message: e.message.split('\n')[0] };
+    });
+    return { ok: false, errors };
+  }
+  const map = new SourceMap(doc, lines);
+  const p = new Parser(file, map);
+  const scenario = p.scenario(doc.toJS());
+  return p.errors.length > 0 || !scenario
+    ? { ok: false, errors: p.errors.sort(byPosition) }
+    : { ok: true, scenario };
+}
+
+type Issue = z.core.$ZodIssue;
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function valueAt(data: unknown, path: Path): unknown {
+  let v = data;
+  for (const seg of path)
+    v = isRecord(v) || Array.isArray(v) ? (v as Record<string, unknown>)[seg] : undefined;
+  return v;
+}
+
+/** How an object's unknown keys are reported: the keys it takes, and those that come later. */
+interface KeyHelp {
+  keys: readonly string[];
+  notYet?: ReadonlyMap<string, string>;
+}
+
+class Parser {
+  readonly errors: Diagnostic[] = [];
+  private readonly labels = new Map<string, StaticLabel>();
+
+  constructor(
+    private readonly file: string,
+    private readonly map: SourceMap,
+  ) {}
+
+  error(path: Path, message: string, pos = this.map.at(path)): void {
+    this.errors.push({ file: this.file, pos, path, message });
+  }
+
+  scenario(raw: unknown): Scenario | undefined {
+    if (!isRecord(raw)) {
+      this.error([], 'a scenario is a map with name, machine and steps');
+      return undefined;
+    }
+    const top = topLevelSchema.safeParse(raw, { reportInput: true });
+    if (!top.success) this.issues(top.error.issues, [], raw, { keys: TOP_LEVEL_KEYS });
+    const machine = this.machine(raw.machine);
+    const rawSteps = Array.isArray(raw.steps) ? raw.steps : [];
+    const steps = rawSteps.flatMap((s, i) => this.step(s, i, machine?.config ?? resolveConfig()) ?? []);
+    if (!top.success || !machine) return undefined;
+    return {
+      file: this.file,
+      name: top.data.name,
+      description: top.data.description,
+      machine: machineConfig(machine.section),
+      check: machine.section.check ?? DEFAULT_SCENARIO_CHECK,
+      steps,
+      locate: (path) => this.map.at(path),
+    };
+  }
+
+  private machine(raw: unknown) {
+    const r = machineSchema.safeParse(raw ?? {}, { reportInput: true });
+    if (!r.success) {
+      const keys = Object.keys(machineSchema.shape);
+      this.issues(r.error.issues, ['machine'], raw, { keys, notYet: NOT_YET_MACHINE_KEYS });
+      return undefined;
+    }
+    const checked = checkMachineConfig(r.data);
+    if ('message' in checked) {
+      this.error(checked.path, checked.message);
+      return undefined;
+    }
+    return { section: r.data, config: checked.config };
+  }
+
+  private step(raw: unknown, i: number, config: ResolvedConfig): Step | undefined {
+    const path: Path = ['steps', i];
+    if (!isRecord(raw)) {
+      this.error(path, 'a step is a map with an op: key');
+      return undefined;
+    }
+    const name = raw.op;
+    const op = typeof name === 'string' ? OPS_BY_NAME.get(name) : undefined;
+    if (name === undefined) this.error(path, "missing required key 'op'");
+    else if (typeof name === 'string' && NOT_YET_OPS.has(name))
+      this.error([...path, 'op'], `not implemented yet: ${name}`);
+    else if (!op)
+      this.error(
+        [...path, 'op'],
+        `unknown op '${String(name)}' (ops: ${[...OPS_BY_NAME.keys()].join(', ')})`,
+      );
+    if (!op) return undefined;
+    const r = stepSchema.safeParse(raw, { reportInput: true });
+    if (!r.success) {
+      const keys = Object.keys(op.schema.shape);
+      this.issues(r.error.issues, path, raw, { keys, notYet: NOT_YET_STEP_KEYS });
+      // Keep the label it would define, so its uses below do not report it as unknown.
+      const bound = op.binds && raw[op.binds.key];
+      if (typeof bound === 'string' && !this.labels.has(bound))
+        this.labels.set(bound, { kind: '*', memory: true, line: this.map.at(path).line });
+      return undefined;
+    }
+    const args = r.data as Record<string, unknown>;
+    const expectError = args.expect_error as string | undefined;
+    op.analyse(args, this.context(path, config));
+    if (op.binds && args[op.binds.key] !== undefined) {
+      if (expectError === undefined) {
+        const { kind, memory } = op.binds;
+        this.context(path, config).define(args[op.binds.key] as string, { kind, memory }, [op.binds.key]);
+      } else if (op.binds.key === 'as') {
+        this.error([...path, 'as'], 'a step that expects an error binds no label');
+      }
+    }
+    return { n: i + 1, op, args, pos: this.map.at(path), expectError };
+  }
+
+  /** The static checks' view of the labels, with paths relative to the step at `base`. */
+  private context(base: Path, config: ResolvedConfig): StaticContext {
+    const at = (path: Path): Path => [...base, ...path];
+    const where = (l: StaticLabel) => `line ${l.line}`;
+    return {
+      config,
+      lookup: (name) => this.labels.get(name),
+      error: (path, message) => this.error(at(path), message),
+      define: (name, label, path) => {
+        const had = this.labels.get(name);
+        if (had) this.error(at(path), `label '${name}' is already defined (${where(had)})`);
+        else this.labels.set(name, { ...label, line: this.map.at(at(path)).line });
+      },
+      use: (name, kinds, path) => {
+        const l = this.labels.get(name);
+        if (!l) {
+          this.error(at(path), `unknown label '${name}' (define it with as: on an earlier step)`);
+          return undefined;
+        }
+        const ok = l.kind === '*' || (kinds === 'memory' ? l.memory : kinds.includes(l.kind));
+        if (!ok) {
+          const want = kinds === 'memory' ? 'a label naming memory' : kinds.join(' or ');
+          this.error(at(path), `'${name}' is a ${l.kind} label (${where(l)}); expected ${want}`);
+        }
+        return l;
+      },
+    };
+  }
+
+  /** zod issues as diagnostics, with messages in the file's terms. */
+  private issues(issues: readonly Issue[], base: Path, data: unknown, help?: KeyHelp): void {
+    for (const issue of issues) this.issue(issue, base, data, help);
+  }
+
+  private issue(issue: Issue, base: Path, data: unknown, help?: KeyHelp): void {
+    const rel = issue.path as Path;
+    const path = [...base, ...rel];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const later = rel.length === 0 ? help?.notYet?.get(key) : undefined;
+        const known =
+          rel.length === 0 && help ? ` (expected ${help.keys.filter((k) => k !== 'op').join(', ')})` : '';
+        const message = later ? `not implemented yet: ${later}` : `unknown key '${key}'${known}`;
+        this.error([...path, key], message, this.map.keyAt(path, key));
+      }
+      return;
+    }
+    if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const branch = bestBranch(issue.errors, valueAt(data, rel));
+      if (branch) {
+        // The branch's paths are relative to the union's value.
+        for (const i of branch) this.issue({ ...i, path: [...rel, ...i.path] } as Issue, base, data);
+        return;
+      }
+    }
+    if (issue.code === 'invalid_type' && rel.length > 0 && valueAt(data, rel) === undefined) {
+      this.error(path.slice(0, -1), `missing required key '${String(rel[rel.length - 1])}'`);
+      return;
+    }
+    this.error(path, issue.message);
+  }
+}
+
+/**
+ * The union branch the author most likely meant: one whose complaints are all inside the value
+ * (none about its type as a whole, none about keys missing). None such: the union's own message.
+ */
+function bestBranch(branches: Issue[][], value: unknown): Issue[] | undefined {
+  const plausible = branches.filter((issues) =>
+    issues.every(
+      (i) =>
+        i.path.length > 0 && !(i.code === 'invalid_type' && valueAt(value, i.path as Path) === undefined),
+    ),
+  );
+  plausible.sort((a, b) => a.length - b.length);
+  return plausible[0];
+}

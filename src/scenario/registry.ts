@@ -1,0 +1,60 @@
+/**
+ * Everything a scenario file can say, in one place. A mechanism joins the language as one module
+ * under ops/ (and expect/ if it has something new to check): list it here, and take its names
+ * out of not_yet.ts.
+ */
+import { accountingExpectation } from './expect/accounting.js';
+import { buddyinfoExpectation } from './expect/buddyinfo.js';
+import { countersExpectation } from './expect/counters.js';
+import { pageExpectation } from './expect/page.js';
+import { slabinfoExpectation } from './expect/slabinfo.js';
+import { dump } from './ops/dump.js';
+import { makeExpectOp } from './ops/expect.js';
+import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
+import { PGTABLE_OPS } from './ops/pgtable.js';
+import { SLAB_OPS } from './ops/slab.js';
+import {
+  accountingSection,
+  meminfoSection,
+  pagesByTypeSection,
+  type ReportSection,
+  slabinfoSection,
+  vmstatSection,
+} from './report.js';
+import type { Expectation, Op } from './step.js';
+
+/** What `expect` can check; each owns some of its keys. */
+export const EXPECTATIONS: readonly Expectation[] = [
+  pageExpectation,
+  countersExpectation,
+  buddyinfoExpectation,
+  slabinfoExpectation,
+  accountingExpectation,
+];
+
+/** Every op that exists, in the order `pagelab schema` lists them. */
+export const OPS: readonly Op[] = [
+  ...PAGE_ALLOC_OPS,
+  ...SLAB_OPS,
+  ...PGTABLE_OPS,
+  makeExpectOp(EXPECTATIONS),
+  dump,
+];
+
+export const OPS_BY_NAME: ReadonlyMap<string, Op> = new Map(OPS.map((o) => [o.name, o]));
+
+/**
+ * Hook for the per-process VMA ASCII bars: once processes exist, their module's report section
+ * (each process's VMAs drawn as bars with what maps where) goes in this list.
+ */
+const PROCESS_MAP_SECTIONS: readonly ReportSection[] = [];
+
+/** The final report, in order. */
+export const REPORT_SECTIONS: readonly ReportSection[] = [
+  ...PROCESS_MAP_SECTIONS,
+  pagesByTypeSection,
+  meminfoSection,
+  vmstatSection,
+  slabinfoSection,
+  accountingSection,
+];

@@ -1,0 +1,97 @@
+/**
+ * The report printed after a scenario's last step: sections, each with data (for the JSONL trace
+ * and the web visualiser) and text (for the terminal). Which sections there are, and in which
+ * order, is listed in registry.ts.
+ */
+import { type Machine, MT_NAMES } from '../index.js';
+import type { Labels } from './labels.js';
+import { accountingText, meminfoText, slabinfoText, table } from './procfs.js';
+
+export interface ReportSection {
+  id: string;
+  title: string;
+  /** Nothing to say (undefined) leaves the section out. */
+  build(m: Machine, labels: Labels): { data: unknown; text: string } | undefined;
+}
+
+export interface BuiltSection {
+  id: string;
+  title: string;
+  data: unknown;
+  text: string;
+}
+
+export function buildReport(m: Machine, labels: Labels, sections: readonly ReportSection[]): BuiltSection[] {
+  const out: BuiltSection[] = [];
+  for (const s of sections) {
+    const built = s.build(m, labels);
+    if (built) out.push({ id: s.id, title: s.title, ...built });
+  }
+  return out;
+}
+
+export function reportText(sections: readonly BuiltSection[]): string {
+  return sections.map((s) => `${s.title}:\n${indent(s.text)}`).join('\n');
+}
+
+export const indent = (text: string, by = '  '): string =>
+  text
+    .split('\n')
+    .map((l) => (l ? by + l : l))
+    .join('\n');
+
+/** Frames per memory type, the first thing to look at after a run. */
+export const pagesByTypeSection: ReportSection = {
+  id: 'pages',
+  title: 'page frames by type',
+  build: (m) => {
+    const vm = m.vmstat();
+    const data = Object.fromEntries(
+      MT_NAMES.filter((t) => t !== 'none')
+        .map((t) => [t, vm[`nr_${t}_pages`]] as const)
+        .filter(([, n]) => n > 0),
+    );
+    return { data, text: table(Object.entries(data).map(([t, n]) => [t, String(n)])) };
+  },
+};
+
+export const meminfoSection: ReportSection = {
+  id: 'meminfo',
+  title: 'meminfo',
+  build: (m) => ({ data: m.meminfo(), text: meminfoText(m) }),
+};
+
+/** vmstat's event counters; its nr_*_pages page counts are the first section already. */
+export const vmstatSection: ReportSection = {
+  id: 'vmstat',
+  title: 'vmstat events (non-zero)',
+  build: (m) => {
+    const data = Object.fromEntries(
+      Object.entries(m.vmstat()).filter(([k, v]) => v !== 0 && !k.startsWith('nr_')),
+    );
+    return {
+      data,
+      text: Object.entries(data)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('\n'),
+    };
+  },
+};
+
+export const slabinfoSection: ReportSection = {
+  id: 'slabinfo',
+  title: 'slabinfo (caches in use)',
+  build: (m) => {
+    const rows = m.slabinfo().filter((r) => r.numSlabs > 0);
+    return rows.length ? { data: rows, text: slabinfoText(m) } : undefined;
+  },
+};
+
+export const accountingSection: ReportSection = {
+  id: 'accounting',
+  title: 'metadata accounting',
+  build: (m) => {
+    const acc = m.accounting();
+    return { data: acc, text: accountingText(acc) };
+  },
+};
