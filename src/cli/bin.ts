@@ -2,4 +2,10 @@
 /** The `pagelab` executable: runs the CLI and sets the exit code. */
 import { main } from './main.js';
 
+// `pagelab run x.yaml | head` closes the pipe early; that is not an error worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = await main(process.argv.slice(2));

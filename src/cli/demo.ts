@@ -4,7 +4,8 @@
  * machine report with the metadata accounting under both layouts.
  */
 import { Machine } from '../mm/machine.js';
-import { bootReport, slabinfoReport } from './report.js';
+import { slabinfoText } from '../scenario/procfs.js';
+import { bootReport } from './report.js';
 
 export function runDemo(memory = '4G'): string {
   const m = new Machine({ memory, check: 'off' });
@@ -29,5 +30,5 @@ export function runDemo(memory = '4G'): string {
   // A driver's DMA buffer.
   m.allocPages(4);
   m.check('full');
-  return [bootReport(m), '', 'slabinfo:', slabinfoReport(m)].join('\n');
+  return [bootReport(m), '', 'slabinfo:', slabinfoText(m)].join('\n');
 }

@@ -1,16 +1,22 @@
 /**
- * The `pagelab` command. Usage errors and bad input exit with code 2 and one line on stderr;
- * a failed expectation exits 1.
+ * The `pagelab` command. Usage errors and bad input exit with code 2 and one line on stderr (a
+ * scenario's problems one line each); a failed expectation exits 1.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CHECK_LEVELS, type CheckLevel, InvariantViolation } from '../check/invariants.js';
 import { LAYOUTS, type LayoutName } from '../designs/layout.js';
 import { ConfigError, Machine } from '../mm/machine.js';
 import { KernelBug, KernelError, parseSize } from '../mm/types.js';
+import { ScenarioInputError } from '../scenario/diagnostics.js';
+import { scenarioJsonSchema } from '../scenario/schema.js';
 import { runDemo } from './demo.js';
+import { type ExplainOptions, explainCommand } from './explain_command.js';
+import type { Io } from './io.js';
 import { bootReport } from './report.js';
+import { runCommand } from './run_command.js';
+import { UsageError } from './usage_error.js';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 function sizeArg(v: string): string {
   try {
@@ -34,12 +40,46 @@ function intArg(v: string): number {
   return n;
 }
 
-export function buildProgram(out: (s: string) => void): Command {
+function stepArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError('expected a step number (0 = right after boot)');
+  return n;
+}
+
+/** The program; commands that have an exit code of their own report it through `setCode`. */
+export function buildProgram(io: Io, setCode: (code: number) => void = () => {}): Command {
+  const { out } = io;
   const program = new Command('pagelab')
     .description('an executable model of how Linux describes and maps physical memory')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s), outputError: () => {} });
+    .configureOutput({ writeOut: out, writeErr: io.err, outputError: () => {} });
+
+  program
+    .command('run')
+    .description('run scenario files: a line per step, the report, and whether every expectation held')
+    .argument('<files...>', 'scenario files (YAML)')
+    .option(
+      '--json [file]',
+      'write the JSONL trace of events to a file, or to stdout (the text then goes to stderr)',
+    )
+    .action((files: string[], o: { json?: string | true }) => setCode(runCommand(files, o, io)));
+
+  program
+    .command('explain')
+    .description('describe one frame after step N of a scenario, as dump_page() would')
+    .argument('<file>', 'scenario file (YAML)')
+    .option('--after <n>', 'after this step (0: right after boot; default: the last step)', stepArg)
+    .option('--pfn <pfn>', 'the frame: a number (0x hex or decimal) or a label of the scenario')
+    .option('--proc <name>', 'a process (with --addr; not implemented yet)')
+    .option('--addr <addr>', 'a user address in --proc (not implemented yet)')
+    .action((file: string, o: ExplainOptions) => setCode(explainCommand(file, o, io)));
+
+  program
+    .command('schema')
+    .description('print the JSON schema of scenario files, for editor completion')
+    .action(() => out(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`));
 
   program
     .command('boot')
@@ -90,28 +130,30 @@ export function buildProgram(out: (s: string) => void): Command {
   return program;
 }
 
+const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
 /** Run the CLI; returns the exit code. */
-export async function main(
-  argv: string[],
-  out: (s: string) => void = (s) => process.stdout.write(s),
-): Promise<number> {
-  const program = buildProgram(out);
+export async function main(argv: string[], io: Io = STDIO): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
         return 0;
-      process.stderr.write(`pagelab: ${e.message.replace(/^error: /, '')}\n`);
+      io.err(`pagelab: ${e.message.replace(/^error: /, '')}\n`);
       return 2;
     }
-    if (e instanceof ConfigError || e instanceof UsageError) {
-      process.stderr.write(`pagelab: ${e.message}\n`);
+    if (e instanceof ConfigError || e instanceof UsageError || e instanceof ScenarioInputError) {
+      io.err(`pagelab: ${e.message}\n`);
       return 2;
     }
     if (e instanceof KernelBug || e instanceof KernelError || e instanceof InvariantViolation) {
-      process.stderr.write(`pagelab: ${e.message}\n`);
+      io.err(`pagelab: ${e.message}\n`);
       return 1;
     }
     throw e;

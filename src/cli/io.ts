@@ -1,0 +1,5 @@
+/** Where a command writes: stdout and stderr, replaceable in tests. */
+export interface Io {
+  out(s: string): void;
+  err(s: string): void;
+}
