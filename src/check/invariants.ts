@@ -10,7 +10,7 @@
  */
 
 import type { Kernel } from '../mm/kernel.js';
-import { MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
+import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
 import { MIGRATE, NR_MIGRATETYPES, type PageAlloc } from '../mm/page_alloc.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
 import { checkVm } from './vm.js';
@@ -40,8 +40,8 @@ export function checkInvariants(k: KernelParts, level: CheckLevel): void {
   checkPtdescs(k, v);
   checkVm(k, level === 'full', v);
   if (level === 'full') {
-    checkFreeLists(k, v);
-    checkMemmap(k, v);
+    const freeHeads = checkFreeLists(k, v);
+    checkMemmap(k, v, freeHeads);
   }
   if (v.length > 0)
     throw new InvariantViolation(
@@ -137,7 +137,8 @@ function checkPtdescs({ pa, ptdesc, stat }: KernelParts, v: string[]): void {
     v.push(`${n} ptdescs, counters say ${stat.pagesByType[MT.PGTABLE]} page-table pages`);
 }
 
-function checkFreeLists({ pa }: KernelParts, v: string[]): void {
+/** Walk every free list; returns the head pfn -> order of every listed free block. */
+function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
   const blocks: [number, number][] = [];
   for (const z of pa.zones) {
     for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
@@ -182,6 +183,7 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): void {
     const isolated =
       pa.pageblockMigratetype(p) === MIGRATE.ISOLATE || pa.pageblockMigratetype(buddy) === MIGRATE.ISOLATE;
     if (
+      p < buddy &&
       heads.get(buddy) === o &&
       pa.zoneOf(p) === safeZone(pa, buddy) &&
       !(o >= PAGEBLOCK_ORDER && isolated)
@@ -191,6 +193,7 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): void {
       );
     }
   }
+  return heads;
 }
 
 function safeZone(pa: PageAlloc, pfn: number) {
@@ -201,30 +204,64 @@ function safeZone(pa: PageAlloc, pfn: number) {
   }
 }
 
-function checkMemmap({ pa, folios, slab }: KernelParts, v: string[]): void {
+/**
+ * Every frame of every present section against the descriptors: a free head must be a block
+ * some free list holds, with only untyped frames inside it; an untyped frame must lie inside a
+ * free block; a frame of a folio, slab or page table must name a live descriptor that covers
+ * it, with the descriptor's type and order. A section without a memmap must be wholly free.
+ */
+function checkMemmap(
+  { pa, folios, slab, ptdesc }: KernelParts,
+  v: string[],
+  freeHeads: Map<number, number>,
+): void {
   const mm = pa.memmap;
+  const maxBlock = 1 << MAX_PAGE_ORDER;
   for (let s = 0; s < mm.nrSections; s++) {
-    if (!mm.isPopulated(s)) continue;
+    if (!mm.isPresentSection(s)) continue;
     const end = (s + 1) * PAGES_PER_SECTION;
+    if (!mm.isPopulated(s)) {
+      for (let pfn = s * PAGES_PER_SECTION; pfn < end; pfn += maxBlock)
+        if (freeHeads.get(pfn) !== MAX_PAGE_ORDER)
+          v.push(`section ${s} has no memmap but its block ${hex(pfn)} is on no free list`);
+      continue;
+    }
     for (let pfn = s * PAGES_PER_SECTION; pfn < end; ) {
       const lo = mm.lo(pfn);
       const t = mdType(lo);
+      const order = mdOrder(lo);
       if (t === MT.BUDDY) {
-        const n = 1 << mdOrder(lo);
+        if (freeHeads.get(pfn) !== order)
+          v.push(`frame ${hex(pfn)} is typed buddy order ${order} but no free list holds it`);
+        const n = 1 << order;
         for (let q = pfn + 1; q < pfn + n; q++)
           if (mm.lo(q) !== MT.NONE)
             v.push(`frame ${hex(q)} inside free block ${hex(pfn)} is typed ${MT_NAMES[mdType(mm.lo(q))]}`);
         pfn += n;
         continue;
       }
-      if (t === MT.ANON || t === MT.FILE || t === MT.UNKNOWN || t === MT.LARGE_KMALLOC || t === MT.DEVICE) {
-        const row = mm.hi(pfn);
+      const row = mm.hi(pfn);
+      if (t === MT.NONE) {
+        v.push(`frame ${hex(pfn)} is typed none outside any free block`);
+      } else if (FOLIO_TYPES.has(t)) {
         if (!folios.isLive(row)) v.push(`frame ${hex(pfn)} points at dead folio row ${row}`);
         else if (pfn < folios.pfn[row] || pfn >= folios.pfn[row] + folios.nrPages(row))
           v.push(`frame ${hex(pfn)} points at folio ${hex(folios.pfn[row])} that does not cover it`);
+        else if (t !== folios.kind[row] || order !== folios.order[row])
+          v.push(
+            `frame ${hex(pfn)} is typed ${MT_NAMES[t]} order ${order}, its folio is ${MT_NAMES[folios.kind[row]]} order ${folios.order[row]}`,
+          );
       } else if (t === MT.SLAB) {
-        const row = mm.hi(pfn);
         if (!slab.isLive(row)) v.push(`frame ${hex(pfn)} points at dead slab row ${row}`);
+        else {
+          const first = slab.pfn[row];
+          const slabOrder = slab.caches[slab.cache[row]].order;
+          if (pfn < first || pfn >= first + (1 << slabOrder) || order !== slabOrder)
+            v.push(`frame ${hex(pfn)} is typed slab order ${order} but slab ${hex(first)} does not cover it`);
+        }
+      } else if (t === MT.PGTABLE) {
+        if (!ptdesc.isLive(row) || ptdesc.pfn[row] !== pfn)
+          v.push(`frame ${hex(pfn)} is typed pgtable but ptdesc row ${row} is not its table`);
       }
       pfn++;
     }
