@@ -164,7 +164,12 @@ describe('accounting over random workloads', () => {
     'memdesc bytes are 8 per frame plus the descriptors of exactly the live objects',
     (ops) => {
       const m = new Machine({ memory: '256M' });
-      ['a', 'b', 'c'].forEach((n, i) => m.kmemCacheCreate(n, [64, 700, 3000][i]));
+      for (const [n, size] of [
+        ['a', 64],
+        ['b', 700],
+        ['c', 3000],
+      ] as const)
+        m.kmemCacheCreate(n, size);
       type Obj =
         | { k: 'anon' | 'file'; h: number; order: number }
         | { k: 'driver'; pfn: number; order: number }

@@ -238,7 +238,7 @@ describe('slab alloc/free across many caches', () => {
     (ops) => {
       const m = new Machine({ memory: '256M' });
       const free0 = m.meminfo().MemFree;
-      SIZES.forEach((s, i) => m.kmemCacheCreate(`c${i}`, s));
+      for (const [i, size] of SIZES.entries()) m.kmemCacheCreate(`c${i}`, size);
       /** address -> cache name, or 'large:<order>' for large kmallocs. */
       const ref = new Map<number, string>();
       for (const o of ops) {
