@@ -20,6 +20,12 @@ export function grown<T extends TypedArray>(a: T, n: number): T {
 }
 
 const GEN_UNIT = 2 ** 32;
+/**
+ * Generations wrap below 2^21 so `row + gen * 2^32` stays a safe integer (< 2^53): past that a
+ * handle loses its low bits and a live descriptor's handle fails its own check. A row must then
+ * be reused 2^21 - 1 times between a handle's last valid use and its stale use to go unnoticed.
+ */
+const GEN_LIMIT = 2 ** 21;
 
 /** Handle value that never names a live descriptor. */
 export const NULL_HANDLE = 0;
@@ -73,7 +79,8 @@ export abstract class HandlePool {
   protected freeRow(row: number): void {
     this.freedPfn[row] = this.pfn[row];
     this.liveRow[row] = 0;
-    this.gen[row] = (this.gen[row] + 1) >>> 0 || 1;
+    const g = this.gen[row] + 1;
+    this.gen[row] = g < GEN_LIMIT ? g : 1;
     this.freeStack[this.freeTop++] = row;
     this.live--;
   }
