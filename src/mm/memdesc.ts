@@ -70,8 +70,43 @@ export function memTypeByName(name: string): MemType | undefined {
   return i < 0 ? undefined : (i as MemType);
 }
 
+/**
+ * A read-only set of memory types whose `has()` is a bit test: the folio paths ask it on every
+ * allocation and free, and Set.prototype.has is a hash lookup (~10 ns).
+ */
+class MemTypeSet extends Set<number> {
+  private readonly bits: number;
+
+  constructor(types: readonly MemType[]) {
+    super();
+    let bits = 0;
+    for (const t of types) {
+      super.add(t);
+      bits |= 1 << t;
+    }
+    this.bits = bits;
+  }
+
+  override has(t: number): boolean {
+    // `(t & TYPE_MASK) === t` holds exactly for the integers 0..15, the only possible members.
+    return (t & TYPE_MASK) === t && ((this.bits >>> t) & 1) === 1;
+  }
+
+  override add(): this {
+    throw new TypeError('a memory-type set is read-only');
+  }
+
+  override delete(): boolean {
+    throw new TypeError('a memory-type set is read-only');
+  }
+
+  override clear(): void {
+    throw new TypeError('a memory-type set is read-only');
+  }
+}
+
 /** Types whose `hi` word is a row in the folio pool. */
-export const FOLIO_TYPES: ReadonlySet<number> = new Set([
+export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
   MT.ANON,
   MT.FILE,
   MT.LARGE_KMALLOC,
@@ -91,6 +126,7 @@ export const mdWord = (type: MemType, order = 0, migratetype = 0): number =>
   type | (order << ORDER_SHIFT) | (migratetype << MIGRATETYPE_SHIFT);
 
 const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
+const SECTION_WORDS = PAGES_PER_SECTION * 2;
 
 /**
  * The memory map: one 8-byte memdesc per page frame, stored per section and allocated lazily.
@@ -98,6 +134,12 @@ const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
 export class MemMap {
   private readonly sections: (Uint32Array | undefined)[];
   private readonly present: Uint8Array;
+  /**
+   * The memmap of the last section given back, kept for the next section to come online, so a
+   * section that empties and fills again (a common pattern) does not allocate and zero 256 KiB
+   * each time. Not counted in hostBytes(): it stands for memory the kernel has freed.
+   */
+  private spare: Uint32Array | undefined;
   /** Sections that currently have a memmap. */
   populatedSections = 0;
 
@@ -147,7 +189,11 @@ export class MemMap {
   populate(section: number): Uint32Array {
     let s = this.sections[section];
     if (s) return s;
-    s = new Uint32Array(PAGES_PER_SECTION * 2);
+    // A spare memmap belonged to an entirely free section: every word but its max-order heads is
+    // already zero (free tail frames are NONE/0 — the `full` invariants check it), and the heads
+    // are written below, so it reads exactly like a new one.
+    s = this.spare ?? new Uint32Array(SECTION_WORDS);
+    this.spare = undefined;
     const firstBlock = section * (PAGES_PER_SECTION / MAX_ORDER_PAGES);
     for (let off = 0, b = firstBlock; off < PAGES_PER_SECTION; off += MAX_ORDER_PAGES, b++) {
       s[off * 2] = this.freeHeadWord(section * PAGES_PER_SECTION + off);
@@ -160,7 +206,9 @@ export class MemMap {
 
   /** Drop a section's memmap again; the caller guarantees it is entirely free. */
   depopulate(section: number): void {
-    if (this.sections[section]) {
+    const s = this.sections[section];
+    if (s) {
+      this.spare = s;
       this.sections[section] = undefined;
       this.populatedSections--;
     }
@@ -168,8 +216,9 @@ export class MemMap {
 
   /** The `lo` word of a frame. Unpopulated sections read as free max-order blocks. */
   lo(pfn: number): number {
-    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)];
-    if (s) return s[(pfn % PAGES_PER_SECTION) * 2];
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec];
+    if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2];
     if (!this.pfnValid(pfn)) return MT.NONE;
     return pfn % MAX_ORDER_PAGES === 0 ? this.freeHeadWord(pfn) : MT.NONE;
   }
@@ -180,8 +229,9 @@ export class MemMap {
 
   /** The `hi` word (descriptor row) of a frame. */
   hi(pfn: number): number {
-    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)];
-    if (s) return s[(pfn % PAGES_PER_SECTION) * 2 + 1];
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec];
+    if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2 + 1];
     return pfn % MAX_ORDER_PAGES === 0 ? pfn / MAX_ORDER_PAGES : 0;
   }
 
@@ -191,17 +241,34 @@ export class MemMap {
 
   /** Write one frame's word; the section must be populated. */
   set(pfn: number, lo: number, hi: number): void {
-    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)]!;
-    const i = (pfn % PAGES_PER_SECTION) * 2;
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec]!;
+    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
     s[i] = lo;
     s[i + 1] = hi;
   }
 
+  /** Write one frame's word if its section has a memmap; returns whether it had one. */
+  setIfPopulated(pfn: number, lo: number, hi: number): boolean {
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec];
+    if (s === undefined) return false;
+    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
+    s[i] = lo;
+    s[i + 1] = hi;
+    return true;
+  }
+
   /** Write the same word to `n` consecutive frames inside one section. */
   setRange(pfn: number, n: number, lo: number, hi: number): void {
-    const s = this.sections[Math.floor(pfn / PAGES_PER_SECTION)]!;
-    let i = (pfn % PAGES_PER_SECTION) * 2;
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec]!;
+    let i = (pfn - sec * PAGES_PER_SECTION) * 2;
     const end = i + n * 2;
+    if (lo === 0 && hi === 0 && n > 8) {
+      s.fill(0, i, end);
+      return;
+    }
     for (; i < end; i += 2) {
       s[i] = lo;
       s[i + 1] = hi;

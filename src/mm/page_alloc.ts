@@ -90,6 +90,10 @@ const MAX_BLOCK = 1 << MAX_PAGE_ORDER;
 const NIL = -1;
 const NR_LISTS = NR_PAGE_ORDERS * NR_MIGRATETYPES;
 const listIndex = (order: number, mt: number): number => order * NR_MIGRATETYPES + mt;
+/** `pfn` is a multiple of `n` (a power of two). `%` on a pfn loaded from a Float64Array is fmod. */
+const isAligned = (pfn: number, n: number): boolean => Math.floor(pfn / n) * n === pfn;
+/** sectionZone value of a section that is not wholly inside one zone. */
+const MIXED_SECTION = 0xff;
 
 export class Zone {
   /** Frames in the zone's span that are RAM. */
@@ -163,6 +167,10 @@ export class PageAlloc {
   private readonly sectionFree: Float64Array;
   /** Sections whose every frame is RAM managed by the buddy allocator (may be depopulated). */
   private readonly sectionManaged: Uint8Array;
+  /** Index in `zones` of the zone holding each section (MIXED_SECTION: look it up), for zoneOf(). */
+  private readonly sectionZone: Uint8Array;
+  /** Zonelists by (nid, highest zone, __GFP_THISNODE), built on first use. */
+  private readonly zonelists: (Zone[] | undefined)[];
   // Buddy block rows: rows [0, nrMaxBlocks) belong to max-order blocks by index.
   private readonly nrMaxBlocks: number;
   private next: Int32Array;
@@ -192,6 +200,7 @@ export class PageAlloc {
     const nrSections = pages / PAGES_PER_SECTION;
     this.sectionFree = new Float64Array(nrSections);
     this.sectionManaged = new Uint8Array(nrSections).fill(1);
+    this.sectionZone = new Uint8Array(nrSections).fill(MIXED_SECTION);
     this.nrMaxBlocks = pages / MAX_BLOCK;
     const cap = this.nrMaxBlocks + 1024;
     this.next = new Int32Array(cap);
@@ -200,6 +209,12 @@ export class PageAlloc {
     this.dynPfn = new Float64Array(1024);
     this.dynFree = new Int32Array(1024);
     this.layoutZones(layout);
+    this.zonelists = new Array(this.nodes.length * ZONE_NAMES.length * 2).fill(undefined);
+    this.zones.forEach((z, i) => {
+      if (i >= MIXED_SECTION) return;
+      const first = Math.ceil(z.startPfn / PAGES_PER_SECTION);
+      this.sectionZone.fill(i, first, Math.max(first, Math.floor(z.endPfn / PAGES_PER_SECTION)));
+    });
     for (let s = 0; s < nrSections; s++) this.memmap.setPresent(s);
     this.zeroPfn = this.boot(layout);
   }
@@ -344,7 +359,11 @@ export class PageAlloc {
 
   /** page_zone(): the zone a frame belongs to. */
   zoneOf(pfn: number): Zone {
-    for (const z of this.zones) if (pfn >= z.startPfn && pfn < z.endPfn) return z;
+    if (pfn >= 0 && pfn < this.maxPfn) {
+      const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
+      if (i !== MIXED_SECTION) return this.zones[i];
+      for (const z of this.zones) if (pfn >= z.startPfn && pfn < z.endPfn) return z;
+    }
     throw new KernelBug(`pfn ${pfn} is outside every zone`, { pfn, rule: 'page_zone: pfn_valid' });
   }
 
@@ -479,7 +498,7 @@ export class PageAlloc {
     const row = this.rowOf(pfn, order);
     this.listDel(z, row);
     this.freeDynRow(row);
-    if (this.memmap.isPopulated(Math.floor(pfn / PAGES_PER_SECTION))) this.memmap.set(pfn, MT.NONE, 0);
+    this.memmap.setIfPopulated(pfn, MT.NONE, 0);
   }
 
   /** Populate the memmap of the section holding `pfn` before carving from it. */
@@ -499,8 +518,14 @@ export class PageAlloc {
       const row = z.head[listIndex(o, mt)];
       if (row === NIL) continue;
       const pfn = this.rowPfn(row);
-      this.ensurePopulated(pfn);
-      this.removeFree(z, pfn, o);
+      // removeFree() knowing the row; the head word is cleared in the same lookup that finds
+      // whether the section needs its memmap first (ensurePopulated()).
+      this.listDel(z, row);
+      this.freeDynRow(row);
+      if (!this.memmap.setIfPopulated(pfn, MT.NONE, 0)) {
+        this.ensurePopulated(pfn);
+        this.memmap.set(pfn, MT.NONE, 0);
+      }
       this.expand(z, pfn, order, o, mt);
       return pfn;
     }
@@ -542,7 +567,7 @@ export class PageAlloc {
   /** Convert the pageblock(s) around a block to `mt` and move their free blocks across. */
   private claimPageblocks(z: Zone, pfn: number, order: number, mt: number): void {
     const span = Math.max(PAGEBLOCK_PAGES, 1 << order);
-    const start = pfn - (pfn % span);
+    const start = Math.floor(pfn / span) * span;
     this.setBlockMigratetype(start, Math.max(order, PAGEBLOCK_ORDER), mt);
     this.moveFreeBlocks(z, start, start + span, mt);
   }
@@ -559,8 +584,7 @@ export class PageAlloc {
       const row = this.rowOf(p, order);
       this.listDel(z, row);
       this.listAddTail(z, row, listIndex(order, mt));
-      if (this.memmap.isPopulated(Math.floor(p / PAGES_PER_SECTION)))
-        this.memmap.set(p, mdWord(MT.BUDDY, order, mt), row);
+      this.memmap.setIfPopulated(p, mdWord(MT.BUDDY, order, mt), row);
       p += 1 << order;
     }
   }
@@ -576,13 +600,25 @@ export class PageAlloc {
 
   /** The zonelist for a request: preferred node's zones from the highest allowed down, then other nodes. */
   *zonelist(gfp: number, nid: number): Generator<Zone> {
+    yield* this.zonelistOf(gfp, nid);
+  }
+
+  /** zonelist() as a cached array (the allocation fast path must not build one per call). */
+  private zonelistOf(gfp: number, nid: number): Zone[] {
     const high = gfpZone(gfp);
-    const order = [nid, ...this.nodes.map((n) => n.nid).filter((n) => n !== nid)];
-    const nodes = gfp & GFP.THISNODE ? [nid] : order;
-    for (const n of nodes) {
-      const zs = this.nodes[n].zones;
-      for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) yield zs[i];
+    const key = (nid * ZONE_NAMES.length + high) * 2 + (gfp & GFP.THISNODE ? 1 : 0);
+    let list = this.zonelists[key];
+    if (list === undefined) {
+      const order = [nid, ...this.nodes.map((n) => n.nid).filter((n) => n !== nid)];
+      const nodes = gfp & GFP.THISNODE ? [nid] : order;
+      list = [];
+      for (const n of nodes) {
+        const zs = this.nodes[n].zones;
+        for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) list.push(zs[i]);
+      }
+      this.zonelists[key] = list;
     }
+    return list;
   }
 
   /**
@@ -597,7 +633,9 @@ export class PageAlloc {
       throw new KernelError('EINVAL', `node ${nid} does not exist`);
     }
     const mt = gfpMigratetype(gfp);
-    for (const z of this.zonelist(gfp, nid)) {
+    const zonelist = this.zonelistOf(gfp, nid);
+    for (let i = 0; i < zonelist.length; i++) {
+      const z = zonelist[i];
       if (z.freePages < 1 << order) continue;
       const pfn = this.rmqueueZone(z, order, mt);
       if (pfn >= 0) {
@@ -642,7 +680,7 @@ export class PageAlloc {
     const mt = this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
     while (order < MAX_PAGE_ORDER) {
       const size = 1 << order;
-      const buddy = pfn % (size * 2) === 0 ? pfn + size : pfn - size;
+      const buddy = isAligned(pfn, size * 2) ? pfn + size : pfn - size;
       if (!z.contains(buddy)) break;
       const lo = this.memmap.lo(buddy);
       if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== order) break;
@@ -675,10 +713,8 @@ export class PageAlloc {
    */
   private depopulate(section: number): void {
     const first = (section * PAGES_PER_SECTION) / PAGEBLOCK_PAGES;
-    if (
-      this.pageblockMt.subarray(first, first + PAGES_PER_SECTION / PAGEBLOCK_PAGES).includes(MIGRATE.ISOLATE)
-    )
-      return;
+    for (let pb = first; pb < first + PAGES_PER_SECTION / PAGEBLOCK_PAGES; pb++)
+      if (this.pageblockMt[pb] === MIGRATE.ISOLATE) return;
     this.memmap.depopulate(section);
     this.stat.events.section_depopulate++;
   }

@@ -162,3 +162,66 @@ describe('the memmap of a machine', () => {
     }
   });
 });
+
+describe('memmap fast paths (bench/)', () => {
+  const SECTIONS = 4;
+  const make = () => {
+    const maxPfn = SECTIONS * PAGES_PER_SECTION;
+    const mm = new MemMap(maxPfn, new Uint8Array(maxPfn / PAGEBLOCK_PAGES).fill(MIGRATE.MOVABLE));
+    for (let s = 0; s < SECTIONS; s++) mm.setPresent(s);
+    return { mm };
+  };
+
+  it('FOLIO_TYPES.has answers exactly as a Set of the folio types', () => {
+    const reference = new Set<unknown>([...FOLIO_TYPES]);
+    const probes: unknown[] = [-1, -0, 0.5, 2.5, 16, 18, 2 ** 32 + MT.ANON, Number.NaN, Infinity, '2', null];
+    for (let t = 0; t < 20; t++) probes.push(t);
+    for (const t of probes) expect(FOLIO_TYPES.has(t as number), String(t)).toBe(reference.has(t));
+    expect(() => (FOLIO_TYPES as Set<number>).add(MT.SLAB)).toThrow(TypeError);
+    expect(FOLIO_TYPES.has(MT.SLAB)).toBe(false);
+  });
+
+  it('setRange clears long runs and single frames alike', () => {
+    const { mm } = make();
+    mm.populate(0);
+    mm.setRange(0, 512, mdWord(MT.ANON, 9), 5);
+    mm.setRange(0, 512, MT.NONE, 0);
+    mm.setRange(600, 3, mdWord(MT.FILE), 9);
+    mm.setRange(600, 3, MT.NONE, 0);
+    for (let p = 1; p < 1024; p++) expect([mm.lo(p), mm.hi(p)]).toEqual([MT.NONE, 0]);
+  });
+
+  it('a memmap given back is reused for the next section and reads exactly like a new one', () => {
+    const { mm } = make();
+    const fresh = make().mm;
+    const words = (m: MemMap, s: number) =>
+      Array.from({ length: PAGES_PER_SECTION * 2 }, (_, i) =>
+        i % 2 ? m.hi(s * PAGES_PER_SECTION + (i >> 1)) : m.lo(s * PAGES_PER_SECTION + (i >> 1)),
+      );
+    const arr = mm.populate(1);
+    // Use it, then leave it entirely free again (every word but the max-order heads cleared),
+    // as the allocator guarantees before it depopulates a section.
+    mm.setRange(PAGES_PER_SECTION + 5, 100, mdWord(MT.ANON, 2), 77);
+    mm.setRange(PAGES_PER_SECTION + 5, 100, MT.NONE, 0);
+    mm.depopulate(1);
+    expect(mm.populate(3)).toBe(arr);
+    expect(words(mm, 3)).toEqual(words(fresh, 3));
+    fresh.populate(3);
+    expect(words(mm, 3)).toEqual(words(fresh, 3));
+    expect(mm.hostBytes()).toBe(fresh.hostBytes());
+  });
+
+  it('a section that empties and refills keeps every invariant (machine, full checks)', () => {
+    const m = new Machine({ memory: '8G', check: 'full' });
+    const base = m.sections().populated;
+    for (let round = 0; round < 3; round++) {
+      const folios = [0, 3, 9, 0, 1, 10].map((o) => m.folioAlloc(o));
+      const pages = [0, 2, 5].map((o) => ({ pfn: m.allocPages(o), o }));
+      expect(m.sections().populated).toBeGreaterThan(base);
+      for (const h of folios) m.folioPut(h);
+      for (const p of pages) m.freePages(p.pfn, p.o);
+      expect(m.sections().populated).toBe(base);
+    }
+    expect(m.stat.events.section_depopulate).toBeGreaterThanOrEqual(3);
+  });
+});
