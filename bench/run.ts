@@ -1,0 +1,45 @@
+/**
+ * `npm run bench`: every suite in turn, one table per suite on stdout, then the Foundation
+ * issue's targets with PASS or MISS. Progress goes to stderr. `BENCH_QUICK=1` shortens all runs.
+ *
+ * Run with `node --expose-gc` (the npm script does) so the memory figures are taken after a full
+ * collection. Machines here are noisy: compare numbers from one run, not across runs.
+ */
+import os from 'node:os';
+import { runBoot } from './boot.js';
+import { runMemmap } from './memmap.js';
+import { runPageAlloc } from './page_alloc.js';
+import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
+
+const SUITES: [string, () => SuiteResult][] = [
+  ['boot', runBoot],
+  ['page_alloc', runPageAlloc],
+  ['memmap', runMemmap],
+];
+
+function main(): void {
+  const started = performance.now();
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  process.stdout.write(
+    `# pagelab benchmarks${QUICK ? ' (BENCH_QUICK)' : ''}\n\n` +
+      `${new Date().toISOString().slice(0, 10)} · Node ${process.version} · ${cpu} · ${os.cpus().length} CPUs · ` +
+      `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM · ${os.platform()} ${os.release()}\n\n`,
+  );
+  const targets: Target[] = [];
+  for (const [name, run] of SUITES) {
+    const t0 = performance.now();
+    progress(`suite ${name}: start`);
+    const result = run();
+    for (const table of result.tables) printTable(table);
+    targets.push(...result.targets);
+    progress(`suite ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  printTable({
+    title: 'Targets (Foundation issue, Acceptance)',
+    columns: ['target', 'want', 'measured', 'result'],
+    rows: targets.map((t) => [t.name, t.want, t.got, t.pass ? 'PASS' : 'MISS']),
+    notes: [`total bench time ${((performance.now() - started) / 1000).toFixed(1)} s`],
+  });
+}
+
+main();
