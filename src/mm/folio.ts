@@ -254,7 +254,11 @@ export class FolioPool extends HandlePool {
    * when its last reference goes is "Bad page state" (free_page_is_bad) and is refused too.
    */
   put(h: number, n = 1): void {
-    const row = this.row(h);
+    this.putRow(this.row(h), n);
+  }
+
+  /** folio_put() on a row the caller knows is live (a mapping or the page cache holds it). */
+  putRow(row: number, n = 1): void {
     const ref = this.refcount[row];
     const pfn = this.pfn[row];
     if (ref - n < 0)

@@ -12,7 +12,17 @@ import { MT } from './memdesc.js';
 import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
 import { isCowMapping, MM_ANONPAGES, MMF, type Mm, type Process, VM, type Vma } from './mm_types.js';
 import { GFP, GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
-import { entryBits, entryPfn, levelIndex, mkEntry, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import {
+  entryBits,
+  entryPfn,
+  levelIndex,
+  mkEntry,
+  PMD_SIZE,
+  PT_LEVEL,
+  PTE,
+  PTRS_PER_TABLE,
+  withBits,
+} from './pgtable.js';
 import { addNewAnonRmap, addRmapPmd, addRmapPtes, mmCounter } from './rmap.js';
 import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
 
@@ -61,7 +71,7 @@ export function doFork(k: Kernel, parent: Process, name: string): Process {
   return child;
 }
 
-/** copy_page_range() for one VMA. */
+/** copy_page_range() for one VMA, one PMD-sized stretch at a time. */
 function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
   const pd = k.ptdesc;
   for (let addr = src.start; addr < src.end; ) {
@@ -74,13 +84,20 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
         addr = next;
         continue;
       }
-      // No PMD leaf (or it was just split): copy the PTEs.
-      const srcPte = pd.tableFor(src.mm.pgd, addr, PT_LEVEL.PTE, false);
-      if (srcPte >= 0) {
+      // No PMD leaf (or it was just split): copy the PTEs, allocating the child's table on demand.
+      const e = pd.get(pmdRow, pmdIdx);
+      if (e !== 0) {
+        const srcPte = entryPfn(e);
+        let dstPte = -1;
         for (let a = addr; a < next; a += PAGE_SIZE) {
           const i = levelIndex(a, PT_LEVEL.PTE);
           const pte = pd.get(srcPte, i);
-          if (pte !== 0) copyPresentPte(k, dst, src, a, srcPte, i, pte);
+          if (pte === 0) continue;
+          if (dstPte < 0) {
+            const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
+            dstPte = pd.pteTableAt(dstPmd, pmdIdx);
+          }
+          copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
         }
       }
     }
@@ -100,6 +117,7 @@ function copyPresentPte(
   src: Vma,
   addr: number,
   srcPte: number,
+  dstPte: number,
   i: number,
   pte: number,
 ): void {
@@ -107,7 +125,6 @@ function copyPresentPte(
   const f = k.folios;
   const row = vmNormalPage(k, src, addr, pte);
   const pfn = entryPfn(pte);
-  const dstPte = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PTE, true);
   if (row >= 0 && f.kind[row] === MT.ANON) {
     const maybePinned = (src.mm.flags & MMF.HAS_PINNED) !== 0 && k.maybeDmaPinned(row);
     if (maybePinned && f.pageAnonExclusive(row, pfn)) {
@@ -123,13 +140,15 @@ function copyPresentPte(
     addRmapPtes(k, row, pfn, 1, dst.mm);
     dst.mm.rss[mmCounter(f, row)]++;
   }
-  let child = pte;
-  if (isCowMapping(src.flags) && entryBits(pte) & PTE.WRITE) {
-    pd.set(srcPte, i, withBits(pte, 0, PTE.WRITE));
-    child = withBits(child, 0, PTE.WRITE);
+  // Step 5: write-protect both sides of a COW mapping; the child's entry is old (and clean when shared).
+  const bits = entryBits(pte);
+  let drop = PTE.YOUNG | PTE.UFFD_WP;
+  if (bits & PTE.WRITE && isCowMapping(src.flags)) {
+    pd.entries[srcPte * PTRS_PER_TABLE + i] = pte - PTE.WRITE;
+    drop |= PTE.WRITE;
   }
-  if (src.flags & VM.SHARED) child = withBits(child, 0, PTE.DIRTY);
-  pd.set(dstPte, i, withBits(child, 0, PTE.YOUNG | PTE.UFFD_WP));
+  if (src.flags & VM.SHARED) drop |= PTE.DIRTY;
+  pd.set(dstPte, i, pte - (bits & drop));
 }
 
 /** copy_present_page(): the child's own copy of a page the parent may have pinned. */

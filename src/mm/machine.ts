@@ -657,6 +657,26 @@ export class Machine {
     return this.after(r);
   }
 
+  /**
+   * Touch one byte in every page of [addr, addr+len) — a loop of loads, or of stores of `byte` —
+   * the way a program faults a buffer in. Stops at the first signal.
+   */
+  touch(pid: number, addr: number, len: number, opts: { write?: boolean; byte?: number } = {}): AccessResult {
+    const p = this.proc(pid);
+    const write = opts.write ?? false;
+    const byte = opts.byte ?? 1;
+    const frames = this.k.frames;
+    const store = (pfn: number, off: number) => frames.fillRange(pfn, off, 1, byte);
+    const load = () => {};
+    let done = 0;
+    for (let a = addr; a < addr + len; a += PAGE_SIZE - (a % PAGE_SIZE)) {
+      const r = userAccess(this.k, p, a, 1, write, write ? store : load);
+      if (r.signal) return this.after({ done, signal: r.signal, addr: r.addr });
+      done++;
+    }
+    return this.after({ done });
+  }
+
   // ---------------------------------------------------------------- files
 
   /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */

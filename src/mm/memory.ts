@@ -125,7 +125,7 @@ export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number):
   }
   let pteRow: number;
   try {
-    pteRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PTE, true);
+    pteRow = pd.pteTableAt(pmdRow, pmdIdx);
   } catch (e) {
     if (e instanceof KernelError) return 'oom';
     throw e;
@@ -367,7 +367,7 @@ function wpPageCopy(
   pd.set(pteRow, i, mkEntry(pfn, bits));
   if (oldRow >= 0) {
     removeRmapPtes(k, oldRow, oldPfn, 1, mm);
-    f.put(f.handleOf(oldRow));
+    f.putRow(oldRow);
   }
   k.stat.events.cow_copy++;
   if (k.stat.tracing) k.stat.emit({ type: 'cow', mm: mm.id, addr, from: oldPfn, pfn, unshare });
@@ -594,7 +594,7 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   if (f.kind[row] !== MT.ANON && entryBits(pte) & PTE.DIRTY) folioMarkDirty(k, row);
   vma.mm.rss[mmCounter(f, row)]--;
   removeRmapPtes(k, row, entryPfn(pte), 1, vma.mm);
-  f.put(f.handleOf(row));
+  f.putRow(row);
 }
 
 function zapHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: number): void {
@@ -607,7 +607,7 @@ function zapHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: 
   const f = k.folios;
   vma.mm.rss[MM_ANONPAGES] -= HPAGE_PMD_NR;
   removeRmapPmd(k, row, vma.mm);
-  f.put(f.handleOf(row));
+  f.putRow(row);
 }
 
 /**

@@ -125,6 +125,41 @@ export class PtdescPool extends HandlePool {
     return row;
   }
 
+  /** Level of the entry the last leafSlot() call found (PTE or PMD). */
+  leafLevel = 0;
+
+  /**
+   * The flat index in `entries` of the leaf entry for `addr` — a PTE, or a PMD that maps a huge
+   * page — or -1 when a table on the way is missing. The MMU's walk, without allocating.
+   */
+  leafSlot(pgd: number, addr: number): number {
+    let row = pgd;
+    for (let l = 4, size = 2 ** 39; l > 1; l--, size /= 512) {
+      const k = row * PTRS_PER_TABLE + (Math.floor(addr / size) % PTRS_PER_TABLE);
+      const e = this.entries[k];
+      if (e === 0) return -1;
+      if (l === 2 && (e % ENTRY_UNIT) & PTE.HUGE) {
+        this.leafLevel = 2;
+        return k;
+      }
+      row = Math.floor(e / ENTRY_UNIT);
+    }
+    this.leafLevel = 1;
+    return row * PTRS_PER_TABLE + (Math.floor(addr / 4096) % PTRS_PER_TABLE);
+  }
+
+  /**
+   * The PTE table under PMD entry `i` of table `pmdRow`, allocated if absent (__pte_alloc).
+   * The PMD must not map a huge page.
+   */
+  pteTableAt(pmdRow: number, i: number): number {
+    const e = this.entries[pmdRow * PTRS_PER_TABLE + i];
+    if (e !== 0) return Math.floor(e / ENTRY_UNIT);
+    const child = this.alloc(PT_LEVEL.PTE, this.mm[pmdRow]) >>> 0;
+    this.set(pmdRow, i, mkEntry(child, TABLE_BITS));
+    return child;
+  }
+
   /** Every level's entry for `addr`, top-down, stopping at an empty or leaf entry. */
   walk(pgd: number, addr: number): WalkLevel[] {
     const out: WalkLevel[] = [];

@@ -8,7 +8,7 @@
  * kernel would invoke the OOM killer).
  */
 import type { Kernel } from './kernel.js';
-import { userFault } from './memory.js';
+import { FAULT, handleMmFault } from './memory.js';
 import { findVma, type Mm, type Process, VM } from './mm_types.js';
 import { entryBits, entryPfn, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
@@ -38,20 +38,17 @@ export function translate(k: Kernel, mm: Mm, addr: number): Translation | undefi
 
 /** The hardware side of an access: the frame if the entry allows it, setting accessed/dirty bits. */
 function hwAccess(k: Kernel, mm: Mm, addr: number, write: boolean): number {
-  const levels = k.ptdesc.walk(mm.pgd, addr);
-  const last = levels[levels.length - 1];
-  const bits = entryBits(last.entry);
-  if (
-    last.entry === 0 ||
-    !(bits & PTE.PRESENT) ||
-    (last.level !== PT_LEVEL.PTE && last.level !== PT_LEVEL.PMD)
-  )
-    return -1;
-  if (write && !(bits & PTE.WRITE)) return -1;
+  const pd = k.ptdesc;
+  const slot = pd.leafSlot(mm.pgd, addr);
+  if (slot < 0) return -1;
+  const e = pd.entries[slot];
+  const bits = e % 4096;
+  if (!(bits & PTE.PRESENT) || (write && !(bits & PTE.WRITE))) return -1;
   const want = write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG;
-  if ((bits & want) !== want) k.ptdesc.set(last.table, last.index, withBits(last.entry, want, 0));
-  const sub = last.level === PT_LEVEL.PMD ? Math.floor((addr % 2 ** 21) / PAGE_SIZE) : 0;
-  return entryPfn(last.entry) + sub;
+  // The entry is already counted as used; only its bits change.
+  if ((bits & want) !== want) pd.entries[slot] = withBits(e, want, 0);
+  const pfn = Math.floor(e / 4096);
+  return pd.leafLevel === PT_LEVEL.PMD ? pfn + (Math.floor(addr / PAGE_SIZE) % 512) : pfn;
 }
 
 export interface AccessResult {
@@ -85,7 +82,7 @@ export function userAccess(
     const allowed = vma && (write ? vma.flags & VM.WRITE : vma.flags & (VM.READ | VM.WRITE | VM.EXEC));
     let pfn = allowed ? hwAccess(k, mm, a, write) : -1;
     if (pfn < 0) {
-      const r = userFault(k, mm, a, write);
+      const r = allowed ? handleMmFault(k, vma, a, write ? FAULT.WRITE | FAULT.USER : FAULT.USER) : 'sigsegv';
       if (r === 'oom') throw new KernelError('ENOMEM', `out of memory in a fault at 0x${a.toString(16)}`);
       if (r !== 'ok') {
         const signal = r === 'sigbus' ? 'SIGBUS' : 'SIGSEGV';
