@@ -376,6 +376,38 @@ export class FolioPool extends HandlePool {
     return this.refcount[row] >>> 0 >= GUP_PIN_COUNTING_BIAS;
   }
 
+  /**
+   * Move every count, flag and per-page bit of folio `from` to the fresh folio `to` of the same
+   * order and kind (folio_migrate_flags + the rmap/refcount transfer of migration). `from` is left
+   * unmapped and unowned, holding only its references for the caller to drop.
+   */
+  moveState(from: number, to: number): void {
+    this.refcount[to] = this.refcount[from];
+    this.mapcount[to] = this.mapcount[from];
+    this.flags[to] = this.flags[from];
+    this.mapping[to] = this.mapping[from];
+    this.index[to] = this.index[from];
+    this.mapcount[from] = -1;
+    this.flags[from] &= PG.head;
+    this.mapping[from] = 0;
+    const a = this.large[from];
+    const b = this.large[to];
+    if (a === NO_LARGE) return;
+    this.entireMapcount[b] = this.entireMapcount[a];
+    this.nrPagesMapped[b] = this.nrPagesMapped[a];
+    this.pincount[b] = this.pincount[a];
+    this.mmId.copyWithin(b * 2, a * 2, a * 2 + 2);
+    this.mmIdMapcount.copyWithin(b * 2, a * 2, a * 2 + 2);
+    this.mmShared[b] = this.mmShared[a];
+    const n = this.nrPages(from);
+    this.pageMapcount.copyWithin(this.pageBase[b], this.pageBase[a], this.pageBase[a] + n);
+    this.pageFlags.copyWithin(this.pageBase[b], this.pageBase[a], this.pageBase[a] + n);
+    this.entireMapcount[a] = -1;
+    this.nrPagesMapped[a] = 0;
+    this.pincount[a] = 0;
+    this.pageMapcount.fill(-1, this.pageBase[a], this.pageBase[a] + n);
+  }
+
   /** Describe a folio as the kernel's dump_page() does (one line plus flags). */
   describe(row: number): {
     refcount: number;

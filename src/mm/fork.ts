@@ -126,7 +126,8 @@ function copyPresentPte(
   const row = vmNormalPage(k, src, addr, pte);
   const pfn = entryPfn(pte);
   if (row >= 0 && f.kind[row] === MT.ANON) {
-    const maybePinned = (src.mm.flags & MMF.HAS_PINNED) !== 0 && k.maybeDmaPinned(row);
+    const maybePinned =
+      (src.mm.flags & MMF.HAS_PINNED) !== 0 && k.maybeDmaPinned(row, pfn, { mm: src.mm, addr });
     if (maybePinned && f.pageAnonExclusive(row, pfn)) {
       copyPresentPage(k, dst, addr, dstPte, i, pfn);
       return;
@@ -178,7 +179,7 @@ function copyHugePmd(k: Kernel, dst: Vma, src: Vma, haddr: number, pmdRow: numbe
   if (
     row >= 0 &&
     (src.mm.flags & MMF.HAS_PINNED) !== 0 &&
-    k.maybeDmaPinned(row) &&
+    k.maybeDmaPinned(row, pfn, { mm: src.mm, addr: haddr }) &&
     f.pageAnonExclusive(row, pfn)
   ) {
     splitHugePmd(k, src, haddr, pmdRow, pmdIdx);

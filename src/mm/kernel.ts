@@ -8,10 +8,12 @@
 
 import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
+import type { GupHandle } from './gup.js';
 import { ContentStore } from './highmem.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import { type MemoryLayout, PageAlloc } from './page_alloc.js';
 import { PtdescPool } from './pgtable.js';
+import { BiasPinPolicy, type PinSite, PinTracker } from './pincount.js';
 import { SlabAllocator } from './slab.js';
 import { VmStat } from './vmstat.js';
 
@@ -52,20 +54,28 @@ export class Kernel {
     this.ptdesc = new PtdescPool(this.pa, this.stat);
     this.frames = new ContentStore(opts.contents);
     this.pagecache = new PageCache(this.folios, this.frames);
+    this.pins = new PinTracker(new BiasPinPolicy(this.folios));
     // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
-    if (opts.contents) {
-      this.folios.onFree = (pfn, order) => {
-        for (let i = 0; i < 1 << order; i++) this.frames.clear(pfn + i);
-      };
-    }
+    this.folios.onFree = (pfn, order) => {
+      this.pins.freed(pfn, 1 << order);
+      if (opts.contents) for (let i = 0; i < 1 << order; i++) this.frames.clear(pfn + i);
+    };
   }
 
+  /** Pins as the configured pin-count design counts them (Linux's bias by default), with the truth. */
+  readonly pins: PinTracker;
+  /** Live get_user_pages / pin_user_pages results, by id. */
+  readonly gup = new Map<number, GupHandle>();
+  nextGupId = 1;
+  /** FOLL_GET references held on the shared zero page (pins never touch it). */
+  zeroPageRefs = 0;
+
   /**
-   * folio_maybe_dma_pinned() as the configured pin-count design answers it; Linux's answer
-   * (bias for small folios, exact _pincount for large ones) unless a design replaces it.
+   * folio_maybe_dma_pinned() for page `pfn` as the configured pin-count design answers it,
+   * scored against the truth. `site` is the mapping being asked about, when there is one.
    */
-  maybeDmaPinned(row: number): boolean {
-    return this.folios.maybeDmaPinnedLinux(row);
+  maybeDmaPinned(row: number, pfn: number, site?: PinSite): boolean {
+    return this.pins.maybePinned(row, pfn, site);
   }
 
   allocPid(): number {

@@ -17,6 +17,7 @@ import {
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import { doExit, doFork, spawn } from './fork.js';
+import { FOLL, getUserPages, gupFrames, putUserPages, unpinUserPages, validGupArgs } from './gup.js';
 import { Kernel, type ThpMode } from './kernel.js';
 import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
 import { truncateFile } from './memory.js';
@@ -24,6 +25,7 @@ import { MADV, MAP, MMF, PROT, type Process, VM_NAMES, type Vma } from './mm_typ
 import { doMadvise, doMmap, doMprotect, doMunmap } from './mmap.js';
 import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES } from './page_alloc.js';
 import { PT_LEVEL_NAMES, PTE } from './pgtable.js';
+import type { PinScore } from './pincount.js';
 import { NULL_HANDLE } from './pool.js';
 import { rmapWalk } from './rmap.js';
 import type { SlabInfoRow } from './slab.js';
@@ -156,7 +158,10 @@ export interface PageInfo {
   /** Folio handle when the frame is in a folio, else 0. */
   folio: number;
   anonExclusive: boolean;
+  /** folio_maybe_dma_pinned() as the pin-count design answers it. */
   maybeDmaPinned: boolean;
+  /** Exact pins on this page (the model's ground truth, whatever the design records). */
+  pins: number;
 }
 
 export interface Meminfo {
@@ -400,6 +405,7 @@ export class Machine {
       folio: 0,
       anonExclusive: false,
       maybeDmaPinned: false,
+      pins: 0,
     };
     if (type === MT.NONE) {
       const blk = pa.findFreeBlock(pfn);
@@ -428,7 +434,8 @@ export class Machine {
         flagNames: formatFlags(f.flags[row], PG),
         folio: f.handleOf(row),
         anonExclusive: f.pageAnonExclusive(row, pfn),
-        maybeDmaPinned: f.maybeDmaPinnedLinux(row),
+        maybeDmaPinned: this.k.pins.policy.maybePinned(row, pfn),
+        pins: this.k.pins.pinsOn(pfn),
       });
     } else if (type === MT.SLAB) {
       const s = this.slab.slabInuse(pa.memmap.hi(pfn));
@@ -443,7 +450,7 @@ export class Machine {
       Object.assign(info, { refcount: 1, flagNames: `table:${PT_LEVEL_NAMES[this.ptdesc.level[row]]}` });
     } else if (type === MT.ZERO || type === MT.RESERVED) {
       Object.assign(info, {
-        refcount: 1,
+        refcount: pfn === this.pa.zeroPfn ? 1 + this.k.zeroPageRefs : 1,
         flags: PG.reserved,
         flagNames: 'reserved',
         head: type === MT.ZERO && order > 0 ? this.pa.hugeZeroPfn() : pfn,
@@ -677,6 +684,102 @@ export class Machine {
     return this.after({ done });
   }
 
+  // ---------------------------------------------------------------- GUP and pins
+
+  private gupCall(
+    pid: number,
+    addr: number,
+    nrPages: number,
+    flags: number | string[],
+    wrapper: number,
+    fast: boolean,
+  ): GupResult {
+    const mm = this.proc(pid).mm;
+    const f = validGupArgs(parseFollFlags(flags), wrapper, { pages: true });
+    const h = getUserPages(this.k, mm, { start: addr, nrPages, flags: f, fast });
+    return this.after({ id: h.id, pages: h.pfns.length, pfns: [...h.pfns] });
+  }
+
+  /** get_user_pages(_fast)(): FOLL_GET references. Returns the handle and how many pages it holds. */
+  getUserPages(
+    pid: number,
+    addr: number,
+    nrPages: number,
+    flags: number | string[] = [],
+    opts: { fast?: boolean } = {},
+  ): GupResult {
+    return this.gupCall(pid, addr, nrPages, flags, FOLL.GET, opts.fast ?? false);
+  }
+
+  /** pin_user_pages(_fast)(): FOLL_PIN pins. */
+  pinUserPages(
+    pid: number,
+    addr: number,
+    nrPages: number,
+    flags: number | string[] = [],
+    opts: { fast?: boolean } = {},
+  ): GupResult {
+    return this.gupCall(pid, addr, nrPages, flags, FOLL.PIN, opts.fast ?? false);
+  }
+
+  /** unpin_user_pages() or, with `dirty`, unpin_user_pages_dirty_lock(). */
+  unpinUserPages(id: number, opts: { dirty?: boolean } = {}): void {
+    unpinUserPages(this.k, id, opts.dirty ?? false);
+    this.after(undefined);
+  }
+
+  /** put_page() on every reference of a get_user_pages() result. */
+  putUserPages(id: number): void {
+    putUserPages(this.k, id);
+    this.after(undefined);
+  }
+
+  /** A device reads `len` bytes through a GUP handle, starting `offset` bytes into it. */
+  dmaRead(id: number, offset = 0, len?: number): Uint8Array {
+    const h = gupFrames(this.k, id);
+    const total = h.pfns.length * PAGE_SIZE;
+    const n = len ?? total - offset;
+    if (offset < 0 || offset + n > total)
+      throw new InputError(`DMA range ${offset}+${n} is outside the ${total} pinned bytes`);
+    const out = new Uint8Array(n);
+    for (let done = 0; done < n; ) {
+      const a = offset + done;
+      const m = Math.min(n - done, PAGE_SIZE - (a % PAGE_SIZE));
+      this.k.frames.read(h.pfns[Math.floor(a / PAGE_SIZE)], a % PAGE_SIZE, m, out, done);
+      done += m;
+    }
+    return out;
+  }
+
+  /** A device writes through a GUP handle (what it wrote lands in the pinned frames, whoever maps them now). */
+  dmaWrite(id: number, data: Uint8Array | { byte: number; len: number }, offset = 0): void {
+    const h = gupFrames(this.k, id);
+    const n = data instanceof Uint8Array ? data.length : data.len;
+    const total = h.pfns.length * PAGE_SIZE;
+    if (offset < 0 || offset + n > total)
+      throw new InputError(`DMA range ${offset}+${n} is outside the ${total} pinned bytes`);
+    for (let done = 0; done < n; ) {
+      const a = offset + done;
+      const m = Math.min(n - done, PAGE_SIZE - (a % PAGE_SIZE));
+      const pfn = h.pfns[Math.floor(a / PAGE_SIZE)];
+      if (data instanceof Uint8Array) this.k.frames.write(pfn, a % PAGE_SIZE, data.subarray(done, done + m));
+      else this.k.frames.fillRange(pfn, a % PAGE_SIZE, m, data.byte);
+      done += m;
+    }
+    this.after(undefined);
+  }
+
+  /** How the pin-count design answered folio_maybe_dma_pinned() so far, scored against the truth. */
+  pinScore(): PinScore & { design: string; pinsTaken: number; metadataBytes: number } {
+    const t = this.k.pins;
+    return {
+      ...t.score,
+      design: t.policy.name,
+      pinsTaken: t.pinsTaken,
+      metadataBytes: t.policy.metadataBytes(),
+    };
+  }
+
   // ---------------------------------------------------------------- files
 
   /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
@@ -802,6 +905,32 @@ export class Machine {
         level: h.level,
       }));
   }
+}
+
+/** What a get_user_pages / pin_user_pages call returns. */
+export interface GupResult {
+  /** The handle to unpin, put, or DMA through. */
+  id: number;
+  /** Pages grabbed (fewer than asked when a later page failed). */
+  pages: number;
+  pfns: number[];
+}
+
+/** FOLL_* from bits or names ('write', 'force', 'longterm', 'nofault', ...). */
+export function parseFollFlags(flags: number | string[]): number {
+  if (typeof flags === 'number') return flags;
+  let f = 0;
+  for (const name of flags) {
+    const bit = (FOLL as Record<string, number>)[name.toUpperCase()];
+    if (bit === undefined)
+      throw new InputError(
+        `unknown FOLL flag '${name}' (known: ${Object.keys(FOLL)
+          .map((x) => x.toLowerCase())
+          .join(', ')})`,
+      );
+    f |= bit;
+  }
+  return f;
 }
 
 /** What `mmap()` takes: names or numbers for prot and flags. */

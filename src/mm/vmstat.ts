@@ -34,6 +34,10 @@ export const VM_EVENTS = [
   'thp_fault_fallback',
   'thp_split_pmd',
   'fork_copy',
+  'foll_pin_acquired',
+  'foll_pin_released',
+  'pgmigrate_success',
+  'pgmigrate_fail',
 ] as const;
 export type VmEvent = (typeof VM_EVENTS)[number];
 

@@ -1,0 +1,355 @@
+/**
+ * get_user_pages / pin_user_pages and their release.
+ *
+ * Models: mm/gup.c — is_valid_gup_args (R3.1), check_vma_flags (R3.2), follow_page_pte (R3.3),
+ * gup_must_unshare (R3.4, mm/internal.h), faultin_page (R3.5), try_grab_folio / gup_put_folio and
+ * their arithmetic (R2.4), mm_set_has_pinned_flag (R2.7), check_and_migrate_movable_folios for
+ * FOLL_LONGTERM (R3.6), unpin_user_pages_dirty_lock (R3.7, R12), and GUP-fast's lockless walk that
+ * falls back to the slow path for anything it cannot decide alone.
+ *
+ * A successful call returns a GupHandle naming the frames it grabbed; the handle remembers
+ * whether it holds pins or plain references, so releasing it the wrong way (unpinning a FOLL_GET
+ * reference, or put_page on a pin) is caught as the KernelBug Linux would eventually hit.
+ * Leaves out: FOLL_SPLIT_PMD, hugetlb, P2PDMA, secretmem, pkeys, the mmap_lock retry protocol.
+ */
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
+import { migrateToPinnable } from './migrate.js';
+import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
+import { MIGRATE, ZONE } from './page_alloc.js';
+import { folioMarkDirty } from './page-writeback.js';
+import { entryBits, entryPfn, PT_LEVEL, PTE } from './pgtable.js';
+import type { PinSite } from './pincount.js';
+import { type Errno, KernelBug, KernelError, PAGE_SIZE } from './types.js';
+
+/** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
+export const FOLL = {
+  WRITE: 1 << 0,
+  GET: 1 << 1,
+  DUMP: 1 << 2,
+  FORCE: 1 << 3,
+  NOWAIT: 1 << 4,
+  NOFAULT: 1 << 5,
+  HWPOISON: 1 << 6,
+  ANON: 1 << 7,
+  LONGTERM: 1 << 8,
+  SPLIT_PMD: 1 << 9,
+  PCI_P2PDMA: 1 << 10,
+  INTERRUPTIBLE: 1 << 11,
+  HONOR_NUMA_FAULT: 1 << 12,
+  // Internal flags a caller may not pass (R3.1 rule 1).
+  TOUCH: 1 << 16,
+  TRIED: 1 << 17,
+  REMOTE: 1 << 18,
+  PIN: 1 << 19,
+  FAST_ONLY: 1 << 20,
+  UNLOCKABLE: 1 << 21,
+  MADV_POPULATE: 1 << 22,
+} as const;
+
+const INTERNAL_FLAGS =
+  FOLL.PIN | FOLL.TRIED | FOLL.UNLOCKABLE | FOLL.REMOTE | FOLL.FAST_ONLY | FOLL.TOUCH | FOLL.MADV_POPULATE;
+
+/** Pages grabbed by one GUP call: frames in order, and how they are held. */
+export interface GupHandle {
+  readonly id: number;
+  readonly mm: Mm;
+  readonly start: number;
+  /** Frame of each page grabbed, in address order. */
+  readonly pfns: Float64Array;
+  /** FOLL_PIN (pins) or FOLL_GET (references). */
+  readonly pin: boolean;
+  readonly flags: number;
+  released: boolean;
+}
+
+/**
+ * is_valid_gup_args() (R3.1). `wrapper` is the flag the API adds (FOLL_PIN for pin_user_pages*,
+ * FOLL_GET for get_user_pages* with a pages array). Returns the effective flags.
+ */
+export function validGupArgs(
+  flags: number,
+  wrapper: number,
+  opts: { pages: boolean; locked?: number },
+): number {
+  if (flags & INTERNAL_FLAGS) throw new KernelError('EINVAL', 'caller passed internal FOLL_* flags');
+  if (opts.locked !== undefined && opts.locked !== 1) throw new KernelError('EINVAL', '*locked must be 1');
+  if (wrapper === FOLL.GET && !opts.pages) wrapper = 0;
+  const f = flags | wrapper;
+  if (f & FOLL.GET && f & FOLL.PIN) throw new KernelError('EINVAL', 'FOLL_GET and FOLL_PIN together');
+  if (f & FOLL.LONGTERM && !(f & FOLL.PIN))
+    throw new KernelError('EINVAL', 'FOLL_LONGTERM needs FOLL_PIN (use pin_user_pages)');
+  if (f & (FOLL.GET | FOLL.PIN) && !opts.pages)
+    throw new KernelError('EINVAL', 'FOLL_GET/FOLL_PIN without a pages array');
+  if (f & FOLL.LONGTERM && f & FOLL.PCI_P2PDMA)
+    throw new KernelError('EINVAL', 'FOLL_LONGTERM with FOLL_PCI_P2PDMA');
+  return f;
+}
+
+/** vma_needs_dirty_tracking(): a shared writable file mapping whose filesystem tracks dirtying. */
+const needsDirtyTracking = (vma: Vma): boolean =>
+  (vma.flags & (VM.SHARED | VM.WRITE)) === (VM.SHARED | VM.WRITE) && !!vma.file && !vma.file.shmem;
+
+/** check_vma_flags() (R3.2): EFAULT / EOPNOTSUPP for VMAs GUP may not touch this way. */
+export function checkVmaFlags(vma: Vma, flags: number): Errno | null {
+  if (vma.flags & (VM.IO | VM.PFNMAP)) return 'EFAULT';
+  if (flags & FOLL.ANON && !vmaIsAnonymous(vma)) return 'EFAULT';
+  if (flags & FOLL.WRITE) {
+    if (!vmaIsAnonymous(vma) && flags & FOLL.PIN && flags & FOLL.LONGTERM && needsDirtyTracking(vma))
+      return 'EFAULT';
+    if (!(vma.flags & VM.WRITE)) {
+      if (!(flags & FOLL.FORCE)) return 'EFAULT';
+      if (!isCowMapping(vma.flags)) return 'EFAULT';
+    }
+  } else if (!(vma.flags & VM.READ)) {
+    if (!(flags & FOLL.FORCE) || !(vma.flags & VM.MAYREAD)) return 'EFAULT';
+  }
+  return null;
+}
+
+/** gup_must_unshare() (R3.4), for a read-only entry. */
+function mustUnshare(k: Kernel, vma: Vma, flags: number, row: number, pfn: number): boolean {
+  if ((flags & (FOLL.PIN | FOLL.WRITE)) !== FOLL.PIN) return false;
+  if (row >= 0 && k.folios.kind[row] === MT.ANON) return !k.folios.pageAnonExclusive(row, pfn);
+  return (flags & FOLL.LONGTERM) !== 0 && isCowMapping(vma.flags);
+}
+
+type Follow = { pfn: number; row: number } | 'nopage' | Errno;
+
+/** follow_page_pte() / follow_pmd_mask() (R3.3) for one address. */
+function followPage(k: Kernel, vma: Vma, addr: number, flags: number): Follow {
+  const pd = k.ptdesc;
+  const slot = pd.leafSlot(vma.mm.pgd, addr);
+  if (slot < 0) return 'nopage';
+  const e = pd.entries[slot];
+  const bits = entryBits(e);
+  if (e === 0 || !(bits & PTE.PRESENT)) return 'nopage';
+  const pmd = pd.leafLevel === PT_LEVEL.PMD;
+  const pfn = entryPfn(e) + (pmd ? Math.floor(addr / PAGE_SIZE) % 512 : 0);
+  let row = vmNormalPage(k, vma, addr, pmd ? e - bits + (bits & ~PTE.HUGE) : e);
+  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
+    return 'nopage';
+  if (row < 0) {
+    if (flags & FOLL.DUMP) return 'EFAULT';
+    if (!k.pa.isZeroPfn(pfn)) return 'EEXIST';
+    row = -1;
+  }
+  if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, pfn)) return 'EMLINK';
+  return { pfn, row };
+}
+
+/** can_follow_write_pte(): FOLL_FORCE may write a read-only PTE only of an exclusive anon page in a COW mapping. */
+function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn: number): boolean {
+  if (!(flags & FOLL.FORCE)) return false;
+  if (vma.flags & (VM.SHARED | VM.MAYSHARE) || !(vma.flags & VM.MAYWRITE) || vma.flags & VM.WRITE)
+    return false;
+  return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
+}
+
+/** folio_is_longterm_pinnable() (R3.6). */
+export function longtermPinnable(k: Kernel, pfn: number): boolean {
+  if (k.pa.isZeroPfn(pfn)) return true;
+  const mt = k.pa.pageblockMigratetype(pfn);
+  if (mt === MIGRATE.CMA || mt === MIGRATE.ISOLATE) return false;
+  return k.pa.zoneOf(pfn).id !== ZONE.MOVABLE;
+}
+
+/** try_grab_folio() (R2.4): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
+function grab(k: Kernel, pfn: number, row: number, flags: number, site: PinSite): void {
+  if (row < 0) {
+    // The shared zero page: a pin is a no-op; a reference is real.
+    if (flags & FOLL.GET) k.zeroPageRefs++;
+    return;
+  }
+  if (k.folios.refcount[row] <= 0) throw new KernelError('ENOMEM', 'try_grab_folio on a folio being freed');
+  if (flags & FOLL.GET) k.folios.refcount[row]++;
+  else if (flags & FOLL.PIN) k.pins.pin(row, pfn, site);
+}
+
+/** gup_put_folio(): release what grab() took. */
+function release(k: Kernel, pfn: number, pin: boolean, site: PinSite): void {
+  const row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn);
+  if (row < 0) {
+    if (!pin) k.zeroPageRefs--;
+    return;
+  }
+  if (pin) k.pins.unpin(row, pfn, site);
+  else k.folios.putRow(row);
+}
+
+function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean): void {
+  for (let i = 0; i < pfns.length; i++) release(k, pfns[i], pin, { mm, addr: start + i * PAGE_SIZE });
+}
+
+export interface GupRequest {
+  start: number;
+  nrPages: number;
+  flags: number;
+  /** The _fast variants: a lockless walk first, the slow path for what it cannot take. */
+  fast?: boolean;
+}
+
+/**
+ * __get_user_pages_locked() and, for FOLL_LONGTERM, __gup_longterm_locked(): walk, fault in and
+ * grab `nrPages` pages from `start`. Returns the handle for the pages grabbed; an error on the
+ * first page is thrown as KernelError, an error later returns the pages taken so far (as the
+ * kernel returns a short count).
+ */
+export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
+  const { flags } = req;
+  if (req.start % PAGE_SIZE !== 0)
+    throw new KernelError('EINVAL', `start 0x${req.start.toString(16)} is not page aligned`);
+  if (!Number.isInteger(req.nrPages) || req.nrPages < 0)
+    throw new KernelError('EINVAL', 'nr_pages must be a count');
+  if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  for (let attempt = 0; ; attempt++) {
+    const pfns = collect(k, mm, req);
+    if (!(flags & FOLL.LONGTERM) || attempt > 0) return handle(k, mm, req, pfns);
+    const bad = [...pfns].filter((pfn) => !longtermPinnable(k, pfn));
+    if (bad.length === 0) return handle(k, mm, req, pfns);
+    // check_and_migrate_movable_folios(): drop everything, migrate the offenders, retry once.
+    releaseAll(k, mm, req.start, pfns, true);
+    migrateToPinnable(k, [...new Set(bad.map((pfn) => k.folios.pageRow(pfn)))]);
+  }
+}
+
+function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHandle {
+  const h: GupHandle = {
+    id: k.nextGupId++,
+    mm,
+    start: req.start,
+    pfns,
+    pin: (req.flags & FOLL.PIN) !== 0,
+    flags: req.flags,
+    released: false,
+  };
+  k.gup.set(h.id, h);
+  if (h.pin) k.stat.events.foll_pin_acquired += pfns.length;
+  if (k.stat.tracing)
+    k.stat.emit({ type: h.pin ? 'pin' : 'get', mm: mm.id, addr: req.start, pages: pfns.length });
+  return h;
+}
+
+/** The page walk with faults: every page grabbed, or the error and what was grabbed before it. */
+function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
+  const out = new Float64Array(req.nrPages);
+  let n = 0;
+  let err: Errno | null = null;
+  let vma: Vma | undefined;
+  for (; n < req.nrPages; n++) {
+    const addr = req.start + n * PAGE_SIZE;
+    if (!vma || addr >= vma.end) {
+      vma = findVma(mm, addr);
+      if (!vma) {
+        err = 'EFAULT';
+        break;
+      }
+      err = checkVmaFlags(vma, req.flags);
+      if (err) break;
+    }
+    const got = req.fast ? fastOne(k, vma, addr, req.flags) : undefined;
+    const r = got ?? slowOne(k, vma, addr, req.flags);
+    if (typeof r === 'string') {
+      err = r;
+      break;
+    }
+    grab(k, r.pfn, r.row, req.flags, { mm, addr });
+    out[n] = r.pfn;
+  }
+  if (err && n === 0)
+    throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);
+  return n === req.nrPages ? out : out.slice(0, n);
+}
+
+/**
+ * gup_fast_pte_range() for one page: only a present entry that needs no fault, no unshare and no
+ * migration is taken; anything else returns undefined and the slow path decides.
+ */
+function fastOne(k: Kernel, vma: Vma, addr: number, flags: number): { pfn: number; row: number } | undefined {
+  const r = followPage(k, vma, addr, flags & ~FOLL.FORCE);
+  if (typeof r === 'string') return undefined;
+  if (r.row < 0 && !k.pa.isZeroPfn(r.pfn)) return undefined;
+  if (flags & FOLL.LONGTERM && !longtermPinnable(k, r.pfn)) return undefined;
+  // GUP-fast cannot see the VMA: a non-anon page in a COW mapping under a R/O long-term pin must unshare.
+  if (
+    (flags & (FOLL.PIN | FOLL.WRITE | FOLL.LONGTERM)) === (FOLL.PIN | FOLL.LONGTERM) &&
+    (r.row < 0 || k.folios.kind[r.row] !== MT.ANON)
+  )
+    return undefined;
+  return r;
+}
+
+/** One page of __get_user_pages(): follow, fault in as needed (R3.5), follow again. */
+function slowOne(k: Kernel, vma: Vma, addr: number, flags: number): { pfn: number; row: number } | Errno {
+  for (let tries = 0; tries < 3; tries++) {
+    const r = followPage(k, vma, addr, flags);
+    if (typeof r === 'object') return r;
+    if (r !== 'nopage' && r !== 'EMLINK') return r;
+    if (flags & FOLL.NOFAULT) return 'EFAULT';
+    const fault = r === 'EMLINK' ? FAULT.UNSHARE : flags & FOLL.WRITE ? FAULT.WRITE : 0;
+    const out = handleMmFault(k, vma, addr, fault | FAULT.REMOTE);
+    if (out === 'oom') return 'ENOMEM';
+    if (out !== 'ok') return 'EFAULT';
+  }
+  throw new KernelBug(`GUP at 0x${addr.toString(16)} made no progress after faulting`, {
+    rule: '__get_user_pages: retry loop',
+  });
+}
+
+function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
+  const h = k.gup.get(id);
+  if (!h || h.released)
+    throw new KernelBug(`GUP handle ${id} was already released or never existed`, {
+      rule: 'unpin_user_pages: double release',
+    });
+  if (h.pin !== pin) {
+    const pfn = h.pfns[0];
+    throw new KernelBug(
+      pin
+        ? 'unpin_user_page on a FOLL_GET reference'
+        : 'put_page on a FOLL_PIN pin (1 versus 1024: the accounting breaks)',
+      {
+        pfn,
+        rule: pin ? 'unpin_user_pages: page was not pinned' : 'R3.7: pins must not be released with put_page',
+      },
+    );
+  }
+  return h;
+}
+
+/**
+ * unpin_user_pages() / unpin_user_pages_dirty_lock() (R3.7): with `dirty`, each folio not already
+ * dirty is marked dirty first, dispatched by what owns it (R12); then every pin is dropped.
+ */
+export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
+  const h = liveHandle(k, id, true);
+  h.pfns.forEach((pfn, i) => {
+    const row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn);
+    if (dirty && row >= 0) folioMarkDirty(k, row);
+    release(k, pfn, true, { mm: h.mm, addr: h.start + i * PAGE_SIZE });
+  });
+  h.released = true;
+  k.gup.delete(id);
+  k.stat.events.foll_pin_released += h.pfns.length;
+  if (k.stat.tracing) k.stat.emit({ type: 'unpin', mm: h.mm.id, addr: h.start, pages: h.pfns.length, dirty });
+}
+
+/** put_page() on every reference a FOLL_GET call took. */
+export function putUserPages(k: Kernel, id: number): void {
+  const h = liveHandle(k, id, false);
+  releaseAll(k, h.mm, h.start, h.pfns, false);
+  h.released = true;
+  k.gup.delete(id);
+  if (k.stat.tracing) k.stat.emit({ type: 'put', mm: h.mm.id, addr: h.start, pages: h.pfns.length });
+}
+
+/** The frames a live handle holds (for DMA). */
+export function gupFrames(k: Kernel, id: number): GupHandle {
+  const h = k.gup.get(id);
+  if (!h || h.released)
+    throw new KernelBug(`DMA through GUP handle ${id}, which was released`, {
+      rule: 'DMA after unpin: use after free',
+    });
+  return h;
+}

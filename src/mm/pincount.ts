@@ -1,0 +1,129 @@
+/**
+ * How DMA pins are counted, and how folio_maybe_dma_pinned() answers: the policy interface, the
+ * ground truth every policy is scored against, and Linux's own policy.
+ *
+ * Models: try_grab_folio / gup_put_folio / folio_maybe_dma_pinned (include/linux/mm.h, mm/gup.c;
+ * kernel-semantics R2.3–R2.5). Linux adds GUP_PIN_COUNTING_BIAS (1024) to the refcount of a small
+ * folio per pin and keeps an exact _pincount in large folios. The alternatives argued upstream live
+ * in src/designs/pincount.ts and implement the same interface.
+ *
+ * Whatever the policy, the model also keeps the exact number of pins on every page (a Map from
+ * frame to count — numbers only), so each answer can be scored: true or false positive, true or
+ * false negative.
+ */
+import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
+import type { Mm } from './mm_types.js';
+
+/** Where a pin was taken, for policies that count per mapping. */
+export interface PinSite {
+  mm: Mm;
+  addr: number;
+}
+
+/** A pin-count design: how a pin changes the descriptors, and how "maybe pinned?" is answered. */
+export interface PinPolicy {
+  readonly name: string;
+  /** Take one pin on page `pfn` of folio `row` (a reference is part of it). */
+  pin(row: number, pfn: number, site: PinSite): void;
+  unpin(row: number, pfn: number, site: PinSite): void;
+  /** folio_maybe_dma_pinned() for page `pfn`; `site` is given when the caller knows the mapping. */
+  maybePinned(row: number, pfn: number, site?: PinSite): boolean;
+  /** The frames of a freed folio: forget per-page state. */
+  freed?(pfn: number, nrPages: number): void;
+  /** Metadata bytes the design spends beyond the layout's descriptors. */
+  metadataBytes(): number;
+  /** What a reader should know about the design, one line. */
+  readonly summary: string;
+}
+
+/** Linux: the refcount bias on small folios, the exact _pincount on large ones. */
+export class BiasPinPolicy implements PinPolicy {
+  readonly name = 'bias';
+  readonly summary = 'Linux: +1024 on the refcount of small folios, exact _pincount in large folios';
+
+  constructor(private readonly f: FolioPool) {}
+
+  pin(row: number): void {
+    const lg = this.f.large[row];
+    if (lg < 0) this.f.refcount[row] += GUP_PIN_COUNTING_BIAS;
+    else {
+      this.f.refcount[row]++;
+      this.f.pincount[lg]++;
+    }
+  }
+
+  unpin(row: number): void {
+    const lg = this.f.large[row];
+    if (lg < 0) this.f.putRow(row, GUP_PIN_COUNTING_BIAS);
+    else {
+      this.f.pincount[lg]--;
+      this.f.putRow(row);
+    }
+  }
+
+  maybePinned(row: number): boolean {
+    return this.f.maybeDmaPinnedLinux(row);
+  }
+
+  metadataBytes(): number {
+    return 0;
+  }
+}
+
+/** Answers scored against the truth. */
+export interface PinScore {
+  truePositives: number;
+  falsePositives: number;
+  falseNegatives: number;
+  trueNegatives: number;
+}
+
+/** Pins as the policy counts them, plus the exact truth per page and the score of every answer. */
+export class PinTracker {
+  /** Exact pins per frame (the truth). */
+  private readonly truth = new Map<number, number>();
+  readonly score: PinScore = { truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 0 };
+  pinsTaken = 0;
+
+  constructor(public policy: PinPolicy) {}
+
+  pin(row: number, pfn: number, site: PinSite): void {
+    this.policy.pin(row, pfn, site);
+    this.truth.set(pfn, (this.truth.get(pfn) ?? 0) + 1);
+    this.pinsTaken++;
+  }
+
+  unpin(row: number, pfn: number, site: PinSite): void {
+    const n = this.truth.get(pfn) ?? 0;
+    if (n <= 1) this.truth.delete(pfn);
+    else this.truth.set(pfn, n - 1);
+    this.policy.unpin(row, pfn, site);
+  }
+
+  /** Exact pins on a page right now. */
+  pinsOn(pfn: number): number {
+    return this.truth.get(pfn) ?? 0;
+  }
+
+  /** Is any page of the folio at [head, head+n) pinned? */
+  folioPinned(head: number, n: number): boolean {
+    if (this.truth.size === 0) return false;
+    for (let i = 0; i < n; i++) if (this.truth.has(head + i)) return true;
+    return false;
+  }
+
+  /** The policy's answer for page `pfn`, scored against whether that page is pinned. */
+  maybePinned(row: number, pfn: number, site?: PinSite): boolean {
+    const answer = this.policy.maybePinned(row, pfn, site);
+    const real = this.truth.has(pfn);
+    if (answer && real) this.score.truePositives++;
+    else if (answer) this.score.falsePositives++;
+    else if (real) this.score.falseNegatives++;
+    else this.score.trueNegatives++;
+    return answer;
+  }
+
+  freed(pfn: number, nrPages: number): void {
+    this.policy.freed?.(pfn, nrPages);
+  }
+}
