@@ -143,7 +143,8 @@ function copyPresentPte(
   }
   // Step 5: write-protect both sides of a COW mapping; the child's entry is old (and clean when shared).
   const bits = entryBits(pte);
-  let drop = PTE.YOUNG | PTE.UFFD_WP;
+  // The child did not pin anything: a design's software "pinned" bit stays with the parent.
+  let drop = PTE.YOUNG | PTE.UFFD_WP | PTE.SW1;
   if (bits & PTE.WRITE && isCowMapping(src.flags)) {
     pd.entries[srcPte * PTRS_PER_TABLE + i] = pte - PTE.WRITE;
     drop |= PTE.WRITE;

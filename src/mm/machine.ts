@@ -14,6 +14,7 @@ import {
   type LayoutAccounting,
   type LayoutName,
 } from '../designs/layout.js';
+import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.js';
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import { doExit, doFork, spawn } from './fork.js';
@@ -66,6 +67,8 @@ export interface MachineConfig {
   thp?: ThpMode;
   /** Map the huge zero folio on THP read faults (use_zero_page). Default true. */
   thpZeroPage?: boolean;
+  /** How pins are counted and folio_maybe_dma_pinned() answers (src/designs/pincount.ts). Default bias (Linux). */
+  pincount?: PinDesign;
 }
 
 export interface ResolvedConfig {
@@ -79,6 +82,7 @@ export interface ResolvedConfig {
   contents: boolean;
   thp: ThpMode;
   thpZeroPage: boolean;
+  pincount: PinDesign;
 }
 
 const KERNEL_START = 16 * MiB;
@@ -120,6 +124,9 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     start: size(r.start, `reserved[${i}].start`, 0),
     size: size(r.size, `reserved[${i}].size`, 0),
   }));
+  const pincount = c.pincount ?? 'bias';
+  if (!PIN_DESIGNS.includes(pincount))
+    throw new ConfigError(`pincount: '${pincount}' is not one of ${PIN_DESIGNS.join(', ')}`);
   const thp = c.thp ?? 'madvise';
   if (!THP_MODES.includes(thp)) throw new ConfigError(`thp: '${thp}' is not one of ${THP_MODES.join(', ')}`);
   return {
@@ -133,6 +140,7 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     contents: c.contents ?? true,
     thp,
     thpZeroPage: c.thpZeroPage ?? true,
+    pincount,
   };
 }
 
@@ -203,6 +211,7 @@ export class Machine {
       if (e instanceof RangeError) throw new ConfigError(e.message);
       throw e;
     }
+    this.k.pins.policy = makePinPolicy(c.pincount, this.k, c.design);
     this.checkLevel = c.check;
   }
 
