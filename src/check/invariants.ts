@@ -180,13 +180,11 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
     if (o === MAX_PAGE_ORDER) continue;
     const size = 1 << o;
     const buddy = p % (size * 2) === 0 ? p + size : p - size;
-    const isolated =
-      pa.pageblockMigratetype(p) === MIGRATE.ISOLATE || pa.pageblockMigratetype(buddy) === MIGRATE.ISOLATE;
     if (
       p < buddy &&
       heads.get(buddy) === o &&
       pa.zoneOf(p) === safeZone(pa, buddy) &&
-      !(o >= PAGEBLOCK_ORDER && isolated)
+      (o < PAGEBLOCK_ORDER || pageblocksMerge(pa.pageblockMigratetype(p), pa.pageblockMigratetype(buddy)))
     ) {
       v.push(
         `free buddies ${hex(Math.min(p, buddy))} and ${hex(Math.max(p, buddy))} of order ${o} were not merged`,
@@ -194,6 +192,15 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
     }
   }
   return heads;
+}
+
+/**
+ * Must two free buddy pageblocks have merged? Isolated ones never merge on their own (isolation
+ * moves free blocks without merging them); CMA merges only with CMA (migratetype_is_mergeable).
+ */
+function pageblocksMerge(a: number, b: number): boolean {
+  if (a === MIGRATE.ISOLATE || b === MIGRATE.ISOLATE) return false;
+  return a === b || (a < MIGRATE.CMA && b < MIGRATE.CMA);
 }
 
 function safeZone(pa: PageAlloc, pfn: number) {

@@ -180,6 +180,8 @@ export class PageAlloc {
   private dynFree: Int32Array;
   private dynFreeTop = 0;
   private dynUsed = 0;
+  /** Migratetype of each isolated pageblock before it was isolated. */
+  private readonly isolatedFrom = new Map<number, number>();
   /** The shared zero page (empty_zero_page). */
   readonly zeroPfn: number;
   private hugeZero = -1;
@@ -709,12 +711,18 @@ export class PageAlloc {
 
   /**
    * An entirely free section gives its memmap back; its max-order blocks stay linked by index.
-   * Not while a pageblock in it is isolated: its blocks could not all merge to max order.
+   * Not while a pageblock in it is isolated, nor while two of its pageblocks could not merge
+   * (CMA next to another type): an unpopulated section must read as whole max-order blocks.
    */
   private depopulate(section: number): void {
     const first = (section * PAGES_PER_SECTION) / PAGEBLOCK_PAGES;
     for (let pb = first; pb < first + PAGES_PER_SECTION / PAGEBLOCK_PAGES; pb++)
       if (this.pageblockMt[pb] === MIGRATE.ISOLATE) return;
+    const base = section * PAGES_PER_SECTION;
+    for (let pfn = base; pfn < base + PAGES_PER_SECTION; pfn += MAX_BLOCK) {
+      const lo = this.memmap.lo(pfn);
+      if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== MAX_PAGE_ORDER) return;
+    }
     this.memmap.depopulate(section);
     this.stat.events.section_depopulate++;
   }
@@ -730,16 +738,23 @@ export class PageAlloc {
     const z = this.zoneOf(start);
     this.ensurePopulated(start);
     this.splitMaxOrderCovering(z, start);
+    this.isolatedFrom.set(pb, this.pageblockMt[pb]);
     this.pageblockMt[pb] = MIGRATE.ISOLATE;
     this.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, MIGRATE.ISOLATE);
   }
 
-  /** undo_isolate_page_range() for one pageblock. */
-  unisolatePageblock(pfn: number, mt: number = MIGRATE.MOVABLE): void {
+  /**
+   * undo_isolate_page_range() for one pageblock. It gets back the migratetype it had before it
+   * was isolated (isolation is a bit beside the migratetype in current Linux), unless `mt` says
+   * otherwise.
+   */
+  unisolatePageblock(pfn: number, mt?: number): void {
     const pb = Math.floor(pfn / PAGEBLOCK_PAGES);
     if (this.pageblockMt[pb] !== MIGRATE.ISOLATE)
       throw new KernelError('EINVAL', `pageblock ${pb} is not isolated`);
     const start = pb * PAGEBLOCK_PAGES;
+    mt ??= this.isolatedFrom.get(pb) ?? MIGRATE.MOVABLE;
+    this.isolatedFrom.delete(pb);
     this.pageblockMt[pb] = mt;
     const z = this.zoneOf(start);
     this.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, mt);
