@@ -409,6 +409,39 @@ describe('CMA', () => {
   });
 });
 
+describe('CMA pageblocks and isolation', () => {
+  const cmaStart = pagesOf(1024 - 64);
+  const cmaSection = Math.floor(cmaStart / PAGES_PER_SECTION);
+
+  it('an isolated CMA pageblock gets its type back when unisolated', () => {
+    const m = new Machine({ memory: '1G', cma: '64M' });
+    m.kernel.pa.isolatePageblock(cmaStart);
+    expect(m.page(cmaStart).migratetype).toBe('Isolate');
+    expect(m.meminfo().CmaFree).toBe((64 - 2) * 1024);
+    m.kernel.pa.unisolatePageblock(cmaStart);
+    expect(m.page(cmaStart)).toMatchObject({ type: 'buddy', order: 10, migratetype: 'CMA' });
+    expect(m.meminfo().CmaFree).toBe(64 * 1024);
+    // Whole again, the section gives its memmap back.
+    expect(m.kernel.pa.memmap.isPopulated(cmaSection)).toBe(false);
+    m.check('full');
+  });
+
+  it('a CMA pageblock given another type never merges with its CMA buddy', () => {
+    const m = new Machine({ memory: '1G', cma: '64M' });
+    m.kernel.pa.isolatePageblock(cmaStart);
+    m.kernel.pa.unisolatePageblock(cmaStart, MIGRATE.MOVABLE);
+    expect(m.page(cmaStart)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
+    expect(m.page(cmaStart + 512)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'CMA' });
+    // Entirely free, but not as whole max-order blocks: the section keeps its memmap.
+    expect(m.kernel.pa.memmap.isPopulated(cmaSection)).toBe(true);
+    m.check('full');
+    const p = m.allocPages(0, { gfp: GFP.MOVABLE });
+    m.freePages(p, 0);
+    expect(m.kernel.pa.memmap.isPopulated(cmaSection)).toBe(true);
+    m.check('full');
+  });
+});
+
 describe('pageblock isolation', () => {
   /** A pageblock in the second (entirely free) section of a 256M machine. */
   const PB = 0x9c00;
