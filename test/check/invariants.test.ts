@@ -136,6 +136,105 @@ describe('invariants hold over long random operation sequences', () => {
   );
 });
 
+describe('invariants hold on a machine with several nodes and zones', () => {
+  // 4.5 GiB over two nodes with 256 MiB of ZONE_MOVABLE each and 64 MiB of CMA:
+  //   node 0: DMA32 [0, 0x80000) with CMA at [0x7c000, 0x80000), Movable [0x80000, 0x90000)
+  //   node 1: DMA32 [0x90000, 0x100000), Normal [0x100000, 0x110000), Movable [0x110000, 0x120000)
+  const config = { memory: '4608M', nodes: 2, movable: '512M', cma: '64M' } as const;
+  const GFPS = [
+    GFP_KERNEL,
+    GFP.MOVABLE,
+    GFP.RECLAIMABLE,
+    GFP.DMA32,
+    GFP.THISNODE,
+    GFP.MOVABLE | GFP.THISNODE,
+  ];
+  /** Pageblocks at zone, node and CMA edges. */
+  const EDGES = [0, 992, 1023, 1024, 1151, 1152, 2047, 2048, 2175, 2303];
+  const op = fc.oneof(
+    fc.record({
+      op: fc.constant('pages' as const),
+      order: fc.nat(10),
+      gfp: fc.nat(GFPS.length - 1),
+      nid: fc.nat(1),
+    }),
+    fc.record({ op: fc.constant('folio' as const), order: fc.constantFrom(0, 2, 9, 10), nid: fc.nat(1) }),
+    fc.record({
+      op: fc.constant('kmalloc' as const),
+      size: fc.integer({ min: 1, max: 40000 }),
+      nid: fc.nat(1),
+    }),
+    fc.record({ op: fc.constant('isolate' as const), pageblock: fc.constantFrom(...EDGES) }),
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('free' as const), pick: fc.nat() }) },
+  );
+  type Obj =
+    | { k: 'pages'; pfn: number; order: number }
+    | { k: 'folio'; h: number }
+    | { k: 'kmalloc'; addr: number };
+
+  test.prop([fc.array(op, { minLength: 20, maxLength: 200 })], { numRuns: 10 })(
+    "check 'full' after every step; allocations land where their GFP flags allow",
+    (ops) => {
+      const m = new Machine({ ...config, check: 'full' });
+      const boot = observable(m);
+      const live: Obj[] = [];
+      const isolated = new Set<number>();
+      const free = (x: Obj) => {
+        if (x.k === 'pages') m.freePages(x.pfn, x.order);
+        else if (x.k === 'folio') m.folioPut(x.h);
+        else m.kfree(x.addr);
+      };
+      for (const o of ops) {
+        if (o.op === 'pages') {
+          const gfp = GFPS[o.gfp];
+          const pfn = m.allocPages(o.order, { gfp, nid: o.nid });
+          live.push({ k: 'pages', pfn, order: o.order });
+          const p = m.page(pfn);
+          if (gfp & GFP.DMA32) expect(pfn + (1 << o.order)).toBeLessThanOrEqual(0x100000);
+          if (gfp & GFP.THISNODE) expect(p.nid).toBe(o.nid);
+          if (!(gfp & GFP.MOVABLE)) {
+            expect(p.zone).not.toBe('Movable');
+            expect(p.migratetype).not.toBe('CMA');
+          }
+        } else if (o.op === 'folio') {
+          const movable = m.buddyinfo().find((z) => z.nid === o.nid && z.zone === 'Movable')!;
+          const fits = movable.free.some((n, order) => n > 0 && order >= o.order);
+          const h = m.folioAlloc(o.order, { nid: o.nid });
+          live.push({ k: 'folio', h });
+          // A user folio prefers its node's ZONE_MOVABLE while a block there fits.
+          if (fits) expect(m.page(m.folioPfn(h))).toMatchObject({ zone: 'Movable', nid: o.nid });
+        } else if (o.op === 'kmalloc') {
+          const addr = m.kmalloc(o.size, { nid: o.nid });
+          live.push({ k: 'kmalloc', addr });
+          const p = m.page(Math.floor(addr / PAGE_SIZE));
+          expect(p.zone).not.toBe('Movable');
+          expect(p.migratetype).not.toBe('CMA');
+        } else if (o.op === 'isolate') {
+          const pfn = o.pageblock * 512;
+          const was = m.page(pfn).migratetype;
+          if (isolated.delete(pfn)) m.kernel.pa.unisolatePageblock(pfn);
+          else {
+            m.kernel.pa.isolatePageblock(pfn);
+            isolated.add(pfn);
+          }
+          m.check('full');
+          if (was === 'Isolate') expect(m.page(pfn).migratetype).not.toBe('Isolate');
+        } else if (live.length > 0) free(live.splice(o.pick % live.length, 1)[0]);
+      }
+      for (const x of live) free(x);
+      for (const pfn of isolated) m.kernel.pa.unisolatePageblock(pfn);
+      m.check('full');
+      const after = observable(m);
+      expect(after.meminfo).toEqual(boot.meminfo);
+      expect(after.buddyinfo).toEqual(boot.buddyinfo);
+      expect(after.sections).toEqual(boot.sections);
+      // CMA pageblocks stay CMA through isolation and back.
+      expect(m.page(0x7c000).migratetype).toBe('CMA');
+      expect(m.page(0x7fe00).migratetype).toBe('CMA');
+    },
+  );
+});
+
 describe('the checker catches corruption', () => {
   /** A machine with one of everything, passing every check. */
   function populated() {
