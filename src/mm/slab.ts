@@ -17,7 +17,7 @@ import type { FolioPool } from './folio.js';
 import { MT, mdWord } from './memdesc.js';
 import { GFP, GFP_KERNEL, type PageAlloc } from './page_alloc.js';
 import { grown, HandlePool } from './pool.js';
-import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import { KernelBug, KernelError, MAX_PAGE_ORDER, PAGE_SIZE } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 /** SLUB's slub_max_order default. */
@@ -257,14 +257,23 @@ export class SlabAllocator extends HandlePool {
   kmalloc(size: number, nid = 0): number {
     if (!Number.isInteger(size) || size <= 0)
       throw new KernelError('EINVAL', `kmalloc size ${size} must be a positive integer`);
-    this.stat.events.kmalloc++;
+    let addr: number;
     if (size > KMALLOC_MAX_CACHE_SIZE) {
       const order = Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE)));
+      // Above KMALLOC_MAX_SIZE kmalloc returns NULL: __alloc_pages() refuses order > MAX_PAGE_ORDER.
+      if (order > MAX_PAGE_ORDER)
+        throw new KernelError(
+          'ENOMEM',
+          `kmalloc(${size}) exceeds KMALLOC_MAX_SIZE (${PAGE_SIZE << MAX_PAGE_ORDER})`,
+        );
       const h = this.folios.alloc(GFP.COMP, order, MT.LARGE_KMALLOC, nid);
-      return this.folios.pfn[h >>> 0] * PAGE_SIZE;
+      addr = this.folios.pfn[h >>> 0] * PAGE_SIZE;
+    } else {
+      const c = this.kmallocCaches.find((k) => k.objectSize >= size)!;
+      addr = this.alloc(c, nid);
     }
-    const c = this.kmallocCaches.find((k) => k.objectSize >= size)!;
-    return this.alloc(c, nid);
+    this.stat.events.kmalloc++;
+    return addr;
   }
 
   /** kfree(): frees a kmalloc object or large-kmalloc pages; anything else is a KernelBug. */
