@@ -542,6 +542,31 @@ describe('sections and their memmap', () => {
   });
 });
 
+describe('the zero pages', () => {
+  it('the shared zero page lives in the reserved kernel image', () => {
+    const m = small();
+    expect(m.zeroPfn).toBeGreaterThanOrEqual(4096);
+    expect(m.zeroPfn).toBeLessThan(8192);
+    expect(m.page(m.zeroPfn)).toMatchObject({ type: 'zero', refcount: 1, folio: 0 });
+    expect(m.meminfo().Reserved).toBe(RESERVED_PAGES * 4);
+  });
+
+  it('the huge zero folio is one PMD-sized block taken on first use, and only once', () => {
+    const m = small();
+    const free0 = m.meminfo().MemFree;
+    const pfn = m.hugeZeroPfn();
+    expect(pfn % 512).toBe(0);
+    expect(m.hugeZeroPfn()).toBe(pfn);
+    expect(m.meminfo().MemFree).toBe(free0 - 512 * 4);
+    for (const p of [pfn, pfn + 1, pfn + 511]) expect(m.page(p)).toMatchObject({ type: 'zero', head: pfn });
+    expect(m.page(pfn + 512).type).not.toBe('zero');
+    expect(m.kernel.pa.isZeroPfn(pfn + 300)).toBe(true);
+    expect(m.kernel.pa.isZeroPfn(pfn + 512)).toBe(false);
+    expect(m.pageFolio(pfn)).toBe(0);
+    m.check('full');
+  });
+});
+
 describe('__free_pages misuse', () => {
   it('double free, wrong order, a tail frame or a non-page are KernelBugs that change nothing', () => {
     const m = small();

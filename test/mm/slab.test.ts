@@ -160,6 +160,18 @@ describe('kmalloc / kfree', () => {
     m.check('full');
   });
 
+  it('above KMALLOC_MAX_SIZE (one max-order block, 4 MiB) kmalloc fails with ENOMEM, changing nothing', () => {
+    const m = small();
+    const a = m.kmalloc(4 * 1024 * 1024);
+    expect(m.page(a / PAGE_SIZE)).toMatchObject({ type: 'large_kmalloc', order: 10 });
+    m.kfree(a);
+    const before = observable(m);
+    const count = m.stat.events.kmalloc;
+    expectErrno(() => m.kmalloc(4 * 1024 * 1024 + 1), 'ENOMEM');
+    expect(observable(m)).toEqual(before);
+    expect(m.stat.events.kmalloc).toBe(count);
+  });
+
   it('rejects sizes that are not positive whole numbers', () => {
     const m = small();
     expectErrno(() => m.kmalloc(0), 'EINVAL');
