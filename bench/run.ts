@@ -7,14 +7,18 @@
  */
 import os from 'node:os';
 import { runBoot } from './boot.js';
+import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
 import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
+import { runVm } from './vm.js';
 
 const SUITES: [string, () => SuiteResult][] = [
   ['boot', runBoot],
   ['page_alloc', runPageAlloc],
   ['memmap', runMemmap],
+  ['vm', runVm],
+  ['gup', runGup],
 ];
 
 function main(): void {
@@ -35,7 +39,7 @@ function main(): void {
     progress(`suite ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   printTable({
-    title: 'Targets (Foundation issue, Acceptance)',
+    title: "Targets (the issues' Acceptance sections)",
     columns: ['target', 'want', 'measured', 'result'],
     rows: targets.map((t) => [t.name, t.want, t.got, t.pass ? 'PASS' : 'MISS']),
     notes: [`total bench time ${((performance.now() - started) / 1000).toFixed(1)} s`],

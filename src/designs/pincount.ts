@@ -26,6 +26,7 @@
  */
 import type { FolioPool } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
+import type { Mm } from '../mm/mm_types.js';
 import { PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
 import { BiasPinPolicy, type PinPolicy, type PinSite } from '../mm/pincount.js';
 import { rmapWalk } from '../mm/rmap.js';
@@ -48,12 +49,12 @@ abstract class RefPinPolicy implements PinPolicy {
   abstract readonly name: string;
   abstract readonly summary: string;
   constructor(protected readonly f: FolioPool) {}
-  pin(row: number, pfn: number, site: PinSite): void {
+  pin(row: number, pfn: number, mm: Mm, addr: number): void {
     this.f.refcount[row]++;
-    this.record(row, pfn, site, 1);
+    this.record(row, pfn, { mm, addr }, 1);
   }
-  unpin(row: number, pfn: number, site: PinSite): void {
-    this.record(row, pfn, site, -1);
+  unpin(row: number, pfn: number, mm: Mm, addr: number): void {
+    this.record(row, pfn, { mm, addr }, -1);
     this.f.putRow(row);
   }
   protected abstract record(row: number, pfn: number, site: PinSite, delta: number): void;

@@ -294,7 +294,7 @@ export class FolioPool extends HandlePool {
 
   /** The folio row of a frame; -1 when the frame is not in a folio. */
   pageRow(pfn: number): number {
-    return FOLIO_TYPES.has(mdType(this.pa.memmap.lo(pfn))) ? this.pa.memmap.hi(pfn) : -1;
+    return this.pa.memmap.folioRow(pfn);
   }
 
   nrPages(row: number): number {

@@ -7,6 +7,7 @@
  * mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
  * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
  */
+import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
@@ -132,9 +133,15 @@ function copyPresentPte(
       copyPresentPage(k, dst, addr, dstPte, i, pfn);
       return;
     }
-    f.setPageAnonExclusive(row, pfn, false);
+    if (f.large[row] < 0) {
+      // A small folio: folio_try_dup_anon_rmap_pte() inline — the common case of a big fork.
+      f.flags[row] &= ~PG.anon_exclusive;
+      f.mapcount[row]++;
+    } else {
+      f.setPageAnonExclusive(row, pfn, false);
+      addRmapPtes(k, row, pfn, 1, dst.mm);
+    }
     f.refcount[row]++;
-    addRmapPtes(k, row, pfn, 1, dst.mm);
     dst.mm.rss[MM_ANONPAGES]++;
   } else if (row >= 0) {
     f.refcount[row]++;

@@ -19,8 +19,7 @@ import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MIGRATE, ZONE } from './page_alloc.js';
 import { folioMarkDirty } from './page-writeback.js';
-import { entryBits, entryPfn, PT_LEVEL, PTE } from './pgtable.js';
-import type { PinSite } from './pincount.js';
+import { entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
 import { type Errno, KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
@@ -115,17 +114,24 @@ function mustUnshare(k: Kernel, vma: Vma, flags: number, row: number, pfn: numbe
   return (flags & FOLL.LONGTERM) !== 0 && isCowMapping(vma.flags);
 }
 
-type Follow = { pfn: number; row: number } | 'nopage' | Errno;
+/** What followPage() found: the frame and its folio row (-1 for the zero page). Reused, not reallocated. */
+const hit = { pfn: 0, row: -1 };
 
-/** follow_page_pte() / follow_pmd_mask() (R3.3) for one address. */
-function followPage(k: Kernel, vma: Vma, addr: number, flags: number): Follow {
+/**
+ * follow_page_pte() / follow_pmd_mask() (R3.3) for one address whose leaf entry sits at `slot`
+ * (-1: walk to find it). null means found (in `hit`); 'nopage' means a fault is needed.
+ */
+function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1): Errno | 'nopage' | null {
   const pd = k.ptdesc;
-  const slot = pd.leafSlot(vma.mm.pgd, addr);
-  if (slot < 0) return 'nopage';
+  let pmd = false;
+  if (slot < 0) {
+    slot = pd.leafSlot(vma.mm.pgd, addr);
+    if (slot < 0) return 'nopage';
+    pmd = pd.leafLevel === PT_LEVEL.PMD;
+  }
   const e = pd.entries[slot];
   const bits = entryBits(e);
   if (e === 0 || !(bits & PTE.PRESENT)) return 'nopage';
-  const pmd = pd.leafLevel === PT_LEVEL.PMD;
   const pfn = entryPfn(e) + (pmd ? Math.floor(addr / PAGE_SIZE) % 512 : 0);
   let row = vmNormalPage(k, vma, addr, pmd ? e - bits + (bits & ~PTE.HUGE) : e);
   if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
@@ -136,7 +142,9 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number): Follow {
     row = -1;
   }
   if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, pfn)) return 'EMLINK';
-  return { pfn, row };
+  hit.pfn = pfn;
+  hit.row = row;
+  return null;
 }
 
 /** can_follow_write_pte(): FOLL_FORCE may write a read-only PTE only of an exclusive anon page in a COW mapping. */
@@ -156,7 +164,7 @@ export function longtermPinnable(k: Kernel, pfn: number): boolean {
 }
 
 /** try_grab_folio() (R2.4): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
-function grab(k: Kernel, pfn: number, row: number, flags: number, site: PinSite): void {
+function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: number): void {
   if (row < 0) {
     // The shared zero page: a pin is a no-op; a reference is real.
     if (flags & FOLL.GET) k.zeroPageRefs++;
@@ -164,22 +172,28 @@ function grab(k: Kernel, pfn: number, row: number, flags: number, site: PinSite)
   }
   if (k.folios.refcount[row] <= 0) throw new KernelError('ENOMEM', 'try_grab_folio on a folio being freed');
   if (flags & FOLL.GET) k.folios.refcount[row]++;
-  else if (flags & FOLL.PIN) k.pins.pin(row, pfn, site);
+  else if (flags & FOLL.PIN) k.pins.pin(row, pfn, mm, addr);
 }
 
 /** gup_put_folio(): release what grab() took. */
-function release(k: Kernel, pfn: number, pin: boolean, site: PinSite): void {
-  const row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn);
+function release(
+  k: Kernel,
+  pfn: number,
+  pin: boolean,
+  mm: Mm,
+  addr: number,
+  row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn),
+): void {
   if (row < 0) {
     if (!pin) k.zeroPageRefs--;
     return;
   }
-  if (pin) k.pins.unpin(row, pfn, site);
+  if (pin) k.pins.unpin(row, pfn, mm, addr);
   else k.folios.putRow(row);
 }
 
 function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean): void {
-  for (let i = 0; i < pfns.length; i++) release(k, pfns[i], pin, { mm, addr: start + i * PAGE_SIZE });
+  for (let i = 0; i < pfns.length; i++) release(k, pfns[i], pin, mm, start + i * PAGE_SIZE);
 }
 
 export interface GupRequest {
@@ -206,7 +220,8 @@ export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   for (let attempt = 0; ; attempt++) {
     const pfns = collect(k, mm, req);
     if (!(flags & FOLL.LONGTERM) || attempt > 0) return handle(k, mm, req, pfns);
-    const bad = [...pfns].filter((pfn) => !longtermPinnable(k, pfn));
+    const bad: number[] = [];
+    for (const pfn of pfns) if (!longtermPinnable(k, pfn)) bad.push(pfn);
     if (bad.length === 0) return handle(k, mm, req, pfns);
     // check_and_migrate_movable_folios(): drop everything, migrate the offenders, retry once.
     releaseAll(k, mm, req.start, pfns, true);
@@ -231,12 +246,18 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
   return h;
 }
 
-/** The page walk with faults: every page grabbed, or the error and what was grabbed before it. */
+/**
+ * The page walk with faults: every page grabbed, or the error and what was grabbed before it.
+ * Consecutive pages of one PTE table are followed slot by slot, without walking from the PGD.
+ */
 function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
+  const pd = k.ptdesc;
   const out = new Float64Array(req.nrPages);
   let n = 0;
   let err: Errno | null = null;
   let vma: Vma | undefined;
+  let slot = -1;
+  let tableEnd = 0;
   for (; n < req.nrPages; n++) {
     const addr = req.start + n * PAGE_SIZE;
     if (!vma || addr >= vma.end) {
@@ -248,14 +269,33 @@ function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
       err = checkVmaFlags(vma, req.flags);
       if (err) break;
     }
-    const got = req.fast ? fastOne(k, vma, addr, req.flags) : undefined;
-    const r = got ?? slowOne(k, vma, addr, req.flags);
-    if (typeof r === 'string') {
-      err = r;
-      break;
+    if (addr < tableEnd) slot++;
+    else {
+      slot = pd.leafSlot(mm.pgd, addr);
+      tableEnd = slot >= 0 && pd.leafLevel === PT_LEVEL.PTE ? addr - (addr % PMD_SIZE) + PMD_SIZE : 0;
     }
-    grab(k, r.pfn, r.row, req.flags, { mm, addr });
-    out[n] = r.pfn;
+    let r = tableEnd
+      ? followPage(k, vma, addr, req.fast ? req.flags & ~FOLL.FORCE : req.flags, slot)
+      : 'nopage';
+    if (r !== null && req.fast) r = fastOne(k, vma, addr, req.flags);
+    if (r !== null) {
+      // The slow path may fault and change the tables: walk afresh from the next page on.
+      tableEnd = 0;
+      r = slowOne(k, vma, addr, req.flags);
+      if (r !== null) {
+        err = r;
+        break;
+      }
+    } else if (req.fast && !fastAllowed(k, hit.pfn, hit.row, req.flags)) {
+      tableEnd = 0;
+      const s2 = slowOne(k, vma, addr, req.flags);
+      if (s2 !== null) {
+        err = s2;
+        break;
+      }
+    }
+    grab(k, hit.pfn, hit.row, req.flags, mm, addr);
+    out[n] = hit.pfn;
   }
   if (err && n === 0)
     throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);
@@ -263,28 +303,29 @@ function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
 }
 
 /**
- * gup_fast_pte_range() for one page: only a present entry that needs no fault, no unshare and no
- * migration is taken; anything else returns undefined and the slow path decides.
+ * What GUP-fast may take without the slow path (gup_fast_pte_range): no migration for a
+ * long-term pin, and — since it cannot see the VMA — no non-anon page under a R/O long-term pin.
  */
-function fastOne(k: Kernel, vma: Vma, addr: number, flags: number): { pfn: number; row: number } | undefined {
-  const r = followPage(k, vma, addr, flags & ~FOLL.FORCE);
-  if (typeof r === 'string') return undefined;
-  if (r.row < 0 && !k.pa.isZeroPfn(r.pfn)) return undefined;
-  if (flags & FOLL.LONGTERM && !longtermPinnable(k, r.pfn)) return undefined;
-  // GUP-fast cannot see the VMA: a non-anon page in a COW mapping under a R/O long-term pin must unshare.
-  if (
+function fastAllowed(k: Kernel, pfn: number, row: number, flags: number): boolean {
+  if (row < 0 && !k.pa.isZeroPfn(pfn)) return false;
+  if (flags & FOLL.LONGTERM && !longtermPinnable(k, pfn)) return false;
+  return !(
     (flags & (FOLL.PIN | FOLL.WRITE | FOLL.LONGTERM)) === (FOLL.PIN | FOLL.LONGTERM) &&
-    (r.row < 0 || k.folios.kind[r.row] !== MT.ANON)
-  )
-    return undefined;
-  return r;
+    (row < 0 || k.folios.kind[row] !== MT.ANON)
+  );
 }
 
-/** One page of __get_user_pages(): follow, fault in as needed (R3.5), follow again. */
-function slowOne(k: Kernel, vma: Vma, addr: number, flags: number): { pfn: number; row: number } | Errno {
+/** GUP-fast for one page off the incremental walk (a PMD leaf, say): found in `hit`, or not. */
+function fastOne(k: Kernel, vma: Vma, addr: number, flags: number): Errno | 'nopage' | null {
+  const r = followPage(k, vma, addr, flags & ~FOLL.FORCE);
+  return r === null && fastAllowed(k, hit.pfn, hit.row, flags) ? null : 'nopage';
+}
+
+/** One page of __get_user_pages(): follow, fault in as needed (R3.5), follow again. Found in `hit`. */
+function slowOne(k: Kernel, vma: Vma, addr: number, flags: number): Errno | null {
   for (let tries = 0; tries < 3; tries++) {
     const r = followPage(k, vma, addr, flags);
-    if (typeof r === 'object') return r;
+    if (r === null) return null;
     if (r !== 'nopage' && r !== 'EMLINK') return r;
     if (flags & FOLL.NOFAULT) return 'EFAULT';
     const fault = r === 'EMLINK' ? FAULT.UNSHARE : flags & FOLL.WRITE ? FAULT.WRITE : 0;
@@ -324,11 +365,16 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
  */
 export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   const h = liveHandle(k, id, true);
-  h.pfns.forEach((pfn, i) => {
-    const row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn);
-    if (dirty && row >= 0) folioMarkDirty(k, row);
-    release(k, pfn, true, { mm: h.mm, addr: h.start + i * PAGE_SIZE });
-  });
+  const { pins, pa } = k;
+  const { pfns, mm, start } = h;
+  for (let i = 0; i < pfns.length; i++) {
+    const pfn = pfns[i];
+    // Pins on the zero page were never taken (R2.6): nothing to release.
+    const row = pa.isZeroPfn(pfn) ? -1 : pa.memmap.folioRow(pfn);
+    if (row < 0) continue;
+    if (dirty) folioMarkDirty(k, row);
+    pins.unpin(row, pfn, mm, start + i * PAGE_SIZE);
+  }
   h.released = true;
   k.gup.delete(id);
   k.stat.events.foll_pin_released += h.pfns.length;

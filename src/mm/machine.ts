@@ -706,7 +706,7 @@ export class Machine {
     const mm = this.proc(pid).mm;
     const f = validGupArgs(parseFollFlags(flags), wrapper, { pages: true });
     const h = getUserPages(this.k, mm, { start: addr, nrPages, flags: f, fast });
-    return this.after({ id: h.id, pages: h.pfns.length, pfns: [...h.pfns] });
+    return this.after({ id: h.id, pages: h.pfns.length, pfns: h.pfns });
   }
 
   /** get_user_pages(_fast)(): FOLL_GET references. Returns the handle and how many pages it holds. */
@@ -922,7 +922,8 @@ export interface GupResult {
   id: number;
   /** Pages grabbed (fewer than asked when a later page failed). */
   pages: number;
-  pfns: number[];
+  /** The frame of each page grabbed, in address order. */
+  pfns: Float64Array;
 }
 
 /** FOLL_* from bits or names ('write', 'force', 'longterm', 'nofault', ...). */

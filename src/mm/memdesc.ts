@@ -114,6 +114,9 @@ export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
   MT.DEVICE,
 ]);
 
+/** FOLIO_TYPES as a bit mask over type values. */
+const FOLIO_TYPE_BITS = [...FOLIO_TYPES].reduce((m, t) => m | (1 << t), 0);
+
 // Word layout helpers (lo word).
 export const TYPE_MASK = 0xf;
 export const ORDER_SHIFT = 4;
@@ -225,6 +228,18 @@ export class MemMap {
 
   private freeHeadWord(pfn: number): number {
     return mdWord(MT.BUDDY, MAX_PAGE_ORDER, this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)]);
+  }
+
+  /**
+   * The folio row of a frame in one section lookup: its `hi` word when its type keeps a folio
+   * (FOLIO_TYPES), else -1. The hottest lookup of faults, GUP and zap.
+   */
+  folioRow(pfn: number): number {
+    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = this.sections[sec];
+    if (!s) return -1;
+    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
+    return (FOLIO_TYPE_BITS >>> (s[i] & TYPE_MASK)) & 1 ? s[i + 1] : -1;
   }
 
   /** The `hi` word (descriptor row) of a frame. */

@@ -7,12 +7,13 @@
  * folio per pin and keeps an exact _pincount in large folios. The alternatives argued upstream live
  * in src/designs/pincount.ts and implement the same interface.
  *
- * Whatever the policy, the model also keeps the exact number of pins on every page (a Map from
- * frame to count — numbers only), so each answer can be scored: true or false positive, true or
- * false negative.
+ * Whatever the policy, the model also keeps the exact number of pins on every page (a count
+ * array per 128 MiB section that has ever held a pin), so each answer can be scored: true or
+ * false positive, true or false negative.
  */
 import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Mm } from './mm_types.js';
+import { PAGES_PER_SECTION } from './types.js';
 
 /** Where a pin was taken, for policies that count per mapping. */
 export interface PinSite {
@@ -23,9 +24,9 @@ export interface PinSite {
 /** A pin-count design: how a pin changes the descriptors, and how "maybe pinned?" is answered. */
 export interface PinPolicy {
   readonly name: string;
-  /** Take one pin on page `pfn` of folio `row` (a reference is part of it). */
-  pin(row: number, pfn: number, site: PinSite): void;
-  unpin(row: number, pfn: number, site: PinSite): void;
+  /** Take one pin on page `pfn` of folio `row` through the mapping at `addr` of `mm` (a reference is part of it). */
+  pin(row: number, pfn: number, mm: Mm, addr: number): void;
+  unpin(row: number, pfn: number, mm: Mm, addr: number): void;
   /** folio_maybe_dma_pinned() for page `pfn`; `site` is given when the caller knows the mapping. */
   maybePinned(row: number, pfn: number, site?: PinSite): boolean;
   /** The frames of a freed folio: forget per-page state. */
@@ -80,42 +81,54 @@ export interface PinScore {
 
 /** Pins as the policy counts them, plus the exact truth per page and the score of every answer. */
 export class PinTracker {
-  /** Exact pins per frame (the truth). */
-  private readonly truth = new Map<number, number>();
+  /** Exact pins per frame (the truth), one Int32Array per section that ever held a pin. */
+  private readonly truth = new Map<number, Int32Array>();
+  /** Pins live right now, over all pages. */
+  livePins = 0;
   readonly score: PinScore = { truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 0 };
   pinsTaken = 0;
 
   constructor(public policy: PinPolicy) {}
 
-  pin(row: number, pfn: number, site: PinSite): void {
-    this.policy.pin(row, pfn, site);
-    this.truth.set(pfn, (this.truth.get(pfn) ?? 0) + 1);
-    this.pinsTaken++;
+  private lastSection = -1;
+  private lastCounts: Int32Array | undefined;
+
+  private counts(pfn: number): Int32Array {
+    const s = Math.floor(pfn / PAGES_PER_SECTION);
+    if (s === this.lastSection) return this.lastCounts!;
+    let a = this.truth.get(s);
+    if (!a) {
+      a = new Int32Array(PAGES_PER_SECTION);
+      this.truth.set(s, a);
+    }
+    this.lastSection = s;
+    this.lastCounts = a;
+    return a;
   }
 
-  unpin(row: number, pfn: number, site: PinSite): void {
-    const n = this.truth.get(pfn) ?? 0;
-    if (n <= 1) this.truth.delete(pfn);
-    else this.truth.set(pfn, n - 1);
-    this.policy.unpin(row, pfn, site);
+  pin(row: number, pfn: number, mm: Mm, addr: number): void {
+    this.policy.pin(row, pfn, mm, addr);
+    this.counts(pfn)[pfn % PAGES_PER_SECTION]++;
+    this.pinsTaken++;
+    this.livePins++;
+  }
+
+  unpin(row: number, pfn: number, mm: Mm, addr: number): void {
+    this.counts(pfn)[pfn % PAGES_PER_SECTION]--;
+    this.livePins--;
+    this.policy.unpin(row, pfn, mm, addr);
   }
 
   /** Exact pins on a page right now. */
   pinsOn(pfn: number): number {
-    return this.truth.get(pfn) ?? 0;
-  }
-
-  /** Is any page of the folio at [head, head+n) pinned? */
-  folioPinned(head: number, n: number): boolean {
-    if (this.truth.size === 0) return false;
-    for (let i = 0; i < n; i++) if (this.truth.has(head + i)) return true;
-    return false;
+    if (this.livePins === 0) return 0;
+    return this.truth.get(Math.floor(pfn / PAGES_PER_SECTION))?.[pfn % PAGES_PER_SECTION] ?? 0;
   }
 
   /** The policy's answer for page `pfn`, scored against whether that page is pinned. */
   maybePinned(row: number, pfn: number, site?: PinSite): boolean {
     const answer = this.policy.maybePinned(row, pfn, site);
-    const real = this.truth.has(pfn);
+    const real = this.pinsOn(pfn) > 0;
     if (answer && real) this.score.truePositives++;
     else if (answer) this.score.falsePositives++;
     else if (real) this.score.falseNegatives++;

@@ -1,0 +1,71 @@
+/**
+ * Pinning against the real kernel, in one run: pin 256 MiB of present pages (65,536 pins) and
+ * unpin them, next to io_uring buffer registration and unregistration of the same amount
+ * (GUP issue, Benchmark). Target: pagelab no slower than the kernel.
+ */
+import { runNative } from './native.js';
+import { benchMachine, fmtMs, fmtRatio, median, progress, QUICK, type SuiteResult } from './util.js';
+
+const MIB = 256;
+const RUNS = QUICK ? 3 : 9;
+
+export function runGup(): SuiteResult {
+  progress(`gup: kernel io_uring registration, ${MIB} MiB x ${RUNS}`);
+  const kernel = runNative('pinbench', [String(MIB), String(RUNS)]);
+  progress('gup: pagelab');
+  const len = MIB << 20;
+  const m = benchMachine('2G');
+  const p = m.spawn('bench');
+  const buf = m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
+  m.touch(p, buf, len, { write: true });
+  const pin: number[] = [];
+  const unpin: number[] = [];
+  const WARMUP = 5;
+  for (let r = 0; r < WARMUP + RUNS; r++) {
+    let t = performance.now();
+    const h = m.pinUserPages(p, buf, len / 4096, ['write', 'longterm']);
+    const a = performance.now() - t;
+    t = performance.now();
+    m.unpinUserPages(h.id);
+    const b = performance.now() - t;
+    if (r < WARMUP) continue; // warm-up rounds (JIT), as pinbench.c warms the kernel's side
+    pin.push(a / 1000);
+    unpin.push(b / 1000);
+  }
+  const rows: string[][] = [];
+  const targets = [];
+  for (const [op, mine, name] of [
+    ['pin', median(pin), 'register'],
+    ['unpin', median(unpin), 'unregister'],
+  ] as const) {
+    const theirs = kernel.ok ? kernel.seconds.get(name) : undefined;
+    rows.push([
+      `${op} ${len / 4096} pages`,
+      theirs === undefined ? 'n/a' : fmtMs(theirs * 1000),
+      fmtMs(mine * 1000),
+      theirs === undefined ? 'n/a' : fmtRatio(mine / theirs),
+    ]);
+    if (theirs !== undefined)
+      targets.push({
+        name: `gup ${op} ${MIB} MiB`,
+        want: '<= kernel',
+        got: fmtRatio(mine / theirs),
+        pass: mine <= theirs,
+      });
+  }
+  return {
+    tables: [
+      {
+        title: `Pinning versus io_uring buffer registration (${MIB} MiB, median of ${RUNS})`,
+        columns: ['operation', 'kernel', 'pagelab', 'pagelab/kernel'],
+        rows,
+        notes: [
+          kernel.ok
+            ? 'kernel: IORING_REGISTER_BUFFERS / IORING_UNREGISTER_BUFFERS (bench/native/pinbench.c)'
+            : `kernel: ${kernel.reason}`,
+        ],
+      },
+    ],
+    targets,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Virtual memory against the real kernel, in one run: 1 GiB of 4 KiB write faults, zero-page read
+ * faults, fork of the process with 1 GiB touched, that child's exit, COW copy faults, reuse faults,
+ * MADV_DONTNEED and munmap of 1 GiB (Virtual-memory issue, Benchmarks). Page contents off.
+ * Each side runs the same sequence several times; medians are compared. Target: pagelab faster.
+ */
+import { runNative } from './native.js';
+import { benchMachine, fmtMs, fmtRatio, median, progress, QUICK, type SuiteResult } from './util.js';
+
+const MIB = QUICK ? 256 : 1024;
+const RUNS = QUICK ? 2 : 5;
+const OPS = [
+  'write_fault',
+  'zero_read_fault',
+  'fork',
+  'child_exit',
+  'cow_copy_fault',
+  'reuse_fault',
+  'dontneed',
+  'munmap',
+] as const;
+/** Operations whose cost is per page; the others are quoted as a total for the whole region. */
+const PER_PAGE = new Set<string>(['write_fault', 'zero_read_fault', 'cow_copy_fault', 'reuse_fault']);
+
+/** pagelab running the sequence of bench/native/vmbench.c; seconds per op per run. */
+function pagelabRuns(): Map<string, number[]> {
+  const len = MIB << 20;
+  const m = benchMachine(`${MIB * 4}M`);
+  const p = m.spawn('bench');
+  const times = new Map<string, number[]>(OPS.map((o) => [o, []]));
+  const time = (name: string, fn: () => void) => {
+    const t = performance.now();
+    fn();
+    times.get(name)!.push((performance.now() - t) / 1000);
+  };
+  // Warm-up: the same work once, untimed (JIT and typed-array growth).
+  const w = m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
+  m.touch(p, w, len, { write: true });
+  m.munmap(p, w, len);
+  for (let r = 0; r < RUNS; r++) {
+    const a = m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
+    time('write_fault', () => m.touch(p, a, len, { write: true }));
+    const z = m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
+    time('zero_read_fault', () => m.touch(p, z, len));
+    m.munmap(p, z, len);
+    let c = 0;
+    time('fork', () => {
+      c = m.fork(p);
+    });
+    time('child_exit', () => m.exit(c));
+    c = m.fork(p);
+    time('cow_copy_fault', () => m.touch(p, a, len, { write: true }));
+    m.exit(c);
+    m.exit(m.fork(p));
+    time('reuse_fault', () => m.touch(p, a, len, { write: true }));
+    time('dontneed', () => m.madvise(p, a, len, 'dontneed'));
+    m.touch(p, a, len, { write: true });
+    time('munmap', () => m.munmap(p, a, len));
+  }
+  return times;
+}
+
+export function runVm(): SuiteResult {
+  progress(`vm: kernel, ${MIB} MiB x ${RUNS}`);
+  const kernel = runNative('vmbench', [String(MIB), String(RUNS)]);
+  progress('vm: pagelab');
+  const ours = pagelabRuns();
+  const pages = (MIB << 20) / 4096;
+  const fmt = (op: string, s: number) =>
+    PER_PAGE.has(op) ? `${((s * 1e6) / pages).toFixed(3)} µs/page` : fmtMs(s * 1000);
+  const rows: string[][] = [];
+  const targets = [];
+  for (const op of OPS) {
+    const mine = median(ours.get(op)!);
+    const theirs = kernel.ok ? kernel.seconds.get(op) : undefined;
+    rows.push([
+      op,
+      theirs === undefined ? 'n/a' : fmt(op, theirs),
+      fmt(op, mine),
+      theirs === undefined ? 'n/a' : fmtRatio(mine / theirs),
+    ]);
+    if (theirs !== undefined)
+      targets.push({
+        name: `vm ${op} (${MIB} MiB)`,
+        want: '< kernel',
+        got: fmtRatio(mine / theirs),
+        pass: mine < theirs,
+      });
+  }
+  return {
+    tables: [
+      {
+        title: `Virtual memory versus the real kernel (${MIB} MiB, median of ${RUNS})`,
+        columns: ['operation', 'kernel', 'pagelab', 'pagelab/kernel'],
+        rows,
+        notes: [
+          kernel.ok
+            ? 'kernel: bench/native/vmbench.c in this run, frames warmed first'
+            : `kernel: ${kernel.reason}`,
+        ],
+      },
+    ],
+    targets,
+  };
+}
