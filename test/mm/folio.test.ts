@@ -292,13 +292,14 @@ describe('folio_maybe_dma_pinned (Linux)', () => {
     expect(m.page(m.folioPfn(h) + 9).maybeDmaPinned).toBe(true);
   });
 
-  it('taking a reference on a folio that has none left is a KernelBug', () => {
+  it('taking or dropping a reference on a folio that has none left is a KernelBug', () => {
     const m = small();
     const h = m.folioAlloc(0);
     const pfn = m.folioPfn(h);
     m.kernel.folios.refcount[rowOf(h)] = 0;
     expectBug(() => m.kernel.folios.refAdd(h, 1), pfn, /refcount > 0/);
     expectBug(() => m.kernel.folios.get(h), pfn, /folio_get: refcount > 0/);
+    expectBug(() => m.kernel.folios.put(h), pfn, /put_page on a zero refcount/);
     expect(m.kernel.folios.refcount[rowOf(h)]).toBe(0);
     expect(m.kernel.pa.memmap.type(pfn)).toBe(MT.ANON);
   });
