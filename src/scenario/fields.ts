@@ -26,6 +26,18 @@ export const size = () =>
       }
     });
 
+/** A size kept as written (`100M`), so the Machine's own messages quote it; checked like size(). */
+export const sizeText = () =>
+  z
+    .union([z.number(), z.string()], { error: 'expected a size: bytes, or a number with K, M, G or T' })
+    .check((ctx) => {
+      try {
+        parseSize(ctx.value);
+      } catch (e) {
+        ctx.issues.push({ code: 'custom', message: (e as Error).message, input: ctx.value });
+      }
+    });
+
 /** A buddy order, 0..MAX_PAGE_ORDER. */
 export const order = () =>
   uint(`an order from 0 to ${MAX_PAGE_ORDER}`).max(MAX_PAGE_ORDER, {

@@ -51,15 +51,17 @@ export function runText(r: RunResult): string {
   return out.join('\n');
 }
 
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 function verdict(r: RunResult): string {
   if (r.inputErrors.length > 0)
     return ['BAD INPUT', ...r.inputErrors.map((d) => indent(formatDiagnostic(d)))].join('\n');
   const stopped =
     r.stoppedAt === undefined ? '' : `; the run stopped at step ${r.stoppedAt} of ${r.scenario.steps.length}`;
   if (r.failures.length === 0)
-    return `PASS  ${r.steps.length} steps, ${r.expectations} expectation${r.expectations === 1 ? '' : 's'} held`;
+    return `PASS  ${r.steps.length} steps, ${plural(r.expectations, 'expectation')} held`;
   return [
-    `FAIL  ${r.failures.length} failure${r.failures.length === 1 ? '' : 's'} in ${r.steps.length} steps (${r.expectations} expectations checked)${stopped}`,
+    `FAIL  ${plural(r.failures.length, 'failure')} in ${r.steps.length} steps (${plural(r.expectations, 'expectation')} checked)${stopped}`,
     ...r.failures.map((f) => indent(failureText(r.scenario.file, f))),
   ].join('\n');
 }

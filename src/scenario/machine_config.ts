@@ -13,16 +13,17 @@ import {
   resolveConfig,
 } from '../index.js';
 import type { Path } from './diagnostics.js';
-import { oneOf, size, uint } from './fields.js';
+import { oneOf, sizeText, uint } from './fields.js';
 
+/** Sizes stay as written: the Machine parses them, and quotes them in its messages. */
 export const machineSchema = z.strictObject({
-  memory: size().optional(),
+  memory: sizeText().optional(),
   nodes: uint('a node count').optional(),
   design: oneOf(LAYOUTS, 'a design:').optional(),
-  movable: size().optional(),
-  cma: size().optional(),
+  movable: sizeText().optional(),
+  cma: sizeText().optional(),
   check: oneOf(CHECK_LEVELS, 'a check level:').optional(),
-  reserved: z.array(z.strictObject({ start: size(), size: size() })).optional(),
+  reserved: z.array(z.strictObject({ start: sizeText(), size: sizeText() })).optional(),
 });
 
 export type MachineSection = z.output<typeof machineSchema>;

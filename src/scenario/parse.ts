@@ -23,7 +23,7 @@ import { NOT_YET_MACHINE_KEYS, NOT_YET_OPS, NOT_YET_STEP_KEYS } from './not_yet.
 import { OPS_BY_NAME } from './registry.js';
 import { stepSchema, TOP_LEVEL_KEYS, topLevelSchema } from './schema.js';
 import { SourceMap } from './source_map.js';
-import type { Op, StaticContext } from './step.js';
+import type { At, Op, StaticContext } from './step.js';
 
 export interface Step {
   /** 1-based, as printed. */
@@ -93,7 +93,7 @@ class Parser {
     private readonly map: SourceMap,
   ) {}
 
-  error(path: Path, message: string, pos = this.map.at(path)): void {
+  error(path: Path, message: string, pos: Pos = this.map.at(path)): void {
     this.errors.push({ file: this.file, pos, path, message });
   }
 
@@ -179,25 +179,30 @@ class Parser {
   private context(base: Path, config: ResolvedConfig): StaticContext {
     const at = (path: Path): Path => [...base, ...path];
     const where = (l: StaticLabel) => `line ${l.line}`;
+    const report = (path: Path, message: string, on: At = 'value') => {
+      const full = at(path);
+      const pos = on === 'key' ? this.map.keyAt(full.slice(0, -1), String(full[full.length - 1])) : undefined;
+      this.error(full, message, pos);
+    };
     return {
       config,
       lookup: (name) => this.labels.get(name),
-      error: (path, message) => this.error(at(path), message),
+      error: report,
       define: (name, label, path) => {
         const had = this.labels.get(name);
         if (had) this.error(at(path), `label '${name}' is already defined (${where(had)})`);
         else this.labels.set(name, { ...label, line: this.map.at(at(path)).line });
       },
-      use: (name, kinds, path) => {
+      use: (name, kinds, path, on) => {
         const l = this.labels.get(name);
         if (!l) {
-          this.error(at(path), `unknown label '${name}' (define it with as: on an earlier step)`);
+          report(path, `unknown label '${name}' (define it with as: on an earlier step)`, on);
           return undefined;
         }
         const ok = l.kind === '*' || (kinds === 'memory' ? l.memory : kinds.includes(l.kind));
         if (!ok) {
           const want = kinds === 'memory' ? 'a label naming memory' : kinds.join(' or ');
-          this.error(at(path), `'${name}' is a ${l.kind} label (${where(l)}); expected ${want}`);
+          report(path, `'${name}' is a ${l.kind} label (${where(l)}); expected ${want}`, on);
         }
         return l;
       },
@@ -230,7 +235,8 @@ class Parser {
         return;
       }
     }
-    if (issue.code === 'invalid_type' && rel.length > 0 && valueAt(data, rel) === undefined) {
+    // Whatever the schema expected there (a number, one of a union...), nothing was written.
+    if (rel.length > 0 && valueAt(data, rel) === undefined) {
       this.error(path.slice(0, -1), `missing required key '${String(rel[rel.length - 1])}'`);
       return;
     }

@@ -33,8 +33,5 @@ export const scenarioSchema = topLevelSchema.extend({
 
 /** The JSON schema of scenario files (what a file may contain, before sizes are converted). */
 export function scenarioJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any', reused: 'ref' }) as Record<
-    string,
-    unknown
-  >;
+  return z.toJSONSchema(scenarioSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

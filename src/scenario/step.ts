@@ -35,15 +35,21 @@ export interface StepOutcome {
   output?: string;
 }
 
+/**
+ * Where a problem at a path is shown: at the value (`order: 12` -> `12`), or at the key when the
+ * key itself is the problem (a counter or cache name that does not exist).
+ */
+export type At = 'value' | 'key';
+
 /** What the parser offers an op's static checks; paths are relative to the step. */
 export interface StaticContext {
   readonly config: ResolvedConfig;
   /** Define a label here (an error if the name is taken). */
   define(name: string, label: { kind: string; memory: boolean }, path: Path): void;
   /** Use a label: an error if it is undefined so far or of another kind ('memory': any label naming memory). */
-  use(name: string, kinds: readonly string[] | 'memory', path: Path): StaticLabel | undefined;
+  use(name: string, kinds: readonly string[] | 'memory', path: Path, at?: At): StaticLabel | undefined;
   lookup(name: string): StaticLabel | undefined;
-  error(path: Path, message: string): void;
+  error(path: Path, message: string, at?: At): void;
 }
 
 /** What the runner offers an op. */

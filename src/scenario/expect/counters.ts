@@ -43,7 +43,7 @@ export const countersExpectation = defineExpectation({
           }
         }
       } else if (!names.vmstat.has(key)) {
-        ctx.error(path, `no counter named '${key}' in meminfo or vmstat`);
+        ctx.error(path, `no counter named '${key}' in meminfo or vmstat`, 'key');
       } else if (typeof v === 'string') {
         ctx.error(path, `${key} counts pages or events: expected a whole number`);
       }

@@ -29,7 +29,7 @@ export const slabinfoExpectation = defineExpectation({
   fields: { slabinfo: z.record(z.string(), row).optional() },
   analyse: (a, ctx) => {
     for (const name of Object.keys(a.slabinfo ?? {}))
-      if (!KMALLOC_CACHE.test(name)) ctx.use(name, ['cache'], ['slabinfo', name]);
+      if (!KMALLOC_CACHE.test(name)) ctx.use(name, ['cache'], ['slabinfo', name], 'key');
   },
   check: (a, { m }) => {
     const failures: Failure[] = [];
