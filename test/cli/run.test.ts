@@ -1,0 +1,186 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+
+const SHOWCASE = 'examples/memdesc-vs-struct-page.yaml';
+const dir = mkdtempSync(join(tmpdir(), 'pagelab-cli-'));
+
+/** A scenario file in a temporary directory. */
+function file(name: string, steps: string[], machine = '{ memory: 128M }'): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    ['name: t', `machine: ${machine}`, 'steps:', ...steps.map((s) => `  - ${s}`), ''].join('\n'),
+  );
+  return path;
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+const passing = file('pass.yaml', [
+  '{ op: folio_alloc, as: f }',
+  '{ op: expect, page: f, state: { refcount: 1 } }',
+]);
+const failing = file('fail.yaml', [
+  '{ op: folio_alloc, as: f }',
+  '{ op: expect, page: f, state: { refcount: 2 } }',
+]);
+const bad = file('bad.yaml', ['{ op: mmap, size: 8K }', '{ op: alloc_pages, order: 11 }']);
+
+describe('pagelab run', () => {
+  it('prints a line per step, the report and PASS, and exits 0', async () => {
+    const r = await cli('run', passing);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toContain('   1  folio_alloc        anon order 0 -> pfn 0x100 as f\n');
+    expect(r.out).toContain('report after step 2:\n');
+    expect(r.out.endsWith('PASS  2 steps, 1 expectation held\n')).toBe(true);
+  });
+
+  it('exits 1 when an expectation fails, naming it at its position', async () => {
+    const r = await cli('run', failing);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`  ${failing}:5:47 step 2 (expect): f (pfn 0x100): refcount is 1, expected 2\n`);
+  });
+
+  it('exits 2 on bad input, every problem on stderr as file:line:col, nothing run', async () => {
+    const r = await cli('run', bad);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(
+      `${bad}:4:11 steps[0].op: not implemented yet: mmap\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
+    );
+  });
+
+  it('runs several files and exits with the worst outcome', async () => {
+    const r = await cli('run', passing, failing);
+    expect(r.code).toBe(1);
+    expect(r.out.match(/^== t /gm)).toHaveLength(2);
+    expect((await cli('run', passing, bad, failing)).code).toBe(2);
+  });
+
+  it('a file that cannot be read is a one-line error, exit 2', async () => {
+    const r = await cli('run', join(dir, 'nope.yaml'));
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`pagelab: cannot read ${join(dir, 'nope.yaml')}: ENOENT\n`);
+  });
+
+  it('--json FILE writes the JSONL trace; --json alone puts it on stdout and the text on stderr', async () => {
+    const trace = join(dir, 'trace.jsonl');
+    const toFile = await cli('run', passing, '--json', trace);
+    expect(toFile.code).toBe(0);
+    const lines = readFileSync(trace, 'utf8').trimEnd().split('\n');
+    expect(lines.map((l) => JSON.parse(l).type)).toEqual([
+      'boot',
+      'alloc',
+      'step',
+      'step',
+      'report',
+      'result',
+    ]);
+    const toStdout = await cli('run', passing, '--json');
+    expect(toStdout.out).toBe(readFileSync(trace, 'utf8'));
+    expect(toStdout.err).toBe(toFile.out);
+  });
+
+  it('the same input gives the same output, byte for byte', async () => {
+    const a = await cli('run', SHOWCASE, '--json');
+    const b = await cli('run', SHOWCASE, '--json');
+    expect(a.code).toBe(0);
+    expect(b.out).toBe(a.out);
+    expect(b.err).toBe(a.err);
+  });
+});
+
+describe('pagelab explain', () => {
+  const f = file('explain.yaml', [
+    '{ op: folio_alloc, order: 2, as: big }',
+    '{ op: folio_put, folio: big }',
+    '{ op: kmalloc, size: 64 }',
+  ]);
+
+  it('describes a frame after step N as dump_page() does, with the labels on it', async () => {
+    const r = await cli('explain', f, '--after', '1', '--pfn', 'big');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      [
+        'after step 1 (line 4: folio_alloc anon order 2 -> pfn 0x100 as big):',
+        '  page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x100',
+        '  head: order:2 pincount:0 pfn:0x100',
+        '  memdesc: anon node:0 zone:DMA32 migratetype:Movable',
+        '  flags: 0x2020040(head|swapbacked|large_rmappable)',
+        '  labels: big (folio, pfn 0x100..0x103)',
+        '',
+      ].join('\n'),
+    );
+    const tail = await cli('explain', f, '--after', '1', '--pfn', '0x103');
+    expect(tail.out).toContain('  page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x103\n');
+  });
+
+  it('after the frame is freed, and right after boot', async () => {
+    const freed = await cli('explain', f, '--after', '2', '--pfn', '256');
+    expect(freed.out).toContain('  memdesc: buddy node:0 zone:DMA32 migratetype:Movable\n');
+    expect(freed.out).not.toContain('labels:');
+    const boot = await cli('explain', f, '--after', '0', '--pfn', '0');
+    expect(boot.out.split('\n')[0]).toBe('after boot:');
+    expect(boot.out).toContain('memdesc: reserved');
+  });
+
+  it('rejects --proc/--addr until processes exist, and bad arguments, with exit 2', async () => {
+    const proc = await cli('explain', f, '--after', '1', '--proc', 'p', '--addr', 'buf');
+    expect(proc).toEqual({
+      code: 2,
+      out: '',
+      err: 'pagelab: explain --proc/--addr: processes are not implemented yet; name a frame with --pfn\n',
+    });
+    expect((await cli('explain', f, '--after', '9', '--pfn', '0')).err).toBe(
+      `pagelab: --after 9: ${f} has 3 steps\n`,
+    );
+    expect((await cli('explain', f, '--pfn', 'nope')).err).toBe(
+      "pagelab: no label 'nope' naming memory after step 3\n",
+    );
+    expect((await cli('explain', f, '--pfn', '0x100000')).err).toBe(
+      'pagelab: pfn 1048576 is not RAM on this machine\n',
+    );
+    expect((await cli('explain', f)).code).toBe(2);
+    expect((await cli('explain', f, '--after', '-1', '--pfn', '0')).code).toBe(2);
+  });
+
+  it('exits 1 when the run stopped before step N', async () => {
+    const broken = file('broken.yaml', [
+      '{ op: folio_alloc, as: f }',
+      '{ op: folio_put, folio: f }',
+      '{ op: folio_put, folio: f }',
+      '{ op: alloc_pages }',
+    ]);
+    const r = await cli('explain', broken, '--after', '4', '--pfn', '0x100');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(
+      /:6:5 step 3 \(folio_put\): BUG: stale or invalid folio handle .*\npagelab: the run stopped at step 3, before step 4\n$/,
+    );
+  });
+});
+
+describe('pagelab schema, boot and demo', () => {
+  it('schema prints the JSON schema of scenario files', async () => {
+    const r = await cli('schema');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ type: 'object', required: ['name', 'steps'] });
+  });
+
+  it('boot and demo still work', async () => {
+    expect((await cli('boot', '--memory', '1G')).out).toMatch(
+      /^machine: 1G RAM, 1 node\(s\), 262144 page frames/,
+    );
+    const demo = await cli('demo');
+    expect(demo.code).toBe(0);
+    expect(demo.out).toContain('slabinfo:\n# name');
+  });
+});

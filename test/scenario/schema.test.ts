@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { NOT_YET_OPS } from '../../src/scenario/not_yet.js';
+import { OPS } from '../../src/scenario/registry.js';
+import { scenarioJsonSchema } from '../../src/scenario/schema.js';
+
+interface JsonSchema {
+  properties: Record<string, { items?: { oneOf?: { properties: { op: { const: string } } }[] } }>;
+  required: string[];
+  $defs?: Record<string, unknown>;
+}
+
+describe('the JSON schema of scenario files', () => {
+  const schema = scenarioJsonSchema() as unknown as JsonSchema;
+  const ops = (schema.properties.steps.items?.oneOf ?? []).map((o) => o.properties.op.const);
+
+  it('lists every op of the registry as a step, and none of those not implemented yet', () => {
+    expect(ops).toEqual(OPS.map((o) => o.name));
+    for (const op of NOT_YET_OPS) expect(ops).not.toContain(op);
+  });
+
+  it('requires name and steps, and defines the page reference once', () => {
+    expect(schema.required).toEqual(['name', 'steps']);
+    expect(Object.keys(schema.properties)).toEqual(['name', 'description', 'machine', 'steps']);
+    expect(schema.$defs?.page).toBeDefined();
+  });
+});
