@@ -15,7 +15,7 @@
 import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
 import { grown, HandlePool, NULL_HANDLE } from './pool.js';
-import { KernelBug, MAX_PAGE_ORDER } from './types.js';
+import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 /** Page flags, numbered as enum pageflags (kernel-semantics R1.5). */
@@ -239,12 +239,18 @@ export class FolioPool extends HandlePool {
   /** folio_ref_add(): take `n` references at once (GUP pins on small folios add 1024). */
   refAdd(h: number, n: number): void {
     const row = this.row(h);
-    if (this.refcount[row] <= 0) {
-      throw new KernelBug('reference taken on a free folio', {
-        pfn: this.pfn[row],
-        rule: 'try_grab_folio: refcount > 0',
+    const pfn = this.pfn[row];
+    if (!Number.isInteger(n) || n <= 0)
+      throw new KernelBug(`folio_ref_add of ${n} references`, {
+        pfn,
+        rule: 'folio_ref_add: a positive count',
       });
+    if (this.refcount[row] <= 0) {
+      throw new KernelBug('reference taken on a free folio', { pfn, rule: 'try_grab_folio: refcount > 0' });
     }
+    // The refcount is a signed 32-bit counter: the kernel refuses a grab that would overflow it.
+    if (this.refcount[row] + n > 0x7fffffff)
+      throw new KernelError('ENOMEM', `refcount of folio 0x${pfn.toString(16)} would overflow`);
     this.refcount[row] += n;
   }
 
@@ -261,6 +267,8 @@ export class FolioPool extends HandlePool {
   putRow(row: number, n = 1): void {
     const ref = this.refcount[row];
     const pfn = this.pfn[row];
+    if (!Number.isInteger(n) || n <= 0)
+      throw new KernelBug(`folio_put of ${n} references`, { pfn, rule: 'folio_put_refs: a positive count' });
     if (ref - n < 0)
       throw new KernelBug(`folio_put: refcount ${ref} would go negative`, {
         pfn,

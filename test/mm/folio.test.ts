@@ -4,6 +4,7 @@ import { GUP_PIN_COUNTING_BIAS, PG } from '../../src/mm/folio.js';
 import { Machine } from '../../src/mm/machine.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';
+import { KernelBug, KernelError } from '../../src/mm/types.js';
 import { expectBug, expectErrno, observable, untilEnomem } from '../helpers.js';
 
 const small = () => new Machine({ memory: '256M', check: 'cheap' });
@@ -302,5 +303,19 @@ describe('folio_maybe_dma_pinned (Linux)', () => {
     expectBug(() => m.kernel.folios.put(h), pfn, /put_page on a zero refcount/);
     expect(m.kernel.folios.refcount[rowOf(h)]).toBe(0);
     expect(m.kernel.pa.memmap.type(pfn)).toBe(MT.ANON);
+  });
+});
+
+describe('reference counts must be whole and bounded', () => {
+  it('refAdd and put refuse non-positive or fractional counts, and a grab that would overflow the refcount is ENOMEM', () => {
+    const m = new Machine({ memory: '256M' });
+    const h = m.folioAlloc(0);
+    const f = m.kernel.folios;
+    expect(() => f.refAdd(h, -1)).toThrow(KernelBug);
+    expect(() => f.refAdd(h, 0.5)).toThrow(KernelBug);
+    expect(() => f.put(h, -5)).toThrow(KernelBug);
+    expect(() => f.put(h, 0.5)).toThrow(KernelBug);
+    expect(() => f.refAdd(h, 2 ** 31)).toThrow(KernelError);
+    expect(f.refcount[h >>> 0]).toBe(1);
   });
 });
