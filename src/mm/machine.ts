@@ -500,7 +500,8 @@ export class Machine {
       PageTables: kb(t[MT.PGTABLE]),
       KernelLarge: kb(t[MT.LARGE_KMALLOC]),
       DriverPages: kb(t[MT.UNKNOWN]),
-      Reserved: kb(t[MT.RESERVED] + t[MT.ZERO]),
+      // The shared zero page sits in the kernel image; the huge zero folio came from the buddy allocator.
+      Reserved: kb(t[MT.RESERVED] + 1),
       CmaTotal: kb(cmaTotal),
       CmaFree: kb(cmaFree),
     };
