@@ -1,7 +1,17 @@
 /**
- * Everything a scenario file can say, in one place. A mechanism joins the language as one module
- * under ops/ (and expect/ if it has something new to check): list it here, and take its names
- * out of not_yet.ts.
+ * Everything a scenario file can say, in one place. A mechanism joins the language as one module:
+ *
+ * 1. `ops/<mechanism>.ts` exports its ops, each `defineOp({ name, doc, fields, binds, analyse, run })`:
+ *    `fields` is a zod shape built from fields.ts (strict: unknown keys are errors by themselves);
+ *    `binds` names the key whose label the step defines (`as`); `analyse` declares the labels the
+ *    step uses (`ctx.use(name, kinds, path)`) so unknown names fail at parse time with a position;
+ *    `run` calls the Machine and returns `{ summary, binding }` (or `{ checks, failures }` when the
+ *    op checks something itself, like a read's bytes). Errors the model throws are matched with
+ *    `expect_error` by the runner.
+ * 2. List those ops in OPS below and take their names out of NOT_YET_OPS in not_yet.ts.
+ * 3. If it brings something new to check, an `expect/<thing>.ts` (defineExpectation) in
+ *    EXPECTATIONS; a new way of naming a page (the `{ proc, addr }` form) in PAGE_REF_FORMS of
+ *    page_ref.ts; a report section (the per-process VMA bars) in PROCESS_MAP_SECTIONS.
  */
 import { accountingExpectation } from './expect/accounting.js';
 import { buddyinfoExpectation } from './expect/buddyinfo.js';
