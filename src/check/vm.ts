@@ -32,7 +32,8 @@ export function checkVm(k: Kernel, full: boolean, v: string[]): void {
   const t: Tally = { maps: new Map(), pmdMaps: new Map(), pageMaps: new Map(), tables: new Set() };
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
-    if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row)) v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`);
+    if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row))
+      v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`);
   }
   checkPageCache(k, v);
   if (full) checkFolioCounts(k, t, v);
@@ -65,13 +66,24 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: string[]): void 
         visit(child, level - 1, addr);
       } else checkLeaf(k, mm, addr, e, level, t, rss, v);
     }
-    if (full && used !== pd.used[row]) v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`);
+    if (full && used !== pd.used[row])
+      v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`);
   };
   visit(mm.pgd, PT_LEVEL.PGD, 0);
-  for (let i = 0; i < 4; i++) if (rss[i] !== mm.rss[i]) v.push(`mm ${mm.id}: rss[${i}] is ${mm.rss[i]}, page tables hold ${rss[i]}`);
+  for (let i = 0; i < 4; i++)
+    if (rss[i] !== mm.rss[i]) v.push(`mm ${mm.id}: rss[${i}] is ${mm.rss[i]}, page tables hold ${rss[i]}`);
 }
 
-function checkLeaf(k: Kernel, mm: Mm, addr: number, e: number, level: number, t: Tally, rss: number[], v: string[]): void {
+function checkLeaf(
+  k: Kernel,
+  mm: Mm,
+  addr: number,
+  e: number,
+  level: number,
+  t: Tally,
+  rss: number[],
+  v: string[],
+): void {
   const bits = entryBits(e);
   const pfn = entryPfn(e);
   const vma = mm.vmas.find((x) => addr >= x.start && addr < x.end);
@@ -84,7 +96,8 @@ function checkLeaf(k: Kernel, mm: Mm, addr: number, e: number, level: number, t:
   const pmd = level === PT_LEVEL.PMD;
   if (pmd && !mm.deposited.has(addr)) v.push(`${where}: PMD leaf without a deposited page table`);
   if (bits & PTE.SPECIAL) {
-    if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP))) v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`);
+    if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
+      v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`);
     if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`);
     return;
   }
@@ -99,7 +112,8 @@ function checkLeaf(k: Kernel, mm: Mm, addr: number, e: number, level: number, t:
   }
   const f = k.folios;
   if (pmd) {
-    if (f.pfn[row] !== pfn || f.order[row] !== 9) v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`);
+    if (f.pfn[row] !== pfn || f.order[row] !== 9)
+      v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`);
     bump(t.maps, row);
     bump(t.pmdMaps, row);
     rss[MM_ANONPAGES] += f.nrPages(row);
@@ -108,7 +122,12 @@ function checkLeaf(k: Kernel, mm: Mm, addr: number, e: number, level: number, t:
     if (f.isLarge(row)) bump(t.pageMaps, pfn);
     rss[mmCounter(f, row)]++;
   }
-  if (f.kind[row] === MT.ANON && bits & PTE.WRITE && !(vma.flags & VM.SHARED) && !f.pageAnonExclusive(row, pfn)) {
+  if (
+    f.kind[row] === MT.ANON &&
+    bits & PTE.WRITE &&
+    !(vma.flags & VM.SHARED) &&
+    !f.pageAnonExclusive(row, pfn)
+  ) {
     v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`);
   }
 }
@@ -119,7 +138,9 @@ function checkPageCache(k: Kernel, v: string[]): void {
       const row = k.pagecache.lookup(file, index);
       const f = k.folios;
       if (f.kind[row] !== MT.FILE || f.mapping[row] !== file.id || f.index[row] !== index) {
-        v.push(`file ${file.name}: page ${index} holds folio ${hex(f.pfn[row])} with mapping ${f.mapping[row]} index ${f.index[row]}`);
+        v.push(
+          `file ${file.name}: page ${index} holds folio ${hex(f.pfn[row])} with mapping ${f.mapping[row]} index ${f.index[row]}`,
+        );
       }
     }
   }
@@ -132,10 +153,12 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
     if (kind !== MT.ANON && kind !== MT.FILE && kind !== MT.UNKNOWN) continue;
     const pfn = f.pfn[row];
     const maps = t.maps.get(row) ?? 0;
-    if (f.mapcountOf(row) !== maps) v.push(`folio ${hex(pfn)}: mapcount ${f.mapcountOf(row)}, page tables map it ${maps} times`);
+    if (f.mapcountOf(row) !== maps)
+      v.push(`folio ${hex(pfn)}: mapcount ${f.mapcountOf(row)}, page tables map it ${maps} times`);
     if (f.isLarge(row)) {
       const pmds = t.pmdMaps.get(row) ?? 0;
-      if (f.entireMapcountOf(row) !== pmds) v.push(`folio ${hex(pfn)}: entire mapcount ${f.entireMapcountOf(row)}, ${pmds} PMD mappings`);
+      if (f.entireMapcountOf(row) !== pmds)
+        v.push(`folio ${hex(pfn)}: entire mapcount ${f.entireMapcountOf(row)}, ${pmds} PMD mappings`);
       for (let i = 0; i < f.nrPages(row); i++) {
         const own = f.pageMapcountOf(row, pfn + i) - f.entireMapcountOf(row);
         const found = t.pageMaps.get(pfn + i) ?? 0;
@@ -143,6 +166,9 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
       }
     }
     const cacheRefs = kind === MT.FILE && f.mapping[row] !== 0 ? f.nrPages(row) : 0;
-    if (f.refcount[row] < maps + cacheRefs) v.push(`folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references`);
+    if (f.refcount[row] < maps + cacheRefs)
+      v.push(
+        `folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references`,
+      );
   }
 }
