@@ -9,13 +9,17 @@ export {
   type LayoutAccounting,
   type LayoutName,
 } from './designs/layout.js';
+export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
 export {
   ConfigError,
+  type GupResult,
+  InputError,
   Machine,
   type MachineConfig,
   type Meminfo,
   type PageInfo,
+  type ProcessInfo,
   type ResolvedConfig,
   resolveConfig,
 } from './mm/machine.js';

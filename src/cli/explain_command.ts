@@ -1,12 +1,11 @@
 /**
  * `pagelab explain FILE --after N --pfn X`: run the scenario up to step N and describe one frame
- * the way dump_page() would. `--proc p --addr buf` (a user address walked through the page
- * tables) is refused until processes exist.
+ * the way dump_page() would, or (`--proc p --addr buf`) walk a user address through the page
+ * tables level by level.
  */
 import { formatDiagnostic } from '../scenario/diagnostics.js';
-import { explainFrame, pfnArgument } from '../scenario/explain.js';
+import { explainAddress, explainFrame, pfnArgument } from '../scenario/explain.js';
 import { failureText } from '../scenario/format.js';
-import { PROCESSES_NOT_YET } from '../scenario/not_yet.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
 import { readScenario } from './scenario_files.js';
@@ -20,9 +19,11 @@ export interface ExplainOptions {
 }
 
 export function explainCommand(file: string, o: ExplainOptions, io: Io): number {
-  if (o.proc !== undefined || o.addr !== undefined)
-    throw new UsageError(`explain --proc/--addr: ${PROCESSES_NOT_YET}; name a frame with --pfn`);
-  if (o.pfn === undefined) throw new UsageError('explain needs --pfn N (a frame number or a label)');
+  const byAddress = o.proc !== undefined || o.addr !== undefined;
+  if (byAddress && (o.proc === undefined || o.addr === undefined))
+    throw new UsageError('explain needs both --proc and --addr');
+  if (!byAddress && o.pfn === undefined)
+    throw new UsageError('explain needs --pfn N (a frame number or a label), or --proc P --addr A');
   const parsed = readScenario(file);
   if (!parsed.ok) {
     for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
@@ -39,6 +40,6 @@ export function explainCommand(file: string, o: ExplainOptions, io: Io): number 
     io.err(`pagelab: the run stopped at step ${r.stoppedAt}, before step ${after}\n`);
     return 1;
   }
-  io.out(`${explainFrame(r, pfnArgument(o.pfn))}\n`);
+  io.out(`${byAddress ? explainAddress(r, o.proc!, o.addr!) : explainFrame(r, pfnArgument(o.pfn!))}\n`);
   return 0;
 }

@@ -5,10 +5,12 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CHECK_LEVELS, type CheckLevel, InvariantViolation } from '../check/invariants.js';
 import { LAYOUTS, type LayoutName } from '../designs/layout.js';
-import { ConfigError, Machine } from '../mm/machine.js';
+import { PIN_DESIGNS } from '../designs/pincount.js';
+import { InputError, Machine } from '../mm/machine.js';
 import { KernelBug, KernelError, parseSize } from '../mm/types.js';
 import { ScenarioInputError } from '../scenario/diagnostics.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
+import { compareCommand, parseDesigns } from './compare_command.js';
 import { runDemo } from './demo.js';
 import { type ExplainOptions, explainCommand } from './explain_command.js';
 import type { Io } from './io.js';
@@ -72,9 +74,22 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .argument('<file>', 'scenario file (YAML)')
     .option('--after <n>', 'after this step (0: right after boot; default: the last step)', stepArg)
     .option('--pfn <pfn>', 'the frame: a number (0x hex or decimal) or a label of the scenario')
-    .option('--proc <name>', 'a process (with --addr; not implemented yet)')
-    .option('--addr <addr>', 'a user address in --proc (not implemented yet)')
+    .option('--proc <name>', 'a process label (with --addr): walk its page tables')
+    .option('--addr <addr>', 'a user address in --proc: a region label, region+offset, or a number')
     .action((file: string, o: ExplainOptions) => setCode(explainCommand(file, o, io)));
+
+  program
+    .command('compare')
+    .description('run one scenario under several pin-count designs and compare their answers and costs')
+    .argument('<file>', 'scenario file (YAML)')
+    .option(
+      '--pincount <designs>',
+      `comma-separated designs (${PIN_DESIGNS.join(', ')})`,
+      PIN_DESIGNS.join(','),
+    )
+    .action((file: string, o: { pincount: string }) =>
+      setCode(compareCommand(file, parseDesigns(o.pincount), io)),
+    );
 
   program
     .command('schema')
@@ -148,7 +163,7 @@ export async function main(argv: string[], io: Io = STDIO): Promise<number> {
       io.err(`pagelab: ${e.message.replace(/^error: /, '')}\n`);
       return 2;
     }
-    if (e instanceof ConfigError || e instanceof UsageError || e instanceof ScenarioInputError) {
+    if (e instanceof InputError || e instanceof UsageError || e instanceof ScenarioInputError) {
       io.err(`pagelab: ${e.message}\n`);
       return 2;
     }

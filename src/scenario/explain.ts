@@ -1,9 +1,9 @@
 /**
  * `explain`: what one frame is after step N of a scenario, told the way the kernel's dump_page()
- * would, with the scenario's labels that name it. (With processes, a user address will be walked
- * through the page tables level by level first.)
+ * would, with the scenario's labels that name it; or a user address walked through the page
+ * tables level by level.
  */
-import { KernelBug } from '../index.js';
+import { KernelBug, parseSize } from '../index.js';
 import { ScenarioInputError } from './diagnostics.js';
 import { hex } from './fields.js';
 import { indent } from './report.js';
@@ -60,4 +60,46 @@ export function explainFrame(r: RunResult, target: number | string): string {
     indent(m.dumpPage(pfn)),
     ...(labels.length ? [indent(`labels: ${labels.join(', ')}`)] : []),
   ].join('\n');
+}
+
+/**
+ * `explain --proc p --addr buf`: the page-table walk for a user address, level by level — each
+ * table's frame, the index used, the entry and its bits — then the frame reached, as dump_page().
+ */
+export function explainAddress(r: RunResult, proc: string, address: string): string {
+  const m = r.machine!;
+  if (!r.labels.has(proc) || r.labels.get(proc).kind !== 'process') {
+    throw new ScenarioInputError(`no process named '${proc}' after step ${r.steps.length}`);
+  }
+  const pid = r.labels.num(proc);
+  const at = resolveAddressText(r, address);
+  const lines = [`${proc} (pid ${pid}) ${address} = ${hex(at)}:`];
+  for (const s of m.walk(pid, at)) {
+    const entry =
+      s.entry === 0
+        ? 'none'
+        : `${hex(s.entry)} ${s.leaf ? `-> pfn ${hex(s.pfn!)}` : `-> table pfn ${hex(s.pfn!)}`} (${s.flags})`;
+    lines.push(
+      indent(`${s.level.padEnd(3)} table pfn ${hex(s.tablePfn)} [${String(s.index).padStart(3)}] ${entry}`),
+    );
+  }
+  const page = m.pageAt(pid, at);
+  if (!page) lines.push(indent('nothing mapped: the next access faults'));
+  else {
+    lines.push(indent(`maps pfn ${hex(page.pfn)} through a ${page.level.toUpperCase()} (${page.pte})`));
+    lines.push(indent(m.dumpPage(page.pfn)));
+  }
+  return lines.join('\n');
+}
+
+/** `buf`, `buf+4K` or a number, with the run's region labels. */
+function resolveAddressText(r: RunResult, text: string): number {
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
+  const m = /^([A-Za-z_][A-Za-z0-9_.-]*)(?:\+(\S+))?$/.exec(text);
+  if (!m || !r.labels.has(m[1]) || r.labels.get(m[1]).kind !== 'region') {
+    throw new ScenarioInputError(
+      `'${text}' is not a region label (or region+offset) after step ${r.steps.length}`,
+    );
+  }
+  return r.labels.num(m[1]) + (m[2] ? parseSize(m[2]) : 0);
 }

@@ -9,6 +9,7 @@ import {
   ConfigError,
   LAYOUTS,
   type MachineConfig,
+  PIN_DESIGNS,
   type ResolvedConfig,
   resolveConfig,
 } from '../index.js';
@@ -24,6 +25,9 @@ export const machineSchema = z.strictObject({
   cma: sizeText().optional(),
   check: oneOf(CHECK_LEVELS, 'a check level:').optional(),
   reserved: z.array(z.strictObject({ start: sizeText(), size: sizeText() })).optional(),
+  pincount: oneOf(PIN_DESIGNS, 'a pin-count design:').optional(),
+  thp: oneOf(['always', 'madvise', 'never'], 'a THP mode:').optional(),
+  contents: z.boolean().optional(),
 });
 
 export type MachineSection = z.output<typeof machineSchema>;

@@ -12,9 +12,9 @@ import { z } from 'zod';
 import { PAGE_SIZE } from '../index.js';
 import { type Path, ScenarioInputError } from './diagnostics.js';
 import { hex, labelName, uint } from './fields.js';
-import { userAddressPageRef } from './not_yet.js';
 import { definePageRefForm, type PageRefForm, type ResolvedPage } from './page_ref_form.js';
 import type { RunContext, StaticContext } from './step.js';
+import { userAddressPageRef } from './user_page_ref.js';
 
 const isObjectWith = (key: string) => (ref: unknown) => typeof ref === 'object' && ref !== null && key in ref;
 

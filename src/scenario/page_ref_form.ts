@@ -4,14 +4,18 @@
  * to a frame during it.
  */
 import type { z } from 'zod';
+import type { PageInfo } from '../index.js';
 import type { Path } from './diagnostics.js';
 import type { RunContext, StaticContext } from './step.js';
 
 /** A page reference resolved to a frame, with the name it goes by in messages. */
 export interface ResolvedPage {
+  /** The frame, or -1 when a user address maps nothing. */
   pfn: number;
-  /** `buf`, `buf[3]`, `pfn 0x1234`. */
+  /** `buf`, `buf[3]`, `pfn 0x1234`, `p:buf`. */
   name: string;
+  /** What the mapping says about the page, when it was reached through one (a PMD mapping counts as a whole). */
+  info?: PageInfo;
 }
 
 export interface PageRefForm {

@@ -17,12 +17,17 @@ import { accountingExpectation } from './expect/accounting.js';
 import { buddyinfoExpectation } from './expect/buddyinfo.js';
 import { countersExpectation } from './expect/counters.js';
 import { pageExpectation } from './expect/page.js';
+import { pinScoreExpectation, processExpectation } from './expect/process.js';
 import { slabinfoExpectation } from './expect/slabinfo.js';
 import { dump } from './ops/dump.js';
 import { makeExpectOp } from './ops/expect.js';
+import { FILE_OPS } from './ops/file.js';
+import { GUP_OPS } from './ops/gup.js';
 import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
 import { PGTABLE_OPS } from './ops/pgtable.js';
 import { SLAB_OPS } from './ops/slab.js';
+import { VM_OPS } from './ops/vm.js';
+import { processMapSection } from './process_map.js';
 import {
   accountingSection,
   meminfoSection,
@@ -40,6 +45,8 @@ export const EXPECTATIONS: readonly Expectation[] = [
   buddyinfoExpectation,
   slabinfoExpectation,
   accountingExpectation,
+  processExpectation,
+  pinScoreExpectation,
 ];
 
 /** Every op that exists, in the order `pagelab schema` lists them. */
@@ -47,17 +54,17 @@ export const OPS: readonly Op[] = [
   ...PAGE_ALLOC_OPS,
   ...SLAB_OPS,
   ...PGTABLE_OPS,
+  ...VM_OPS,
+  ...FILE_OPS,
+  ...GUP_OPS,
   makeExpectOp(EXPECTATIONS),
   dump,
 ];
 
 export const OPS_BY_NAME: ReadonlyMap<string, Op> = new Map(OPS.map((o) => [o.name, o]));
 
-/**
- * Hook for the per-process VMA ASCII bars: once processes exist, their module's report section
- * (each process's VMAs drawn as bars with what maps where) goes in this list.
- */
-const PROCESS_MAP_SECTIONS: readonly ReportSection[] = [];
+/** Each process's VMAs drawn as bars with what maps where. */
+const PROCESS_MAP_SECTIONS: readonly ReportSection[] = [processMapSection];
 
 /** The final report, in order. */
 export const REPORT_SECTIONS: readonly ReportSection[] = [

@@ -10,6 +10,7 @@
 import {
   type CheckLevel,
   ConfigError,
+  InputError,
   InvariantViolation,
   KernelBug,
   KernelError,
@@ -172,7 +173,7 @@ class Runner {
     const noted = (text: string) => [text, ...notes].join(' ');
     let ok = true;
     if (error !== undefined) {
-      if (error instanceof ScenarioInputError || error instanceof ConfigError) {
+      if (error instanceof ScenarioInputError || error instanceof InputError) {
         const rel = error instanceof ScenarioInputError ? error.path : [];
         this.inputError(['steps', step.n - 1, ...rel], error.message);
         this.stepRecord(step, 'failed', noted('bad input'));

@@ -32,7 +32,7 @@ const failing = file('fail.yaml', [
   '{ op: folio_alloc, as: f }',
   '{ op: expect, page: f, state: { refcount: 2 } }',
 ]);
-const bad = file('bad.yaml', ['{ op: mmap, size: 8K }', '{ op: alloc_pages, order: 11 }']);
+const bad = file('bad.yaml', ['{ op: compact, size: 8K }', '{ op: alloc_pages, order: 11 }']);
 
 describe('pagelab run', () => {
   it('prints a line per step, the report and PASS, and exits 0', async () => {
@@ -55,7 +55,7 @@ describe('pagelab run', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toBe(
-      `${bad}:4:11 steps[0].op: not implemented yet: mmap\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
+      `${bad}:4:11 steps[0].op: not implemented yet: compact\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
     );
   });
 
@@ -133,13 +133,22 @@ describe('pagelab explain', () => {
     expect(boot.out).toContain('memdesc: reserved');
   });
 
-  it('rejects --proc/--addr until processes exist, and bad arguments, with exit 2', async () => {
-    const proc = await cli('explain', f, '--after', '1', '--proc', 'p', '--addr', 'buf');
-    expect(proc).toEqual({
-      code: 2,
-      out: '',
-      err: 'pagelab: explain --proc/--addr: processes are not implemented yet; name a frame with --pfn\n',
-    });
+  it('walks a user address level by level with --proc/--addr, and refuses bad arguments with exit 2', async () => {
+    const vm = file('vm.yaml', [
+      '{ op: spawn, name: p }',
+      '{ op: mmap, proc: p, name: buf, size: 8K, prot: rw, flags: [private, anonymous] }',
+      '{ op: write, proc: p, addr: buf+4K, byte: 7, len: 1 }',
+    ]);
+    const walk = await cli('explain', vm, '--proc', 'p', '--addr', 'buf+4K');
+    expect(walk.code).toBe(0);
+    expect(walk.out).toMatch(/pgd table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x[0-9a-f]+ -> table pfn/);
+    expect(walk.out).toMatch(
+      /pte table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ \(present\|write\|user\|dirty\|young\)/,
+    );
+    expect(walk.out).toContain('page: refcount:1 mapcount:1 mapping:anon');
+    expect((await cli('explain', vm, '--proc', 'p', '--addr', 'buf')).out).toContain('nothing mapped');
+    expect((await cli('explain', vm, '--proc', 'p')).code).toBe(2);
+    expect((await cli('explain', vm, '--proc', 'q', '--addr', 'buf')).code).toBe(2);
     expect((await cli('explain', f, '--after', '9', '--pfn', '0')).err).toBe(
       `pagelab: --after 9: ${f} has 3 steps\n`,
     );

@@ -103,7 +103,7 @@ describe('parsing bad files', () => {
       '',
     ].join('\n');
     expect(errorsOf(text)).toEqual([
-      "t.yaml:2:24 machine.colour: unknown key 'colour' (expected memory, nodes, design, movable, cma, check, reserved)",
+      "t.yaml:2:24 machine.colour: unknown key 'colour' (expected memory, nodes, design, movable, cma, check, reserved, pincount, thp, contents)",
       't.yaml:4:31 steps[0].order: expected an order from 0 to 10',
       "t.yaml:5:26 steps[1].size: bad size '12Q': expected a number with an optional K, M, G, T or P suffix",
       't.yaml:7:11 steps[2].kind: expected one of anon, file',
@@ -153,9 +153,9 @@ describe('parsing bad files', () => {
 });
 
 describe('not implemented yet', () => {
-  it('rejects mmap, and every other op of the virtual-memory layer, at parse time', () => {
-    expect(errorsOf(yaml(['{ op: mmap, proc: p, name: buf, size: 8K }']))).toEqual([
-      't.yaml:4:11 steps[0].op: not implemented yet: mmap',
+  it('rejects every op whose mechanism does not exist yet, at parse time', () => {
+    expect(errorsOf(yaml(['{ op: vmalloc, size: 8K }']))).toEqual([
+      't.yaml:4:11 steps[0].op: not implemented yet: vmalloc',
     ]);
     for (const op of NOT_YET_OPS)
       expect(errorsOf(yaml([`{ op: ${op} }`]))).toEqual([
@@ -163,12 +163,12 @@ describe('not implemented yet', () => {
       ]);
   });
 
-  it('rejects pages named by process address, signals on steps and pin-count designs', () => {
+  it('takes signals only on user accesses, and checks process addresses and designs statically', () => {
     expect(
       errorsOf(
         [
           'name: t',
-          'machine: { pincount: bias }',
+          'machine: { pincount: perfect }',
           'steps:',
           '  - { op: alloc_pages, as: a, expect: { signal: SIGSEGV } }',
           '  - { op: expect, page: { proc: p, addr: buf }, state: { refcount: 1 } }',
@@ -176,9 +176,10 @@ describe('not implemented yet', () => {
         ].join('\n'),
       ),
     ).toEqual([
-      't.yaml:2:12 machine.pincount: not implemented yet: machine.pincount (pin-count designs)',
-      't.yaml:4:31 steps[0].expect: not implemented yet: expect on an op step (signals and values read come with processes)',
-      't.yaml:5:25 steps[1].page: processes are not implemented yet: a page cannot be named by {proc, addr}',
+      't.yaml:2:22 machine.pincount: expected a pin-count design: bias, exact, ptable, shadow, sticky, ptebit',
+      't.yaml:4:31 steps[0].expect: not implemented yet: expect on this op (only user accesses, DMA reads and sync check values or signals)',
+      "t.yaml:5:33 steps[1].page.proc: unknown label 'p' (define it with as: on an earlier step)",
+      "t.yaml:5:42 steps[1].page.addr: unknown label 'buf' (define it with as: on an earlier step)",
     ]);
   });
 });

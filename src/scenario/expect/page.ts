@@ -26,7 +26,11 @@ const pageState = z
     order: order(),
     refcount: int(),
     mapcount: int(),
+    /** folio_mapcount(): mappings of any page of the folio. */
+    folio_mapcount: int(),
     pincount: uint(),
+    /** Exact pins on this page (the model's truth, whatever the pin-count design records). */
+    pins: uint(),
     maybe_dma_pinned: z.boolean(),
     anon_exclusive: z.boolean(),
     /** Exactly these flags. */
@@ -57,7 +61,9 @@ const SCALARS: readonly [keyof PageState, (p: PageInfo) => string | number | boo
   ['order', (p) => p.order],
   ['refcount', (p) => p.refcount],
   ['mapcount', (p) => p.mapcount],
+  ['folio_mapcount', (p) => p.folioMapcount],
   ['pincount', (p) => p.pincount],
+  ['pins', (p) => p.pins],
   ['maybe_dma_pinned', (p) => p.maybeDmaPinned],
   ['anon_exclusive', (p) => p.anonExclusive],
   ['zone', (p) => p.zone],
@@ -71,7 +77,9 @@ function checkState(
   want: PageState,
   ctx: RunContext,
 ): { checks: number; failures: Failure[] } {
-  const info = ctx.m.page(page.pfn);
+  if (page.pfn < 0)
+    return { checks: 1, failures: [{ path: ['page'], message: `${page.name}: nothing is mapped there` }] };
+  const info = page.info ?? ctx.m.page(page.pfn);
   const failures: Failure[] = [];
   let checks = 0;
   const fail = (key: string, message: string) =>

@@ -1,0 +1,54 @@
+/**
+ * User addresses in scenario files: a region name (`buf`), a region plus an offset (`buf+4K`,
+ * `buf+0x1000`), or a number (`0x7f0000000000`). Region names are the labels `mmap` binds; the
+ * parser checks that each is defined before use.
+ */
+import { z } from 'zod';
+import { parseSize } from '../index.js';
+import type { Path } from './diagnostics.js';
+import { ScenarioInputError } from './diagnostics.js';
+import type { RunContext, StaticContext } from './step.js';
+
+const ADDR_RE = /^([A-Za-z_][A-Za-z0-9_.-]*)(?:\s*\+\s*(\S+))?$/;
+
+/** An address field. */
+export const addr = () =>
+  z.union([z.number().int().min(0), z.string()], {
+    error: 'expected an address: a region name, name+offset, or a number',
+  });
+
+type Addr = z.output<ReturnType<typeof addr>>;
+
+/** Split `buf+4K` into the region name and the byte offset; numbers and hex strings have no name. */
+function split(a: Addr): { name?: string; offset: number } | string {
+  if (typeof a === 'number') return { offset: a };
+  if (/^0x[0-9a-f]+$/i.test(a)) return { offset: Number.parseInt(a, 16) };
+  const m = ADDR_RE.exec(a.trim());
+  if (!m) return `'${a}' is not an address: use a region name, name+offset (buf+4K) or a number`;
+  if (m[2] === undefined) return { name: m[1], offset: 0 };
+  try {
+    return { name: m[1], offset: parseSize(m[2]) };
+  } catch (e) {
+    return `bad offset in '${a}': ${(e as Error).message}`;
+  }
+}
+
+export function analyseAddr(a: Addr, path: Path, ctx: StaticContext): void {
+  const s = split(a);
+  if (typeof s === 'string') ctx.error(path, s);
+  else if (s.name !== undefined) ctx.use(s.name, ['region'], path);
+}
+
+/** The address now: the region's start (as mmap placed it) plus the offset. */
+export function resolveAddr(a: Addr, ctx: RunContext, path: Path): number {
+  const s = split(a);
+  if (typeof s === 'string') throw new ScenarioInputError(s, path);
+  return s.name === undefined ? s.offset : ctx.labels.num(s.name) + s.offset;
+}
+
+/** `buf+0x1000 (0x7f...)` for summaries. */
+export function addrText(a: Addr, value: number): string {
+  return typeof a === 'string' && !/^0x/i.test(a)
+    ? `${a} (0x${value.toString(16)})`
+    : `0x${value.toString(16)}`;
+}

@@ -1,0 +1,64 @@
+/**
+ * Ops of files and the page cache: create (a file with a size and content), truncate, sync
+ * (mm/filemap.c, mm/truncate.c, fsync). A file's name is a label `mmap` takes as `file:`.
+ */
+import { z } from 'zod';
+import { labelName, size, uint } from '../fields.js';
+import { defineOp } from '../step.js';
+import { checkBytes, hexBytes, valueExpect } from './vm.js';
+
+export const createOp = defineOp({
+  name: 'create',
+  doc: 'a file of `size` bytes whose on-disk content is one repeated byte or exact hex bytes',
+  fields: {
+    file: labelName(),
+    size: size(),
+    byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
+    data: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2})+$/, { error: 'expected hex bytes such as 1122ff' })
+      .optional(),
+  },
+  binds: { key: 'file', kind: 'file', memory: false },
+  analyse: (a, ctx) => {
+    if (a.byte !== undefined && a.data !== undefined) ctx.error([], 'give at most one of byte and data');
+  },
+  run: (a, { m }) => {
+    m.fileCreate(a.file, a.size, a.data !== undefined ? hexBytes(a.data) : a.byte);
+    return { summary: `${a.file}: ${a.size} bytes`, binding: { kind: 'file', value: a.file } };
+  },
+});
+
+export const truncateOp = defineOp({
+  name: 'truncate',
+  doc: 'truncate(): pages past the new size leave every mapping (later accesses there are SIGBUS) and the cache',
+  fields: { file: labelName(), size: size() },
+  analyse: (a, ctx) => void ctx.use(a.file, ['file'], ['file']),
+  run: (a, { m }) => {
+    m.fileTruncate(a.file, a.size);
+    return { summary: `${a.file} -> ${a.size} bytes, ${m.fileInfo(a.file).cached} page(s) cached` };
+  },
+});
+
+export const syncOp = defineOp({
+  name: 'sync',
+  doc: 'fsync(): write back dirty page-cache folios; `expect` checks what is on disk afterwards',
+  fields: {
+    file: labelName(),
+    offset: size().default(0),
+    len: size().default(1),
+    expect: valueExpect.omit({ signal: true }).optional(),
+  },
+  analyse: (a, ctx) => void ctx.use(a.file, ['file'], ['file']),
+  run: (a, { m }) => {
+    const err = m.fileSync(a.file);
+    const failures = checkBytes(m.fileContents(a.file, a.offset, a.len), a.expect);
+    return {
+      summary: `${a.file} written back${err ? `, error ${err}` : ''}`,
+      checks: a.expect ? 1 : 0,
+      failures,
+    };
+  },
+});
+
+export const FILE_OPS = [createOp, truncateOp, syncOp];

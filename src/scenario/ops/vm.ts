@@ -1,0 +1,300 @@
+/**
+ * Ops of processes and address spaces: spawn, fork, exit, mmap, munmap, mprotect, madvise, and the
+ * user accesses read, write and touch (kernel/fork.c, mm/mmap.c, mm/mprotect.c, mm/madvise.c, and
+ * what the CPU does on a load or store). Processes and regions are labels: `spawn: {name: p}`,
+ * `mmap: {proc: p, name: buf}`; addresses are `buf`, `buf+4K` or numbers.
+ */
+import { z } from 'zod';
+import { type Machine, PAGE_SIZE } from '../../index.js';
+import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
+import { hex, labelName, oneOf, size, uint } from '../fields.js';
+import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
+
+const PROTS = ['none', 'r', 'rw', 'rx', 'rwx', 'w', 'x', 'wx'] as const;
+const MAP_FLAGS = ['private', 'shared', 'anonymous', 'fixed', 'fixed_noreplace', 'populate'] as const;
+const ADVICE = [
+  'dontneed',
+  'hugepage',
+  'nohugepage',
+  'dontfork',
+  'dofork',
+  'wipeonfork',
+  'keeponfork',
+  'normal',
+] as const;
+export const SIGNALS = ['SIGSEGV', 'SIGBUS'] as const;
+
+const pid = (ctx: RunContext, name: string) => ctx.labels.num(name);
+
+export const spawnOp = defineOp({
+  name: 'spawn',
+  doc: 'a new process with an empty address space (what execve leaves)',
+  fields: { name: labelName() },
+  binds: { key: 'name', kind: 'process', memory: false },
+  run: (a, { m }) => {
+    const p = m.spawn(a.name);
+    return { summary: `${a.name} is pid ${p}`, binding: { kind: 'process', value: p } };
+  },
+});
+
+export const forkOp = defineOp({
+  name: 'fork',
+  doc: 'fork(): copy_page_range per VMA — share and write-protect, or copy maybe-pinned exclusive pages',
+  fields: { proc: labelName(), child: labelName() },
+  binds: { key: 'child', kind: 'process', memory: false },
+  analyse: (a, ctx) => void ctx.use(a.proc, ['process'], ['proc']),
+  run: (a, ctx) => {
+    const before = ctx.m.vmstat().fork_copy;
+    const c = ctx.m.fork(pid(ctx, a.proc), a.child);
+    const copied = ctx.m.vmstat().fork_copy - before;
+    return {
+      summary: `${a.proc} -> ${a.child} (pid ${c})${copied ? `, ${copied} maybe-pinned page(s) copied for the child` : ''}`,
+      binding: { kind: 'process', value: c },
+    };
+  },
+});
+
+export const exitOp = defineOp({
+  name: 'exit',
+  doc: 'exit(): exit_mmap unmaps everything and frees the page tables',
+  fields: { proc: labelName() },
+  analyse: (a, ctx) => void ctx.use(a.proc, ['process'], ['proc']),
+  run: (a, ctx) => {
+    ctx.m.exit(pid(ctx, a.proc));
+    return { summary: `${a.proc} exited` };
+  },
+});
+
+export const mmapOp = defineOp({
+  name: 'mmap',
+  doc: 'mmap(): a new VMA, anonymous or of a file, private or shared; the region name becomes a label',
+  fields: {
+    proc: labelName(),
+    name: labelName(),
+    size: size(),
+    prot: oneOf(PROTS, 'prot: one of'),
+    flags: z.array(oneOf(MAP_FLAGS, 'mmap flags from')),
+    file: labelName().optional(),
+    offset: size().optional(),
+    addr: uint('an address').optional(),
+  },
+  binds: { key: 'name', kind: 'region', memory: false },
+  analyse: (a, ctx) => {
+    ctx.use(a.proc, ['process'], ['proc']);
+    if (a.file) ctx.use(a.file, ['file'], ['file']);
+    else if (!a.flags.includes('anonymous'))
+      ctx.error(['flags'], 'a mapping without a file needs the anonymous flag');
+  },
+  run: (a, ctx) => {
+    const start = ctx.m.mmap(pid(ctx, a.proc), {
+      length: a.size,
+      prot: a.prot,
+      flags: [...a.flags],
+      file: a.file,
+      offset: a.offset,
+      addr: a.addr,
+      name: a.name,
+    });
+    return {
+      summary: `${a.name} = ${hex(start)}-${hex(start + Math.ceil(a.size / PAGE_SIZE) * PAGE_SIZE)} ${a.prot} ${a.flags.join(',')}${a.file ? ` of ${a.file}` : ''}`,
+      binding: { kind: 'region', value: start },
+    };
+  },
+});
+
+const rangeFields = { proc: labelName(), addr: addr(), len: size() };
+
+function analyseRange(a: { proc: string; addr: string | number }, ctx: StaticContext): void {
+  ctx.use(a.proc, ['process'], ['proc']);
+  analyseAddr(a.addr, ['addr'], ctx);
+}
+
+export const munmapOp = defineOp({
+  name: 'munmap',
+  doc: 'munmap(): unmap a range, splitting VMAs; page tables no VMA covers any more are freed',
+  fields: rangeFields,
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    ctx.m.munmap(pid(ctx, a.proc), at, a.len);
+    return { summary: `${addrText(a.addr, at)} +${a.len}` };
+  },
+});
+
+export const mprotectOp = defineOp({
+  name: 'mprotect',
+  doc: 'mprotect(): new protections for a range, VMA by VMA',
+  fields: { ...rangeFields, prot: oneOf(PROTS, 'prot: one of') },
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    ctx.m.mprotect(pid(ctx, a.proc), at, a.len, a.prot);
+    return { summary: `${addrText(a.addr, at)} +${a.len} -> ${a.prot}` };
+  },
+});
+
+export const madviseOp = defineOp({
+  name: 'madvise',
+  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK',
+  fields: { ...rangeFields, advice: oneOf(ADVICE, 'advice: one of') },
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    ctx.m.madvise(pid(ctx, a.proc), at, a.len, a.advice);
+    return { summary: `${addrText(a.addr, at)} +${a.len} ${a.advice}` };
+  },
+});
+
+/** What a value check says: every byte equal to `byte`, or exactly `data` (hex). */
+export const valueExpect = z.strictObject({
+  byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
+  data: z
+    .string()
+    .regex(/^([0-9a-fA-F]{2})*$/, { error: 'expected hex bytes such as 1122ff' })
+    .optional(),
+  signal: oneOf(SIGNALS, 'a signal:').optional(),
+});
+type ValueExpect = z.output<typeof valueExpect>;
+
+export const hexBytes = (s: string): Uint8Array =>
+  Uint8Array.from(s.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+
+/** Compare bytes read with an expectation; returns the failures. */
+export function checkBytes(bytes: Uint8Array, e: ValueExpect | undefined): Failure[] {
+  if (!e) return [];
+  const out: Failure[] = [];
+  if (e.byte !== undefined) {
+    const bad = bytes.findIndex((b) => b !== e.byte);
+    if (bad >= 0)
+      out.push({
+        path: ['expect', 'byte'],
+        message: `byte ${bad} is ${hex(bytes[bad])}, expected ${hex(e.byte)}`,
+      });
+  }
+  if (e.data !== undefined) {
+    const want = hexBytes(e.data);
+    const got = [...bytes.subarray(0, want.length)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    if (got !== e.data.toLowerCase())
+      out.push({ path: ['expect', 'data'], message: `read ${got}, expected ${e.data.toLowerCase()}` });
+  }
+  return out;
+}
+
+/** A user access either completes or raises a signal; the step's `expect.signal` says which is right. */
+function signalOutcome(
+  r: { signal?: string; addr?: number },
+  e: ValueExpect | undefined,
+  what: string,
+): { failures: Failure[]; text: string } {
+  if (r.signal) {
+    const text = `${r.signal} at ${hex(r.addr!)}`;
+    if (e?.signal === r.signal) return { failures: [], text: `${text} (expected)` };
+    return {
+      failures: [
+        {
+          path: e?.signal ? ['expect', 'signal'] : [],
+          message: `${what} raised ${text}${e?.signal ? `, expected ${e.signal}` : ''}`,
+        },
+      ],
+      text,
+    };
+  }
+  if (e?.signal)
+    return {
+      failures: [{ path: ['expect', 'signal'], message: `${what} completed, expected ${e.signal}` }],
+      text: 'ok',
+    };
+  return { failures: [], text: 'ok' };
+}
+
+export const readOp = defineOp({
+  name: 'read',
+  doc: 'the process loads bytes: page-table walk, a fault on a miss (zero page, page cache), the copy',
+  fields: { proc: labelName(), addr: addr(), len: size().default(PAGE_SIZE), expect: valueExpect.optional() },
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    const r = ctx.m.read(pid(ctx, a.proc), at, a.len);
+    const s = signalOutcome(r, a.expect, 'the read');
+    const failures = r.signal ? s.failures : [...s.failures, ...checkBytes(r.bytes, a.expect)];
+    const first = r.bytes.length ? ` first byte ${hex(r.bytes[0])}` : '';
+    return {
+      summary: `${a.proc} ${addrText(a.addr, at)} +${a.len}: ${s.text}${first}`,
+      checks: a.expect ? 1 : 0,
+      failures,
+    };
+  },
+});
+
+export const writeOp = defineOp({
+  name: 'write',
+  doc: 'the process stores bytes: a write fault allocates, COW-copies or reuses as do_wp_page decides',
+  fields: {
+    proc: labelName(),
+    addr: addr(),
+    len: size().optional(),
+    byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
+    data: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2})+$/, { error: 'expected hex bytes such as 1122ff' })
+      .optional(),
+    expect: valueExpect.pick({ signal: true }).optional(),
+  },
+  analyse: (a, ctx) => {
+    analyseRange(a, ctx);
+    if ((a.byte === undefined) === (a.data === undefined))
+      ctx.error([], 'give exactly one of byte (a fill) and data (hex bytes)');
+    if (a.data !== undefined && a.len !== undefined) ctx.error(['len'], 'data gives its own length');
+  },
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    const data = a.data !== undefined ? hexBytes(a.data) : { byte: a.byte!, len: a.len ?? PAGE_SIZE };
+    const r = ctx.m.write(pid(ctx, a.proc), at, data);
+    const s = signalOutcome(r, a.expect, 'the write');
+    const len = data instanceof Uint8Array ? data.length : data.len;
+    return {
+      summary: `${a.proc} ${addrText(a.addr, at)} +${len}: ${s.text}`,
+      checks: a.expect ? 1 : 0,
+      failures: s.failures,
+    };
+  },
+});
+
+export const touchOp = defineOp({
+  name: 'touch',
+  doc: 'the process touches one byte of every page (a loop of loads, or stores with write: true)',
+  fields: {
+    proc: labelName(),
+    addr: addr(),
+    len: size(),
+    write: z.boolean().default(false),
+    expect: valueExpect.pick({ signal: true }).optional(),
+  },
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    const r = ctx.m.touch(pid(ctx, a.proc), at, a.len, { write: a.write });
+    const s = signalOutcome(r, a.expect, 'the touch');
+    return {
+      summary: `${a.proc} ${addrText(a.addr, at)} +${a.len} ${a.write ? 'stores' : 'loads'}: ${r.done} page(s) ${s.text}`,
+      checks: a.expect ? 1 : 0,
+      failures: s.failures,
+    };
+  },
+});
+
+export const VM_OPS = [
+  spawnOp,
+  forkOp,
+  exitOp,
+  mmapOp,
+  munmapOp,
+  mprotectOp,
+  madviseOp,
+  readOp,
+  writeOp,
+  touchOp,
+];
+
+/** The process a label names (for expectations and reports). */
+export const processOf = (m: Machine, ctx: RunContext, name: string) => m.process(ctx.labels.num(name));
