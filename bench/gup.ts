@@ -4,7 +4,7 @@
  * (GUP issue, Benchmark). Target: pagelab no slower than the kernel.
  */
 import { runNative } from './native.js';
-import { benchMachine, fmtMs, fmtRatio, median, progress, QUICK, type SuiteResult } from './util.js';
+import { benchMachine, fmtMs, fmtRatio, gc, median, progress, QUICK, type SuiteResult } from './util.js';
 
 const MIB = 256;
 const RUNS = QUICK ? 3 : 9;
@@ -18,6 +18,8 @@ export function runGup(): SuiteResult {
   const p = m.spawn('bench');
   const buf = m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
   m.touch(p, buf, len, { write: true });
+  // Start from a collected heap: the VM suite before this one leaves gigabytes of garbage.
+  gc();
   const pin: number[] = [];
   const unpin: number[] = [];
   const WARMUP = 5;

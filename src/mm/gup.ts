@@ -20,7 +20,7 @@ import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } fro
 import { MIGRATE, ZONE } from './page_alloc.js';
 import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
-import { type Errno, KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE } from './types.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
 export const FOLL = {
@@ -132,7 +132,7 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
   const e = pd.entries[slot];
   const bits = entryBits(e);
   if (e === 0 || !(bits & PTE.PRESENT)) return 'nopage';
-  const pfn = entryPfn(e) + (pmd ? Math.floor(addr / PAGE_SIZE) % 512 : 0);
+  const pfn = entryPfn(e) + (pmd ? mod(Math.floor(addr / PAGE_SIZE), 512) : 0);
   let row = vmNormalPage(k, vma, addr, pmd ? e - bits + (bits & ~PTE.HUGE) : e);
   if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
     return 'nopage';

@@ -11,7 +11,7 @@
 import { MT, mdWord } from './memdesc.js';
 import { GFP_KERNEL, type PageAlloc } from './page_alloc.js';
 import { grown, HandlePool } from './pool.js';
-import { KernelBug } from './types.js';
+import { KernelBug, mod } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 export const PTRS_PER_TABLE = 512;
@@ -118,7 +118,7 @@ export class PtdescPool extends HandlePool {
         this.set(row, i, mkEntry(child, TABLE_BITS));
         row = child;
       } else {
-        if ((e % ENTRY_UNIT) & PTE.HUGE) return -1;
+        if (mod(e, ENTRY_UNIT) & PTE.HUGE) return -1;
         row = Math.floor(e / ENTRY_UNIT);
       }
     }
@@ -135,17 +135,17 @@ export class PtdescPool extends HandlePool {
   leafSlot(pgd: number, addr: number): number {
     let row = pgd;
     for (let l = 4, size = 2 ** 39; l > 1; l--, size /= 512) {
-      const k = row * PTRS_PER_TABLE + (Math.floor(addr / size) % PTRS_PER_TABLE);
+      const k = row * PTRS_PER_TABLE + mod(Math.floor(addr / size), PTRS_PER_TABLE);
       const e = this.entries[k];
       if (e === 0) return -1;
-      if (l === 2 && (e % ENTRY_UNIT) & PTE.HUGE) {
+      if (l === 2 && mod(e, ENTRY_UNIT) & PTE.HUGE) {
         this.leafLevel = 2;
         return k;
       }
       row = Math.floor(e / ENTRY_UNIT);
     }
     this.leafLevel = 1;
-    return row * PTRS_PER_TABLE + (Math.floor(addr / 4096) % PTRS_PER_TABLE);
+    return row * PTRS_PER_TABLE + mod(Math.floor(addr / 4096), PTRS_PER_TABLE);
   }
 
   /**
@@ -209,10 +209,10 @@ export const PTE = {
 const ENTRY_UNIT = 4096;
 export const mkEntry = (pfnOrRow: number, bits: number): number => pfnOrRow * ENTRY_UNIT + bits;
 export const entryPfn = (e: number): number => Math.floor(e / ENTRY_UNIT);
-export const entryBits = (e: number): number => e % ENTRY_UNIT;
+export const entryBits = (e: number): number => mod(e, ENTRY_UNIT);
 /** The same entry with bits `set` set and `clear` cleared. */
 export const withBits = (e: number, set: number, clear: number): number =>
-  Math.floor(e / ENTRY_UNIT) * ENTRY_UNIT + (((e % ENTRY_UNIT) | set) & ~clear);
+  Math.floor(e / ENTRY_UNIT) * ENTRY_UNIT + ((mod(e, ENTRY_UNIT) | set) & ~clear);
 export const TABLE_BITS = PTE.PRESENT | PTE.WRITE | PTE.USER;
 
 /** Bytes one entry of each level maps (index = level). */
@@ -221,7 +221,7 @@ export const PMD_SIZE = LEVEL_SIZE[2];
 
 /** pgd_index / pud_index / pmd_index / pte_index. */
 export const levelIndex = (addr: number, level: number): number =>
-  Math.floor(addr / LEVEL_SIZE[level]) % PTRS_PER_TABLE;
+  mod(Math.floor(addr / LEVEL_SIZE[level]), PTRS_PER_TABLE);
 
 export interface WalkLevel {
   level: number;

@@ -13,7 +13,7 @@
  */
 import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Mm } from './mm_types.js';
-import { PAGES_PER_SECTION } from './types.js';
+import { mod, PAGES_PER_SECTION } from './types.js';
 
 /** Where a pin was taken, for policies that count per mapping. */
 export interface PinSite {
@@ -108,13 +108,13 @@ export class PinTracker {
 
   pin(row: number, pfn: number, mm: Mm, addr: number): void {
     this.policy.pin(row, pfn, mm, addr);
-    this.counts(pfn)[pfn % PAGES_PER_SECTION]++;
+    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)]++;
     this.pinsTaken++;
     this.livePins++;
   }
 
   unpin(row: number, pfn: number, mm: Mm, addr: number): void {
-    this.counts(pfn)[pfn % PAGES_PER_SECTION]--;
+    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)]--;
     this.livePins--;
     this.policy.unpin(row, pfn, mm, addr);
   }
@@ -122,7 +122,7 @@ export class PinTracker {
   /** Exact pins on a page right now. */
   pinsOn(pfn: number): number {
     if (this.livePins === 0) return 0;
-    return this.truth.get(Math.floor(pfn / PAGES_PER_SECTION))?.[pfn % PAGES_PER_SECTION] ?? 0;
+    return this.truth.get(Math.floor(pfn / PAGES_PER_SECTION))?.[mod(pfn, PAGES_PER_SECTION)] ?? 0;
   }
 
   /** The policy's answer for page `pfn`, scored against whether that page is pinned. */

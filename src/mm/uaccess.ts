@@ -11,7 +11,7 @@ import type { Kernel } from './kernel.js';
 import { FAULT, handleMmFault } from './memory.js';
 import { findVma, type Mm, type Process, VM } from './mm_types.js';
 import { entryBits, entryPfn, PT_LEVEL, PTE, withBits } from './pgtable.js';
-import { KernelError, PAGE_SIZE } from './types.js';
+import { KernelError, mod, PAGE_SIZE } from './types.js';
 
 export interface Translation {
   pfn: number;
@@ -42,13 +42,13 @@ function hwAccess(k: Kernel, mm: Mm, addr: number, write: boolean): number {
   const slot = pd.leafSlot(mm.pgd, addr);
   if (slot < 0) return -1;
   const e = pd.entries[slot];
-  const bits = e % 4096;
+  const bits = mod(e, 4096);
   if (!(bits & PTE.PRESENT) || (write && !(bits & PTE.WRITE))) return -1;
   const want = write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG;
   // The entry is already counted as used; only its bits change.
   if ((bits & want) !== want) pd.entries[slot] = withBits(e, want, 0);
   const pfn = Math.floor(e / 4096);
-  return pd.leafLevel === PT_LEVEL.PMD ? pfn + (Math.floor(addr / PAGE_SIZE) % 512) : pfn;
+  return pd.leafLevel === PT_LEVEL.PMD ? pfn + mod(Math.floor(addr / PAGE_SIZE), 512) : pfn;
 }
 
 export interface AccessResult {
@@ -75,7 +75,7 @@ export function userAccess(
   let done = 0;
   while (done < len) {
     const a = addr + done;
-    const off = a % PAGE_SIZE;
+    const off = mod(a, PAGE_SIZE);
     const n = Math.min(len - done, PAGE_SIZE - off);
     const vma = findVma(mm, a);
     // PROT_NONE and missing VMAs fault before any table is consulted (the entry is not accessible).
