@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { Machine } from '../../src/mm/machine.js';
+import { VM } from '../../src/mm/mm_types.js';
 import { KernelBug, KernelError } from '../../src/mm/types.js';
 
 const PAGE = 4096;
@@ -99,6 +100,25 @@ describe('argument validation (§3.1) and VMA admission (§3.2)', () => {
     expect(errno(() => m.pinUserPages(p, buf, 1, ['get']))).toBe('EINVAL');
     expect(errno(() => m.pinUserPages(p, buf, 1, ['longterm', 'pci_p2pdma']))).toBe('EINVAL');
     expect(errno(() => m.pinUserPages(p, buf + 1, 1))).toBe('EINVAL');
+  });
+
+  it('case 6: a VM_IO or VM_PFNMAP VMA refuses every GUP with EFAULT before any PTE is looked at', () => {
+    for (const flag of [VM.IO, VM.PFNMAP]) {
+      const { m, p, buf } = anon();
+      m.write(p, buf, { byte: 1, len: 1 });
+      const vma = m.kernel.processes.get(p)!.mm.vmas[0];
+      vma.flags |= flag; // what remap_pfn_range sets on a driver's VMA
+      const before = m.pageAt(p, buf);
+      for (const call of [
+        () => m.getUserPages(p, buf, 1),
+        () => m.pinUserPages(p, buf, 1),
+        () => m.pinUserPages(p, buf, 1, ['write', 'longterm'], { fast: true }),
+      ]) {
+        expect(errno(call)).toBe('EFAULT');
+      }
+      expect(m.pageAt(p, buf)).toEqual(before);
+      vma.flags &= ~flag;
+    }
   });
 
   it('no VMA, or a write to a read-only VMA without FOLL_FORCE: EFAULT', () => {
