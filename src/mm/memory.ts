@@ -214,6 +214,27 @@ function fileFolio(k: Kernel, vma: Vma, index: number): number {
 const wantsWritenotify = (vma: Vma): boolean =>
   (vma.flags & VM.SHARED) !== 0 && !!vma.file && !vma.file.shmem;
 
+/**
+ * finish_fault() / set_pte_range() for a page-cache folio: the mapping takes a reference, joins
+ * the file rmap and the rss, and gets its PTE.
+ */
+function mapPagecacheFolio(
+  k: Kernel,
+  vma: Vma,
+  addr: number,
+  pteRow: number,
+  i: number,
+  row: number,
+  bits: number,
+): void {
+  const f = k.folios;
+  f.refcount[row]++;
+  addRmapPtes(k, row, f.pfn[row], 1, vma.mm);
+  vma.mm.rss[mmCounter(f, row)]++;
+  k.ptdesc.set(pteRow, i, mkEntry(f.pfn[row], bits));
+  if (k.stat.tracing) k.stat.emit({ type: 'fault', kind: 'file', mm: vma.mm.id, addr, pfn: f.pfn[row] });
+}
+
 /** do_read_fault(): map the page-cache folio; writable only in shared mappings without writenotify. */
 function doReadFault(
   k: Kernel,
@@ -225,14 +246,16 @@ function doReadFault(
 ): FaultOutcome {
   const row = fileFolio(k, vma, index);
   if (row < 0) return 'oom';
-  const f = k.folios;
-  f.refcount[row]++;
-  addRmapPtes(k, row, f.pfn[row], 1, vma.mm);
-  vma.mm.rss[mmCounter(f, row)]++;
   const writable = (vma.flags & VM.SHARED) !== 0 && !wantsWritenotify(vma);
-  const bits = PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable && vma.flags & VM.WRITE ? PTE.WRITE : 0);
-  k.ptdesc.set(pteRow, i, mkEntry(f.pfn[row], bits));
-  if (k.stat.tracing) k.stat.emit({ type: 'fault', kind: 'file', mm: vma.mm.id, addr, pfn: f.pfn[row] });
+  mapPagecacheFolio(
+    k,
+    vma,
+    addr,
+    pteRow,
+    i,
+    row,
+    PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable && vma.flags & VM.WRITE ? PTE.WRITE : 0),
+  );
   return 'ok';
 }
 
@@ -271,13 +294,8 @@ function doSharedFault(
 ): FaultOutcome {
   const row = fileFolio(k, vma, index);
   if (row < 0) return 'oom';
-  const f = k.folios;
-  f.refcount[row]++;
-  addRmapPtes(k, row, f.pfn[row], 1, vma.mm);
-  vma.mm.rss[mmCounter(f, row)]++;
-  k.ptdesc.set(pteRow, i, mkEntry(f.pfn[row], userBits(vma, true)));
+  mapPagecacheFolio(k, vma, addr, pteRow, i, row, userBits(vma, true));
   folioMarkDirty(k, row);
-  if (k.stat.tracing) k.stat.emit({ type: 'fault', kind: 'shared', mm: vma.mm.id, addr, pfn: f.pfn[row] });
   return 'ok';
 }
 
