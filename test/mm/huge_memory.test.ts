@@ -118,3 +118,29 @@ describe('THP across fork', () => {
     expect(m.read(p, buf + 4 * PAGE, 1).signal).toBe('SIGSEGV');
   });
 });
+
+describe('THP fallback', () => {
+  it('with no free order-9 block a huge-page fault falls back to a small page (thp_fault_fallback)', () => {
+    const m = new Machine({ memory: '256M', check: 'off' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.madvise(p, buf, PMD, 'hugepage');
+    // Fragment every movable block: hold all memory in pages, give every other one back.
+    const held: number[] = [];
+    for (;;) {
+      try {
+        held.push(m.folioAlloc(0));
+      } catch {
+        break;
+      }
+    }
+    held.forEach((h, i) => {
+      if (i % 2 === 0) m.folioPut(h);
+    });
+    m.checkLevel = 'full';
+    m.write(p, buf, { byte: 1, len: 1 });
+    expect(m.pageAt(p, buf)).toMatchObject({ order: 0, level: 'pte' });
+    expect(m.vmstat().thp_fault_fallback).toBe(1);
+    expect(m.vmstat().thp_fault_alloc).toBe(0);
+  });
+});
