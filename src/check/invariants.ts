@@ -75,6 +75,8 @@ function checkFolios({ pa, folios, stat }: KernelParts, v: string[]): void {
   for (const row of folios.liveRows()) {
     const pfn = folios.pfn[row];
     const kind = folios.kind[row];
+    // Device descriptors describe frames above RAM; their memmap is the pagemap's (check/vm.ts).
+    if (pfn >= pa.maxPfn) continue;
     byKind[kind] += folios.nrPages(row);
     if (folios.refcount[row] <= 0) v.push(`folio ${hex(pfn)}: live with refcount ${folios.refcount[row]}`);
     if (folios.mapcountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative mapcount`);

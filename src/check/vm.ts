@@ -12,7 +12,9 @@
  */
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
-import { MM_ANONPAGES, type Mm, VM } from '../mm/mm_types.js';
+import { vmNormalPage } from '../mm/memory.js';
+import { PAGES_PER_MEMMAP_PAGE } from '../mm/memremap.js';
+import { MM_ANONPAGES, MM_FILEPAGES, type Mm, VM } from '../mm/mm_types.js';
 import { entryBits, entryPfn, LEVEL_SIZE, PT_LEVEL, PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
 import { mmCounter } from '../mm/rmap.js';
 
@@ -25,17 +27,27 @@ interface Tally {
   pmdMaps: Map<number, number>;
   /** pfn -> PTE mappings found (pages of large folios). */
   pageMaps: Map<number, number>;
+  /** vmalloc pfn -> PTE mappings found. */
+  vmallocMaps: Map<number, number>;
   tables: Set<number>;
 }
 
 export function checkVm(k: Kernel, full: boolean, v: string[]): void {
-  const t: Tally = { maps: new Map(), pmdMaps: new Map(), pageMaps: new Map(), tables: new Set() };
+  const t: Tally = {
+    maps: new Map(),
+    pmdMaps: new Map(),
+    pageMaps: new Map(),
+    vmallocMaps: new Map(),
+    tables: new Set(),
+  };
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
     if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row))
       v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`);
   }
   checkPageCache(k, v);
+  checkVmalloc(k, t, full, v);
+  checkDevmem(k, v);
   if (full) checkFolioCounts(k, t, v);
 }
 
@@ -99,9 +111,32 @@ function checkLeaf(
     if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
       v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`);
     if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`);
+    if (k.pteSpecial || k.pa.isZeroPfn(pfn)) return;
+  }
+  if (!k.pteSpecial && !pmd) {
+    // No special bit: the VMA decides which entries have no page behind them (R7.2).
+    let row: number;
+    try {
+      row = vmNormalPage(k, vma, addr, e);
+    } catch (err) {
+      v.push(`${where}: ${(err as Error).message}`);
+      return;
+    }
+    if (row === -1) {
+      if (!(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
+        v.push(`${where}: entry for ${hex(pfn)} without a page outside a pfn map`);
+      return;
+    }
+  }
+  if (k.vmalloc.isPage(pfn)) {
+    if (!(vma.flags & VM.MIXEDMAP)) v.push(`${where}: vmalloc page ${hex(pfn)} mapped outside a mixed map`);
+    bump(t.vmallocMaps, pfn);
+    rss[MM_FILEPAGES]++;
     return;
   }
-  if (!k.pa.memmap.pfnValid(pfn)) {
+  if (pfn >= k.pa.maxPfn && k.devmem.pfnValid(pfn)) {
+    // A ZONE_DEVICE page: only with a real descriptor may a normal entry map it.
+  } else if (!k.pa.memmap.pfnValid(pfn)) {
     v.push(`${where}: maps ${hex(pfn)} beyond the memmap`);
     return;
   }
@@ -150,7 +185,7 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
   const f = k.folios;
   for (const row of f.liveRows()) {
     const kind = f.kind[row];
-    if (kind !== MT.ANON && kind !== MT.FILE && kind !== MT.UNKNOWN) continue;
+    if (kind !== MT.ANON && kind !== MT.FILE && kind !== MT.UNKNOWN && kind !== MT.DEVICE) continue;
     const pfn = f.pfn[row];
     const maps = t.maps.get(row) ?? 0;
     if (f.mapcountOf(row) !== maps)
@@ -165,10 +200,78 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
         if (own !== found) v.push(`page ${hex(pfn + i)}: own mapcount ${own}, ${found} PTE mappings`);
       }
     }
-    const cacheRefs = kind === MT.FILE && f.mapping[row] !== 0 ? f.nrPages(row) : 0;
+    // Page-cache references, or the reference a device pagemap holds on each descriptor.
+    const cacheRefs =
+      kind === MT.FILE && f.mapping[row] !== 0
+        ? f.nrPages(row)
+        : kind === MT.DEVICE && pfn >= k.pa.maxPfn
+          ? 1
+          : 0;
     if (f.refcount[row] < maps + cacheRefs)
       v.push(
         `folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references`,
       );
   }
+}
+
+/**
+ * vmalloc areas (scamem): every page's memdesc names its scamem and index; the scamem refcount is
+ * the owner's reference plus every page reference beyond it; each page's mapcount equals the PTEs
+ * found (full) and its refcount covers them.
+ */
+function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: string[]): void {
+  const s = k.vmalloc.scamem;
+  let pages = 0;
+  for (const row of s.liveRows()) {
+    const n = s.nrPages[row];
+    pages += n;
+    const owned = s.owned[row];
+    let refs = owned;
+    for (let i = 0; i < n; i++) {
+      const pfn = s.pages[row][i];
+      const lo = k.pa.memmap.lo(pfn);
+      if ((lo & 0xf) !== MT.VMALLOC || k.pa.memmap.hi(pfn) !== row || lo >>> 12 !== i)
+        v.push(`vmalloc page ${hex(pfn)}: memdesc does not name scamem ${row} page ${i}`);
+      const ref = s.pageRef[row][i];
+      const map = s.pageMap[row][i];
+      refs += ref - owned;
+      if (ref < map + owned)
+        v.push(`vmalloc page ${hex(pfn)}: refcount ${ref} below ${map} mappings + ${owned} owner`);
+      if (full && map !== (t.vmallocMaps.get(pfn) ?? 0))
+        v.push(
+          `vmalloc page ${hex(pfn)}: mapcount ${map}, page tables map it ${t.vmallocMaps.get(pfn) ?? 0} times`,
+        );
+    }
+    if (refs !== s.refcount[row])
+      v.push(`scamem ${row}: refcount ${s.refcount[row]}, its pages hold ${refs}`);
+    if (s.refcount[row] <= 0) v.push(`scamem ${row}: live with refcount ${s.refcount[row]}`);
+    if (owned !== (k.vmalloc.areas.get(s.addr[row]) === row ? 1 : 0))
+      v.push(`scamem ${row}: owner flag ${owned} disagrees with the vmalloc area map`);
+  }
+  if (pages !== k.stat.pagesByType[MT.VMALLOC])
+    v.push(`scamems hold ${pages} pages, counters say ${k.stat.pagesByType[MT.VMALLOC]} vmalloc pages`);
+}
+
+/** Device pagemaps: every chunk's descriptors are live device folios of the right frames, and nothing else is. */
+function checkDevmem(k: Kernel, v: string[]): void {
+  const f = k.folios;
+  let rows = 0;
+  for (const m of k.devmem.maps) {
+    if (m.mode === 'none' && m.chunks.size > 0) v.push(`${m.name}: pfn-only range has descriptors`);
+    if (m.mode === 'lazy' && m.limit > 0 && m.chunks.size > m.limit)
+      v.push(`${m.name}: ${m.chunks.size} chunks populated over the limit of ${m.limit}`);
+    for (const [c, chunk] of m.chunks) {
+      for (let i = 0; i < chunk.length; i++) {
+        const r = chunk[i];
+        const pfn = m.startPfn + c * PAGES_PER_MEMMAP_PAGE + i;
+        if (!f.isLive(r) || f.pfn[r] !== pfn || f.kind[r] !== MT.DEVICE)
+          v.push(`${m.name}: descriptor of ${hex(pfn)} is not a live device folio of that frame`);
+        else if (f.refcount[r] < 1) v.push(`${m.name}: descriptor of ${hex(pfn)} lost the pagemap reference`);
+        rows++;
+      }
+    }
+  }
+  let live = 0;
+  for (const r of f.liveRows()) if (f.pfn[r] >= k.pa.maxPfn) live++;
+  if (live !== rows) v.push(`${live} device descriptors live, pagemaps hold ${rows}`);
 }

@@ -205,6 +205,32 @@ export class FolioPool extends HandlePool {
     return base;
   }
 
+  /**
+   * A descriptor for a frame the buddy allocator does not own: one page of ZONE_DEVICE memory
+   * (memmap_init_zone_device, mm/mm_init.c). Its memdesc lives with the device's pagemap
+   * (src/mm/memremap.ts), not in the RAM memmap, and the page counters do not change: device
+   * frames are not RAM. Starts with refcount 1, the pagemap's own reference.
+   */
+  adopt(pfn: number, kind: MemType): number {
+    const row = this.allocRow();
+    this.pfn[row] = pfn;
+    this.order[row] = 0;
+    this.kind[row] = kind;
+    this.refcount[row] = 1;
+    this.mapcount[row] = -1;
+    this.flags[row] = 0;
+    this.mapping[row] = 0;
+    this.index[row] = 0;
+    this.large[row] = NO_LARGE;
+    return row;
+  }
+
+  /** Drop an adopted descriptor again (its pagemap reclaims or unplugs it); the frame stays put. */
+  release(row: number): void {
+    this.refcount[row] = 0;
+    this.freeRow(row);
+  }
+
   /** Release the descriptor and give the frames back to the buddy allocator (free_frozen_pages). */
   private free(row: number): void {
     const pfn = this.pfn[row];
@@ -284,6 +310,11 @@ export class FolioPool extends HandlePool {
           rule: 'free_tail_page_prepare: nonzero pincount',
         });
       }
+      if (this.kind[row] === MT.DEVICE)
+        throw new KernelBug('device page lost the reference its pagemap holds', {
+          pfn,
+          rule: 'free_zone_device_folio: pgmap reference',
+        });
       this.refcount[row] = 0;
       this.free(row);
       return;

@@ -10,8 +10,17 @@
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
-import { isCowMapping, MM_ANONPAGES, MMF, type Mm, type Process, VM, type Vma } from './mm_types.js';
+import { freePgtables, splitHugePmd, VMALLOC_PAGE, vmNormalPage, zapRange } from './memory.js';
+import {
+  isCowMapping,
+  MM_ANONPAGES,
+  MM_FILEPAGES,
+  MMF,
+  type Mm,
+  type Process,
+  VM,
+  type Vma,
+} from './mm_types.js';
 import { GFP, GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
 import {
   entryBits,
@@ -147,6 +156,11 @@ function copyPresentPte(
     f.refcount[row]++;
     addRmapPtes(k, row, pfn, 1, dst.mm);
     dst.mm.rss[mmCounter(f, row)]++;
+  } else if (row === VMALLOC_PAGE) {
+    // A vmalloc page inserted by vm_insert_page: a file-rmap dup on its scamem (R9).
+    k.vmalloc.get(pfn);
+    k.vmalloc.addMap(pfn, 1);
+    dst.mm.rss[MM_FILEPAGES]++;
   }
   // Step 5: write-protect both sides of a COW mapping; the child's entry is old (and clean when shared).
   const bits = entryBits(pte);

@@ -14,7 +14,7 @@
  */
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
+import { FAULT, handleMmFault, VMALLOC_PAGE, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MIGRATE, ZONE } from './page_alloc.js';
@@ -134,6 +134,14 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
   if (e === 0 || !(bits & PTE.PRESENT)) return 'nopage';
   const pfn = entryPfn(e) + (pmd ? mod(Math.floor(addr / PAGE_SIZE), 512) : 0);
   let row = vmNormalPage(k, vma, addr, pmd ? e - bits + (bits & ~PTE.HUGE) : e);
+  if (row === VMALLOC_PAGE) {
+    // A vmalloc page (scamem): not anon, so no unshare, and writable only through its PTE.
+    if (flags & FOLL.WRITE && !(bits & PTE.WRITE)) return 'nopage';
+    if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, -1, pfn)) return 'EMLINK';
+    hit.pfn = pfn;
+    hit.row = VMALLOC_PAGE;
+    return null;
+  }
   if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
     return 'nopage';
   if (row < 0) {
@@ -158,6 +166,8 @@ function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn:
 /** folio_is_longterm_pinnable() (R3.6). */
 export function longtermPinnable(k: Kernel, pfn: number): boolean {
   if (k.pa.isZeroPfn(pfn)) return true;
+  // ZONE_DEVICE pages of a generic pagemap are pinnable (only coherent and fsdax ones are not).
+  if (pfn >= k.pa.maxPfn) return true;
   const mt = k.pa.pageblockMigratetype(pfn);
   if (mt === MIGRATE.CMA || mt === MIGRATE.ISOLATE) return false;
   return k.pa.zoneOf(pfn).id !== ZONE.MOVABLE;
@@ -165,6 +175,11 @@ export function longtermPinnable(k: Kernel, pfn: number): boolean {
 
 /** try_grab_folio() (R2.4): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
 function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: number): void {
+  if (row === VMALLOC_PAGE) {
+    if (flags & FOLL.GET) k.vmalloc.get(pfn);
+    else if (flags & FOLL.PIN) k.vmalloc.pin(pfn);
+    return;
+  }
   if (row < 0) {
     // The shared zero page: a pin is a no-op; a reference is real.
     if (flags & FOLL.GET) k.zeroPageRefs++;
@@ -184,6 +199,11 @@ function release(
   addr: number,
   row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn),
 ): void {
+  if (row < 0 && k.vmalloc.isPage(pfn)) {
+    if (pin) k.vmalloc.unpin(pfn);
+    else k.vmalloc.put(pfn);
+    return;
+  }
   if (row < 0) {
     if (!pin) k.zeroPageRefs--;
     return;
@@ -371,6 +391,10 @@ export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
     const pfn = pfns[i];
     // Pins on the zero page were never taken (R2.6): nothing to release.
     const row = pa.isZeroPfn(pfn) ? -1 : pa.memmap.folioRow(pfn);
+    if (row < 0 && k.vmalloc.isPage(pfn)) {
+      k.vmalloc.unpin(pfn);
+      continue;
+    }
     if (row < 0) continue;
     if (dirty) folioMarkDirty(k, row);
     pins.unpin(row, pfn, mm, start + i * PAGE_SIZE);

@@ -10,11 +10,13 @@ import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
 import { ContentStore } from './highmem.js';
+import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import { type MemoryLayout, PageAlloc } from './page_alloc.js';
 import { PtdescPool } from './pgtable.js';
 import { BiasPinPolicy, type PinSite, PinTracker } from './pincount.js';
 import { SlabAllocator } from './slab.js';
+import { VmallocSpace } from './vmalloc.js';
 import { VmStat } from './vmstat.js';
 
 /** THP policy (/sys/kernel/mm/transparent_hugepage/enabled). */
@@ -26,6 +28,11 @@ export interface KernelOptions {
   thp: ThpMode;
   /** use_zero_page for THP read faults. */
   thpZeroPage: boolean;
+  /**
+   * CONFIG_ARCH_HAS_PTE_SPECIAL (default true, as x86-64). Without it vm_normal_page() falls back
+   * to the VMA flags and the linear rule of VM_PFNMAP (kernel-semantics R7.2).
+   */
+  pteSpecial?: boolean;
 }
 
 export class Kernel {
@@ -55,11 +62,23 @@ export class Kernel {
     this.frames = new ContentStore(opts.contents);
     this.pagecache = new PageCache(this.folios, this.frames);
     this.pins = new PinTracker(new BiasPinPolicy(this.folios));
+    this.devmem = new DevMem(this);
+    this.vmalloc = new VmallocSpace(this);
     // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
     this.folios.onFree = (pfn, order) => {
       this.pins.freed(pfn, 1 << order);
       if (opts.contents) for (let i = 0; i < 1 << order; i++) this.frames.clear(pfn + i);
     };
+  }
+
+  /** Device memory ranges above RAM (ZONE_DEVICE). */
+  readonly devmem: DevMem;
+  /** The vmalloc address space and its scamem descriptors. */
+  readonly vmalloc: VmallocSpace;
+
+  /** pte_special() exists on this architecture. */
+  get pteSpecial(): boolean {
+    return this.opts.pteSpecial ?? true;
   }
 
   /** Pins as the configured pin-count design counts them (Linux's bias by default), with the truth. */

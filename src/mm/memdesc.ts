@@ -145,6 +145,12 @@ export class MemMap {
   private spare: Uint32Array | undefined;
   /** Sections that currently have a memmap. */
   populatedSections = 0;
+  /**
+   * The folio row of a frame above RAM (ZONE_DEVICE memory, src/mm/memremap.ts), or -1. Device
+   * ranges keep their own per-chunk descriptor arrays, so only this miss path consults them and
+   * RAM lookups cost nothing more.
+   */
+  beyondRam: ((pfn: number) => number) | null = null;
 
   /**
    * @param pageblockMt the migratetype of every pageblock (owned by the page allocator): the free
@@ -237,7 +243,7 @@ export class MemMap {
   folioRow(pfn: number): number {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
-    if (!s) return -1;
+    if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
     const i = (pfn - sec * PAGES_PER_SECTION) * 2;
     return (FOLIO_TYPE_BITS >>> (s[i] & TYPE_MASK)) & 1 ? s[i + 1] : -1;
   }

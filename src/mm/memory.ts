@@ -13,7 +13,17 @@ import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { findVma, MM_ANONPAGES, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
+import {
+  findVma,
+  isCowMapping,
+  MM_ANONPAGES,
+  MM_FILEPAGES,
+  type Mm,
+  VM,
+  type Vma,
+  type VmFault,
+  vmaIsAnonymous,
+} from './mm_types.js';
 import { GFP, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE } from './page_alloc.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
@@ -53,13 +63,30 @@ export function anonVmaPrepare(k: Kernel, vma: Vma): void {
 }
 
 /**
- * vm_normal_page(): the folio row a present entry maps "normally", or -1 for a special mapping
- * (pfnmap, mixedmap special, the zero pages). A special entry anywhere else, or a frame beyond the
- * memmap, is the kernel's "bad page map": a KernelBug.
+ * What vm_normal_page() returns for a normal vmalloc page: it has a descriptor (its scamem, see
+ * vmalloc.ts) but no folio row. Callers that count pages handle it; the rest treat it like -1.
+ */
+export const VMALLOC_PAGE = -3;
+
+/**
+ * vm_normal_page(): the folio row a present entry maps "normally", -1 for a special mapping
+ * (pfnmap, mixedmap special, the zero pages, frames without a descriptor), or VMALLOC_PAGE. With
+ * pte_special the entry's bit decides (R7.1); without it, the VMA flags and the linear rule of
+ * VM_PFNMAP do (R7.2). A special entry in an ordinary VMA, or a frame beyond every memmap, is the
+ * kernel's "bad page map": a KernelBug.
  */
 export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): number {
   const pfn = entryPfn(entry);
-  if (entryBits(entry) & PTE.SPECIAL) {
+  if (!k.pteSpecial) {
+    if (vma.flags & VM.MIXEDMAP) {
+      if (!k.pa.memmap.pfnValid(pfn) && !k.devmem.pfnValid(pfn)) return -1;
+    } else if (vma.flags & VM.PFNMAP) {
+      // The untouched original of a linear pfnmap, or any entry of a mapping that cannot COW.
+      if (pfn === vma.pgoff + (addr - vma.start) / PAGE_SIZE) return -1;
+      if (!isCowMapping(vma.flags)) return -1;
+    }
+    if (k.pa.isZeroPfn(pfn)) return -1;
+  } else if (entryBits(entry) & PTE.SPECIAL) {
     if (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) return -1;
     if (k.pa.isZeroPfn(pfn)) return -1;
     throw new KernelBug(`bad page map: special entry at 0x${addr.toString(16)} in an ordinary VMA`, {
@@ -67,13 +94,15 @@ export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): 
       rule: 'vm_normal_page: print_bad_page_map',
     });
   }
+  if (pfn >= k.pa.maxPfn && k.devmem.pfnValid(pfn)) return k.folios.pageRow(pfn);
   if (!k.pa.memmap.pfnValid(pfn)) {
     throw new KernelBug(`bad page map: entry at 0x${addr.toString(16)} beyond highest_memmap_pfn`, {
       pfn,
       rule: 'vm_normal_page: pfn > highest_memmap_pfn',
     });
   }
-  return k.folios.pageRow(pfn);
+  const row = k.folios.pageRow(pfn);
+  return row < 0 && k.vmalloc.isPage(pfn) ? VMALLOC_PAGE : row;
 }
 
 /** The folio row of a PMD leaf, or -1 for the huge zero folio. */
@@ -151,6 +180,7 @@ function doPteMissing(
   i: number,
   write: boolean,
 ): FaultOutcome {
+  if (vma.ops) return driverFault(k, vma, addr, write);
   if (vmaIsAnonymous(vma)) return doAnonymousPage(k, vma, addr, pteRow, i, write);
   if (!vma.file) return 'sigbus';
   const index = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
@@ -158,6 +188,34 @@ function doPteMissing(
   if (!write) return doReadFault(k, vma, addr, pteRow, i, index);
   if (!(vma.flags & VM.SHARED)) return doCowFault(k, vma, addr, pteRow, i, index);
   return doSharedFault(k, vma, addr, pteRow, i, index);
+}
+
+/** The fault-time view a driver's handlers get (struct vm_fault). */
+const vmFault = (vma: Vma, addr: number, write: boolean): VmFault => ({
+  vma,
+  addr,
+  pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE,
+  write,
+});
+
+/**
+ * __do_fault() for a driver VMA: its vm_ops->fault installs the entry itself (VM_FAULT_NOPAGE via
+ * vmf_insert_* or vm_insert_page); no handler means SIGBUS, as for a device without one.
+ */
+function driverFault(k: Kernel, vma: Vma, addr: number, write: boolean): FaultOutcome {
+  const fault = vma.ops?.fault;
+  if (!fault) return 'sigbus';
+  const r = fault(vmFault(vma, addr, write));
+  if (r !== 'nopage') return r;
+  // A private write over what the driver mapped read-only is a COW fault at once (do_cow_fault).
+  const slot = k.ptdesc.leafSlot(vma.mm.pgd, addr);
+  const pte = slot >= 0 ? k.ptdesc.entries[slot] : 0;
+  if (pte === 0) return 'sigbus';
+  if (write && !(entryBits(pte) & PTE.WRITE)) {
+    const pteRow = Math.floor(slot / PTRS_PER_TABLE);
+    return doWpPage(k, vma, addr, pteRow, slot - pteRow * PTRS_PER_TABLE, false);
+  }
+  return 'ok';
 }
 
 /**
@@ -330,7 +388,13 @@ function doWpPage(
   const row = vmNormalPage(k, vma, addr, pte);
   const f = k.folios;
   if (vma.flags & (VM.SHARED | VM.MAYSHARE)) {
-    // wp_pfn_shared / wp_page_shared: reuse, never copy; the shared page becomes dirty.
+    // wp_pfn_shared / wp_page_shared: the driver may refuse (SIGBUS) before the entry is reused.
+    const hook = row === -1 ? vma.ops?.pfnMkwrite : vma.ops?.pageMkwrite;
+    if (hook) {
+      const r = hook(vmFault(vma, addr, true));
+      if (r !== 'ok' && r !== 'nopage') return r;
+    }
+    // Reuse, never copy; the shared page becomes dirty.
     pd.set(pteRow, i, withBits(pte, PTE.WRITE | PTE.DIRTY | PTE.YOUNG, 0));
     if (row >= 0) folioMarkDirty(k, row);
     return 'ok';
@@ -371,7 +435,11 @@ function wpPageCopy(
   if (!k.pa.isZeroPfn(oldPfn)) k.frames.copyFrom(pfn, k.frames, oldPfn);
   addNewAnonRmap(k, row, vma, addr, false);
   const mm = vma.mm;
-  if (oldRow >= 0) {
+  if (oldRow === VMALLOC_PAGE) {
+    // A vmalloc page mapped by vm_insert_page: its file rss and mapping move to the new anon page.
+    mm.rss[MM_FILEPAGES]--;
+    mm.rss[MM_ANONPAGES]++;
+  } else if (oldRow >= 0) {
     const counter = mmCounter(f, oldRow);
     if (counter !== MM_ANONPAGES) {
       mm.rss[counter]--;
@@ -386,6 +454,9 @@ function wpPageCopy(
   if (oldRow >= 0) {
     removeRmapPtes(k, oldRow, oldPfn, 1, mm);
     f.putRow(oldRow);
+  } else if (oldRow === VMALLOC_PAGE) {
+    k.vmalloc.addMap(oldPfn, -1);
+    k.vmalloc.put(oldPfn);
   }
   k.stat.events.cow_copy++;
   if (k.stat.tracing) k.stat.emit({ type: 'cow', mm: mm.id, addr, from: oldPfn, pfn, unshare });
@@ -607,6 +678,12 @@ function nextPopulated(k: Kernel, mm: Mm, addr: number, end: number): number {
 function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pte: number): void {
   k.ptdesc.set(pteRow, i, 0);
   const row = vmNormalPage(k, vma, addr, pte);
+  if (row === VMALLOC_PAGE) {
+    vma.mm.rss[MM_FILEPAGES]--;
+    k.vmalloc.addMap(entryPfn(pte), -1);
+    k.vmalloc.put(entryPfn(pte));
+    return;
+  }
   if (row < 0) return;
   const f = k.folios;
   if (f.kind[row] !== MT.ANON && entryBits(pte) & PTE.DIRTY) folioMarkDirty(k, row);

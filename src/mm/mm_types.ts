@@ -86,6 +86,31 @@ export interface AnonVma {
   readonly vmas: Set<Vma>;
 }
 
+/** What a driver's fault handler came to (vm_fault_t): NOPAGE = it installed the entry itself. */
+export type VmFaultResult = 'nopage' | 'sigbus' | 'sigsegv' | 'oom';
+
+/** struct vm_fault, reduced to what the model's handlers read. */
+export interface VmFault {
+  readonly vma: Vma;
+  /** Page-aligned faulting address. */
+  readonly addr: number;
+  /** File page offset of the address (vmf->pgoff). */
+  readonly pgoff: number;
+  readonly write: boolean;
+}
+
+/**
+ * vm_operations_struct: a driver's hooks on a VMA its mmap handler set up. `fault` replaces the
+ * anon/file paths for a missing entry; `pfnMkwrite` / `pageMkwrite` are asked before a shared
+ * write-protected entry becomes writable (refusing gives SIGBUS).
+ */
+export interface VmOps {
+  readonly name?: string;
+  fault?(vmf: VmFault): VmFaultResult;
+  pfnMkwrite?(vmf: VmFault): VmFaultResult | 'ok';
+  pageMkwrite?(vmf: VmFault): VmFaultResult | 'ok';
+}
+
 export interface Vma {
   readonly mm: Mm;
   start: number;
@@ -97,6 +122,10 @@ export interface Vma {
   anonVma: AnonVma | null;
   /** A name for reports: the scenario's region name, the file name, or [anon]. */
   name: string;
+  /** vm_ops of a driver mapping (absent for anonymous and page-cache mappings). */
+  ops?: VmOps;
+  /** vm_private_data: whatever the driver keeps for the mapping. */
+  privateData?: unknown;
 }
 
 export interface Mm {
@@ -125,8 +154,9 @@ export interface Process {
 /** is_cow_mapping(): private and possibly writable. */
 export const isCowMapping = (flags: number): boolean => (flags & (VM.SHARED | VM.MAYWRITE)) === VM.MAYWRITE;
 
+/** vma_is_anonymous(): no file and no vm_ops (a driver's VMA has vm_ops, even without a fault hook). */
 export const vmaIsAnonymous = (vma: Vma): boolean =>
-  vma.file === null && (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) === 0;
+  vma.file === null && vma.ops === undefined && (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) === 0;
 
 /** find_vma_intersection for one address: the VMA containing `addr`, or undefined. */
 export function findVma(mm: Mm, addr: number): Vma | undefined {

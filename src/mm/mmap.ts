@@ -12,7 +12,7 @@ import type { File } from './filemap.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
-import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma } from './mm_types.js';
+import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
 import { entryBits, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
 
@@ -32,6 +32,11 @@ export interface MmapArgs {
   offset?: number;
   /** A name for reports (the scenario's region name). */
   name?: string;
+  /**
+   * A device file instead of a page-cache file: its mmap handler runs on the new VMA (and may fail
+   * the call), and its vm_ops handle the VMA's faults (src/mm/pfnmap.ts).
+   */
+  driver?: { readonly name: string; mmap?(vma: Vma): void; readonly ops?: VmOps };
 }
 
 const pageAligned = (x: number) => x % PAGE_SIZE === 0;
@@ -117,8 +122,8 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
   const offset = a.offset ?? 0;
   if (!pageAligned(offset) || offset < 0)
     throw new KernelError('EINVAL', `offset ${offset} is not page aligned`);
-  const anonymous = (a.flags & MAP.ANONYMOUS) !== 0;
-  if (!anonymous && !a.file)
+  const anonymous = (a.flags & MAP.ANONYMOUS) !== 0 && !a.driver;
+  if (!anonymous && !a.file && !a.driver)
     throw new KernelError('EINVAL', 'a file mapping needs a file (MAP_ANONYMOUS not given)');
   if (length > TASK_SIZE) throw new KernelError('ENOMEM', 'mapping larger than the address space');
   const fixed = (a.flags & (MAP.FIXED | MAP.FIXED_NOREPLACE)) !== 0;
@@ -138,7 +143,7 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
     start = unmappedArea(mm, length, thpAlign);
   }
   const flags = vmFlagsFor(a.prot, a.flags);
-  let file = anonymous ? null : a.file!;
+  let file = anonymous || a.driver ? null : a.file!;
   let pgoff = offset / PAGE_SIZE;
   if (anonymous) {
     pgoff = start / PAGE_SIZE;
@@ -161,6 +166,20 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
   };
   insertVma(mm, vma);
   linkVma(vma);
+  if (a.driver) {
+    // call_mmap(): the driver sets the VMA up; if it fails, the VMA goes again (unmap_region).
+    vma.ops = a.driver.ops ?? {};
+    vma.name = a.name ?? a.driver.name;
+    try {
+      a.driver.mmap?.(vma);
+    } catch (e) {
+      zapRange(k, vma, vma.start, vma.end);
+      mm.vmas.splice(mm.vmas.indexOf(vma), 1);
+      unlinkVma(vma);
+      freePgtables(k, mm, vma.start, vma.end);
+      throw e;
+    }
+  }
   if (a.flags & MAP.POPULATE) populate(k, vma);
   return start;
 }
