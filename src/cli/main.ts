@@ -14,6 +14,7 @@ import { compareCommand, parseDesigns } from './compare_command.js';
 import { runDemo } from './demo.js';
 import { type ExplainOptions, explainCommand } from './explain_command.js';
 import type { Io } from './io.js';
+import { oracleCommand } from './oracle_command.js';
 import { bootReport } from './report.js';
 import { runCommand } from './run_command.js';
 import { UsageError } from './usage_error.js';
@@ -90,6 +91,12 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .action((file: string, o: { pincount: string }) =>
       setCode(compareCommand(file, parseDesigns(o.pincount), io)),
     );
+
+  program
+    .command('oracle')
+    .description('run scenarios on the real kernel and on the model and compare every page after every step')
+    .argument('<files...>', 'scenario files (YAML) of the oracle subset')
+    .action((files: string[]) => setCode(oracleCommand(files, io)));
 
   program
     .command('schema')

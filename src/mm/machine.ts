@@ -915,6 +915,17 @@ export class Machine {
         level: h.level,
       }));
   }
+
+  // ---------------------------------------------------------------- observation (src/oracle)
+
+  /**
+   * What /proc/<pid>/pagemap and a look at the page show, without faulting or changing anything:
+   * the frame mapped at `addr` and the first byte of its page; undefined when nothing is mapped.
+   */
+  observe(pid: number, addr: number): { pfn: number; byte: number } | undefined {
+    const t = translate(this.k, this.proc(pid).mm, addr);
+    return t && { pfn: t.pfn, byte: this.k.frames.byteAt(t.pfn, 0) };
+  }
 }
 
 /** What a get_user_pages / pin_user_pages call returns. */

@@ -23,6 +23,7 @@ import { dump } from './ops/dump.js';
 import { makeExpectOp } from './ops/expect.js';
 import { FILE_OPS } from './ops/file.js';
 import { GUP_OPS } from './ops/gup.js';
+import { ODIRECT_OPS } from './ops/odirect.js';
 import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
 import { PGTABLE_OPS } from './ops/pgtable.js';
 import { SLAB_OPS } from './ops/slab.js';
@@ -57,6 +58,7 @@ export const OPS: readonly Op[] = [
   ...VM_OPS,
   ...FILE_OPS,
   ...GUP_OPS,
+  ...ODIRECT_OPS,
   makeExpectOp(EXPECTATIONS),
   dump,
 ];

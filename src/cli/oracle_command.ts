@@ -1,0 +1,37 @@
+/**
+ * `pagelab oracle FILE...`: each scenario on the real kernel and on the model, compared page by
+ * page after every step (src/oracle). Exit code: 2 for bad input (including a scenario the kernel
+ * cannot run) or when no oracle can run here, else 1 if anything disagreed, else 0.
+ */
+
+import { oracleText } from '../oracle/format.js';
+import { runOracle } from '../oracle/oracle.js';
+import { OracleUnavailable } from '../oracle/probe.js';
+import { NotOracleable } from '../oracle/translate.js';
+import { formatDiagnostic } from '../scenario/diagnostics.js';
+import type { Io } from './io.js';
+import { readScenario } from './scenario_files.js';
+
+export function oracleCommand(files: string[], io: Io): number {
+  let code = 0;
+  files.forEach((file, i) => {
+    const parsed = readScenario(file);
+    if (!parsed.ok) {
+      for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
+      code = 2;
+      return;
+    }
+    try {
+      const r = runOracle(parsed.scenario);
+      io.out(`${i > 0 ? '\n' : ''}${oracleText(r)}\n`);
+      code = Math.max(code, r.exitCode);
+    } catch (e) {
+      if (!(e instanceof NotOracleable || e instanceof OracleUnavailable)) throw e;
+      io.err(
+        `${file}: ${e instanceof NotOracleable ? 'not oracle-able: ' : 'oracle unavailable: '}${e.message}\n`,
+      );
+      code = 2;
+    }
+  });
+  return code;
+}

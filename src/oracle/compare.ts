@@ -1,0 +1,176 @@
+/**
+ * Normalise both sides and compare them page by page. Frame numbers differ between the kernel and
+ * the model and from run to run; what is stable is which pages share a frame at a step (equality
+ * classes, named in observation order), which frames belong to one THP (class+subpage), and
+ * whether a page still maps the frame it mapped at the previous step (continuity). pagemap's
+ * exclusive bit on THP pages is version-dependent (oracle-notes.md) and is dropped there.
+ *
+ * A comparison is inconclusive, not a disagreement, when the kernel did not do what the step
+ * needs: it refused a command the model ran (io_uring registration, O_DIRECT), the probe stopped,
+ * or it gave a small page where the model has a THP (no huge page to be had).
+ */
+import type { KernelRun } from './probe.js';
+import type { PlannedStep } from './translate.js';
+import type { PageObs, PageRow, RegionObs, SideStep, StepResult, Verdict } from './types.js';
+
+const PMD_PAGES = 512;
+
+/** A page after normalisation: every field is comparable across the two sides. */
+interface NormPage {
+  present: boolean;
+  byte?: number;
+  excl?: boolean;
+  count: number;
+  flags: string;
+  cls: string;
+  /** Same frame as at the previous step (undefined unless present at both). */
+  same?: boolean;
+}
+
+const key = (r: RegionObs, i: number) => `${r.proc}/${r.region}/${i}`;
+
+/** Normalise the steps of one side. */
+export function normalise(steps: { regions: RegionObs[] }[]): Map<string, NormPage>[] {
+  let prev = new Map<string, number>();
+  return steps.map((s) => {
+    const classes = new Map<number, string>();
+    const cls = (pfn: number) => {
+      if (!classes.has(pfn)) classes.set(pfn, `f${classes.size + 1}`);
+      return classes.get(pfn)!;
+    };
+    const now = new Map<string, number>();
+    const out = new Map<string, NormPage>();
+    for (const r of s.regions)
+      r.pages.forEach((p, i) => {
+        const k = key(r, i);
+        if (p.present) now.set(k, p.pfn);
+        out.set(k, normPage(p, cls, prev.get(k)));
+      });
+    prev = now;
+    return out;
+  });
+}
+
+function normPage(p: PageObs, cls: (pfn: number) => string, before: number | undefined): NormPage {
+  if (!p.present) return { present: false, count: 0, flags: '', cls: '-' };
+  const thp = p.flags.includes('thp');
+  const sub = p.pfn % PMD_PAGES;
+  const c = p.flags.includes('zero')
+    ? thp
+      ? `hzero+${sub}`
+      : 'zero'
+    : thp
+      ? `${cls(p.pfn - sub)}+${sub}`
+      : cls(p.pfn);
+  return {
+    present: true,
+    byte: p.byte,
+    excl: thp ? undefined : p.excl,
+    count: p.count,
+    flags: [...p.flags].sort().join(','),
+    cls: c,
+    same: before === undefined ? undefined : before === p.pfn,
+  };
+}
+
+const FIELDS = ['present', 'byte', 'excl', 'count', 'flags', 'cls', 'same'] as const;
+
+/** One page in a table cell; the class keeps only its base so THP subpages group into one row. */
+function render(p: NormPage | undefined, whole = false): string {
+  if (!p) return 'missing';
+  if (!p.present) return 'not present';
+  const b = p.byte === undefined ? '-' : p.byte.toString(16).padStart(2, '0');
+  const cls = whole ? p.cls : p.cls.replace(/\+\d+$/, '+*');
+  const same = p.same === undefined ? '' : p.same ? ' same' : ' moved';
+  return `${cls} ${b} n=${p.count}${p.excl ? ' excl' : ''} ${p.flags || '-'}${same}`;
+}
+
+function diff(k: NormPage | undefined, m: NormPage | undefined): string[] {
+  if (!k || !m) return k === m ? [] : ['present'];
+  // The excl bit is not compared where either side dropped it (THP pages).
+  return FIELDS.filter((f) =>
+    f === 'excl' && (k.excl === undefined || m.excl === undefined) ? false : k[f] !== m[f],
+  );
+}
+
+function thpNotObtained(k: NormPage | undefined, m: NormPage | undefined): boolean {
+  return !!k?.present && !!m?.present && m.flags.includes('thp') && !k.flags.includes('thp');
+}
+
+const isErr = (o: string) => o.startsWith('err');
+
+/** The kernel's outcome of a step from its replies: the first error, else the first signal, else data or ok. */
+export function kernelOutcome(ps: PlannedStep, replies: string[]): string {
+  const err = replies.find((r) => r.startsWith('err'));
+  if (err) return `err ${err.split(' ')[2] ?? '?'}`;
+  const sig = replies.find((r) => r.startsWith('sig'));
+  if (sig) return sig.split(' ')[1];
+  if (ps.dma) return `data ${replies[0].split(' ')[1] ?? ''}`;
+  return 'ok';
+}
+
+/** Compare kernel and model, step by step. */
+export function compare(plan: PlannedStep[], kernel: KernelRun, model: SideStep[]): StepResult[] {
+  const kn = normalise(kernel.steps);
+  const mn = normalise(model);
+  const tainted = new Map<string, string>(); // region -> why its later pages do not count
+  let refused: string | undefined;
+  return plan.map((ps, i) => {
+    const ks = kernel.steps[i];
+    const kOut = ks ? kernelOutcome(ps, ks.replies) : 'no record';
+    const mOut = model[i].outcome;
+    if (!ks && !refused) refused = `the probe stopped: ${kernel.fatal}`;
+    if (ks && isErr(kOut) && !isErr(mOut) && !refused)
+      refused = `the kernel refused: ${ks.replies.find(isErr)}`;
+    const outcome = {
+      kernel: kOut,
+      model: mOut,
+      verdict: (refused ? 'inconclusive' : kOut === mOut ? 'agree' : 'disagree') as Verdict,
+    };
+    const rows: PageRow[] = [];
+    for (const r of model[i].regions)
+      r.pages.forEach((_, p) => {
+        const k = ks ? kn[i].get(key(r, p)) : undefined;
+        const m = mn[i].get(key(r, p));
+        if (thpNotObtained(k, m) && !tainted.has(r.region))
+          tainted.set(r.region, `the kernel did not obtain a THP for ${r.region} (step ${ps.step.n})`);
+        const why = refused ?? tainted.get(r.region);
+        const d = diff(k, m);
+        const verdict: Verdict = why ? 'inconclusive' : d.length ? 'disagree' : 'agree';
+        addRow(rows, {
+          proc: r.proc,
+          region: r.region,
+          first: p,
+          last: p,
+          verdict,
+          kernel: render(k, d.includes('cls')),
+          model: render(m, d.includes('cls')),
+          note: why ?? d.join(','),
+        });
+      });
+    return {
+      n: ps.step.n,
+      line: ps.step.pos.line,
+      op: ps.step.op.name,
+      commands: ps.commands,
+      outcome,
+      rows,
+    };
+  });
+}
+
+/** Extend the previous row when this page continues it with the same verdict and records. */
+function addRow(rows: PageRow[], row: PageRow): void {
+  const last = rows[rows.length - 1];
+  const same =
+    last &&
+    last.proc === row.proc &&
+    last.region === row.region &&
+    last.last + 1 === row.first &&
+    last.verdict === row.verdict &&
+    last.kernel === row.kernel &&
+    last.model === row.model &&
+    last.note === row.note;
+  if (same) last.last = row.first;
+  else rows.push(row);
+}

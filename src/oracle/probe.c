@@ -1,0 +1,694 @@
+/*
+ * pagelab oracle probe: runs the oracle subset of a scenario on the real kernel and reports what
+ * /proc/<pid>/pagemap, /proc/kpagecount and /proc/kpageflags say about every page of every
+ * region after each step.
+ *
+ * One line per command on stdin, one reply line per command on stdout ("ok ...", "err WHAT ERRNO",
+ * "sig SIGSEGV"); `obs` answers with page lines and "end". The process running this file is the
+ * controller: it never maps scenario memory itself. Each scenario process is a worker (a child,
+ * or a child of a worker after `fork`) that executes commands the controller forwards over a pipe
+ * pair of its slot. All pipe pairs are made before the first worker, so a worker forked later
+ * already holds its slot's ends. The controller is a child subreaper and kills and reaps every
+ * worker on quit, on error and on SIGTERM; a worker whose controller died reads EOF and exits.
+ *
+ * Observing never changes what is observed: the byte is read through /proc/<pid>/mem (a FOLL_GET
+ * reference, never a pin that could unshare) and only when pagemap says the page is present.
+ *
+ * Commands (S, C: slot numbers; NAME: region; OFF, LEN: bytes; hex numbers without 0x):
+ *   spawn S | fork S C | exit S | file ID LEN BYTE | quit
+ *   mmap S NAME LEN PROT FLAGS [FILEID OFF]   FLAGS: private|shared[,populate]
+ *   munmap|mprotect|madvise S NAME OFF LEN [PROT|ADVICE]
+ *   read S NAME OFF LEN | write S NAME OFF HEXDATA | fill S NAME OFF LEN BYTE
+ *   pin S LABEL NAME OFF PAGES | unpin S LABEL      (io_uring fixed buffers: FOLL_WRITE|PIN|LONGTERM)
+ *   get S LABEL NAME OFF PAGES | put S LABEL        (vmsplice into a pipe: FOLL_GET)
+ *   dmaread S LABEL OFF LEN | dmawrite S LABEL OFF HEXDATA
+ *   odirect S NAME OFF PAGES                        (O_DIRECT write: a short FOLL_PIN, read-only)
+ *   obs S NAME -> "p IDX PRESENT BYTE EXCL PFN COUNT FLAGS" per page, then "end"
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAXSLOT 16
+#define MAXREGION 32
+#define MAXHOLD 16
+#define MAXFILE 8
+#define PAGE 4096UL
+#define PMD (2UL << 20)
+#define LINE 65536
+#define REPLY_TIMEOUT_MS 20000
+
+struct region { char name[64]; uintptr_t addr; size_t len; };
+struct slot { pid_t pid; int alive; int nreg; struct region reg[MAXREGION]; };
+
+/* A pin (an io_uring instance with one registered buffer) or a get (a pipe holding page references). */
+struct hold {
+	char label[64];
+	int kind; /* 0 free, 1 pin, 2 get */
+	int fd, memfd; /* pin: ring fd, bounce memfd; get: pipe read end in fd, write end in memfd */
+	uintptr_t addr;
+	size_t len;
+	void *sq, *cq;
+	size_t sqsz, cqsz;
+	struct io_uring_sqe *sqes;
+	size_t sqesz;
+	struct io_uring_params p;
+};
+
+static int cmd_fd[MAXSLOT][2], rep_fd[MAXSLOT][2];
+static struct slot slots[MAXSLOT];
+static int files[MAXFILE] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static pid_t controller;
+
+/* ------------------------------------------------------------------ shared helpers */
+
+static int hexval(char c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+static size_t unhex(const char *s, unsigned char *out, size_t max)
+{
+	size_t n = 0;
+	while (s[0] && s[1] && n < max) { out[n++] = (unsigned char)(hexval(s[0]) << 4 | hexval(s[1])); s += 2; }
+	return n;
+}
+
+static void tohex(const unsigned char *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", b[i]);
+	out[2 * n] = 0;
+}
+
+static int prot_of(const char *s)
+{
+	int p = 0;
+	for (; *s; s++) p |= *s == 'r' ? PROT_READ : *s == 'w' ? PROT_WRITE : *s == 'x' ? PROT_EXEC : 0;
+	return p;
+}
+
+static int advice_of(const char *s)
+{
+	static const struct { const char *n; int v; } t[] = {
+		{"dontneed", MADV_DONTNEED}, {"hugepage", MADV_HUGEPAGE}, {"nohugepage", MADV_NOHUGEPAGE},
+		{"dontfork", MADV_DONTFORK}, {"dofork", MADV_DOFORK}, {"wipeonfork", MADV_WIPEONFORK},
+		{"keeponfork", MADV_KEEPONFORK}, {"normal", MADV_NORMAL}, {"mergeable", MADV_MERGEABLE},
+		{"unmergeable", MADV_UNMERGEABLE},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) if (!strcmp(s, t[i].n)) return t[i].v;
+	return -1;
+}
+
+/* Read one line from fd, a byte at a time (pipes carry several lines; never read past one). */
+static int read_line(int fd, char *buf, size_t max, int timeout_ms)
+{
+	size_t n = 0;
+	while (n + 1 < max) {
+		if (timeout_ms >= 0) {
+			struct pollfd p = {fd, POLLIN, 0};
+			int r = poll(&p, 1, timeout_ms);
+			if (r == 0) return -ETIMEDOUT;
+			if (r < 0 && errno != EINTR) return -errno;
+			if (r < 0) continue;
+		}
+		ssize_t r = read(fd, buf + n, 1);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) return -EPIPE;
+		if (buf[n] == '\n') break;
+		n++;
+	}
+	buf[n] = 0;
+	return (int)n;
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t r = write(fd, s, n);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) return;
+		s += r;
+		n -= (size_t)r;
+	}
+}
+
+/* ------------------------------------------------------------------ worker: a scenario process */
+
+static int my_slot, reply_fd;
+static struct region wreg[MAXREGION];
+static int wnreg;
+static struct hold holds[MAXHOLD];
+static sigjmp_buf fault_jmp;
+static volatile sig_atomic_t fault_sig;
+
+static void on_fault(int sig) { fault_sig = sig; siglongjmp(fault_jmp, 1); }
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...)
+{
+	char buf[LINE];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof buf - 2) n = (int)sizeof buf - 2;
+	buf[n++] = '\n';
+	write_all(reply_fd, buf, (size_t)n);
+}
+
+static void reply_err(const char *what) { reply("err %s %s", what, strerrorname_np(errno) ?: "E?"); }
+
+static struct region *wregion(const char *name)
+{
+	for (int i = 0; i < wnreg; i++) if (!strcmp(wreg[i].name, name)) return &wreg[i];
+	return NULL;
+}
+
+static struct hold *hold_of(const char *label, int make)
+{
+	for (int i = 0; i < MAXHOLD; i++)
+		if (holds[i].kind && !strcmp(holds[i].label, label)) return &holds[i];
+	if (!make) return NULL;
+	for (int i = 0; i < MAXHOLD; i++)
+		if (!holds[i].kind) { memset(&holds[i], 0, sizeof holds[i]); snprintf(holds[i].label, 64, "%s", label); return &holds[i]; }
+	return NULL;
+}
+
+static int ring_setup(struct hold *h)
+{
+	h->fd = (int)syscall(__NR_io_uring_setup, 4, &h->p);
+	if (h->fd < 0) return -1;
+	h->sqsz = h->p.sq_off.array + h->p.sq_entries * sizeof(unsigned);
+	h->cqsz = h->p.cq_off.cqes + h->p.cq_entries * sizeof(struct io_uring_cqe);
+	if (h->p.features & IORING_FEAT_SINGLE_MMAP) h->sqsz = h->cqsz = h->sqsz > h->cqsz ? h->sqsz : h->cqsz;
+	h->sq = mmap(NULL, h->sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, IORING_OFF_SQ_RING);
+	h->cq = h->p.features & IORING_FEAT_SINGLE_MMAP ? h->sq
+		: mmap(NULL, h->cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, IORING_OFF_CQ_RING);
+	h->sqesz = h->p.sq_entries * sizeof(struct io_uring_sqe);
+	h->sqes = mmap(NULL, h->sqesz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, h->fd, IORING_OFF_SQES);
+	if (h->sq == MAP_FAILED || h->cq == MAP_FAILED || h->sqes == MAP_FAILED) return -1;
+	return 0;
+}
+
+static void ring_free(struct hold *h)
+{
+	if (h->sqes && h->sqes != MAP_FAILED) munmap(h->sqes, h->sqesz);
+	if (h->cq && h->cq != MAP_FAILED && h->cq != h->sq) munmap(h->cq, h->cqsz);
+	if (h->sq && h->sq != MAP_FAILED) munmap(h->sq, h->sqsz);
+	close(h->fd);
+}
+
+/* One fixed-buffer read or write, submitted and waited for; returns the CQE's result. */
+static int ring_rw(struct hold *h, int op, void *addr, unsigned len, uint64_t off)
+{
+	char *sq = h->sq, *cq = h->cq;
+	unsigned *tail = (unsigned *)(sq + h->p.sq_off.tail), mask = *(unsigned *)(sq + h->p.sq_off.ring_mask);
+	unsigned t = *tail, idx = t & mask;
+	struct io_uring_sqe *e = &h->sqes[idx];
+	memset(e, 0, sizeof *e);
+	e->opcode = (unsigned char)op;
+	e->fd = h->memfd;
+	e->addr = (uintptr_t)addr;
+	e->len = len;
+	e->off = off;
+	e->buf_index = 0;
+	((unsigned *)(sq + h->p.sq_off.array))[idx] = idx;
+	__atomic_store_n(tail, t + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, h->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) return -errno;
+	unsigned *head = (unsigned *)(cq + h->p.cq_off.head);
+	unsigned hd = __atomic_load_n(head, __ATOMIC_ACQUIRE);
+	unsigned cmask = *(unsigned *)(cq + h->p.cq_off.ring_mask);
+	struct io_uring_cqe *c = (struct io_uring_cqe *)(cq + h->p.cq_off.cqes) + (hd & cmask);
+	int res = c->res;
+	__atomic_store_n(head, hd + 1, __ATOMIC_RELEASE);
+	return res;
+}
+
+static void w_mmap(char **a, int n)
+{
+	size_t len = strtoul(a[3], NULL, 16);
+	int shared = strstr(a[5], "shared") != NULL;
+	int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | (strstr(a[5], "populate") ? MAP_POPULATE : 0);
+	int prot = prot_of(a[4]);
+	void *p;
+	if (n >= 8) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", controller, files[atoi(a[6])]);
+		int fd = open(path, O_RDWR);
+		if (fd < 0) return reply_err("open");
+		p = mmap(NULL, len, prot, flags, fd, (off_t)strtoul(a[7], NULL, 16));
+		close(fd);
+	} else if (len % PMD == 0) {
+		/* PMD-align private anon mappings of whole 2 MiB units, as the model's THP placement does. */
+		char *r = mmap(NULL, len + PMD, prot, flags | MAP_ANONYMOUS, -1, 0);
+		if (r == MAP_FAILED) return reply_err("mmap");
+		char *s = (char *)(((uintptr_t)r + PMD - 1) & ~(PMD - 1));
+		if (s > r) munmap(r, (size_t)(s - r));
+		if (s + len < r + len + PMD) munmap(s + len, (size_t)(r + len + PMD - (s + len)));
+		p = s;
+	} else {
+		p = mmap(NULL, len, prot, flags | MAP_ANONYMOUS, -1, 0);
+	}
+	if (p == MAP_FAILED) return reply_err("mmap");
+	struct region *r = &wreg[wnreg++];
+	snprintf(r->name, sizeof r->name, "%s", a[2]);
+	r->addr = (uintptr_t)p;
+	r->len = len;
+	reply("ok %lx", (unsigned long)p);
+}
+
+/* The address of NAME+OFF, or 0 after a reply saying why not. */
+static char *waddr(const char *name, const char *off)
+{
+	struct region *r = wregion(name);
+	if (!r) { reply("err region ENOENT"); return NULL; }
+	return (char *)r->addr + strtoul(off, NULL, 16);
+}
+
+static void w_access(char **a, int write_it)
+{
+	char *p = waddr(a[2], a[3]);
+	if (!p) return;
+	static unsigned char buf[LINE / 2];
+	size_t len = write_it == 2 ? strtoul(a[4], NULL, 16) : write_it ? unhex(a[4], buf, sizeof buf) : strtoul(a[4], NULL, 16);
+	unsigned char fill = write_it == 2 ? (unsigned char)strtoul(a[5], NULL, 16) : 0;
+	volatile unsigned char first[16] = {0};
+	size_t i = 0;
+	fault_sig = 0;
+	if (sigsetjmp(fault_jmp, 1)) {
+		reply("sig %s", fault_sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
+		return;
+	}
+	for (; i < len; i++) {
+		if (write_it == 2) ((volatile unsigned char *)p)[i] = fill;
+		else if (write_it) ((volatile unsigned char *)p)[i] = buf[i];
+		else {
+			unsigned char v = ((volatile unsigned char *)p)[i];
+			if (i < 16) first[i] = v;
+		}
+	}
+	char hex[40];
+	tohex((const unsigned char *)first, len < 16 ? len : 16, hex);
+	reply("ok %s", write_it ? "" : hex);
+}
+
+static void w_pin(char **a)
+{
+	char *p = waddr(a[3], a[4]);
+	if (!p) return;
+	struct hold *h = hold_of(a[2], 1);
+	size_t len = strtoul(a[5], NULL, 16) * PAGE;
+	if (ring_setup(h) < 0) { reply_err("io_uring_setup"); ring_free(h); return; }
+	struct iovec iov = {p, len};
+	if (syscall(__NR_io_uring_register, h->fd, IORING_REGISTER_BUFFERS, &iov, 1) < 0) {
+		reply_err("register");
+		ring_free(h);
+		return;
+	}
+	h->memfd = memfd_create("pagelab-dma", 0);
+	ftruncate(h->memfd, (off_t)len);
+	h->kind = 1;
+	h->addr = (uintptr_t)p;
+	h->len = len;
+	reply("ok");
+}
+
+static void w_get(char **a)
+{
+	char *p = waddr(a[3], a[4]);
+	if (!p) return;
+	struct hold *h = hold_of(a[2], 1);
+	size_t len = strtoul(a[5], NULL, 16) * PAGE;
+	int fds[2];
+	if (pipe(fds) < 0) return reply_err("pipe");
+	fcntl(fds[1], F_SETPIPE_SZ, (int)(len > 65536 ? len : 65536));
+	struct iovec iov = {p, len};
+	ssize_t n = vmsplice(fds[1], &iov, 1, SPLICE_F_NONBLOCK);
+	if (n != (ssize_t)len) {
+		reply_err("vmsplice");
+		close(fds[0]);
+		close(fds[1]);
+		return;
+	}
+	*h = (struct hold){.kind = 2, .fd = fds[0], .memfd = fds[1], .addr = (uintptr_t)p, .len = len};
+	snprintf(h->label, sizeof h->label, "%s", a[2]);
+	reply("ok");
+}
+
+static void w_release(char **a)
+{
+	struct hold *h = hold_of(a[2], 0);
+	if (!h) return reply("err hold ENOENT");
+	if (h->kind == 1) {
+		if (syscall(__NR_io_uring_register, h->fd, IORING_UNREGISTER_BUFFERS, NULL, 0) < 0) return reply_err("unregister");
+		ring_free(h);
+		close(h->memfd);
+	} else {
+		char buf[4096];
+		close(h->memfd);
+		while (read(h->fd, buf, sizeof buf) > 0) {}
+		close(h->fd);
+	}
+	h->kind = 0;
+	reply("ok");
+}
+
+/* What the device sees: through a pin, a fixed write into the bounce memfd; through a get, a tee of the pipe. */
+static void w_dmaread(char **a)
+{
+	struct hold *h = hold_of(a[2], 0);
+	if (!h) return reply("err hold ENOENT");
+	size_t off = strtoul(a[3], NULL, 16), len = strtoul(a[4], NULL, 16);
+	static unsigned char buf[1 << 16];
+	if (len > sizeof buf / 2 || off + len > h->len) return reply("err range EINVAL");
+	if (h->kind == 1) {
+		int r = ring_rw(h, IORING_OP_WRITE_FIXED, (char *)h->addr + off, (unsigned)len, 0);
+		if (r != (int)len) { errno = r < 0 ? -r : EIO; return reply_err("write_fixed"); }
+		if (pread(h->memfd, buf, len, 0) != (ssize_t)len) return reply_err("pread");
+	} else {
+		int t[2];
+		if (pipe(t) < 0) return reply_err("pipe");
+		fcntl(t[1], F_SETPIPE_SZ, (int)(h->len > 65536 ? h->len : 65536));
+		ssize_t n = tee(h->fd, t[1], off + len, SPLICE_F_NONBLOCK);
+		size_t got = 0;
+		static unsigned char all[1 << 20];
+		while (n > 0 && got < off + len && got < sizeof all) {
+			ssize_t r = read(t[0], all + got, off + len - got);
+			if (r <= 0) break;
+			got += (size_t)r;
+		}
+		close(t[0]);
+		close(t[1]);
+		if (got < off + len) return reply_err("tee");
+		memcpy(buf, all + off, len);
+	}
+	char *hex = malloc(2 * len + 1);
+	tohex(buf, len, hex);
+	reply("ok %s", hex);
+	free(hex);
+}
+
+static void w_dmawrite(char **a)
+{
+	struct hold *h = hold_of(a[2], 0);
+	if (!h || h->kind != 1) return reply("err pin ENOENT");
+	size_t off = strtoul(a[3], NULL, 16);
+	static unsigned char buf[LINE / 2];
+	size_t len = unhex(a[4], buf, sizeof buf);
+	if (off + len > h->len) return reply("err range EINVAL");
+	if (pwrite(h->memfd, buf, len, 0) != (ssize_t)len) return reply_err("pwrite");
+	int r = ring_rw(h, IORING_OP_READ_FIXED, (char *)h->addr + off, (unsigned)len, 0);
+	if (r != (int)len) { errno = r < 0 ? -r : EIO; return reply_err("read_fixed"); }
+	reply("ok");
+}
+
+static void w_odirect(char **a)
+{
+	char *p = waddr(a[2], a[3]);
+	if (!p) return;
+	size_t len = strtoul(a[4], NULL, 16) * PAGE;
+	char path[] = "/var/tmp/pagelab-odirect-XXXXXX";
+	int fd = mkostemp(path, O_DIRECT);
+	if (fd < 0) return reply_err("odirect-open");
+	unlink(path);
+	ssize_t n = write(fd, p, len);
+	int e = errno;
+	close(fd);
+	if (n != (ssize_t)len) { errno = n < 0 ? e : EIO; return reply_err("odirect-write"); }
+	reply("ok");
+}
+
+static void w_range(char **a, int what)
+{
+	char *p = waddr(a[2], a[3]);
+	if (!p) return;
+	size_t len = strtoul(a[4], NULL, 16);
+	int r = what == 0 ? munmap(p, len) : what == 1 ? mprotect(p, len, prot_of(a[5])) : madvise(p, len, advice_of(a[5]));
+	if (r < 0) return reply_err(what == 0 ? "munmap" : what == 1 ? "mprotect" : "madvise");
+	reply("ok");
+}
+
+static int split(char *line, char **a, int max)
+{
+	int n = 0;
+	for (char *t = strtok(line, " "); t && n < max; t = strtok(NULL, " ")) a[n++] = t;
+	return n;
+}
+
+static void worker_loop(int slot)
+{
+	char line[LINE], *a[12];
+	my_slot = slot;
+	reply_fd = rep_fd[slot][1];
+	for (;;) {
+		int r = read_line(cmd_fd[my_slot][0], line, sizeof line, -1);
+		if (r < 0) _exit(0); /* the controller is gone */
+		int n = split(line, a, 12);
+		if (n == 0) continue;
+		const char *c = a[0];
+		if (!strcmp(c, "fork")) {
+			pid_t pid = fork();
+			if (pid == 0) { my_slot = atoi(a[2]); reply_fd = rep_fd[my_slot][1]; continue; }
+			if (pid < 0) reply_err("fork");
+			else reply("ok %d", pid);
+		} else if (!strcmp(c, "exit")) {
+			reply("ok");
+			_exit(0);
+		} else if (!strcmp(c, "mmap")) w_mmap(a, n);
+		else if (!strcmp(c, "munmap")) w_range(a, 0);
+		else if (!strcmp(c, "mprotect")) w_range(a, 1);
+		else if (!strcmp(c, "madvise")) w_range(a, 2);
+		else if (!strcmp(c, "read")) w_access(a, 0);
+		else if (!strcmp(c, "write")) w_access(a, 1);
+		else if (!strcmp(c, "fill")) w_access(a, 2);
+		else if (!strcmp(c, "pin")) w_pin(a);
+		else if (!strcmp(c, "get")) w_get(a);
+		else if (!strcmp(c, "unpin") || !strcmp(c, "put")) w_release(a);
+		else if (!strcmp(c, "dmaread")) w_dmaread(a);
+		else if (!strcmp(c, "dmawrite")) w_dmawrite(a);
+		else if (!strcmp(c, "odirect")) w_odirect(a);
+		else reply("err command EINVAL");
+	}
+}
+
+/* ------------------------------------------------------------------ controller */
+
+static void kill_all(void)
+{
+	for (int i = 0; i < MAXSLOT; i++)
+		if (slots[i].alive) kill(slots[i].pid, SIGKILL);
+	/* Orphans of killed workers come to us (subreaper): reap until nothing is left. */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	kill_all();
+	_exit(3);
+}
+
+static void die(const char *msg)
+{
+	printf("fatal %s\n", msg);
+	fflush(stdout);
+	kill_all();
+	exit(3);
+}
+
+static void start_worker(int slot)
+{
+	pid_t pid = fork();
+	if (pid < 0) die("fork");
+	if (pid == 0) {
+		/* Keep only the ends a worker uses, so a dead controller means EOF on the command pipe. */
+		for (int i = 0; i < MAXSLOT; i++) { close(cmd_fd[i][1]); close(rep_fd[i][0]); }
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		close(null);
+		signal(SIGCHLD, SIG_IGN); /* a worker's children are reaped as they exit */
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		struct sigaction sa = {0};
+		sa.sa_handler = on_fault;
+		sa.sa_flags = SA_NODEFER;
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+		worker_loop(slot);
+	}
+	slots[slot] = (struct slot){.pid = pid, .alive = 1};
+}
+
+/* Forward a command to slot s and copy its reply to stdout; the reply is returned in `out`. */
+static void forward(int s, const char *line, char *out)
+{
+	if (s < 0 || s >= MAXSLOT || !slots[s].alive) { snprintf(out, LINE, "err slot ESRCH"); return; }
+	size_t n = strlen(line);
+	char *buf = malloc(n + 2);
+	memcpy(buf, line, n);
+	buf[n] = '\n';
+	write_all(cmd_fd[s][1], buf, n + 1);
+	free(buf);
+	int r = read_line(rep_fd[s][0], out, LINE, REPLY_TIMEOUT_MS);
+	if (r < 0) die(r == -ETIMEDOUT ? "worker did not answer" : "worker died");
+}
+
+static int pread_u64(int fd, uint64_t idx, uint64_t *v)
+{
+	/* Read as two u32 halves, the way the TypeScript side is told to read these files. */
+	uint32_t h[2];
+	if (pread(fd, h, 8, (off_t)(idx * 8)) != 8) return -1;
+	*v = (uint64_t)h[1] << 32 | h[0];
+	return 0;
+}
+
+static int kflags_fd, kcount_fd;
+
+static void observe(int s, const char *name)
+{
+	struct slot *sl = &slots[s];
+	struct region *r = NULL;
+	for (int i = 0; i < sl->nreg; i++) if (!strcmp(sl->reg[i].name, name)) r = &sl->reg[i];
+	/* A region whose mmap failed has no pages to show. */
+	if (!sl->alive || !r) { printf("end\n"); return; }
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/pagemap", sl->pid);
+	int pm = open(path, O_RDONLY);
+	snprintf(path, sizeof path, "/proc/%d/mem", sl->pid);
+	int mem = open(path, O_RDONLY);
+	if (pm < 0 || mem < 0) die("cannot open /proc/<pid>/pagemap or mem");
+	for (size_t i = 0; i < r->len / PAGE; i++) {
+		uintptr_t va = r->addr + i * PAGE;
+		uint64_t e = 0, cnt = 0, fl = 0;
+		pread_u64(pm, va / PAGE, &e);
+		int present = (int)(e >> 63 & 1), excl = (int)(e >> 56 & 1);
+		uint64_t pfn = e & ((1ULL << 55) - 1);
+		char byte[8] = "-", flags[128] = "";
+		if (present) {
+			unsigned char b;
+			if (pread(mem, &b, 1, (off_t)va) == 1) snprintf(byte, sizeof byte, "%02x", b);
+			if (pfn && !pread_u64(kcount_fd, pfn, &cnt) && !pread_u64(kflags_fd, pfn, &fl)) {
+				static const struct { int bit; const char *n; } names[] = {
+					{12, "anon"}, {21, "ksm"}, {24, "zero"}, {22, "thp"}, {15, "head"}, {16, "tail"},
+				};
+				for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+					if (fl >> names[k].bit & 1) { strcat(flags, names[k].n); strcat(flags, ","); }
+				/* Bit 34 (OWNER_2) is PG_anon_exclusive only on anon pages. */
+				if ((fl >> 12 & 1) && (fl >> 34 & 1)) strcat(flags, "anonexcl,");
+			}
+		}
+		if (!*flags) strcpy(flags, "-");
+		else flags[strlen(flags) - 1] = 0;
+		printf("p %zu %d %s %d %llx %llu %s\n", i, present, byte, excl, (unsigned long long)pfn,
+		       (unsigned long long)cnt, flags);
+	}
+	close(pm);
+	close(mem);
+	printf("end\n");
+}
+
+/* Wait until a worker that was told to exit is gone (its memory released). */
+static void wait_gone(pid_t pid)
+{
+	int pfd = (int)syscall(__NR_pidfd_open, pid, 0);
+	if (pfd >= 0) {
+		struct pollfd p = {pfd, POLLIN, 0};
+		poll(&p, 1, REPLY_TIMEOUT_MS);
+		close(pfd);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0) {}
+}
+
+static void controller_cmd(char *line)
+{
+	char copy[LINE], out[LINE], *a[12];
+	snprintf(copy, sizeof copy, "%s", line);
+	int n = split(copy, a, 12);
+	if (n == 0) return;
+	const char *c = a[0];
+	int s = n > 1 ? atoi(a[1]) : -1;
+	if (s >= MAXSLOT || (s < 0 && n > 1 && strcmp(c, "file"))) { printf("err slot EINVAL\n"); return; }
+	if (!strcmp(c, "spawn")) {
+		start_worker(s);
+		printf("ok %d\n", slots[s].pid);
+	} else if (!strcmp(c, "file")) {
+		int id = atoi(a[1]);
+		size_t len = strtoul(a[2], NULL, 16);
+		int fd = memfd_create("pagelab-file", 0);
+		if (id < 0 || id >= MAXFILE || fd < 0 || ftruncate(fd, (off_t)len) < 0) { printf("err file EINVAL\n"); return; }
+		unsigned char *b = malloc(len ? len : 1);
+		memset(b, (int)strtoul(a[3], NULL, 16), len);
+		if (pwrite(fd, b, len, 0) != (ssize_t)len) printf("err file EIO\n");
+		else printf("ok\n");
+		free(b);
+		files[id] = fd;
+	} else if (!strcmp(c, "obs")) {
+		observe(s, n > 2 ? a[2] : "");
+	} else {
+		forward(s, line, out);
+		printf("%s\n", out);
+		if (strncmp(out, "ok", 2)) return;
+		if (!strcmp(c, "fork")) {
+			int ch = atoi(a[2]);
+			slots[ch] = slots[s];
+			slots[ch].pid = atoi(out + 3);
+		} else if (!strcmp(c, "exit")) {
+			slots[s].alive = 0;
+			wait_gone(slots[s].pid);
+		} else if (!strcmp(c, "mmap") && slots[s].nreg < MAXREGION) {
+			struct region *r = &slots[s].reg[slots[s].nreg++];
+			snprintf(r->name, sizeof r->name, "%s", a[2]);
+			r->addr = strtoul(out + 3, NULL, 16);
+			r->len = strtoul(a[3], NULL, 16);
+		}
+	}
+}
+
+int main(void)
+{
+	controller = getpid();
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/*
+	 * Every process of the run on one CPU: a new page sits in that CPU's LRU batch with an extra
+	 * reference, and do_wp_page drains only the local batch before deciding to reuse. Spread over
+	 * CPUs, whether a write reuses or copies such a page would depend on the scheduler.
+	 */
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof one, &one);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGHUP, on_term);
+	signal(SIGPIPE, SIG_IGN);
+	kflags_fd = open("/proc/kpageflags", O_RDONLY);
+	kcount_fd = open("/proc/kpagecount", O_RDONLY);
+	if (kflags_fd < 0 || kcount_fd < 0) { printf("unsupported /proc/kpageflags: %s\n", strerror(errno)); return 0; }
+	for (int i = 0; i < MAXSLOT; i++)
+		if (pipe2(cmd_fd[i], O_CLOEXEC) < 0 || pipe2(rep_fd[i], O_CLOEXEC) < 0) die("pipe");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("ready %d\n", controller);
+	static char line[LINE];
+	while (read_line(0, line, sizeof line, -1) >= 0) {
+		if (!strcmp(line, "quit")) break;
+		controller_cmd(line);
+		fflush(stdout);
+	}
+	kill_all();
+	printf("bye\n");
+	return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * The kernel's side: compile src/oracle/probe.c with the system C compiler into a cache directory
+ * (once per version of the source), feed it a plan's commands and read back, per step, what each
+ * command answered and what the pages looked like afterwards.
+ *
+ * The whole plan goes in at once: no command depends on a reply (the probe resolves region names
+ * itself), so a synchronous run with a timeout is enough and leaves nothing running.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { OraclePlan } from './translate.js';
+import type { PageObs, RegionObs } from './types.js';
+
+const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/oracle/probe.c');
+const TIMEOUT_MS = 60_000;
+
+/** The oracle cannot run here (no compiler, no /proc/kpageflags...). */
+export class OracleUnavailable extends Error {}
+
+/** The probe's path, compiled on first use; OracleUnavailable when there is no compiler. */
+export function probeBinary(): string {
+  const src = readFileSync(SOURCE);
+  const dir = join(process.env.PAGELAB_CACHE ?? join(tmpdir(), 'pagelab-oracle'));
+  const exe = join(dir, `probe-${createHash('sha256').update(src).digest('hex').slice(0, 16)}`);
+  if (existsSync(exe)) return exe;
+  mkdirSync(dir, { recursive: true });
+  const cc = process.env.CC ?? 'cc';
+  // Compile to a private name and rename, so parallel runs never execute a half-written file.
+  const tmp = `${exe}.${process.pid}`;
+  try {
+    execFileSync(cc, ['-O2', '-Wall', '-o', tmp, SOURCE], { stdio: 'pipe' });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
+    if (err.code === 'ENOENT')
+      throw new OracleUnavailable(`no C compiler: '${cc}' was not found (set CC to one) to build ${SOURCE}`);
+    throw new OracleUnavailable(`cannot compile ${SOURCE}: ${String(err.stderr ?? err.message).trim()}`);
+  }
+  renameSync(tmp, exe);
+  return exe;
+}
+
+/** What the kernel did in one step: the replies of its commands and the pages afterwards. */
+export interface KernelStep {
+  replies: string[];
+  regions: RegionObs[];
+}
+
+export interface KernelRun {
+  steps: KernelStep[];
+  /** Set when the probe stopped early (a worker died or hung); later steps have no record. */
+  fatal?: string;
+}
+
+function parsePage(line: string): PageObs {
+  const [, , present, byte, excl, pfn, count, flags] = line.split(' ');
+  return {
+    present: present === '1',
+    byte: byte === '-' ? undefined : Number.parseInt(byte, 16),
+    excl: excl === '1',
+    pfn: Number.parseInt(pfn, 16),
+    count: Number(count),
+    flags: flags === '-' ? [] : flags.split(','),
+  };
+}
+
+/** Run the plan on the real kernel. */
+export function runProbe(plan: OraclePlan): KernelRun {
+  const script: string[] = [];
+  for (const s of plan.steps) {
+    script.push(...s.commands);
+    for (const o of s.observe) script.push(`obs ${plan.slots.get(o.proc)} ${o.region}`);
+  }
+  script.push('quit');
+  const out = execFileSync(probeBinary(), [], {
+    input: `${script.join('\n')}\n`,
+    encoding: 'utf8',
+    timeout: TIMEOUT_MS,
+    killSignal: 'SIGTERM',
+    maxBuffer: 1 << 28,
+  });
+  const lines = out.split('\n');
+  let i = 0;
+  const first = lines[i++] ?? '';
+  if (first.startsWith('unsupported')) throw new OracleUnavailable(first.slice('unsupported '.length));
+  const steps: KernelStep[] = [];
+  const next = (): string => {
+    const l = lines[i++];
+    if (l === undefined || l.startsWith('fatal')) throw new Error(l ?? 'the probe stopped without a reply');
+    return l;
+  };
+  try {
+    for (const s of plan.steps) {
+      const replies = s.commands.map(() => next());
+      const regions = s.observe.map((o) => {
+        const pages: PageObs[] = [];
+        for (let l = next(); l !== 'end'; l = next()) {
+          if (!l.startsWith('p ')) throw new Error(`unexpected probe output '${l}'`);
+          pages.push(parsePage(l));
+        }
+        return { proc: o.proc, region: o.region, pages };
+      });
+      steps.push({ replies, regions });
+    }
+  } catch (e) {
+    return { steps, fatal: (e as Error).message };
+  }
+  return { steps };
+}

@@ -1,0 +1,232 @@
+/**
+ * The oracle subset of a scenario as probe commands (src/oracle/probe.c): the steps the real
+ * kernel can execute from user space, each with the pages to observe after it. Anything else —
+ * allocator and slab ops, files beyond a filled memfd, fixed addresses, GUP flags no user-space
+ * path gives — makes the scenario not oracle-able, and the error says which step and why.
+ */
+import { PAGE_SIZE, parseSize } from '../index.js';
+import type { Scenario, Step } from '../scenario/parse.js';
+
+/** A region of one process the oracle observes after every step. */
+export interface Pair {
+  proc: string;
+  region: string;
+  pages: number;
+}
+
+export interface PlannedStep {
+  step: Step;
+  commands: string[];
+  /** A device read through this pin or reference: its bytes are the step's outcome. */
+  dma?: { label: string; offset: number; len: number };
+  /** The process whose user access this step is (its signal is the step's outcome). */
+  access?: string;
+  /** What exists after the step, in observation order. */
+  observe: Pair[];
+}
+
+export interface OraclePlan {
+  steps: PlannedStep[];
+  /** Process label -> probe slot. */
+  slots: Map<string, number>;
+}
+
+export class NotOracleable extends Error {}
+
+/** Steps that neither act nor change state on the kernel side. */
+const PASSIVE = new Set(['expect', 'dump']);
+const MAX_SLOTS = 16;
+const x = (n: number) => n.toString(16);
+
+interface Args {
+  [k: string]: unknown;
+}
+
+class Planner {
+  readonly slots = new Map<string, number>();
+  private readonly regions = new Map<string, number>(); // region -> pages
+  private readonly files = new Map<string, number>();
+  private readonly holds = new Map<string, { proc: string; kind: 'pin' | 'get' }>();
+  private pairs: Pair[] = [];
+
+  constructor(private step: Step) {}
+
+  at(step: Step): this {
+    this.step = step;
+    return this;
+  }
+
+  fail(why: string): never {
+    throw new NotOracleable(`step ${this.step.n} (line ${this.step.pos.line}, ${this.step.op.name}): ${why}`);
+  }
+
+  slot(proc: unknown): number {
+    const s = this.slots.get(String(proc));
+    if (s === undefined) this.fail(`process '${String(proc)}' is not known`);
+    return s;
+  }
+
+  newSlot(proc: string): number {
+    if (this.slots.size >= MAX_SLOTS) this.fail(`more than ${MAX_SLOTS} processes`);
+    this.slots.set(proc, this.slots.size);
+    return this.slots.size - 1;
+  }
+
+  /** `buf+4K` -> `buf 1000`: the probe resolves region names in the process itself. */
+  addr(a: unknown): { region: string; offset: number; text: string } {
+    const m = typeof a === 'string' ? /^([A-Za-z_][A-Za-z0-9_.-]*)(?:\s*\+\s*(\S+))?$/.exec(a.trim()) : null;
+    if (!m || !this.regions.has(m[1]))
+      this.fail(`address ${String(a)}: the oracle needs region+offset (the kernel chooses the addresses)`);
+    const offset = m[2] === undefined ? 0 : parseSize(m[2]);
+    return { region: m[1], offset, text: `${m[1]} ${x(offset)}` };
+  }
+
+  plan(a: Args): Omit<PlannedStep, 'step' | 'observe'> {
+    const op = this.step.op.name;
+    const handler = HANDLERS[op];
+    if (!handler) this.fail(`the kernel side cannot run '${op}' from user space`);
+    return handler(this, a);
+  }
+
+  observe(): Pair[] {
+    return [...this.pairs];
+  }
+
+  // State kept to know what exists after each step.
+  mapped(proc: string, region: string, size: number): void {
+    this.regions.set(region, Math.ceil(size / PAGE_SIZE));
+    this.pairs.push({ proc, region, pages: Math.ceil(size / PAGE_SIZE) });
+  }
+  forked(parent: string, child: string): void {
+    this.pairs.push(...this.pairs.filter((p) => p.proc === parent).map((p) => ({ ...p, proc: child })));
+  }
+  exited(proc: string): void {
+    this.pairs = this.pairs.filter((p) => p.proc !== proc);
+  }
+  file(name: string): number {
+    const id = this.files.get(name);
+    if (id === undefined) this.fail(`file '${name}' is not known`);
+    return id;
+  }
+  newFile(name: string): number {
+    this.files.set(name, this.files.size);
+    return this.files.size - 1;
+  }
+  hold(label: string, proc: string, kind: 'pin' | 'get'): void {
+    this.holds.set(label, { proc, kind });
+  }
+  holder(label: unknown, kind?: 'pin' | 'get'): { proc: string; kind: 'pin' | 'get' } {
+    const h = this.holds.get(String(label));
+    if (!h || (kind && h.kind !== kind))
+      this.fail(`'${String(label)}' is not a ${kind ?? 'pin or get'} here`);
+    return h;
+  }
+}
+
+type Handler = (p: Planner, a: Args) => Omit<PlannedStep, 'step' | 'observe'>;
+
+const cmds = (...c: string[]) => ({ commands: c });
+
+function sameFlags(got: unknown, want: string[]): boolean {
+  const g = [...(got as string[])].sort();
+  return g.length === want.length && g.every((f, i) => f === [...want].sort()[i]);
+}
+
+const HANDLERS: Record<string, Handler> = {
+  spawn: (p, a) => cmds(`spawn ${p.newSlot(String(a.name))}`),
+  fork: (p, a) => {
+    const c = `fork ${p.slot(a.proc)} ${p.newSlot(String(a.child))}`;
+    p.forked(String(a.proc), String(a.child));
+    return cmds(c);
+  },
+  exit: (p, a) => {
+    const c = `exit ${p.slot(a.proc)}`;
+    p.exited(String(a.proc));
+    return cmds(c);
+  },
+  create: (p, a) => {
+    if (a.data !== undefined) p.fail('a file with exact data (the probe fills files with one byte)');
+    return cmds(`file ${p.newFile(String(a.file))} ${x(Number(a.size))} ${x(Number(a.byte ?? 0))}`);
+  },
+  mmap: (p, a) => {
+    const flags = a.flags as string[];
+    const other = flags.filter((f) => !['private', 'shared', 'anonymous', 'populate'].includes(f));
+    if (other.length > 0 || a.addr !== undefined) p.fail('a fixed address (the kernel chooses addresses)');
+    const share = `${flags.includes('shared') ? 'shared' : 'private'}${flags.includes('populate') ? ',populate' : ''}`;
+    const file = a.file === undefined ? '' : ` ${p.file(String(a.file))} ${x(Number(a.offset ?? 0))}`;
+    const c = `mmap ${p.slot(a.proc)} ${String(a.name)} ${x(Number(a.size))} ${a.prot === 'none' ? '-' : String(a.prot)} ${share}${file}`;
+    p.mapped(String(a.proc), String(a.name), Number(a.size));
+    return cmds(c);
+  },
+  munmap: (p, a) => cmds(`munmap ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`),
+  mprotect: (p, a) =>
+    cmds(
+      `mprotect ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${a.prot === 'none' ? '-' : String(a.prot)}`,
+    ),
+  madvise: (p, a) =>
+    cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${String(a.advice)}`),
+  read: (p, a) => ({
+    commands: [`read ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`],
+    access: String(a.proc),
+  }),
+  write: (p, a) => {
+    const at = `${p.slot(a.proc)} ${p.addr(a.addr).text}`;
+    const c =
+      a.data !== undefined
+        ? `write ${at} ${String(a.data)}`
+        : `fill ${at} ${x(Number(a.len ?? PAGE_SIZE))} ${x(Number(a.byte))}`;
+    return { commands: [c], access: String(a.proc) };
+  },
+  touch: (p, a) => {
+    const { region, offset } = p.addr(a.addr);
+    const s = p.slot(a.proc);
+    const commands: string[] = [];
+    for (let o = offset; o < offset + Number(a.len); o += PAGE_SIZE - (o % PAGE_SIZE))
+      commands.push(a.write ? `fill ${s} ${region} ${x(o)} 1 1` : `read ${s} ${region} ${x(o)} 1`);
+    return { commands, access: String(a.proc) };
+  },
+  pin: (p, a) => {
+    if (!sameFlags(a.flags, ['write', 'longterm']))
+      p.fail(
+        'pins other than [write, longterm] (io_uring buffer registration is the only one user space has)',
+      );
+    p.hold(String(a.as), String(a.proc), 'pin');
+    return cmds(`pin ${p.slot(a.proc)} ${String(a.as)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`);
+  },
+  get: (p, a) => {
+    if (!sameFlags(a.flags, [])) p.fail('gets with FOLL flags (vmsplice takes plain read references)');
+    p.hold(String(a.as), String(a.proc), 'get');
+    return cmds(`get ${p.slot(a.proc)} ${String(a.as)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`);
+  },
+  unpin: (p, a) => cmds(`unpin ${p.slot(p.holder(a.pin, 'pin').proc)} ${String(a.pin)}`),
+  put: (p, a) => cmds(`put ${p.slot(p.holder(a.get, 'get').proc)} ${String(a.get)}`),
+  dma_read: (p, a) => ({
+    commands: [
+      `dmaread ${p.slot(p.holder(a.pin).proc)} ${String(a.pin)} ${x(Number(a.offset))} ${x(Number(a.len))}`,
+    ],
+    dma: { label: String(a.pin), offset: Number(a.offset), len: Number(a.len) },
+  }),
+  dma_write: (p, a) => {
+    const h = p.holder(a.pin, 'pin');
+    const data =
+      a.data !== undefined
+        ? String(a.data)
+        : x(Number(a.byte))
+            .padStart(2, '0')
+            .repeat(Number(a.len ?? PAGE_SIZE));
+    return cmds(`dmawrite ${p.slot(h.proc)} ${String(a.pin)} ${x(Number(a.offset))} ${data}`);
+  },
+  odirect: (p, a) => cmds(`odirect ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`),
+};
+
+/** The probe commands of every active step; throws NotOracleable naming the first step it cannot run. */
+export function planScenario(s: Scenario): OraclePlan {
+  const active = s.steps.filter((st) => !PASSIVE.has(st.op.name));
+  if (active.length === 0) throw new NotOracleable('the scenario has no steps the kernel can run');
+  const p = new Planner(active[0]);
+  const steps = active.map((step) => {
+    const planned = p.at(step).plan(step.args);
+    return { step, ...planned, observe: p.observe() };
+  });
+  return { steps, slots: p.slots };
+}

@@ -1,0 +1,76 @@
+/**
+ * What the oracle compares: after each step, every page of every region of every live process,
+ * as the real kernel shows it (pagemap, kpagecount, kpageflags, the byte there) and as the model
+ * describes the same page in the same terms; and what the step itself returned.
+ */
+
+/** One user page, as /proc/<pid>/pagemap, /proc/kpagecount and /proc/kpageflags show it. */
+export interface PageObs {
+  present: boolean;
+  /** The first byte of the page, when present. */
+  byte?: number;
+  /** pagemap bit 56: mapped exactly once. */
+  excl: boolean;
+  /** The frame: a real PFN, or the model's frame number. Only compared through equality classes. */
+  pfn: number;
+  /** kpagecount: the page's mapcount (0 for the zero pages). */
+  count: number;
+  /** Stable identity flags: anon, ksm, zero, thp, head, tail, anonexcl. */
+  flags: string[];
+}
+
+/** The pages of one region in one process. */
+export interface RegionObs {
+  proc: string;
+  region: string;
+  pages: PageObs[];
+}
+
+/** One side (kernel or model) after one step. */
+export interface SideStep {
+  /** 'ok', a signal name, 'err ERRNO', or 'data HEX' for what a device read. */
+  outcome: string;
+  regions: RegionObs[];
+}
+
+export type Verdict = 'agree' | 'disagree' | 'inconclusive';
+
+/** A run of consecutive pages of one region with the same verdict and the same records. */
+export interface PageRow {
+  proc: string;
+  region: string;
+  first: number;
+  last: number;
+  verdict: Verdict;
+  kernel: string;
+  model: string;
+  /** The fields that differ (disagree), or why the kernel's answer does not count (inconclusive). */
+  note: string;
+}
+
+export interface StepResult {
+  n: number;
+  line: number;
+  op: string;
+  /** The probe commands the step became. */
+  commands: string[];
+  outcome: { kernel: string; model: string; verdict: Verdict };
+  rows: PageRow[];
+}
+
+/** A sysfs knob the run set, and what it was before (put back afterwards). */
+export interface Knob {
+  path: string;
+  before: string;
+  set: string;
+}
+
+export interface OracleResult {
+  file: string;
+  name: string;
+  knobs: Knob[];
+  steps: StepResult[];
+  counts: Record<Verdict, number>;
+  /** 0 every comparison agreed or was inconclusive, 1 some disagreed. */
+  exitCode: 0 | 1;
+}
