@@ -87,10 +87,11 @@ function render(p: NormPage | undefined, whole = false): string {
 
 function diff(k: NormPage | undefined, m: NormPage | undefined): string[] {
   if (!k || !m) return k === m ? [] : ['present'];
-  // The excl bit is not compared where either side dropped it (THP pages).
-  return FIELDS.filter((f) =>
-    f === 'excl' && (k.excl === undefined || m.excl === undefined) ? false : k[f] !== m[f],
-  );
+  // Not compared where a side has no value: excl on THP pages, the byte of a page the probe's
+  // process cannot load (PROT_NONE).
+  const unknown = (f: (typeof FIELDS)[number]) =>
+    (f === 'excl' || f === 'byte') && (k[f] === undefined || m[f] === undefined);
+  return FIELDS.filter((f) => !unknown(f) && k[f] !== m[f]);
 }
 
 function thpNotObtained(k: NormPage | undefined, m: NormPage | undefined): boolean {

@@ -11,8 +11,8 @@
  * already holds its slot's ends. The controller is a child subreaper and kills and reaps every
  * worker on quit, on error and on SIGTERM; a worker whose controller died reads EOF and exits.
  *
- * Observing never changes what is observed: the byte is read through /proc/<pid>/mem (a FOLL_GET
- * reference, never a pin that could unshare) and only when pagemap says the page is present.
+ * Observing never changes what is observed: the byte is read by the process itself with a plain
+ * load (see w_peek), and only when pagemap says the page is present, so it never faults.
  *
  * Commands (S, C: slot numbers; NAME: region; OFF, LEN: bytes; hex numbers without 0x):
  *   spawn S | fork S C | exit S | file ID LEN BYTE | quit
@@ -441,6 +441,34 @@ static void w_range(char **a, int what)
 	reply("ok");
 }
 
+/*
+ * The first byte of every present page of a region, read by the process itself: a plain load only
+ * sets the PTE's accessed bit, where a read through /proc/<pid>/mem (GUP with FOLL_TOUCH) marks the
+ * folio accessed and, the second time, queues it for activation with an extra reference, which
+ * turns the next reuse into a copy. "--" for an absent page or one the load cannot read (PROT_NONE).
+ */
+static void w_peek(char **a)
+{
+	struct region *r = wregion(a[2]);
+	if (!r) return reply("err region ENOENT");
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	if (pm < 0) return reply_err("pagemap");
+	size_t n = r->len / PAGE;
+	char *out = malloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		volatile unsigned char *p = (unsigned char *)r->addr + i * PAGE;
+		uint64_t e = 0;
+		memcpy(out + 2 * i, "--", 2);
+		if (pread(pm, &e, 8, (off_t)((uintptr_t)p / PAGE * 8)) != 8 || !(e >> 63)) continue;
+		if (sigsetjmp(fault_jmp, 1)) continue;
+		sprintf(out + 2 * i, "%02x", *p);
+	}
+	out[2 * n] = 0;
+	close(pm);
+	reply("ok %s", out);
+	free(out);
+}
+
 static int split(char *line, char **a, int max)
 {
 	int n = 0;
@@ -480,6 +508,7 @@ static void worker_loop(int slot)
 		else if (!strcmp(c, "dmaread")) w_dmaread(a);
 		else if (!strcmp(c, "dmawrite")) w_dmawrite(a);
 		else if (!strcmp(c, "odirect")) w_odirect(a);
+		else if (!strcmp(c, "peek")) w_peek(a);
 		else reply("err command EINVAL");
 	}
 }
@@ -566,11 +595,13 @@ static void observe(int s, const char *name)
 	/* A region whose mmap failed has no pages to show. */
 	if (!sl->alive || !r) { printf("end\n"); return; }
 	char path[64];
+	static char peek[LINE];
+	snprintf(path, sizeof path, "peek %d %s", s, name);
+	forward(s, path, peek);
+	if (strncmp(peek, "ok ", 3) || strlen(peek + 3) < 2 * (r->len / PAGE)) die("peek failed");
 	snprintf(path, sizeof path, "/proc/%d/pagemap", sl->pid);
 	int pm = open(path, O_RDONLY);
-	snprintf(path, sizeof path, "/proc/%d/mem", sl->pid);
-	int mem = open(path, O_RDONLY);
-	if (pm < 0 || mem < 0) die("cannot open /proc/<pid>/pagemap or mem");
+	if (pm < 0) die("cannot open /proc/<pid>/pagemap");
 	for (size_t i = 0; i < r->len / PAGE; i++) {
 		uintptr_t va = r->addr + i * PAGE;
 		uint64_t e = 0, cnt = 0, fl = 0;
@@ -579,8 +610,7 @@ static void observe(int s, const char *name)
 		uint64_t pfn = e & ((1ULL << 55) - 1);
 		char byte[8] = "-", flags[128] = "";
 		if (present) {
-			unsigned char b;
-			if (pread(mem, &b, 1, (off_t)va) == 1) snprintf(byte, sizeof byte, "%02x", b);
+			if (peek[3 + 2 * i] != '-') snprintf(byte, sizeof byte, "%.2s", peek + 3 + 2 * i);
 			if (pfn && !pread_u64(kcount_fd, pfn, &cnt) && !pread_u64(kflags_fd, pfn, &fl)) {
 				static const struct { int bit; const char *n; } names[] = {
 					{12, "anon"}, {21, "ksm"}, {24, "zero"}, {22, "thp"}, {15, "head"}, {16, "tail"},
@@ -597,7 +627,6 @@ static void observe(int s, const char *name)
 		       (unsigned long long)cnt, flags);
 	}
 	close(pm);
-	close(mem);
 	printf("end\n");
 }
 

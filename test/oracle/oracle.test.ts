@@ -1,0 +1,85 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runOracle } from '../../src/oracle/oracle.js';
+import { NotOracleable, planScenario } from '../../src/oracle/translate.js';
+import { parseScenario } from '../../src/scenario/parse.js';
+import { liveTitle, loadScenario, UNAVAILABLE } from './helpers.js';
+
+const DIR = 'examples/oracle';
+const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
+
+/** The rows and outcomes that disagreed, as readable lines. */
+function disagreements(r: ReturnType<typeof runOracle>): string[] {
+  return r.steps.flatMap((s) => [
+    ...(s.outcome.verdict === 'disagree'
+      ? [`step ${s.n}: kernel ${s.outcome.kernel}, model ${s.outcome.model}`]
+      : []),
+    ...s.rows
+      .filter((p) => p.verdict !== 'agree')
+      .map(
+        (p) =>
+          `step ${s.n} ${p.proc} ${p.region}[${p.first}-${p.last}] ${p.verdict}: kernel ${p.kernel} / model ${p.model} (${p.note})`,
+      ),
+  ]);
+}
+
+describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the oracle against the live kernel'), () => {
+  it('has the scenarios issue 7 asks for', () => {
+    expect(files.length).toBeGreaterThanOrEqual(11);
+  });
+
+  it.each(files)('%s agrees with the kernel on every page after every step', (name) => {
+    const r = runOracle(loadScenario(join(DIR, name)));
+    expect(disagreements(r)).toEqual([]);
+    expect(r.exitCode).toBe(0);
+    expect(r.counts.agree).toBeGreaterThan(0);
+    expect(r.knobs.map((k) => k.path)).toContain('/sys/kernel/mm/transparent_hugepage/enabled');
+  });
+
+  it('catches a wrong model: ptebit forgets the second pin, so fork shares the page the device still sees', () => {
+    const s = loadScenario(join(DIR, 'pin-twice-across-fork.yaml'));
+    const r = runOracle(s, { model: { pincount: 'ptebit' } });
+    expect(r.exitCode).toBe(1);
+    const fork = r.steps.find((st) => st.op === 'fork')!;
+    expect(fork.rows.some((row) => row.proc === 'c' && row.verdict === 'disagree')).toBe(true);
+    const dma = r.steps.find((st) => st.op === 'dma_read')!;
+    expect(dma.outcome).toEqual({ kernel: 'data 22', model: 'data 11', verdict: 'disagree' });
+  });
+});
+
+describe('what the oracle can run', () => {
+  const plan = (text: string) => {
+    const p = parseScenario(text, 'x.yaml');
+    if (!p.ok) throw new Error(p.errors[0].message);
+    return () => planScenario(p.scenario);
+  };
+
+  it('rejects kernel-internal ops with the step, line and reason', () => {
+    const run = plan('name: x\nsteps:\n  - { op: folio_alloc, order: 0, as: f }\n');
+    expect(run).toThrow(NotOracleable);
+    expect(run).toThrow(
+      "step 1 (line 3, folio_alloc): the kernel side cannot run 'folio_alloc' from user space",
+    );
+  });
+
+  it('rejects pins no user-space path takes and numeric addresses', () => {
+    const head =
+      'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: mmap, proc: p, name: b, size: 4K, prot: rw, flags: [private, anonymous] }\n';
+    expect(plan(`${head}  - { op: pin, proc: p, addr: b, flags: [write] }\n`)).toThrow(/\[write, longterm\]/);
+    expect(plan(`${head}  - { op: read, proc: p, addr: 4096 }\n`)).toThrow(/region\+offset/);
+  });
+
+  it('turns steps into probe commands with the regions to observe after each', () => {
+    const p = plan(
+      'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: mmap, proc: p, name: b, size: 8K, prot: rw, flags: [private, anonymous] }\n  - { op: fork, proc: p, child: c }\n  - { op: write, proc: c, addr: b+4K, byte: 0x22, len: 1 }\n  - { op: expect, page: { proc: c, addr: b }, state: { type: buddy } }\n',
+    )();
+    expect(p.steps.map((s) => s.commands)).toEqual([
+      ['spawn 0'],
+      ['mmap 0 b 2000 rw private'],
+      ['fork 0 1'],
+      ['fill 1 b 1000 1 22'],
+    ]);
+    expect(p.steps[3].observe.map((o) => `${o.proc}/${o.region}/${o.pages}`)).toEqual(['p/b/2', 'c/b/2']);
+  });
+});

@@ -1,0 +1,28 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { probeBinary } from '../../src/oracle/probe.js';
+import { liveTitle, UNAVAILABLE } from './helpers.js';
+
+const probe = (script: string) =>
+  execFileSync(probeBinary(), [], { input: script, encoding: 'utf8', timeout: 20_000 }).trim().split('\n');
+
+describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the native probe'), () => {
+  it('compiles and maps the zero page on a read fault, observed without faulting the next page in', () => {
+    const out = probe('spawn 0\nmmap 0 buf 2000 rw private\nread 0 buf 0 1\nobs 0 buf\nquit\n');
+    expect(out[0]).toMatch(/^ready \d+$/);
+    expect(out[2]).toMatch(/^ok [0-9a-f]+$/);
+    expect(out[3]).toBe('ok 00');
+    expect(out[4]).toMatch(/^p 0 1 00 0 [0-9a-f]+ 0 zero$/);
+    expect(out[5]).toBe('p 1 0 - 0 0 0 -');
+    expect(out.slice(6)).toEqual(['end', 'bye']);
+  });
+
+  it('answers a fault with the signal and leaves no process behind, even on a bad command', () => {
+    const out = probe('spawn 0\nfork 0 1\nmmap 1 ro 1000 r private\nfill 1 ro 0 1 1\nbogus 1\n');
+    expect(out).toContain('sig SIGSEGV');
+    expect(out).toContain('err command EINVAL');
+    const pids = out.filter((l) => /^ok \d+$/.test(l)).map((l) => Number(l.slice(3)));
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
