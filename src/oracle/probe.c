@@ -49,6 +49,8 @@
 #define MAXREGION 32
 #define MAXHOLD 16
 #define MAXFILE 8
+/* File ID's memfd sits at this fd + ID in the controller, where workers forked before it find it. */
+#define FILE_FD0 900
 #define PAGE 4096UL
 #define PMD (2UL << 20)
 #define LINE 65536
@@ -73,7 +75,6 @@ struct hold {
 
 static int cmd_fd[MAXSLOT][2], rep_fd[MAXSLOT][2];
 static struct slot slots[MAXSLOT];
-static int files[MAXFILE] = {-1, -1, -1, -1, -1, -1, -1, -1};
 static pid_t controller;
 
 /* ------------------------------------------------------------------ shared helpers */
@@ -246,7 +247,7 @@ static void w_mmap(char **a, int n)
 	void *p;
 	if (n >= 8) {
 		char path[64];
-		snprintf(path, sizeof path, "/proc/%d/fd/%d", controller, files[atoi(a[6])]);
+		snprintf(path, sizeof path, "/proc/%d/fd/%d", controller, FILE_FD0 + atoi(a[6]));
 		int fd = open(path, O_RDWR);
 		if (fd < 0) return reply_err("open");
 		p = mmap(NULL, len, prot, flags, fd, (off_t)strtoul(a[7], NULL, 16));
@@ -658,13 +659,17 @@ static void controller_cmd(char *line)
 		int id = atoi(a[1]);
 		size_t len = strtoul(a[2], NULL, 16);
 		int fd = memfd_create("pagelab-file", 0);
-		if (id < 0 || id >= MAXFILE || fd < 0 || ftruncate(fd, (off_t)len) < 0) { printf("err file EINVAL\n"); return; }
+		if (id < 0 || id >= MAXFILE || fd < 0 || ftruncate(fd, (off_t)len) < 0 || dup2(fd, FILE_FD0 + id) < 0) {
+			printf("err file EINVAL\n");
+			return;
+		}
+		close(fd);
+		fd = FILE_FD0 + id;
 		unsigned char *b = malloc(len ? len : 1);
 		memset(b, (int)strtoul(a[3], NULL, 16), len);
 		if (pwrite(fd, b, len, 0) != (ssize_t)len) printf("err file EIO\n");
 		else printf("ok\n");
 		free(b);
-		files[id] = fd;
 	} else if (!strcmp(c, "obs")) {
 		observe(s, n > 2 ? a[2] : "");
 	} else {
