@@ -12,6 +12,7 @@ import { ScenarioInputError } from '../scenario/diagnostics.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { compareCommand, parseDesigns } from './compare_command.js';
 import { runDemo } from './demo.js';
+import { devmemReport } from './devmem_command.js';
 import { type ExplainOptions, explainCommand } from './explain_command.js';
 import type { Io } from './io.js';
 import { oracleCommand } from './oracle_command.js';
@@ -142,6 +143,15 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
         out(`${bootReport(m)}\n`);
       },
     );
+
+  program
+    .command('devmem')
+    .description('metadata bytes of device memory per memmap mode and layout, 1/10/100 % of it touched')
+    .option('--size <sizes>', 'device sizes, comma-separated (e.g. 1T,16T)', '1T,16T')
+    .action((o: { size: string }) => {
+      for (const s of o.size.split(',')) sizeArg(s);
+      out(`${devmemReport(o.size.split(','))}\n`);
+    });
 
   program
     .command('demo')

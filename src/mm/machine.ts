@@ -21,10 +21,20 @@ import { doExit, doFork, spawn } from './fork.js';
 import { FOLL, getUserPages, gupFrames, putUserPages, unpinUserPages, validGupArgs } from './gup.js';
 import { Kernel, type ThpMode } from './kernel.js';
 import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
-import { truncateFile } from './memory.js';
-import { MADV, MAP, MMF, PROT, type Process, VM_NAMES, type Vma } from './mm_types.js';
+import { truncateFile, VMALLOC_PAGE, vmNormalPage } from './memory.js';
+import { INVALID_PAGE, type MemmapMode } from './memremap.js';
+import { MADV, MAP, MMF, PROT, type Process, VM_NAMES, type Vma, type VmFaultResult } from './mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from './mmap.js';
 import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES } from './page_alloc.js';
+import {
+  type InsertPagesResult,
+  type MmapLock,
+  remapPfnRange,
+  vmfInsertMixed,
+  vmfInsertPfn,
+  vmInsertPage,
+  vmInsertPages,
+} from './pfnmap.js';
 import { PT_LEVEL_NAMES, PTE } from './pgtable.js';
 import type { PinScore } from './pincount.js';
 import { NULL_HANDLE } from './pool.js';
@@ -32,6 +42,7 @@ import { rmapWalk } from './rmap.js';
 import type { SlabInfoRow } from './slab.js';
 import { formatFlags, KernelBug, MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from './types.js';
 import { type AccessResult, translate, userAccess } from './uaccess.js';
+import { remapVmallocRangePartial } from './vmalloc.js';
 import type { EventListener, VmStat } from './vmstat.js';
 
 const THP_MODES: readonly ThpMode[] = ['always', 'madvise', 'never'];
@@ -69,6 +80,8 @@ export interface MachineConfig {
   thpZeroPage?: boolean;
   /** How pins are counted and folio_maybe_dma_pinned() answers (src/designs/pincount.ts). Default bias (Linux). */
   pincount?: PinDesign;
+  /** CONFIG_ARCH_HAS_PTE_SPECIAL; false models an architecture using vm_normal_page's linear rule. Default true. */
+  pteSpecial?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -205,7 +218,12 @@ export class Machine {
           reserved: c.reserved,
           zeroPage: KERNEL_START + KERNEL_SIZE - PAGE_SIZE,
         },
-        { contents: c.contents, thp: c.thp, thpZeroPage: c.thpZeroPage },
+        {
+          contents: c.contents,
+          thp: c.thp,
+          thpZeroPage: c.thpZeroPage,
+          pteSpecial: config.pteSpecial ?? true,
+        },
       );
     } catch (e) {
       if (e instanceof RangeError) throw new ConfigError(e.message);
@@ -916,6 +934,234 @@ export class Machine {
       }));
   }
 
+  // ---------------------------------------------------------------- driver memory (issue 6)
+  // Devices whose mmap handlers map memory, pfn-only I/O ranges, ZONE_DEVICE memory with an eager,
+  // lazy or absent memmap, and vmalloc memory (scamem) mapped to user space. src/mm/pfnmap.ts,
+  // memremap.ts and vmalloc.ts hold the mechanisms; these methods name things by pid and address.
+
+  private readonly drivers = new Map<string, DeviceDriver>();
+
+  /** Declare a device: its mmap handler and fault handler get a DriverContext for the VMA. */
+  defineDevice(name: string, driver: DeviceDriver): void {
+    if (this.drivers.has(name)) throw new InputError(`device '${name}' is already defined`);
+    this.drivers.set(name, driver);
+  }
+
+  /** mmap() of a device file: the driver's mmap handler runs on the new VMA. Returns the address. */
+  mmapDevice(pid: number, a: Omit<MmapRequest, 'file'> & { device: string }): number {
+    const d = this.drivers.get(a.device);
+    if (!d) throw new InputError(`no device named '${a.device}'`);
+    const ctx = (vma: Vma, lock: MmapLock) => this.driverContext(vma, lock);
+    const vmf = (f: { vma: Vma; addr: number; pgoff: number; write: boolean }) => ({
+      addr: f.addr,
+      pgoff: f.pgoff,
+      write: f.write,
+    });
+    const flags = parseMapFlags(a.flags) & ~MAP.ANONYMOUS;
+    return this.after(
+      doMmap(this.k, this.proc(pid), {
+        addr: a.addr,
+        length: a.length,
+        prot: parseProt(a.prot),
+        flags,
+        offset: a.offset,
+        name: a.name,
+        driver: {
+          name: a.device,
+          mmap: d.mmap && ((vma) => d.mmap!(ctx(vma, 'write'))),
+          ops: {
+            name: a.device,
+            fault: d.fault && ((f) => d.fault!(ctx(f.vma, 'read'), vmf(f))),
+            pfnMkwrite: d.pfnMkwrite && ((f) => d.pfnMkwrite!(ctx(f.vma, 'read'), vmf(f))),
+            pageMkwrite: d.pageMkwrite && ((f) => d.pageMkwrite!(ctx(f.vma, 'read'), vmf(f))),
+          },
+        },
+      }),
+    );
+  }
+
+  /** What a driver's handlers may do to the VMA they were given, with the mmap_lock they hold. */
+  private driverContext(vma: Vma, lock: MmapLock): DriverContext {
+    const k = this.k;
+    return {
+      start: vma.start,
+      end: vma.end,
+      get pgoff() {
+        return vma.pgoff;
+      },
+      get flags() {
+        return formatFlags(vma.flags, VM_NAMES);
+      },
+      setFlags: (names) => {
+        for (const n of names) {
+          const bit = VM_NAMES[n];
+          if (bit === undefined) throw new InputError(`unknown VM flag '${n}'`);
+          vma.flags |= bit;
+        }
+      },
+      remapPfnRange: (addr, pfn, size) => remapPfnRange(k, vma, addr, pfn, size),
+      vmInsertPage: (addr, pfn) => vmInsertPage(k, vma, addr, pfn, lock),
+      vmInsertPages: (addr, pfns) => vmInsertPages(k, vma, addr, pfns, lock),
+      vmfInsertPfn: (addr, pfn) => vmfInsertPfn(k, vma, addr, pfn),
+      vmfInsertMixed: (addr, pfn, mkwrite) => vmfInsertMixed(k, vma, addr, pfn, mkwrite),
+      remapVmallocRange: (kaddr, pgoff, uaddr = vma.start, size = vma.end - uaddr) =>
+        remapVmallocRangePartial(k, vma, uaddr, kaddr, pgoff, size),
+    };
+  }
+
+  /**
+   * The driver calls of DriverContext on an existing VMA of a process, as a driver would make them
+   * (mmap_lock held for write unless `lock` says read): for tests of every errno and BUG.
+   */
+  driverCall(pid: number, addr: number, lock: MmapLock = 'write'): DriverContext {
+    const vma = findVmaOf(this.proc(pid), addr);
+    const ctx = this.driverContext(vma, lock);
+    const wrap =
+      <A extends unknown[], R>(fn: (...args: A) => R) =>
+      (...args: A): R =>
+        this.after(fn(...args));
+    return {
+      ...ctx,
+      remapPfnRange: wrap(ctx.remapPfnRange),
+      vmInsertPage: wrap(ctx.vmInsertPage),
+      vmInsertPages: wrap(ctx.vmInsertPages),
+      vmfInsertPfn: wrap(ctx.vmfInsertPfn),
+      vmfInsertMixed: wrap(ctx.vmfInsertMixed),
+      remapVmallocRange: wrap(ctx.remapVmallocRange),
+    };
+  }
+
+  /**
+   * vm_normal_page() for the entry mapping `addr`: the frame of the page it returns, null when it
+   * returns NULL (a special mapping), undefined when nothing is mapped.
+   */
+  vmNormalPage(pid: number, addr: number): number | null | undefined {
+    const p = this.proc(pid);
+    const slot = this.ptdesc.leafSlot(p.mm.pgd, addr);
+    const e = slot >= 0 ? this.ptdesc.entries[slot] : 0;
+    if (e === 0) return undefined;
+    const row = vmNormalPage(this.k, findVmaOf(p, addr), addr, e);
+    if (row === VMALLOC_PAGE) return Math.floor(e / 4096);
+    return row < 0 ? null : Math.floor(e / 4096);
+  }
+
+  /** Physical memory with no struct page (I/O or flash): a pfn-only range above RAM. Returns its first pfn. */
+  ioRegion(size: string | number, opts: { name?: string } = {}): number {
+    const m = this.k.devmem.memremapPages({ size: parseSize(size), mode: 'none', name: opts.name });
+    return this.after(m.startPfn);
+  }
+
+  /** memremap_pages(): ZONE_DEVICE memory above RAM with an eager, lazy or absent memmap. */
+  memremapPages(
+    size: string | number,
+    opts: { mode: MemmapMode; limit?: number; nid?: number; name?: string },
+  ): DevicePagemapInfo {
+    const m = this.k.devmem.memremapPages({ size: parseSize(size), ...opts });
+    return this.after(this.pagemapInfo(m.id));
+  }
+
+  memunmapPages(id: number): void {
+    this.k.devmem.memunmapPages(this.pagemap(id));
+    this.after(undefined);
+  }
+
+  private pagemap(id: number) {
+    const m = this.k.devmem.maps.find((x) => x.id === id);
+    if (!m) throw new InputError(`no device pagemap ${id}`);
+    return m;
+  }
+
+  pagemapInfo(id: number): DevicePagemapInfo {
+    const m = this.pagemap(id);
+    return {
+      id: m.id,
+      name: m.name,
+      startPfn: m.startPfn,
+      nrPages: m.nrPages,
+      mode: m.mode,
+      chunks: [...m.chunks.keys()],
+      populated: m.populated,
+      reclaimed: m.reclaimed,
+    };
+  }
+
+  /** The sanctioned accessor of a lazy memmap: populate the pfn's memmap page; returns the folio handle. */
+  pfnToPagePopulate(pfn: number): number {
+    const row = this.k.devmem.pfnToPagePopulate(pfn);
+    return this.after(this.folios.handleOf(row));
+  }
+
+  /** Reclaim idle lazy memmap chunks, least recently allocated first; returns how many went. */
+  devmemReclaim(id: number): number {
+    return this.after(this.k.devmem.reclaim(this.pagemap(id)));
+  }
+
+  /** What an ordinary pfn_to_page() sees for a device pfn. */
+  devicePage(pfn: number): DevicePageInfo {
+    const r = this.k.devmem.pfnToPage(pfn);
+    const m = this.k.devmem.pagemapOf(pfn);
+    if (!m) throw new InputError(`pfn ${pfn} is not device memory`);
+    if (r < 0)
+      return { pfn, descriptor: r === INVALID_PAGE ? 'invalid' : 'none', refcount: 0, mapcount: 0, pins: 0 };
+    const f = this.folios;
+    return {
+      pfn,
+      descriptor: 'real',
+      refcount: f.refcount[r],
+      mapcount: f.mapcountOf(r),
+      pins: this.k.pins.pinsOn(pfn),
+      folio: f.handleOf(r),
+    };
+  }
+
+  /** Write bytes into any frame by pfn (a device, firmware, or the kernel's own view of RAM). */
+  physWrite(pfn: number, offset: number, data: Uint8Array | { byte: number; len: number }): void {
+    if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
+    else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
+  }
+
+  physRead(pfn: number, offset: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.k.frames.read(pfn, offset, len, out);
+    return out;
+  }
+
+  /** vmalloc(): returns the kernel address (low 48 bits). */
+  vmalloc(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(size, { nid: opts.nid }));
+  }
+
+  /** vmalloc_user(): zeroed, VM_USERMAP, so remap_vmalloc_range accepts it. */
+  vmallocUser(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(size, { user: true, nid: opts.nid }));
+  }
+
+  vfree(kaddr: number): void {
+    this.k.vmalloc.vfree(kaddr);
+    this.after(undefined);
+  }
+
+  /** vmalloc_to_pfn(). */
+  vmallocToPfn(kaddr: number): number {
+    return this.k.vmalloc.vmallocToPfn(kaddr);
+  }
+
+  /** A vmalloc page's counts: R9's per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
+  vmallocPage(pfn: number): VmallocPageInfo {
+    const v = this.k.vmalloc;
+    if (!v.isPage(pfn)) throw new InputError(`pfn ${pfn} is not a vmalloc page`);
+    const row = this.pa.memmap.hi(pfn);
+    return {
+      pfn,
+      refcount: v.pageRefcount(pfn),
+      mapcount: v.pageMapcount(pfn),
+      scamemRefcount: v.scamem.refcount[row],
+      scamemPages: v.scamem.nrPages[row],
+      vfreed: v.scamem.owned[row] === 0,
+      nid: v.pageToNid(pfn),
+    };
+  }
+
   // ---------------------------------------------------------------- observation (src/oracle)
 
   /**
@@ -926,6 +1172,77 @@ export class Machine {
     const t = translate(this.k, this.proc(pid).mm, addr);
     return t && { pfn: t.pfn, byte: this.k.frames.byteAt(t.pfn, 0) };
   }
+}
+
+function findVmaOf(p: Process, addr: number): Vma {
+  const vma = p.mm.vmas.find((v) => addr >= v.start && addr < v.end);
+  if (!vma) throw new InputError(`process ${p.pid} has no mapping at 0x${addr.toString(16)}`);
+  return vma;
+}
+
+/** What a driver's handlers can do with the VMA they were handed (pfnmap.ts, vmalloc.ts). */
+export interface DriverContext {
+  readonly start: number;
+  readonly end: number;
+  readonly pgoff: number;
+  /** The VMA's VM_* flags as names. */
+  readonly flags: string;
+  /** vm_flags_set() with flag names ('mixedmap', 'io', ...). */
+  setFlags(names: string[]): void;
+  remapPfnRange(addr: number, pfn: number, size: number): void;
+  vmInsertPage(addr: number, pfn: number): void;
+  vmInsertPages(addr: number, pfns: ArrayLike<number>): InsertPagesResult;
+  vmfInsertPfn(addr: number, pfn: number): VmFaultResult;
+  vmfInsertMixed(addr: number, pfn: number, mkwrite?: boolean): VmFaultResult;
+  /** remap_vmalloc_range (whole VMA) or, with uaddr and size, remap_vmalloc_range_partial. */
+  remapVmallocRange(kaddr: number, pgoff: number, uaddr?: number, size?: number): void;
+}
+
+/** The fault a driver handler is asked to resolve (struct vm_fault). */
+export interface DeviceFault {
+  addr: number;
+  pgoff: number;
+  write: boolean;
+}
+
+/** A device: file_operations->mmap and vm_operations_struct, written against a DriverContext. */
+export interface DeviceDriver {
+  mmap?(ctx: DriverContext): void;
+  fault?(ctx: DriverContext, vmf: DeviceFault): VmFaultResult;
+  pfnMkwrite?(ctx: DriverContext, vmf: DeviceFault): VmFaultResult | 'ok';
+  pageMkwrite?(ctx: DriverContext, vmf: DeviceFault): VmFaultResult | 'ok';
+}
+
+export interface DevicePagemapInfo {
+  id: number;
+  name: string;
+  startPfn: number;
+  nrPages: number;
+  mode: MemmapMode;
+  /** Populated memmap chunks (64 pfns each), oldest first. */
+  chunks: number[];
+  populated: number;
+  reclaimed: number;
+}
+
+export interface DevicePageInfo {
+  pfn: number;
+  /** real: a populated descriptor; invalid: the shared lazy one; none: pfn-only. */
+  descriptor: 'real' | 'invalid' | 'none';
+  refcount: number;
+  mapcount: number;
+  pins: number;
+  folio?: number;
+}
+
+export interface VmallocPageInfo {
+  pfn: number;
+  refcount: number;
+  mapcount: number;
+  scamemRefcount: number;
+  scamemPages: number;
+  vfreed: boolean;
+  nid: number;
 }
 
 /** What a get_user_pages / pin_user_pages call returns. */

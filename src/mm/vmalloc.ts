@@ -34,7 +34,9 @@
 import { GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT, TYPE_MASK } from './memdesc.js';
+import { VM, type Vma } from './mm_types.js';
 import { GFP_KERNEL } from './page_alloc.js';
+import { vmInsertPage } from './pfnmap.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
@@ -256,4 +258,43 @@ export class VmallocSpace {
   pageToNid(pfn: number): number {
     return this.k.pa.nidOf(pfn);
   }
+}
+
+/**
+ * remap_vmalloc_range_partial() (R9): map `size` bytes of the area at `kaddr`, from page `pgoff`
+ * on, at `uaddr` of `vma`, one vm_insert_page per page. Every check is EINVAL; the first
+ * insertion error is returned with the earlier pages left mapped. On success the VMA gains
+ * VM_DONTEXPAND | VM_DONTDUMP (VM_MIXEDMAP came with the first insertion).
+ */
+export function remapVmallocRangePartial(
+  k: Kernel,
+  vma: Vma,
+  uaddr: number,
+  kaddr: number,
+  pgoff: number,
+  size: number,
+): void {
+  if (!Number.isSafeInteger(pgoff) || pgoff < 0 || !Number.isSafeInteger(pgoff * PAGE_SIZE))
+    throw new KernelError('EINVAL', `pgoff ${pgoff} << PAGE_SHIFT overflows`);
+  const bytes = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  if (uaddr % PAGE_SIZE !== 0 || kaddr % PAGE_SIZE !== 0)
+    throw new KernelError('EINVAL', 'user or kernel address not page aligned');
+  const s = k.vmalloc.scamem;
+  const row = k.vmalloc.findVmArea(kaddr);
+  if (row < 0)
+    throw new KernelError('EINVAL', `0x${kaddr.toString(16)} is not a vmalloc area (find_vm_area)`);
+  if (!(s.areaFlags[row] & (VM_AREA.USERMAP | VM_AREA.DMA_COHERENT)))
+    throw new KernelError('EINVAL', 'the area lacks VM_USERMAP (use vmalloc_user)');
+  const off = pgoff * PAGE_SIZE;
+  if (!Number.isSafeInteger(bytes + off) || bytes + off > s.nrPages[row] * PAGE_SIZE)
+    throw new KernelError('EINVAL', 'the range runs past the area (its guard page excluded)');
+  const first = pgoff;
+  for (let n = 0; n < bytes / PAGE_SIZE; n++)
+    vmInsertPage(k, vma, uaddr + n * PAGE_SIZE, s.pages[row][first + n], 'write');
+  vma.flags |= VM.DONTEXPAND | VM.DONTDUMP;
+}
+
+/** remap_vmalloc_range(): the whole VMA from page `pgoff` of the area at `kaddr`. */
+export function remapVmallocRange(k: Kernel, vma: Vma, kaddr: number, pgoff: number): void {
+  remapVmallocRangePartial(k, vma, vma.start, kaddr, pgoff, vma.end - vma.start);
 }

@@ -1,0 +1,33 @@
+/**
+ * `pagelab devmem --size 1T`: metadata bytes of a device under each memmap mode (eager, lazy,
+ * none) and descriptor layout (struct-page, memdesc), for workloads touching 1 %, 10 % and 100 %.
+ */
+import { devmemTable } from '../designs/devmem.js';
+import { formatSize, parseSize } from '../mm/types.js';
+
+const pct = (f: number) => `${+(f * 100).toFixed(2)}%`;
+const size = (b: number) => (b === 0 ? '0' : formatSize(b));
+
+/** The table as text, one row per layout and mode, a column per touched fraction. */
+export function devmemReport(sizes: readonly string[]): string {
+  const out: string[] = [];
+  for (const s of sizes) {
+    const bytes = parseSize(s);
+    const rows = devmemTable(bytes);
+    const fractions = [...new Set(rows.map((r) => r.touched))];
+    out.push(`device ${formatSize(bytes)} (${bytes / 4096} pfns): metadata bytes by touched fraction`);
+    out.push(['layout'.padEnd(12), 'mode'.padEnd(6), ...fractions.map((f) => pct(f).padStart(10))].join(' '));
+    for (let i = 0; i < rows.length; i += fractions.length) {
+      const group = rows.slice(i, i + fractions.length);
+      out.push(
+        [
+          group[0].layout.padEnd(12),
+          group[0].mode.padEnd(6),
+          ...group.map((r) => size(r.totalBytes).padStart(10)),
+        ].join(' '),
+      );
+    }
+    out.push('');
+  }
+  return out.join('\n').trimEnd();
+}
