@@ -22,7 +22,7 @@ describe('pagelab oracle', () => {
       expect(r.code).toBe(0);
       expect(r.out).toContain('knobs: transparent_hugepage/enabled=madvise');
       expect(r.out).toMatch(
-        /step 3 \(line 9\) write: ok — agree\nproc +region +pages +verdict +kernel +model +note/,
+        /step 3 \(line 8\) write: ok — agree\nproc +region +pages +verdict +kernel +model +note/,
       );
       expect(r.out).toMatch(/AGREE: \d+ agree, 0 disagree, 0 inconclusive\n$/);
     });
