@@ -5,7 +5,14 @@ import { liveTitle, UNAVAILABLE } from './helpers.js';
 async function cli(...args: string[]) {
   let out = '';
   let err = '';
-  const code = await main(args, { out: (s) => void (out += s), err: (s) => void (err += s) });
+  const code = await main(args, {
+    out: (s) => {
+      out += s;
+    },
+    err: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 
