@@ -53,6 +53,7 @@
 #define FILE_FD0 900
 #define PAGE 4096UL
 #define PMD (2UL << 20)
+#define PAGES(len) (((len) + PAGE - 1) / PAGE)
 #define LINE 65536
 #define REPLY_TIMEOUT_MS 20000
 
@@ -311,6 +312,7 @@ static void w_pin(char **a)
 	char *p = waddr(a[3], a[4]);
 	if (!p) return;
 	struct hold *h = hold_of(a[2], 1);
+	if (!h) return reply("err hold ENOSPC");
 	size_t len = strtoul(a[5], NULL, 16) * PAGE;
 	if (ring_setup(h) < 0) { reply_err("io_uring_setup"); ring_free(h); return; }
 	struct iovec iov = {p, len};
@@ -332,6 +334,7 @@ static void w_get(char **a)
 	char *p = waddr(a[3], a[4]);
 	if (!p) return;
 	struct hold *h = hold_of(a[2], 1);
+	if (!h) return reply("err hold ENOSPC");
 	size_t len = strtoul(a[5], NULL, 16) * PAGE;
 	int fds[2];
 	if (pipe(fds) < 0) return reply_err("pipe");
@@ -454,7 +457,7 @@ static void w_peek(char **a)
 	if (!r) return reply("err region ENOENT");
 	int pm = open("/proc/self/pagemap", O_RDONLY);
 	if (pm < 0) return reply_err("pagemap");
-	size_t n = r->len / PAGE;
+	size_t n = PAGES(r->len);
 	char *out = malloc(2 * n + 1);
 	for (size_t i = 0; i < n; i++) {
 		volatile unsigned char *p = (unsigned char *)r->addr + i * PAGE;
@@ -599,11 +602,11 @@ static void observe(int s, const char *name)
 	static char peek[LINE];
 	snprintf(path, sizeof path, "peek %d %s", s, name);
 	forward(s, path, peek);
-	if (strncmp(peek, "ok ", 3) || strlen(peek + 3) < 2 * (r->len / PAGE)) die("peek failed");
+	if (strncmp(peek, "ok ", 3) || strlen(peek + 3) < 2 * (PAGES(r->len))) die("peek failed");
 	snprintf(path, sizeof path, "/proc/%d/pagemap", sl->pid);
 	int pm = open(path, O_RDONLY);
 	if (pm < 0) die("cannot open /proc/<pid>/pagemap");
-	for (size_t i = 0; i < r->len / PAGE; i++) {
+	for (size_t i = 0; i < PAGES(r->len); i++) {
 		uintptr_t va = r->addr + i * PAGE;
 		uint64_t e = 0, cnt = 0, fl = 0;
 		pread_u64(pm, va / PAGE, &e);
