@@ -13,6 +13,8 @@ export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pinco
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
 export {
   ConfigError,
+  type DeviceDriver,
+  type DriverContext,
   type GupResult,
   InputError,
   Machine,

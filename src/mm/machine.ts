@@ -408,6 +408,8 @@ export class Machine {
   /** Everything dump_page() would print about one frame. */
   page(pfn: number): PageInfo {
     const pa = this.pa;
+    if (Number.isSafeInteger(pfn) && !pa.memmap.pfnValid(pfn) && this.k.devmem.pagemapOf(pfn))
+      return this.devicePageInfo(pfn);
     if (!Number.isSafeInteger(pfn) || !pa.memmap.pfnValid(pfn))
       throw new ConfigError(`pfn ${pfn} is not RAM on this machine`);
     const lo = pa.memmap.lo(pfn);
@@ -1097,6 +1099,31 @@ export class Machine {
   }
 
   /** What an ordinary pfn_to_page() sees for a device pfn. */
+  /** page() for a frame of device memory: `device` with a real descriptor, `none` without one. */
+  private devicePageInfo(pfn: number): PageInfo {
+    const d = this.devicePage(pfn);
+    const real = d.descriptor === 'real';
+    return {
+      pfn,
+      type: real ? 'device' : 'none',
+      order: 0,
+      head: pfn,
+      nid: 0,
+      zone: 'Device',
+      migratetype: 'none',
+      refcount: d.refcount,
+      mapcount: d.mapcount,
+      folioMapcount: d.mapcount,
+      pincount: 0,
+      flags: 0,
+      flagNames: real ? '' : d.descriptor === 'invalid' ? 'invalid (lazy memmap)' : 'no struct page',
+      folio: d.folio ?? 0,
+      anonExclusive: false,
+      maybeDmaPinned: real && d.refcount >= 1024,
+      pins: d.pins,
+    };
+  }
+
   devicePage(pfn: number): DevicePageInfo {
     const r = this.k.devmem.pfnToPage(pfn);
     const m = this.k.devmem.pagemapOf(pfn);

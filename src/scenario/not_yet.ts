@@ -6,18 +6,7 @@
 
 /** Ops whose mechanisms do not exist yet. */
 export const NOT_YET_OPS: ReadonlySet<string> = new Set([
-  // vmalloc
-  'vmalloc',
-  'vmalloc_user',
-  'vfree',
-  // driver mappings
-  'remap_pfn_range',
-  'vm_insert_page',
-  'vmf_insert_pfn',
-  'vmf_insert_mixed',
-  'remap_vmalloc_range',
-  // device memory, compaction, memory failure
-  'memremap',
+  // compaction, memory failure
   'compact',
   'memory_failure',
 ]);

@@ -19,6 +19,8 @@ import { countersExpectation } from './expect/counters.js';
 import { pageExpectation } from './expect/page.js';
 import { pinScoreExpectation, processExpectation } from './expect/process.js';
 import { slabinfoExpectation } from './expect/slabinfo.js';
+import { vmNormalPageExpectation } from './expect/vm_normal_page.js';
+import { DRIVER_OPS } from './ops/driver.js';
 import { dump } from './ops/dump.js';
 import { makeExpectOp } from './ops/expect.js';
 import { FILE_OPS } from './ops/file.js';
@@ -48,6 +50,7 @@ export const EXPECTATIONS: readonly Expectation[] = [
   accountingExpectation,
   processExpectation,
   pinScoreExpectation,
+  vmNormalPageExpectation,
 ];
 
 /** Every op that exists, in the order `pagelab schema` lists them. */
@@ -59,6 +62,7 @@ export const OPS: readonly Op[] = [
   ...FILE_OPS,
   ...GUP_OPS,
   ...ODIRECT_OPS,
+  ...DRIVER_OPS,
   makeExpectOp(EXPECTATIONS),
   dump,
 ];

@@ -75,28 +75,33 @@ export const mmapOp = defineOp({
     prot: oneOf(PROTS, 'prot: one of'),
     flags: z.array(oneOf(MAP_FLAGS, 'mmap flags from')),
     file: labelName().optional(),
+    device: labelName().optional(),
     offset: size().optional(),
     addr: uint('an address').optional(),
   },
   binds: { key: 'name', kind: 'region', memory: false },
   analyse: (a, ctx) => {
     ctx.use(a.proc, ['process'], ['proc']);
+    if (a.file && a.device) ctx.error(['device'], 'a mapping is of a file or of a device, not both');
     if (a.file) ctx.use(a.file, ['file'], ['file']);
+    else if (a.device) ctx.use(a.device, ['device'], ['device']);
     else if (!a.flags.includes('anonymous'))
-      ctx.error(['flags'], 'a mapping without a file needs the anonymous flag');
+      ctx.error(['flags'], 'a mapping without a file or a device needs the anonymous flag');
   },
   run: (a, ctx) => {
-    const start = ctx.m.mmap(pid(ctx, a.proc), {
+    const req = {
       length: a.size,
       prot: a.prot,
       flags: [...a.flags],
-      file: a.file,
       offset: a.offset,
       addr: a.addr,
       name: a.name,
-    });
+    };
+    const start = a.device
+      ? ctx.m.mmapDevice(pid(ctx, a.proc), { ...req, device: a.device })
+      : ctx.m.mmap(pid(ctx, a.proc), { ...req, file: a.file });
     return {
-      summary: `${a.name} = ${hex(start)}-${hex(start + Math.ceil(a.size / PAGE_SIZE) * PAGE_SIZE)} ${a.prot} ${a.flags.join(',')}${a.file ? ` of ${a.file}` : ''}`,
+      summary: `${a.name} = ${hex(start)}-${hex(start + Math.ceil(a.size / PAGE_SIZE) * PAGE_SIZE)} ${a.prot} ${a.flags.join(',')}${a.file || a.device ? ` of ${a.file ?? a.device}` : ''}`,
       binding: { kind: 'region', value: start },
     };
   },

@@ -1,0 +1,230 @@
+/**
+ * Ops of memory without ordinary pages: devices whose mmap or fault handler maps memory
+ * (remap_pfn_range, vm_insert_page(s), vmf_insert_pfn, vmf_insert_mixed, remap_vmalloc_range —
+ * mm/memory.c, mm/vmalloc.c), vmalloc / vmalloc_user / vfree, memremap (ZONE_DEVICE memory with an
+ * eager, lazy or absent memmap, mm/memremap.c), and an expectation on vm_normal_page().
+ *
+ *   - { op: device, name: bar, map: remap_pfn_range, backing: io, size: 64K }
+ *   - { op: mmap, proc: p, name: regs, size: 64K, prot: rw, flags: [shared], device: bar }
+ *
+ * `backing` says what the handler maps: `io` (pfn-only memory with no struct page), `ram` (pages
+ * from alloc_pages), `vmalloc` (an area a vmalloc_user step made: `area: NAME`), or `xip` (the 2007
+ * AXFS case: even pages raw flash, odd pages RAM filled on first fault). Each page's first byte
+ * says where it came from: 0x40+n for I/O or flash page n, 0x80+n for RAM page n.
+ */
+import { z } from 'zod';
+import type { DeviceDriver, DriverContext, Machine } from '../../index.js';
+import { PAGE_SIZE } from '../../index.js';
+import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
+import { hex, labelName, oneOf, size, uint } from '../fields.js';
+import { defineOp, type RunContext } from '../step.js';
+
+const MAPS = [
+  'remap_pfn_range',
+  'vm_insert_page',
+  'vm_insert_pages',
+  'vmf_insert_pfn',
+  'vmf_insert_mixed',
+  'remap_vmalloc_range',
+] as const;
+const BACKINGS = ['io', 'ram', 'vmalloc', 'xip'] as const;
+type MapKind = (typeof MAPS)[number];
+
+/** Physical pages a device's handler hands out, page n at index n. */
+function backingPfns(m: Machine, backing: string, pages: number, name: string): number[] {
+  if (backing === 'io' || backing === 'xip') {
+    // Device ranges come in whole memmap-page chunks of 64 pfns (256 KiB); the device uses the first pages.
+    const first = m.ioRegion(Math.ceil(pages / 64) * 64 * PAGE_SIZE, { name });
+    for (let i = 0; i < pages; i++) m.physWrite(first + i, 0, { byte: 0x40 + (i % 64), len: 1 });
+    return Array.from({ length: pages }, (_, i) => first + i);
+  }
+  return Array.from({ length: pages }, (_, i) => {
+    const pfn = m.allocPages(0);
+    m.physWrite(pfn, 0, { byte: 0x80 + (i % 64), len: 1 });
+    return pfn;
+  });
+}
+
+/** The driver for one `device` step: where and how its handler maps `pfns`. */
+function driverFor(m: Machine, map: MapKind, backing: string, pfns: number[], kaddr: number): DeviceDriver {
+  const at = (ctx: DriverContext, i: number) => ctx.start + i * PAGE_SIZE;
+  const pageOf = (ctx: DriverContext) =>
+    Math.min(pfns.length, (ctx.end - ctx.start) / PAGE_SIZE + ctx.pgoff) - ctx.pgoff;
+  if (backing === 'xip') {
+    const ram = new Map<number, number>();
+    return {
+      mmap: (ctx) => ctx.setFlags(['mixedmap']),
+      fault: (ctx, vmf) => {
+        if (vmf.pgoff >= pfns.length) return 'sigbus';
+        if (vmf.pgoff % 2 === 0) return ctx.vmfInsertMixed(vmf.addr, pfns[vmf.pgoff]);
+        let pfn = ram.get(vmf.pgoff);
+        if (pfn === undefined) {
+          pfn = m.allocPages(0);
+          m.physWrite(pfn, 0, { byte: 0x80 + (vmf.pgoff % 64), len: 1 });
+          ram.set(vmf.pgoff, pfn);
+        }
+        ctx.vmInsertPage(vmf.addr, pfn);
+        return 'nopage';
+      },
+    };
+  }
+  switch (map) {
+    case 'remap_pfn_range':
+      return { mmap: (ctx) => ctx.remapPfnRange(ctx.start, pfns[0] + ctx.pgoff, ctx.end - ctx.start) };
+    case 'vm_insert_page':
+      return {
+        mmap: (ctx) => {
+          for (let i = 0; i < pageOf(ctx); i++) ctx.vmInsertPage(at(ctx, i), pfns[ctx.pgoff + i]);
+        },
+      };
+    case 'vm_insert_pages':
+      return {
+        mmap: (ctx) => void ctx.vmInsertPages(ctx.start, pfns.slice(ctx.pgoff, ctx.pgoff + pageOf(ctx))),
+      };
+    case 'remap_vmalloc_range':
+      return { mmap: (ctx) => ctx.remapVmallocRange(kaddr, ctx.pgoff) };
+    case 'vmf_insert_pfn':
+    case 'vmf_insert_mixed':
+      return {
+        mmap: (ctx) => ctx.setFlags([map === 'vmf_insert_pfn' ? 'pfnmap' : 'mixedmap']),
+        fault: (ctx, vmf) => {
+          if (vmf.pgoff >= pfns.length) return 'sigbus';
+          return map === 'vmf_insert_pfn'
+            ? ctx.vmfInsertPfn(vmf.addr, pfns[vmf.pgoff])
+            : ctx.vmfInsertMixed(vmf.addr, pfns[vmf.pgoff]);
+        },
+      };
+  }
+}
+
+export const deviceOp = defineOp({
+  name: 'device',
+  doc: 'a device whose mmap (or fault) handler maps io, ram, vmalloc or xip memory with one kernel API',
+  fields: {
+    name: labelName(),
+    map: oneOf(MAPS, 'map: one of'),
+    backing: oneOf(BACKINGS, 'backing: one of'),
+    size: size().optional(),
+    area: labelName().optional(),
+  },
+  binds: { key: 'name', kind: 'device', memory: false },
+  analyse: (a, ctx) => {
+    if (a.backing === 'vmalloc') {
+      if (a.map !== 'remap_vmalloc_range')
+        ctx.error(['map'], 'vmalloc memory is mapped with remap_vmalloc_range');
+      if (!a.area) ctx.error([], 'backing vmalloc needs area: NAME (a vmalloc or vmalloc_user step)');
+      else ctx.use(a.area, ['vmalloc'], ['area']);
+    } else {
+      if (a.map === 'remap_vmalloc_range')
+        ctx.error(['backing'], 'remap_vmalloc_range maps vmalloc memory: backing: vmalloc');
+      if (a.size === undefined) ctx.error([], `backing ${a.backing} needs size:`);
+    }
+  },
+  run: (a, ctx) => {
+    const { m } = ctx;
+    const pages = a.size === undefined ? 0 : Math.ceil(a.size / PAGE_SIZE);
+    const pfns = a.backing === 'vmalloc' ? [] : backingPfns(m, a.backing, pages, a.name);
+    const kaddr = a.area ? ctx.labels.num(a.area) : 0;
+    m.defineDevice(a.name, driverFor(m, a.map, a.backing, pfns, kaddr));
+    const where = pfns.length
+      ? ` pfn ${hex(pfns[0])}${pfns.length > 1 ? `..${hex(pfns[pfns.length - 1])}` : ''}`
+      : ` area ${a.area}`;
+    return {
+      summary: `${a.name}: ${a.map} of ${a.backing}${where}`,
+      binding: { kind: 'device', value: a.name },
+    };
+  },
+});
+
+export const vmallocOp = defineOp({
+  name: 'vmalloc',
+  doc: 'vmalloc(): virtually contiguous kernel memory described by a scamem (no VM_USERMAP)',
+  fields: { size: size(), as: labelName() },
+  binds: { key: 'as', kind: 'vmalloc', memory: true },
+  run: (a, ctx) => vmallocRun(a, ctx, false),
+});
+
+export const vmallocUserOp = defineOp({
+  name: 'vmalloc_user',
+  doc: 'vmalloc_user(): zeroed vmalloc memory with VM_USERMAP, so remap_vmalloc_range may map it',
+  fields: { size: size(), as: labelName() },
+  binds: { key: 'as', kind: 'vmalloc', memory: true },
+  run: (a, ctx) => vmallocRun(a, ctx, true),
+});
+
+function vmallocRun(a: { size: number; as: string }, ctx: RunContext, user: boolean) {
+  const { m } = ctx;
+  const kaddr = user ? m.vmallocUser(a.size) : m.vmalloc(a.size);
+  const first = m.vmallocToPfn(kaddr);
+  return {
+    summary: `${a.as} = ${hex(kaddr)}, ${Math.ceil(a.size / PAGE_SIZE)} page(s), first pfn ${hex(first)}`,
+    binding: {
+      kind: 'vmalloc',
+      value: kaddr,
+      frames: (mm: Machine) => ({ pfn: mm.vmallocToPfn(kaddr), count: 1 }),
+    },
+  };
+}
+
+export const vfreeOp = defineOp({
+  name: 'vfree',
+  doc: 'vfree(): the area goes; pages a user mapping still holds stay alive until it lets go',
+  fields: { area: labelName() },
+  analyse: (a, ctx) => void ctx.use(a.area, ['vmalloc'], ['area']),
+  run: (a, ctx) => {
+    ctx.m.vfree(ctx.labels.num(a.area));
+    return { summary: a.area };
+  },
+});
+
+export const memremapOp = defineOp({
+  name: 'memremap',
+  doc: 'memremap_pages(): ZONE_DEVICE memory above RAM with an eager, lazy or absent memmap',
+  fields: {
+    size: size(),
+    mode: oneOf(['eager', 'lazy', 'none'] as const, 'mode: one of'),
+    limit: uint('a chunk count').optional(),
+    as: labelName(),
+  },
+  binds: { key: 'as', kind: 'pagemap', memory: false },
+  run: (a, ctx) => {
+    const info = ctx.m.memremapPages(a.size, { mode: a.mode, limit: a.limit, name: a.as });
+    return {
+      summary: `${a.as}: ${info.nrPages} pfns from ${hex(info.startPfn)}, memmap ${a.mode}`,
+      binding: { kind: 'pagemap', value: info.id },
+    };
+  },
+});
+
+/** `expect: { vm_normal_page: { proc: p, addr: buf, returns: page } }`, also `NULL` or `nothing`. */
+export const vmNormalPageExpect = z.strictObject({
+  proc: labelName(),
+  addr: addr(),
+  // YAML reads NULL (and null, ~) as null itself.
+  returns: z.preprocess(
+    (v) => (v === null ? 'null' : v),
+    oneOf(['page', 'null', 'nothing'], 'returns: one of page, NULL,'),
+  ),
+});
+
+export function checkVmNormalPage(
+  v: z.output<typeof vmNormalPageExpect>,
+  ctx: RunContext,
+): string | undefined {
+  const at = resolveAddr(v.addr, ctx, ['vm_normal_page', 'addr']);
+  const r = ctx.m.vmNormalPage(ctx.labels.num(v.proc), at);
+  const got = r === undefined ? 'nothing' : r === null ? 'null' : 'page';
+  return got === v.returns
+    ? undefined
+    : `vm_normal_page(${v.proc} ${addrText(v.addr, at)}) returned ${got}, expected ${v.returns}`;
+}
+
+export function analyseVmNormalPage(
+  v: z.output<typeof vmNormalPageExpect>,
+  ctx: Parameters<typeof analyseAddr>[2],
+): void {
+  ctx.use(v.proc, ['process'], ['vm_normal_page', 'proc']);
+  analyseAddr(v.addr, ['vm_normal_page', 'addr'], ctx);
+}
+
+export const DRIVER_OPS = [deviceOp, vmallocOp, vmallocUserOp, vfreeOp, memremapOp];
