@@ -16,6 +16,7 @@
 import { accountingExpectation } from './expect/accounting.js';
 import { buddyinfoExpectation } from './expect/buddyinfo.js';
 import { countersExpectation } from './expect/counters.js';
+import { devmemExpectation } from './expect/devmem.js';
 import { pageExpectation } from './expect/page.js';
 import { pinScoreExpectation, processExpectation } from './expect/process.js';
 import { slabinfoExpectation } from './expect/slabinfo.js';
@@ -51,6 +52,7 @@ export const EXPECTATIONS: readonly Expectation[] = [
   processExpectation,
   pinScoreExpectation,
   vmNormalPageExpectation,
+  devmemExpectation,
 ];
 
 /** Every op that exists, in the order `pagelab schema` lists them. */

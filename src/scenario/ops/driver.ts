@@ -8,8 +8,9 @@
  *   - { op: mmap, proc: p, name: regs, size: 64K, prot: rw, flags: [shared], device: bar }
  *
  * `backing` says what the handler maps: `io` (pfn-only memory with no struct page), `ram` (pages
- * from alloc_pages), `vmalloc` (an area a vmalloc_user step made: `area: NAME`), or `xip` (the 2007
- * AXFS case: even pages raw flash, odd pages RAM filled on first fault). Each page's first byte
+ * from alloc_pages), `vmalloc` (an area a vmalloc_user step made: `area: NAME`), `xip` (the 2007
+ * AXFS case: even pages raw flash, odd pages RAM filled on first fault), or `devmem` (the pages of
+ * a memremap step, `pagemap: NAME`, given real descriptors on fault by the sanctioned accessor). Each page's first byte
  * says where it came from: 0x40+n for I/O or flash page n, 0x80+n for RAM page n.
  */
 import { z } from 'zod';
@@ -27,7 +28,7 @@ const MAPS = [
   'vmf_insert_mixed',
   'remap_vmalloc_range',
 ] as const;
-const BACKINGS = ['io', 'ram', 'vmalloc', 'xip'] as const;
+const BACKINGS = ['io', 'ram', 'vmalloc', 'xip', 'devmem'] as const;
 type MapKind = (typeof MAPS)[number];
 
 /** Physical pages a device's handler hands out, page n at index n. */
@@ -43,6 +44,22 @@ function backingPfns(m: Machine, backing: string, pages: number, name: string): 
     m.physWrite(pfn, 0, { byte: 0x80 + (i % 64), len: 1 });
     return pfn;
   });
+}
+
+/**
+ * A device-memory driver: on fault, the sanctioned accessor gives the pfn's memmap chunk real
+ * descriptors (reclaiming an idle chunk at the limit), then vm_insert_page maps it.
+ */
+function devmemDriver(m: Machine, startPfn: number, nrPages: number): DeviceDriver {
+  return {
+    mmap: (ctx) => ctx.setFlags(['mixedmap']),
+    fault: (ctx, vmf) => {
+      if (vmf.pgoff >= nrPages) return 'sigbus';
+      m.pfnToPagePopulate(startPfn + vmf.pgoff);
+      ctx.vmInsertPage(vmf.addr, startPfn + vmf.pgoff);
+      return 'nopage';
+    },
+  };
 }
 
 /** The driver for one `device` step: where and how its handler maps `pfns`. */
@@ -106,10 +123,15 @@ export const deviceOp = defineOp({
     backing: oneOf(BACKINGS, 'backing: one of'),
     size: size().optional(),
     area: labelName().optional(),
+    pagemap: labelName().optional(),
   },
   binds: { key: 'name', kind: 'device', memory: false },
   analyse: (a, ctx) => {
-    if (a.backing === 'vmalloc') {
+    if (a.backing === 'devmem') {
+      if (a.map !== 'vm_insert_page') ctx.error(['map'], 'device memory is mapped with vm_insert_page');
+      if (!a.pagemap) ctx.error([], 'backing devmem needs pagemap: NAME (a memremap step)');
+      else ctx.use(a.pagemap, ['pagemap'], ['pagemap']);
+    } else if (a.backing === 'vmalloc') {
       if (a.map !== 'remap_vmalloc_range')
         ctx.error(['map'], 'vmalloc memory is mapped with remap_vmalloc_range');
       if (!a.area) ctx.error([], 'backing vmalloc needs area: NAME (a vmalloc or vmalloc_user step)');
@@ -122,6 +144,14 @@ export const deviceOp = defineOp({
   },
   run: (a, ctx) => {
     const { m } = ctx;
+    if (a.backing === 'devmem') {
+      const pm = m.pagemapInfo(ctx.labels.num(a.pagemap!));
+      m.defineDevice(a.name, devmemDriver(m, pm.startPfn, pm.nrPages));
+      return {
+        summary: `${a.name}: vm_insert_page of ${a.pagemap} (${pm.mode} memmap)`,
+        binding: { kind: 'device', value: a.name },
+      };
+    }
     const pages = a.size === undefined ? 0 : Math.ceil(a.size / PAGE_SIZE);
     const pfns = a.backing === 'vmalloc' ? [] : backingPfns(m, a.backing, pages, a.name);
     const kaddr = a.area ? ctx.labels.num(a.area) : 0;
