@@ -8,8 +8,12 @@
  * its tables hold; every page table is reachable from its mm (or deposited for a PMD leaf).
  * `full`: additionally each folio's mapcounts (folio, entire, per page) equal the mappings found,
  * its refcount covers mappings plus page-cache references, and each table's used-entry count is
- * exact. Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
+ * exact. KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
+ * node's list of mappings is exactly the PTEs found, and every mapped KSM folio has one (full).
+ * Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
  */
+
+import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
@@ -30,6 +34,8 @@ interface Tally {
   /** vmalloc pfn -> PTE mappings found. */
   vmallocMaps: Map<number, number>;
   tables: Set<number>;
+  /** KSM folio row -> "mm:addr" of every PTE found mapping it. */
+  ksm: Map<number, string[]>;
 }
 
 export function checkVm(k: Kernel, full: boolean, v: string[]): void {
@@ -39,6 +45,7 @@ export function checkVm(k: Kernel, full: boolean, v: string[]): void {
     pageMaps: new Map(),
     vmallocMaps: new Map(),
     tables: new Set(),
+    ksm: new Map(),
   };
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
@@ -49,6 +56,7 @@ export function checkVm(k: Kernel, full: boolean, v: string[]): void {
   checkVmalloc(k, t, full, v);
   checkDevmem(k, v);
   if (full) checkFolioCounts(k, t, v);
+  if (full) checkKsm(k, t, v);
 }
 
 function bump(m: Map<number, number>, key: number, n = 1): void {
@@ -156,6 +164,15 @@ function checkLeaf(
     bump(t.maps, row);
     if (f.isLarge(row)) bump(t.pageMaps, pfn);
     rss[mmCounter(f, row)]++;
+  }
+  if (f.flags[row] & PG.ksm) {
+    // A KSM folio is shared by content: any write must fault and copy (write_protect_page).
+    if (pmd) v.push(`${where}: KSM folio ${hex(pfn)} mapped by a PMD`);
+    if (bits & PTE.WRITE) v.push(`${where}: KSM folio ${hex(pfn)} mapped writable`);
+    if (f.pageAnonExclusive(row, pfn)) v.push(`${where}: KSM folio ${hex(pfn)} is anon-exclusive`);
+    const found = t.ksm.get(row);
+    if (found) found.push(`${mm.id}:${hex(addr)}`);
+    else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
   }
   if (
     f.kind[row] === MT.ANON &&
@@ -274,4 +291,24 @@ function checkDevmem(k: Kernel, v: string[]): void {
   let live = 0;
   for (const r of f.liveRows()) if (f.pfn[r] >= k.pa.maxPfn) live++;
   if (live !== rows) v.push(`${live} device descriptors live, pagemaps hold ${rows}`);
+}
+
+/** Each stable node lists exactly the PTEs that map its KSM folio, and every mapped KSM folio has one. */
+function checkKsm(k: Kernel, t: Tally, v: string[]): void {
+  const f = k.folios;
+  for (const [row, maps] of k.ksm.stable) {
+    const pfn = f.pfn[row];
+    if (!f.isLive(row) || !(f.flags[row] & PG.ksm)) {
+      v.push(`stable node of ${hex(pfn)}: the folio is not a live KSM folio`);
+      continue;
+    }
+    const listed = maps.map((m) => `${m.mm.id}:${hex(m.addr)}`).sort();
+    const found = [...(t.ksm.get(row) ?? [])].sort();
+    if (listed.join(' ') !== found.join(' '))
+      v.push(
+        `KSM folio ${hex(pfn)}: stable node lists [${listed.join(' ')}], page tables map it at [${found.join(' ')}]`,
+      );
+  }
+  for (const row of t.ksm.keys())
+    if (!k.ksm.stable.has(row)) v.push(`KSM folio ${hex(f.pfn[row])} is mapped but has no stable node`);
 }

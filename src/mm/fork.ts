@@ -9,6 +9,7 @@
  */
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
+import { ksmAddMapping } from './ksm.js';
 import { MT } from './memdesc.js';
 import { freePgtables, splitHugePmd, VMALLOC_PAGE, vmNormalPage, zapRange } from './memory.js';
 import {
@@ -152,6 +153,8 @@ function copyPresentPte(
     }
     f.refcount[row]++;
     dst.mm.rss[MM_ANONPAGES]++;
+    // A KSM page is shared like any anon page; its stable node learns of the child's mapping.
+    if (f.flags[row] & PG.ksm) ksmAddMapping(k, row, dst.mm, addr);
   } else if (row >= 0) {
     f.refcount[row]++;
     addRmapPtes(k, row, pfn, 1, dst.mm);

@@ -10,6 +10,7 @@ import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
 import { ContentStore } from './highmem.js';
+import { KsmState } from './ksm.js';
 import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import { type MemoryLayout, PageAlloc } from './page_alloc.js';
@@ -47,6 +48,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly mms = new Set<Mm>();
   readonly anonVmas = new Map<number, AnonVma>();
+  /** KSM's stable nodes (ksm.ts). */
+  readonly ksm = new KsmState();
   private nextPid = 1;
   private nextMmId = 1;
   private nextAnonVmaId = 1;

@@ -20,6 +20,7 @@ import { PG } from './folio.js';
 import { doExit, doFork, spawn } from './fork.js';
 import { FOLL, getUserPages, gupFrames, putUserPages, unpinUserPages, validGupArgs } from './gup.js';
 import { Kernel, type ThpMode } from './kernel.js';
+import { ksmScan } from './ksm.js';
 import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
 import { truncateFile, VMALLOC_PAGE, vmNormalPage } from './memory.js';
 import { INVALID_PAGE, type MemmapMode } from './memremap.js';
@@ -533,6 +534,9 @@ export class Machine {
     MT_NAMES.forEach((name, t) => {
       if (t !== MT.NONE) out[`nr_${name}_pages`] = this.stat.pagesByType[t];
     });
+    // The KSM counters of /sys/kernel/mm/ksm, here so `expect: { counters }` can check them.
+    out.ksm_pages_shared = this.k.ksm.pagesShared;
+    out.ksm_pages_sharing = this.k.ksm.pagesSharing;
     return { ...out, ...this.stat.events };
   }
 
@@ -1187,6 +1191,19 @@ export class Machine {
       vfreed: v.scamem.owned[row] === 0,
       nid: v.pageToNid(pfn),
     };
+  }
+
+  // ---------------------------------------------------------------- KSM (src/mm/ksm.ts)
+
+  /** ksmd runs one full pass (to convergence): identical pages of VM_MERGEABLE VMAs merge. Returns the pages merged. */
+  ksmScan(): number {
+    return this.after(ksmScan(this.k));
+  }
+
+  /** /sys/kernel/mm/ksm: KSM pages in use, the mappings beyond the first sharing them, passes run. */
+  ksmStats(): { pagesShared: number; pagesSharing: number; fullScans: number } {
+    const s = this.k.ksm;
+    return { pagesShared: s.pagesShared, pagesSharing: s.pagesSharing, fullScans: s.fullScans };
   }
 
   // ---------------------------------------------------------------- observation (src/oracle)

@@ -12,6 +12,7 @@
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
+import { ksmRemoveMapping } from './ksm.js';
 import { MT } from './memdesc.js';
 import {
   findVma,
@@ -453,6 +454,7 @@ function wpPageCopy(
   pd.set(pteRow, i, mkEntry(pfn, bits));
   if (oldRow >= 0) {
     removeRmapPtes(k, oldRow, oldPfn, 1, mm);
+    if (f.testFlag(oldRow, PG.ksm)) ksmRemoveMapping(k, oldRow, mm, addr);
     f.putRow(oldRow);
   } else if (oldRow === VMALLOC_PAGE) {
     k.vmalloc.addMap(oldPfn, -1);
@@ -689,6 +691,7 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   if (f.kind[row] !== MT.ANON && entryBits(pte) & PTE.DIRTY) folioMarkDirty(k, row);
   vma.mm.rss[mmCounter(f, row)]--;
   removeRmapPtes(k, row, entryPfn(pte), 1, vma.mm);
+  if (f.testFlag(row, PG.ksm)) ksmRemoveMapping(k, row, vma.mm, addr);
   f.putRow(row);
 }
 

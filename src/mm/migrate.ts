@@ -13,6 +13,7 @@
  * Leaves out: migration entries as a visible state, deferred/async modes, hugetlb, device memory.
  */
 import type { Kernel } from './kernel.js';
+import { ksmMigrate } from './ksm.js';
 import { MT } from './memdesc.js';
 import { GFP } from './page_alloc.js';
 import { entryPfn, mkEntry } from './pgtable.js';
@@ -47,6 +48,7 @@ export function migrateFolio(k: Kernel, row: number, gfp: number): number {
   const n = f.nrPages(row);
   for (let i = 0; i < n; i++) k.frames.copyFrom(newPfn + i, k.frames, oldPfn + i);
   f.moveState(row, nrow);
+  ksmMigrate(k, row, nrow);
   for (const h of hits) {
     const levels = k.ptdesc.walk(h.mm.pgd, h.addr);
     const last = levels[levels.length - 1];

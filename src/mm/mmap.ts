@@ -4,12 +4,13 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK).
+ * can_change_pte_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
 import type { File } from './filemap.js';
 import type { Kernel } from './kernel.js';
+import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
 import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
@@ -295,8 +296,6 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
     throw new KernelError('EINVAL', `madvise address 0x${addr.toString(16)} is not page aligned`);
   if (!Object.values(MADV).includes(advice as never))
     throw new KernelError('EINVAL', `unknown madvise advice ${advice}`);
-  if (advice === MADV.MERGEABLE || advice === MADV.UNMERGEABLE)
-    throw new KernelError('EINVAL', 'KSM is not modelled (CONFIG_KSM=n)');
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (len === 0) return;
   const mm = proc.mm;
@@ -316,6 +315,11 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
       if (v.file || v.flags & VM.SHARED)
         throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
     for (const v of vmasIn(mm, addr, end)) v.flags |= VM.WIPEONFORK;
+  } else if (advice === MADV.MERGEABLE) {
+    ksmMergeable(vmasIn(mm, addr, end));
+  } else if (advice === MADV.UNMERGEABLE) {
+    if (ksmUnmergeable(k, vmasIn(mm, addr, end)) === 'oom')
+      throw new KernelError('ENOMEM', 'MADV_UNMERGEABLE could not copy a KSM page');
   } else if (advice !== MADV.NORMAL) {
     const [set, clear] = madviseFlags(advice);
     for (const v of vmasIn(mm, addr, end)) v.flags = (v.flags | set) & ~clear;

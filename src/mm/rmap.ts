@@ -6,14 +6,14 @@
  * _pmd, folio_add_file_rmap_ptes/_pmd, folio_remove_rmap_ptes/_pmd, folio_dup_*_rmap, the
  * _large_mapcount / _entire_mapcount / _nr_pages_mapped counters and the two-slot MM-id tracking
  * with its "maybe mapped by more than one MM" bit (kernel-semantics R2.2, R5.4), and rmap_walk
- * over anon_vma and i_mmap. Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
+ * over anon_vma and i_mmap (and rmap_walk_ksm over a KSM folio's stable node, kept by ksm.ts). Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
  * because /proc/kpagecount reports them.
  */
 import type { FolioPool } from './folio.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type Mm, type Vma } from './mm_types.js';
+import { findVma, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type Mm, type Vma } from './mm_types.js';
 import { entryBits, entryPfn, PT_LEVEL, PTE } from './pgtable.js';
 import { PAGE_SIZE } from './types.js';
 
@@ -146,6 +146,7 @@ export interface RmapHit {
  */
 export function rmapWalk(k: Kernel, row: number): RmapHit[] {
   const f = k.folios;
+  if (f.testFlag(row, PG.ksm)) return rmapWalkKsm(k, row);
   const id = f.mapping[row];
   if (id === 0) return [];
   const vmas = f.kind[row] === MT.ANON ? k.anonVmas.get(id)?.vmas : k.pagecache.byMappingId(id)?.mmap;
@@ -167,6 +168,24 @@ export function rmapWalk(k: Kernel, row: number): RmapHit[] {
         hits.push({ mm: vma.mm, vma, addr, pfn: head + i, level: 'pte' });
       }
     }
+  }
+  return hits;
+}
+
+/**
+ * rmap_walk_ksm(): a KSM folio is mapped from many anon_vmas at unrelated addresses, so its
+ * mappings come from its stable node's list (ksm.ts), each confirmed by the page tables.
+ */
+function rmapWalkKsm(k: Kernel, row: number): RmapHit[] {
+  const pfn = k.folios.pfn[row];
+  const hits: RmapHit[] = [];
+  for (const m of k.ksm.stable.get(row) ?? []) {
+    const vma = findVma(m.mm, m.addr);
+    if (!vma) continue;
+    const levels = k.ptdesc.walk(m.mm.pgd, m.addr);
+    const last = levels[levels.length - 1];
+    if (last.level !== PT_LEVEL.PTE || !(entryBits(last.entry) & PTE.PRESENT)) continue;
+    if (entryPfn(last.entry) === pfn) hits.push({ mm: m.mm, vma, addr: m.addr, pfn, level: 'pte' });
   }
   return hits;
 }

@@ -21,6 +21,8 @@ const ADVICE = [
   'wipeonfork',
   'keeponfork',
   'normal',
+  'mergeable',
+  'unmergeable',
 ] as const;
 export const SIGNALS = ['SIGSEGV', 'SIGBUS'] as const;
 

@@ -1,0 +1,270 @@
+/**
+ * Kernel samepage merging.
+ *
+ * Models: mm/ksm.c — ksm_madvise (MADV_MERGEABLE / MADV_UNMERGEABLE set and clear VM_MERGEABLE on
+ * compatible VMAs; anything else is left alone and the call still returns 0), ksmd's scan
+ * (ksm_do_scan over every VM_MERGEABLE VMA of every mm: identical anonymous pages are merged into
+ * one write-protected KSM folio — try_to_merge_two_pages, write_protect_page, replace_page, and
+ * the stable tree that later identical pages merge into), break_ksm / unmerge_ksm_pages (an
+ * UNSHARE fault gives each mapping a private exclusive copy), /sys/kernel/mm/ksm/pages_shared and
+ * pages_sharing, and rmap_walk_ksm.
+ *
+ * KSM rmap: a KSM folio is mapped from many anon_vmas, so the anon_vma + index walk cannot find
+ * its mappings. As the kernel's stable_node keeps a list of rmap_items, each KSM folio here keeps
+ * its (mm, address) mappings in a small array (`stable`), the one place the model has an object
+ * per physical page: KSM pages are few relative to memory, and the kernel pays the same. Unlike the
+ * kernel, whose rmap_items go stale and are pruned lazily (and which finds a forked child's
+ * mappings through the rmap_item's anon_vma), the list is kept exact: fork adds the child's
+ * mapping, zap and COW remove theirs, so check/vm.ts can require it to equal the PTEs found.
+ *
+ * Leaves out: the unstable tree's "unchanged for one full scan" rule (one `ksmScan` is ksmd run
+ * until it settles: every mergeable pair is merged, as two or three real passes do), checksums,
+ * pages_to_scan batching, max_page_sharing chains (no limit on sharing), use_zero_pages (off, as by
+ * default: all-zero pages merge with each other like any identical pages — so with contents off,
+ * where every page reads as zeros, every candidate page merges), THPs (the kernel splits them
+ * first; here PMD-mapped and large folios are skipped), swap, NUMA (merge_across_nodes), the
+ * advisor and smart_scan, and PR_SET_MEMORY_MERGE.
+ */
+import { PG } from './folio.js';
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
+import type { Mm, Vma } from './mm_types.js';
+import { VM } from './mm_types.js';
+import { entryBits, entryPfn, mkEntry, PTE, PTRS_PER_TABLE, withBits } from './pgtable.js';
+import { addRmapPtes, removeRmapPtes, rmapWalk } from './rmap.js';
+import { PAGE_SIZE } from './types.js';
+
+/** One mapping of a KSM folio (the kernel's rmap_item on a stable node). */
+export interface KsmMapping {
+  mm: Mm;
+  addr: number;
+}
+
+/** The stable tree, reduced to what the model needs: KSM folio row -> its mappings. */
+export class KsmState {
+  readonly stable = new Map<number, KsmMapping[]>();
+  /** Completed ksmScan() calls (/sys/kernel/mm/ksm/full_scans counts real passes). */
+  fullScans = 0;
+
+  /** pages_shared: KSM pages in use (stable nodes). */
+  get pagesShared(): number {
+    return this.stable.size;
+  }
+
+  /** pages_sharing: mappings beyond the first of each KSM page — the pages saved. */
+  get pagesSharing(): number {
+    let n = 0;
+    for (const maps of this.stable.values()) n += maps.length - 1;
+    return n;
+  }
+}
+
+/** vma_ksm_compatible(): the VMAs whose anonymous pages KSM may merge. */
+function ksmCompatible(vma: Vma): boolean {
+  const bad = VM.SHARED | VM.MAYSHARE | VM.PFNMAP | VM.IO | VM.DONTEXPAND | VM.HUGETLB | VM.MIXEDMAP;
+  return (vma.flags & bad) === 0 && !vma.ops;
+}
+
+/**
+ * ksm_madvise(MADV_MERGEABLE) on the VMAs (already split to the range): only compatible ones
+ * become VM_MERGEABLE; the others are skipped silently, as Linux returns 0 for them.
+ */
+export function ksmMergeable(vmas: Vma[]): void {
+  for (const v of vmas) if (ksmCompatible(v)) v.flags |= VM.MERGEABLE;
+}
+
+/**
+ * ksm_madvise(MADV_UNMERGEABLE): break every KSM mapping in [start, end) of each VM_MERGEABLE VMA
+ * (unmerge_ksm_pages), then clear the flag. A failed break (OOM) leaves the flag set, as Linux
+ * does, and fails the call with the fault's error.
+ */
+export function ksmUnmergeable(k: Kernel, vmas: Vma[]): 'ok' | 'oom' {
+  for (const v of vmas) {
+    if (!(v.flags & VM.MERGEABLE)) continue;
+    for (let a = v.start; a < v.end; a += PAGE_SIZE) if (breakKsm(k, v, a) === 'oom') return 'oom';
+    v.flags &= ~VM.MERGEABLE;
+  }
+  return 'ok';
+}
+
+/** The row of the KSM folio a present PTE at `addr` maps, or -1. */
+function ksmRowAt(k: Kernel, vma: Vma, addr: number): number {
+  const slot = k.ptdesc.leafSlot(vma.mm.pgd, addr);
+  if (slot < 0 || k.ptdesc.leafLevel !== 1) return -1;
+  const pte = k.ptdesc.entries[slot];
+  if (pte === 0 || !(entryBits(pte) & PTE.PRESENT)) return -1;
+  const row = vmNormalPage(k, vma, addr, pte);
+  return row >= 0 && k.folios.testFlag(row, PG.ksm) ? row : -1;
+}
+
+/**
+ * break_ksm(): an unshare fault (FAULT_FLAG_UNSHARE, since 6.1) replaces a KSM mapping by a private
+ * exclusive copy that stays read-only until written — do_wp_page never reuses a KSM folio.
+ */
+export function breakKsm(k: Kernel, vma: Vma, addr: number): 'ok' | 'oom' {
+  if (ksmRowAt(k, vma, addr) < 0) return 'ok';
+  const r = handleMmFault(k, vma, addr, FAULT.UNSHARE | FAULT.REMOTE);
+  return r === 'oom' ? 'oom' : 'ok';
+}
+
+/** Fork gave `mm` a mapping of KSM folio `row` at `addr` (the child's copy_present_pte). */
+export function ksmAddMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
+  k.ksm.stable.get(row)?.push({ mm, addr });
+}
+
+/**
+ * A mapping of KSM folio `row` went (zap, COW or unshare). With its last mapping the stable node
+ * goes too; the folio keeps PG_ksm until freed, as a KSM page someone still references does.
+ */
+export function ksmRemoveMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
+  const maps = k.ksm.stable.get(row);
+  if (!maps) return;
+  const i = maps.findIndex((m) => m.mm === mm && m.addr === addr);
+  if (i >= 0) maps.splice(i, 1);
+  if (maps.length === 0) k.ksm.stable.delete(row);
+}
+
+/** folio_migrate_ksm(): the stable node follows its folio to the new frame. */
+export function ksmMigrate(k: Kernel, from: number, to: number): void {
+  const maps = k.ksm.stable.get(from);
+  if (!maps) return;
+  k.ksm.stable.delete(from);
+  k.ksm.stable.set(to, maps);
+}
+
+/** One page ksmd looked at: a present PTE of a VM_MERGEABLE VMA mapping a small anon folio. */
+interface Candidate {
+  vma: Vma;
+  addr: number;
+  slot: number;
+  row: number;
+}
+
+/** The page's contents as a map key (all-zero pages, and every page with contents off, share ''). */
+function contentKey(k: Kernel, pfn: number, buf: Uint8Array): string {
+  if (!k.frames.enabled) return '';
+  k.frames.read(pfn, 0, PAGE_SIZE, buf);
+  if (buf.every((b) => b === 0)) return '';
+  let s = '';
+  for (let i = 0; i < PAGE_SIZE; i += 1024)
+    s += String.fromCharCode(...(buf.subarray(i, i + 1024) as unknown as number[]));
+  return s;
+}
+
+/**
+ * May ksmd merge this folio? A small anon folio that is not KSM yet, with no reference beyond its
+ * mappings (write_protect_page: mapcount + 1 == refcount, counting ksmd's own) and not maybe
+ * DMA-pinned (folio_try_share_anon_rmap refuses: the device could write behind the merge).
+ */
+function mergeable(k: Kernel, row: number): boolean {
+  const f = k.folios;
+  if (f.kind[row] !== MT.ANON || f.isLarge(row) || f.testFlag(row, PG.ksm)) return false;
+  if (f.refcount[row] !== f.mapcountOf(row)) return false;
+  return !k.maybeDmaPinned(row, f.pfn[row]);
+}
+
+/** Every candidate page, in ksmd's scan order: mm by mm, VMA by VMA, address by address. */
+function scanCandidates(k: Kernel): Candidate[] {
+  const out: Candidate[] = [];
+  const pd = k.ptdesc;
+  for (const mm of k.mms) {
+    for (const vma of mm.vmas) {
+      if (!(vma.flags & VM.MERGEABLE)) continue;
+      for (let addr = vma.start; addr < vma.end; addr += PAGE_SIZE) {
+        const slot = pd.leafSlot(mm.pgd, addr);
+        if (slot < 0 || pd.leafLevel !== 1) continue;
+        const pte = pd.entries[slot];
+        if (pte === 0 || !(entryBits(pte) & PTE.PRESENT) || entryBits(pte) & PTE.SPECIAL) continue;
+        const row = vmNormalPage(k, vma, addr, pte);
+        if (row < 0 || k.folios.kind[row] !== MT.ANON) continue;
+        out.push({ vma, addr, slot, row });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A folio becomes the KSM folio of its contents: every mapping it has is write-protected (the
+ * write fault that follows copies), PG_anon_exclusive is cleared (folio_try_share_anon_rmap) and
+ * the stable node lists those mappings.
+ */
+function stabilise(k: Kernel, row: number): void {
+  const f = k.folios;
+  const maps: KsmMapping[] = [];
+  for (const h of rmapWalk(k, row)) {
+    const slot = k.ptdesc.leafSlot(h.mm.pgd, h.addr);
+    const pte = k.ptdesc.entries[slot];
+    const table = Math.floor(slot / PTRS_PER_TABLE);
+    k.ptdesc.set(table, slot - table * PTRS_PER_TABLE, withBits(pte, 0, PTE.WRITE | PTE.DIRTY));
+    maps.push({ mm: h.mm, addr: h.addr });
+  }
+  f.setPageAnonExclusive(row, f.pfn[row], false);
+  f.setFlag(row, PG.ksm);
+  k.ksm.stable.set(row, maps);
+}
+
+/** replace_page(): the PTE at `c` now maps KSM folio `ksm` read-only; the old page loses it. rss is unchanged. */
+function replacePage(k: Kernel, c: Candidate, ksm: number): void {
+  const f = k.folios;
+  const pfn = f.pfn[ksm];
+  const old = c.row;
+  const table = Math.floor(c.slot / PTRS_PER_TABLE);
+  const mm = c.vma.mm;
+  f.refcount[ksm]++;
+  addRmapPtes(k, ksm, pfn, 1, mm);
+  k.ptdesc.set(table, c.slot - table * PTRS_PER_TABLE, mkEntry(pfn, PTE.PRESENT | PTE.USER));
+  removeRmapPtes(k, old, f.pfn[old], 1, mm);
+  f.putRow(old);
+  k.ksm.stable.get(ksm)!.push({ mm, addr: c.addr });
+}
+
+/**
+ * One ksmd pass to convergence. Each candidate page is looked up first among the KSM pages of its
+ * contents (the stable tree), then among the earlier pages of this pass (the unstable tree); a
+ * match with another folio merges them. As try_to_merge_two_pages does, the page being scanned
+ * becomes the KSM folio and the earlier one (the unstable tree's) is replaced by it. Two mappings
+ * of one folio (shared by fork) are one page to KSM: nothing to merge. Returns the pages merged.
+ */
+export function ksmScan(k: Kernel): number {
+  const f = k.folios;
+  const buf = new Uint8Array(PAGE_SIZE);
+  const stableTree = new Map<string, number>();
+  for (const row of k.ksm.stable.keys()) stableTree.set(contentKey(k, f.pfn[row], buf), row);
+  const unstableTree = new Map<string, Candidate[]>();
+  let merged = 0;
+  for (const c of scanCandidates(k)) {
+    // An earlier replacement of this folio's other mapping may have freed or changed it.
+    if (!f.isLive(c.row) || f.pfn[c.row] !== entryPfn(k.ptdesc.entries[c.slot])) continue;
+    if (f.testFlag(c.row, PG.ksm)) continue;
+    if (!mergeable(k, c.row)) continue;
+    const key = contentKey(k, f.pfn[c.row], buf);
+    const ksm = stableTree.get(key);
+    if (ksm !== undefined) {
+      replacePage(k, c, ksm);
+      merged++;
+      continue;
+    }
+    const earlier = unstableTree.get(key);
+    const other = earlier?.find((e) => e.row !== c.row && f.isLive(e.row) && mergeable(k, e.row));
+    if (!other) {
+      if (earlier) earlier.push(c);
+      else unstableTree.set(key, [c]);
+      continue;
+    }
+    stabilise(k, c.row);
+    stableTree.set(key, c.row);
+    unstableTree.delete(key);
+    // Every earlier mapping of this contents joins: each was a page of the unstable tree.
+    for (const e of earlier!) {
+      if (e.row === c.row || !f.isLive(e.row) || f.testFlag(e.row, PG.ksm)) continue;
+      if (f.pfn[e.row] !== entryPfn(k.ptdesc.entries[e.slot])) continue;
+      replacePage(k, e, c.row);
+      merged++;
+    }
+  }
+  k.ksm.fullScans++;
+  if (k.stat.tracing) k.stat.emit({ type: 'ksm_scan', merged });
+  return merged;
+}
