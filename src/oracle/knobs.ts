@@ -1,7 +1,11 @@
 /**
  * The sysfs knobs a run depends on, set for the run and put back afterwards (also when the run
  * fails, and when the process exits while they are set). The model knows THP only at PMD size, so
- * every other mTHP size is turned off; it has no KSM, so ksmd is stopped.
+ * every other mTHP size is turned off. ksmd is stopped (run = 0) so that pages merge only at a
+ * scenario's `ksm_scan`, where the probe runs it for a few passes and stops it again; the other KSM
+ * knobs make those passes quick and plain: a large pages_to_scan, a short sleep, no smart_scan
+ * (which skips pages that failed to merge before), and no use_zero_pages (the model merges
+ * all-zero pages with each other, not with the zero page).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +13,8 @@ import type { ResolvedConfig } from '../index.js';
 import type { Knob } from './types.js';
 
 const THP = '/sys/kernel/mm/transparent_hugepage';
-const KSM_RUN = '/sys/kernel/mm/ksm/run';
+const KSM = '/sys/kernel/mm/ksm';
+const KSM_RUN = join(KSM, 'run');
 
 /** The value a knob file holds: the bracketed choice of "always [madvise] never", or the text. */
 function current(path: string): string {
@@ -32,7 +37,16 @@ export function wantedKnobs(config: ResolvedConfig): [string, string][] {
       d === 'hugepages-2048kB' ? 'inherit' : 'never',
     ]),
   ];
-  if (existsSync(KSM_RUN)) want.push([KSM_RUN, '0']);
+  if (existsSync(KSM_RUN)) {
+    want.push([KSM_RUN, '0']);
+    for (const [name, value] of [
+      ['pages_to_scan', '1000'],
+      ['sleep_millisecs', '5'],
+      ['smart_scan', '0'],
+      ['use_zero_pages', '0'],
+    ])
+      if (existsSync(join(KSM, name))) want.push([join(KSM, name), value]);
+  }
   return want;
 }
 
@@ -62,8 +76,11 @@ export function applyKnobs(want: [string, string][]): Knob[] {
   return knobs;
 }
 
-/** Put every knob back, last set first. */
+/**
+ * Put every knob back, last set first. Compared with what the file holds now, not with what was set:
+ * the probe itself turns ksm/run on during a `ksmscan`, and may have died before turning it off.
+ */
 export function restoreKnobs(knobs: Knob[]): void {
-  for (const k of [...knobs].reverse()) if (k.before !== k.set) writeFileSync(k.path, k.before);
+  for (const k of [...knobs].reverse()) if (current(k.path) !== k.before) writeFileSync(k.path, k.before);
   if (knobs === active) active = [];
 }

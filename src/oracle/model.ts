@@ -1,9 +1,9 @@
 /**
  * The model's side: run the scenario step by step and describe every observed page in the
  * kernel's terms — its frame as the PFN, the zero pages by their flags, page_mapcount() as
- * kpagecount, PG_anon_exclusive as kpageflags bit 34 — plus what each step returned.
+ * kpagecount, PG_anon_exclusive as kpageflags bit 34, PG_ksm as KPF_KSM — plus what each step returned.
  */
-import { type Machine, PAGE_SIZE } from '../index.js';
+import { type Machine, PAGE_SIZE, PG } from '../index.js';
 import type { Scenario } from '../scenario/parse.js';
 import { runScenario } from '../scenario/run.js';
 import type { OraclePlan, PlannedStep } from './translate.js';
@@ -18,6 +18,7 @@ function pageObs(m: Machine, pid: number, addr: number): PageObs {
   const zero = p.type === 'zero';
   const flags: string[] = [];
   if (p.type === 'anon') flags.push('anon');
+  if (p.flags & PG.ksm) flags.push('ksm');
   if (zero) flags.push('zero');
   if (p.order > 0) flags.push('thp', o.pfn === p.head ? 'head' : 'tail');
   // kpageflags reports the folio's flags for every page of it, so a subpage shows the head's PG_anon_exclusive.

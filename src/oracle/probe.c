@@ -23,6 +23,7 @@
  *   get S LABEL NAME OFF PAGES | put S LABEL        (vmsplice into a pipe: FOLL_GET)
  *   dmaread S LABEL OFF LEN | dmawrite S LABEL OFF HEXDATA
  *   odirect S NAME OFF PAGES                        (O_DIRECT write: a short FOLL_PIN, read-only)
+ *   ksmscan                                         (ksmd on until it has made 3 full passes, then off)
  *   obs S NAME -> "p IDX PRESENT BYTE EXCL PFN COUNT FLAGS" per page, then "end"
  */
 #define _GNU_SOURCE
@@ -646,6 +647,52 @@ static void wait_gone(pid_t pid)
 	while (waitpid(-1, NULL, WNOHANG) > 0) {}
 }
 
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+/* KSM merges a page only once its checksum held for a whole pass, so three passes settle it. */
+#define KSM_PASSES 3
+#define KSM_WAIT_MS 3000
+
+static long ksm_read(const char *name)
+{
+	char path[128], buf[32];
+	snprintf(path, sizeof path, KSM_DIR "%s", name);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0) return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+static int ksm_run(const char *v)
+{
+	int fd = open(KSM_DIR "run", O_WRONLY);
+	if (fd < 0) return -1;
+	int r = write(fd, v, strlen(v)) == (ssize_t)strlen(v) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+/*
+ * ksmscan: ksmd runs (run = 1) until full_scans has grown by KSM_PASSES, bounded by KSM_WAIT_MS,
+ * then stops again (run = 0: merged pages stay merged), so merging happens at this step and no
+ * other. The runner set pages_to_scan and sleep_millisecs for quick passes and puts them back.
+ * ksmd makes no pass without a mergeable mm: that, like a slow ksmd, is ETIMEDOUT.
+ */
+static void ksm_scan_cmd(void)
+{
+	long start = ksm_read("full_scans");
+	if (start < 0 || ksm_run("1") < 0) { printf("err ksmscan %s\n", strerrorname_np(errno)); return; }
+	int ok = 0;
+	for (int waited = 0; waited < KSM_WAIT_MS && !ok; waited += 5) {
+		usleep(5000);
+		ok = ksm_read("full_scans") >= start + KSM_PASSES;
+	}
+	ksm_run("0");
+	printf(ok ? "ok\n" : "err ksmscan ETIMEDOUT\n");
+}
+
 static void controller_cmd(char *line)
 {
 	char copy[LINE], out[LINE], *a[12];
@@ -675,6 +722,8 @@ static void controller_cmd(char *line)
 		free(b);
 	} else if (!strcmp(c, "obs")) {
 		observe(s, n > 2 ? a[2] : "");
+	} else if (!strcmp(c, "ksmscan")) {
+		ksm_scan_cmd();
 	} else {
 		forward(s, line, out);
 		printf("%s\n", out);

@@ -216,6 +216,8 @@ const HANDLERS: Record<string, Handler> = {
             .repeat(Number(a.len ?? PAGE_SIZE));
     return cmds(`dmawrite ${p.slot(h.proc)} ${String(a.pin)} ${x(Number(a.offset))} ${data}`);
   },
+  // ksmd runs for a few passes at this step only; the knobs (knobs.ts) keep it stopped otherwise.
+  ksm_scan: () => cmds('ksmscan'),
   odirect: (p, a) => cmds(`odirect ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`),
 };
 
