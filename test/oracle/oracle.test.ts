@@ -35,6 +35,8 @@ describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the oracle against the liv
     expect(r.exitCode).toBe(0);
     expect(r.counts.agree).toBeGreaterThan(0);
     expect(r.knobs.map((k) => k.path)).toContain('/sys/kernel/mm/transparent_hugepage/enabled');
+    // ksmd stays stopped except inside a ksm_scan step, and the run says so.
+    expect(r.knobs).toContainEqual(expect.objectContaining({ path: '/sys/kernel/mm/ksm/run', set: '0' }));
   });
 
   it('catches a wrong model: ptebit forgets the second pin, so fork shares the page the device still sees', () => {
@@ -81,5 +83,16 @@ describe('what the oracle can run', () => {
       ['fill 1 b 1000 1 22'],
     ]);
     expect(p.steps[3].observe.map((o) => `${o.proc}/${o.region}/${o.pages}`)).toEqual(['p/b/2', 'c/b/2']);
+  });
+
+  it('turns KSM advice into madvise and ksm_scan into the probe running ksmd at that step', () => {
+    const p = plan(
+      'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: mmap, proc: p, name: b, size: 8K, prot: rw, flags: [private, anonymous] }\n  - { op: madvise, proc: p, addr: b, len: 8K, advice: mergeable }\n  - { op: ksm_scan }\n  - { op: madvise, proc: p, addr: b, len: 8K, advice: unmergeable }\n',
+    )();
+    expect(p.steps.slice(2).map((s) => s.commands)).toEqual([
+      ['madvise 0 b 0 2000 mergeable'],
+      ['ksmscan'],
+      ['madvise 0 b 0 2000 unmergeable'],
+    ]);
   });
 });
