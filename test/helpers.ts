@@ -82,3 +82,25 @@ export function bootBuddyinfo(sections: number): number[] {
 
 /** Pages in `mib` MiB. */
 export const pagesOf = (mib: number): number => (mib * 1024 * 1024) / 4096;
+
+/** The errno name a call fails with (a KernelError), or undefined when it succeeds. */
+export function errnoOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KernelError) return e.errno;
+    throw e;
+  }
+  return undefined;
+}
+
+/** The rule a KernelBug names, or undefined when the call succeeds. */
+export function bugRuleOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof KernelBug) return e.rule;
+    throw e;
+  }
+  return undefined;
+}

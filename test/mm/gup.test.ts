@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { Machine } from '../../src/mm/machine.js';
 import { VM } from '../../src/mm/mm_types.js';
-import { KernelBug, KernelError } from '../../src/mm/types.js';
+import { KernelBug } from '../../src/mm/types.js';
+import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
 
@@ -15,16 +16,6 @@ function anon(pages = 4, memory = '512M') {
   const p = m.spawn('p');
   const buf = m.mmap(p, { length: pages * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
   return { m, p, buf };
-}
-
-function errno(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.errno;
-    throw e;
-  }
-  return undefined;
 }
 
 describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {

@@ -9,19 +9,10 @@ import { devmemReport } from '../../src/cli/devmem_command.js';
 import { devmemCost, devmemTable } from '../../src/designs/devmem.js';
 import { Machine } from '../../src/mm/machine.js';
 import { GiB, KernelError, MiB, TiB } from '../../src/mm/types.js';
+import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
 const CHUNK = 64;
-
-function errno(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.errno;
-    throw e;
-  }
-  return undefined;
-}
 
 /** A machine with a lazy device of 8 chunks (512 pfns) and a driver that maps its pages by offset. */
 function lazy(limit = 0) {

@@ -4,23 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/mm/machine.js';
-import { KernelError } from '../../src/mm/types.js';
+import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
 
 function proc() {
   const m = new Machine({ memory: '512M', check: 'full' });
   return { m, p: m.spawn('p') };
-}
-
-function errno(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.errno;
-    throw e;
-  }
-  return undefined;
 }
 
 describe('mmap', () => {

@@ -5,29 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type DriverContext, Machine, type MachineConfig } from '../../src/mm/machine.js';
-import { KernelBug, KernelError } from '../../src/mm/types.js';
+import { bugRuleOf as bug, errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
-
-function errno(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.errno;
-    throw e;
-  }
-  return undefined;
-}
-
-function bug(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelBug) return e.rule;
-    throw e;
-  }
-  return undefined;
-}
 
 /** A machine with a pfn-only I/O range of 64 pages whose first bytes say which page they are. */
 function setup(cfg: MachineConfig = {}) {

@@ -5,19 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/mm/machine.js';
-import { KernelBug, KernelError } from '../../src/mm/types.js';
+import { KernelBug } from '../../src/mm/types.js';
+import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
-
-function errno(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.errno;
-    throw e;
-  }
-  return undefined;
-}
 
 /** A machine, a process and a ring-buffer-like device whose mmap handler maps a vmalloc area. */
 function setup(opts: { user?: boolean; pages?: number; nodes?: number } = {}) {
