@@ -78,3 +78,12 @@ export const EXPECTED_ERRORS: [string, ...string[]] = ['KernelBug', ...Object.ke
 export const count = () => uint('a count ≥ 1').min(1, { error: 'expected a count ≥ 1' });
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** A byte value, 0..255 (a fill byte, or one byte expected). */
+export const byteValue = () => uint('a byte value').max(255, { error: 'expected a byte value 0..255' });
+
+/** Exact bytes written as hex (`1122ff`); at least one byte unless `empty` allows none. */
+export const hexData = (empty = false) =>
+  z.string().regex(empty ? /^([0-9a-fA-F]{2})*$/ : /^([0-9a-fA-F]{2})+$/, {
+    error: 'expected hex bytes such as 1122ff',
+  });

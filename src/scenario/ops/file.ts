@@ -1,9 +1,4 @@
-/**
- * Ops of files and the page cache: create (a file with a size and content), truncate, sync
- * (mm/filemap.c, mm/truncate.c, fsync). A file's name is a label `mmap` takes as `file:`.
- */
-import { z } from 'zod';
-import { labelName, size, uint } from '../fields.js';
+import { byteValue, hexData, labelName, size } from '../fields.js';
 import { defineOp } from '../step.js';
 import { checkBytes, hexBytes, valueExpect } from './vm.js';
 
@@ -13,11 +8,8 @@ export const createOp = defineOp({
   fields: {
     file: labelName(),
     size: size(),
-    byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
-    data: z
-      .string()
-      .regex(/^([0-9a-fA-F]{2})+$/, { error: 'expected hex bytes such as 1122ff' })
-      .optional(),
+    byte: byteValue().optional(),
+    data: hexData().optional(),
   },
   binds: { key: 'file', kind: 'file', memory: false },
   analyse: (a, ctx) => {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { PAGE_SIZE } from '../../index.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
-import { hex, labelName, oneOf, size, uint } from '../fields.js';
+import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { defineOp, type RunContext, type StaticContext } from '../step.js';
 import { checkBytes, hexBytes, valueExpect } from './vm.js';
@@ -131,11 +131,8 @@ export const dmaWriteOp = defineOp({
     pin: labelName(),
     offset: size().default(0),
     len: size().optional(),
-    byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
-    data: z
-      .string()
-      .regex(/^([0-9a-fA-F]{2})+$/, { error: 'expected hex bytes such as 1122ff' })
-      .optional(),
+    byte: byteValue().optional(),
+    data: hexData().optional(),
   },
   analyse: (a, ctx) => {
     ctx.use(a.pin, ['pin', 'gup'], ['pin']);

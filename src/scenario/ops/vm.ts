@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { type Machine, PAGE_SIZE } from '../../index.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
-import { hex, labelName, oneOf, size, uint } from '../fields.js';
+import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
 
 const PROTS = ['none', 'r', 'rw', 'rx', 'rwx', 'w', 'x', 'wx'] as const;
@@ -154,11 +154,8 @@ export const madviseOp = defineOp({
 
 /** What a value check says: every byte equal to `byte`, or exactly `data` (hex). */
 export const valueExpect = z.strictObject({
-  byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
-  data: z
-    .string()
-    .regex(/^([0-9a-fA-F]{2})*$/, { error: 'expected hex bytes such as 1122ff' })
-    .optional(),
+  byte: byteValue().optional(),
+  data: hexData(true).optional(),
   signal: oneOf(SIGNALS, 'a signal:').optional(),
 });
 type ValueExpect = z.output<typeof valueExpect>;
@@ -240,11 +237,8 @@ export const writeOp = defineOp({
     proc: labelName(),
     addr: addr(),
     len: size().optional(),
-    byte: uint('a byte value').max(255, { error: 'expected a byte value 0..255' }).optional(),
-    data: z
-      .string()
-      .regex(/^([0-9a-fA-F]{2})+$/, { error: 'expected hex bytes such as 1122ff' })
-      .optional(),
+    byte: byteValue().optional(),
+    data: hexData().optional(),
     expect: valueExpect.pick({ signal: true }).optional(),
   },
   analyse: (a, ctx) => {
