@@ -8,30 +8,21 @@ import { oracleText } from '../oracle/format.js';
 import { runOracle } from '../oracle/oracle.js';
 import { OracleUnavailable } from '../oracle/probe.js';
 import { NotOracleable } from '../oracle/translate.js';
-import { formatDiagnostic } from '../scenario/diagnostics.js';
 import type { Io } from './io.js';
-import { readScenario } from './scenario_files.js';
+import { forEachScenario } from './scenario_files.js';
 
 export function oracleCommand(files: string[], io: Io): number {
-  let code = 0;
-  files.forEach((file, i) => {
-    const parsed = readScenario(file);
-    if (!parsed.ok) {
-      for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
-      code = 2;
-      return;
-    }
+  return forEachScenario(files, io, (s, i) => {
     try {
-      const r = runOracle(parsed.scenario);
+      const r = runOracle(s);
       io.out(`${i > 0 ? '\n' : ''}${oracleText(r)}\n`);
-      code = Math.max(code, r.exitCode);
+      return r.exitCode;
     } catch (e) {
       if (!(e instanceof NotOracleable || e instanceof OracleUnavailable)) throw e;
       io.err(
-        `${file}: ${e instanceof NotOracleable ? 'not oracle-able: ' : 'oracle unavailable: '}${e.message}\n`,
+        `${s.file}: ${e instanceof NotOracleable ? 'not oracle-able: ' : 'oracle unavailable: '}${e.message}\n`,
       );
-      code = 2;
+      return 2;
     }
   });
-  return code;
 }

@@ -4,27 +4,19 @@
  * never mix). Exit code: 2 if any input was bad, else 1 if any expectation failed, else 0.
  */
 import { writeFileSync } from 'node:fs';
-import { formatDiagnostic } from '../scenario/diagnostics.js';
 import { runText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
-import { readScenario } from './scenario_files.js';
+import { forEachScenario } from './scenario_files.js';
 
 export function runCommand(files: string[], opts: { json?: string | true }, io: Io): number {
   const text = opts.json === true ? io.err : io.out;
   const trace: string[] = [];
-  let code = 0;
-  files.forEach((file, i) => {
-    const parsed = readScenario(file);
-    if (!parsed.ok) {
-      for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
-      code = 2;
-      return;
-    }
-    const r = runScenario(parsed.scenario, { trace: opts.json !== undefined });
+  const code = forEachScenario(files, io, (s, i) => {
+    const r = runScenario(s, { trace: opts.json !== undefined });
     text(`${i > 0 ? '\n' : ''}${runText(r)}\n`);
     trace.push(...r.trace);
-    code = Math.max(code, r.exitCode);
+    return r.exitCode;
   });
   const jsonl = trace.map((l) => `${l}\n`).join('');
   if (opts.json === true) io.out(jsonl);

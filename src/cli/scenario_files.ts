@@ -1,6 +1,8 @@
 /** Reading scenario files from disk: the only part of running a scenario that needs Node. */
 import { readFileSync } from 'node:fs';
-import { type ParseResult, parseScenario } from '../scenario/parse.js';
+import { formatDiagnostic } from '../scenario/diagnostics.js';
+import { type ParseResult, parseScenario, type Scenario } from '../scenario/parse.js';
+import type { Io } from './io.js';
 import { UsageError } from './usage_error.js';
 
 export function readScenario(file: string): ParseResult {
@@ -11,4 +13,22 @@ export function readScenario(file: string): ParseResult {
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return parseScenario(text, file);
+}
+
+/**
+ * Parse each file and hand the good ones to `each` (with their position in the list); a file with
+ * bad input has its diagnostics printed and makes the result 2. Returns the worst exit code.
+ */
+export function forEachScenario(files: string[], io: Io, each: (s: Scenario, i: number) => number): number {
+  let code = 0;
+  files.forEach((file, i) => {
+    const parsed = readScenario(file);
+    if (!parsed.ok) {
+      for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
+      code = 2;
+      return;
+    }
+    code = Math.max(code, each(parsed.scenario, i));
+  });
+  return code;
 }
