@@ -9,7 +9,6 @@
  */
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
-import { ksmAddMapping } from './ksm.js';
 import { MT } from './memdesc.js';
 import { freePgtables, splitHugePmd, VMALLOC_PAGE, vmNormalPage, zapRange } from './memory.js';
 import {
@@ -34,7 +33,7 @@ import {
   PTRS_PER_TABLE,
   withBits,
 } from './pgtable.js';
-import { addNewAnonRmap, addRmapPmd, addRmapPtes, mmCounter } from './rmap.js';
+import { addNewAnonRmap, addRmapPmd, addRmapPtes, ksmAddMapping, mmCounter } from './rmap.js';
 import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
 
 const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;

@@ -29,36 +29,11 @@ import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
-import type { Mm, Vma } from './mm_types.js';
+import type { Vma } from './mm_types.js';
 import { VM } from './mm_types.js';
 import { entryBits, entryPfn, mkEntry, PTE, PTRS_PER_TABLE, withBits } from './pgtable.js';
-import { addRmapPtes, removeRmapPtes, rmapWalk } from './rmap.js';
+import { addRmapPtes, type KsmMapping, removeRmapPtes, rmapWalk } from './rmap.js';
 import { PAGE_SIZE } from './types.js';
-
-/** One mapping of a KSM folio (the kernel's rmap_item on a stable node). */
-export interface KsmMapping {
-  mm: Mm;
-  addr: number;
-}
-
-/** The stable tree, reduced to what the model needs: KSM folio row -> its mappings. */
-export class KsmState {
-  readonly stable = new Map<number, KsmMapping[]>();
-  /** Completed ksmScan() calls (/sys/kernel/mm/ksm/full_scans counts real passes). */
-  fullScans = 0;
-
-  /** pages_shared: KSM pages in use (stable nodes). */
-  get pagesShared(): number {
-    return this.stable.size;
-  }
-
-  /** pages_sharing: mappings beyond the first of each KSM page — the pages saved. */
-  get pagesSharing(): number {
-    let n = 0;
-    for (const maps of this.stable.values()) n += maps.length - 1;
-    return n;
-  }
-}
 
 /** vma_ksm_compatible(): the VMAs whose anonymous pages KSM may merge. */
 function ksmCompatible(vma: Vma): boolean {
@@ -106,31 +81,6 @@ export function breakKsm(k: Kernel, vma: Vma, addr: number): 'ok' | 'oom' {
   if (ksmRowAt(k, vma, addr) < 0) return 'ok';
   const r = handleMmFault(k, vma, addr, FAULT.UNSHARE | FAULT.REMOTE);
   return r === 'oom' ? 'oom' : 'ok';
-}
-
-/** Fork gave `mm` a mapping of KSM folio `row` at `addr` (the child's copy_present_pte). */
-export function ksmAddMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
-  k.ksm.stable.get(row)?.push({ mm, addr });
-}
-
-/**
- * A mapping of KSM folio `row` went (zap, COW or unshare). With its last mapping the stable node
- * goes too; the folio keeps PG_ksm until freed, as a KSM page someone still references does.
- */
-export function ksmRemoveMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
-  const maps = k.ksm.stable.get(row);
-  if (!maps) return;
-  const i = maps.findIndex((m) => m.mm === mm && m.addr === addr);
-  if (i >= 0) maps.splice(i, 1);
-  if (maps.length === 0) k.ksm.stable.delete(row);
-}
-
-/** folio_migrate_ksm(): the stable node follows its folio to the new frame. */
-export function ksmMigrate(k: Kernel, from: number, to: number): void {
-  const maps = k.ksm.stable.get(from);
-  if (!maps) return;
-  k.ksm.stable.delete(from);
-  k.ksm.stable.set(to, maps);
 }
 
 /** One page ksmd looked at: a present PTE of a VM_MERGEABLE VMA mapping a small anon folio. */

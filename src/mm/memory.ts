@@ -12,7 +12,6 @@
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
-import { ksmRemoveMapping } from './ksm.js';
 import { MT } from './memdesc.js';
 import {
   findVma,
@@ -40,7 +39,14 @@ import {
   TABLE_BITS,
   withBits,
 } from './pgtable.js';
-import { addNewAnonRmap, addRmapPtes, mmCounter, removeRmapPmd, removeRmapPtes } from './rmap.js';
+import {
+  addNewAnonRmap,
+  addRmapPtes,
+  ksmRemoveMapping,
+  mmCounter,
+  removeRmapPmd,
+  removeRmapPtes,
+} from './rmap.js';
 import { HPAGE_PMD_ORDER, KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
 /** fault flags (FAULT_FLAG_*). */

@@ -13,11 +13,10 @@
  * Leaves out: migration entries as a visible state, deferred/async modes, hugetlb, device memory.
  */
 import type { Kernel } from './kernel.js';
-import { ksmMigrate } from './ksm.js';
 import { MT } from './memdesc.js';
 import { GFP } from './page_alloc.js';
 import { entryPfn, mkEntry } from './pgtable.js';
-import { rmapWalk } from './rmap.js';
+import { ksmMigrate, rmapWalk } from './rmap.js';
 import { KernelError } from './types.js';
 
 /** folio_expected_ref_count(): references an idle folio holds for its mappings and cache slot. */

@@ -6,7 +6,8 @@
  * _pmd, folio_add_file_rmap_ptes/_pmd, folio_remove_rmap_ptes/_pmd, folio_dup_*_rmap, the
  * _large_mapcount / _entire_mapcount / _nr_pages_mapped counters and the two-slot MM-id tracking
  * with its "maybe mapped by more than one MM" bit (kernel-semantics R2.2, R5.4), and rmap_walk
- * over anon_vma and i_mmap (and rmap_walk_ksm over a KSM folio's stable node, kept by ksm.ts). Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
+ * over anon_vma and i_mmap (and rmap_walk_ksm over a KSM folio's stable node, whose bookkeeping lives here so the fault
+ * path never depends on ksm.ts). Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
  * because /proc/kpagecount reports them.
  */
 import type { FolioPool } from './folio.js';
@@ -188,4 +189,59 @@ function rmapWalkKsm(k: Kernel, row: number): RmapHit[] {
     if (entryPfn(last.entry) === pfn) hits.push({ mm: m.mm, vma, addr: m.addr, pfn, level: 'pte' });
   }
   return hits;
+}
+
+// ---------------------------------------------------------------- KSM stable nodes
+// The bookkeeping rmap_walk_ksm() reads. It lives with rmap, not in ksm.ts, because zap, COW,
+// fork and migration maintain it, and ksm.ts (scan, merge, unmerge) calls the fault path:
+// memory.ts must not depend on ksm.ts.
+
+/** One mapping of a KSM folio (the kernel's rmap_item on a stable node). */
+export interface KsmMapping {
+  mm: Mm;
+  addr: number;
+}
+
+/** The stable tree, reduced to what the model needs: KSM folio row -> its mappings. */
+export class KsmState {
+  readonly stable = new Map<number, KsmMapping[]>();
+  /** Completed ksmScan() calls (/sys/kernel/mm/ksm/full_scans counts real passes). */
+  fullScans = 0;
+
+  /** pages_shared: KSM pages in use (stable nodes). */
+  get pagesShared(): number {
+    return this.stable.size;
+  }
+
+  /** pages_sharing: mappings beyond the first of each KSM page — the pages saved. */
+  get pagesSharing(): number {
+    let n = 0;
+    for (const maps of this.stable.values()) n += maps.length - 1;
+    return n;
+  }
+}
+
+/** Fork gave `mm` a mapping of KSM folio `row` at `addr` (the child's copy_present_pte). */
+export function ksmAddMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
+  k.ksm.stable.get(row)?.push({ mm, addr });
+}
+
+/**
+ * A mapping of KSM folio `row` went (zap, COW or unshare). With its last mapping the stable node
+ * goes too; the folio keeps PG_ksm until freed, as a KSM page someone still references does.
+ */
+export function ksmRemoveMapping(k: Kernel, row: number, mm: Mm, addr: number): void {
+  const maps = k.ksm.stable.get(row);
+  if (!maps) return;
+  const i = maps.findIndex((m) => m.mm === mm && m.addr === addr);
+  if (i >= 0) maps.splice(i, 1);
+  if (maps.length === 0) k.ksm.stable.delete(row);
+}
+
+/** folio_migrate_ksm(): the stable node follows its folio to the new frame. */
+export function ksmMigrate(k: Kernel, from: number, to: number): void {
+  const maps = k.ksm.stable.get(from);
+  if (!maps) return;
+  k.ksm.stable.delete(from);
+  k.ksm.stable.set(to, maps);
 }
