@@ -8,7 +8,7 @@
  */
 import os from 'node:os';
 import { Bench } from 'tinybench';
-import type { Machine } from '../src/mm/machine.js';
+import type { Machine } from '../src/index.js';
 import { TiB } from '../src/mm/types.js';
 import {
   benchMachine,

@@ -11,7 +11,7 @@
  * populates and drops a section memmap.
  */
 import { Bench } from 'tinybench';
-import type { Machine } from '../src/mm/machine.js';
+import type { Machine } from '../src/index.js';
 import type { VmEvent } from '../src/mm/vmstat.js';
 import {
   benchMachine,

@@ -3,7 +3,7 @@
  * plain-text tables every suite prints. Suites return tables and targets; run.ts prints them.
  */
 import type { Task } from 'tinybench';
-import { Machine } from '../src/mm/machine.js';
+import { Machine } from '../src/index.js';
 
 /** One line of the final summary: a number the Foundation issue promises. */
 export interface Target {

@@ -10,21 +10,45 @@ export {
   type LayoutName,
 } from './designs/layout.js';
 export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
-export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
+export { MachineBase } from './machine/base.js';
 export {
   ConfigError,
-  type DeviceDriver,
-  type DriverContext,
-  type GupResult,
   InputError,
-  Machine,
   type MachineConfig,
-  type Meminfo,
-  type PageInfo,
-  type ProcessInfo,
   type ResolvedConfig,
   resolveConfig,
-} from './mm/machine.js';
+} from './machine/config.js';
+export { Machine } from './machine/machine.js';
+export type {
+  BuddyInfo,
+  DeviceDriver,
+  DeviceFault,
+  DevicePageInfo,
+  DevicePagemapInfo,
+  DriverContext,
+  GupResult,
+  Meminfo,
+  MmapRequest,
+  PageInfo,
+  ProcessInfo,
+  TranslationInfo,
+  VmaInfo,
+  VmallocPageInfo,
+  WalkStep,
+  ZoneInfo,
+} from './machine/types.js';
+export {
+  FOLL_NAMES,
+  MADV_NAMES,
+  MAP_NAMES,
+  PROT_NAMES,
+  parseAdvice,
+  parseFollFlags,
+  parseMapFlags,
+  parseProt,
+  THP_MODES,
+} from './machine/uapi.js';
+export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
 export { MT, MT_NAMES } from './mm/memdesc.js';
 export {
   GFP,

@@ -3,7 +3,7 @@
  * the shape of the default small machines the suite boots.
  */
 import { expect } from 'vitest';
-import type { Machine } from '../src/mm/machine.js';
+import type { Machine } from '../src/index.js';
 import { KernelBug, KernelError } from '../src/mm/types.js';
 
 /**

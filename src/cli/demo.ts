@@ -3,7 +3,7 @@
  * slabs, page-table pages and driver pages the way a small running system would, and prints the
  * machine report with the metadata accounting under both layouts.
  */
-import { Machine } from '../mm/machine.js';
+import { Machine } from '../index.js';
 import { slabinfoText } from '../scenario/procfs.js';
 import { bootReport } from './report.js';
 

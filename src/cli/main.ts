@@ -6,7 +6,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { CHECK_LEVELS, type CheckLevel, InvariantViolation } from '../check/invariants.js';
 import { LAYOUTS, type LayoutName } from '../designs/layout.js';
 import { PIN_DESIGNS } from '../designs/pincount.js';
-import { InputError, Machine } from '../mm/machine.js';
+import { InputError, Machine } from '../index.js';
 import { KernelBug, KernelError, parseSize } from '../mm/types.js';
 import { ScenarioInputError } from '../scenario/diagnostics.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';

@@ -14,14 +14,15 @@ import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import { type MemoryLayout, PageAlloc } from './page_alloc.js';
 import { PtdescPool } from './pgtable.js';
-import { BiasPinPolicy, type PinSite, PinTracker } from './pincount.js';
+import { BiasPinPolicy, type PinPolicy, type PinSite, PinTracker } from './pincount.js';
 import { KsmState } from './rmap.js';
 import { SlabAllocator } from './slab.js';
 import { VmallocSpace } from './vmalloc.js';
 import { VmStat } from './vmstat.js';
 
-/** THP policy (/sys/kernel/mm/transparent_hugepage/enabled). */
-export type ThpMode = 'always' | 'madvise' | 'never';
+/** THP policies (/sys/kernel/mm/transparent_hugepage/enabled). */
+export const THP_MODES = ['always', 'madvise', 'never'] as const;
+export type ThpMode = (typeof THP_MODES)[number];
 
 export interface KernelOptions {
   /** Keep page contents (off for benchmarks: every page reads as zeros). */
@@ -34,6 +35,8 @@ export interface KernelOptions {
    * to the VMA flags and the linear rule of VM_PFNMAP (kernel-semantics R7.2).
    */
   pteSpecial?: boolean;
+  /** The pin-count design, built over this kernel at boot (default: Linux's bias). */
+  pinPolicy?: (k: Kernel) => PinPolicy;
 }
 
 export class Kernel {
@@ -64,9 +67,9 @@ export class Kernel {
     this.ptdesc = new PtdescPool(this.pa, this.stat);
     this.frames = new ContentStore(opts.contents);
     this.pagecache = new PageCache(this.folios, this.frames);
-    this.pins = new PinTracker(new BiasPinPolicy(this.folios));
     this.devmem = new DevMem(this);
     this.vmalloc = new VmallocSpace(this);
+    this.pins = new PinTracker(opts.pinPolicy ? opts.pinPolicy(this) : new BiasPinPolicy(this.folios));
     // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
     this.folios.onFree = (pfn, order) => {
       this.pins.freed(pfn, 1 << order);

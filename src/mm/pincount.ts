@@ -88,7 +88,7 @@ export class PinTracker {
   readonly score: PinScore = { truePositives: 0, falsePositives: 0, falseNegatives: 0, trueNegatives: 0 };
   pinsTaken = 0;
 
-  constructor(public policy: PinPolicy) {}
+  constructor(readonly policy: PinPolicy) {}
 
   private lastSection = -1;
   private lastCounts: Int32Array | undefined;
@@ -108,15 +108,27 @@ export class PinTracker {
 
   pin(row: number, pfn: number, mm: Mm, addr: number): void {
     this.policy.pin(row, pfn, mm, addr);
-    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)]++;
-    this.pinsTaken++;
-    this.livePins++;
+    this.tally(pfn, 1);
   }
 
   unpin(row: number, pfn: number, mm: Mm, addr: number): void {
-    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)]--;
-    this.livePins--;
+    this.tally(pfn, -1);
     this.policy.unpin(row, pfn, mm, addr);
+  }
+
+  /**
+   * Record a pin taken (+1) or dropped (-1) in the truth only: for pages with no folio for a
+   * design to count on (vmalloc pages pin through their own refcount bias, vmalloc.ts).
+   */
+  tally(pfn: number, delta: 1 | -1): void {
+    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)] += delta;
+    this.livePins += delta;
+    if (delta > 0) this.pinsTaken++;
+  }
+
+  /** The design's folio_maybe_dma_pinned() answer, unscored: for views that must not perturb the score. */
+  answer(row: number, pfn: number): boolean {
+    return this.policy.maybePinned(row, pfn);
   }
 
   /** Exact pins on a page right now. */

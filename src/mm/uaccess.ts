@@ -100,3 +100,52 @@ export function userAccess(
   }
   return { done };
 }
+
+/** Bytes to store: exact bytes, or `len` copies of one byte. */
+export type UserData = Uint8Array | { byte: number; len: number };
+
+/** A load of `len` bytes (copy_to_user's view from the process): the bytes, or the signal that stopped it. */
+export function userRead(
+  k: Kernel,
+  p: Process,
+  addr: number,
+  len: number,
+): AccessResult & { bytes: Uint8Array } {
+  const bytes = new Uint8Array(len);
+  const r = userAccess(k, p, addr, len, false, (pfn, off, n, done) =>
+    k.frames.read(pfn, off, n, bytes, done),
+  );
+  return { ...r, bytes: bytes.subarray(0, r.done) };
+}
+
+/** A store of `data` at `addr`. */
+export function userWrite(k: Kernel, p: Process, addr: number, data: UserData): AccessResult {
+  const len = data instanceof Uint8Array ? data.length : data.len;
+  return userAccess(k, p, addr, len, true, (pfn, off, n, done) => {
+    if (data instanceof Uint8Array) k.frames.write(pfn, off, data.subarray(done, done + n));
+    else k.frames.fillRange(pfn, off, n, data.byte);
+  });
+}
+
+/**
+ * One load (or store of `byte`) in every page of [addr, addr+len), the way a program faults a
+ * buffer in. `done` counts pages; the first signal stops the loop.
+ */
+export function userTouch(
+  k: Kernel,
+  p: Process,
+  addr: number,
+  len: number,
+  write: boolean,
+  byte: number,
+): AccessResult {
+  const store = (pfn: number, off: number) => k.frames.fillRange(pfn, off, 1, byte);
+  const load = () => {};
+  let done = 0;
+  for (let a = addr; a < addr + len; a += PAGE_SIZE - mod(a, PAGE_SIZE)) {
+    const r = userAccess(k, p, a, 1, write, write ? store : load);
+    if (r.signal) return { done, signal: r.signal, addr: r.addr };
+    done++;
+  }
+  return { done };
+}

@@ -248,10 +248,17 @@ export class VmallocSpace {
   /** Pin (FOLL_PIN) a vmalloc page: small and without a pincount, so the refcount bias (R2.4). */
   pin(pfn: number): void {
     this.get(pfn, GUP_PIN_COUNTING_BIAS);
+    this.k.pins.tally(pfn, 1);
   }
 
   unpin(pfn: number): void {
     this.put(pfn, GUP_PIN_COUNTING_BIAS);
+    this.k.pins.tally(pfn, -1);
+  }
+
+  /** folio_maybe_dma_pinned() for a vmalloc page: its pins are the refcount bias, whatever the design. */
+  maybePinned(pfn: number): boolean {
+    return this.pageRefcount(pfn) >= GUP_PIN_COUNTING_BIAS;
   }
 
   /** page_to_nid() of a vmalloc page: its node comes from the frame's section, not the descriptor. */

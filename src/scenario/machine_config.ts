@@ -12,6 +12,7 @@ import {
   PIN_DESIGNS,
   type ResolvedConfig,
   resolveConfig,
+  THP_MODES,
 } from '../index.js';
 import type { Path } from './diagnostics.js';
 import { oneOf, sizeText, uint } from './fields.js';
@@ -26,7 +27,7 @@ export const machineSchema = z.strictObject({
   check: oneOf(CHECK_LEVELS, 'a check level:').optional(),
   reserved: z.array(z.strictObject({ start: sizeText(), size: sizeText() })).optional(),
   pincount: oneOf(PIN_DESIGNS, 'a pin-count design:').optional(),
-  thp: oneOf(['always', 'madvise', 'never'], 'a THP mode:').optional(),
+  thp: oneOf(THP_MODES, 'a THP mode:').optional(),
   contents: z.boolean().optional(),
 });
 

@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants, InvariantViolation } from '../../src/check/invariants.js';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/page_alloc.js';
 import { PTRS_PER_TABLE } from '../../src/mm/pgtable.js';

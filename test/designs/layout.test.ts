@@ -8,7 +8,7 @@ import {
   type LayoutAccounting,
   perPfnBytes,
 } from '../../src/designs/layout.js';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { pagesOf } from '../helpers.js';
 
 const PAGES = pagesOf(256);

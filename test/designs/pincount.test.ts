@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../../src/designs/pincount.js';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 
 const PAGE = 4096;
 const SAFE = PIN_DESIGNS.filter((d) => !UNSAFE_PIN_DESIGNS.includes(d));

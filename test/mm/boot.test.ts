@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Machine } from '../../src/mm/machine.js';
+import { ConfigError, Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
 
 describe('boot', () => {

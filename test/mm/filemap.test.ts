@@ -3,7 +3,7 @@
  * EOF, truncate, fsync writeback, shmem.
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 
 const PAGE = 4096;
 

@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/index.js';
 import { GUP_PIN_COUNTING_BIAS, PG } from '../../src/mm/folio.js';
-import { Machine } from '../../src/mm/machine.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';
 import { KernelBug, KernelError } from '../../src/mm/types.js';

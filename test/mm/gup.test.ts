@@ -3,8 +3,8 @@
  * §3.1 and §3.2, unsharing of read-only pins after fork, FOLL_LONGTERM migration, release rules.
  */
 import { describe, expect, it } from 'vitest';
+import { Machine } from '../../src/index.js';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
-import { Machine } from '../../src/mm/machine.js';
 import { VM } from '../../src/mm/mm_types.js';
 import { KernelBug } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';

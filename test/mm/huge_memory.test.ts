@@ -4,7 +4,7 @@
  * (shared/oracle-notes.md: "What the kernel did").
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 
 const PAGE = 4096;
 const PMD = 2 << 20;

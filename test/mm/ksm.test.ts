@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/check/invariants.js';
+import { Machine } from '../../src/index.js';
 import { PG } from '../../src/mm/folio.js';
-import { Machine } from '../../src/mm/machine.js';
 import { VM } from '../../src/mm/mm_types.js';
 
 const PAGE = 4096;

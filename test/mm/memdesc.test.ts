@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import {
   FOLIO_TYPES,
   MemMap,

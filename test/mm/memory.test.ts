@@ -2,7 +2,7 @@
  * Faults, the zero page, COW reuse versus copy (kernel-semantics §5, §6 and §16 cases 8, 11-14).
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { MMF } from '../../src/mm/mm_types.js';
 
 const PAGE = 4096;

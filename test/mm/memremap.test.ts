@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { devmemReport } from '../../src/cli/devmem_command.js';
 import { devmemCost, devmemTable } from '../../src/designs/devmem.js';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { GiB, KernelError, MiB, TiB } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';
 

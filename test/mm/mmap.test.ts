@@ -3,7 +3,7 @@
  * protections and signals, MAP_POPULATE, MADV_DONTNEED.
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;

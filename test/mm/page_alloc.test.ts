@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/page_alloc.js';
 import { PAGES_PER_SECTION } from '../../src/mm/types.js';

@@ -4,7 +4,7 @@
  * each kind, the architecture without pte_special, and the XIP mixed map of the 2007 AXFS case.
  */
 import { describe, expect, it } from 'vitest';
-import { type DriverContext, Machine, type MachineConfig } from '../../src/mm/machine.js';
+import { type DriverContext, Machine, type MachineConfig } from '../../src/index.js';
 import { bugRuleOf as bug, errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, Machine } from '../../src/mm/machine.js';
+import { ConfigError, Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { PTRS_PER_TABLE } from '../../src/mm/pgtable.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';

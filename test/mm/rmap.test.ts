@@ -3,7 +3,7 @@
  * through the anon_vma shared across fork, file pages through the file's i_mmap, THPs at PMD level.
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 
 const PAGE = 4096;
 

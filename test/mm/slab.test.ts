@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';
 import { KMALLOC_MAX_CACHE_SIZE, slabOrderFor } from '../../src/mm/slab.js';

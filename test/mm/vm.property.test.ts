@@ -6,7 +6,7 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { expect } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { KernelError } from '../../src/mm/types.js';
 
 const PAGE = 4096;

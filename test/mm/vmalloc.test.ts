@@ -4,7 +4,7 @@
  * zap, page_to_nid.
  */
 import { describe, expect, it } from 'vitest';
-import { Machine } from '../../src/mm/machine.js';
+import { Machine } from '../../src/index.js';
 import { KernelBug } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';
 

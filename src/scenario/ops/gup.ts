@@ -4,29 +4,12 @@
  * physical frames so a scenario shows what a device sees after fork and COW (mm/gup.c).
  */
 import { z } from 'zod';
-import { PAGE_SIZE } from '../../index.js';
+import { FOLL_NAMES, PAGE_SIZE } from '../../index.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { defineOp, type RunContext, type StaticContext } from '../step.js';
 import { checkBytes, hexBytes, valueExpect } from './vm.js';
-
-const FOLL_NAMES = [
-  'write',
-  'force',
-  'longterm',
-  'nofault',
-  'anon',
-  'dump',
-  'get',
-  'pin',
-  'touch',
-  'remote',
-  'fast_only',
-  'tried',
-  'unlockable',
-  'pci_p2pdma',
-] as const;
 
 const gupFields = {
   proc: labelName(),

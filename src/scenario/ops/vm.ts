@@ -5,25 +5,11 @@
  * `mmap: {proc: p, name: buf}`; addresses are `buf`, `buf+4K` or numbers.
  */
 import { z } from 'zod';
-import { type Machine, PAGE_SIZE } from '../../index.js';
+import { MADV_NAMES, MAP_NAMES, type Machine, PAGE_SIZE, PROT_NAMES } from '../../index.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
 
-const PROTS = ['none', 'r', 'rw', 'rx', 'rwx', 'w', 'x', 'wx'] as const;
-const MAP_FLAGS = ['private', 'shared', 'anonymous', 'fixed', 'fixed_noreplace', 'populate'] as const;
-const ADVICE = [
-  'dontneed',
-  'hugepage',
-  'nohugepage',
-  'dontfork',
-  'dofork',
-  'wipeonfork',
-  'keeponfork',
-  'normal',
-  'mergeable',
-  'unmergeable',
-] as const;
 export const SIGNALS = ['SIGSEGV', 'SIGBUS'] as const;
 
 const pid = (ctx: RunContext, name: string) => ctx.labels.num(name);
@@ -74,8 +60,8 @@ export const mmapOp = defineOp({
     proc: labelName(),
     name: labelName(),
     size: size(),
-    prot: oneOf(PROTS, 'prot: one of'),
-    flags: z.array(oneOf(MAP_FLAGS, 'mmap flags from')),
+    prot: oneOf(PROT_NAMES, 'prot: one of'),
+    flags: z.array(oneOf(MAP_NAMES, 'mmap flags from')),
     file: labelName().optional(),
     device: labelName().optional(),
     offset: size().optional(),
@@ -131,7 +117,7 @@ export const munmapOp = defineOp({
 export const mprotectOp = defineOp({
   name: 'mprotect',
   doc: 'mprotect(): new protections for a range, VMA by VMA',
-  fields: { ...rangeFields, prot: oneOf(PROTS, 'prot: one of') },
+  fields: { ...rangeFields, prot: oneOf(PROT_NAMES, 'prot: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);
@@ -143,7 +129,7 @@ export const mprotectOp = defineOp({
 export const madviseOp = defineOp({
   name: 'madvise',
   doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK',
-  fields: { ...rangeFields, advice: oneOf(ADVICE, 'advice: one of') },
+  fields: { ...rangeFields, advice: oneOf(MADV_NAMES, 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);

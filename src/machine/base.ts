@@ -1,0 +1,204 @@
+/**
+ * The Machine's core and its kernel-internal surface: configuration and boot, the invariant checks
+ * after every operation, the allocators as a module calls them (kapi.ts), and the views of
+ * physical memory (dump_page in debug.ts, /proc in procfs.ts). `Machine` (machine.ts) adds the
+ * user-space and driver surfaces on top.
+ */
+import { type CheckLevel, checkInvariants } from '../check/invariants.js';
+import type { Census, LayoutAccounting } from '../designs/layout.js';
+import type { Kernel } from '../mm/kernel.js';
+import { NULL_HANDLE } from '../mm/pool.js';
+import type { SlabInfoRow } from '../mm/slab.js';
+import type { EventListener, VmStat } from '../mm/vmstat.js';
+import { bootKernel, type MachineConfig, type ResolvedConfig, resolveConfig } from './config.js';
+import { dumpPage, page } from './debug.js';
+import * as kapi from './kapi.js';
+import * as procfs from './procfs.js';
+import { findProcess } from './task_mmu.js';
+import type * as T from './types.js';
+
+export class MachineBase {
+  readonly config: ResolvedConfig;
+  protected readonly k: Kernel;
+  checkLevel: CheckLevel;
+
+  constructor(config: MachineConfig = {}) {
+    this.config = resolveConfig(config);
+    this.k = bootKernel(this.config);
+    this.checkLevel = this.config.check;
+  }
+
+  /** The model's internals, for the invariant checkers, mechanism tests and benchmarks only. */
+  get kernel(): Kernel {
+    return this.k;
+  }
+
+  get stat(): VmStat {
+    return this.k.stat;
+  }
+
+  get totalPages(): number {
+    return this.k.pa.maxPfn;
+  }
+
+  get zeroPfn(): number {
+    return this.k.pa.zeroPfn;
+  }
+
+  /** Subscribe to the event stream; returns the unsubscribe function. */
+  on(listener: EventListener): () => void {
+    return this.stat.listen(listener);
+  }
+
+  /** Run the invariant checks at `level` (default: the machine's level, or cheap when it is off). */
+  check(level: CheckLevel = this.checkLevel === 'off' ? 'cheap' : this.checkLevel): void {
+    checkInvariants(this.k, level);
+  }
+
+  protected after<T>(result: T): T {
+    if (this.checkLevel !== 'off') checkInvariants(this.k, this.checkLevel);
+    return result;
+  }
+
+  protected proc(pid: number) {
+    return findProcess(this.k, pid);
+  }
+
+  // ---------------------------------------------------------------- allocators (kapi.ts)
+
+  /** alloc_pages(gfp, order): 2^order frames with refcount 1 and no owner type. Returns the first pfn. */
+  allocPages(order: number, opts: { gfp?: number; nid?: number } = {}): number {
+    return this.after(kapi.allocPages(this.k, order, opts.gfp, opts.nid));
+  }
+
+  /** __free_pages(page, order): drop the allocation's reference; frees at zero. */
+  freePages(pfn: number, order: number): void {
+    this.after(kapi.freePages(this.k, pfn, order));
+  }
+
+  /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */
+  folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): number {
+    return this.after(kapi.folioAlloc(this.k, order, opts.kind ?? 'anon', opts.gfp, opts.nid));
+  }
+
+  /** folio_get(). */
+  folioGet(h: number): void {
+    this.after(this.k.folios.get(h));
+  }
+
+  /** folio_put(): at refcount 0 the folio goes back to the buddy allocator. */
+  folioPut(h: number): void {
+    this.after(this.k.folios.put(h));
+  }
+
+  /** page_folio(): the folio handle of a frame, or 0. */
+  pageFolio(pfn: number): number {
+    return this.k.pa.memmap.pfnValid(pfn) ? this.k.folios.pageFolio(pfn) : NULL_HANDLE;
+  }
+
+  /** The first frame of a folio. */
+  folioPfn(h: number): number {
+    return this.k.folios.pfn[this.k.folios.row(h)];
+  }
+
+  /** kmem_cache_create(). */
+  kmemCacheCreate(name: string, objectSize: number, opts: { reclaimable?: boolean } = {}): void {
+    kapi.kmemCacheCreate(this.k, name, objectSize, opts.reclaimable);
+  }
+
+  /** kmem_cache_alloc(): returns the object's address. */
+  kmemCacheAlloc(name: string, opts: { nid?: number } = {}): number {
+    return this.after(this.k.slab.alloc(kapi.cacheByName(this.k, name), opts.nid ?? 0));
+  }
+
+  /** kmem_cache_free(). */
+  kmemCacheFree(name: string, addr: number): void {
+    this.after(this.k.slab.free(kapi.cacheByName(this.k, name), addr));
+  }
+
+  /** kmalloc(). */
+  kmalloc(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.slab.kmalloc(size, opts.nid ?? 0));
+  }
+
+  /** kfree(). */
+  kfree(addr: number): void {
+    this.after(this.k.slab.kfree(addr));
+  }
+
+  /** /proc/slabinfo. */
+  slabinfo(): SlabInfoRow[] {
+    return this.k.slab.slabinfo();
+  }
+
+  /** pagetable_alloc() for a table of `level` (1 = PTE ... 4 = PGD). Returns the ptdesc handle. */
+  pagetableAlloc(level: number, opts: { mm?: number; nid?: number } = {}): number {
+    return this.after(kapi.pagetableAlloc(this.k, level, opts.mm, opts.nid));
+  }
+
+  /** pagetable_free(). */
+  pagetableFree(h: number): void {
+    this.after(this.k.ptdesc.free(h));
+  }
+
+  pagetablePfn(h: number): number {
+    return this.k.ptdesc.pfn[this.k.ptdesc.row(h)];
+  }
+
+  // ---------------------------------------------------------------- views (debug.ts, procfs.ts)
+
+  /** Everything dump_page() would print about one frame. */
+  page(pfn: number): T.PageInfo {
+    return page(this.k, pfn);
+  }
+
+  /** The kernel's dump_page() text for a frame. */
+  dumpPage(pfn: number): string {
+    return dumpPage(this.k, pfn);
+  }
+
+  /** /proc/meminfo, in kB. */
+  meminfo(): T.Meminfo {
+    return procfs.meminfo(this.k);
+  }
+
+  /** /proc/vmstat counters plus page counts per memory type. */
+  vmstat(): Record<string, number> {
+    return procfs.vmstat(this.k);
+  }
+
+  /** /proc/buddyinfo. */
+  buddyinfo(): T.BuddyInfo[] {
+    return procfs.buddyinfo(this.k);
+  }
+
+  /** A /proc/zoneinfo summary. */
+  zoneinfo(): T.ZoneInfo[] {
+    return procfs.zoneinfo(this.k);
+  }
+
+  /** What exists now, counted from the pools (input to the design accounting). */
+  census(): Census {
+    return procfs.census(this.k);
+  }
+
+  /** Metadata bytes under each descriptor layout (the configured design first). */
+  accounting(): LayoutAccounting[] {
+    return procfs.accounting(this.k, this.config.design);
+  }
+
+  /** Host bytes the simulation itself uses (memmap, pools, allocator arrays). */
+  hostBytes(): { memmap: number; allocator: number; descriptors: number; total: number } {
+    return procfs.hostBytes(this.k);
+  }
+
+  /** Sections whose memmap is allocated, and how many there are. */
+  sections(): { populated: number; total: number } {
+    return { populated: this.k.pa.memmap.populatedSections, total: this.k.pa.memmap.nrSections };
+  }
+
+  /** The huge zero folio's first frame (allocated on first use). */
+  hugeZeroPfn(): number {
+    return this.k.pa.hugeZeroPfn();
+  }
+}

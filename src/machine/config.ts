@@ -1,0 +1,148 @@
+/**
+ * Machine configuration: what the user may say (MachineConfig), what it resolves to, and the boot
+ * that turns it into a Kernel — the kernel command line and Kconfig of the model.
+ *
+ * Unknown keys are not checked here (the scenario schema refuses them); every known key is
+ * validated with one readable line, so a bad configuration is a user error, never a stack trace.
+ */
+import { CHECK_LEVELS, type CheckLevel } from '../check/invariants.js';
+import { LAYOUTS, type LayoutName } from '../designs/layout.js';
+import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.js';
+import { Kernel, THP_MODES, type ThpMode } from '../mm/kernel.js';
+import { MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from '../mm/types.js';
+
+/** Bad input to the model: an unknown process, file or cache, a malformed argument. */
+export class InputError extends Error {
+  override readonly name: string = 'InputError';
+}
+
+/** Bad machine configuration (a user error, reported without a stack trace). */
+export class ConfigError extends InputError {
+  override readonly name = 'ConfigError';
+}
+
+export interface MachineConfig {
+  /** RAM size, e.g. '4G' or a byte count; a multiple of 128 MiB. Default 4G. */
+  memory?: string | number;
+  /** NUMA nodes; memory is split evenly. Default 1. */
+  nodes?: number;
+  /** The descriptor layout whose accounting is reported first. Default memdesc. */
+  design?: LayoutName;
+  /** Bytes of ZONE_MOVABLE (movablecore=), split over the nodes. Default 0. */
+  movable?: string | number;
+  /** Bytes of CMA in the first node. Default 0. */
+  cma?: string | number;
+  /** Boot-reserved ranges; default: the first MiB (firmware) and 16 MiB of kernel image at 16 MiB. */
+  reserved?: { start: string | number; size: string | number }[];
+  /** Invariant checks after every mutating operation. Default off. */
+  check?: CheckLevel;
+  /** Keep page contents (default true; benchmarks turn it off and every page reads as zeros). */
+  contents?: boolean;
+  /** THP policy, as /sys/kernel/mm/transparent_hugepage/enabled. Default madvise. */
+  thp?: ThpMode;
+  /** Map the huge zero folio on THP read faults (use_zero_page). Default true. */
+  thpZeroPage?: boolean;
+  /** How pins are counted and folio_maybe_dma_pinned() answers (src/designs/pincount.ts). Default bias (Linux). */
+  pincount?: PinDesign;
+  /** CONFIG_ARCH_HAS_PTE_SPECIAL; false models an architecture using vm_normal_page's linear rule. Default true. */
+  pteSpecial?: boolean;
+}
+
+export interface ResolvedConfig {
+  memory: number;
+  nodes: number;
+  design: LayoutName;
+  movable: number;
+  cma: number;
+  reserved: { start: number; size: number }[];
+  check: CheckLevel;
+  contents: boolean;
+  thp: ThpMode;
+  thpZeroPage: boolean;
+  pincount: PinDesign;
+  pteSpecial: boolean;
+}
+
+const KERNEL_START = 16 * MiB;
+const KERNEL_SIZE = 16 * MiB;
+
+function size(value: string | number | undefined, what: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  try {
+    return parseSize(value);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+function choice<T extends string>(value: T | undefined, what: string, dflt: T, choices: readonly T[]): T {
+  const v = value ?? dflt;
+  if (!choices.includes(v)) throw new ConfigError(`${what}: '${v}' is not one of ${choices.join(', ')}`);
+  return v;
+}
+
+/** Validate and default a configuration; throws ConfigError with one readable line. */
+export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
+  const memory = size(c.memory, 'memory', 4 * 1024 * MiB);
+  const section = PAGES_PER_SECTION * PAGE_SIZE;
+  if (memory < section || memory % section !== 0) {
+    throw new ConfigError(`memory: ${c.memory} is not a positive multiple of the 128M section size`);
+  }
+  if (memory / PAGE_SIZE > 2 ** 36)
+    throw new ConfigError(`memory: ${c.memory} is larger than the 256T pagelab supports`);
+  const nodes = c.nodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64)
+    throw new ConfigError(`nodes: ${nodes} is not a whole number from 1 to 64`);
+  const reserved = (
+    c.reserved ?? [
+      { start: 0, size: MiB },
+      { start: KERNEL_START, size: KERNEL_SIZE },
+    ]
+  ).map((r, i) => ({
+    start: size(r.start, `reserved[${i}].start`, 0),
+    size: size(r.size, `reserved[${i}].size`, 0),
+  }));
+  return {
+    memory,
+    nodes,
+    design: choice(c.design, 'design', 'memdesc', LAYOUTS),
+    movable: size(c.movable, 'movable', 0),
+    cma: size(c.cma, 'cma', 0),
+    reserved,
+    check: choice(c.check, 'check', 'off', CHECK_LEVELS),
+    contents: c.contents ?? true,
+    thp: choice(c.thp, 'thp', 'madvise', THP_MODES),
+    thpZeroPage: c.thpZeroPage ?? true,
+    pincount: choice(c.pincount, 'pincount', 'bias', PIN_DESIGNS),
+    pteSpecial: c.pteSpecial ?? true,
+  };
+}
+
+/**
+ * Boot: the memory layout, the kernel options and the pin-count design, fixed at construction
+ * (the design is a property of the kernel, not a field to overwrite later).
+ */
+export function bootKernel(c: ResolvedConfig): Kernel {
+  try {
+    return new Kernel(
+      {
+        memory: c.memory,
+        nodes: c.nodes,
+        movable: c.movable,
+        cma: c.cma,
+        reserved: c.reserved,
+        zeroPage: KERNEL_START + KERNEL_SIZE - PAGE_SIZE,
+      },
+      {
+        contents: c.contents,
+        thp: c.thp,
+        thpZeroPage: c.thpZeroPage,
+        pteSpecial: c.pteSpecial,
+        pinPolicy: (k) => makePinPolicy(c.pincount, k, c.design),
+      },
+    );
+  } catch (e) {
+    if (e instanceof RangeError) throw new ConfigError(e.message);
+    throw e;
+  }
+}

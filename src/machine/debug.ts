@@ -1,0 +1,201 @@
+/**
+ * dump_page(): what one frame is, read from the memdesc word and the descriptor it points to.
+ *
+ * Models: mm/debug.c (dump_page, __dump_folio) — one describer per descriptor type (buddy block,
+ * folio, slab, ptdesc, vmalloc scamem, zero/reserved, device memory), each reporting what the
+ * model keeps for that type, so `expect`, `explain`, `dump` and the trace read the same counts.
+ * "Maybe pinned" comes from the pin-count design (PinTracker.answer) for every type with a folio,
+ * device pages included; vmalloc pages from their own refcount bias.
+ */
+import { PG } from '../mm/folio.js';
+import type { Kernel } from '../mm/kernel.js';
+import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
+import { INVALID_PAGE } from '../mm/memremap.js';
+import { MIGRATE_NAMES } from '../mm/page_alloc.js';
+import { PT_LEVEL_NAMES } from '../mm/pgtable.js';
+import { formatFlags } from '../mm/types.js';
+import { ConfigError, InputError } from './config.js';
+import type { DevicePageInfo, PageInfo, VmallocPageInfo } from './types.js';
+
+/** The fields every frame has, before its descriptor says more. */
+function basePage(k: Kernel, pfn: number, type: MemType): PageInfo {
+  const zone = k.pa.zoneOf(pfn);
+  return {
+    pfn,
+    type: MT_NAMES[type],
+    order: mdOrder(k.pa.memmap.lo(pfn)),
+    head: pfn,
+    nid: zone.nid,
+    zone: zone.name,
+    migratetype: MIGRATE_NAMES[k.pa.pageblockMigratetype(pfn)],
+    refcount: 0,
+    mapcount: 0,
+    folioMapcount: 0,
+    pincount: 0,
+    flags: 0,
+    flagNames: '',
+    folio: 0,
+    anonExclusive: false,
+    maybeDmaPinned: false,
+    pins: 0,
+  };
+}
+
+/** A free buddy block: its head's order and migratetype; a tail frame is found from its head. */
+function describeBuddy(k: Kernel, info: PageInfo, type: MemType): PageInfo {
+  const blk = type === MT.BUDDY ? { pfn: info.pfn, order: info.order } : k.pa.findFreeBlock(info.pfn);
+  if (!blk) return info; // a frame nothing owns
+  const headLo = k.pa.memmap.lo(blk.pfn);
+  return {
+    ...info,
+    type: 'buddy',
+    order: blk.order,
+    head: blk.pfn,
+    migratetype: MIGRATE_NAMES[mdMigratetype(headLo)],
+  };
+}
+
+function describeFolio(k: Kernel, info: PageInfo, row: number): PageInfo {
+  const f = k.folios;
+  const pfn = info.pfn;
+  return {
+    ...info,
+    order: f.order[row],
+    head: f.pfn[row],
+    refcount: f.refcount[row],
+    mapcount: f.pageMapcountOf(row, pfn),
+    folioMapcount: f.mapcountOf(row),
+    pincount: f.pincountOf(row),
+    flags: f.flags[row],
+    flagNames: formatFlags(f.flags[row], PG),
+    folio: f.handleOf(row),
+    anonExclusive: f.pageAnonExclusive(row, pfn),
+    maybeDmaPinned: k.pins.answer(row, pfn),
+    pins: k.pins.pinsOn(pfn),
+  };
+}
+
+function describeSlab(k: Kernel, info: PageInfo): PageInfo {
+  const s = k.slab.slabInuse(k.pa.memmap.hi(info.pfn));
+  return { ...info, head: s.pfn, order: s.cache.order, refcount: 1, flagNames: `slab:${s.cache.name}` };
+}
+
+function describePagetable(k: Kernel, info: PageInfo): PageInfo {
+  const level = k.ptdesc.level[k.pa.memmap.hi(info.pfn)];
+  return { ...info, refcount: 1, flagNames: `table:${PT_LEVEL_NAMES[level]}` };
+}
+
+/** A vmalloc page: the per-page counts its scamem keeps (vmalloc.ts, R9). */
+function describeVmalloc(k: Kernel, info: PageInfo): PageInfo {
+  const v = vmallocPage(k, info.pfn);
+  return {
+    ...info,
+    refcount: v.refcount,
+    mapcount: v.mapcount,
+    folioMapcount: v.mapcount,
+    flagNames: v.vfreed ? 'vmalloc (vfreed, still referenced)' : 'vmalloc',
+    maybeDmaPinned: k.vmalloc.maybePinned(info.pfn),
+    pins: k.pins.pinsOn(info.pfn),
+  };
+}
+
+function describeReserved(k: Kernel, info: PageInfo, type: MemType): PageInfo {
+  const pfn = info.pfn;
+  return {
+    ...info,
+    refcount: pfn === k.pa.zeroPfn ? 1 + k.zeroPageRefs : 1,
+    flags: PG.reserved,
+    flagNames: 'reserved',
+    head: type === MT.ZERO && info.order > 0 ? k.pa.hugeZeroPfn() : pfn,
+  };
+}
+
+/** A frame of device memory: `device` with a real descriptor, `none` without one. */
+function describeDevice(k: Kernel, pfn: number): PageInfo {
+  const d = devicePage(k, pfn);
+  const real = d.descriptor === 'real';
+  const row = real ? k.devmem.pfnToPage(pfn) : -1;
+  return {
+    pfn,
+    type: real ? 'device' : 'none',
+    order: 0,
+    head: pfn,
+    nid: 0,
+    zone: 'Device',
+    migratetype: 'none',
+    refcount: d.refcount,
+    mapcount: d.mapcount,
+    folioMapcount: d.mapcount,
+    pincount: real ? k.folios.pincountOf(row) : 0,
+    flags: 0,
+    flagNames: real ? '' : d.descriptor === 'invalid' ? 'invalid (lazy memmap)' : 'no struct page',
+    folio: d.folio ?? 0,
+    anonExclusive: false,
+    maybeDmaPinned: real && k.pins.answer(row, pfn),
+    pins: d.pins,
+  };
+}
+
+/** Everything dump_page() would print about one frame. */
+export function page(k: Kernel, pfn: number): PageInfo {
+  const pa = k.pa;
+  const ram = Number.isSafeInteger(pfn) && pa.memmap.pfnValid(pfn);
+  if (!ram && Number.isSafeInteger(pfn) && k.devmem.pagemapOf(pfn)) return describeDevice(k, pfn);
+  if (!ram) throw new ConfigError(`pfn ${pfn} is not RAM on this machine`);
+  const type = mdType(pa.memmap.lo(pfn));
+  const info = basePage(k, pfn, type);
+  if (type === MT.NONE || type === MT.BUDDY) return describeBuddy(k, info, type);
+  if (FOLIO_TYPES.has(type)) return describeFolio(k, info, pa.memmap.hi(pfn));
+  if (type === MT.SLAB) return describeSlab(k, info);
+  if (type === MT.PGTABLE) return describePagetable(k, info);
+  if (type === MT.VMALLOC) return describeVmalloc(k, info);
+  if (type === MT.ZERO || type === MT.RESERVED) return describeReserved(k, info, type);
+  return info;
+}
+
+/** The kernel's dump_page() text for a frame. */
+export function dumpPage(k: Kernel, pfn: number): string {
+  const p = page(k, pfn);
+  const lines = [
+    `page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${p.type === 'anon' ? 'anon' : '0'} index:0x0 pfn:0x${pfn.toString(16)}`,
+  ];
+  if (p.head !== pfn || p.order > 0)
+    lines.push(`head: order:${p.order} pincount:${p.pincount} pfn:0x${p.head.toString(16)}`);
+  lines.push(`memdesc: ${p.type} node:${p.nid} zone:${p.zone} migratetype:${p.migratetype}`);
+  lines.push(`flags: 0x${p.flags.toString(16)}(${p.flagNames})`);
+  return lines.join('\n');
+}
+
+/** What an ordinary pfn_to_page() sees for a device pfn. */
+export function devicePage(k: Kernel, pfn: number): DevicePageInfo {
+  const r = k.devmem.pfnToPage(pfn);
+  const m = k.devmem.pagemapOf(pfn);
+  if (!m) throw new InputError(`pfn ${pfn} is not device memory`);
+  if (r < 0)
+    return { pfn, descriptor: r === INVALID_PAGE ? 'invalid' : 'none', refcount: 0, mapcount: 0, pins: 0 };
+  const f = k.folios;
+  return {
+    pfn,
+    descriptor: 'real',
+    refcount: f.refcount[r],
+    mapcount: f.mapcountOf(r),
+    pins: k.pins.pinsOn(pfn),
+    folio: f.handleOf(r),
+  };
+}
+
+/** A vmalloc page's counts: R9's per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
+export function vmallocPage(k: Kernel, pfn: number): VmallocPageInfo {
+  const v = k.vmalloc;
+  if (!v.isPage(pfn)) throw new InputError(`pfn ${pfn} is not a vmalloc page`);
+  const row = k.pa.memmap.hi(pfn);
+  return {
+    pfn,
+    refcount: v.pageRefcount(pfn),
+    mapcount: v.pageMapcount(pfn),
+    scamemRefcount: v.scamem.refcount[row],
+    scamemPages: v.scamem.nrPages[row],
+    vfreed: v.scamem.owned[row] === 0,
+    nid: v.pageToNid(pfn),
+  };
+}

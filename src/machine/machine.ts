@@ -1,0 +1,336 @@
+/**
+ * The Machine: one simulated computer and the public operations on it, each a one-line
+ * delegation to the file of its kernel surface (task_mmu, driver, files) or of its mechanism in
+ * src/mm, followed by the invariant checks the machine was configured with. The core, the
+ * allocators and the /proc and dump_page views are in base.ts.
+ *
+ * This is the library's API (`import { Machine } from 'pagelab'`): the CLI, the scenario runner,
+ * the oracle and the web view use it; only checkers, mechanism tests and benchmarks reach past it
+ * through `kernel`.
+ */
+import { doExit, doFork, spawn } from '../mm/fork.js';
+import { FOLL, getUserPages, putUserPages, unpinUserPages, validGupArgs } from '../mm/gup.js';
+import { ksmScan } from '../mm/ksm.js';
+import type { MemmapMode } from '../mm/memremap.js';
+import { MAP } from '../mm/mm_types.js';
+import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
+import type { MmapLock } from '../mm/pfnmap.js';
+import type { PinScore } from '../mm/pincount.js';
+import { type AccessResult, type UserData, userRead, userTouch, userWrite } from '../mm/uaccess.js';
+import { MachineBase } from './base.js';
+import type { MachineConfig } from './config.js';
+import { devicePage, vmallocPage } from './debug.js';
+import { DriverHarness, ioRegion, memremapPages, pagemap, pagemapInfo, vmNormalPageAt } from './driver.js';
+import { dmaRead, dmaWrite, fileByName, fileContents, fileCreate, fileTruncate } from './files.js';
+import * as taskMmu from './task_mmu.js';
+import type * as T from './types.js';
+import { parseAdvice, parseFollFlags, parseMapFlags, parseProt } from './uapi.js';
+
+export class Machine extends MachineBase {
+  private readonly drivers: DriverHarness;
+
+  constructor(config: MachineConfig = {}) {
+    super(config);
+    this.drivers = new DriverHarness(this.k, (r) => this.after(r));
+  }
+
+  // ---------------------------------------------------------------- processes (fork.ts, mmap.ts, uaccess.ts)
+
+  /** A new process with an empty address space. Returns its pid. */
+  spawn(name?: string): number {
+    return this.after(spawn(this.k, name ?? `p${this.k.processes.size + 1}`).pid);
+  }
+
+  /** fork(): returns the child's pid. ENOMEM leaves no child behind. */
+  fork(pid: number, name?: string): number {
+    const parent = this.proc(pid);
+    return this.after(doFork(this.k, parent, name ?? `${parent.name}-child`).pid);
+  }
+
+  /** exit(): unmaps everything and frees the page tables. */
+  exit(pid: number): void {
+    this.after(doExit(this.k, this.proc(pid)));
+  }
+
+  /** mmap(): returns the start address. */
+  mmap(pid: number, a: T.MmapRequest): number {
+    const p = this.proc(pid);
+    const file = a.file === undefined ? undefined : fileByName(this.k, a.file);
+    const flags = parseMapFlags(a.flags) | (file ? 0 : MAP.ANONYMOUS);
+    const args = {
+      addr: a.addr,
+      length: a.length,
+      prot: parseProt(a.prot),
+      flags,
+      file,
+      offset: a.offset,
+      name: a.name,
+    };
+    return this.after(doMmap(this.k, p, args));
+  }
+
+  munmap(pid: number, addr: number, length: number): void {
+    this.after(doMunmap(this.k, this.proc(pid), addr, length));
+  }
+
+  mprotect(pid: number, addr: number, length: number, prot: number | string): void {
+    this.after(doMprotect(this.k, this.proc(pid), addr, length, parseProt(prot)));
+  }
+
+  madvise(pid: number, addr: number, length: number, advice: number | string): void {
+    this.after(doMadvise(this.k, this.proc(pid), addr, length, parseAdvice(advice)));
+  }
+
+  /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
+  read(pid: number, addr: number, len: number): AccessResult & { bytes: Uint8Array } {
+    return this.after(userRead(this.k, this.proc(pid), addr, len));
+  }
+
+  /** The process writes `data` (or `len` copies of one byte) at `addr`. */
+  write(pid: number, addr: number, data: UserData): AccessResult {
+    return this.after(userWrite(this.k, this.proc(pid), addr, data));
+  }
+
+  /** One load (or store of `byte`) in every page of [addr, addr+len), as a program faults a buffer in. */
+  touch(pid: number, addr: number, len: number, opts: { write?: boolean; byte?: number } = {}): AccessResult {
+    return this.after(userTouch(this.k, this.proc(pid), addr, len, opts.write ?? false, opts.byte ?? 1));
+  }
+
+  // ---------------------------------------------------------------- GUP and pins (gup.ts)
+
+  private gup(
+    pid: number,
+    addr: number,
+    nrPages: number,
+    flags: number | string[],
+    wrapper: number,
+    fast: boolean,
+  ) {
+    const mm = this.proc(pid).mm;
+    const f = validGupArgs(parseFollFlags(flags), wrapper, { pages: true });
+    const h = getUserPages(this.k, mm, { start: addr, nrPages, flags: f, fast });
+    return this.after({ id: h.id, pages: h.pfns.length, pfns: h.pfns });
+  }
+
+  /** get_user_pages(_fast)(): FOLL_GET references. Returns the handle and how many pages it holds. */
+  getUserPages(
+    pid: number,
+    addr: number,
+    n: number,
+    flags: number | string[] = [],
+    o: { fast?: boolean } = {},
+  ) {
+    return this.gup(pid, addr, n, flags, FOLL.GET, o.fast ?? false) as T.GupResult;
+  }
+
+  /** pin_user_pages(_fast)(): FOLL_PIN pins. */
+  pinUserPages(
+    pid: number,
+    addr: number,
+    n: number,
+    flags: number | string[] = [],
+    o: { fast?: boolean } = {},
+  ) {
+    return this.gup(pid, addr, n, flags, FOLL.PIN, o.fast ?? false) as T.GupResult;
+  }
+
+  /** unpin_user_pages() or, with `dirty`, unpin_user_pages_dirty_lock(). */
+  unpinUserPages(id: number, opts: { dirty?: boolean } = {}): void {
+    this.after(unpinUserPages(this.k, id, opts.dirty ?? false));
+  }
+
+  /** put_page() on every reference of a get_user_pages() result. */
+  putUserPages(id: number): void {
+    this.after(putUserPages(this.k, id));
+  }
+
+  /** A device reads `len` bytes through a GUP handle, starting `offset` bytes into it. */
+  dmaRead(id: number, offset = 0, len?: number): Uint8Array {
+    return dmaRead(this.k, id, offset, len);
+  }
+
+  /** A device writes through a GUP handle (the bytes land in the pinned frames, whoever maps them now). */
+  dmaWrite(id: number, data: UserData, offset = 0): void {
+    this.after(dmaWrite(this.k, id, data, offset));
+  }
+
+  /** How the pin-count design answered folio_maybe_dma_pinned() so far, scored against the truth. */
+  pinScore(): PinScore & { design: string; pinsTaken: number; metadataBytes: number } {
+    const t = this.k.pins;
+    return {
+      ...t.score,
+      design: t.policy.name,
+      pinsTaken: t.pinsTaken,
+      metadataBytes: t.policy.metadataBytes(),
+    };
+  }
+
+  // ---------------------------------------------------------------- files (files.ts)
+
+  /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
+  fileCreate(name: string, size: number, content?: number | Uint8Array): void {
+    fileCreate(this.k, name, size, content);
+  }
+
+  /** truncate(): shrink or grow; pages beyond the new end leave every mapping and the cache. */
+  fileTruncate(name: string, size: number): void {
+    this.after(fileTruncate(this.k, name, size));
+  }
+
+  /** fsync(): write back dirty page-cache folios; returns an error recorded on the mapping, or null. */
+  fileSync(name: string): string | null {
+    return this.after(this.k.pagecache.sync(fileByName(this.k, name)));
+  }
+
+  /** What the file holds on disk (for checking writeback). */
+  fileContents(name: string, offset: number, len: number): Uint8Array {
+    return fileContents(this.k, name, offset, len);
+  }
+
+  fileInfo(name: string): { size: number; cached: number; dirty: boolean } {
+    const f = fileByName(this.k, name);
+    return { size: f.size, cached: f.nrCached, dirty: f.dirty };
+  }
+
+  // ---------------------------------------------------------------- address spaces (task_mmu.ts)
+
+  processes(): T.ProcessInfo[] {
+    return taskMmu.processes(this.k);
+  }
+
+  process(pid: number): T.ProcessInfo {
+    return taskMmu.process(this.k, pid);
+  }
+
+  /** The frame a user address maps (without faulting), with the entry's bits; undefined if none. */
+  translate(pid: number, addr: number): T.TranslationInfo | undefined {
+    return taskMmu.translateUser(this.k, pid, addr);
+  }
+
+  /** The page a user address maps, as `page()` describes it, or undefined when nothing is mapped. */
+  pageAt(pid: number, addr: number): (T.PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
+    return taskMmu.pageAt(this.k, pid, addr);
+  }
+
+  /** The page-table walk for an address, level by level (for `pagelab explain`). */
+  walk(pid: number, addr: number): T.WalkStep[] {
+    return taskMmu.walk(this.k, pid, addr);
+  }
+
+  /** rmap_walk(): every (pid, address) mapping the folio that holds `pfn`. */
+  rmap(pfn: number): { pid: number; addr: number; level: 'pte' | 'pmd' }[] {
+    return taskMmu.rmap(this.k, pfn);
+  }
+
+  /** What pagemap and a look at the page show of `addr`, without faulting: frame and first byte. */
+  observe(pid: number, addr: number): { pfn: number; byte: number } | undefined {
+    return taskMmu.observe(this.k, pid, addr);
+  }
+
+  // ---------------------------------------------------------------- driver memory (driver.ts)
+
+  /** Declare a device: its mmap handler and fault handler get a DriverContext for the VMA. */
+  defineDevice(name: string, driver: T.DeviceDriver): void {
+    this.drivers.defineDevice(name, driver);
+  }
+
+  /** mmap() of a device file: the driver's mmap handler runs on the new VMA. Returns the address. */
+  mmapDevice(pid: number, a: Omit<T.MmapRequest, 'file'> & { device: string }): number {
+    return this.after(this.drivers.mmapDevice(pid, a));
+  }
+
+  /** The driver APIs on an existing VMA, as a driver holding the mmap_lock (`lock`) would call them. */
+  driverCall(pid: number, addr: number, lock: MmapLock = 'write'): T.DriverContext {
+    return this.drivers.driverCall(pid, addr, lock);
+  }
+
+  /** vm_normal_page() at `addr`: its frame, null for NULL (special), undefined when nothing is mapped. */
+  vmNormalPage(pid: number, addr: number): number | null | undefined {
+    return vmNormalPageAt(this.k, pid, addr);
+  }
+
+  /** Physical memory with no struct page (I/O or flash): a pfn-only range above RAM. Returns its first pfn. */
+  ioRegion(size: string | number, opts: { name?: string } = {}): number {
+    return this.after(ioRegion(this.k, size, opts.name));
+  }
+
+  /** memremap_pages(): ZONE_DEVICE memory above RAM with an eager, lazy or absent memmap. */
+  memremapPages(
+    size: string | number,
+    opts: { mode: MemmapMode; limit?: number; nid?: number; name?: string },
+  ) {
+    return this.after(memremapPages(this.k, size, opts));
+  }
+
+  memunmapPages(id: number): void {
+    this.after(this.k.devmem.memunmapPages(pagemap(this.k, id)));
+  }
+
+  pagemapInfo(id: number): T.DevicePagemapInfo {
+    return pagemapInfo(this.k, id);
+  }
+
+  /** The sanctioned accessor of a lazy memmap: populate the pfn's memmap page; returns the folio handle. */
+  pfnToPagePopulate(pfn: number): number {
+    return this.after(this.k.folios.handleOf(this.k.devmem.pfnToPagePopulate(pfn)));
+  }
+
+  /** Reclaim idle lazy memmap chunks, least recently allocated first; returns how many went. */
+  devmemReclaim(id: number): number {
+    return this.after(this.k.devmem.reclaim(pagemap(this.k, id)));
+  }
+
+  /** What an ordinary pfn_to_page() sees for a device pfn. */
+  devicePage(pfn: number): T.DevicePageInfo {
+    return devicePage(this.k, pfn);
+  }
+
+  /** Write bytes into any frame by pfn (a device, firmware, or the kernel's own view of RAM). */
+  physWrite(pfn: number, offset: number, data: UserData): void {
+    if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
+    else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
+  }
+
+  physRead(pfn: number, offset: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.k.frames.read(pfn, offset, len, out);
+    return out;
+  }
+
+  /** vmalloc(): returns the kernel address (low 48 bits). */
+  vmalloc(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(size, { nid: opts.nid }));
+  }
+
+  /** vmalloc_user(): zeroed, VM_USERMAP, so remap_vmalloc_range accepts it. */
+  vmallocUser(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(size, { user: true, nid: opts.nid }));
+  }
+
+  vfree(kaddr: number): void {
+    this.after(this.k.vmalloc.vfree(kaddr));
+  }
+
+  /** vmalloc_to_pfn(). */
+  vmallocToPfn(kaddr: number): number {
+    return this.k.vmalloc.vmallocToPfn(kaddr);
+  }
+
+  /** A vmalloc page's counts: per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
+  vmallocPage(pfn: number): T.VmallocPageInfo {
+    return vmallocPage(this.k, pfn);
+  }
+
+  // ---------------------------------------------------------------- KSM (ksm.ts)
+
+  /** ksmd runs one full pass (to convergence): identical pages of VM_MERGEABLE VMAs merge. Returns the pages merged. */
+  ksmScan(): number {
+    return this.after(ksmScan(this.k));
+  }
+
+  /** /sys/kernel/mm/ksm: KSM pages in use, the mappings beyond the first sharing them, passes run. */
+  ksmStats(): { pagesShared: number; pagesSharing: number; fullScans: number } {
+    const s = this.k.ksm;
+    return { pagesShared: s.pagesShared, pagesSharing: s.pagesSharing, fullScans: s.fullScans };
+  }
+}
