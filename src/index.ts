@@ -2,6 +2,7 @@
  * pagelab's library API: `import { Machine } from 'pagelab'`.
  */
 export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
+export { type DevmemCost, devmemCost, devmemTable } from './designs/devmem.js';
 export {
   accountLayout,
   DESCRIPTOR_BYTES,

@@ -2,8 +2,7 @@
  * `pagelab devmem --size 1T`: metadata bytes of a device under each memmap mode (eager, lazy,
  * none) and descriptor layout (struct-page, memdesc), for workloads touching 1 %, 10 % and 100 %.
  */
-import { devmemTable } from '../designs/devmem.js';
-import { formatSize, parseSize } from '../mm/types.js';
+import { devmemTable, formatSize, parseSize } from '../index.js';
 
 const pct = (f: number) => `${+(f * 100).toFixed(2)}%`;
 const size = (b: number) => (b === 0 ? '0' : formatSize(b));

@@ -3,11 +3,19 @@
  * scenario's problems one line each); a failed expectation exits 1.
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { CHECK_LEVELS, type CheckLevel, InvariantViolation } from '../check/invariants.js';
-import { LAYOUTS, type LayoutName } from '../designs/layout.js';
-import { PIN_DESIGNS } from '../designs/pincount.js';
-import { InputError, Machine } from '../index.js';
-import { KernelBug, KernelError, parseSize } from '../mm/types.js';
+import {
+  CHECK_LEVELS,
+  type CheckLevel,
+  InputError,
+  InvariantViolation,
+  KernelBug,
+  KernelError,
+  LAYOUTS,
+  type LayoutName,
+  Machine,
+  PIN_DESIGNS,
+  parseSize,
+} from '../index.js';
 import { ScenarioInputError } from '../scenario/diagnostics.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { compareCommand, parseDesigns } from './compare_command.js';

@@ -2,8 +2,7 @@
  * `pagelab boot`'s report: the machine's zones and memmap, then meminfo, buddyinfo and the
  * metadata accounting, laid out as in src/scenario/procfs.ts.
  */
-import type { Machine } from '../index.js';
-import { formatSize } from '../mm/types.js';
+import { formatSize, type Machine } from '../index.js';
 import { accountingText, buddyinfoText, meminfoText, zoneinfoText } from '../scenario/procfs.js';
 import { indent } from '../scenario/report.js';
 
