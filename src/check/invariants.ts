@@ -13,6 +13,8 @@ import type { Kernel } from '../mm/kernel.js';
 import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
 import { MIGRATE, NR_MIGRATETYPES, type PageAlloc } from '../mm/page_alloc.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
+import { checkPins } from './pins.js';
+import { type Violation, Violations } from './violation.js';
 import { checkVm } from './vm.js';
 
 export const CHECK_LEVELS = ['off', 'cheap', 'full'] as const;
@@ -21,10 +23,19 @@ export type CheckLevel = (typeof CHECK_LEVELS)[number];
 /** The parts of the model the checks read. */
 export type KernelParts = Kernel;
 
+/** The invariants one check broke: the first 20 as data (`list`), and their messages. */
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
-  constructor(readonly violations: string[]) {
-    super(`invariant violated:\n  ${violations.join('\n  ')}`);
+  readonly violations: string[];
+  constructor(
+    readonly list: Violation[],
+    more = 0,
+  ) {
+    const lines = list
+      .map((x) => `[${x.rule}] ${x.message}`)
+      .concat(more > 0 ? [`... and ${more} more`] : []);
+    super(`invariant violated:\n  ${lines.join('\n  ')}`);
+    this.violations = lines;
   }
 }
 
@@ -33,23 +44,22 @@ const hex = (pfn: number) => `0x${pfn.toString(16)}`;
 /** Run the checks of `level`; throws InvariantViolation listing everything that is wrong. */
 export function checkInvariants(k: KernelParts, level: CheckLevel): void {
   if (level === 'off') return;
-  const v: string[] = [];
-  checkCounters(k, v);
-  checkFolios(k, v);
-  checkSlabs(k, v);
-  checkPtdescs(k, v);
-  checkVm(k, level === 'full', v);
+  const v = new Violations();
+  checkCounters(k, v.scope('counters'));
+  checkFolios(k, v.scope('folio'));
+  checkSlabs(k, v.scope('slab'));
+  checkPtdescs(k, v.scope('ptdesc'));
+  checkVm(k, level === 'full', v.scope('vm'));
+  checkPins(k, v.scope('pins'));
   if (level === 'full') {
-    const freeHeads = checkFreeLists(k, v);
-    checkMemmap(k, v, freeHeads);
+    const freeHeads = checkFreeLists(k, v.scope('buddy'));
+    checkMemmap(k, v.scope('memmap'), freeHeads);
   }
-  if (v.length > 0)
-    throw new InvariantViolation(
-      v.slice(0, 20).concat(v.length > 20 ? [`... and ${v.length - 20} more`] : []),
-    );
+  const all = v.list;
+  if (all.length > 0) throw new InvariantViolation(all.slice(0, 20), Math.max(0, all.length - 20));
 }
 
-function checkCounters({ pa, stat }: KernelParts, v: string[]): void {
+function checkCounters({ pa, stat }: KernelParts, v: Violations): void {
   let free = 0;
   for (const z of pa.zones) {
     let listed = 0;
@@ -70,7 +80,7 @@ function checkCounters({ pa, stat }: KernelParts, v: string[]): void {
   if (total !== pa.maxPfn) v.push(`pages by type add up to ${total}, machine has ${pa.maxPfn}`);
 }
 
-function checkFolios({ pa, folios, stat }: KernelParts, v: string[]): void {
+function checkFolios({ pa, folios, stat }: KernelParts, v: Violations): void {
   const byKind = new Float64Array(stat.pagesByType.length);
   for (const row of folios.liveRows()) {
     const pfn = folios.pfn[row];
@@ -78,16 +88,20 @@ function checkFolios({ pa, folios, stat }: KernelParts, v: string[]): void {
     // Device descriptors describe frames above RAM; their memmap is the pagemap's (check/vm.ts).
     if (pfn >= pa.maxPfn) continue;
     byKind[kind] += folios.nrPages(row);
-    if (folios.refcount[row] <= 0) v.push(`folio ${hex(pfn)}: live with refcount ${folios.refcount[row]}`);
-    if (folios.mapcountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative mapcount`);
-    if (folios.pincountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative pincount`);
+    if (folios.refcount[row] <= 0)
+      v.push(`folio ${hex(pfn)}: live with refcount ${folios.refcount[row]}`, { pfn });
+    if (folios.mapcountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative mapcount`, { pfn });
+    if (folios.pincountOf(row) < 0) v.push(`folio ${hex(pfn)}: negative pincount`, { pfn });
     if (folios.refcount[row] < folios.mapcountOf(row)) {
-      v.push(`folio ${hex(pfn)}: refcount ${folios.refcount[row]} below mapcount ${folios.mapcountOf(row)}`);
+      v.push(`folio ${hex(pfn)}: refcount ${folios.refcount[row]} below mapcount ${folios.mapcountOf(row)}`, {
+        pfn,
+      });
     }
     const lo = pa.memmap.lo(pfn);
     if (mdType(lo) !== kind || pa.memmap.hi(pfn) !== row || mdOrder(lo) !== folios.order[row]) {
       v.push(
         `folio ${hex(pfn)}: memdesc says ${MT_NAMES[mdType(lo)]}/order ${mdOrder(lo)}/row ${pa.memmap.hi(pfn)}, descriptor says ${MT_NAMES[kind]}/order ${folios.order[row]}/row ${row}`,
+        { pfn },
       );
     }
   }
@@ -97,7 +111,7 @@ function checkFolios({ pa, folios, stat }: KernelParts, v: string[]): void {
   }
 }
 
-function checkSlabs({ pa, slab, stat }: KernelParts, v: string[]): void {
+function checkSlabs({ pa, slab, stat }: KernelParts, v: Violations): void {
   let pages = 0;
   const perCache = new Map<number, { slabs: number; objs: number }>();
   for (const row of slab.liveSlabs()) {
@@ -106,10 +120,11 @@ function checkSlabs({ pa, slab, stat }: KernelParts, v: string[]): void {
     if (s.inuse + s.free !== s.cache.objectsPerSlab)
       v.push(
         `slab ${hex(s.pfn)} (${s.cache.name}): inuse ${s.inuse} + free ${s.free} != ${s.cache.objectsPerSlab}`,
+        { pfn: s.pfn },
       );
-    if (s.inuse <= 0) v.push(`slab ${hex(s.pfn)} (${s.cache.name}): empty slab kept`);
+    if (s.inuse <= 0) v.push(`slab ${hex(s.pfn)} (${s.cache.name}): empty slab kept`, { pfn: s.pfn });
     if (pa.memmap.type(s.pfn) !== MT.SLAB || pa.memmap.hi(s.pfn) !== row)
-      v.push(`slab ${hex(s.pfn)}: memdesc does not point at its slab`);
+      v.push(`slab ${hex(s.pfn)}: memdesc does not point at its slab`, { pfn: s.pfn });
     const c = perCache.get(s.cache.id) ?? { slabs: 0, objs: 0 };
     c.slabs++;
     c.objs += s.inuse;
@@ -127,20 +142,20 @@ function checkSlabs({ pa, slab, stat }: KernelParts, v: string[]): void {
   }
 }
 
-function checkPtdescs({ pa, ptdesc, stat }: KernelParts, v: string[]): void {
+function checkPtdescs({ pa, ptdesc, stat }: KernelParts, v: Violations): void {
   let n = 0;
   for (const row of ptdesc.liveRows()) {
     n++;
     const pfn = ptdesc.pfn[row];
     if (pa.memmap.type(pfn) !== MT.PGTABLE || pa.memmap.hi(pfn) !== row)
-      v.push(`page table ${hex(pfn)}: memdesc does not point at its ptdesc`);
+      v.push(`page table ${hex(pfn)}: memdesc does not point at its ptdesc`, { pfn });
   }
   if (n !== stat.pagesByType[MT.PGTABLE])
     v.push(`${n} ptdescs, counters say ${stat.pagesByType[MT.PGTABLE]} page-table pages`);
 }
 
 /** Walk every free list; returns the head pfn -> order of every listed free block. */
-function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
+function checkFreeLists({ pa }: KernelParts, v: Violations): Map<number, number> {
   const blocks: [number, number][] = [];
   for (const z of pa.zones) {
     for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
@@ -152,14 +167,16 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
           if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== o || mdMigratetype(lo) !== mt) {
             v.push(
               `free block ${hex(pfn)} on list order ${o}/${mt}: memdesc says ${MT_NAMES[mdType(lo)]} order ${mdOrder(lo)} type ${mdMigratetype(lo)}`,
+              { pfn },
             );
           }
-          if (pfn % (1 << o) !== 0) v.push(`free block ${hex(pfn)} of order ${o} is misaligned`);
+          if (pfn % (1 << o) !== 0) v.push(`free block ${hex(pfn)} of order ${o} is misaligned`, { pfn });
           if (!z.contains(pfn) || !z.contains(pfn + (1 << o) - 1))
-            v.push(`free block ${hex(pfn)} crosses zone ${z.name}`);
+            v.push(`free block ${hex(pfn)} crosses zone ${z.name}`, { pfn });
           if (mt !== MIGRATE.ISOLATE && mt !== pa.pageblockMigratetype(pfn) && o >= PAGEBLOCK_ORDER) {
             v.push(
               `free block ${hex(pfn)} on the ${mt} list sits in a pageblock of type ${pa.pageblockMigratetype(pfn)}`,
+              { pfn },
             );
           }
           blocks.push([pfn, o]);
@@ -175,7 +192,7 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
   for (let i = 1; i < blocks.length; i++) {
     const [p, o] = blocks[i - 1];
     if (p + (1 << o) > blocks[i][0])
-      v.push(`free blocks ${hex(p)} (order ${o}) and ${hex(blocks[i][0])} overlap`);
+      v.push(`free blocks ${hex(p)} (order ${o}) and ${hex(blocks[i][0])} overlap`, { pfn: p });
   }
   const heads = new Map(blocks.map(([p, o]) => [p, o]));
   for (const [p, o] of blocks) {
@@ -190,6 +207,7 @@ function checkFreeLists({ pa }: KernelParts, v: string[]): Map<number, number> {
     ) {
       v.push(
         `free buddies ${hex(Math.min(p, buddy))} and ${hex(Math.max(p, buddy))} of order ${o} were not merged`,
+        { pfn: Math.min(p, buddy) },
       );
     }
   }
@@ -221,7 +239,7 @@ function safeZone(pa: PageAlloc, pfn: number) {
  */
 function checkMemmap(
   { pa, folios, slab, ptdesc }: KernelParts,
-  v: string[],
+  v: Violations,
   freeHeads: Map<number, number>,
 ): void {
   const mm = pa.memmap;
@@ -232,7 +250,7 @@ function checkMemmap(
     if (!mm.isPopulated(s)) {
       for (let pfn = s * PAGES_PER_SECTION; pfn < end; pfn += maxBlock)
         if (freeHeads.get(pfn) !== MAX_PAGE_ORDER)
-          v.push(`section ${s} has no memmap but its block ${hex(pfn)} is on no free list`);
+          v.push(`section ${s} has no memmap but its block ${hex(pfn)} is on no free list`, { pfn });
       continue;
     }
     for (let pfn = s * PAGES_PER_SECTION; pfn < end; ) {
@@ -241,36 +259,42 @@ function checkMemmap(
       const order = mdOrder(lo);
       if (t === MT.BUDDY) {
         if (freeHeads.get(pfn) !== order)
-          v.push(`frame ${hex(pfn)} is typed buddy order ${order} but no free list holds it`);
+          v.push(`frame ${hex(pfn)} is typed buddy order ${order} but no free list holds it`, { pfn });
         const n = 1 << order;
         for (let q = pfn + 1; q < pfn + n; q++)
           if (mm.lo(q) !== MT.NONE)
-            v.push(`frame ${hex(q)} inside free block ${hex(pfn)} is typed ${MT_NAMES[mdType(mm.lo(q))]}`);
+            v.push(`frame ${hex(q)} inside free block ${hex(pfn)} is typed ${MT_NAMES[mdType(mm.lo(q))]}`, {
+              pfn: q,
+            });
         pfn += n;
         continue;
       }
       const row = mm.hi(pfn);
       if (t === MT.NONE) {
-        v.push(`frame ${hex(pfn)} is typed none outside any free block`);
+        v.push(`frame ${hex(pfn)} is typed none outside any free block`, { pfn });
       } else if (FOLIO_TYPES.has(t)) {
-        if (!folios.isLive(row)) v.push(`frame ${hex(pfn)} points at dead folio row ${row}`);
+        if (!folios.isLive(row)) v.push(`frame ${hex(pfn)} points at dead folio row ${row}`, { pfn });
         else if (pfn < folios.pfn[row] || pfn >= folios.pfn[row] + folios.nrPages(row))
-          v.push(`frame ${hex(pfn)} points at folio ${hex(folios.pfn[row])} that does not cover it`);
+          v.push(`frame ${hex(pfn)} points at folio ${hex(folios.pfn[row])} that does not cover it`, { pfn });
         else if (t !== folios.kind[row] || order !== folios.order[row])
           v.push(
             `frame ${hex(pfn)} is typed ${MT_NAMES[t]} order ${order}, its folio is ${MT_NAMES[folios.kind[row]]} order ${folios.order[row]}`,
+            { pfn },
           );
       } else if (t === MT.SLAB) {
-        if (!slab.isLive(row)) v.push(`frame ${hex(pfn)} points at dead slab row ${row}`);
+        if (!slab.isLive(row)) v.push(`frame ${hex(pfn)} points at dead slab row ${row}`, { pfn });
         else {
           const first = slab.pfn[row];
           const slabOrder = slab.caches[slab.cache[row]].order;
           if (pfn < first || pfn >= first + (1 << slabOrder) || order !== slabOrder)
-            v.push(`frame ${hex(pfn)} is typed slab order ${order} but slab ${hex(first)} does not cover it`);
+            v.push(
+              `frame ${hex(pfn)} is typed slab order ${order} but slab ${hex(first)} does not cover it`,
+              { pfn },
+            );
         }
       } else if (t === MT.PGTABLE) {
         if (!ptdesc.isLive(row) || ptdesc.pfn[row] !== pfn)
-          v.push(`frame ${hex(pfn)} is typed pgtable but ptdesc row ${row} is not its table`);
+          v.push(`frame ${hex(pfn)} is typed pgtable but ptdesc row ${row} is not its table`, { pfn });
       }
       pfn++;
     }

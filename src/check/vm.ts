@@ -18,9 +18,11 @@ import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
 import { PAGES_PER_MEMMAP_PAGE } from '../mm/memremap.js';
-import { MM_ANONPAGES, MM_FILEPAGES, type Mm, VM } from '../mm/mm_types.js';
+import { findVma, MM_ANONPAGES, MM_FILEPAGES, type Mm, VM } from '../mm/mm_types.js';
 import { entryBits, entryPfn, LEVEL_SIZE, PT_LEVEL, PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
 import { mmCounter } from '../mm/rmap.js';
+import { pinReferences } from './pins.js';
+import type { Violations } from './violation.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -38,7 +40,7 @@ interface Tally {
   ksm: Map<number, string[]>;
 }
 
-export function checkVm(k: Kernel, full: boolean, v: string[]): void {
+export function checkVm(k: Kernel, full: boolean, v: Violations): void {
   const t: Tally = {
     maps: new Map(),
     pmdMaps: new Map(),
@@ -50,7 +52,9 @@ export function checkVm(k: Kernel, full: boolean, v: string[]): void {
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
     if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row))
-      v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`);
+      v.push(`page table ${hex(k.ptdesc.pfn[row])} (mm ${k.ptdesc.mm[row]}) is reachable from no mm`, {
+        pfn: k.ptdesc.pfn[row],
+      });
   }
   checkPageCache(k, v);
   checkVmalloc(k, t, full, v);
@@ -59,11 +63,17 @@ export function checkVm(k: Kernel, full: boolean, v: string[]): void {
   if (full) checkKsm(k, t, v);
 }
 
+/** The pid of the process owning `mm` (0 for a kernel-only mm), for a violation's location. */
+function pidOf(k: Kernel, mm: Mm): number {
+  for (const p of k.processes.values()) if (p.mm === mm) return p.pid;
+  return 0;
+}
+
 function bump(m: Map<number, number>, key: number, n = 1): void {
   m.set(key, (m.get(key) ?? 0) + n);
 }
 
-function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: string[]): void {
+function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: Violations): void {
   const rss = [0, 0, 0, 0];
   const pd = k.ptdesc;
   t.tables.add(mm.pgd);
@@ -79,7 +89,7 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: string[]): void 
       if (!leaf) {
         const child = entryPfn(e);
         if (!pd.isLive(child)) {
-          v.push(`mm ${mm.id}: ${hex(addr)} points at a freed page table`);
+          v.push(`mm ${mm.id}: ${hex(addr)} points at a freed page table`, { addr });
           continue;
         }
         t.tables.add(child);
@@ -87,7 +97,9 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: string[]): void 
       } else checkLeaf(k, mm, addr, e, level, t, rss, v);
     }
     if (full && used !== pd.used[row])
-      v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`);
+      v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`, {
+        pfn: pd.pfn[row],
+      });
   };
   visit(mm.pgd, PT_LEVEL.PGD, 0);
   for (let i = 0; i < 4; i++)
@@ -102,23 +114,24 @@ function checkLeaf(
   level: number,
   t: Tally,
   rss: number[],
-  v: string[],
+  v: Violations,
 ): void {
   const bits = entryBits(e);
   const pfn = entryPfn(e);
-  const vma = mm.vmas.find((x) => addr >= x.start && addr < x.end);
+  const vma = findVma(mm, addr);
   const where = `mm ${mm.id} ${hex(addr)}`;
+  const at = { pid: pidOf(k, mm), addr };
   if (!vma) {
-    v.push(`${where}: entry outside every VMA`);
+    v.push(`${where}: entry outside every VMA`, at);
     return;
   }
   if (!(bits & PTE.PRESENT)) return;
   const pmd = level === PT_LEVEL.PMD;
-  if (pmd && !mm.deposited.has(addr)) v.push(`${where}: PMD leaf without a deposited page table`);
+  if (pmd && !mm.deposited.has(addr)) v.push(`${where}: PMD leaf without a deposited page table`, at);
   if (bits & PTE.SPECIAL) {
     if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
-      v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`);
-    if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`);
+      v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`, { ...at, pfn });
+    if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`, at);
     if (k.pteSpecial || k.pa.isZeroPfn(pfn)) return;
   }
   if (!k.pteSpecial && !pmd) {
@@ -127,17 +140,18 @@ function checkLeaf(
     try {
       row = vmNormalPage(k, vma, addr, e);
     } catch (err) {
-      v.push(`${where}: ${(err as Error).message}`);
+      v.push(`${where}: ${(err as Error).message}`, at);
       return;
     }
     if (row === -1) {
       if (!(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
-        v.push(`${where}: entry for ${hex(pfn)} without a page outside a pfn map`);
+        v.push(`${where}: entry for ${hex(pfn)} without a page outside a pfn map`, { ...at, pfn });
       return;
     }
   }
   if (k.vmalloc.isPage(pfn)) {
-    if (!(vma.flags & VM.MIXEDMAP)) v.push(`${where}: vmalloc page ${hex(pfn)} mapped outside a mixed map`);
+    if (!(vma.flags & VM.MIXEDMAP))
+      v.push(`${where}: vmalloc page ${hex(pfn)} mapped outside a mixed map`, { ...at, pfn });
     bump(t.vmallocMaps, pfn);
     rss[MM_FILEPAGES]++;
     return;
@@ -145,18 +159,21 @@ function checkLeaf(
   if (pfn >= k.pa.maxPfn && k.devmem.pfnValid(pfn)) {
     // A ZONE_DEVICE page: only with a real descriptor may a normal entry map it.
   } else if (!k.pa.memmap.pfnValid(pfn)) {
-    v.push(`${where}: maps ${hex(pfn)} beyond the memmap`);
+    v.push(`${where}: maps ${hex(pfn)} beyond the memmap`, { ...at, pfn });
     return;
   }
   const row = k.folios.pageRow(pfn);
   if (row < 0 || !k.folios.isLive(row)) {
-    v.push(`${where}: maps frame ${hex(pfn)} of type ${MT_NAMES[k.pa.memmap.type(pfn)]} (not a live folio)`);
+    v.push(`${where}: maps frame ${hex(pfn)} of type ${MT_NAMES[k.pa.memmap.type(pfn)]} (not a live folio)`, {
+      ...at,
+      pfn,
+    });
     return;
   }
   const f = k.folios;
   if (pmd) {
     if (f.pfn[row] !== pfn || f.order[row] !== 9)
-      v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`);
+      v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`, { ...at, pfn });
     bump(t.maps, row);
     bump(t.pmdMaps, row);
     rss[MM_ANONPAGES] += f.nrPages(row);
@@ -167,9 +184,10 @@ function checkLeaf(
   }
   if (f.flags[row] & PG.ksm) {
     // A KSM folio is shared by content: any write must fault and copy (write_protect_page).
-    if (pmd) v.push(`${where}: KSM folio ${hex(pfn)} mapped by a PMD`);
-    if (bits & PTE.WRITE) v.push(`${where}: KSM folio ${hex(pfn)} mapped writable`);
-    if (f.pageAnonExclusive(row, pfn)) v.push(`${where}: KSM folio ${hex(pfn)} is anon-exclusive`);
+    if (pmd) v.push(`${where}: KSM folio ${hex(pfn)} mapped by a PMD`, { ...at, pfn });
+    if (bits & PTE.WRITE) v.push(`${where}: KSM folio ${hex(pfn)} mapped writable`, { ...at, pfn });
+    if (f.pageAnonExclusive(row, pfn))
+      v.push(`${where}: KSM folio ${hex(pfn)} is anon-exclusive`, { ...at, pfn });
     const found = t.ksm.get(row);
     if (found) found.push(`${mm.id}:${hex(addr)}`);
     else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
@@ -180,11 +198,11 @@ function checkLeaf(
     !(vma.flags & VM.SHARED) &&
     !f.pageAnonExclusive(row, pfn)
   ) {
-    v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`);
+    v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`, { ...at, pfn });
   }
 }
 
-function checkPageCache(k: Kernel, v: string[]): void {
+function checkPageCache(k: Kernel, v: Violations): void {
   for (const file of k.pagecache.allFiles()) {
     for (const index of k.pagecache.cachedFrom(file, 0)) {
       const row = k.pagecache.lookup(file, index);
@@ -192,13 +210,14 @@ function checkPageCache(k: Kernel, v: string[]): void {
       if (f.kind[row] !== MT.FILE || f.mapping[row] !== file.id || f.index[row] !== index) {
         v.push(
           `file ${file.name}: page ${index} holds folio ${hex(f.pfn[row])} with mapping ${f.mapping[row]} index ${f.index[row]}`,
+          { pfn: f.pfn[row] },
         );
       }
     }
   }
 }
 
-function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
+function checkFolioCounts(k: Kernel, t: Tally, v: Violations): void {
   const f = k.folios;
   for (const row of f.liveRows()) {
     const kind = f.kind[row];
@@ -206,15 +225,18 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
     const pfn = f.pfn[row];
     const maps = t.maps.get(row) ?? 0;
     if (f.mapcountOf(row) !== maps)
-      v.push(`folio ${hex(pfn)}: mapcount ${f.mapcountOf(row)}, page tables map it ${maps} times`);
+      v.push(`folio ${hex(pfn)}: mapcount ${f.mapcountOf(row)}, page tables map it ${maps} times`, { pfn });
     if (f.isLarge(row)) {
       const pmds = t.pmdMaps.get(row) ?? 0;
       if (f.entireMapcountOf(row) !== pmds)
-        v.push(`folio ${hex(pfn)}: entire mapcount ${f.entireMapcountOf(row)}, ${pmds} PMD mappings`);
+        v.push(`folio ${hex(pfn)}: entire mapcount ${f.entireMapcountOf(row)}, ${pmds} PMD mappings`, {
+          pfn,
+        });
       for (let i = 0; i < f.nrPages(row); i++) {
         const own = f.pageMapcountOf(row, pfn + i) - f.entireMapcountOf(row);
         const found = t.pageMaps.get(pfn + i) ?? 0;
-        if (own !== found) v.push(`page ${hex(pfn + i)}: own mapcount ${own}, ${found} PTE mappings`);
+        if (own !== found)
+          v.push(`page ${hex(pfn + i)}: own mapcount ${own}, ${found} PTE mappings`, { pfn: pfn + i });
       }
     }
     // Page-cache references, or the reference a device pagemap holds on each descriptor.
@@ -224,9 +246,12 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
         : kind === MT.DEVICE && pfn >= k.pa.maxPfn
           ? 1
           : 0;
-    if (f.refcount[row] < maps + cacheRefs)
-      v.push(
-        `folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references`,
+    const pinRefs = pinReferences(k, row);
+    if (f.refcount[row] < maps + cacheRefs + pinRefs)
+      v.add(
+        'pins: references',
+        `folio ${hex(pfn)}: refcount ${f.refcount[row]} below ${maps} mappings + ${cacheRefs} page-cache references + ${pinRefs} pin references`,
+        { pfn },
       );
   }
 }
@@ -236,7 +261,7 @@ function checkFolioCounts(k: Kernel, t: Tally, v: string[]): void {
  * the owner's reference plus every page reference beyond it; each page's mapcount equals the PTEs
  * found (full) and its refcount covers them.
  */
-function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: string[]): void {
+function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: Violations): void {
   const s = k.vmalloc.scamem;
   let pages = 0;
   for (const row of s.liveRows()) {
@@ -248,15 +273,16 @@ function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: string[]): void {
       const pfn = s.pages[row][i];
       const lo = k.pa.memmap.lo(pfn);
       if ((lo & 0xf) !== MT.VMALLOC || k.pa.memmap.hi(pfn) !== row || lo >>> 12 !== i)
-        v.push(`vmalloc page ${hex(pfn)}: memdesc does not name scamem ${row} page ${i}`);
+        v.push(`vmalloc page ${hex(pfn)}: memdesc does not name scamem ${row} page ${i}`, { pfn });
       const ref = s.pageRef[row][i];
       const map = s.pageMap[row][i];
       refs += ref - owned;
       if (ref < map + owned)
-        v.push(`vmalloc page ${hex(pfn)}: refcount ${ref} below ${map} mappings + ${owned} owner`);
+        v.push(`vmalloc page ${hex(pfn)}: refcount ${ref} below ${map} mappings + ${owned} owner`, { pfn });
       if (full && map !== (t.vmallocMaps.get(pfn) ?? 0))
         v.push(
           `vmalloc page ${hex(pfn)}: mapcount ${map}, page tables map it ${t.vmallocMaps.get(pfn) ?? 0} times`,
+          { pfn },
         );
     }
     if (refs !== s.refcount[row])
@@ -270,7 +296,7 @@ function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: string[]): void {
 }
 
 /** Device pagemaps: every chunk's descriptors are live device folios of the right frames, and nothing else is. */
-function checkDevmem(k: Kernel, v: string[]): void {
+function checkDevmem(k: Kernel, v: Violations): void {
   const f = k.folios;
   let rows = 0;
   for (const m of k.devmem.maps) {
@@ -282,8 +308,9 @@ function checkDevmem(k: Kernel, v: string[]): void {
         const r = chunk[i];
         const pfn = m.startPfn + c * PAGES_PER_MEMMAP_PAGE + i;
         if (!f.isLive(r) || f.pfn[r] !== pfn || f.kind[r] !== MT.DEVICE)
-          v.push(`${m.name}: descriptor of ${hex(pfn)} is not a live device folio of that frame`);
-        else if (f.refcount[r] < 1) v.push(`${m.name}: descriptor of ${hex(pfn)} lost the pagemap reference`);
+          v.push(`${m.name}: descriptor of ${hex(pfn)} is not a live device folio of that frame`, { pfn });
+        else if (f.refcount[r] < 1)
+          v.push(`${m.name}: descriptor of ${hex(pfn)} lost the pagemap reference`, { pfn });
         rows++;
       }
     }
@@ -294,12 +321,12 @@ function checkDevmem(k: Kernel, v: string[]): void {
 }
 
 /** Each stable node lists exactly the PTEs that map its KSM folio, and every mapped KSM folio has one. */
-function checkKsm(k: Kernel, t: Tally, v: string[]): void {
+function checkKsm(k: Kernel, t: Tally, v: Violations): void {
   const f = k.folios;
   for (const [row, maps] of k.ksm.stable) {
     const pfn = f.pfn[row];
     if (!f.isLive(row) || !(f.flags[row] & PG.ksm)) {
-      v.push(`stable node of ${hex(pfn)}: the folio is not a live KSM folio`);
+      v.push(`stable node of ${hex(pfn)}: the folio is not a live KSM folio`, { pfn });
       continue;
     }
     const listed = maps.map((m) => `${m.mm.id}:${hex(m.addr)}`).sort();
@@ -307,8 +334,10 @@ function checkKsm(k: Kernel, t: Tally, v: string[]): void {
     if (listed.join(' ') !== found.join(' '))
       v.push(
         `KSM folio ${hex(pfn)}: stable node lists [${listed.join(' ')}], page tables map it at [${found.join(' ')}]`,
+        { pfn },
       );
   }
   for (const row of t.ksm.keys())
-    if (!k.ksm.stable.has(row)) v.push(`KSM folio ${hex(f.pfn[row])} is mapped but has no stable node`);
+    if (!k.ksm.stable.has(row))
+      v.push(`KSM folio ${hex(f.pfn[row])} is mapped but has no stable node`, { pfn: f.pfn[row] });
 }

@@ -57,6 +57,9 @@ abstract class RefPinPolicy implements PinPolicy {
     this.record(row, pfn, { mm, addr }, -1);
     this.f.putRow(row);
   }
+  refsPerPin(): number {
+    return 1;
+  }
   protected abstract record(row: number, pfn: number, site: PinSite, delta: number): void;
   abstract maybePinned(row: number, pfn: number, site?: PinSite): boolean;
   abstract metadataBytes(): number;

@@ -27,6 +27,8 @@ export interface PinPolicy {
   /** Take one pin on page `pfn` of folio `row` through the mapping at `addr` of `mm` (a reference is part of it). */
   pin(row: number, pfn: number, mm: Mm, addr: number): void;
   unpin(row: number, pfn: number, mm: Mm, addr: number): void;
+  /** References one pin holds on folio `row` (Linux: GUP_PIN_COUNTING_BIAS on a small folio, 1 on a large one). */
+  refsPerPin(row: number): number;
   /** folio_maybe_dma_pinned() for page `pfn`; `site` is given when the caller knows the mapping. */
   maybePinned(row: number, pfn: number, site?: PinSite): boolean;
   /** The frames of a freed folio: forget per-page state. */
@@ -60,6 +62,10 @@ export class BiasPinPolicy implements PinPolicy {
       this.f.pincount[lg]--;
       this.f.putRow(row);
     }
+  }
+
+  refsPerPin(row: number): number {
+    return this.f.large[row] < 0 ? GUP_PIN_COUNTING_BIAS : 1;
   }
 
   maybePinned(row: number): boolean {

@@ -221,7 +221,7 @@ class Runner {
       return true;
     } catch (e) {
       if (!(e instanceof InvariantViolation)) throw e;
-      this.fail(step, `invariants broken after this step: ${e.violations.join('; ')}`);
+      this.fail(step, `invariants broken after this step: ${e.violations.join('; ')}${firstDump(m, e)}`);
       return false;
     }
   }
@@ -247,5 +247,20 @@ class Runner {
 
   private inputError(path: (string | number)[], message: string): void {
     this.inputErrors.push({ file: this.s.file, pos: this.s.locate(path), path, message });
+  }
+}
+
+/** The dump_page() of the first violation's frame, as VM_BUG_ON_FOLIO prints it (empty when it has none). */
+function firstDump(m: Machine, e: InvariantViolation): string {
+  const pfn = e.list.find((x) => x.pfn !== undefined)?.pfn;
+  if (pfn === undefined) return '';
+  try {
+    return `\n${m
+      .dumpPage(pfn)
+      .split('\n')
+      .map((l) => `      ${l}`)
+      .join('\n')}`;
+  } catch {
+    return ''; // a frame beyond the machine: the message already names it
   }
 }

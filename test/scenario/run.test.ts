@@ -155,7 +155,8 @@ describe('invariants', () => {
     const levels: string[] = [];
     const check = vi.spyOn(Machine.prototype, 'check').mockImplementation((level) => {
       levels.push(String(level));
-      if (levels.length === 2) throw new InvariantViolation(['free pages 1 != pages typed buddy 2']);
+      if (levels.length === 2)
+        throw new InvariantViolation([{ rule: 'counters', message: 'free pages 1 != pages typed buddy 2' }]);
     });
     try {
       const r = run(
@@ -167,8 +168,27 @@ describe('invariants', () => {
       expect(levels).toEqual(['full', 'full']);
       expect(r.stoppedAt).toBe(2);
       expect(r.failures.map((f) => [f.step, f.pos.line, f.message])).toEqual([
-        [2, 5, 'invariants broken after this step: free pages 1 != pages typed buddy 2'],
+        [2, 5, 'invariants broken after this step: [counters] free pages 1 != pages typed buddy 2'],
       ]);
+    } finally {
+      check.mockRestore();
+    }
+  });
+
+  it("print the dump_page() of the first violation's frame", () => {
+    const check = vi.spyOn(Machine.prototype, 'check').mockImplementation(() => {
+      throw new InvariantViolation([
+        { rule: 'counters', message: 'no frame here' },
+        { rule: 'folio', message: 'folio 0x100: negative mapcount', pfn: 0x100 },
+      ]);
+    });
+    try {
+      const r = run(yaml(['{ op: folio_alloc, order: 0 }'], '{ memory: 128M, check: cheap }'));
+      const msg = r.failures[0].message;
+      expect(msg).toContain('[folio] folio 0x100: negative mapcount');
+      expect(msg).toMatch(
+        /\n {6}page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x100\n {6}memdesc: anon/,
+      );
     } finally {
       check.mockRestore();
     }
