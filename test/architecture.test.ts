@@ -111,7 +111,7 @@ function valueCycles(edges: Edge[]): string[][] {
 }
 
 /** Every rule the graph breaks, one line each. */
-export function architectureViolations(edges: Edge[]): string[] {
+function architectureViolations(edges: Edge[]): string[] {
   const bad: string[] = [];
   for (const e of edges) {
     const from = layerOf(e.from);
