@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants, InvariantViolation } from '../../src/check/invariants.js';
-import { Machine } from '../../src/index.js';
+import { LAYOUTS, Machine } from '../../src/index.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/page_alloc.js';
 import { PTRS_PER_TABLE } from '../../src/mm/pgtable.js';
@@ -31,10 +31,10 @@ describe('invariants hold over long random operation sequences', () => {
     | { k: 'slab'; cache: string; addr: number }
     | { k: 'pt'; h: number };
 
-  test.prop([fc.array(op, { minLength: 20, maxLength: 200 })], { numRuns: 20 })(
-    "check 'full' after every step; everything freed gives back the boot state",
-    (ops) => {
-      const m = new Machine({ memory: '256M', check: 'full' });
+  test.prop([fc.array(op, { minLength: 20, maxLength: 200 }), fc.constantFrom(...LAYOUTS)], { numRuns: 30 })(
+    "check 'full' after every step under either memmap layout; everything freed gives back the boot state",
+    (ops, design) => {
+      const m = new Machine({ memory: '256M', check: 'full', design });
       const boot = m.meminfo().MemFree;
       for (const [n, size] of [
         ['a', 48],

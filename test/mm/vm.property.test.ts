@@ -3,10 +3,13 @@
  * (check level full after every operation) and agree with a plain reference model of what each
  * process reads: private memory is copied at fork, unmapped memory is SIGSEGV, PROT_NONE and
  * read-only memory refuse what they must, and memory freed by everyone returns to the allocator.
+ * Pins, unpins and DMA reads run too, under every pin-count design: while the pinning process keeps
+ * the page mapped, a device reading through the pin sees what that process sees — unless the design
+ * is one that may answer not-pinned (then only the invariants are required).
  */
 import { fc, test } from '@fast-check/vitest';
-import { expect } from 'vitest';
-import { Machine } from '../../src/index.js';
+import { describe, expect } from 'vitest';
+import { Machine, PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../../src/index.js';
 import { KernelError } from '../../src/mm/types.js';
 
 const PAGE = 4096;
@@ -30,7 +33,10 @@ type Op =
   | { op: 'write'; proc: number; slot: number; page: number; off: number; byte: number }
   | { op: 'read'; proc: number; slot: number; page: number; off: number }
   | { op: 'fork'; proc: number }
-  | { op: 'exit'; proc: number };
+  | { op: 'exit'; proc: number }
+  | { op: 'pin'; proc: number; slot: number; page: number; longterm: boolean }
+  | { op: 'unpin'; pick: number }
+  | { op: 'dma'; pick: number; off: number };
 
 const proc = fc.nat(3);
 const slot = fc.nat(SLOTS - 1);
@@ -87,17 +93,40 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('fork' as const), proc }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('exit' as const), proc }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('pin' as const), proc, slot, page, longterm: fc.boolean() }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('unpin' as const), pick: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('dma' as const), pick: fc.nat(), off: fc.nat(PAGE - 1) }),
+  },
 );
+
+/** A live pin: its handle, and while `page` is set, the reference page the device must read like. */
+interface RefPin {
+  id: number;
+  ref: RefMm;
+  addr: number;
+  page?: RefPage;
+}
 
 const pageAddr = (s: number, p: number) => slotBase(s) + p * PAGE;
 
-function run(ops: Op[]): void {
-  const m = new Machine({ memory: '256M', check: 'full', thp: 'madvise' });
+function run(ops: Op[], pincount: PinDesign = 'bias'): void {
+  const m = new Machine({ memory: '256M', check: 'full', thp: 'madvise', pincount });
+  const safe = !UNSAFE_PIN_DESIGNS.includes(pincount);
+  const pins: RefPin[] = [];
+  /** The pinning process no longer maps `addr` as it did: its pins there stop tracking it. */
+  const forget = (ref: RefMm, addr: number) => {
+    for (const p of pins) if (p.ref === ref && p.addr === addr) p.page = undefined;
+  };
   const free0 = m.meminfo().MemFree;
   const pids: number[] = [m.spawn('p0')];
   const refs: RefMm[] = [new Map()];
   for (const o of ops) {
-    const i = o.proc % pids.length;
+    const i = ('proc' in o ? o.proc : 0) % pids.length;
     const pid = pids[i];
     const ref = refs[i];
     switch (o.op) {
@@ -106,13 +135,19 @@ function run(ops: Op[]): void {
         const addr = pageAddr(o.slot, o.first);
         m.mmap(pid, { addr, length: pages * PAGE, prot: o.prot, flags: ['private', 'anonymous', 'fixed'] });
         if (o.huge && o.prot !== 'none') m.madvise(pid, addr, pages * PAGE, 'hugepage');
-        for (let p = 0; p < pages; p++) ref.set(addr + p * PAGE, { prot: o.prot, bytes: new Map() });
+        for (let p = 0; p < pages; p++) {
+          forget(ref, addr + p * PAGE);
+          ref.set(addr + p * PAGE, { prot: o.prot, bytes: new Map() });
+        }
         break;
       }
       case 'munmap': {
         const addr = pageAddr(o.slot, o.first);
         m.munmap(pid, addr, o.pages * PAGE);
-        for (let p = 0; p < o.pages; p++) ref.delete(addr + p * PAGE);
+        for (let p = 0; p < o.pages; p++) {
+          forget(ref, addr + p * PAGE);
+          ref.delete(addr + p * PAGE);
+        }
         break;
       }
       case 'mprotect': {
@@ -163,12 +198,38 @@ function run(ops: Op[]): void {
       case 'exit': {
         if (pids.length === 1) break;
         m.exit(pid);
+        for (const a of ref.keys()) forget(ref, a);
         pids.splice(i, 1);
         refs.splice(i, 1);
         break;
       }
+      case 'pin': {
+        const addr = pageAddr(o.slot, o.page);
+        const rp = ref.get(addr);
+        if (!rp || rp.prot === 'none') break;
+        const flags = [...(rp.prot === 'rw' ? ['write'] : []), ...(o.longterm ? ['longterm'] : [])];
+        const h = m.pinUserPages(pid, addr, 1, flags);
+        expect(h.pages).toBe(1);
+        pins.push({ id: h.id, ref, addr, page: rp });
+        break;
+      }
+      case 'unpin': {
+        if (pins.length === 0) break;
+        const [p] = pins.splice(o.pick % pins.length, 1);
+        m.unpinUserPages(p.id);
+        break;
+      }
+      case 'dma': {
+        if (pins.length === 0) break;
+        const p = pins[o.pick % pins.length];
+        const got = m.dmaRead(p.id, o.off, 1)[0];
+        if (safe && p.page) expect(got).toBe(p.page.bytes.get(o.off) ?? 0);
+        break;
+      }
     }
   }
+  for (const p of pins) m.unpinUserPages(p.id);
+  if (safe) expect(m.pinScore().falseNegatives).toBe(0);
   // Every page still readable says what the reference says.
   for (let i = 0; i < pids.length; i++) {
     for (const [addr, rp] of refs[i]) {
@@ -182,10 +243,12 @@ function run(ops: Op[]): void {
   expect(m.meminfo().MemFree).toBe(free0);
 }
 
-test.prop([fc.array(opArb, { minLength: 1, maxLength: 60 })], { numRuns: 150 })(
-  'random address-space operations keep every invariant and read like the reference model',
-  (ops) => run(ops),
-);
+describe.each(PIN_DESIGNS)('pin-count design %s', (design) => {
+  test.prop([fc.array(opArb, { minLength: 1, maxLength: 60 })], { numRuns: design === 'bias' ? 150 : 40 })(
+    'random address-space operations with pins keep every invariant and read like the reference model',
+    (ops) => run(ops, design),
+  );
+});
 
 type ThpOp =
   | { op: 'write'; proc: number; page: number; byte: number }
