@@ -12,7 +12,7 @@
  *            2 MiB of one process's address space (PTE tables) or per 1 GiB (a pinned PMD-mapped
  *            THP counts in its PMD table). Mappings change under pins: when a pinned THP's PMD is
  *            split, its pages move to a new PTE table whose counter is zero — a false negative,
- *            and fork then shares a pinned page (see examples/pin-ptable-split.yaml).
+ *            and fork then shares a pinned page (test/designs/pincount.test.ts shows it).
  * - `shadow` an exact per-page count in a second per-page descriptor (the 2021 "two adjacent
  *            struct pages" idea): exact per page, at 64 bytes per frame with struct page.
  * - `sticky` a per-page "was ever pinned" bit, never cleared while the page lives: no false

@@ -14,7 +14,6 @@ import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import {
-  findVma,
   isCowMapping,
   MM_ANONPAGES,
   MM_FILEPAGES,
@@ -119,17 +118,6 @@ function pmdFolio(k: Kernel, entry: number): number {
 }
 
 // ---------------------------------------------------------------- the fault entry
-
-/**
- * The architecture's user fault handler (do_user_addr_fault): find the VMA, check the access
- * against its protections, then handle_mm_fault(). A missing VMA or a forbidden access is SIGSEGV.
- */
-export function userFault(k: Kernel, mm: Mm, addr: number, write: boolean): FaultOutcome {
-  const vma = findVma(mm, addr);
-  if (!vma) return 'sigsegv';
-  if (write ? !(vma.flags & VM.WRITE) : !(vma.flags & (VM.READ | VM.WRITE | VM.EXEC))) return 'sigsegv';
-  return handleMmFault(k, vma, addr, write ? FAULT.WRITE | FAULT.USER : FAULT.USER);
-}
 
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {

@@ -172,9 +172,6 @@ export function findVma(mm: Mm, addr: number): Vma | undefined {
   return undefined;
 }
 
-/** The page offset an address has in a VMA (linear_page_index). */
-export const linearPageIndex = (vma: Vma, addr: number): number => vma.pgoff + (addr - vma.start) / 4096;
-
 /** VM_* flags as names, for reports. */
 export const VM_NAMES: Readonly<Record<string, number>> = Object.fromEntries(
   Object.entries(VM).map(([k, v]) => [k.toLowerCase(), v]),

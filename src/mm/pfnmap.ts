@@ -178,17 +178,6 @@ export function vmInsertPages(
   return { err: null, notMapped: 0 };
 }
 
-/** vm_map_pages() / vm_map_pages_zero(): the whole VMA from `pages`, starting at vm_pgoff (or 0). */
-export function vmMapPages(k: Kernel, vma: Vma, pfns: ArrayLike<number>, zero = false): void {
-  const offset = zero ? 0 : vma.pgoff;
-  const count = (vma.end - vma.start) / PAGE_SIZE;
-  if (offset >= pfns.length) throw new KernelError('ENXIO', `vm_pgoff ${offset} beyond ${pfns.length} pages`);
-  if (count > pfns.length - offset)
-    throw new KernelError('ENXIO', `the VMA needs ${count} pages, ${pfns.length - offset} remain`);
-  const r = vmInsertPages(k, vma, vma.start, Array.prototype.slice.call(pfns, offset, offset + count));
-  if (r.err) throw new KernelError(r.err, `vm_map_pages: ${r.notMapped} pages not mapped`);
-}
-
 /** insert_pfn(): a special entry, no descriptor touched; an entry already there is left alone. */
 function insertPfn(k: Kernel, vma: Vma, addr: number, pfn: number): VmFaultResult {
   let slot: [number, number];

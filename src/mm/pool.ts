@@ -30,9 +30,6 @@ const GEN_LIMIT = 2 ** 21;
 /** Handle value that never names a live descriptor. */
 export const NULL_HANDLE = 0;
 
-/** Row part of a handle (its low 32 bits). */
-export const handleRow = (h: number): number => h >>> 0;
-
 export abstract class HandlePool {
   /** Generation of each row; bumped on free, so stale handles stop matching. Starts at 1. */
   protected gen: Uint32Array;

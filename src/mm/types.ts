@@ -65,10 +65,6 @@ export function formatSize(bytes: number): string {
   return `${bytes}B`;
 }
 
-/** Page frame number helpers. PFNs are Numbers (exact up to 2^53); never BigInt. */
-export const pfnToPhys = (pfn: number): number => pfn * PAGE_SIZE;
-export const physToPfn = (phys: number): number => Math.floor(phys / PAGE_SIZE);
-
 /** A flag table: name -> single bit. Used with formatFlags(). */
 export type FlagTable = Readonly<Record<string, number>>;
 
@@ -135,18 +131,8 @@ export class KernelBug extends Error {
   }
 }
 
-/** Throw a KernelBug unless cond holds; VM_BUG_ON analogue. */
-export function bugOn(cond: boolean, message: string, ctx: BugContext): void {
-  if (cond) throw new KernelBug(message, ctx);
-}
-
 /**
  * `x mod n` for a non-negative x: Math.floor instead of `%`, which V8 compiles to a slow fmod call
  * whenever x may exceed 31 bits (addresses, PTEs, frame numbers loaded from Float64Arrays).
  */
 export const mod = (x: number, n: number): number => x - Math.floor(x / n) * n;
-
-/** Round up to a multiple of a power of two. */
-export const alignUp = (x: number, a: number): number => Math.ceil(x / a) * a;
-export const alignDown = (x: number, a: number): number => Math.floor(x / a) * a;
-export const isAligned = (x: number, a: number): boolean => x % a === 0;

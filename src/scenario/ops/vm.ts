@@ -5,7 +5,7 @@
  * `mmap: {proc: p, name: buf}`; addresses are `buf`, `buf+4K` or numbers.
  */
 import { z } from 'zod';
-import { MADV_NAMES, MAP_NAMES, type Machine, PAGE_SIZE, PROT_NAMES } from '../../index.js';
+import { MADV_NAMES, MAP_NAMES, PAGE_SIZE, PROT_NAMES } from '../../index.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
@@ -282,6 +282,3 @@ export const VM_OPS = [
   writeOp,
   touchOp,
 ];
-
-/** The process a label names (for expectations and reports). */
-export const processOf = (m: Machine, ctx: RunContext, name: string) => m.process(ctx.labels.num(name));
