@@ -27,7 +27,7 @@
 import type { FolioPool } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { Mm } from '../mm/mm_types.js';
-import { PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
+import { entryBits, entryPfn, levelIndex, PT_LEVEL, PTE, PTRS_PER_TABLE, withBits } from '../mm/pgtable.js';
 import { BiasPinPolicy, type PinPolicy, type PinSite } from '../mm/pincount.js';
 import { rmapWalk } from '../mm/rmap.js';
 import type { LayoutName } from './layout.js';
@@ -105,7 +105,7 @@ class PtablePinPolicy extends RefPinPolicy {
     const slot = pd.leafSlot(site.mm.pgd, site.addr);
     if (slot < 0) return -1;
     const e = pd.entries[slot];
-    const mapped = Math.floor(e / 4096) + (pd.leafLevel === 2 ? Math.floor(site.addr / 4096) % 512 : 0);
+    const mapped = entryPfn(e) + (pd.leafLevel === PT_LEVEL.PMD ? levelIndex(site.addr, PT_LEVEL.PTE) : 0);
     return mapped === pfn ? Math.floor(slot / PTRS_PER_TABLE) : -1;
   }
   protected record(_row: number, pfn: number, site: PinSite, delta: number): void {
@@ -194,21 +194,21 @@ class PteBitPinPolicy extends RefPinPolicy {
   private slotAt(site: PinSite, pfn: number): number {
     const pd = this.k.ptdesc;
     const slot = pd.leafSlot(site.mm.pgd, site.addr);
-    if (slot < 0 || pd.leafLevel !== 1 || Math.floor(pd.entries[slot] / 4096) !== pfn) return -1;
+    if (slot < 0 || pd.leafLevel !== 1 || entryPfn(pd.entries[slot]) !== pfn) return -1;
     return slot;
   }
   protected record(_row: number, pfn: number, site: PinSite, delta: number): void {
     const slot = this.slotAt(site, pfn);
     if (slot < 0) return;
     const e = this.k.ptdesc.entries[slot];
-    const has = ((e % 4096) & PTE.SW1) !== 0;
-    if (delta > 0 && !has) this.k.ptdesc.entries[slot] = e + PTE.SW1;
-    if (delta < 0 && has) this.k.ptdesc.entries[slot] = e - PTE.SW1;
+    const has = (entryBits(e) & PTE.SW1) !== 0;
+    if (delta > 0 && !has) this.k.ptdesc.entries[slot] = withBits(e, PTE.SW1, 0);
+    if (delta < 0 && has) this.k.ptdesc.entries[slot] = withBits(e, 0, PTE.SW1);
   }
   maybePinned(row: number, pfn: number, site?: PinSite): boolean {
     const marked = (s: PinSite, p: number) => {
       const slot = this.slotAt(s, p);
-      return slot >= 0 && ((this.k.ptdesc.entries[slot] % 4096) & PTE.SW1) !== 0;
+      return slot >= 0 && (entryBits(this.k.ptdesc.entries[slot]) & PTE.SW1) !== 0;
     };
     if (site) return marked(site, pfn);
     return rmapWalk(this.k, row).some((h) => h.pfn === pfn && marked(h, pfn));

@@ -9,8 +9,16 @@
  */
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
-import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
-import { INVALID_PAGE } from '../mm/memremap.js';
+import {
+  FOLIO_TYPES,
+  INVALID_PAGE,
+  type MemType,
+  MT,
+  MT_NAMES,
+  mdMigratetype,
+  mdOrder,
+  mdType,
+} from '../mm/memdesc.js';
 import { MIGRATE_NAMES } from '../mm/page_alloc.js';
 import { PT_LEVEL_NAMES } from '../mm/pgtable.js';
 import { formatFlags } from '../mm/types.js';

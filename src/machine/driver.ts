@@ -9,7 +9,8 @@
  * asked from outside. The mechanisms live in src/mm; this file names things by pid and address.
  */
 import type { Kernel } from '../mm/kernel.js';
-import { VMALLOC_PAGE, vmNormalPage } from '../mm/memory.js';
+import { VMALLOC_PAGE } from '../mm/memdesc.js';
+import { vmNormalPage } from '../mm/memory.js';
 import type { MemmapMode } from '../mm/memremap.js';
 import { MAP, VM_NAMES, type Vma } from '../mm/mm_types.js';
 import { doMmap } from '../mm/mmap.js';

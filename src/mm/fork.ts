@@ -9,8 +9,8 @@
  */
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
-import { MT } from './memdesc.js';
-import { freePgtables, splitHugePmd, VMALLOC_PAGE, vmNormalPage, zapRange } from './memory.js';
+import { MT, VMALLOC_PAGE } from './memdesc.js';
+import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
 import {
   isCowMapping,
   MM_ANONPAGES,

@@ -13,8 +13,8 @@
  * Leaves out: FOLL_SPLIT_PMD, hugetlb, P2PDMA, secretmem, pkeys, the mmap_lock retry protocol.
  */
 import type { Kernel } from './kernel.js';
-import { MT } from './memdesc.js';
-import { FAULT, handleMmFault, VMALLOC_PAGE, vmNormalPage } from './memory.js';
+import { MT, VMALLOC_PAGE } from './memdesc.js';
+import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MIGRATE, ZONE } from './page_alloc.js';

@@ -105,6 +105,19 @@ class MemTypeSet extends Set<number> {
   }
 }
 
+/**
+ * What a lookup of the folio row behind an entry or a pfn returns when there is no row to count
+ * on: the one table of sentinels (rows are ≥ 0).
+ * - SPECIAL: a special mapping — pfnmap, a mixed map's special entry, the zero pages, a frame with
+ *   no descriptor (vm_normal_page() returns NULL);
+ * - INVALID: the shared invalid descriptor of an unpopulated lazy device memmap (memremap.ts);
+ * - VMALLOC: a vmalloc page, described by its scamem (vmalloc.ts), not by a folio.
+ */
+export const NO_ROW = { SPECIAL: -1, INVALID: -2, VMALLOC: -3 } as const;
+export const SPECIAL_PAGE = NO_ROW.SPECIAL;
+export const INVALID_PAGE = NO_ROW.INVALID;
+export const VMALLOC_PAGE = NO_ROW.VMALLOC;
+
 /** Types whose `hi` word is a row in the folio pool. */
 export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
   MT.ANON,

@@ -12,7 +12,7 @@
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
-import { MT } from './memdesc.js';
+import { MT, SPECIAL_PAGE, VMALLOC_PAGE } from './memdesc.js';
 import {
   isCowMapping,
   MM_ANONPAGES,
@@ -69,14 +69,8 @@ export function anonVmaPrepare(k: Kernel, vma: Vma): void {
 }
 
 /**
- * What vm_normal_page() returns for a normal vmalloc page: it has a descriptor (its scamem, see
- * vmalloc.ts) but no folio row. Callers that count pages handle it; the rest treat it like -1.
- */
-export const VMALLOC_PAGE = -3;
-
-/**
- * vm_normal_page(): the folio row a present entry maps "normally", -1 for a special mapping
- * (pfnmap, mixedmap special, the zero pages, frames without a descriptor), or VMALLOC_PAGE. With
+ * vm_normal_page(): the folio row a present entry maps "normally", SPECIAL_PAGE for a special
+ * mapping (pfnmap, mixedmap special, the zero pages, frames without a descriptor), or VMALLOC_PAGE. With
  * pte_special the entry's bit decides (R7.1); without it, the VMA flags and the linear rule of
  * VM_PFNMAP do (R7.2). A special entry in an ordinary VMA, or a frame beyond every memmap, is the
  * kernel's "bad page map": a KernelBug.
@@ -85,16 +79,16 @@ export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): 
   const pfn = entryPfn(entry);
   if (!k.pteSpecial) {
     if (vma.flags & VM.MIXEDMAP) {
-      if (!k.pa.memmap.pfnValid(pfn) && !k.devmem.pfnValid(pfn)) return -1;
+      if (!k.pa.memmap.pfnValid(pfn) && !k.devmem.pfnValid(pfn)) return SPECIAL_PAGE;
     } else if (vma.flags & VM.PFNMAP) {
       // The untouched original of a linear pfnmap, or any entry of a mapping that cannot COW.
-      if (pfn === vma.pgoff + (addr - vma.start) / PAGE_SIZE) return -1;
-      if (!isCowMapping(vma.flags)) return -1;
+      if (pfn === vma.pgoff + (addr - vma.start) / PAGE_SIZE) return SPECIAL_PAGE;
+      if (!isCowMapping(vma.flags)) return SPECIAL_PAGE;
     }
-    if (k.pa.isZeroPfn(pfn)) return -1;
+    if (k.pa.isZeroPfn(pfn)) return SPECIAL_PAGE;
   } else if (entryBits(entry) & PTE.SPECIAL) {
-    if (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) return -1;
-    if (k.pa.isZeroPfn(pfn)) return -1;
+    if (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) return SPECIAL_PAGE;
+    if (k.pa.isZeroPfn(pfn)) return SPECIAL_PAGE;
     throw new KernelBug(`bad page map: special entry at 0x${addr.toString(16)} in an ordinary VMA`, {
       pfn,
       rule: 'vm_normal_page: print_bad_page_map',

@@ -20,7 +20,7 @@
  * altmap (memmap carved from the device itself), percpu_ref teardown waits.
  */
 import type { Kernel } from './kernel.js';
-import { MT } from './memdesc.js';
+import { INVALID_PAGE, MT } from './memdesc.js';
 import { KernelError, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 
 export const MEMMAP_MODES = ['eager', 'lazy', 'none'] as const;
@@ -28,9 +28,6 @@ export type MemmapMode = (typeof MEMMAP_MODES)[number];
 
 /** Struct pages in one 4 KiB vmemmap page: the lazy memmap's unit of population. */
 export const PAGES_PER_MEMMAP_PAGE = PAGE_SIZE / 64;
-
-/** What pfn_to_page() yields for an unpopulated lazy pfn: the shared invalid descriptor. */
-export const INVALID_PAGE = -2;
 
 /** struct dev_pagemap plus the lazy memmap's bookkeeping. */
 export interface DevPagemap {

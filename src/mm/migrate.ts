@@ -15,7 +15,7 @@
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { GFP } from './page_alloc.js';
-import { entryPfn, mkEntry } from './pgtable.js';
+import { entryBits, entryPfn, mkEntry } from './pgtable.js';
 import { ksmMigrate, rmapWalk } from './rmap.js';
 import { KernelError } from './types.js';
 
@@ -52,7 +52,7 @@ export function migrateFolio(k: Kernel, row: number, gfp: number): number {
     const levels = k.ptdesc.walk(h.mm.pgd, h.addr);
     const last = levels[levels.length - 1];
     const delta = entryPfn(last.entry) - oldPfn;
-    k.ptdesc.set(last.table, last.index, mkEntry(newPfn + delta, last.entry % 4096));
+    k.ptdesc.set(last.table, last.index, mkEntry(newPfn + delta, entryBits(last.entry)));
   }
   if (f.kind[nrow] === MT.FILE && f.mapping[nrow] !== 0) {
     const file = k.pagecache.byMappingId(f.mapping[nrow]);

@@ -14,7 +14,7 @@ import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
 import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
-import { entryBits, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
 
 /** TASK_SIZE on x86-64 with 4-level paging. */
@@ -283,7 +283,7 @@ function changeProtection(k: Kernel, vma: Vma): void {
 
 function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {
   if (entryBits(pte) & PTE.SPECIAL) return false;
-  const pfn = Math.floor(pte / 4096);
+  const pfn = entryPfn(pte);
   const row = k.folios.pageRow(pfn);
   if (row < 0) return false;
   if (!(vma.flags & VM.SHARED)) return k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);

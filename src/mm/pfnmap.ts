@@ -15,9 +15,8 @@
  * (L1TF: always allowed), PMD/PUD-level inserts (vmf_insert_pfn_pmd), the mmap_prepare variant.
  */
 import type { Kernel } from './kernel.js';
-import { MT, TYPE_MASK } from './memdesc.js';
+import { INVALID_PAGE, MT, TYPE_MASK } from './memdesc.js';
 import { zapRange } from './memory.js';
-import { INVALID_PAGE } from './memremap.js';
 import { isCowMapping, MM_FILEPAGES, VM, type Vma, type VmFaultResult, type VmOps } from './mm_types.js';
 import { entryBits, levelIndex, mkEntry, PT_LEVEL, PTE } from './pgtable.js';
 import { addRmapPtes, mmCounter } from './rmap.js';

@@ -42,12 +42,12 @@ function hwAccess(k: Kernel, mm: Mm, addr: number, write: boolean): number {
   const slot = pd.leafSlot(mm.pgd, addr);
   if (slot < 0) return -1;
   const e = pd.entries[slot];
-  const bits = mod(e, 4096);
+  const bits = entryBits(e);
   if (!(bits & PTE.PRESENT) || (write && !(bits & PTE.WRITE))) return -1;
   const want = write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG;
   // The entry is already counted as used; only its bits change.
   if ((bits & want) !== want) pd.entries[slot] = withBits(e, want, 0);
-  const pfn = Math.floor(e / 4096);
+  const pfn = entryPfn(e);
   return pd.leafLevel === PT_LEVEL.PMD ? pfn + mod(Math.floor(addr / PAGE_SIZE), 512) : pfn;
 }
 
