@@ -73,10 +73,11 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .description('run scenario files: a line per step, the report, and whether every expectation held')
     .argument('<files...>', 'scenario files (YAML)')
     .option(
-      '--json [file]',
-      'write the JSONL trace of events to a file, or to stdout (the text then goes to stderr)',
+      '--json <file>',
+      "stream the JSONL trace of events to a file, or with '-' to stdout (the text then goes to stderr)",
     )
-    .action((files: string[], o: { json?: string | true }) => setCode(runCommand(files, o, io)));
+    .option('--force', 'let --json replace an existing file that is not a pagelab trace')
+    .action((files: string[], o: { json?: string; force?: boolean }) => setCode(runCommand(files, o, io)));
 
   program
     .command('explain')

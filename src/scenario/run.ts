@@ -65,6 +65,8 @@ export interface RunOptions {
   /** Stop after this step (`explain --after N`); no report then. */
   until?: number;
   trace?: boolean;
+  /** Receive each trace record as it happens instead of collecting them in `trace`. */
+  onRecord?: (line: string) => void;
 }
 
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
@@ -93,7 +95,10 @@ class Runner {
   ) {}
 
   private record(obj: Record<string, unknown>): void {
-    if (this.opts.trace) this.trace.push(JSON.stringify(obj));
+    if (!this.opts.trace) return;
+    const line = JSON.stringify(obj);
+    if (this.opts.onRecord) this.opts.onRecord(line);
+    else this.trace.push(line);
   }
 
   run(): RunResult {

@@ -72,7 +72,7 @@ describe('pagelab run', () => {
     expect(r.err).toBe(`pagelab: cannot read ${join(dir, 'nope.yaml')}: ENOENT\n`);
   });
 
-  it('--json FILE writes the JSONL trace; --json alone puts it on stdout and the text on stderr', async () => {
+  it('--json FILE writes the JSONL trace; --json - puts it on stdout and the text on stderr', async () => {
     const trace = join(dir, 'trace.jsonl');
     const toFile = await cli('run', passing, '--json', trace);
     expect(toFile.code).toBe(0);
@@ -85,14 +85,47 @@ describe('pagelab run', () => {
       'report',
       'result',
     ]);
-    const toStdout = await cli('run', passing, '--json');
+    const toStdout = await cli('run', passing, '--json', '-');
     expect(toStdout.out).toBe(readFileSync(trace, 'utf8'));
     expect(toStdout.err).toBe(toFile.out);
   });
 
+  it("--json never takes an input's place: a scenario, or a file pagelab did not write, is refused before running", async () => {
+    const copy = join(dir, 'copy.yaml');
+    writeFileSync(copy, readFileSync(passing, 'utf8'));
+    const before = readFileSync(copy, 'utf8');
+    // `run --json a.yaml b.yaml` once took a.yaml as the trace path and overwrote it.
+    const swallowed = await cli('run', '--json', copy, passing);
+    expect(swallowed.code).toBe(2);
+    expect(swallowed.err).toBe(
+      `pagelab: --json ${copy} exists and is not a pagelab trace: use --force to overwrite it\n`,
+    );
+    expect(swallowed.out).toBe('');
+    const asInput = await cli('run', copy, '--json', copy, '--force');
+    expect(asInput.code).toBe(2);
+    expect(asInput.err).toBe(
+      `pagelab: --json ${copy} is one of the scenario files: refusing to overwrite an input\n`,
+    );
+    expect(readFileSync(copy, 'utf8')).toBe(before);
+    const notes = join(dir, 'notes.txt');
+    writeFileSync(notes, 'my notes\n');
+    const foreign = await cli('run', passing, '--json', notes);
+    expect(foreign.code).toBe(2);
+    expect(foreign.err).toContain('exists and is not a pagelab trace: use --force');
+    expect(readFileSync(notes, 'utf8')).toBe('my notes\n');
+    expect((await cli('run', passing, '--json', notes, '--force')).code).toBe(0);
+    expect(readFileSync(notes, 'utf8').startsWith('{"type":"boot"')).toBe(true);
+    // A trace pagelab wrote may be replaced; a path in a missing directory fails before running.
+    expect((await cli('run', passing, '--json', notes)).code).toBe(0);
+    const nowhere = await cli('run', passing, '--json', join(dir, 'no/such/dir/t.jsonl'));
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.out).toBe('');
+    expect(nowhere.err).toMatch(/cannot write \(ENOENT\)/);
+  });
+
   it('the same input gives the same output, byte for byte', async () => {
-    const a = await cli('run', SHOWCASE, '--json');
-    const b = await cli('run', SHOWCASE, '--json');
+    const a = await cli('run', SHOWCASE, '--json', '-');
+    const b = await cli('run', SHOWCASE, '--json', '-');
     expect(a.code).toBe(0);
     expect(b.out).toBe(a.out);
     expect(b.err).toBe(a.err);
