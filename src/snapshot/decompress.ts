@@ -84,7 +84,8 @@ export async function streamFile(
   });
   try {
     if (format === 'raw') await pipeline(source, collect);
-    else if (format === 'gzip') await pipeline(source, zlib.createGunzip({ chunkSize: chunkBytes }), collect);
+    else if (format === 'gzip')
+      await pipeline(source, zlib.createGunzip({ chunkSize: Math.max(64, chunkBytes) }), collect);
     else await pipeline(source, zstdDecoder(path), collect);
   } catch (e) {
     if (e instanceof SnapshotError) throw e;

@@ -154,6 +154,8 @@ export function formatPageTypes(sum: PageTypesSummary, pageSize = 4096): string 
       `${kpfHex(r.lo, r.hi)}\t${String(r.pages).padStart(10)} ${String(pagesToMb(r.pages, pageSize)).padStart(8)}  ${kpfSymbols(r.lo, r.hi)}\t${kpfLongName(r.lo, r.hi)}`,
     );
   }
-  lines.push(`             total\t${String(sum.total).padStart(10)} ${String(pagesToMb(sum.total, pageSize)).padStart(8)}`);
+  lines.push(
+    `             total\t${String(sum.total).padStart(10)} ${String(pagesToMb(sum.total, pageSize)).padStart(8)}`,
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -49,7 +49,10 @@ export interface ReadOptions {
 }
 
 /** One u64 file into two columns. */
-async function readU64(file: string, chunkBytes?: number): Promise<{ lo: Uint32Array; hi: Uint32Array; format: Format }> {
+async function readU64(
+  file: string,
+  chunkBytes?: number,
+): Promise<{ lo: Uint32Array; hi: Uint32Array; format: Format }> {
   const probe = probeFile(file);
   const c = new U64Collector(Math.floor(probe.sizeHint / 8));
   await streamFile(file, probe.format, (chunk) => c.push(chunk), chunkBytes);

@@ -11,7 +11,8 @@
 import os from 'node:os';
 import { SnapshotError } from './errors.js';
 
-if (os.endianness() !== 'LE') throw new Error('src/snapshot reads little-endian captures on a little-endian host');
+if (os.endianness() !== 'LE')
+  throw new Error('src/snapshot reads little-endian captures on a little-endian host');
 
 /** The decoded entries: word i is `hi[i] * 2^32 + lo[i]`. */
 export interface U64Columns {
@@ -54,11 +55,15 @@ export class U64Collector {
     const whole = (chunk.length - off) & ~7;
     if (whole > 0) {
       const start = chunk.byteOffset + off;
-      // A Uint32Array view needs 4-byte alignment; pooled Buffers are not always aligned.
-      const words =
-        start % 4 === 0
-          ? new Uint32Array(chunk.buffer, start, whole >>> 2)
-          : new Uint32Array(chunk.slice(off, off + whole).buffer, 0, whole >>> 2);
+      // A Uint32Array view needs 4-byte alignment; pooled Buffers are not always aligned, so
+      // copy those (Buffer#slice would be a view, hence the explicit copy).
+      let words: Uint32Array;
+      if (start % 4 === 0) words = new Uint32Array(chunk.buffer, start, whole >>> 2);
+      else {
+        const copy = new Uint8Array(whole);
+        copy.set(chunk.subarray(off, off + whole));
+        words = new Uint32Array(copy.buffer);
+      }
       this.append(words, 0, whole >>> 3);
     }
     const rest = chunk.length - off - whole;

@@ -27,7 +27,9 @@ describe('page-types -F on the shipped capture', () => {
 
   it('the raw (-r) summary is byte-identical to the kernel tool', async () => {
     const s = await loadedCapture();
-    expect(formatPageTypes(pageTypes(s, true))).toBe(readFileSync(fixture('loaded.page-types-raw.txt'), 'utf8'));
+    expect(formatPageTypes(pageTypes(s, true))).toBe(
+      readFileSync(fixture('loaded.page-types-raw.txt'), 'utf8'),
+    );
   });
 });
 
@@ -35,7 +37,10 @@ describe('page-types rules', () => {
   it('non-raw hides bits 32–47 and the compound bits of non-hugetlb compound pages', () => {
     const thpTail = LO(KPF.COMPOUND_TAIL) | LO(KPF.THP);
     const hugeHead = LO(KPF.COMPOUND_HEAD) | LO(KPF.HUGE);
-    const sum = pageTypes(words([thpTail, HI(KPF.RESERVED)], [hugeHead, HI(KPF.PRIVATE)], [0, HI(KPF.READAHEAD)]), false);
+    const sum = pageTypes(
+      words([thpTail, HI(KPF.RESERVED)], [hugeHead, HI(KPF.PRIVATE)], [0, HI(KPF.READAHEAD)]),
+      false,
+    );
     expect(sum.rows.map((r) => [r.lo, r.hi])).toEqual([
       [LO(KPF.THP), 0],
       [hugeHead, 0],
@@ -78,7 +83,10 @@ describe('page-types rules', () => {
   });
 
   it('MB is pages × 4 KiB >> 20, rounded down, and the total line counts every PFN', () => {
-    const sum = pageTypes(words(...Array.from({ length: 300 }, (): [number, number] => [LO(KPF.LRU), 0])), false);
+    const sum = pageTypes(
+      words(...Array.from({ length: 300 }, (): [number, number] => [LO(KPF.LRU), 0])),
+      false,
+    );
     const text = formatPageTypes(sum);
     expect(text).toContain('0x0000000000000020\t       300        1  _____l');
     expect(text.endsWith('             total\t       300        1\n')).toBe(true);
