@@ -265,6 +265,6 @@ export function folioTotals(c: Classification): { folios: number; large: number 
 /** Free blocks per order as buddyinfo prints them, summed over zones (for the cross-check). */
 export function buddyinfoTotals(rows: BuddyInfo[]): number[] {
   const out = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
-  for (const r of rows) r.free.forEach((v, o) => (out[o] += v));
+  for (const r of rows) for (let o = 0; o < r.free.length && o < out.length; o++) out[o] += r.free[o];
   return out;
 }
