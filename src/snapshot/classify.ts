@@ -79,6 +79,15 @@ export const FOLIO_FRAMES: readonly Frame[] = [
   FRAME.ZERO,
 ];
 
+/** Frame types whose pages make up objects that are counted (folios, slabs, ptdescs, compound pages). */
+const IS_OBJECT: readonly boolean[] = FRAME_NAMES.map(
+  (_, f) =>
+    (FOLIO_FRAMES as readonly number[]).includes(f) ||
+    f === FRAME.SLAB ||
+    f === FRAME.PGTABLE ||
+    f === FRAME.KERNEL_COMPOUND,
+);
+
 /** Set in `frames[pfn]` for a tail page of a large object. */
 export const TAIL = 0x80;
 export const MAX_PAGE_ORDER = 10;
@@ -208,7 +217,7 @@ export function classify(s: Snapshot): Classification {
     if (lo & HEAD) {
       headFrame = f;
       run = 1;
-    } else if (f !== FRAME.HOLE && f !== FRAME.NOFLAGS && f !== FRAME.FREE) addObject(f, 0);
+    } else if (IS_OBJECT[f]) addObject(f, 0);
   }
   closeHead();
   closeFree(n);
