@@ -52,13 +52,14 @@ export interface ReadOptions {
 async function readU64(
   file: string,
   chunkBytes?: number,
-): Promise<{ lo: Uint32Array; hi: Uint32Array; format: Format }> {
+  saturate = false,
+): Promise<{ lo: Uint32Array; hi: Uint32Array; saturated: number; format: Format }> {
   const probe = probeFile(file);
-  const c = new U64Collector(Math.floor(probe.sizeHint / 8));
+  const c = new U64Collector(Math.floor(probe.sizeHint / 8), saturate);
   await streamFile(file, probe.format, (chunk) => c.push(chunk), chunkBytes);
   const cols = c.finish(file);
   if (cols.length === 0) throw new SnapshotError(`${file}: empty: no PFNs`);
-  return { lo: cols.lo, hi: cols.hi, format: probe.format };
+  return { lo: cols.lo, hi: cols.hi, saturated: c.saturated, format: probe.format };
 }
 
 /**
@@ -102,18 +103,13 @@ export async function readSnapshot(o: ReadOptions): Promise<Snapshot> {
   let mapcount: Uint32Array | null = null;
   let saturated = 0;
   if (countPath !== null) {
-    const count = await readU64(countPath, o.chunkBytes);
+    const count = await readU64(countPath, o.chunkBytes, true);
     if (count.lo.length !== flags.lo.length)
       throw new SnapshotError(
         `${countPath}: ${count.lo.length} entries but ${o.flags} has ${flags.lo.length}: kpagecount and kpageflags must cover the same PFNs`,
       );
     mapcount = count.lo;
-    for (let i = 0; i < count.hi.length; i++) {
-      if (count.hi[i] !== 0) {
-        mapcount[i] = 0xffffffff;
-        saturated++;
-      }
-    }
+    saturated = count.saturated;
   }
   return {
     nrPfns: flags.lo.length,

@@ -14,7 +14,7 @@ import { SnapshotError } from './errors.js';
 if (os.endianness() !== 'LE')
   throw new Error('src/snapshot reads little-endian captures on a little-endian host');
 
-/** The decoded entries: word i is `hi[i] * 2^32 + lo[i]`. */
+/** The decoded entries: word i is `hi[i] * 2^32 + lo[i]` (`hi` is empty in saturate mode). */
 export interface U64Columns {
   lo: Uint32Array;
   hi: Uint32Array;
@@ -25,17 +25,24 @@ const MIN_CAPACITY = 1 << 16;
 
 export class U64Collector {
   private lo: Uint32Array;
-  private hi: Uint32Array;
+  /** Null in `saturate` mode: a word ≥ 2^32 is stored as 2^32 − 1 and counted instead. */
+  private hi: Uint32Array | null;
+  /** Entries that did not fit 32 bits (saturate mode). */
+  saturated = 0;
   private n = 0;
   private readonly carry = new Uint8Array(8);
   private carryLen = 0;
   /** Bytes taken in so far (for error messages). */
   bytes = 0;
 
-  constructor(expectedEntries = 0) {
+  /**
+   * `saturate`: keep only the low half, clamped — kpagecount's mapcount is an int in the kernel,
+   * so the high half is only ever set by a negative (buggy) count; this halves its memory.
+   */
+  constructor(expectedEntries = 0, saturate = false) {
     const cap = Math.max(MIN_CAPACITY, expectedEntries);
     this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
+    this.hi = saturate ? null : new Uint32Array(cap);
   }
 
   /** Take the next bytes of the stream; the chunk may be reused by the caller afterwards. */
@@ -79,7 +86,8 @@ export class U64Collector {
       throw new SnapshotError(
         `${name}: ${this.bytes} bytes is not a multiple of 8 (one u64 per PFN): truncated or not a kpageflags/kpagecount capture`,
       );
-    return { lo: this.lo.subarray(0, this.n), hi: this.hi.subarray(0, this.n), length: this.n };
+    const lo = this.lo.subarray(0, this.n);
+    return { lo, hi: this.hi ? this.hi.subarray(0, this.n) : new Uint32Array(0), length: this.n };
   }
 
   private append(words: Uint32Array, first: number, count: number): void {
@@ -87,10 +95,22 @@ export class U64Collector {
     const lo = this.lo;
     const hi = this.hi;
     let n = this.n;
-    for (let i = first, end = first + 2 * count; i < end; i += 2) {
-      lo[n] = words[i];
-      hi[n] = words[i + 1];
-      n++;
+    const end = first + 2 * count;
+    if (hi !== null) {
+      for (let i = first; i < end; i += 2) {
+        lo[n] = words[i];
+        hi[n] = words[i + 1];
+        n++;
+      }
+    } else {
+      for (let i = first; i < end; i += 2) {
+        if (words[i + 1] === 0) lo[n] = words[i];
+        else {
+          lo[n] = 0xffffffff;
+          this.saturated++;
+        }
+        n++;
+      }
     }
     this.n = n;
   }
@@ -100,10 +120,12 @@ export class U64Collector {
     let cap = this.lo.length * 2;
     while (cap < want) cap *= 2;
     const lo = new Uint32Array(cap);
-    const hi = new Uint32Array(cap);
     lo.set(this.lo.subarray(0, this.n));
-    hi.set(this.hi.subarray(0, this.n));
     this.lo = lo;
-    this.hi = hi;
+    if (this.hi !== null) {
+      const hi = new Uint32Array(cap);
+      hi.set(this.hi.subarray(0, this.n));
+      this.hi = hi;
+    }
   }
 }
