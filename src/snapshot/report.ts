@@ -60,7 +60,8 @@ export function formatCensus(s: Snapshot, c: Classification): string {
     const objects = f === FRAME.FREE ? c.freeBlocks.reduce((a, b) => a + b, 0) : objectCount(c, f as Frame);
     const detail = orders.map(([o, n]) => `${o}×${num(n)}`).join(' ');
     lines.push(
-      `${FRAME_NAMES[f].padEnd(16)} ${num(pages).padStart(10)} ${((pages * 4096) / 2 ** 20).toFixed(1).padStart(9)} ${(objects ? num(objects) : '').padStart(9)}  ${detail}${WHAT[f as Frame] ? `${detail ? '  ' : ''}— ${WHAT[f as Frame]}` : ''}`,
+      // trimEnd: a type with neither orders nor a note leaves trailing blanks.
+      `${FRAME_NAMES[f].padEnd(16)} ${num(pages).padStart(10)} ${((pages * 4096) / 2 ** 20).toFixed(1).padStart(9)} ${(objects ? num(objects) : '').padStart(9)}  ${detail}${WHAT[f as Frame] ? `${detail ? '  ' : ''}— ${WHAT[f as Frame]}` : ''}`.trimEnd(),
     );
   }
   lines.push(
