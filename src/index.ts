@@ -61,4 +61,5 @@ export { formatPageTypes, type PageTypesSummary, pageTypes } from './snapshot/pa
 export { formatPfnMap, pfnMap, pfnMapJson } from './snapshot/pfn_map.js';
 export { type Price, priceMemdesc, snapshotAccounting, snapshotCensus } from './snapshot/price.js';
 export { readLiveSnapshot, readSnapshot, type Snapshot } from './snapshot/read.js';
+export { machineFromSnapshot, REPLAY_NOTES, type Replay } from './snapshot/replay.js';
 export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';
