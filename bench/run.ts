@@ -10,6 +10,7 @@ import { runBoot } from './boot.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
+import { runSnapshot } from './snapshot.js';
 import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
 import { runVm } from './vm.js';
 
@@ -19,6 +20,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['memmap', runMemmap],
   ['vm', runVm],
   ['gup', runGup],
+  ['snapshot', runSnapshot],
 ];
 
 function main(): void {

@@ -71,3 +71,20 @@ export {
   PAGE_SIZE,
   parseSize,
 } from './mm/types.js';
+export {
+  type Classification,
+  classify,
+  FRAME,
+  FRAME_NAMES,
+  type Frame,
+  folioTotals,
+  objectCount,
+} from './snapshot/classify.js';
+export { SnapshotError } from './snapshot/errors.js';
+export { kpfHex, kpfLongName } from './snapshot/kpageflags.js';
+export { formatPageTypes, type PageTypesSummary, pageTypes } from './snapshot/page_types.js';
+export { formatPfnMap, pfnMap, pfnMapJson } from './snapshot/pfn_map.js';
+export { type Price, priceMemdesc, snapshotAccounting, snapshotCensus } from './snapshot/price.js';
+export { readLiveSnapshot, readSnapshot, type Snapshot } from './snapshot/read.js';
+export { machineFromSnapshot, REPLAY_NOTES, type Replay } from './snapshot/replay.js';
+export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';

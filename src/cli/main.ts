@@ -26,6 +26,7 @@ import type { Io } from './io.js';
 import { oracleCommand } from './oracle_command.js';
 import { bootReport } from './report.js';
 import { runCommand } from './run_command.js';
+import { snapshotCommand } from './snapshot_command.js';
 import { UsageError } from './usage_error.js';
 
 export { UsageError };
@@ -161,6 +162,20 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
       for (const s of o.size.split(',')) sizeArg(s);
       out(`${devmemReport(o.size.split(','))}\n`);
     });
+
+  program
+    .command('snapshot')
+    .description(
+      'a real machine: census, memdesc price and PFN map of a kpageflags capture (or live /proc, as root)',
+    )
+    .argument('[file]', 'saved /proc/kpageflags (raw, gzip or zstd); omitted: the live machine')
+    .option('--count <file>', 'saved /proc/kpagecount (default: the kpagecount file beside FILE)')
+    .option('--page-types', 'print the summary of the kernel tool `page-types -F FILE` instead')
+    .option('-r, --raw', 'with --page-types: raw mode, as `page-types -r`')
+    .option('--json', 'print the same data as JSON')
+    .option('--no-map', 'leave out the PFN map')
+    .option('--width <n>', 'PFN map characters per row', intArg, 64)
+    .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
 
   program
     .command('demo')

@@ -1,0 +1,279 @@
+/**
+ * What every frame of a capture is: one pass over kpageflags that types each PFN, groups
+ * compound pages into objects (folio heads and tails with their order, slabs, kernel compound
+ * allocations), splits free memory into buddy blocks, and counts descriptors.
+ *
+ * Kernel files: fs/proc/page.c (stable_page_flags(): which bits mean what, and which come from
+ * the folio rather than the page), include/linux/page-flags.h (page types: slab, pgtable, buddy
+ * and offline are types, not folio flags), mm/page_alloc.c (buddy blocks are naturally aligned
+ * powers of two up to MAX_PAGE_ORDER; is_free_buddy_page() is why every page of a free block
+ * reads BUDDY, not only the head).
+ *
+ * Rules, in the order they are tested (the first that matches wins):
+ * 1. NOPAGE, or a PFN in a section with no RAM (iomem) → hole (no memmap).
+ * 2. HWPOISON → hwpoison. 3. SLAB → slab: slab pages reuse the mapping word that carries the
+ *    ANON/KSM bits, so SLAB must be tested before them. 4. PGTABLE. 5. BUDDY → free.
+ * 6. OFFLINE. 7. ZERO_PAGE → zero (the 4 KiB zero page, or with THP the huge zero folio).
+ * 8. HUGE → hugetlb. 9. compound without THP → a kernel compound allocation, not a folio
+ *    (__GFP_COMP pages, large kmalloc). 10. RESERVED → reserved (firmware, kernel image; some,
+ *    like the vDSO, are mapped). 11. no bit at all → no flags: never initialised (deferred
+ *    struct page init) or an untyped kernel page (vmalloc, stacks, page_frag) — the flags cannot
+ *    tell which. 12. ANON → anon (KSM if KSM). 13. SWAPBACKED → shmem/tmpfs. 14. else → file.
+ * A tail (COMPOUND_TAIL) joins the open head when it types the same; a tail with no such head
+ * (the capture is not atomic: a folio may split while it is read) is counted as torn.
+ * A large folio's order is log2 of its run; THP is the PMD order, mTHP any other.
+ */
+import { type BuddyInfo, memmapSections, parseIomemRam, SECTION_PFNS } from './companions.js';
+import { HI, KPF, LO } from './kpageflags.js';
+import type { Snapshot } from './read.js';
+
+export const FRAME = {
+  HOLE: 0,
+  NOFLAGS: 1,
+  RESERVED: 2,
+  FREE: 3,
+  SLAB: 4,
+  PGTABLE: 5,
+  ZERO: 6,
+  HUGETLB: 7,
+  ANON: 8,
+  KSM: 9,
+  FILE: 10,
+  SHMEM: 11,
+  KERNEL_COMPOUND: 12,
+  OFFLINE: 13,
+  HWPOISON: 14,
+  TORN: 15,
+} as const;
+export type Frame = (typeof FRAME)[keyof typeof FRAME];
+
+export const FRAME_NAMES: readonly string[] = [
+  'hole',
+  'no-flags',
+  'reserved',
+  'free',
+  'slab',
+  'pgtable',
+  'zero',
+  'hugetlb',
+  'anon',
+  'ksm',
+  'file',
+  'shmem',
+  'kernel-compound',
+  'offline',
+  'hwpoison',
+  'torn',
+];
+export const NR_FRAMES = FRAME_NAMES.length;
+/** One letter per frame type for the PFN-range map. */
+export const FRAME_LETTERS = ' .rFSgzhaxfsko!?';
+
+/** Frame types whose objects are folios (a folio descriptor under memdescs). */
+export const FOLIO_FRAMES: readonly Frame[] = [
+  FRAME.ANON,
+  FRAME.KSM,
+  FRAME.FILE,
+  FRAME.SHMEM,
+  FRAME.HUGETLB,
+  FRAME.ZERO,
+];
+
+/** Frame types whose pages make up objects that are counted (folios, slabs, ptdescs, compound pages). */
+const IS_OBJECT: readonly boolean[] = FRAME_NAMES.map(
+  (_, f) =>
+    (FOLIO_FRAMES as readonly number[]).includes(f) ||
+    f === FRAME.SLAB ||
+    f === FRAME.PGTABLE ||
+    f === FRAME.KERNEL_COMPOUND,
+);
+
+/** Set in `frames[pfn]` for a tail page of a large object. */
+export const TAIL = 0x80;
+export const MAX_PAGE_ORDER = 10;
+/** HPAGE_PMD_ORDER with 4 KiB pages. */
+export const PMD_ORDER = 9;
+
+export interface Classification {
+  nrPfns: number;
+  /** FRAME value per PFN, | TAIL on tail pages. */
+  frames: Uint8Array;
+  /** Pages per frame type. */
+  pages: Float64Array;
+  /** Objects (folios, slabs, ptdescs, compound allocations, 4 KiB pages) per frame type and order: key `${frame}:${order}`. */
+  objects: Map<string, number>;
+  /** Free buddy blocks per order (inferred: maximal aligned blocks within each free run). */
+  freeBlocks: number[];
+  /** Sum of kpagecount over KSM pages (0 without kpagecount). */
+  ksmMapcount: number;
+  /** PFNs that have a memmap (present sections with RAM per iomem; all but NOPAGE without it). */
+  memmapPfns: number;
+  /** Whether iomem told holes from RAM. */
+  usedIomem: boolean;
+  /** Tails with no matching head; compound runs whose length is not a power of two. */
+  torn: number;
+  irregular: number;
+}
+
+const B = LO;
+const HEAD = B(KPF.COMPOUND_HEAD);
+const TAILBIT = B(KPF.COMPOUND_TAIL);
+const RESERVED_HI = HI(KPF.RESERVED);
+
+/** Rules 2–14 of the header for one word (rule 1 needs the PFN and is the caller's). */
+export function frameOf(lo: number, hi: number): Frame {
+  if (lo & B(KPF.NOPAGE)) return FRAME.HOLE;
+  if (lo & B(KPF.HWPOISON)) return FRAME.HWPOISON;
+  if (lo & B(KPF.SLAB)) return FRAME.SLAB;
+  if (lo & B(KPF.PGTABLE)) return FRAME.PGTABLE;
+  if (lo & B(KPF.BUDDY)) return FRAME.FREE;
+  if (lo & B(KPF.OFFLINE)) return FRAME.OFFLINE;
+  if (lo & B(KPF.ZERO_PAGE)) return FRAME.ZERO;
+  if (lo & B(KPF.HUGE)) return FRAME.HUGETLB;
+  if (lo & (HEAD | TAILBIT) && !(lo & B(KPF.THP))) return FRAME.KERNEL_COMPOUND;
+  if (hi & RESERVED_HI) return FRAME.RESERVED;
+  if (lo === 0 && hi === 0) return FRAME.NOFLAGS;
+  if (lo & B(KPF.ANON)) return lo & B(KPF.KSM) ? FRAME.KSM : FRAME.ANON;
+  if (lo & B(KPF.SWAPBACKED)) return FRAME.SHMEM;
+  return FRAME.FILE;
+}
+
+/** Classify every PFN of a capture (see the header for the rules). */
+export function classify(s: Snapshot): Classification {
+  const n = s.nrPfns;
+  const frames = new Uint8Array(n);
+  const pages = new Float64Array(NR_FRAMES);
+  const objects = new Map<string, number>();
+  const freeBlocks = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
+  const sections = s.companions.iomem ? memmapSections(parseIomemRam(s.companions.iomem), n) : null;
+  const { flagsLo, flagsHi } = s;
+  const count = s.mapcount;
+
+  const addObject = (frame: number, order: number) => {
+    const key = `${frame}:${order}`;
+    objects.set(key, (objects.get(key) ?? 0) + 1);
+  };
+  let torn = 0;
+  let irregular = 0;
+  let headFrame = -1;
+  let run = 0;
+  const closeHead = () => {
+    if (headFrame < 0) return;
+    const order = 31 - Math.clz32(run);
+    if (run !== 1 << order) irregular++;
+    addObject(headFrame, run === 1 << order ? order : order + 1);
+    headFrame = -1;
+  };
+  let freeStart = -1;
+  const closeFree = (end: number) => {
+    if (freeStart < 0) return;
+    splitBuddyRun(freeStart, end, freeBlocks);
+    freeStart = -1;
+  };
+
+  let ksmMapcount = 0;
+  let memmapPfns = 0;
+  let prevLo = -1;
+  let prevHi = -1;
+  let prevFrame: Frame = FRAME.NOFLAGS;
+  for (let pfn = 0; pfn < n; pfn++) {
+    const lo = flagsLo[pfn];
+    const hi = flagsHi[pfn];
+    let f: Frame;
+    if (lo === prevLo && hi === prevHi) f = prevFrame;
+    else {
+      f = frameOf(lo, hi);
+      prevLo = lo;
+      prevHi = hi;
+      prevFrame = f;
+    }
+    if (sections !== null && f === FRAME.NOFLAGS && sections[(pfn / SECTION_PFNS) | 0] === 0) f = FRAME.HOLE;
+    if (f !== FRAME.HOLE) memmapPfns++;
+    pages[f]++;
+
+    if (f === FRAME.FREE) {
+      if (freeStart < 0) freeStart = pfn;
+    } else closeFree(pfn);
+
+    if (lo & TAILBIT) {
+      if (headFrame === f) {
+        frames[pfn] = f | TAIL;
+        run++;
+        if (f === FRAME.KSM && count) ksmMapcount += count[pfn];
+        continue;
+      }
+      closeHead();
+      // A tail of a free or torn-down object reads as that type's tail; one with no head of
+      // its own type means the folio changed while the capture was taken.
+      pages[f]--;
+      pages[FRAME.TORN]++;
+      frames[pfn] = FRAME.TORN | TAIL;
+      torn++;
+      continue;
+    }
+    closeHead();
+    frames[pfn] = f;
+    if (f === FRAME.KSM && count) ksmMapcount += count[pfn];
+    if (lo & HEAD) {
+      headFrame = f;
+      run = 1;
+    } else if (IS_OBJECT[f]) addObject(f, 0);
+  }
+  closeHead();
+  closeFree(n);
+  return {
+    nrPfns: n,
+    frames,
+    pages,
+    objects,
+    freeBlocks,
+    ksmMapcount,
+    memmapPfns: sections === null ? n - pages[FRAME.HOLE] : memmapPfns,
+    usedIomem: sections !== null,
+    torn,
+    irregular,
+  };
+}
+
+/**
+ * A run of free PFNs as the buddy allocator holds it: at each PFN the largest naturally aligned
+ * block (≤ MAX_PAGE_ORDER) that fits. Two free buddies of one order would have merged
+ * (__free_one_page()), so this is the only decomposition a consistent allocator can be in.
+ */
+export function splitBuddyRun(start: number, end: number, blocks: number[]): void {
+  let pfn = start;
+  while (pfn < end) {
+    let order = Math.min(MAX_PAGE_ORDER, pfn === 0 ? MAX_PAGE_ORDER : 31 - Math.clz32(pfn & -pfn));
+    while (pfn + (1 << order) > end) order--;
+    blocks[order]++;
+    pfn += 1 << order;
+  }
+}
+
+/** Objects of one frame type, summed over orders; `large` counts order > 0 only. */
+export function objectCount(c: Classification, frame: Frame, large = false): number {
+  let total = 0;
+  for (const [key, v] of c.objects) {
+    const [f, order] = key.split(':').map(Number);
+    if (f === frame && (!large || order > 0)) total += v;
+  }
+  return total;
+}
+
+/** Totals the README of a capture quotes. */
+export function folioTotals(c: Classification): { folios: number; large: number } {
+  let folios = 0;
+  let large = 0;
+  for (const f of FOLIO_FRAMES) {
+    folios += objectCount(c, f);
+    large += objectCount(c, f, true);
+  }
+  return { folios, large };
+}
+
+/** Free blocks per order as buddyinfo prints them, summed over zones (for the cross-check). */
+export function buddyinfoTotals(rows: BuddyInfo[]): number[] {
+  const out = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
+  for (const r of rows) for (let o = 0; o < r.free.length && o < out.length; o++) out[o] += r.free[o];
+  return out;
+}
