@@ -9,7 +9,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ResolvedConfig } from '../index.js';
+import type { ResolvedConfig } from '../machine/config.js';
 import type { Knob } from './types.js';
 
 const THP = '/sys/kernel/mm/transparent_hugepage';

@@ -3,7 +3,9 @@
  * kernel's terms — its frame as the PFN, the zero pages by their flags, page_mapcount() as
  * kpagecount, PG_anon_exclusive as kpageflags bit 34, PG_ksm as KPF_KSM — plus what each step returned.
  */
-import { type Machine, PAGE_SIZE, PG } from '../index.js';
+import type { Machine } from '../machine/machine.js';
+import { PG } from '../mm/folio.js';
+import { PAGE_SIZE } from '../mm/types.js';
 import type { Scenario } from '../scenario/parse.js';
 import { runScenario } from '../scenario/run.js';
 import type { OraclePlan, PlannedStep } from './translate.js';

@@ -2,7 +2,7 @@
  * `runOracle`: one scenario on the real kernel (through the probe) and on the model, compared.
  * This is the only part of the oracle that touches the host's state (the sysfs knobs).
  */
-import { resolveConfig } from '../index.js';
+import { resolveConfig } from '../machine/config.js';
 import type { Scenario } from '../scenario/parse.js';
 import { compare } from './compare.js';
 import { applyKnobs, restoreKnobs, wantedKnobs } from './knobs.js';

@@ -4,7 +4,7 @@
  * allocator and slab ops, files beyond a filled memfd, fixed addresses, GUP flags no user-space
  * path gives — makes the scenario not oracle-able, and the error says which step and why.
  */
-import { PAGE_SIZE, parseSize } from '../index.js';
+import { PAGE_SIZE, parseSize } from '../mm/types.js';
 import type { Scenario, Step } from '../scenario/parse.js';
 
 /** A region of one process the oracle observes after every step. */

@@ -4,7 +4,7 @@
  * parser checks that each is defined before use.
  */
 import { z } from 'zod';
-import { parseSize } from '../index.js';
+import { parseSize } from '../mm/types.js';
 import type { Path } from './diagnostics.js';
 import { ScenarioInputError } from './diagnostics.js';
 import type { RunContext, StaticContext } from './step.js';

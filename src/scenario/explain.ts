@@ -3,7 +3,7 @@
  * would, with the scenario's labels that name it; or a user address walked through the page
  * tables level by level.
  */
-import { KernelBug, parseSize } from '../index.js';
+import { KernelBug, parseSize } from '../mm/types.js';
 import { ScenarioInputError } from './diagnostics.js';
 import { hex } from './fields.js';
 import { indent } from './report.js';

@@ -2,7 +2,9 @@
  * A run as text: a header, one line per step (and what a dump printed), the report, then the
  * verdict with every failure at its `file:line:col`.
  */
-import { formatSize, type ResolvedConfig } from '../index.js';
+
+import type { ResolvedConfig } from '../machine/config.js';
+import { formatSize } from '../mm/types.js';
 import { formatDiagnostic } from './diagnostics.js';
 import type { Scenario } from './parse.js';
 import { indent, reportText } from './report.js';

@@ -8,7 +8,7 @@
  * a label keeps its value after the object is freed, so a scenario can show what a use after
  * free does (the model answers with a KernelBug).
  */
-import type { Machine } from '../index.js';
+import type { Machine } from '../machine/machine.js';
 
 /** What a label names at run time. */
 export interface Binding {

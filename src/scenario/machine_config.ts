@@ -3,17 +3,11 @@
  * invariants after every step at level `cheap` unless they say otherwise.
  */
 import { z } from 'zod';
-import {
-  CHECK_LEVELS,
-  type CheckLevel,
-  ConfigError,
-  LAYOUTS,
-  type MachineConfig,
-  PIN_DESIGNS,
-  type ResolvedConfig,
-  resolveConfig,
-  THP_MODES,
-} from '../index.js';
+import { CHECK_LEVELS, type CheckLevel } from '../check/invariants.js';
+import { LAYOUTS } from '../designs/layout.js';
+import { PIN_DESIGNS } from '../designs/pincount.js';
+import { ConfigError, type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
+import { THP_MODES } from '../machine/uapi.js';
 import type { Path } from './diagnostics.js';
 import { oneOf, sizeText, uint } from './fields.js';
 

@@ -9,7 +9,7 @@
  * A new way of naming a page is one more form in PAGE_REF_FORMS.
  */
 import { z } from 'zod';
-import { PAGE_SIZE } from '../index.js';
+import { PAGE_SIZE } from '../mm/types.js';
 import { type Path, ScenarioInputError } from './diagnostics.js';
 import { hex, labelName, uint } from './fields.js';
 import { definePageRefForm, type PageRefForm, type ResolvedPage } from './page_ref_form.js';

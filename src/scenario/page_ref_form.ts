@@ -4,7 +4,7 @@
  * to a frame during it.
  */
 import type { z } from 'zod';
-import type { PageInfo } from '../index.js';
+import type { PageInfo } from '../machine/types.js';
 import type { Path } from './diagnostics.js';
 import type { RunContext, StaticContext } from './step.js';
 

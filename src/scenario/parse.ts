@@ -9,8 +9,8 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { CheckLevel, MachineConfig, ResolvedConfig } from '../index.js';
-import { resolveConfig } from '../index.js';
+import type { CheckLevel } from '../check/invariants.js';
+import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
 import { byPosition, type Diagnostic, type Path, type Pos } from './diagnostics.js';
 import type { StaticLabel } from './labels.js';
 import {

@@ -4,7 +4,7 @@
  * `a` an exclusive anon page, `A` a shared anon page, `H`/`h` a PMD-mapped THP (exclusive or
  * not), `f` a page-cache page, `p` a pinned page — and its rss.
  */
-import type { Machine } from '../index.js';
+import type { Machine } from '../machine/machine.js';
 import type { Labels } from './labels.js';
 import type { ReportSection } from './report.js';
 

@@ -3,7 +3,10 @@
  * zoneinfo, slabinfo) plus the metadata accounting of the descriptor layouts. Shared by scenario
  * reports, `dump` steps and `pagelab boot`.
  */
-import { formatSize, type LayoutAccounting, type Machine } from '../index.js';
+
+import type { LayoutAccounting } from '../designs/layout.js';
+import type { Machine } from '../machine/machine.js';
+import { formatSize } from '../mm/types.js';
 import { hex } from './fields.js';
 
 /** Columns of strings: the first left-aligned, the others right-aligned. */

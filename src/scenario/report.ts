@@ -3,7 +3,8 @@
  * and the web visualiser) and text (for the terminal). Which sections there are, and in which
  * order, is listed in registry.ts.
  */
-import { type Machine, MT_NAMES } from '../index.js';
+import type { Machine } from '../machine/machine.js';
+import { MT_NAMES } from '../mm/memdesc.js';
 import type { Labels } from './labels.js';
 import { accountingText, meminfoText, slabinfoText, table } from './procfs.js';
 

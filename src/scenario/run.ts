@@ -7,15 +7,10 @@
  * on a state the author did not intend. Nothing here depends on time or host, so the same input
  * gives the same result, byte for byte.
  */
-import {
-  type CheckLevel,
-  ConfigError,
-  InputError,
-  InvariantViolation,
-  KernelBug,
-  KernelError,
-  Machine,
-} from '../index.js';
+import { type CheckLevel, InvariantViolation } from '../check/invariants.js';
+import { ConfigError, InputError } from '../machine/config.js';
+import { Machine } from '../machine/machine.js';
+import { KernelBug, KernelError } from '../mm/types.js';
 import { type Diagnostic, type Pos, ScenarioInputError } from './diagnostics.js';
 import { Labels } from './labels.js';
 import type { Scenario, Step } from './parse.js';

@@ -5,7 +5,8 @@
  * the rest: positions, error messages, `expect_error`, invariant checks, traces and reports.
  */
 import { z } from 'zod';
-import type { Machine, ResolvedConfig } from '../index.js';
+import type { ResolvedConfig } from '../machine/config.js';
+import type { Machine } from '../machine/machine.js';
 import type { Path } from './diagnostics.js';
 import { EXPECTED_ERRORS, oneOf } from './fields.js';
 import type { Binding, Labels, StaticLabel } from './labels.js';

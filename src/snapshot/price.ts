@@ -86,7 +86,6 @@ export function priceMemdesc(c: Classification): Price {
     }
   }
   const rows: PriceRow[] = [];
-  let words = 0;
   let desc = 0;
   for (let f = 0; f < NR_FRAMES; f++) {
     if (f === FRAME.HOLE) continue;
@@ -100,7 +99,6 @@ export function priceMemdesc(c: Classification): Price {
       memdescWordBytes: pages * MEMDESC_WORD_BYTES,
       memdescDescriptorBytes: descBytes[f],
     });
-    words += pages * MEMDESC_WORD_BYTES;
     desc += descBytes[f];
   }
   const structPage = c.memmapPfns * STRUCT_PAGE_BYTES;

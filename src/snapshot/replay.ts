@@ -17,7 +17,7 @@
  * - slabs: one cache whose objects fill whole slabs, enough of them for the captured slab count
  *   (slab orders and caches are not in kpageflags).
  */
-import { Machine } from '../mm/machine.js';
+import { Machine } from '../machine/machine.js';
 import { PAGE_SIZE, PAGES_PER_SECTION } from '../mm/types.js';
 import { type Classification, classify, FRAME, type Frame } from './classify.js';
 import type { Snapshot } from './read.js';

@@ -4,7 +4,8 @@
  * so a scenario can state what memdescs save over struct page on the same work.
  */
 import { z } from 'zod';
-import { LAYOUTS, type LayoutAccounting, MT_NAMES } from '../../index.js';
+import { LAYOUTS, type LayoutAccounting } from '../../designs/layout.js';
+import { MT_NAMES } from '../../mm/memdesc.js';
 import { size, uint } from '../fields.js';
 import { defineExpectation, type Failure } from '../step.js';
 

@@ -4,7 +4,8 @@
  * /proc/vmstat fields (pages and event counts).
  */
 import { z } from 'zod';
-import { Machine, parseSize } from '../../index.js';
+import { Machine } from '../../machine/machine.js';
+import { parseSize } from '../../mm/types.js';
 import { defineExpectation, type Failure } from '../step.js';
 
 let known: { meminfo: Set<string>; vmstat: Set<string> } | undefined;

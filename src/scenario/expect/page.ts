@@ -7,7 +7,10 @@
  * PFNs; `same_frame_as` / `not_same_frame_as` compare with another page.
  */
 import { z } from 'zod';
-import { MIGRATE_NAMES, MT_NAMES, type PageInfo, PG, ZONE_NAMES } from '../../index.js';
+import type { PageInfo } from '../../machine/types.js';
+import { PG } from '../../mm/folio.js';
+import { MT_NAMES } from '../../mm/memdesc.js';
+import { MIGRATE_NAMES, ZONE_NAMES } from '../../mm/page_alloc.js';
 import type { Path } from '../diagnostics.js';
 import { hex, labelName, oneOf, order, uint } from '../fields.js';
 import { analysePageRef, pageName, pageRef, resolvePage } from '../page_ref.js';

@@ -3,7 +3,7 @@
  * of /proc/slabinfo, by cache name, with the file's column names.
  */
 import { z } from 'zod';
-import type { Machine } from '../../index.js';
+import type { Machine } from '../../machine/machine.js';
 import { uint } from '../fields.js';
 import { defineExpectation, type Failure } from '../step.js';
 

@@ -14,8 +14,9 @@
  * says where it came from: 0x40+n for I/O or flash page n, 0x80+n for RAM page n.
  */
 import { z } from 'zod';
-import type { DeviceDriver, DriverContext, Machine } from '../../index.js';
-import { PAGE_SIZE } from '../../index.js';
+import type { Machine } from '../../machine/machine.js';
+import type { DeviceDriver, DriverContext } from '../../machine/types.js';
+import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { hex, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type RunContext } from '../step.js';

@@ -4,7 +4,8 @@
  * physical frames so a scenario shows what a device sees after fork and COW (mm/gup.c).
  */
 import { z } from 'zod';
-import { FOLL_NAMES, PAGE_SIZE } from '../../index.js';
+import { FOLL_NAMES } from '../../machine/uapi.js';
+import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import type { Binding } from '../labels.js';

@@ -5,7 +5,7 @@
  * first (gup_must_unshare, R3.4), so the device reads a page nobody else can write. This op exists
  * so the oracle can drive the one user-space path to a read-only pin.
  */
-import { PAGE_SIZE } from '../../index.js';
+import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { labelName, uint } from '../fields.js';
 import { defineOp } from '../step.js';

@@ -2,7 +2,9 @@
  * Ops of the page allocator and folios: alloc_pages, free_pages, folio_alloc, folio_get,
  * folio_put (mm/page_alloc.c, include/linux/mm.h).
  */
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, type Machine } from '../../index.js';
+
+import type { Machine } from '../../machine/machine.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../../mm/page_alloc.js';
 import { count, gfpFlags, gfpWord, hex, labelName, nid, oneOf, order } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { analysePageRef, pageName, pageRef, resolvePage } from '../page_ref.js';

@@ -4,7 +4,8 @@
  * frame holding it (virt_to_page), and a large kmalloc names all its frames.
  */
 import { z } from 'zod';
-import { type Machine, PAGE_SIZE } from '../../index.js';
+import type { Machine } from '../../machine/machine.js';
+import { PAGE_SIZE } from '../../mm/types.js';
 import { count, hex, labelName, nid, size } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { defineOp } from '../step.js';

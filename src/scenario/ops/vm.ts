@@ -5,7 +5,8 @@
  * `mmap: {proc: p, name: buf}`; addresses are `buf`, `buf+4K` or numbers.
  */
 import { z } from 'zod';
-import { MADV_NAMES, MAP_NAMES, PAGE_SIZE, PROT_NAMES } from '../../index.js';
+import { MADV_NAMES, MAP_NAMES, PROT_NAMES } from '../../machine/uapi.js';
+import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
