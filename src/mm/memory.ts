@@ -625,6 +625,20 @@ export function splitHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number,
   if (k.stat.tracing) k.stat.emit({ type: 'split_pmd', mm: mm.id, addr: haddr });
 }
 
+/**
+ * split_huge_pmd_if_needed() / split_huge_pmd_address(), as vma_adjust_trans_huge() runs them from
+ * __split_vma(): a VMA boundary at `addr` that is not PMD-aligned may not cut through a PMD leaf,
+ * so a PMD-mapped THP (or the huge zero folio) straddling it is split into PTEs first.
+ */
+export function splitHugePmdAddress(k: Kernel, vma: Vma, addr: number): void {
+  if (addr % PMD_SIZE === 0) return;
+  const pmdRow = k.ptdesc.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
+  if (pmdRow < 0) return;
+  const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+  const pmd = k.ptdesc.get(pmdRow, pmdIdx);
+  if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) splitHugePmd(k, vma, addr - (addr % PMD_SIZE), pmdRow, pmdIdx);
+}
+
 // ---------------------------------------------------------------- zap and page-table freeing
 
 /**

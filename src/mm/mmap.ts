@@ -12,7 +12,7 @@ import type { File } from './filemap.js';
 import type { Kernel } from './kernel.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
-import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
+import { FAULT, freePgtables, handleMmFault, splitHugePmdAddress, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
 import { entryBits, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
@@ -82,8 +82,12 @@ function unlinkVma(vma: Vma): void {
   vma.anonVma?.vmas.delete(vma);
 }
 
-/** __split_vma(): cut `vma` at `addr`; the new upper part is returned and inserted. */
-export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
+/**
+ * __split_vma(): cut `vma` at `addr`; the new upper part is returned and inserted. A PMD leaf
+ * across `addr` is split first (vma_adjust_trans_huge), so no leaf ever spans two VMAs.
+ */
+export function splitVma(k: Kernel, mm: Mm, vma: Vma, addr: number): Vma {
+  splitHugePmdAddress(k, vma, addr);
   const upper: Vma = { ...vma, start: addr, pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE };
   vma.end = addr;
   insertVma(mm, upper);
@@ -91,12 +95,16 @@ export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
   return upper;
 }
 
-/** The VMAs covering [start, end), split so that none sticks out of the range. */
-function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+/**
+ * The VMAs covering [start, end), split so that none sticks out of the range. An edge VMA that
+ * `changes` says the operation leaves as it is is not split (madvise_update_vma and
+ * mprotect_fixup return early when the flags stay the same).
+ */
+function vmasIn(k: Kernel, mm: Mm, start: number, end: number, changes = (_v: Vma) => true): Vma[] {
   const first = findVma(mm, start);
-  if (first && first.start < start) splitVma(mm, first, start);
+  if (first && first.start < start && changes(first)) splitVma(k, mm, first, start);
   const last = findVma(mm, end - 1);
-  if (last && last.end > end) splitVma(mm, last, end);
+  if (last && last.end > end && changes(last)) splitVma(k, mm, last, end);
   return mm.vmas.filter((v) => v.start >= start && v.end <= end);
 }
 
@@ -211,7 +219,7 @@ export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): v
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (end > TASK_SIZE) throw new KernelError('EINVAL', 'munmap range beyond the user address space');
   const mm = proc.mm;
-  const victims = vmasIn(mm, addr, end);
+  const victims = vmasIn(k, mm, addr, end);
   for (const v of victims) zapRange(k, v, v.start, v.end);
   for (const v of victims) {
     mm.vmas.splice(mm.vmas.indexOf(v), 1);
@@ -239,7 +247,12 @@ export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, 
     if (want & ~(v.flags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
       throw new KernelError('EACCES', 'mprotect asks for more than the mapping may have (VM_MAY*)');
     }
-    const [part] = vmasIn(mm, a, Math.min(end, v.end));
+    if ((v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === want) {
+      // mprotect_fixup(): nothing changes, so the VMA is neither split nor walked.
+      a = v.end;
+      continue;
+    }
+    const [part] = vmasIn(k, mm, a, Math.min(end, v.end));
     part.flags = (part.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
     changeProtection(k, part);
     a = part.end;
@@ -309,20 +322,21 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
   } else if (advice === MADV.DOFORK) {
     for (const v of vmas)
       if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
-    for (const v of vmasIn(mm, addr, end)) v.flags &= ~VM.DONTCOPY;
+    for (const v of vmasIn(k, mm, addr, end, (v) => (v.flags & VM.DONTCOPY) !== 0)) v.flags &= ~VM.DONTCOPY;
   } else if (advice === MADV.WIPEONFORK) {
     for (const v of vmas)
       if (v.file || v.flags & VM.SHARED)
         throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
-    for (const v of vmasIn(mm, addr, end)) v.flags |= VM.WIPEONFORK;
+    for (const v of vmasIn(k, mm, addr, end, (v) => !(v.flags & VM.WIPEONFORK))) v.flags |= VM.WIPEONFORK;
   } else if (advice === MADV.MERGEABLE) {
-    ksmMergeable(vmasIn(mm, addr, end));
+    ksmMergeable(vmasIn(k, mm, addr, end));
   } else if (advice === MADV.UNMERGEABLE) {
-    if (ksmUnmergeable(k, vmasIn(mm, addr, end)) === 'oom')
+    if (ksmUnmergeable(k, vmasIn(k, mm, addr, end)) === 'oom')
       throw new KernelError('ENOMEM', 'MADV_UNMERGEABLE could not copy a KSM page');
   } else if (advice !== MADV.NORMAL) {
     const [set, clear] = madviseFlags(advice);
-    for (const v of vmasIn(mm, addr, end)) v.flags = (v.flags | set) & ~clear;
+    for (const v of vmasIn(k, mm, addr, end, (v) => ((v.flags | set) & ~clear) !== v.flags))
+      v.flags = (v.flags | set) & ~clear;
   }
   if (holes) throw new KernelError('ENOMEM', 'madvise range has unmapped holes');
 }

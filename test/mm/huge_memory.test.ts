@@ -144,3 +144,71 @@ describe('THP fallback', () => {
     expect(m.vmstat().thp_fault_alloc).toBe(0);
   });
 });
+
+describe('a VMA boundary inside a PMD-mapped THP splits the PMD (__split_vma -> vma_adjust_trans_huge)', () => {
+  function written() {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 0x44, len: PMD });
+    return { m, p, buf };
+  }
+
+  it('mprotect of half a THP splits the PMD; fork then maps every subpage twice (not three times)', () => {
+    const { m, p, buf } = written();
+    m.mprotect(p, buf, PMD / 2, 'r');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9, mapcount: 1, folioMapcount: 512 });
+    expect(m.vmstat().thp_split_pmd).toBe(1);
+    const c = m.fork(p, 'c');
+    for (const off of [0, PMD / 2 - PAGE, PMD / 2, PMD - PAGE])
+      expect(m.pageAt(c, buf + off)).toMatchObject({ level: 'pte', mapcount: 2, folioMapcount: 1024 });
+    expect(m.page(m.translate(p, buf)!.pfn)).toMatchObject({ refcount: 1024 });
+    expect(m.process(c).rss.anon).toBe(512);
+    expect(m.process(p).rss.anon).toBe(512);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+
+  it('an mprotect that changes nothing does not split the PMD (mprotect_fixup returns early)', () => {
+    const { m, p, buf } = written();
+    m.mprotect(p, buf, PMD / 2, 'rw');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pmd' });
+    expect(m.vmstat().thp_split_pmd).toBe(0);
+  });
+
+  it('MADV_DONTFORK of half a THP: that half is not in the child, the other half is shared', () => {
+    const { m, p, buf } = written();
+    m.madvise(p, buf, PMD / 2, 'dontfork');
+    const c = m.fork(p, 'c');
+    expect(m.translate(c, buf)).toBeUndefined();
+    expect(m.translate(c, buf + PMD / 2 - PAGE)).toBeUndefined();
+    expect(m.pageAt(c, buf + PMD / 2)).toMatchObject({ level: 'pte', mapcount: 2 });
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', mapcount: 1, anonExclusive: true });
+    expect(m.process(c).rss.anon).toBe(256);
+    m.exit(p);
+    m.exit(c);
+    m.check('full');
+  });
+
+  it('MADV_NOHUGEPAGE and MADV_MERGEABLE on part of a THP split the PMD too', () => {
+    for (const advice of ['nohugepage', 'mergeable']) {
+      const { m, p, buf } = written();
+      m.madvise(p, buf + PMD / 2, PAGE, advice);
+      expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9 });
+      expect(m.vmstat().thp_split_pmd).toBe(1);
+      m.exit(p);
+      m.check('full');
+    }
+  });
+
+  it('a MAP_FIXED mapping over part of a THP splits it and replaces only that part', () => {
+    const { m, p, buf } = written();
+    m.mmap(p, { addr: buf + PAGE, length: PAGE, prot: 'rw', flags: ['private', 'anonymous', 'fixed'] });
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9, folioMapcount: 511 });
+    expect(m.translate(p, buf + PAGE)).toBeUndefined();
+    const c = m.fork(p, 'c');
+    expect(m.process(c).rss.anon).toBe(511);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+});
