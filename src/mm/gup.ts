@@ -142,14 +142,17 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
     hit.row = VMALLOC_PAGE;
     return null;
   }
-  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
+  // A PMD leaf's anon-exclusive bit lives on its head page (follow_huge_pmd and gup_fast_pmd_leaf
+  // pass pmd_page(), can_follow_write_pmd likewise), not on the subpage being grabbed.
+  const bitPfn = pmd ? entryPfn(e) : pfn;
+  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, bitPfn))
     return 'nopage';
   if (row < 0) {
     if (flags & FOLL.DUMP) return 'EFAULT';
     if (!k.pa.isZeroPfn(pfn)) return 'EEXIST';
     row = -1;
   }
-  if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, pfn)) return 'EMLINK';
+  if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, bitPfn)) return 'EMLINK';
   hit.pfn = pfn;
   hit.row = row;
   return null;

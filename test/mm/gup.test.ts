@@ -371,3 +371,32 @@ describe('release rules (§3.7)', () => {
     for (let i = 0; i < 4; i++) expect(fast.pfns[i]).toBe(m.translate(p, buf + i * PAGE)!.pfn);
   });
 });
+
+describe('R/O pins of a PMD-mapped THP look at the head page (gup_must_unshare with pmd_page)', () => {
+  const PMD = 2 << 20;
+  function thpAfterFork() {
+    const m = new Machine({ memory: '1G', check: 'full', thp: 'madvise' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.madvise(p, buf, PMD, 'hugepage');
+    m.write(p, buf, { byte: 0x11, len: PMD });
+    m.exit(m.fork(p, 'c'));
+    return { m, p, buf };
+  }
+
+  for (const fast of [false, true]) {
+    it(`a R/O pin of a non-head subpage of a write-protected, solely-owned THP reuses it (fast: ${fast})`, () => {
+      const { m, p, buf } = thpAfterFork();
+      const head = m.translate(p, buf)!.pfn;
+      expect(m.pageAt(p, buf + 5 * PAGE)).toMatchObject({ level: 'pmd', anonExclusive: false });
+      const pin = m.pinUserPages(p, buf + 5 * PAGE, 2, [], { fast });
+      expect(Array.from(pin.pfns)).toEqual([head + 5, head + 6]);
+      // do_huge_pmd_wp_page(UNSHARE) reused the folio and marked the head exclusive: still one PMD.
+      expect(m.pageAt(p, buf + 5 * PAGE)).toMatchObject({ level: 'pmd', pincount: 2, refcount: 3 });
+      expect(m.pageAt(p, buf)).toMatchObject({ anonExclusive: true });
+      expect(m.pageAt(p, buf + 5 * PAGE)!.pte).not.toContain('write');
+      expect(m.vmstat().thp_split_pmd).toBe(0);
+      m.unpinUserPages(pin.id);
+    });
+  }
+});
