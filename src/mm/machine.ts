@@ -27,6 +27,7 @@ import { INVALID_PAGE, type MemmapMode } from './memremap.js';
 import { MADV, MAP, MMF, PROT, type Process, VM_NAMES, type Vma, type VmFaultResult } from './mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from './mmap.js';
 import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, MIGRATE_NAMES } from './page_alloc.js';
+import { fileFsync } from './page-writeback.js';
 import {
   type InsertPagesResult,
   type MmapLock,
@@ -840,7 +841,7 @@ export class Machine {
 
   /** fsync(): write back dirty page-cache folios; returns an error recorded on the mapping, or null. */
   fileSync(name: string): string | null {
-    return this.after(this.k.pagecache.sync(this.file(name)));
+    return this.after(fileFsync(this.k, this.file(name)));
   }
 
   /** What the file holds on disk (for checking writeback). */
