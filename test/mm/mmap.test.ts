@@ -61,6 +61,20 @@ describe('mmap', () => {
     expect(m.process(p).rss.anon).toBe(2);
   });
 
+  it('MAP_POPULATE of a PROT_NONE mapping maps nothing (populate_vma_page_range: no FOLL_FORCE, EFAULT ignored)', () => {
+    for (const flags of [['private'], ['shared']]) {
+      const { m, p } = proc();
+      const free = m.meminfo().MemFree;
+      const a = m.mmap(p, { length: 2 * PAGE, prot: 'none', flags: [...flags, 'anonymous', 'populate'] });
+      expect(m.translate(p, a)).toBeUndefined();
+      expect(m.translate(p, a + PAGE)).toBeUndefined();
+      expect(m.process(p).rss).toMatchObject({ anon: 0, file: 0, shmem: 0 });
+      expect(m.meminfo().MemFree).toBe(free);
+      m.mprotect(p, a, 2 * PAGE, 'rw');
+      expect(m.read(p, a, 1).bytes[0]).toBe(0);
+    }
+  });
+
   it('ENOMEM when a populating mmap runs out of memory is reported, not a crash', () => {
     const m = new Machine({ memory: '128M', check: 'cheap' });
     const p = m.spawn('p');
