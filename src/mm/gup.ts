@@ -240,9 +240,20 @@ export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   if (!Number.isInteger(req.nrPages) || req.nrPages < 0)
     throw new KernelError('EINVAL', 'nr_pages must be a count');
   if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  if (!(flags & FOLL.LONGTERM)) return handle(k, mm, req, collect(k, mm, req));
+  // __gup_longterm_locked(): memalloc_pin_save() makes the faults allocate unmovable memory.
+  k.pa.memallocPin++;
+  try {
+    return longtermLocked(k, mm, req);
+  } finally {
+    k.pa.memallocPin--;
+  }
+}
+
+function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   for (let attempt = 0; ; attempt++) {
     const pfns = collect(k, mm, req);
-    if (!(flags & FOLL.LONGTERM) || attempt > 0) return handle(k, mm, req, pfns);
+    if (attempt > 0) return handle(k, mm, req, pfns);
     const bad: number[] = [];
     for (const pfn of pfns) if (!longtermPinnable(k, pfn)) bad.push(pfn);
     if (bad.length === 0) return handle(k, mm, req, pfns);

@@ -157,6 +157,11 @@ export interface MemoryLayout {
 }
 
 export class PageAlloc {
+  /**
+   * Depth of memalloc_pin_save() scopes (PF_MEMALLOC_PIN): while non-zero every allocation loses
+   * __GFP_MOVABLE, so a FOLL_LONGTERM fault never lands in ZONE_MOVABLE or CMA.
+   */
+  memallocPin = 0;
   readonly memmap: MemMap;
   readonly nodes: PgDat[] = [];
   readonly zones: Zone[] = [];
@@ -634,6 +639,8 @@ export class PageAlloc {
     if (!Number.isInteger(nid) || nid < 0 || nid >= this.nodes.length) {
       throw new KernelError('EINVAL', `node ${nid} does not exist`);
     }
+    // current_gfp_context(): inside memalloc_pin_save() nothing may be movable.
+    if (this.memallocPin !== 0) gfp &= ~GFP.MOVABLE;
     const mt = gfpMigratetype(gfp);
     const zonelist = this.zonelistOf(gfp, nid);
     for (let i = 0; i < zonelist.length; i++) {

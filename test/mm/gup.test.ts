@@ -294,6 +294,21 @@ describe('FOLL_LONGTERM placement (§3.6)', () => {
     expect(m.page(before).type).toBe('buddy');
   });
 
+  it('a FOLL_LONGTERM fault allocates unmovable (memalloc_pin_save): never in ZONE_MOVABLE, nothing to migrate', () => {
+    const m = new Machine({ memory: '1G', movable: '512M', check: 'full' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    const pin = m.pinUserPages(p, buf, 2, ['write', 'longterm']);
+    for (const pfn of pin.pfns) expect(m.page(pfn)).toMatchObject({ type: 'anon', migratetype: 'Unmovable' });
+    expect(m.page(pin.pfns[0]).zone).not.toBe('Movable');
+    expect(m.vmstat().pgmigrate_success).toBe(0);
+    m.unpinUserPages(pin.id);
+    // The scope ends with the call: an ordinary fault afterwards is movable again.
+    const other = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, other, { byte: 1, len: 1 });
+    expect(m.pageAt(p, other)!.zone).toBe('Movable');
+  });
+
   it('migrates out of CMA pageblocks too, and moves every mapping of a shared page', () => {
     const m = new Machine({ memory: '512M', cma: '64M', check: 'off' });
     const p = m.spawn('p');
