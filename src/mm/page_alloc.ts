@@ -119,6 +119,13 @@ export class Zone {
     return ZONE_NAMES[this.id];
   }
 
+  /** NR_FREE_CMA_PAGES: free frames on the CMA lists (counted from them, not kept on the side). */
+  freeCmaPages(): number {
+    let n = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) n += this.nrFree[listIndex(o, MIGRATE.CMA)] * (1 << o);
+    return n;
+  }
+
   get spannedPages(): number {
     return this.endPfn - this.startPfn;
   }
@@ -596,8 +603,16 @@ export class PageAlloc {
     }
   }
 
-  /** __rmqueue() on one zone: own type, then CMA for movable requests, then stealing. */
+  /**
+   * __rmqueue() on one zone: own type, then CMA for movable requests, then stealing. A movable
+   * request (ALLOC_CMA) takes CMA first while free CMA is more than half the zone's free pages,
+   * balancing the two so CMA is not left as the last memory standing.
+   */
   private rmqueueZone(z: Zone, order: number, mt: number): number {
+    if (mt === MIGRATE.MOVABLE && z.cmaPages > 0 && z.freeCmaPages() > Math.floor(z.freePages / 2)) {
+      const cma = this.rmqueueSmallest(z, order, MIGRATE.CMA);
+      if (cma >= 0) return cma;
+    }
     let pfn = this.rmqueueSmallest(z, order, mt);
     if (pfn < 0 && mt === MIGRATE.MOVABLE && z.cmaPages > 0)
       pfn = this.rmqueueSmallest(z, order, MIGRATE.CMA);

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { Machine } from '../../src/mm/machine.js';
 import { VM } from '../../src/mm/mm_types.js';
+import { GFP } from '../../src/mm/page_alloc.js';
 import { KernelBug } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';
 
@@ -307,6 +308,22 @@ describe('FOLL_LONGTERM placement (§3.6)', () => {
     const other = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
     m.write(p, other, { byte: 1, len: 1 });
     expect(m.pageAt(p, other)!.zone).toBe('Movable');
+  });
+
+  it('a FOLL_LONGTERM fault stays out of CMA even where an ordinary fault would take CMA first', () => {
+    const m = new Machine({ memory: '512M', cma: '64M', check: 'cheap' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    // Use ordinary memory until CMA balancing sends movable allocations to CMA (free CMA more
+    // than half of the zone's free pages).
+    const zone = () => m.zoneinfo().find((z) => z.cma > 0)!;
+    while (m.meminfo().CmaFree / 4 <= Math.floor(zone().free / 2)) m.allocPages(9, { gfp: GFP.MOVABLE });
+    const pin = m.pinUserPages(p, buf, 1, ['write', 'longterm']);
+    expect(m.page(pin.pfns[0]).migratetype).toBe('Unmovable');
+    expect(m.vmstat().pgmigrate_success).toBe(0);
+    m.write(p, buf + PAGE, { byte: 1, len: 1 });
+    expect(m.pageAt(p, buf + PAGE)!.migratetype).toBe('CMA');
+    m.check('full');
   });
 
   it('migrates out of CMA pageblocks too, and moves every mapping of a shared page', () => {
