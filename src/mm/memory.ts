@@ -499,8 +499,8 @@ function withdraw(mm: Mm, haddr: number): number {
 }
 
 /**
- * do_huge_pmd_anonymous_page(): a read maps the huge zero folio (when use_zero_page), a write a
- * new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
+ * do_huge_pmd_anonymous_page(): anon_vma_prepare() first; then a read maps the huge zero folio
+ * (when use_zero_page), a write a new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
  * PTEs, as the kernel does (thp_fault_fallback).
  */
 function doHugePmdAnonymousPage(
@@ -513,6 +513,9 @@ function doHugePmdAnonymousPage(
 ): FaultOutcome | 'fallback' {
   const haddr = addr - (addr % PMD_SIZE);
   const mm = vma.mm;
+  // Before either branch, as the kernel does: a VMA mapping only the huge zero folio has an
+  // anon_vma too, so fork copies its page tables (vma_needs_copy) and the child keeps the PMD.
+  anonVmaPrepare(k, vma);
   if (!write && k.opts.thpZeroPage) {
     let zero: number;
     try {
@@ -526,7 +529,6 @@ function doHugePmdAnonymousPage(
     if (k.stat.tracing) k.stat.emit({ type: 'zero_page', huge: true, mm: mm.id, addr: haddr, pfn: zero });
     return 'ok';
   }
-  anonVmaPrepare(k, vma);
   const row = allocAnonFolio(k, HPAGE_PMD_ORDER);
   if (row < 0) {
     k.stat.events.thp_fault_fallback++;

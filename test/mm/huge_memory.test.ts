@@ -212,3 +212,21 @@ describe('a VMA boundary inside a PMD-mapped THP splits the PMD (__split_vma -> 
     m.check('full');
   });
 });
+
+describe('the huge zero folio', () => {
+  it('fork copies a VMA that maps only the huge zero folio: the child keeps the huge zero PMD (anon_vma prepared at fault)', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    const zero = m.pageAt(p, buf)!;
+    expect(zero).toMatchObject({ type: 'zero', level: 'pmd' });
+    const tables = m.meminfo().PageTables;
+    const c = m.fork(p, 'c');
+    expect(m.pageAt(c, buf + 7 * PAGE)).toMatchObject({ type: 'zero', level: 'pmd', pfn: zero.pfn + 7 });
+    // The child has PGD, PUD, PMD tables and a deposited PTE table.
+    expect(m.meminfo().PageTables - tables).toBe(4 * 4);
+    expect(m.process(c).rss.anon).toBe(0);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+});
