@@ -553,8 +553,8 @@ function mapNewThp(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: n
 }
 
 /**
- * do_huge_pmd_wp_page(): a write to a write-protected PMD. The huge zero folio is replaced by a
- * new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
+ * do_huge_pmd_wp_page(): a write (or unshare) of a write-protected PMD. The huge zero folio is
+ * replaced by a new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
  * the fault continues at PTE level, so only the written subpage is copied.
  */
 function doHugePmdWpPage(
@@ -571,15 +571,16 @@ function doHugePmdWpPage(
   const unshare = (flags & FAULT.UNSHARE) !== 0;
   const row = pmdFolio(k, pmd);
   if (row < 0) {
-    if (!unshare) {
-      const fresh = allocAnonFolio(k, HPAGE_PMD_ORDER);
-      if (fresh >= 0) {
-        anonVmaPrepare(k, vma);
-        pd.set(pmdRow, pmdIdx, 0);
-        mapNewThp(k, vma, haddr, pmdRow, pmdIdx, fresh);
-        return 'ok';
-      }
+    // do_huge_zero_wp_pmd(), for a write and an unshare alike: a new exclusive THP mapped as a
+    // write fault maps it (map_anon_folio_pmd); only if none can be had does the PMD split.
+    const fresh = allocAnonFolio(k, HPAGE_PMD_ORDER);
+    if (fresh >= 0) {
+      anonVmaPrepare(k, vma);
+      pd.set(pmdRow, pmdIdx, 0);
+      mapNewThp(k, vma, haddr, pmdRow, pmdIdx, fresh);
+      return 'ok';
     }
+    k.stat.events.thp_fault_fallback++;
     splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
     return 'fallback';
   }

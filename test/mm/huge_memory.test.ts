@@ -230,3 +230,40 @@ describe('the huge zero folio', () => {
     m.check('full');
   });
 });
+
+describe('unsharing the huge zero PMD (do_huge_zero_wp_pmd)', () => {
+  it('a R/O long-term pin of the huge zero PMD maps a new exclusive THP, no split', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    const pin = m.pinUserPages(p, buf + 3 * PAGE, 1, ['longterm']);
+    const pg = m.pageAt(p, buf + 3 * PAGE)!;
+    expect(pg).toMatchObject({ type: 'anon', order: 9, level: 'pmd', anonExclusive: true, pincount: 1 });
+    expect(pin.pfns[0]).toBe(pg.pfn);
+    expect(m.vmstat()).toMatchObject({ thp_split_pmd: 0, thp_fault_alloc: 1 });
+    expect(m.process(p).rss.anon).toBe(512);
+    m.unpinUserPages(pin.id);
+  });
+
+  it('only when no THP can be allocated does the unshare split the PMD and copy one page', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    m.checkLevel = 'off';
+    const held: number[] = [];
+    for (;;) {
+      try {
+        held.push(m.folioAlloc(0));
+      } catch {
+        break;
+      }
+    }
+    held.forEach((h, i) => {
+      if (i % 2 === 0) m.folioPut(h);
+    });
+    m.checkLevel = 'full';
+    const pin = m.pinUserPages(p, buf + 3 * PAGE, 1, ['longterm']);
+    expect(m.pageAt(p, buf + 3 * PAGE)).toMatchObject({ type: 'anon', order: 0, level: 'pte' });
+    expect(m.pageAt(p, buf)).toMatchObject({ type: 'zero', level: 'pte' });
+    expect(m.vmstat()).toMatchObject({ thp_split_pmd: 1, thp_fault_alloc: 0, thp_fault_fallback: 1 });
+    m.unpinUserPages(pin.id);
+  });
+});
