@@ -263,6 +263,17 @@ function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   }
 }
 
+/**
+ * Pages of a pin that NR_FOLL_PIN_ACQUIRED / _RELEASED count: try_grab_folio and gup_put_folio
+ * return before touching the counters for the shared zero page (is_zero_folio).
+ */
+function countedPins(k: Kernel, pfns: Float64Array): number {
+  const zero = k.pa.zeroPfn;
+  let n = pfns.length;
+  for (let i = 0; i < pfns.length; i++) if (pfns[i] === zero) n--;
+  return n;
+}
+
 function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHandle {
   const h: GupHandle = {
     id: k.nextGupId++,
@@ -274,7 +285,7 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
     released: false,
   };
   k.gup.set(h.id, h);
-  if (h.pin) k.stat.events.foll_pin_acquired += pfns.length;
+  if (h.pin) k.stat.events.foll_pin_acquired += countedPins(k, pfns);
   if (k.stat.tracing)
     k.stat.emit({ type: h.pin ? 'pin' : 'get', mm: mm.id, addr: req.start, pages: pfns.length });
   return h;
@@ -415,7 +426,7 @@ export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   }
   h.released = true;
   k.gup.delete(id);
-  k.stat.events.foll_pin_released += h.pfns.length;
+  k.stat.events.foll_pin_released += countedPins(k, h.pfns);
   if (k.stat.tracing) k.stat.emit({ type: 'unpin', mm: h.mm.id, addr: h.start, pages: h.pfns.length, dirty });
 }
 

@@ -80,6 +80,18 @@ describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {
     m.putUserPages(get.id);
     expect(m.page(m.zeroPfn).refcount).toBe(zero.refcount);
   });
+
+  it('pins of the zero page are not counted in nr_foll_pin_acquired / released (try_grab_folio)', () => {
+    const { m, p, buf } = anon(3);
+    m.read(p, buf, 1);
+    m.write(p, buf + PAGE, { byte: 1, len: 1 });
+    m.read(p, buf + 2 * PAGE, 1);
+    const pin = m.pinUserPages(p, buf, 3);
+    expect(Array.from(pin.pfns).filter((pfn) => pfn === m.zeroPfn)).toHaveLength(2);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 0 });
+    m.unpinUserPages(pin.id);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 1 });
+  });
 });
 
 describe('argument validation (§3.1) and VMA admission (§3.2)', () => {
