@@ -86,6 +86,40 @@ export function validGupArgs(
   return f;
 }
 
+/** The flags gup_fast_fallback() accepts; anything else is -EINVAL for every _fast variant. */
+const FAST_FLAGS =
+  FOLL.WRITE |
+  FOLL.LONGTERM |
+  FOLL.FORCE |
+  FOLL.PIN |
+  FOLL.GET |
+  FOLL.FAST_ONLY |
+  FOLL.NOFAULT |
+  FOLL.PCI_P2PDMA |
+  FOLL.HONOR_NUMA_FAULT;
+
+/**
+ * The exported entry points: get_user_pages(), pin_user_pages() and their _fast variants, with
+ * `wrapper` FOLL_GET or FOLL_PIN. is_valid_gup_args() failing is -EINVAL for the get and _fast
+ * variants, but pin_user_pages() (and _remote, _unlocked) return 0 pages: an empty handle here.
+ * The _fast variants then reject flags outside gup_fast_fallback()'s mask.
+ */
+export function gupCall(k: Kernel, mm: Mm, req: GupRequest, wrapper: number): GupHandle {
+  let flags: number;
+  try {
+    flags = validGupArgs(req.flags, wrapper, { pages: true });
+  } catch (e) {
+    if (!(e instanceof KernelError) || req.fast || wrapper !== FOLL.PIN) throw e;
+    return handle(k, mm, { ...req, nrPages: 0, flags: FOLL.PIN }, new Float64Array(0));
+  }
+  if (req.fast && flags & ~FAST_FLAGS)
+    throw new KernelError(
+      'EINVAL',
+      `flags 0x${(flags & ~FAST_FLAGS).toString(16)} are not allowed in GUP-fast`,
+    );
+  return getUserPages(k, mm, { ...req, flags });
+}
+
 /** vma_needs_dirty_tracking(): a shared writable file mapping whose filesystem tracks dirtying. */
 const needsDirtyTracking = (vma: Vma): boolean =>
   (vma.flags & (VM.SHARED | VM.WRITE)) === (VM.SHARED | VM.WRITE) && !!vma.file && !vma.file.shmem;
@@ -235,10 +269,11 @@ export interface GupRequest {
  */
 export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   const { flags } = req;
-  if (req.start % PAGE_SIZE !== 0)
-    throw new KernelError('EINVAL', `start 0x${req.start.toString(16)} is not page aligned`);
   if (!Number.isInteger(req.nrPages) || req.nrPages < 0)
     throw new KernelError('EINVAL', 'nr_pages must be a count');
+  // An unaligned start means the page containing it (gup_fast_fallback: start & PAGE_MASK; the
+  // slow walk follows the page at start, then start + PAGE_SIZE, ...).
+  if (req.start % PAGE_SIZE !== 0) req = { ...req, start: req.start - mod(req.start, PAGE_SIZE) };
   if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
   if (!(flags & FOLL.LONGTERM)) return handle(k, mm, req, collect(k, mm, req));
   // __gup_longterm_locked(): memalloc_pin_save() makes the faults allocate unmovable memory.

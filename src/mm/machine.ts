@@ -18,7 +18,7 @@ import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.
 import type { File } from './filemap.js';
 import { PG } from './folio.js';
 import { doExit, doFork, spawn } from './fork.js';
-import { FOLL, getUserPages, gupFrames, putUserPages, unpinUserPages, validGupArgs } from './gup.js';
+import { FOLL, gupCall, gupFrames, putUserPages, unpinUserPages } from './gup.js';
 import { Kernel, type ThpMode } from './kernel.js';
 import { ksmScan } from './ksm.js';
 import { FOLIO_TYPES, type MemType, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from './memdesc.js';
@@ -730,8 +730,7 @@ export class Machine {
     fast: boolean,
   ): GupResult {
     const mm = this.proc(pid).mm;
-    const f = validGupArgs(parseFollFlags(flags), wrapper, { pages: true });
-    const h = getUserPages(this.k, mm, { start: addr, nrPages, flags: f, fast });
+    const h = gupCall(this.k, mm, { start: addr, nrPages, flags: parseFollFlags(flags), fast }, wrapper);
     return this.after({ id: h.id, pages: h.pfns.length, pfns: h.pfns });
   }
 

@@ -95,15 +95,56 @@ describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {
 });
 
 describe('argument validation (§3.1) and VMA admission (§3.2)', () => {
-  it('case 5 and every §3.1 rule: EINVAL', () => {
+  it('case 5 and every §3.1 rule: get_user_pages and the _fast variants fail with EINVAL, pin_user_pages pins 0 pages', () => {
     const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 1 });
+    const before = m.pageAt(p, buf);
     expect(errno(() => m.getUserPages(p, buf, 1, ['longterm']))).toBe('EINVAL');
-    for (const internal of ['pin', 'tried', 'unlockable', 'remote', 'fast_only', 'touch', 'madv_populate']) {
-      expect(errno(() => m.pinUserPages(p, buf, 1, [internal]))).toBe('EINVAL');
+    expect(errno(() => m.getUserPages(p, buf, 1, ['longterm'], { fast: true }))).toBe('EINVAL');
+    const bad = [
+      ...['pin', 'tried', 'unlockable', 'remote', 'fast_only', 'touch', 'madv_populate'].map((f) => [f]),
+      ['get'],
+      ['longterm', 'pci_p2pdma'],
+    ];
+    for (const flags of bad) {
+      expect(errno(() => m.pinUserPages(p, buf, 1, flags, { fast: true }))).toBe('EINVAL');
+      // pin_user_pages(), _remote and _unlocked return 0 when is_valid_gup_args() says no.
+      const r = m.pinUserPages(p, buf, 1, flags);
+      expect(r.pages).toBe(0);
+      m.unpinUserPages(r.id);
     }
-    expect(errno(() => m.pinUserPages(p, buf, 1, ['get']))).toBe('EINVAL');
-    expect(errno(() => m.pinUserPages(p, buf, 1, ['longterm', 'pci_p2pdma']))).toBe('EINVAL');
-    expect(errno(() => m.pinUserPages(p, buf + 1, 1))).toBe('EINVAL');
+    expect(m.pageAt(p, buf)).toEqual(before);
+    expect(m.process(p).hasPinned).toBe(false);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 0, foll_pin_released: 0 });
+  });
+
+  it('the _fast variants accept only WRITE|LONGTERM|FORCE|PIN|GET|FAST_ONLY|NOFAULT|PCI_P2PDMA|HONOR_NUMA_FAULT', () => {
+    const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 1 });
+    for (const flag of ['dump', 'nowait', 'anon', 'hwpoison', 'split_pmd', 'interruptible']) {
+      expect(errno(() => m.pinUserPages(p, buf, 1, [flag], { fast: true }))).toBe('EINVAL');
+      expect(errno(() => m.getUserPages(p, buf, 1, [flag], { fast: true }))).toBe('EINVAL');
+      // The slow path takes them.
+      const slow = m.pinUserPages(p, buf, 1, [flag]);
+      expect(slow.pages).toBe(1);
+      m.unpinUserPages(slow.id);
+    }
+    for (const flags of [['write', 'force', 'nofault', 'honor_numa_fault'], ['pci_p2pdma']]) {
+      const fast = m.pinUserPages(p, buf, 1, flags, { fast: true });
+      expect(fast.pages).toBe(1);
+      m.unpinUserPages(fast.id);
+    }
+  });
+
+  it('an unaligned start pins the page containing it (start & PAGE_MASK), fast and slow', () => {
+    const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 2 * PAGE });
+    for (const fast of [false, true]) {
+      const r = m.pinUserPages(p, buf + 123, 2, [], { fast });
+      expect(Array.from(r.pfns)).toEqual([m.translate(p, buf)!.pfn, m.translate(p, buf + PAGE)!.pfn]);
+      m.unpinUserPages(r.id);
+    }
+    expect(m.pageAt(p, buf)).toMatchObject({ pins: 0, refcount: 1 });
   });
 
   it('case 6: a VM_IO or VM_PFNMAP VMA refuses every GUP with EFAULT before any PTE is looked at', () => {
