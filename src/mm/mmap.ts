@@ -139,10 +139,13 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
   let start: number;
   if (fixed) {
     start = a.addr ?? 0;
+    // __get_unmapped_area(): past TASK_SIZE is ENOMEM, then alignment (EINVAL), then
+    // security_mmap_addr() refuses what lies below mmap_min_addr (EPERM).
+    if (start > TASK_SIZE - length)
+      throw new KernelError('ENOMEM', `MAP_FIXED range at 0x${start.toString(16)} ends past TASK_SIZE`);
     if (!pageAligned(start))
       throw new KernelError('EINVAL', `MAP_FIXED address 0x${start.toString(16)} is not page aligned`);
-    if (start < MMAP_MIN_ADDR || start + length > TASK_SIZE)
-      throw new KernelError('EPERM', 'MAP_FIXED range outside the user address space');
+    if (start < MMAP_MIN_ADDR) throw new KernelError('EPERM', 'MAP_FIXED address below mmap_min_addr');
     if (a.flags & MAP.FIXED_NOREPLACE && overlaps(mm, start, start + length)) {
       throw new KernelError('EEXIST', `MAP_FIXED_NOREPLACE range 0x${start.toString(16)} overlaps a mapping`);
     }

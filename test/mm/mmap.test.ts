@@ -42,6 +42,20 @@ describe('mmap', () => {
     ).toBe('EEXIST');
   });
 
+  it('MAP_FIXED past TASK_SIZE is ENOMEM (get_unmapped_area), checked before alignment; below mmap_min_addr EPERM', () => {
+    const { m, p } = proc();
+    const TASK_SIZE = 0x7ffffffff000;
+    const fixed = (addr: number, length: number) =>
+      m.mmap(p, { addr, length, prot: 'r', flags: ['private', 'anonymous', 'fixed'] });
+    expect(errno(() => fixed(TASK_SIZE - PAGE, 2 * PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE, PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE + 1, PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE - 2 * PAGE + 1, PAGE))).toBe('EINVAL');
+    expect(errno(() => fixed(0x1000, PAGE))).toBe('EPERM');
+    expect(fixed(TASK_SIZE - PAGE, PAGE)).toBe(TASK_SIZE - PAGE);
+    expect(m.process(p).vmas).toHaveLength(1);
+  });
+
   it('MAP_FIXED replaces what was mapped there', () => {
     const { m, p } = proc();
     const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
