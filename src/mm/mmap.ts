@@ -4,7 +4,7 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
+ * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -14,7 +14,7 @@ import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
 import { FAULT, freePgtables, handleMmFault, splitHugePmdAddress, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
-import { entryBits, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
 
 /** TASK_SIZE on x86-64 with 4-level paging. */
@@ -282,7 +282,9 @@ function changeProtection(k: Kernel, vma: Vma): void {
       const pmdIdx = levelIndex(a, PT_LEVEL.PMD);
       const pmd = pd.get(pmdRow, pmdIdx);
       if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
-        if (!writable || !accessible) pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.WRITE));
+        // change_huge_pmd(): the same rule for a PMD leaf (can_change_pmd_writable).
+        const upgrade = writable && accessible && canChangePmdWritable(k, vma, pmd);
+        pd.set(pmdRow, pmdIdx, withBits(pmd, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
       } else {
         const pteRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PTE, false);
         if (pteRow >= 0) {
@@ -298,6 +300,15 @@ function changeProtection(k: Kernel, vma: Vma): void {
     }
     a = next;
   }
+}
+
+/** can_change_pmd_writable(): a private PMD-mapped THP whose head is anon-exclusive. */
+function canChangePmdWritable(k: Kernel, vma: Vma, pmd: number): boolean {
+  if (vma.flags & VM.SHARED) return false;
+  const pfn = entryPfn(pmd);
+  if (k.pa.isZeroPfn(pfn)) return false;
+  const row = k.folios.pageRow(pfn);
+  return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
 }
 
 function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {

@@ -267,3 +267,30 @@ describe('unsharing the huge zero PMD (do_huge_zero_wp_pmd)', () => {
     m.unpinUserPages(pin.id);
   });
 });
+
+describe('mprotect of a whole PMD-mapped THP (change_huge_pmd)', () => {
+  it('making an exclusive THP writable again upgrades the PMD at once (can_change_pmd_writable)', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 1, len: 1 });
+    m.mprotect(p, buf, PMD, 'r');
+    expect(m.pageAt(p, buf)!.pte).not.toContain('write');
+    m.mprotect(p, buf, PMD, 'rw');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pmd', anonExclusive: true });
+    expect(m.pageAt(p, buf)!.pte).toContain('write');
+    const faults = m.vmstat().pgfault;
+    m.write(p, buf + PAGE, { byte: 2, len: 1 });
+    expect(m.vmstat().pgfault).toBe(faults);
+  });
+
+  it('a THP shared with a child, and the huge zero folio, stay write-protected', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 1, len: 1 });
+    m.read(p, buf + PMD, 1);
+    m.fork(p, 'c');
+    m.mprotect(p, buf, 2 * PMD, 'r');
+    m.mprotect(p, buf, 2 * PMD, 'rw');
+    expect(m.pageAt(p, buf)!.pte).not.toContain('write');
+    expect(m.pageAt(p, buf + PMD)).toMatchObject({ type: 'zero', level: 'pmd' });
+    expect(m.pageAt(p, buf + PMD)!.pte).not.toContain('write');
+  });
+});
