@@ -9,11 +9,12 @@
  * through `kernel`.
  */
 import { doExit, doFork, spawn } from '../mm/fork.js';
-import { FOLL, getUserPages, putUserPages, unpinUserPages, validGupArgs } from '../mm/gup.js';
+import { FOLL, gupCall, putUserPages, unpinUserPages } from '../mm/gup.js';
 import { ksmScan } from '../mm/ksm.js';
 import type { MemmapMode } from '../mm/memremap.js';
 import { MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
+import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
 import type { PinScore } from '../mm/pincount.js';
 import { type AccessResult, type UserData, userRead, userTouch, userWrite } from '../mm/uaccess.js';
@@ -107,8 +108,7 @@ export class Machine extends MachineBase {
     fast: boolean,
   ) {
     const mm = this.proc(pid).mm;
-    const f = validGupArgs(parseFollFlags(flags), wrapper, { pages: true });
-    const h = getUserPages(this.k, mm, { start: addr, nrPages, flags: f, fast });
+    const h = gupCall(this.k, mm, { start: addr, nrPages, flags: parseFollFlags(flags), fast }, wrapper);
     return this.after({ id: h.id, pages: h.pfns.length, pfns: h.pfns });
   }
 
@@ -179,7 +179,7 @@ export class Machine extends MachineBase {
 
   /** fsync(): write back dirty page-cache folios; returns an error recorded on the mapping, or null. */
   fileSync(name: string): string | null {
-    return this.after(this.k.pagecache.sync(fileByName(this.k, name)));
+    return this.after(fileFsync(this.k, fileByName(this.k, name)));
   }
 
   /** What the file holds on disk (for checking writeback). */

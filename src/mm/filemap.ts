@@ -128,12 +128,18 @@ export class PageCache {
     this.folios.clearFlag(row, PG.dirty);
   }
 
-  /** fsync(): write back every dirty folio; returns and clears a recorded mapping error. */
-  sync(f: File): Errno | null {
+  /**
+   * fsync(): write back every dirty folio; returns and clears a recorded mapping error.
+   * `clearForIo` runs on each dirty folio before its write (folio_clear_dirty_for_io's
+   * folio_mkclean, which needs the page tables: page-writeback.ts passes it).
+   */
+  sync(f: File, clearForIo?: (row: number) => void): Errno | null {
     for (let i = 0; i < f.pages.length; i++) {
       if (f.pages[i] === 0) continue;
       const row = this.folios.row(f.pages[i]);
-      if (this.folios.testFlag(row, PG.dirty)) this.writeback(f, row);
+      if (!this.folios.testFlag(row, PG.dirty)) continue;
+      clearForIo?.(row);
+      this.writeback(f, row);
     }
     f.dirty = false;
     const err = f.wbErr;

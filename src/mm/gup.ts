@@ -86,6 +86,40 @@ export function validGupArgs(
   return f;
 }
 
+/** The flags gup_fast_fallback() accepts; anything else is -EINVAL for every _fast variant. */
+const FAST_FLAGS =
+  FOLL.WRITE |
+  FOLL.LONGTERM |
+  FOLL.FORCE |
+  FOLL.PIN |
+  FOLL.GET |
+  FOLL.FAST_ONLY |
+  FOLL.NOFAULT |
+  FOLL.PCI_P2PDMA |
+  FOLL.HONOR_NUMA_FAULT;
+
+/**
+ * The exported entry points: get_user_pages(), pin_user_pages() and their _fast variants, with
+ * `wrapper` FOLL_GET or FOLL_PIN. is_valid_gup_args() failing is -EINVAL for the get and _fast
+ * variants, but pin_user_pages() (and _remote, _unlocked) return 0 pages: an empty handle here.
+ * The _fast variants then reject flags outside gup_fast_fallback()'s mask.
+ */
+export function gupCall(k: Kernel, mm: Mm, req: GupRequest, wrapper: number): GupHandle {
+  let flags: number;
+  try {
+    flags = validGupArgs(req.flags, wrapper, { pages: true });
+  } catch (e) {
+    if (!(e instanceof KernelError) || req.fast || wrapper !== FOLL.PIN) throw e;
+    return handle(k, mm, { ...req, nrPages: 0, flags: FOLL.PIN }, new Float64Array(0));
+  }
+  if (req.fast && flags & ~FAST_FLAGS)
+    throw new KernelError(
+      'EINVAL',
+      `flags 0x${(flags & ~FAST_FLAGS).toString(16)} are not allowed in GUP-fast`,
+    );
+  return getUserPages(k, mm, { ...req, flags });
+}
+
 /** vma_needs_dirty_tracking(): a shared writable file mapping whose filesystem tracks dirtying. */
 const needsDirtyTracking = (vma: Vma): boolean =>
   (vma.flags & (VM.SHARED | VM.WRITE)) === (VM.SHARED | VM.WRITE) && !!vma.file && !vma.file.shmem;
@@ -142,14 +176,17 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
     hit.row = VMALLOC_PAGE;
     return null;
   }
-  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, pfn))
+  // A PMD leaf's anon-exclusive bit lives on its head page (follow_huge_pmd and gup_fast_pmd_leaf
+  // pass pmd_page(), can_follow_write_pmd likewise), not on the subpage being grabbed.
+  const bitPfn = pmd ? entryPfn(e) : pfn;
+  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, bitPfn))
     return 'nopage';
   if (row < 0) {
     if (flags & FOLL.DUMP) return 'EFAULT';
     if (!k.pa.isZeroPfn(pfn)) return 'EEXIST';
     row = -1;
   }
-  if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, pfn)) return 'EMLINK';
+  if (!(bits & PTE.WRITE) && mustUnshare(k, vma, flags, row, bitPfn)) return 'EMLINK';
   hit.pfn = pfn;
   hit.row = row;
   return null;
@@ -232,14 +269,26 @@ export interface GupRequest {
  */
 export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   const { flags } = req;
-  if (req.start % PAGE_SIZE !== 0)
-    throw new KernelError('EINVAL', `start 0x${req.start.toString(16)} is not page aligned`);
   if (!Number.isInteger(req.nrPages) || req.nrPages < 0)
     throw new KernelError('EINVAL', 'nr_pages must be a count');
+  // An unaligned start means the page containing it (gup_fast_fallback: start & PAGE_MASK; the
+  // slow walk follows the page at start, then start + PAGE_SIZE, ...).
+  if (req.start % PAGE_SIZE !== 0) req = { ...req, start: req.start - mod(req.start, PAGE_SIZE) };
   if (flags & FOLL.PIN) mm.flags |= MMF.HAS_PINNED;
+  if (!(flags & FOLL.LONGTERM)) return handle(k, mm, req, collect(k, mm, req));
+  // __gup_longterm_locked(): memalloc_pin_save() makes the faults allocate unmovable memory.
+  k.pa.memallocPin++;
+  try {
+    return longtermLocked(k, mm, req);
+  } finally {
+    k.pa.memallocPin--;
+  }
+}
+
+function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   for (let attempt = 0; ; attempt++) {
     const pfns = collect(k, mm, req);
-    if (!(flags & FOLL.LONGTERM) || attempt > 0) return handle(k, mm, req, pfns);
+    if (attempt > 0) return handle(k, mm, req, pfns);
     const bad: number[] = [];
     for (const pfn of pfns) if (!longtermPinnable(k, pfn)) bad.push(pfn);
     if (bad.length === 0) return handle(k, mm, req, pfns);
@@ -247,6 +296,17 @@ export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
     releaseAll(k, mm, req.start, pfns, true);
     migrateToPinnable(k, [...new Set(bad.map((pfn) => k.folios.pageRow(pfn)))]);
   }
+}
+
+/**
+ * Pages of a pin that NR_FOLL_PIN_ACQUIRED / _RELEASED count: try_grab_folio and gup_put_folio
+ * return before touching the counters for the shared zero page (is_zero_folio).
+ */
+function countedPins(k: Kernel, pfns: Float64Array): number {
+  const zero = k.pa.zeroPfn;
+  let n = pfns.length;
+  for (let i = 0; i < pfns.length; i++) if (pfns[i] === zero) n--;
+  return n;
 }
 
 function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHandle {
@@ -260,7 +320,7 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
     released: false,
   };
   k.gup.set(h.id, h);
-  if (h.pin) k.stat.events.foll_pin_acquired += pfns.length;
+  if (h.pin) k.stat.events.foll_pin_acquired += countedPins(k, pfns);
   if (k.stat.tracing)
     k.stat.emit({ type: h.pin ? 'pin' : 'get', mm: mm.id, addr: req.start, pages: pfns.length });
   return h;
@@ -401,7 +461,7 @@ export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   }
   h.released = true;
   k.gup.delete(id);
-  k.stat.events.foll_pin_released += h.pfns.length;
+  k.stat.events.foll_pin_released += countedPins(k, h.pfns);
   if (k.stat.tracing) k.stat.emit({ type: 'unpin', mm: h.mm.id, addr: h.start, pages: h.pfns.length, dirty });
 }
 

@@ -487,8 +487,8 @@ function withdraw(mm: Mm, haddr: number): number {
 }
 
 /**
- * do_huge_pmd_anonymous_page(): a read maps the huge zero folio (when use_zero_page), a write a
- * new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
+ * do_huge_pmd_anonymous_page(): anon_vma_prepare() first; then a read maps the huge zero folio
+ * (when use_zero_page), a write a new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
  * PTEs, as the kernel does (thp_fault_fallback).
  */
 function doHugePmdAnonymousPage(
@@ -501,6 +501,9 @@ function doHugePmdAnonymousPage(
 ): FaultOutcome | 'fallback' {
   const haddr = addr - (addr % PMD_SIZE);
   const mm = vma.mm;
+  // Before either branch, as the kernel does: a VMA mapping only the huge zero folio has an
+  // anon_vma too, so fork copies its page tables (vma_needs_copy) and the child keeps the PMD.
+  anonVmaPrepare(k, vma);
   if (!write && k.opts.thpZeroPage) {
     let zero: number;
     try {
@@ -514,7 +517,6 @@ function doHugePmdAnonymousPage(
     if (k.stat.tracing) k.stat.emit({ type: 'zero_page', huge: true, mm: mm.id, addr: haddr, pfn: zero });
     return 'ok';
   }
-  anonVmaPrepare(k, vma);
   const row = allocAnonFolio(k, HPAGE_PMD_ORDER);
   if (row < 0) {
     k.stat.events.thp_fault_fallback++;
@@ -539,8 +541,8 @@ function mapNewThp(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: n
 }
 
 /**
- * do_huge_pmd_wp_page(): a write to a write-protected PMD. The huge zero folio is replaced by a
- * new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
+ * do_huge_pmd_wp_page(): a write (or unshare) of a write-protected PMD. The huge zero folio is
+ * replaced by a new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
  * the fault continues at PTE level, so only the written subpage is copied.
  */
 function doHugePmdWpPage(
@@ -557,15 +559,16 @@ function doHugePmdWpPage(
   const unshare = (flags & FAULT.UNSHARE) !== 0;
   const row = pmdFolio(k, pmd);
   if (row < 0) {
-    if (!unshare) {
-      const fresh = allocAnonFolio(k, HPAGE_PMD_ORDER);
-      if (fresh >= 0) {
-        anonVmaPrepare(k, vma);
-        pd.set(pmdRow, pmdIdx, 0);
-        mapNewThp(k, vma, haddr, pmdRow, pmdIdx, fresh);
-        return 'ok';
-      }
+    // do_huge_zero_wp_pmd(), for a write and an unshare alike: a new exclusive THP mapped as a
+    // write fault maps it (map_anon_folio_pmd); only if none can be had does the PMD split.
+    const fresh = allocAnonFolio(k, HPAGE_PMD_ORDER);
+    if (fresh >= 0) {
+      anonVmaPrepare(k, vma);
+      pd.set(pmdRow, pmdIdx, 0);
+      mapNewThp(k, vma, haddr, pmdRow, pmdIdx, fresh);
+      return 'ok';
     }
+    k.stat.events.thp_fault_fallback++;
     splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
     return 'fallback';
   }
@@ -611,6 +614,20 @@ export function splitHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number,
   pd.set(pmdRow, pmdIdx, mkEntry(table, TABLE_BITS));
   k.stat.events.thp_split_pmd++;
   if (k.stat.tracing) k.stat.emit({ type: 'split_pmd', mm: mm.id, addr: haddr });
+}
+
+/**
+ * split_huge_pmd_if_needed() / split_huge_pmd_address(), as vma_adjust_trans_huge() runs them from
+ * __split_vma(): a VMA boundary at `addr` that is not PMD-aligned may not cut through a PMD leaf,
+ * so a PMD-mapped THP (or the huge zero folio) straddling it is split into PTEs first.
+ */
+export function splitHugePmdAddress(k: Kernel, vma: Vma, addr: number): void {
+  if (addr % PMD_SIZE === 0) return;
+  const pmdRow = k.ptdesc.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
+  if (pmdRow < 0) return;
+  const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+  const pmd = k.ptdesc.get(pmdRow, pmdIdx);
+  if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) splitHugePmd(k, vma, addr - (addr % PMD_SIZE), pmdRow, pmdIdx);
 }
 
 // ---------------------------------------------------------------- zap and page-table freeing

@@ -4,7 +4,7 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
+ * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -12,7 +12,7 @@ import type { File } from './filemap.js';
 import type { Kernel } from './kernel.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
-import { FAULT, freePgtables, handleMmFault, zapRange } from './memory.js';
+import { FAULT, freePgtables, handleMmFault, splitHugePmdAddress, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
 import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
@@ -82,8 +82,12 @@ function unlinkVma(vma: Vma): void {
   vma.anonVma?.vmas.delete(vma);
 }
 
-/** __split_vma(): cut `vma` at `addr`; the new upper part is returned and inserted. */
-export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
+/**
+ * __split_vma(): cut `vma` at `addr`; the new upper part is returned and inserted. A PMD leaf
+ * across `addr` is split first (vma_adjust_trans_huge), so no leaf ever spans two VMAs.
+ */
+export function splitVma(k: Kernel, mm: Mm, vma: Vma, addr: number): Vma {
+  splitHugePmdAddress(k, vma, addr);
   const upper: Vma = { ...vma, start: addr, pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE };
   vma.end = addr;
   insertVma(mm, upper);
@@ -91,12 +95,16 @@ export function splitVma(mm: Mm, vma: Vma, addr: number): Vma {
   return upper;
 }
 
-/** The VMAs covering [start, end), split so that none sticks out of the range. */
-function vmasIn(mm: Mm, start: number, end: number): Vma[] {
+/**
+ * The VMAs covering [start, end), split so that none sticks out of the range. An edge VMA that
+ * `changes` says the operation leaves as it is is not split (madvise_update_vma and
+ * mprotect_fixup return early when the flags stay the same).
+ */
+function vmasIn(k: Kernel, mm: Mm, start: number, end: number, changes = (_v: Vma) => true): Vma[] {
   const first = findVma(mm, start);
-  if (first && first.start < start) splitVma(mm, first, start);
+  if (first && first.start < start && changes(first)) splitVma(k, mm, first, start);
   const last = findVma(mm, end - 1);
-  if (last && last.end > end) splitVma(mm, last, end);
+  if (last && last.end > end && changes(last)) splitVma(k, mm, last, end);
   return mm.vmas.filter((v) => v.start >= start && v.end <= end);
 }
 
@@ -131,10 +139,13 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
   let start: number;
   if (fixed) {
     start = a.addr ?? 0;
+    // __get_unmapped_area(): past TASK_SIZE is ENOMEM, then alignment (EINVAL), then
+    // security_mmap_addr() refuses what lies below mmap_min_addr (EPERM).
+    if (start > TASK_SIZE - length)
+      throw new KernelError('ENOMEM', `MAP_FIXED range at 0x${start.toString(16)} ends past TASK_SIZE`);
     if (!pageAligned(start))
       throw new KernelError('EINVAL', `MAP_FIXED address 0x${start.toString(16)} is not page aligned`);
-    if (start < MMAP_MIN_ADDR || start + length > TASK_SIZE)
-      throw new KernelError('EPERM', 'MAP_FIXED range outside the user address space');
+    if (start < MMAP_MIN_ADDR) throw new KernelError('EPERM', 'MAP_FIXED address below mmap_min_addr');
     if (a.flags & MAP.FIXED_NOREPLACE && overlaps(mm, start, start + length)) {
       throw new KernelError('EEXIST', `MAP_FIXED_NOREPLACE range 0x${start.toString(16)} overlaps a mapping`);
     }
@@ -191,9 +202,12 @@ function overlaps(mm: Mm, start: number, end: number): boolean {
 
 /**
  * populate_vma_page_range(): fault every page in, with write faults for private writable
- * mappings (so they get real pages, not the zero page) and read faults otherwise.
+ * mappings (so they get real pages, not the zero page) and read faults otherwise. FOLL_FORCE is
+ * added only for accessible VMAs, so on a PROT_NONE one check_vma_flags fails with EFAULT, which
+ * mm_populate ignores: nothing is mapped.
  */
 function populate(k: Kernel, vma: Vma): void {
+  if (!(vma.flags & (VM.READ | VM.WRITE | VM.EXEC))) return;
   const write = (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE;
   for (let a = vma.start; a < vma.end; a += PAGE_SIZE) {
     const r = handleMmFault(k, vma, a, write ? FAULT.WRITE : 0);
@@ -211,7 +225,7 @@ export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): v
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (end > TASK_SIZE) throw new KernelError('EINVAL', 'munmap range beyond the user address space');
   const mm = proc.mm;
-  const victims = vmasIn(mm, addr, end);
+  const victims = vmasIn(k, mm, addr, end);
   for (const v of victims) zapRange(k, v, v.start, v.end);
   for (const v of victims) {
     mm.vmas.splice(mm.vmas.indexOf(v), 1);
@@ -239,7 +253,12 @@ export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, 
     if (want & ~(v.flags >> 4) & (VM.READ | VM.WRITE | VM.EXEC)) {
       throw new KernelError('EACCES', 'mprotect asks for more than the mapping may have (VM_MAY*)');
     }
-    const [part] = vmasIn(mm, a, Math.min(end, v.end));
+    if ((v.flags & (VM.READ | VM.WRITE | VM.EXEC)) === want) {
+      // mprotect_fixup(): nothing changes, so the VMA is neither split nor walked.
+      a = v.end;
+      continue;
+    }
+    const [part] = vmasIn(k, mm, a, Math.min(end, v.end));
     part.flags = (part.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
     changeProtection(k, part);
     a = part.end;
@@ -263,7 +282,9 @@ function changeProtection(k: Kernel, vma: Vma): void {
       const pmdIdx = levelIndex(a, PT_LEVEL.PMD);
       const pmd = pd.get(pmdRow, pmdIdx);
       if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
-        if (!writable || !accessible) pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.WRITE));
+        // change_huge_pmd(): the same rule for a PMD leaf (can_change_pmd_writable).
+        const upgrade = writable && accessible && canChangePmdWritable(k, vma, pmd);
+        pd.set(pmdRow, pmdIdx, withBits(pmd, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
       } else {
         const pteRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PTE, false);
         if (pteRow >= 0) {
@@ -279,6 +300,15 @@ function changeProtection(k: Kernel, vma: Vma): void {
     }
     a = next;
   }
+}
+
+/** can_change_pmd_writable(): a private PMD-mapped THP whose head is anon-exclusive. */
+function canChangePmdWritable(k: Kernel, vma: Vma, pmd: number): boolean {
+  if (vma.flags & VM.SHARED) return false;
+  const pfn = entryPfn(pmd);
+  if (k.pa.isZeroPfn(pfn)) return false;
+  const row = k.folios.pageRow(pfn);
+  return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
 }
 
 function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {
@@ -309,20 +339,21 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
   } else if (advice === MADV.DOFORK) {
     for (const v of vmas)
       if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
-    for (const v of vmasIn(mm, addr, end)) v.flags &= ~VM.DONTCOPY;
+    for (const v of vmasIn(k, mm, addr, end, (v) => (v.flags & VM.DONTCOPY) !== 0)) v.flags &= ~VM.DONTCOPY;
   } else if (advice === MADV.WIPEONFORK) {
     for (const v of vmas)
       if (v.file || v.flags & VM.SHARED)
         throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
-    for (const v of vmasIn(mm, addr, end)) v.flags |= VM.WIPEONFORK;
+    for (const v of vmasIn(k, mm, addr, end, (v) => !(v.flags & VM.WIPEONFORK))) v.flags |= VM.WIPEONFORK;
   } else if (advice === MADV.MERGEABLE) {
-    ksmMergeable(vmasIn(mm, addr, end));
+    ksmMergeable(vmasIn(k, mm, addr, end));
   } else if (advice === MADV.UNMERGEABLE) {
-    if (ksmUnmergeable(k, vmasIn(mm, addr, end)) === 'oom')
+    if (ksmUnmergeable(k, vmasIn(k, mm, addr, end)) === 'oom')
       throw new KernelError('ENOMEM', 'MADV_UNMERGEABLE could not copy a KSM page');
   } else if (advice !== MADV.NORMAL) {
     const [set, clear] = madviseFlags(advice);
-    for (const v of vmasIn(mm, addr, end)) v.flags = (v.flags | set) & ~clear;
+    for (const v of vmasIn(k, mm, addr, end, (v) => ((v.flags | set) & ~clear) !== v.flags))
+      v.flags = (v.flags | set) & ~clear;
   }
   if (holes) throw new KernelError('ENOMEM', 'madvise range has unmapped holes');
 }

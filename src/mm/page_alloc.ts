@@ -119,6 +119,13 @@ export class Zone {
     return ZONE_NAMES[this.id];
   }
 
+  /** NR_FREE_CMA_PAGES: free frames on the CMA lists (counted from them, not kept on the side). */
+  freeCmaPages(): number {
+    let n = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) n += this.nrFree[listIndex(o, MIGRATE.CMA)] * (1 << o);
+    return n;
+  }
+
   get spannedPages(): number {
     return this.endPfn - this.startPfn;
   }
@@ -157,6 +164,11 @@ export interface MemoryLayout {
 }
 
 export class PageAlloc {
+  /**
+   * Depth of memalloc_pin_save() scopes (PF_MEMALLOC_PIN): while non-zero every allocation loses
+   * __GFP_MOVABLE, so a FOLL_LONGTERM fault never lands in ZONE_MOVABLE or CMA.
+   */
+  memallocPin = 0;
   readonly memmap: MemMap;
   readonly nodes: PgDat[] = [];
   readonly zones: Zone[] = [];
@@ -591,8 +603,16 @@ export class PageAlloc {
     }
   }
 
-  /** __rmqueue() on one zone: own type, then CMA for movable requests, then stealing. */
+  /**
+   * __rmqueue() on one zone: own type, then CMA for movable requests, then stealing. A movable
+   * request (ALLOC_CMA) takes CMA first while free CMA is more than half the zone's free pages,
+   * balancing the two so CMA is not left as the last memory standing.
+   */
   private rmqueueZone(z: Zone, order: number, mt: number): number {
+    if (mt === MIGRATE.MOVABLE && z.cmaPages > 0 && z.freeCmaPages() > Math.floor(z.freePages / 2)) {
+      const cma = this.rmqueueSmallest(z, order, MIGRATE.CMA);
+      if (cma >= 0) return cma;
+    }
     let pfn = this.rmqueueSmallest(z, order, mt);
     if (pfn < 0 && mt === MIGRATE.MOVABLE && z.cmaPages > 0)
       pfn = this.rmqueueSmallest(z, order, MIGRATE.CMA);
@@ -634,6 +654,8 @@ export class PageAlloc {
     if (!Number.isInteger(nid) || nid < 0 || nid >= this.nodes.length) {
       throw new KernelError('EINVAL', `node ${nid} does not exist`);
     }
+    // current_gfp_context(): inside memalloc_pin_save() nothing may be movable.
+    if (this.memallocPin !== 0) gfp &= ~GFP.MOVABLE;
     const mt = gfpMigratetype(gfp);
     const zonelist = this.zonelistOf(gfp, nid);
     for (let i = 0; i < zonelist.length; i++) {

@@ -42,7 +42,10 @@ export interface KmemCache {
   activeObjects: number;
 }
 
-/** calculate_order(): the smallest order that holds enough objects with little waste. */
+/**
+ * calculate_order(): the smallest order that holds enough objects with little waste; an object
+ * too big for slub_max_order gets get_order(size) (one object per slab).
+ */
 export function slabOrderFor(size: number, nrCpus = 2): number {
   const minObjects = 4 * (Math.floor(Math.log2(nrCpus)) + 2);
   for (let order = 0; order <= SLUB_MAX_ORDER; order++) {
@@ -53,7 +56,8 @@ export function slabOrderFor(size: number, nrCpus = 2): number {
     if ((objs >= minObjects || order === SLUB_MAX_ORDER) && waste * 16 <= bytes) return order;
   }
   for (let order = 0; order <= SLUB_MAX_ORDER; order++) if (PAGE_SIZE << order >= size) return order;
-  return SLUB_MAX_ORDER;
+  // No order up to slub_max_order holds one object: get_order(size), up to MAX_PAGE_ORDER.
+  return Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE)));
 }
 
 export interface SlabInfoRow {
@@ -113,8 +117,9 @@ export class SlabAllocator extends HandlePool {
   create(name: string, size: number, opts: { reclaimable?: boolean } = {}): KmemCache {
     if (!name) throw new KernelError('EINVAL', 'a slab cache needs a name');
     const stride = Math.ceil(size / SLAB_ALIGN) * SLAB_ALIGN;
-    if (!Number.isInteger(size) || size <= 0 || stride > PAGE_SIZE << SLUB_MAX_ORDER) {
-      throw new KernelError('EINVAL', `object size ${size} is outside 1..${PAGE_SIZE << SLUB_MAX_ORDER}`);
+    // calculate_order() fails only above KMALLOC_MAX_SIZE (an order beyond MAX_PAGE_ORDER).
+    if (!Number.isInteger(size) || size <= 0 || stride > PAGE_SIZE << MAX_PAGE_ORDER) {
+      throw new KernelError('EINVAL', `object size ${size} is outside 1..${PAGE_SIZE << MAX_PAGE_ORDER}`);
     }
     const order = slabOrderFor(stride);
     const cache: KmemCache = {

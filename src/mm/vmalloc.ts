@@ -147,6 +147,18 @@ export class VmallocSpace {
     return this.areas.get(addr) ?? -1;
   }
 
+  /**
+   * find_vm_area() as find_vmap_area() answers it for remap_vmalloc_range_partial: the live area
+   * whose span (its guard page included) contains `addr` — its scamem row and start — or null.
+   * Areas are few, so a scan will do.
+   */
+  areaContaining(addr: number): { row: number; start: number } | null {
+    const s = this.scamem;
+    for (const [start, row] of this.areas)
+      if (addr >= start && addr < start + (s.nrPages[row] + 1) * PAGE_SIZE) return { row, start };
+    return null;
+  }
+
   /** vfree(): the area leaves the kernel's address space; its owner reference goes. */
   vfree(addr: number): void {
     const row = this.findVmArea(addr);
@@ -287,15 +299,22 @@ export function remapVmallocRangePartial(
   if (uaddr % PAGE_SIZE !== 0 || kaddr % PAGE_SIZE !== 0)
     throw new KernelError('EINVAL', 'user or kernel address not page aligned');
   const s = k.vmalloc.scamem;
-  const row = k.vmalloc.findVmArea(kaddr);
-  if (row < 0)
-    throw new KernelError('EINVAL', `0x${kaddr.toString(16)} is not a vmalloc area (find_vm_area)`);
+  const area = k.vmalloc.areaContaining(kaddr);
+  if (!area) throw new KernelError('EINVAL', `0x${kaddr.toString(16)} is in no vmalloc area (find_vm_area)`);
+  const { row } = area;
   if (!(s.areaFlags[row] & (VM_AREA.USERMAP | VM_AREA.DMA_COHERENT)))
     throw new KernelError('EINVAL', 'the area lacks VM_USERMAP (use vmalloc_user)');
   const off = pgoff * PAGE_SIZE;
   if (!Number.isSafeInteger(bytes + off) || bytes + off > s.nrPages[row] * PAGE_SIZE)
     throw new KernelError('EINVAL', 'the range runs past the area (its guard page excluded)');
-  const first = pgoff;
+  // Pages are taken from kaddr + off, but the check above measured from the area's start: a
+  // kaddr inside the area can pass it and still reach the guard page, where vmalloc_to_page()
+  // finds nothing and vm_insert_page() dereferences NULL. Caught before anything is mapped.
+  const first = (kaddr - area.start) / PAGE_SIZE + pgoff;
+  if (first + bytes / PAGE_SIZE > s.nrPages[row])
+    throw new KernelBug(`remap_vmalloc_range_partial from 0x${kaddr.toString(16)} runs into the guard page`, {
+      rule: 'remap_vmalloc_range_partial: vm_insert_page(NULL) from vmalloc_to_page past the area',
+    });
   for (let n = 0; n < bytes / PAGE_SIZE; n++)
     vmInsertPage(k, vma, uaddr + n * PAGE_SIZE, s.pages[row][first + n], 'write');
   vma.flags |= VM.DONTEXPAND | VM.DONTDUMP;

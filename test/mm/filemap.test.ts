@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import { PG } from '../../src/mm/folio.js';
 
 const PAGE = 4096;
 
@@ -93,12 +94,36 @@ describe('shared file mappings', () => {
     const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
     m.write(p, a, { byte: 0x66, len: 1 });
     const pfn = m.translate(p, a)!.pfn;
-    m.fileSync('data');
+    // Corrupt on purpose: only the PTE says dirty now, so only zap can tell the folio.
+    const { folios } = m.kernel;
+    folios.clearFlag(folios.row(m.pageFolio(pfn)), PG.dirty);
     expect(m.page(pfn).flagNames).not.toContain('dirty');
-    // The hardware dirty bit stays set in the PTE after writeback in this model; zap transfers it.
     m.munmap(p, a, PAGE);
     expect(m.page(pfn).flagNames).toContain('dirty');
     expect(m.fileInfo('data').dirty).toBe(true);
+  });
+
+  it('writeback write-protects and cleans the PTEs (folio_mkclean): a store after fsync faults, redirties, and the next fsync writes it', () => {
+    const { m, p } = withFile();
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'data' });
+    m.write(p, a, { byte: 0x66, len: 1 });
+    const pfn = m.translate(p, a)!.pfn;
+    m.fileSync('data');
+    expect(m.fileContents('data', 0, 1)[0]).toBe(0x66);
+    const pte = m.pageAt(p, a)!.pte;
+    expect(pte).not.toContain('write');
+    expect(pte).not.toContain('dirty');
+    const faults = m.vmstat().pgfault;
+    m.write(p, a + 1, { byte: 0x77, len: 1 });
+    expect(m.vmstat().pgfault).toBe(faults + 1);
+    expect(m.page(pfn).flagNames).toContain('dirty');
+    expect(m.fileInfo('data').dirty).toBe(true);
+    m.fileSync('data');
+    expect(m.fileContents('data', 0, 3)).toEqual(new Uint8Array([0x66, 0x77, 0xab]));
+    // Unmapping the now clean PTE leaves the folio clean.
+    m.munmap(p, a, PAGE);
+    expect(m.page(pfn).flagNames).not.toContain('dirty');
+    expect(m.fileInfo('data').dirty).toBe(false);
   });
 
   it('truncate zaps mappings beyond the new end (SIGBUS afterwards) and drops their cache pages', () => {

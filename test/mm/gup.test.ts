@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { VM } from '../../src/mm/mm_types.js';
+import { GFP } from '../../src/mm/page_alloc.js';
 import { KernelBug } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';
 
@@ -79,18 +80,71 @@ describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {
     m.putUserPages(get.id);
     expect(m.page(m.zeroPfn).refcount).toBe(zero.refcount);
   });
+
+  it('pins of the zero page are not counted in nr_foll_pin_acquired / released (try_grab_folio)', () => {
+    const { m, p, buf } = anon(3);
+    m.read(p, buf, 1);
+    m.write(p, buf + PAGE, { byte: 1, len: 1 });
+    m.read(p, buf + 2 * PAGE, 1);
+    const pin = m.pinUserPages(p, buf, 3);
+    expect(Array.from(pin.pfns).filter((pfn) => pfn === m.zeroPfn)).toHaveLength(2);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 0 });
+    m.unpinUserPages(pin.id);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 1 });
+  });
 });
 
 describe('argument validation (§3.1) and VMA admission (§3.2)', () => {
-  it('case 5 and every §3.1 rule: EINVAL', () => {
+  it('case 5 and every §3.1 rule: get_user_pages and the _fast variants fail with EINVAL, pin_user_pages pins 0 pages', () => {
     const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 1 });
+    const before = m.pageAt(p, buf);
     expect(errno(() => m.getUserPages(p, buf, 1, ['longterm']))).toBe('EINVAL');
-    for (const internal of ['pin', 'tried', 'unlockable', 'remote', 'fast_only', 'touch', 'madv_populate']) {
-      expect(errno(() => m.pinUserPages(p, buf, 1, [internal]))).toBe('EINVAL');
+    expect(errno(() => m.getUserPages(p, buf, 1, ['longterm'], { fast: true }))).toBe('EINVAL');
+    const bad = [
+      ...['pin', 'tried', 'unlockable', 'remote', 'fast_only', 'touch', 'madv_populate'].map((f) => [f]),
+      ['get'],
+      ['longterm', 'pci_p2pdma'],
+    ];
+    for (const flags of bad) {
+      expect(errno(() => m.pinUserPages(p, buf, 1, flags, { fast: true }))).toBe('EINVAL');
+      // pin_user_pages(), _remote and _unlocked return 0 when is_valid_gup_args() says no.
+      const r = m.pinUserPages(p, buf, 1, flags);
+      expect(r.pages).toBe(0);
+      m.unpinUserPages(r.id);
     }
-    expect(errno(() => m.pinUserPages(p, buf, 1, ['get']))).toBe('EINVAL');
-    expect(errno(() => m.pinUserPages(p, buf, 1, ['longterm', 'pci_p2pdma']))).toBe('EINVAL');
-    expect(errno(() => m.pinUserPages(p, buf + 1, 1))).toBe('EINVAL');
+    expect(m.pageAt(p, buf)).toEqual(before);
+    expect(m.process(p).hasPinned).toBe(false);
+    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 0, foll_pin_released: 0 });
+  });
+
+  it('the _fast variants accept only WRITE|LONGTERM|FORCE|PIN|GET|FAST_ONLY|NOFAULT|PCI_P2PDMA|HONOR_NUMA_FAULT', () => {
+    const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 1 });
+    for (const flag of ['dump', 'nowait', 'anon', 'hwpoison', 'split_pmd', 'interruptible']) {
+      expect(errno(() => m.pinUserPages(p, buf, 1, [flag], { fast: true }))).toBe('EINVAL');
+      expect(errno(() => m.getUserPages(p, buf, 1, [flag], { fast: true }))).toBe('EINVAL');
+      // The slow path takes them.
+      const slow = m.pinUserPages(p, buf, 1, [flag]);
+      expect(slow.pages).toBe(1);
+      m.unpinUserPages(slow.id);
+    }
+    for (const flags of [['write', 'force', 'nofault', 'honor_numa_fault'], ['pci_p2pdma']]) {
+      const fast = m.pinUserPages(p, buf, 1, flags, { fast: true });
+      expect(fast.pages).toBe(1);
+      m.unpinUserPages(fast.id);
+    }
+  });
+
+  it('an unaligned start pins the page containing it (start & PAGE_MASK), fast and slow', () => {
+    const { m, p, buf } = anon();
+    m.write(p, buf, { byte: 1, len: 2 * PAGE });
+    for (const fast of [false, true]) {
+      const r = m.pinUserPages(p, buf + 123, 2, [], { fast });
+      expect(Array.from(r.pfns)).toEqual([m.translate(p, buf)!.pfn, m.translate(p, buf + PAGE)!.pfn]);
+      m.unpinUserPages(r.id);
+    }
+    expect(m.pageAt(p, buf)).toMatchObject({ pins: 0, refcount: 1 });
   });
 
   it('case 6: a VM_IO or VM_PFNMAP VMA refuses every GUP with EFAULT before any PTE is looked at', () => {
@@ -294,6 +348,37 @@ describe('FOLL_LONGTERM placement (§3.6)', () => {
     expect(m.page(before).type).toBe('buddy');
   });
 
+  it('a FOLL_LONGTERM fault allocates unmovable (memalloc_pin_save): never in ZONE_MOVABLE, nothing to migrate', () => {
+    const m = new Machine({ memory: '1G', movable: '512M', check: 'full' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    const pin = m.pinUserPages(p, buf, 2, ['write', 'longterm']);
+    for (const pfn of pin.pfns) expect(m.page(pfn)).toMatchObject({ type: 'anon', migratetype: 'Unmovable' });
+    expect(m.page(pin.pfns[0]).zone).not.toBe('Movable');
+    expect(m.vmstat().pgmigrate_success).toBe(0);
+    m.unpinUserPages(pin.id);
+    // The scope ends with the call: an ordinary fault afterwards is movable again.
+    const other = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, other, { byte: 1, len: 1 });
+    expect(m.pageAt(p, other)!.zone).toBe('Movable');
+  });
+
+  it('a FOLL_LONGTERM fault stays out of CMA even where an ordinary fault would take CMA first', () => {
+    const m = new Machine({ memory: '512M', cma: '64M', check: 'cheap' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    // Use ordinary memory until CMA balancing sends movable allocations to CMA (free CMA more
+    // than half of the zone's free pages).
+    const zone = () => m.zoneinfo().find((z) => z.cma > 0)!;
+    while (m.meminfo().CmaFree / 4 <= Math.floor(zone().free / 2)) m.allocPages(9, { gfp: GFP.MOVABLE });
+    const pin = m.pinUserPages(p, buf, 1, ['write', 'longterm']);
+    expect(m.page(pin.pfns[0]).migratetype).toBe('Unmovable');
+    expect(m.vmstat().pgmigrate_success).toBe(0);
+    m.write(p, buf + PAGE, { byte: 1, len: 1 });
+    expect(m.pageAt(p, buf + PAGE)!.migratetype).toBe('CMA');
+    m.check('full');
+  });
+
   it('migrates out of CMA pageblocks too, and moves every mapping of a shared page', () => {
     const m = new Machine({ memory: '512M', cma: '64M', check: 'off' });
     const p = m.spawn('p');
@@ -370,4 +455,33 @@ describe('release rules (§3.7)', () => {
     expect(fast.pages).toBe(4);
     for (let i = 0; i < 4; i++) expect(fast.pfns[i]).toBe(m.translate(p, buf + i * PAGE)!.pfn);
   });
+});
+
+describe('R/O pins of a PMD-mapped THP look at the head page (gup_must_unshare with pmd_page)', () => {
+  const PMD = 2 << 20;
+  function thpAfterFork() {
+    const m = new Machine({ memory: '1G', check: 'full', thp: 'madvise' });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.madvise(p, buf, PMD, 'hugepage');
+    m.write(p, buf, { byte: 0x11, len: PMD });
+    m.exit(m.fork(p, 'c'));
+    return { m, p, buf };
+  }
+
+  for (const fast of [false, true]) {
+    it(`a R/O pin of a non-head subpage of a write-protected, solely-owned THP reuses it (fast: ${fast})`, () => {
+      const { m, p, buf } = thpAfterFork();
+      const head = m.translate(p, buf)!.pfn;
+      expect(m.pageAt(p, buf + 5 * PAGE)).toMatchObject({ level: 'pmd', anonExclusive: false });
+      const pin = m.pinUserPages(p, buf + 5 * PAGE, 2, [], { fast });
+      expect(Array.from(pin.pfns)).toEqual([head + 5, head + 6]);
+      // do_huge_pmd_wp_page(UNSHARE) reused the folio and marked the head exclusive: still one PMD.
+      expect(m.pageAt(p, buf + 5 * PAGE)).toMatchObject({ level: 'pmd', pincount: 2, refcount: 3 });
+      expect(m.pageAt(p, buf)).toMatchObject({ anonExclusive: true });
+      expect(m.pageAt(p, buf + 5 * PAGE)!.pte).not.toContain('write');
+      expect(m.vmstat().thp_split_pmd).toBe(0);
+      m.unpinUserPages(pin.id);
+    });
+  }
 });

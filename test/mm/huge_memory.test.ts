@@ -144,3 +144,153 @@ describe('THP fallback', () => {
     expect(m.vmstat().thp_fault_alloc).toBe(0);
   });
 });
+
+describe('a VMA boundary inside a PMD-mapped THP splits the PMD (__split_vma -> vma_adjust_trans_huge)', () => {
+  function written() {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 0x44, len: PMD });
+    return { m, p, buf };
+  }
+
+  it('mprotect of half a THP splits the PMD; fork then maps every subpage twice (not three times)', () => {
+    const { m, p, buf } = written();
+    m.mprotect(p, buf, PMD / 2, 'r');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9, mapcount: 1, folioMapcount: 512 });
+    expect(m.vmstat().thp_split_pmd).toBe(1);
+    const c = m.fork(p, 'c');
+    for (const off of [0, PMD / 2 - PAGE, PMD / 2, PMD - PAGE])
+      expect(m.pageAt(c, buf + off)).toMatchObject({ level: 'pte', mapcount: 2, folioMapcount: 1024 });
+    expect(m.page(m.translate(p, buf)!.pfn)).toMatchObject({ refcount: 1024 });
+    expect(m.process(c).rss.anon).toBe(512);
+    expect(m.process(p).rss.anon).toBe(512);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+
+  it('an mprotect that changes nothing does not split the PMD (mprotect_fixup returns early)', () => {
+    const { m, p, buf } = written();
+    m.mprotect(p, buf, PMD / 2, 'rw');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pmd' });
+    expect(m.vmstat().thp_split_pmd).toBe(0);
+  });
+
+  it('MADV_DONTFORK of half a THP: that half is not in the child, the other half is shared', () => {
+    const { m, p, buf } = written();
+    m.madvise(p, buf, PMD / 2, 'dontfork');
+    const c = m.fork(p, 'c');
+    expect(m.translate(c, buf)).toBeUndefined();
+    expect(m.translate(c, buf + PMD / 2 - PAGE)).toBeUndefined();
+    expect(m.pageAt(c, buf + PMD / 2)).toMatchObject({ level: 'pte', mapcount: 2 });
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', mapcount: 1, anonExclusive: true });
+    expect(m.process(c).rss.anon).toBe(256);
+    m.exit(p);
+    m.exit(c);
+    m.check('full');
+  });
+
+  it('MADV_NOHUGEPAGE and MADV_MERGEABLE on part of a THP split the PMD too', () => {
+    for (const advice of ['nohugepage', 'mergeable']) {
+      const { m, p, buf } = written();
+      m.madvise(p, buf + PMD / 2, PAGE, advice);
+      expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9 });
+      expect(m.vmstat().thp_split_pmd).toBe(1);
+      m.exit(p);
+      m.check('full');
+    }
+  });
+
+  it('a MAP_FIXED mapping over part of a THP splits it and replaces only that part', () => {
+    const { m, p, buf } = written();
+    m.mmap(p, { addr: buf + PAGE, length: PAGE, prot: 'rw', flags: ['private', 'anonymous', 'fixed'] });
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pte', order: 9, folioMapcount: 511 });
+    expect(m.translate(p, buf + PAGE)).toBeUndefined();
+    const c = m.fork(p, 'c');
+    expect(m.process(c).rss.anon).toBe(511);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+});
+
+describe('the huge zero folio', () => {
+  it('fork copies a VMA that maps only the huge zero folio: the child keeps the huge zero PMD (anon_vma prepared at fault)', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    const zero = m.pageAt(p, buf)!;
+    expect(zero).toMatchObject({ type: 'zero', level: 'pmd' });
+    const tables = m.meminfo().PageTables;
+    const c = m.fork(p, 'c');
+    expect(m.pageAt(c, buf + 7 * PAGE)).toMatchObject({ type: 'zero', level: 'pmd', pfn: zero.pfn + 7 });
+    // The child has PGD, PUD, PMD tables and a deposited PTE table.
+    expect(m.meminfo().PageTables - tables).toBe(4 * 4);
+    expect(m.process(c).rss.anon).toBe(0);
+    m.exit(c);
+    m.exit(p);
+    m.check('full');
+  });
+});
+
+describe('unsharing the huge zero PMD (do_huge_zero_wp_pmd)', () => {
+  it('a R/O long-term pin of the huge zero PMD maps a new exclusive THP, no split', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    const pin = m.pinUserPages(p, buf + 3 * PAGE, 1, ['longterm']);
+    const pg = m.pageAt(p, buf + 3 * PAGE)!;
+    expect(pg).toMatchObject({ type: 'anon', order: 9, level: 'pmd', anonExclusive: true, pincount: 1 });
+    expect(pin.pfns[0]).toBe(pg.pfn);
+    expect(m.vmstat()).toMatchObject({ thp_split_pmd: 0, thp_fault_alloc: 1 });
+    expect(m.process(p).rss.anon).toBe(512);
+    m.unpinUserPages(pin.id);
+  });
+
+  it('only when no THP can be allocated does the unshare split the PMD and copy one page', () => {
+    const { m, p, buf } = thpRegion();
+    m.read(p, buf, 1);
+    m.checkLevel = 'off';
+    const held: number[] = [];
+    for (;;) {
+      try {
+        held.push(m.folioAlloc(0));
+      } catch {
+        break;
+      }
+    }
+    held.forEach((h, i) => {
+      if (i % 2 === 0) m.folioPut(h);
+    });
+    m.checkLevel = 'full';
+    const pin = m.pinUserPages(p, buf + 3 * PAGE, 1, ['longterm']);
+    expect(m.pageAt(p, buf + 3 * PAGE)).toMatchObject({ type: 'anon', order: 0, level: 'pte' });
+    expect(m.pageAt(p, buf)).toMatchObject({ type: 'zero', level: 'pte' });
+    expect(m.vmstat()).toMatchObject({ thp_split_pmd: 1, thp_fault_alloc: 0, thp_fault_fallback: 1 });
+    m.unpinUserPages(pin.id);
+  });
+});
+
+describe('mprotect of a whole PMD-mapped THP (change_huge_pmd)', () => {
+  it('making an exclusive THP writable again upgrades the PMD at once (can_change_pmd_writable)', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 1, len: 1 });
+    m.mprotect(p, buf, PMD, 'r');
+    expect(m.pageAt(p, buf)!.pte).not.toContain('write');
+    m.mprotect(p, buf, PMD, 'rw');
+    expect(m.pageAt(p, buf)).toMatchObject({ level: 'pmd', anonExclusive: true });
+    expect(m.pageAt(p, buf)!.pte).toContain('write');
+    const faults = m.vmstat().pgfault;
+    m.write(p, buf + PAGE, { byte: 2, len: 1 });
+    expect(m.vmstat().pgfault).toBe(faults);
+  });
+
+  it('a THP shared with a child, and the huge zero folio, stay write-protected', () => {
+    const { m, p, buf } = thpRegion();
+    m.write(p, buf, { byte: 1, len: 1 });
+    m.read(p, buf + PMD, 1);
+    m.fork(p, 'c');
+    m.mprotect(p, buf, 2 * PMD, 'r');
+    m.mprotect(p, buf, 2 * PMD, 'rw');
+    expect(m.pageAt(p, buf)!.pte).not.toContain('write');
+    expect(m.pageAt(p, buf + PMD)).toMatchObject({ type: 'zero', level: 'pmd' });
+    expect(m.pageAt(p, buf + PMD)!.pte).not.toContain('write');
+  });
+});

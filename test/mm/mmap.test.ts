@@ -42,6 +42,20 @@ describe('mmap', () => {
     ).toBe('EEXIST');
   });
 
+  it('MAP_FIXED past TASK_SIZE is ENOMEM (get_unmapped_area), checked before alignment; below mmap_min_addr EPERM', () => {
+    const { m, p } = proc();
+    const TASK_SIZE = 0x7ffffffff000;
+    const fixed = (addr: number, length: number) =>
+      m.mmap(p, { addr, length, prot: 'r', flags: ['private', 'anonymous', 'fixed'] });
+    expect(errno(() => fixed(TASK_SIZE - PAGE, 2 * PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE, PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE + 1, PAGE))).toBe('ENOMEM');
+    expect(errno(() => fixed(TASK_SIZE - 2 * PAGE + 1, PAGE))).toBe('EINVAL');
+    expect(errno(() => fixed(0x1000, PAGE))).toBe('EPERM');
+    expect(fixed(TASK_SIZE - PAGE, PAGE)).toBe(TASK_SIZE - PAGE);
+    expect(m.process(p).vmas).toHaveLength(1);
+  });
+
   it('MAP_FIXED replaces what was mapped there', () => {
     const { m, p } = proc();
     const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
@@ -59,6 +73,20 @@ describe('mmap', () => {
     expect(m.pageAt(p, rw + PAGE)).toMatchObject({ type: 'anon' });
     expect(m.pageAt(p, ro)).toMatchObject({ type: 'zero' });
     expect(m.process(p).rss.anon).toBe(2);
+  });
+
+  it('MAP_POPULATE of a PROT_NONE mapping maps nothing (populate_vma_page_range: no FOLL_FORCE, EFAULT ignored)', () => {
+    for (const flags of [['private'], ['shared']]) {
+      const { m, p } = proc();
+      const free = m.meminfo().MemFree;
+      const a = m.mmap(p, { length: 2 * PAGE, prot: 'none', flags: [...flags, 'anonymous', 'populate'] });
+      expect(m.translate(p, a)).toBeUndefined();
+      expect(m.translate(p, a + PAGE)).toBeUndefined();
+      expect(m.process(p).rss).toMatchObject({ anon: 0, file: 0, shmem: 0 });
+      expect(m.meminfo().MemFree).toBe(free);
+      m.mprotect(p, a, 2 * PAGE, 'rw');
+      expect(m.read(p, a, 1).bytes[0]).toBe(0);
+    }
   });
 
   it('ENOMEM when a populating mmap runs out of memory is reported, not a crash', () => {

@@ -409,6 +409,33 @@ describe('CMA', () => {
   });
 });
 
+describe('CMA balancing (__rmqueue)', () => {
+  it('a movable allocation takes CMA first once free CMA is more than half the zone free pages', () => {
+    const m = new Machine({ memory: '1G', cma: '64M', check: 'cheap' });
+    const cmaStart = pagesOf(1024 - 64);
+    const zone = () => m.zoneinfo().find((z) => cmaStart >= z.startPfn && cmaStart < z.endPfn)!;
+    const cmaFree = () => m.meminfo().CmaFree / 4;
+    let last = { free: 0, cma: 0 };
+    for (;;) {
+      const before = { free: zone().free, cma: cmaFree() };
+      const pfn = m.allocPages(9, { gfp: GFP.MOVABLE });
+      if (pfn >= cmaStart) {
+        // This one came from CMA because CMA held more than half of the zone's free memory...
+        expect(before.cma).toBeGreaterThan(Math.floor(before.free / 2));
+        // ... while plenty of ordinary movable memory was still free (not a last resort).
+        expect(before.free - before.cma).toBeGreaterThan(8192);
+        break;
+      }
+      last = before;
+    }
+    // The allocation before it did not meet the rule and stayed out of CMA.
+    expect(last.cma).toBeLessThanOrEqual(Math.floor(last.free / 2));
+    // Unmovable requests never take CMA, however much of it is free.
+    expect(m.allocPages(0)).toBeLessThan(cmaStart);
+    m.check('full');
+  });
+});
+
 describe('CMA pageblocks and isolation', () => {
   const cmaStart = pagesOf(1024 - 64);
   const cmaSection = Math.floor(cmaStart / PAGES_PER_SECTION);

@@ -42,10 +42,29 @@ describe('cache geometry (calculate_order)', () => {
     expect(slabOrderFor(size)).toBe(order);
   });
 
+  it.each([
+    [32 * 1024 + 1, 4],
+    [64 * 1024, 4],
+    [1 << 20, 8],
+    [PAGE_SIZE << 10, 10],
+  ])(
+    'a %i-byte object cache falls back to get_order(size) slabs (order %i) beyond slub_max_order',
+    (size, order) => {
+      const m = small();
+      m.kmemCacheCreate('big', size);
+      expect(info(m, 'big')).toMatchObject({ objPerSlab: 1, pagesPerSlab: 1 << order });
+      const a = m.kmemCacheAlloc('big');
+      expect(m.page(Math.floor(a / PAGE_SIZE))).toMatchObject({ type: 'slab', order });
+      m.kmemCacheFree('big', a);
+      m.check('full');
+    },
+  );
+
   it('refuses sizes the slab allocator cannot serve', () => {
     const m = small();
     expectErrno(() => m.kernel.slab.create('zero', 0), 'EINVAL');
-    expectErrno(() => m.kernel.slab.create('huge', 32 * 1024 + 1), 'EINVAL');
+    // KMALLOC_MAX_SIZE (order MAX_PAGE_ORDER) is the limit; calculate_order fails above it.
+    expectErrno(() => m.kernel.slab.create('huge', (PAGE_SIZE << 10) + 1), 'EINVAL');
     expectErrno(() => m.kernel.slab.create('', 64), 'EINVAL');
     expect(() => m.kmemCacheCreate('kmalloc-64', 64)).toThrow(/already exists/);
   });

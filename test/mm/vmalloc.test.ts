@@ -53,7 +53,7 @@ describe('remap_vmalloc_range (§9)', () => {
     expect(errno(() => d.remapVmallocRange(buf, 2 ** 53))).toBe('EINVAL');
     expect(errno(() => d.remapVmallocRange(buf + 1, 0, a, PAGE))).toBe('EINVAL');
     expect(errno(() => d.remapVmallocRange(buf, 0, a + 1, PAGE))).toBe('EINVAL');
-    expect(errno(() => d.remapVmallocRange(buf + PAGE, 0, a, PAGE))).toBe('EINVAL');
+    expect(errno(() => d.remapVmallocRange(buf - PAGE, 0, a, PAGE))).toBe('EINVAL'); // no area there
     expect(errno(() => d.remapVmallocRange(buf, 0))).toBe('EINVAL'); // 8 pages from a 4-page area
     expect(errno(() => d.remapVmallocRange(buf, 3, a, 2 * PAGE))).toBe('EINVAL');
     expect(m.process(p).rss.file).toBe(0);
@@ -65,6 +65,29 @@ describe('remap_vmalloc_range (§9)', () => {
     // A partial remap into the middle of the VMA at an offset into the area.
     d.remapVmallocRange(buf, 3, a + 5 * PAGE, PAGE);
     expect(m.translate(p, a + 5 * PAGE)?.pfn).toBe(m.vmallocToPfn(buf + 3 * PAGE));
+  });
+
+  it('a kaddr inside an area is accepted (find_vm_area finds the containing area, as /proc/vmcore relies on)', () => {
+    const { m, p, buf } = setup();
+    m.defineDevice('null', {});
+    const a = m.mmapDevice(p, { device: 'null', length: 4 * PAGE, prot: 'rw', flags: ['shared'] });
+    const d = m.driverCall(p, a);
+    // Pages come from kaddr + (pgoff << PAGE_SHIFT): here area pages 2 and 3.
+    d.remapVmallocRange(buf + PAGE, 1, a, 2 * PAGE);
+    expect(m.translate(p, a)?.pfn).toBe(m.vmallocToPfn(buf + 2 * PAGE));
+    expect(m.translate(p, a + PAGE)?.pfn).toBe(m.vmallocToPfn(buf + 3 * PAGE));
+    // The size check is against the whole area, not what is left after kaddr.
+    expect(errno(() => d.remapVmallocRange(buf + PAGE, 0, a + 2 * PAGE, 5 * PAGE))).toBe('EINVAL');
+    expect(m.vmallocPage(m.vmallocToPfn(buf + PAGE)).mapcount).toBe(0);
+    m.check('full');
+  });
+
+  it('a range that passes the area-size check but runs from kaddr into the guard page is the oops Linux hits', () => {
+    const { m, p, buf } = setup();
+    m.defineDevice('null', {});
+    const a = m.mmapDevice(p, { device: 'null', length: 4 * PAGE, prot: 'rw', flags: ['shared'] });
+    const d = m.driverCall(p, a);
+    expect(() => d.remapVmallocRange(buf + 2 * PAGE, 0, a, 4 * PAGE)).toThrow(KernelBug);
   });
 
   it('pages stay alive after vfree while a user mapping holds them; the area goes with the last mapping', () => {
