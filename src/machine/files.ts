@@ -10,7 +10,7 @@
 import type { File } from '../mm/filemap.js';
 import { gupFrames } from '../mm/gup.js';
 import type { Kernel } from '../mm/kernel.js';
-import { truncateFile } from '../mm/memory.js';
+import { truncateFile } from '../mm/truncate.js';
 import { mod, PAGE_SIZE } from '../mm/types.js';
 import type { UserData } from '../mm/uaccess.js';
 import { InputError } from './config.js';

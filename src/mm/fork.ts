@@ -8,9 +8,10 @@
  * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
  */
 import { PG } from './folio.js';
+import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { MT, VMALLOC_PAGE } from './memdesc.js';
-import { freePgtables, splitHugePmd, vmNormalPage, zapRange } from './memory.js';
+import { freePgtables, vmNormalPage, zapRange } from './memory.js';
 import {
   isCowMapping,
   MM_ANONPAGES,

@@ -12,9 +12,11 @@
  * reference, or put_page on a pin) is caught as the KernelBug Linux would eventually hit.
  * Leaves out: FOLL_SPLIT_PMD, hugetlb, P2PDMA, secretmem, pkeys, the mmap_lock retry protocol.
  */
+
+import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT, VMALLOC_PAGE } from './memdesc.js';
-import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
+import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MIGRATE, ZONE } from './page_alloc.js';

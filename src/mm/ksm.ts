@@ -26,9 +26,10 @@
  * advisor and smart_scan, and PR_SET_MEMORY_MERGE.
  */
 import { PG } from './folio.js';
+import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { FAULT, handleMmFault, vmNormalPage } from './memory.js';
+import { handleMmFault, vmNormalPage } from './memory.js';
 import type { Vma } from './mm_types.js';
 import { VM } from './mm_types.js';
 import { entryBits, entryPfn, mkEntry, PTE, PTRS_PER_TABLE, withBits } from './pgtable.js';

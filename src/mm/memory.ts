@@ -1,16 +1,12 @@
-/**
- * Page faults, copy-on-write, zapping and vm_normal_page().
- *
- * Models: mm/memory.c — handle_mm_fault, do_anonymous_page (the zero page on read faults),
- * do_read_fault / do_cow_fault / do_shared_fault, do_wp_page with its reuse-versus-copy rules
- * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared; kernel-semantics R5), vm_normal_page
- * (R7.1), zap_pte_range (R12's dirtying on zap) and free_pgtables; mm/huge_memory.c —
- * do_huge_pmd_anonymous_page, the huge zero folio, do_huge_pmd_wp_page, __split_huge_pmd and the
- * deposited page table that makes a PMD split unable to fail.
- * Leaves out: swap, userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
- */
-import type { File } from './filemap.js';
 import { PG } from './folio.js';
+import {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  splitHugePmd,
+  thpSuitable,
+  zapHugePmd,
+} from './huge_memory.js';
+import { allocAnonFolio, anonVmaPrepare, FAULT, type FaultOutcome, userBits } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT, SPECIAL_PAGE, VMALLOC_PAGE } from './memdesc.js';
 import {
@@ -23,7 +19,6 @@ import {
   type VmFault,
   vmaIsAnonymous,
 } from './mm_types.js';
-import { GFP, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE } from './page_alloc.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
   entryBits,
@@ -35,38 +30,10 @@ import {
   PT_LEVEL,
   PTE,
   PTRS_PER_TABLE,
-  TABLE_BITS,
   withBits,
 } from './pgtable.js';
-import {
-  addNewAnonRmap,
-  addRmapPtes,
-  ksmRemoveMapping,
-  mmCounter,
-  removeRmapPmd,
-  removeRmapPtes,
-} from './rmap.js';
-import { HPAGE_PMD_ORDER, KernelBug, KernelError, PAGE_SIZE } from './types.js';
-
-/** fault flags (FAULT_FLAG_*). */
-export const FAULT = { WRITE: 1, UNSHARE: 2, USER: 4, REMOTE: 8 } as const;
-
-/** What a fault came to (vm_fault_t, reduced to what callers distinguish). */
-export type FaultOutcome = 'ok' | 'sigsegv' | 'sigbus' | 'oom';
-
-const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
-
-/** A user PTE for a frame with the VMA's protections (vm_page_prot), before COW write-protection. */
-function userBits(vma: Vma, writable: boolean): number {
-  return PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable && vma.flags & VM.WRITE ? PTE.WRITE | PTE.DIRTY : 0);
-}
-
-/** anon_vma_prepare(). */
-export function anonVmaPrepare(k: Kernel, vma: Vma): void {
-  if (vma.anonVma) return;
-  vma.anonVma = k.newAnonVma();
-  vma.anonVma.vmas.add(vma);
-}
+import { addNewAnonRmap, addRmapPtes, ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
+import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
 /**
  * vm_normal_page(): the folio row a present entry maps "normally", SPECIAL_PAGE for a special
@@ -103,12 +70,6 @@ export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): 
   }
   const row = k.folios.pageRow(pfn);
   return row < 0 && k.vmalloc.isPage(pfn) ? VMALLOC_PAGE : row;
-}
-
-/** The folio row of a PMD leaf, or -1 for the huge zero folio. */
-function pmdFolio(k: Kernel, entry: number): number {
-  const pfn = entryPfn(entry);
-  return k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn);
 }
 
 // ---------------------------------------------------------------- the fault entry
@@ -234,17 +195,6 @@ function doAnonymousPage(
   pd.set(pteRow, i, mkEntry(pfn, userBits(vma, true)));
   if (k.stat.tracing) k.stat.emit({ type: 'fault', kind: 'anon', mm: vma.mm.id, addr, pfn });
   return 'ok';
-}
-
-/** A new anon folio, or -1 on ENOMEM (the fault then returns VM_FAULT_OOM). */
-function allocAnonFolio(k: Kernel, order: number): number {
-  try {
-    const gfp = order === 0 ? GFP_HIGHUSER_MOVABLE | GFP.COMP : GFP_TRANSHUGE;
-    return k.folios.alloc(gfp, order, MT.ANON) >>> 0;
-  } catch (e) {
-    if (e instanceof KernelError) return -1;
-    throw e;
-  }
 }
 
 /** Read the page-cache folio for a file fault, or -1 on ENOMEM. */
@@ -453,183 +403,6 @@ function wpPageCopy(
   return 'ok';
 }
 
-// ---------------------------------------------------------------- THP
-
-/** May a fault at `addr` map a PMD-sized anon folio (thp_vma_allowable_order for PMD_ORDER)? */
-export function thpSuitable(k: Kernel, vma: Vma, addr: number): boolean {
-  const mode = k.opts.thp;
-  if (mode === 'never' || vma.flags & VM.NOHUGEPAGE) return false;
-  if (mode === 'madvise' && !(vma.flags & VM.HUGEPAGE)) return false;
-  if (!vmaIsAnonymous(vma) || vma.flags & VM.SHARED) return false;
-  const haddr = addr - (addr % PMD_SIZE);
-  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
-}
-
-/** Deposit a PTE table for a later split of the PMD at `haddr` (pgtable_trans_huge_deposit). */
-function deposit(k: Kernel, mm: Mm, haddr: number): boolean {
-  try {
-    mm.deposited.set(haddr, k.ptdesc.alloc(PT_LEVEL.PTE, mm.id) >>> 0);
-    return true;
-  } catch (e) {
-    if (e instanceof KernelError) return false;
-    throw e;
-  }
-}
-
-function withdraw(mm: Mm, haddr: number): number {
-  const row = mm.deposited.get(haddr);
-  if (row === undefined)
-    throw new KernelBug(`no page table deposited for the PMD at 0x${haddr.toString(16)}`, {
-      rule: 'pgtable_trans_huge_withdraw',
-    });
-  mm.deposited.delete(haddr);
-  return row;
-}
-
-/**
- * do_huge_pmd_anonymous_page(): anon_vma_prepare() first; then a read maps the huge zero folio
- * (when use_zero_page), a write a new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
- * PTEs, as the kernel does (thp_fault_fallback).
- */
-function doHugePmdAnonymousPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pmdRow: number,
-  pmdIdx: number,
-  write: boolean,
-): FaultOutcome | 'fallback' {
-  const haddr = addr - (addr % PMD_SIZE);
-  const mm = vma.mm;
-  // Before either branch, as the kernel does: a VMA mapping only the huge zero folio has an
-  // anon_vma too, so fork copies its page tables (vma_needs_copy) and the child keeps the PMD.
-  anonVmaPrepare(k, vma);
-  if (!write && k.opts.thpZeroPage) {
-    let zero: number;
-    try {
-      zero = k.pa.hugeZeroPfn();
-    } catch (e) {
-      if (e instanceof KernelError) return 'fallback';
-      throw e;
-    }
-    if (!deposit(k, mm, haddr)) return 'fallback';
-    k.ptdesc.set(pmdRow, pmdIdx, mkEntry(zero, PTE.PRESENT | PTE.USER | PTE.HUGE | PTE.SPECIAL | PTE.YOUNG));
-    if (k.stat.tracing) k.stat.emit({ type: 'zero_page', huge: true, mm: mm.id, addr: haddr, pfn: zero });
-    return 'ok';
-  }
-  const row = allocAnonFolio(k, HPAGE_PMD_ORDER);
-  if (row < 0) {
-    k.stat.events.thp_fault_fallback++;
-    return 'fallback';
-  }
-  if (!deposit(k, mm, haddr)) {
-    k.folios.put(k.folios.handleOf(row));
-    return 'fallback';
-  }
-  mapNewThp(k, vma, haddr, pmdRow, pmdIdx, row);
-  return 'ok';
-}
-
-function mapNewThp(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: number, row: number): void {
-  addNewAnonRmap(k, row, vma, haddr, true);
-  vma.mm.rss[MM_ANONPAGES] += HPAGE_PMD_NR;
-  const pfn = k.folios.pfn[row];
-  k.ptdesc.set(pmdRow, pmdIdx, mkEntry(pfn, userBits(vma, true) | PTE.HUGE));
-  k.stat.events.thp_fault_alloc++;
-  if (k.stat.tracing)
-    k.stat.emit({ type: 'fault', kind: 'thp', mm: vma.mm.id, addr: haddr, pfn, order: HPAGE_PMD_ORDER });
-}
-
-/**
- * do_huge_pmd_wp_page(): a write (or unshare) of a write-protected PMD. The huge zero folio is
- * replaced by a new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
- * the fault continues at PTE level, so only the written subpage is copied.
- */
-function doHugePmdWpPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pmdRow: number,
-  pmdIdx: number,
-  flags: number,
-): FaultOutcome | 'fallback' {
-  const pd = k.ptdesc;
-  const pmd = pd.get(pmdRow, pmdIdx);
-  const haddr = addr - (addr % PMD_SIZE);
-  const unshare = (flags & FAULT.UNSHARE) !== 0;
-  const row = pmdFolio(k, pmd);
-  if (row < 0) {
-    // do_huge_zero_wp_pmd(), for a write and an unshare alike: a new exclusive THP mapped as a
-    // write fault maps it (map_anon_folio_pmd); only if none can be had does the PMD split.
-    const fresh = allocAnonFolio(k, HPAGE_PMD_ORDER);
-    if (fresh >= 0) {
-      anonVmaPrepare(k, vma);
-      pd.set(pmdRow, pmdIdx, 0);
-      mapNewThp(k, vma, haddr, pmdRow, pmdIdx, fresh);
-      return 'ok';
-    }
-    k.stat.events.thp_fault_fallback++;
-    splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
-    return 'fallback';
-  }
-  const f = k.folios;
-  const head = f.pfn[row];
-  if (vma.flags & VM.SHARED) return 'fallback';
-  if (f.pageAnonExclusive(row, head) || f.refcount[row] === 1) {
-    f.setPageAnonExclusive(row, head, true);
-    if (!unshare) pd.set(pmdRow, pmdIdx, mkEntry(head, userBits(vma, true) | PTE.HUGE));
-    return 'ok';
-  }
-  splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
-  return 'fallback';
-}
-
-/**
- * __split_huge_pmd(): replace a PMD leaf by the deposited PTE table mapping the same 512 frames.
- * The folio stays whole: its PMD mapping becomes 512 PTE mappings (refcount +511) and the head's
- * anon-exclusive bit is handed to every subpage. The huge zero folio becomes 512 small zero PTEs.
- */
-export function splitHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: number): void {
-  const pd = k.ptdesc;
-  const pmd = pd.get(pmdRow, pmdIdx);
-  const mm = vma.mm;
-  const table = withdraw(mm, haddr);
-  const bits = entryBits(pmd) & ~PTE.HUGE;
-  const row = pmdFolio(k, pmd);
-  if (row < 0) {
-    for (let i = 0; i < PTRS_PER_TABLE; i++)
-      pd.set(table, i, mkEntry(k.pa.zeroPfn, PTE.PRESENT | PTE.USER | PTE.SPECIAL | (bits & PTE.YOUNG)));
-  } else {
-    const f = k.folios;
-    const head = f.pfn[row];
-    const exclusive = f.kind[row] === MT.ANON && f.pageAnonExclusive(row, head);
-    f.refcount[row] += HPAGE_PMD_NR - 1;
-    removeRmapPmd(k, row, mm);
-    addRmapPtes(k, row, head, HPAGE_PMD_NR, mm);
-    for (let i = 0; i < HPAGE_PMD_NR; i++) {
-      if (f.kind[row] === MT.ANON) f.setPageAnonExclusive(row, head + i, exclusive);
-      pd.set(table, i, mkEntry(head + i, bits));
-    }
-  }
-  pd.set(pmdRow, pmdIdx, mkEntry(table, TABLE_BITS));
-  k.stat.events.thp_split_pmd++;
-  if (k.stat.tracing) k.stat.emit({ type: 'split_pmd', mm: mm.id, addr: haddr });
-}
-
-/**
- * split_huge_pmd_if_needed() / split_huge_pmd_address(), as vma_adjust_trans_huge() runs them from
- * __split_vma(): a VMA boundary at `addr` that is not PMD-aligned may not cut through a PMD leaf,
- * so a PMD-mapped THP (or the huge zero folio) straddling it is split into PTEs first.
- */
-export function splitHugePmdAddress(k: Kernel, vma: Vma, addr: number): void {
-  if (addr % PMD_SIZE === 0) return;
-  const pmdRow = k.ptdesc.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
-  if (pmdRow < 0) return;
-  const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
-  const pmd = k.ptdesc.get(pmdRow, pmdIdx);
-  if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) splitHugePmd(k, vma, addr - (addr % PMD_SIZE), pmdRow, pmdIdx);
-}
-
 // ---------------------------------------------------------------- zap and page-table freeing
 
 /**
@@ -700,19 +473,6 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   f.putRow(row);
 }
 
-function zapHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: number): void {
-  const pd = k.ptdesc;
-  const pmd = pd.get(pmdRow, pmdIdx);
-  pd.set(pmdRow, pmdIdx, 0);
-  k.ptdesc.free(k.ptdesc.handleOf(withdraw(vma.mm, haddr)));
-  const row = pmdFolio(k, pmd);
-  if (row < 0) return;
-  const f = k.folios;
-  vma.mm.rss[MM_ANONPAGES] -= HPAGE_PMD_NR;
-  removeRmapPmd(k, row, vma.mm);
-  f.putRow(row);
-}
-
 /**
  * free_pgtables() after [start, end) was unmapped: free every page table below the PGD whose span
  * no VMA overlaps any more (the floor/ceiling rule), bottom-up. With `all`, the PGD goes too.
@@ -757,33 +517,5 @@ function freeLevel(
       pd.set(row, i, 0);
       pd.free(pd.handleOf(child));
     }
-  }
-}
-
-// ---------------------------------------------------------------- truncate
-
-/**
- * truncate_setsize() + truncate_pagecache(): the new size takes effect, every mapping of pages
- * past it is zapped (private COW copies too: even_cows), those folios leave the page cache with
- * their data, and the tail of a partial last page reads as zeros.
- */
-export function truncateFile(k: Kernel, f: File, size: number): void {
-  const newPages = Math.ceil(size / PAGE_SIZE);
-  const shrinking = size < f.size;
-  f.size = size;
-  if (shrinking) {
-    for (const vma of [...f.mmap]) {
-      const start = Math.max(vma.start, vma.start + (newPages - vma.pgoff) * PAGE_SIZE);
-      if (start < vma.end) zapRange(k, vma, start, vma.end);
-    }
-    for (const index of [...k.pagecache.cachedFrom(f, newPages)]) k.pagecache.removeFolio(f, index, true);
-    for (let i = newPages; i < f.pages.length; i++) f.backing.clear(i);
-  }
-  const tail = size % PAGE_SIZE;
-  if (tail !== 0) {
-    const index = newPages - 1;
-    f.backing.fillRange(index, tail, PAGE_SIZE - tail, 0);
-    const row = k.pagecache.lookup(f, index);
-    if (row >= 0) k.frames.fillRange(k.folios.pfn[row], tail, PAGE_SIZE - tail, 0);
   }
 }

@@ -9,10 +9,12 @@
  * is deterministic), rlimits and overcommit accounting.
  */
 import type { File } from './filemap.js';
+import { splitHugePmdAddress } from './huge_memory.js';
+import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { MT } from './memdesc.js';
-import { FAULT, freePgtables, handleMmFault, splitHugePmdAddress, zapRange } from './memory.js';
+import { freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
 import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';

@@ -7,8 +7,10 @@
  * transferred, as with a real partial memcpy. Out of memory inside a fault is ENOMEM (where the
  * kernel would invoke the OOM killer).
  */
+
+import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { FAULT, handleMmFault } from './memory.js';
+import { handleMmFault } from './memory.js';
 import { findVma, type Mm, type Process, VM } from './mm_types.js';
 import { entryBits, entryPfn, PT_LEVEL, PTE, withBits } from './pgtable.js';
 import { KernelError, mod, PAGE_SIZE } from './types.js';
