@@ -17,6 +17,7 @@ import {
   HPAGE_PMD_NR,
   pmdFolio,
   userBits,
+  type Vmf,
 } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
@@ -70,14 +71,8 @@ function withdraw(mm: Mm, haddr: number): number {
  * (when use_zero_page), a write a new order-9 anon folio, both with a deposited page table. Any allocation failure falls back to
  * PTEs, as the kernel does (thp_fault_fallback).
  */
-export function doHugePmdAnonymousPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pmdRow: number,
-  pmdIdx: number,
-  write: boolean,
-): FaultOutcome | 'fallback' {
+export function doHugePmdAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome | 'fallback' {
+  const { vma, addr, pmdRow, pmdIdx, write } = vmf;
   const haddr = addr - (addr % PMD_SIZE);
   const mm = vma.mm;
   // Before either branch, as the kernel does: a VMA mapping only the huge zero folio has an
@@ -124,14 +119,8 @@ function mapNewThp(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: n
  * replaced by a new THP; an exclusive (or solely referenced) THP is reused; anything else splits the PMD and
  * the fault continues at PTE level, so only the written subpage is copied.
  */
-export function doHugePmdWpPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pmdRow: number,
-  pmdIdx: number,
-  flags: number,
-): FaultOutcome | 'fallback' {
+export function doHugePmdWpPage(k: Kernel, vmf: Vmf): FaultOutcome | 'fallback' {
+  const { vma, addr, pmdRow, pmdIdx, flags } = vmf;
   const pd = k.ptdesc;
   const pmd = pd.get(pmdRow, pmdIdx);
   const haddr = addr - (addr % PMD_SIZE);

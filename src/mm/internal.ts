@@ -47,3 +47,44 @@ export function allocAnonFolio(k: Kernel, order: number): number {
     throw e;
   }
 }
+
+/**
+ * struct vm_fault: one fault's VMA, page-aligned address and flags, and the table slots the walk
+ * found (PMD table row and index, PTE table row and index), handed down the fault handlers instead
+ * of six positional arguments.
+ */
+export interface Vmf {
+  vma: Vma;
+  addr: number;
+  flags: number;
+  write: boolean;
+  pmdRow: number;
+  pmdIdx: number;
+  pteRow: number;
+  ptIdx: number;
+}
+
+// The records, reused: the kernel's vm_fault lives on the stack; here a small stack of them (a
+// fault can nest only through a driver's handler) keeps the fault path free of allocation.
+const records: Vmf[] = [];
+let depth = 0;
+
+/** Take a vm_fault record for a fault at `addr` (page aligned) of `vma`; give it back with vmfPut. */
+export function vmfGet(vma: Vma, addr: number, flags: number): Vmf {
+  let r = records[depth];
+  if (!r) {
+    r = { vma, addr, flags, write: false, pmdRow: -1, pmdIdx: -1, pteRow: -1, ptIdx: -1 };
+    records[depth] = r;
+  }
+  depth++;
+  r.vma = vma;
+  r.addr = addr;
+  r.flags = flags;
+  r.write = (flags & FAULT.WRITE) !== 0;
+  r.pmdRow = r.pmdIdx = r.pteRow = r.ptIdx = -1;
+  return r;
+}
+
+export function vmfPut(): void {
+  depth--;
+}

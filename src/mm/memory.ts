@@ -1,3 +1,13 @@
+/**
+ * Page faults, copy-on-write, zapping and vm_normal_page().
+ *
+ * Models: mm/memory.c — handle_mm_fault, do_anonymous_page (the zero page on read faults),
+ * do_read_fault / do_cow_fault / do_shared_fault, do_wp_page with its reuse-versus-copy rules
+ * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared; kernel-semantics R5), vm_normal_page
+ * (R7.1), zap_pte_range (R12's dirtying on zap) and free_pgtables. Every handler takes one
+ * vm_fault record (internal.ts). PMD-level faults, splits and zaps are in huge_memory.ts.
+ * Leaves out: swap, userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
+ */
 import { PG } from './folio.js';
 import {
   doHugePmdAnonymousPage,
@@ -6,7 +16,16 @@ import {
   thpSuitable,
   zapHugePmd,
 } from './huge_memory.js';
-import { allocAnonFolio, anonVmaPrepare, FAULT, type FaultOutcome, userBits } from './internal.js';
+import {
+  allocAnonFolio,
+  anonVmaPrepare,
+  FAULT,
+  type FaultOutcome,
+  userBits,
+  type Vmf,
+  vmfGet,
+  vmfPut,
+} from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT, SPECIAL_PAGE, VMALLOC_PAGE } from './memdesc.js';
 import {
@@ -76,30 +95,40 @@ export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): 
 
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {
-  addr -= addr % PAGE_SIZE;
+  const vmf = vmfGet(vma, addr - (addr % PAGE_SIZE), flags);
+  try {
+    return handleFault(k, vmf);
+  } finally {
+    vmfPut();
+  }
+}
+
+/** __handle_mm_fault(): walk to the PMD, then the THP paths, then the PTE paths, on one vm_fault. */
+function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
+  const { vma, addr, flags, write } = vmf;
   k.stat.events.pgfault++;
-  const write = (flags & FAULT.WRITE) !== 0;
   const wantsWrite = (flags & (FAULT.WRITE | FAULT.UNSHARE)) !== 0;
   const pd = k.ptdesc;
-  const mm = vma.mm;
   let pmdRow: number;
   try {
-    pmdRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PMD, true);
+    pmdRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, true);
   } catch (e) {
     if (e instanceof KernelError) return 'oom';
     throw e;
   }
   const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+  vmf.pmdRow = pmdRow;
+  vmf.pmdIdx = pmdIdx;
   const pmd = pd.get(pmdRow, pmdIdx);
   if (pmd === 0 && thpSuitable(k, vma, addr)) {
-    const r = doHugePmdAnonymousPage(k, vma, addr, pmdRow, pmdIdx, write);
+    const r = doHugePmdAnonymousPage(k, vmf);
     if (r !== 'fallback') return r;
   } else if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
     if (!wantsWrite || entryBits(pmd) & PTE.WRITE) {
       pd.set(pmdRow, pmdIdx, withBits(pmd, write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG, 0));
       return 'ok';
     }
-    const r = doHugePmdWpPage(k, vma, addr, pmdRow, pmdIdx, flags);
+    const r = doHugePmdWpPage(k, vmf);
     if (r !== 'fallback') return r;
   }
   let pteRow: number;
@@ -110,11 +139,12 @@ export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number):
     throw e;
   }
   const i = levelIndex(addr, PT_LEVEL.PTE);
+  vmf.pteRow = pteRow;
+  vmf.ptIdx = i;
   const pte = pd.get(pteRow, i);
-  if (pte === 0) return doPteMissing(k, vma, addr, pteRow, i, write);
+  if (pte === 0) return doPteMissing(k, vmf);
   if (wantsWrite) {
-    if (!(entryBits(pte) & PTE.WRITE))
-      return doWpPage(k, vma, addr, pteRow, i, (flags & FAULT.UNSHARE) !== 0);
+    if (!(entryBits(pte) & PTE.WRITE)) return doWpPage(k, vmf, (flags & FAULT.UNSHARE) !== 0);
     if (write) pd.set(pteRow, i, withBits(pte, PTE.DIRTY | PTE.YOUNG, 0));
     return 'ok';
   }
@@ -122,22 +152,16 @@ export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number):
   return 'ok';
 }
 
-function doPteMissing(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  write: boolean,
-): FaultOutcome {
-  if (vma.ops) return driverFault(k, vma, addr, write);
-  if (vmaIsAnonymous(vma)) return doAnonymousPage(k, vma, addr, pteRow, i, write);
+function doPteMissing(k: Kernel, vmf: Vmf): FaultOutcome {
+  const { vma, addr, write } = vmf;
+  if (vma.ops) return driverFault(k, vmf);
+  if (vmaIsAnonymous(vma)) return doAnonymousPage(k, vmf);
   if (!vma.file) return 'sigbus';
   const index = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
   if (index >= Math.ceil(vma.file.size / PAGE_SIZE)) return 'sigbus';
-  if (!write) return doReadFault(k, vma, addr, pteRow, i, index);
-  if (!(vma.flags & VM.SHARED)) return doCowFault(k, vma, addr, pteRow, i, index);
-  return doSharedFault(k, vma, addr, pteRow, i, index);
+  if (!write) return doReadFault(k, vmf, index);
+  if (!(vma.flags & VM.SHARED)) return doCowFault(k, vmf, index);
+  return doSharedFault(k, vmf, index);
 }
 
 /** The fault-time view a driver's handlers get (struct vm_fault). */
@@ -152,7 +176,8 @@ const vmFault = (vma: Vma, addr: number, write: boolean): VmFault => ({
  * __do_fault() for a driver VMA: its vm_ops->fault installs the entry itself (VM_FAULT_NOPAGE via
  * vmf_insert_* or vm_insert_page); no handler means SIGBUS, as for a device without one.
  */
-function driverFault(k: Kernel, vma: Vma, addr: number, write: boolean): FaultOutcome {
+function driverFault(k: Kernel, vmf: Vmf): FaultOutcome {
+  const { vma, addr, write } = vmf;
   const fault = vma.ops?.fault;
   if (!fault) return 'sigbus';
   const r = fault(vmFault(vma, addr, write));
@@ -162,8 +187,9 @@ function driverFault(k: Kernel, vma: Vma, addr: number, write: boolean): FaultOu
   const pte = slot >= 0 ? k.ptdesc.entries[slot] : 0;
   if (pte === 0) return 'sigbus';
   if (write && !(entryBits(pte) & PTE.WRITE)) {
-    const pteRow = Math.floor(slot / PTRS_PER_TABLE);
-    return doWpPage(k, vma, addr, pteRow, slot - pteRow * PTRS_PER_TABLE, false);
+    vmf.pteRow = Math.floor(slot / PTRS_PER_TABLE);
+    vmf.ptIdx = slot - vmf.pteRow * PTRS_PER_TABLE;
+    return doWpPage(k, vmf, false);
   }
   return 'ok';
 }
@@ -172,14 +198,8 @@ function driverFault(k: Kernel, vma: Vma, addr: number, write: boolean): FaultOu
  * do_anonymous_page(): a read maps the shared zero page (special, read-only, no counts touched);
  * a write gets a new zeroed, exclusive anon folio.
  */
-function doAnonymousPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  write: boolean,
-): FaultOutcome {
+function doAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome {
+  const { vma, addr, pteRow, ptIdx: i, write } = vmf;
   const pd = k.ptdesc;
   if (!write) {
     pd.set(pteRow, i, mkEntry(k.pa.zeroPfn, PTE.PRESENT | PTE.USER | PTE.SPECIAL | PTE.YOUNG));
@@ -215,15 +235,8 @@ const wantsWritenotify = (vma: Vma): boolean =>
  * finish_fault() / set_pte_range() for a page-cache folio: the mapping takes a reference, joins
  * the file rmap and the rss, and gets its PTE.
  */
-function mapPagecacheFolio(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  row: number,
-  bits: number,
-): void {
+function mapPagecacheFolio(k: Kernel, vmf: Vmf, row: number, bits: number): void {
+  const { vma, addr, pteRow, ptIdx: i } = vmf;
   const f = k.folios;
   f.refcount[row]++;
   addRmapPtes(k, row, f.pfn[row], 1, vma.mm);
@@ -233,23 +246,14 @@ function mapPagecacheFolio(
 }
 
 /** do_read_fault(): map the page-cache folio; writable only in shared mappings without writenotify. */
-function doReadFault(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  index: number,
-): FaultOutcome {
+function doReadFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
+  const { vma } = vmf;
   const row = fileFolio(k, vma, index);
   if (row < 0) return 'oom';
   const writable = (vma.flags & VM.SHARED) !== 0 && !wantsWritenotify(vma);
   mapPagecacheFolio(
     k,
-    vma,
-    addr,
-    pteRow,
-    i,
+    vmf,
     row,
     PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable && vma.flags & VM.WRITE ? PTE.WRITE : 0),
   );
@@ -257,14 +261,8 @@ function doReadFault(
 }
 
 /** do_cow_fault(): a private write to an unmapped file page gets an anon copy at once. */
-function doCowFault(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  index: number,
-): FaultOutcome {
+function doCowFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
+  const { vma, addr, pteRow, ptIdx: i } = vmf;
   const src = fileFolio(k, vma, index);
   if (src < 0) return 'oom';
   anonVmaPrepare(k, vma);
@@ -281,17 +279,11 @@ function doCowFault(
 }
 
 /** do_shared_fault(): a shared write maps the page-cache folio writable and dirties it. */
-function doSharedFault(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  index: number,
-): FaultOutcome {
+function doSharedFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
+  const { vma } = vmf;
   const row = fileFolio(k, vma, index);
   if (row < 0) return 'oom';
-  mapPagecacheFolio(k, vma, addr, pteRow, i, row, userBits(vma, true));
+  mapPagecacheFolio(k, vmf, row, userBits(vma, true));
   folioMarkDirty(k, row);
   return 'ok';
 }
@@ -314,14 +306,8 @@ export function canReuseAnonFolio(k: Kernel, row: number): boolean {
 }
 
 /** do_wp_page(): a write (or unshare) fault on a present, write-protected PTE. */
-function doWpPage(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  unshare: boolean,
-): FaultOutcome {
+function doWpPage(k: Kernel, vmf: Vmf, unshare: boolean): FaultOutcome {
+  const { vma, addr, pteRow, ptIdx: i } = vmf;
   const pd = k.ptdesc;
   const pte = pd.get(pteRow, i);
   const row = vmNormalPage(k, vma, addr, pte);
@@ -347,22 +333,15 @@ function doWpPage(
     if (k.stat.tracing) k.stat.emit({ type: 'reuse', mm: vma.mm.id, addr, pfn });
     return 'ok';
   }
-  return wpPageCopy(k, vma, addr, pteRow, i, row, unshare);
+  return wpPageCopy(k, vmf, row, unshare);
 }
 
 /**
  * wp_page_copy() (R5.5): a new exclusive anon page with the old contents (zeros for the zero
  * page); the old page loses this mapping and its reference. An unshare leaves the PTE read-only.
  */
-function wpPageCopy(
-  k: Kernel,
-  vma: Vma,
-  addr: number,
-  pteRow: number,
-  i: number,
-  oldRow: number,
-  unshare: boolean,
-): FaultOutcome {
+function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): FaultOutcome {
+  const { vma, addr, pteRow, ptIdx: i } = vmf;
   const pd = k.ptdesc;
   const pte = pd.get(pteRow, i);
   const oldPfn = entryPfn(pte);
