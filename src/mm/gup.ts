@@ -230,14 +230,9 @@ function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: 
 }
 
 /** gup_put_folio(): release what grab() took. */
-function release(
-  k: Kernel,
-  pfn: number,
-  pin: boolean,
-  mm: Mm,
-  addr: number,
-  row = k.pa.isZeroPfn(pfn) ? -1 : k.folios.pageRow(pfn),
-): void {
+function release(k: Kernel, pfn: number, pin: boolean, mm: Mm, addr: number, dirty = false): void {
+  // Pins and references on the zero pages were never taken as folio references (R2.6).
+  const row = k.pa.isZeroPfn(pfn) ? -1 : k.pa.memmap.folioRow(pfn);
   if (row < 0 && k.vmalloc.isPage(pfn)) {
     if (pin) k.vmalloc.unpin(pfn);
     else k.vmalloc.put(pfn);
@@ -247,12 +242,14 @@ function release(
     if (!pin) k.zeroPageRefs--;
     return;
   }
+  if (dirty) folioMarkDirty(k, row);
   if (pin) k.pins.unpin(row, pfn, mm, addr);
   else k.folios.putRow(row);
 }
 
-function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean): void {
-  for (let i = 0; i < pfns.length; i++) release(k, pfns[i], pin, mm, start + i * PAGE_SIZE);
+/** Release every page of a GUP result (the one path unpin, put and the long-term retry share). */
+function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean, dirty = false): void {
+  for (let i = 0; i < pfns.length; i++) release(k, pfns[i], pin, mm, start + i * PAGE_SIZE, dirty);
 }
 
 export interface GupRequest {
@@ -447,20 +444,7 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
  */
 export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   const h = liveHandle(k, id, true);
-  const { pins, pa } = k;
-  const { pfns, mm, start } = h;
-  for (let i = 0; i < pfns.length; i++) {
-    const pfn = pfns[i];
-    // Pins on the zero page were never taken (R2.6): nothing to release.
-    const row = pa.isZeroPfn(pfn) ? -1 : pa.memmap.folioRow(pfn);
-    if (row < 0 && k.vmalloc.isPage(pfn)) {
-      k.vmalloc.unpin(pfn);
-      continue;
-    }
-    if (row < 0) continue;
-    if (dirty) folioMarkDirty(k, row);
-    pins.unpin(row, pfn, mm, start + i * PAGE_SIZE);
-  }
+  releaseAll(k, h.mm, h.start, h.pfns, true, dirty);
   h.released = true;
   k.gup.delete(id);
   k.stat.events.foll_pin_released += countedPins(k, h.pfns);
