@@ -17,6 +17,21 @@ function thpRegion(thp: 'madvise' | 'always' | 'never' = 'madvise') {
   return { m, p, buf };
 }
 
+/** Fragment every movable block: hold all memory in order-0 folios, give every other one back. */
+function fragment(m: Machine): void {
+  const held: number[] = [];
+  for (;;) {
+    try {
+      held.push(m.folioAlloc(0));
+    } catch {
+      break;
+    }
+  }
+  held.forEach((h, i) => {
+    if (i % 2 === 0) m.folioPut(h);
+  });
+}
+
 describe('THP faults', () => {
   it('PMD-multiple anonymous mappings are placed 2 MiB aligned', () => {
     const { buf } = thpRegion();
@@ -125,18 +140,7 @@ describe('THP fallback', () => {
     const p = m.spawn('p');
     const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
     m.madvise(p, buf, PMD, 'hugepage');
-    // Fragment every movable block: hold all memory in pages, give every other one back.
-    const held: number[] = [];
-    for (;;) {
-      try {
-        held.push(m.folioAlloc(0));
-      } catch {
-        break;
-      }
-    }
-    held.forEach((h, i) => {
-      if (i % 2 === 0) m.folioPut(h);
-    });
+    fragment(m);
     m.checkLevel = 'full';
     m.write(p, buf, { byte: 1, len: 1 });
     expect(m.pageAt(p, buf)).toMatchObject({ order: 0, level: 'pte' });
@@ -248,17 +252,7 @@ describe('unsharing the huge zero PMD (do_huge_zero_wp_pmd)', () => {
     const { m, p, buf } = thpRegion();
     m.read(p, buf, 1);
     m.checkLevel = 'off';
-    const held: number[] = [];
-    for (;;) {
-      try {
-        held.push(m.folioAlloc(0));
-      } catch {
-        break;
-      }
-    }
-    held.forEach((h, i) => {
-      if (i % 2 === 0) m.folioPut(h);
-    });
+    fragment(m);
     m.checkLevel = 'full';
     const pin = m.pinUserPages(p, buf + 3 * PAGE, 1, ['longterm']);
     expect(m.pageAt(p, buf + 3 * PAGE)).toMatchObject({ type: 'anon', order: 0, level: 'pte' });
