@@ -22,7 +22,7 @@ import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } fro
 import { MIGRATE, ZONE } from './page_alloc.js';
 import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
-import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE } from './types.js';
+import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE, PAGEBLOCK_PAGES } from './types.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
 export const FOLL = {
@@ -286,10 +286,9 @@ export function getUserPages(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
 
 function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   for (let attempt = 0; ; attempt++) {
-    const pfns = collect(k, mm, req);
-    if (attempt > 0) return handle(k, mm, req, pfns);
+    // The pinnability check rides along the walk (no second pass over the pages).
     const bad: number[] = [];
-    for (const pfn of pfns) if (!longtermPinnable(k, pfn)) bad.push(pfn);
+    const pfns = collect(k, mm, req, attempt === 0 ? bad : undefined);
     if (bad.length === 0) return handle(k, mm, req, pfns);
     // check_and_migrate_movable_folios(): drop everything, migrate the offenders, retry once.
     releaseAll(k, mm, req.start, pfns, true);
@@ -328,9 +327,14 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
 /**
  * The page walk with faults: every page grabbed, or the error and what was grabbed before it.
  * Consecutive pages of one PTE table are followed slot by slot, without walking from the PGD.
+ * With `unpinnable`, the frames a long-term pin may not hold are collected on the way.
  */
-function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
+function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Float64Array {
   const pd = k.ptdesc;
+  // folio_is_longterm_pinnable() is a property of the pageblock (zone, migratetype) for every
+  // frame but the zero pages and device memory: ask once per pageblock.
+  let block = -1;
+  let blockOk = true;
   const out = new Float64Array(req.nrPages);
   let n = 0;
   let err: Errno | null = null;
@@ -375,6 +379,16 @@ function collect(k: Kernel, mm: Mm, req: GupRequest): Float64Array {
     }
     grab(k, hit.pfn, hit.row, req.flags, mm, addr);
     out[n] = hit.pfn;
+    if (unpinnable) {
+      const pfn = hit.pfn;
+      if (k.pa.isZeroPfn(pfn) || pfn >= k.pa.maxPfn) continue;
+      const b = Math.floor(pfn / PAGEBLOCK_PAGES);
+      if (b !== block) {
+        block = b;
+        blockOk = longtermPinnable(k, pfn);
+      }
+      if (!blockOk) unpinnable.push(pfn);
+    }
   }
   if (err && n === 0)
     throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);

@@ -6,10 +6,10 @@
  */
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { VM, type Vma } from './mm_types.js';
+import { VM, type Vma, type VmFault } from './mm_types.js';
 import { GFP, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE } from './page_alloc.js';
 import { entryPfn, PTE } from './pgtable.js';
-import { HPAGE_PMD_ORDER, KernelError } from './types.js';
+import { HPAGE_PMD_ORDER, KernelError, PAGE_SIZE } from './types.js';
 
 /** fault flags (FAULT_FLAG_*). */
 export const FAULT = { WRITE: 1, UNSHARE: 2, USER: 4, REMOTE: 8 } as const;
@@ -88,3 +88,11 @@ export function vmfGet(vma: Vma, addr: number, flags: number): Vmf {
 export function vmfPut(): void {
   depth--;
 }
+
+/** The fault-time view a driver's handlers get (the struct vm_fault fields a driver reads). */
+export const vmFault = (vma: Vma, addr: number, write: boolean): VmFault => ({
+  vma,
+  addr,
+  pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE,
+  write,
+});

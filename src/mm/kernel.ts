@@ -61,6 +61,7 @@ export class Kernel {
     layout: MemoryLayout,
     readonly opts: KernelOptions,
   ) {
+    this.pteSpecial = opts.pteSpecial ?? true;
     this.pa = new PageAlloc(layout, this.stat);
     this.folios = new FolioPool(this.pa, this.stat);
     this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
@@ -77,15 +78,12 @@ export class Kernel {
     };
   }
 
+  /** pte_special() exists on this architecture (read on every entry vm_normal_page looks at). */
+  readonly pteSpecial: boolean;
   /** Device memory ranges above RAM (ZONE_DEVICE). */
   readonly devmem: DevMem;
   /** The vmalloc address space and its scamem descriptors. */
   readonly vmalloc: VmallocSpace;
-
-  /** pte_special() exists on this architecture. */
-  get pteSpecial(): boolean {
-    return this.opts.pteSpecial ?? true;
-  }
 
   /** Pins as the configured pin-count design counts them (Linux's bias by default), with the truth. */
   readonly pins: PinTracker;

@@ -23,6 +23,7 @@ import {
   type FaultOutcome,
   userBits,
   type Vmf,
+  vmFault,
   vmfGet,
   vmfPut,
 } from './internal.js';
@@ -35,7 +36,6 @@ import {
   type Mm,
   VM,
   type Vma,
-  type VmFault,
   vmaIsAnonymous,
 } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
@@ -63,6 +63,11 @@ import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
  */
 export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): number {
   const pfn = entryPfn(entry);
+  // Fast path (fork and zap ask for every entry): a non-special entry of a RAM frame with a folio.
+  if (k.pteSpecial && !(entryBits(entry) & PTE.SPECIAL) && pfn < k.pa.maxPfn) {
+    const row = k.pa.memmap.folioRow(pfn);
+    if (row >= 0) return row;
+  }
   if (!k.pteSpecial) {
     if (vma.flags & VM.MIXEDMAP) {
       if (!k.pa.memmap.pfnValid(pfn) && !k.devmem.pfnValid(pfn)) return SPECIAL_PAGE;
@@ -163,14 +168,6 @@ function doPteMissing(k: Kernel, vmf: Vmf): FaultOutcome {
   if (!(vma.flags & VM.SHARED)) return doCowFault(k, vmf, index);
   return doSharedFault(k, vmf, index);
 }
-
-/** The fault-time view a driver's handlers get (struct vm_fault). */
-const vmFault = (vma: Vma, addr: number, write: boolean): VmFault => ({
-  vma,
-  addr,
-  pgoff: vma.pgoff + (addr - vma.start) / PAGE_SIZE,
-  write,
-});
 
 /**
  * __do_fault() for a driver VMA: its vm_ops->fault installs the entry itself (VM_FAULT_NOPAGE via
