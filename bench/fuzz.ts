@@ -13,6 +13,7 @@ import { fmtRate, printTable, progress, QUICK, type SuiteResult } from './util.j
 function level(check: CheckLevel, ops: number) {
   const chunk = Math.min(ops, 10000);
   let ran = 0;
+  let executed = 0;
   let ms = 0;
   let errors = 0;
   const counts = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<string, number>;
@@ -20,6 +21,7 @@ function level(check: CheckLevel, ops: number) {
   for (let seed = 1; ran < ops; seed++) {
     const r = fuzz({ ops: Math.min(chunk, ops - ran), seed, check, shrinkBudget: 0 });
     ran += r.options.ops;
+    executed += r.ops; // a run stops at its first finding
     ms += r.ms;
     errors += r.errors;
     for (const k of FINDING_KINDS) counts[k] += r.counts[k];
@@ -29,7 +31,7 @@ function level(check: CheckLevel, ops: number) {
       );
     progress(`fuzz ${check}: ${ran}/${ops} ops`);
   }
-  return { check, ops: ran, ms, errors, counts, found };
+  return { check, ops: executed, ms, errors, counts, found };
 }
 
 export function runFuzz(budgets: Partial<Record<CheckLevel, number>> = {}): SuiteResult {
