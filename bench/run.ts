@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import { runBoot } from './boot.js';
+import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
@@ -21,6 +22,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['vm', runVm],
   ['gup', runGup],
   ['snapshot', runSnapshot],
+  ['fuzz', () => runFuzz()],
 ];
 
 function main(): void {

@@ -10,11 +10,23 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /** Layers in order; a file may import from its own layer and the ones before it. */
-const LAYERS = ['mm', 'designs', 'check', 'machine', 'scenario', 'snapshot', 'oracle', 'index', 'cli', 'web'];
+const LAYERS = [
+  'mm',
+  'designs',
+  'check',
+  'machine',
+  'scenario',
+  'fuzz',
+  'snapshot',
+  'oracle',
+  'index',
+  'cli',
+  'web',
+];
 /** Layers that must run without Node (no `node:` or Node built-in imports): the browser runs them too. */
-const PORTABLE = new Set(['mm', 'designs', 'check', 'machine', 'scenario']);
+const PORTABLE = new Set(['mm', 'designs', 'check', 'machine', 'scenario', 'fuzz']);
 /** The CLI reaches the model (mm, designs, check, machine) only through index.ts; the tool layers directly. */
-const CLI_MAY_IMPORT = new Set(['index', 'scenario', 'snapshot', 'oracle', 'cli']);
+const CLI_MAY_IMPORT = new Set(['index', 'scenario', 'fuzz', 'snapshot', 'oracle', 'cli']);
 
 interface Edge {
   from: string;

@@ -15,9 +15,11 @@ import {
   Machine,
   PIN_DESIGNS,
   parseSize,
+  THP_MODES,
 } from '../index.js';
 import { ScenarioInputError } from '../scenario/diagnostics.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
+import { type CheckCommandOptions, checkCommand } from './check_command.js';
 import { compareCommand, parseDesigns } from './compare_command.js';
 import { runDemo } from './demo.js';
 import { devmemReport } from './devmem_command.js';
@@ -50,6 +52,19 @@ function choice<T extends string>(values: readonly T[]) {
 function intArg(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function seedArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new InvalidArgumentError('expected a whole number from 0 to 4294967295');
+  return n;
+}
+
+function shareArg(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a share from 0 to 1');
   return n;
 }
 
@@ -108,6 +123,36 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .description('run scenarios on the real kernel and on the model and compare every page after every step')
     .argument('<files...>', 'scenario files (YAML) of the oracle subset')
     .action((files: string[]) => setCode(oracleCommand(files, io)));
+
+  program
+    .command('check')
+    .description(
+      'fuzz the model: random ops checked against invariants, a reference model and unchanged state on failure',
+    )
+    .option('--ops <n>', 'operations to run', intArg, 10000)
+    .option('--seed <n>', 'PRNG seed (same seed, same ops, same output)', seedArg, 1)
+    .option(
+      '--check <level>',
+      `invariant checks after each op (${CHECK_LEVELS.join(', ')})`,
+      choice(CHECK_LEVELS),
+      'cheap',
+    )
+    .option('--design <layout>', `descriptor layout (${LAYOUTS.join(', ')})`, choice(LAYOUTS), 'memdesc')
+    .option(
+      '--pincount <design>',
+      `pin-count design (${PIN_DESIGNS.join(', ')})`,
+      choice(PIN_DESIGNS),
+      'bias',
+    )
+    .option('--thp <mode>', `THP mode (${THP_MODES.join(', ')})`, choice(THP_MODES), 'madvise')
+    .option('--invalid <share>', 'share of ops with an invalid argument, 0 to 1', shareArg, 0.05)
+    .option('--memory <size>', 'RAM size', sizeArg, '512M')
+    .option(
+      '--out <file>',
+      'where the reproducer scenario goes on a finding (default pagelab-check-seed<S>.yaml)',
+    )
+    .option('--no-shrink', 'write the whole failing sequence instead of shrinking it')
+    .action((o: CheckCommandOptions) => setCode(checkCommand(o, io)));
 
   program
     .command('schema')

@@ -16,6 +16,7 @@ import * as kapi from './kapi.js';
 import * as procfs from './procfs.js';
 import { findProcess } from './task_mmu.js';
 import type * as T from './types.js';
+import * as V from './validate.js';
 
 export class MachineBase {
   readonly config: ResolvedConfig;
@@ -68,32 +69,34 @@ export class MachineBase {
 
   /** alloc_pages(gfp, order): 2^order frames with refcount 1 and no owner type. Returns the first pfn. */
   allocPages(order: number, opts: { gfp?: number; nid?: number } = {}): number {
-    return this.after(kapi.allocPages(this.k, order, opts.gfp, opts.nid));
+    return this.after(kapi.allocPages(this.k, V.order('order', order), opts.gfp, opts.nid));
   }
 
   /** __free_pages(page, order): drop the allocation's reference; frees at zero. */
   freePages(pfn: number, order: number): void {
-    this.after(kapi.freePages(this.k, pfn, order));
+    this.after(kapi.freePages(this.k, V.pfn('pfn', pfn), V.order('order', order)));
   }
 
   /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */
   folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): number {
-    return this.after(kapi.folioAlloc(this.k, order, opts.kind ?? 'anon', opts.gfp, opts.nid));
+    return this.after(
+      kapi.folioAlloc(this.k, V.order('order', order), opts.kind ?? 'anon', opts.gfp, opts.nid),
+    );
   }
 
   /** folio_get(). */
   folioGet(h: number): void {
-    this.after(this.k.folios.get(h));
+    this.after(this.k.folios.get(V.handle('handle', h)));
   }
 
   /** folio_put(): at refcount 0 the folio goes back to the buddy allocator. */
   folioPut(h: number): void {
-    this.after(this.k.folios.put(h));
+    this.after(this.k.folios.put(V.handle('handle', h)));
   }
 
   /** page_folio(): the folio handle of a frame, or 0. */
   pageFolio(pfn: number): number {
-    return this.k.pa.memmap.pfnValid(pfn) ? this.k.folios.pageFolio(pfn) : NULL_HANDLE;
+    return this.k.pa.memmap.pfnValid(V.pfn('pfn', pfn)) ? this.k.folios.pageFolio(pfn) : NULL_HANDLE;
   }
 
   /** The first frame of a folio. */
@@ -113,7 +116,7 @@ export class MachineBase {
 
   /** kmem_cache_free(). */
   kmemCacheFree(name: string, addr: number): void {
-    this.after(this.k.slab.free(kapi.cacheByName(this.k, name), addr));
+    this.after(this.k.slab.free(kapi.cacheByName(this.k, name), V.addr('addr', addr)));
   }
 
   /** kmalloc(). */
@@ -123,7 +126,7 @@ export class MachineBase {
 
   /** kfree(). */
   kfree(addr: number): void {
-    this.after(this.k.slab.kfree(addr));
+    this.after(this.k.slab.kfree(V.addr('addr', addr)));
   }
 
   /** /proc/slabinfo. */
@@ -149,12 +152,12 @@ export class MachineBase {
 
   /** Everything dump_page() would print about one frame. */
   page(pfn: number): T.PageInfo {
-    return page(this.k, pfn);
+    return page(this.k, V.pfn('pfn', pfn));
   }
 
   /** The kernel's dump_page() text for a frame. */
   dumpPage(pfn: number): string {
-    return dumpPage(this.k, pfn);
+    return dumpPage(this.k, V.pfn('pfn', pfn));
   }
 
   /** /proc/meminfo, in kB. */

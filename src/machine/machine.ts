@@ -26,6 +26,7 @@ import { dmaRead, dmaWrite, fileByName, fileContents, fileCreate, fileTruncate }
 import * as taskMmu from './task_mmu.js';
 import type * as T from './types.js';
 import { parseAdvice, parseFollFlags, parseMapFlags, parseProt } from './uapi.js';
+import * as V from './validate.js';
 
 export class Machine extends MachineBase {
   private readonly drivers: DriverHarness;
@@ -44,18 +45,19 @@ export class Machine extends MachineBase {
 
   /** fork(): returns the child's pid. ENOMEM leaves no child behind. */
   fork(pid: number, name?: string): number {
-    const parent = this.proc(pid);
+    const parent = this.proc(V.handle('pid', pid));
     return this.after(doFork(this.k, parent, name ?? `${parent.name}-child`).pid);
   }
 
   /** exit(): unmaps everything and frees the page tables. */
   exit(pid: number): void {
-    this.after(doExit(this.k, this.proc(pid)));
+    this.after(doExit(this.k, this.proc(V.handle('pid', pid))));
   }
 
   /** mmap(): returns the start address. */
   mmap(pid: number, a: T.MmapRequest): number {
-    const p = this.proc(pid);
+    const p = this.proc(V.handle('pid', pid));
+    checkMmapRequest(a);
     const file = a.file === undefined ? undefined : fileByName(this.k, a.file);
     const flags = parseMapFlags(a.flags) | (file ? 0 : MAP.ANONYMOUS);
     const args = {
@@ -71,30 +73,37 @@ export class Machine extends MachineBase {
   }
 
   munmap(pid: number, addr: number, length: number): void {
-    this.after(doMunmap(this.k, this.proc(pid), addr, length));
+    this.after(doMunmap(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length)));
   }
 
   mprotect(pid: number, addr: number, length: number, prot: number | string): void {
-    this.after(doMprotect(this.k, this.proc(pid), addr, length, parseProt(prot)));
+    this.after(
+      doMprotect(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length), parseProt(prot)),
+    );
   }
 
   madvise(pid: number, addr: number, length: number, advice: number | string): void {
-    this.after(doMadvise(this.k, this.proc(pid), addr, length, parseAdvice(advice)));
+    this.after(
+      doMadvise(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length), parseAdvice(advice)),
+    );
   }
 
   /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
   read(pid: number, addr: number, len: number): AccessResult & { bytes: Uint8Array } {
-    return this.after(userRead(this.k, this.proc(pid), addr, len));
+    return this.after(userRead(this.k, this.proc(pid), V.addr('addr', addr), V.len('len', len)));
   }
 
   /** The process writes `data` (or `len` copies of one byte) at `addr`. */
   write(pid: number, addr: number, data: UserData): AccessResult {
-    return this.after(userWrite(this.k, this.proc(pid), addr, data));
+    return this.after(userWrite(this.k, this.proc(pid), V.addr('addr', addr), V.userData('data', data)));
   }
 
   /** One load (or store of `byte`) in every page of [addr, addr+len), as a program faults a buffer in. */
   touch(pid: number, addr: number, len: number, opts: { write?: boolean; byte?: number } = {}): AccessResult {
-    return this.after(userTouch(this.k, this.proc(pid), addr, len, opts.write ?? false, opts.byte ?? 1));
+    const byte = V.byte('byte', opts.byte ?? 1);
+    return this.after(
+      userTouch(this.k, this.proc(pid), V.addr('addr', addr), V.len('len', len), opts.write ?? false, byte),
+    );
   }
 
   // ---------------------------------------------------------------- GUP and pins (gup.ts)
@@ -108,6 +117,8 @@ export class Machine extends MachineBase {
     fast: boolean,
   ) {
     const mm = this.proc(pid).mm;
+    V.addr('addr', addr);
+    V.len('nrPages', nrPages);
     const h = gupCall(this.k, mm, { start: addr, nrPages, flags: parseFollFlags(flags), fast }, wrapper);
     return this.after({ id: h.id, pages: h.pfns.length, pfns: h.pfns });
   }
@@ -136,22 +147,22 @@ export class Machine extends MachineBase {
 
   /** unpin_user_pages() or, with `dirty`, unpin_user_pages_dirty_lock(). */
   unpinUserPages(id: number, opts: { dirty?: boolean } = {}): void {
-    this.after(unpinUserPages(this.k, id, opts.dirty ?? false));
+    this.after(unpinUserPages(this.k, V.handle('id', id), opts.dirty ?? false));
   }
 
   /** put_page() on every reference of a get_user_pages() result. */
   putUserPages(id: number): void {
-    this.after(putUserPages(this.k, id));
+    this.after(putUserPages(this.k, V.handle('id', id)));
   }
 
   /** A device reads `len` bytes through a GUP handle, starting `offset` bytes into it. */
   dmaRead(id: number, offset = 0, len?: number): Uint8Array {
-    return dmaRead(this.k, id, offset, len);
+    return dmaRead(this.k, V.handle('id', id), V.len('offset', offset), V.optional(V.len, 'len', len));
   }
 
   /** A device writes through a GUP handle (the bytes land in the pinned frames, whoever maps them now). */
   dmaWrite(id: number, data: UserData, offset = 0): void {
-    this.after(dmaWrite(this.k, id, data, offset));
+    this.after(dmaWrite(this.k, V.handle('id', id), V.userData('data', data), V.len('offset', offset)));
   }
 
   /** How the pin-count design answered folio_maybe_dma_pinned() so far, scored against the truth. */
@@ -169,12 +180,14 @@ export class Machine extends MachineBase {
 
   /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
   fileCreate(name: string, size: number, content?: number | Uint8Array): void {
+    V.len('size', size);
+    if (typeof content === 'number') V.byte('content', content);
     fileCreate(this.k, name, size, content);
   }
 
   /** truncate(): shrink or grow; pages beyond the new end leave every mapping and the cache. */
   fileTruncate(name: string, size: number): void {
-    this.after(fileTruncate(this.k, name, size));
+    this.after(fileTruncate(this.k, name, V.len('size', size)));
   }
 
   /** fsync(): write back dirty page-cache folios; returns an error recorded on the mapping, or null. */
@@ -184,7 +197,7 @@ export class Machine extends MachineBase {
 
   /** What the file holds on disk (for checking writeback). */
   fileContents(name: string, offset: number, len: number): Uint8Array {
-    return fileContents(this.k, name, offset, len);
+    return fileContents(this.k, name, V.len('offset', offset), V.len('len', len));
   }
 
   fileInfo(name: string): { size: number; cached: number; dirty: boolean } {
@@ -204,27 +217,27 @@ export class Machine extends MachineBase {
 
   /** The frame a user address maps (without faulting), with the entry's bits; undefined if none. */
   translate(pid: number, addr: number): T.TranslationInfo | undefined {
-    return taskMmu.translateUser(this.k, pid, addr);
+    return taskMmu.translateUser(this.k, pid, V.addr('addr', addr));
   }
 
   /** The page a user address maps, as `page()` describes it, or undefined when nothing is mapped. */
   pageAt(pid: number, addr: number): (T.PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
-    return taskMmu.pageAt(this.k, pid, addr);
+    return taskMmu.pageAt(this.k, pid, V.addr('addr', addr));
   }
 
   /** The page-table walk for an address, level by level (for `pagelab explain`). */
   walk(pid: number, addr: number): T.WalkStep[] {
-    return taskMmu.walk(this.k, pid, addr);
+    return taskMmu.walk(this.k, pid, V.addr('addr', addr));
   }
 
   /** rmap_walk(): every (pid, address) mapping the folio that holds `pfn`. */
   rmap(pfn: number): { pid: number; addr: number; level: 'pte' | 'pmd' }[] {
-    return taskMmu.rmap(this.k, pfn);
+    return taskMmu.rmap(this.k, V.pfn('pfn', pfn));
   }
 
   /** What pagemap and a look at the page show of `addr`, without faulting: frame and first byte. */
   observe(pid: number, addr: number): { pfn: number; byte: number } | undefined {
-    return taskMmu.observe(this.k, pid, addr);
+    return taskMmu.observe(this.k, pid, V.addr('addr', addr));
   }
 
   // ---------------------------------------------------------------- driver memory (driver.ts)
@@ -236,6 +249,7 @@ export class Machine extends MachineBase {
 
   /** mmap() of a device file: the driver's mmap handler runs on the new VMA. Returns the address. */
   mmapDevice(pid: number, a: Omit<T.MmapRequest, 'file'> & { device: string }): number {
+    checkMmapRequest(a);
     return this.after(this.drivers.mmapDevice(pid, a));
   }
 
@@ -246,7 +260,7 @@ export class Machine extends MachineBase {
 
   /** vm_normal_page() at `addr`: its frame, null for NULL (special), undefined when nothing is mapped. */
   vmNormalPage(pid: number, addr: number): number | null | undefined {
-    return vmNormalPageAt(this.k, pid, addr);
+    return vmNormalPageAt(this.k, pid, V.addr('addr', addr));
   }
 
   /** Physical memory with no struct page (I/O or flash): a pfn-only range above RAM. Returns its first pfn. */
@@ -272,7 +286,7 @@ export class Machine extends MachineBase {
 
   /** The sanctioned accessor of a lazy memmap: populate the pfn's memmap page; returns the folio handle. */
   pfnToPagePopulate(pfn: number): number {
-    return this.after(this.k.folios.handleOf(this.k.devmem.pfnToPagePopulate(pfn)));
+    return this.after(this.k.folios.handleOf(this.k.devmem.pfnToPagePopulate(V.pfn('pfn', pfn))));
   }
 
   /** Reclaim idle lazy memmap chunks, least recently allocated first; returns how many went. */
@@ -282,43 +296,53 @@ export class Machine extends MachineBase {
 
   /** What an ordinary pfn_to_page() sees for a device pfn. */
   devicePage(pfn: number): T.DevicePageInfo {
-    return devicePage(this.k, pfn);
+    return devicePage(this.k, V.pfn('pfn', pfn));
   }
 
   /** Write bytes into any frame by pfn (a device, firmware, or the kernel's own view of RAM). */
   physWrite(pfn: number, offset: number, data: UserData): void {
+    V.userData('data', data);
+    this.physRange(pfn, offset, data instanceof Uint8Array ? data.length : data.len);
     if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
     else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
   }
 
   physRead(pfn: number, offset: number, len: number): Uint8Array {
+    this.physRange(pfn, offset, len);
     const out = new Uint8Array(len);
     this.k.frames.read(pfn, offset, len, out);
     return out;
   }
 
+  /** A physical access stays inside one frame's worth of offsets from a valid pfn. */
+  private physRange(pfn: number, offset: number, len: number): void {
+    V.pfn('pfn', pfn);
+    V.len('offset', offset);
+    V.len('len', len);
+  }
+
   /** vmalloc(): returns the kernel address (low 48 bits). */
   vmalloc(size: number, opts: { nid?: number } = {}): number {
-    return this.after(this.k.vmalloc.vmalloc(size, { nid: opts.nid }));
+    return this.after(this.k.vmalloc.vmalloc(V.len('size', size), { nid: opts.nid }));
   }
 
   /** vmalloc_user(): zeroed, VM_USERMAP, so remap_vmalloc_range accepts it. */
   vmallocUser(size: number, opts: { nid?: number } = {}): number {
-    return this.after(this.k.vmalloc.vmalloc(size, { user: true, nid: opts.nid }));
+    return this.after(this.k.vmalloc.vmalloc(V.len('size', size), { user: true, nid: opts.nid }));
   }
 
   vfree(kaddr: number): void {
-    this.after(this.k.vmalloc.vfree(kaddr));
+    this.after(this.k.vmalloc.vfree(V.addr('kaddr', kaddr)));
   }
 
   /** vmalloc_to_pfn(). */
   vmallocToPfn(kaddr: number): number {
-    return this.k.vmalloc.vmallocToPfn(kaddr);
+    return this.k.vmalloc.vmallocToPfn(V.addr('kaddr', kaddr));
   }
 
   /** A vmalloc page's counts: per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
   vmallocPage(pfn: number): T.VmallocPageInfo {
-    return vmallocPage(this.k, pfn);
+    return vmallocPage(this.k, V.pfn('pfn', pfn));
   }
 
   // ---------------------------------------------------------------- KSM (ksm.ts)
@@ -333,4 +357,11 @@ export class Machine extends MachineBase {
     const s = this.k.ksm;
     return { pagesShared: s.pagesShared, pagesSharing: s.pagesSharing, fullScans: s.fullScans };
   }
+}
+
+/** The numbers of an mmap request, checked before the kernel sees them. */
+function checkMmapRequest(a: { addr?: number; length: number; offset?: number }): void {
+  V.optional(V.addr, 'addr', a.addr);
+  V.len('length', a.length);
+  V.optional(V.len, 'offset', a.offset);
 }

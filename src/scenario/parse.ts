@@ -7,7 +7,7 @@
  * not hide the next); and, step by step in file order, the static checks of the ops — labels
  * defined before use, of the right kind, never defined twice.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
 import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
@@ -48,22 +48,105 @@ export interface Scenario {
 
 export type ParseResult = { ok: true; scenario: Scenario } | { ok: false; errors: Diagnostic[] };
 
+/** Hostile-input bounds: a scenario is a page of steps, not a resource-exhaustion attack. */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+export const MAX_NESTING = 64;
+/** Aliases are allowed (an anchored step reused), but each may be expanded only so often. */
+export const MAX_ALIAS_COUNT = 1000;
+
 export function parseScenario(text: string, file: string): ParseResult {
+  const fail = (pos: Pos, message: string): ParseResult => ({
+    ok: false,
+    errors: [{ file, pos, path: [], message }],
+  });
+  if (text.length > MAX_DOCUMENT_BYTES)
+    return fail(
+      { line: 1, col: 1 },
+      `the file is ${text.length} bytes; a scenario may have at most ${MAX_DOCUMENT_BYTES}`,
+    );
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const errors = doc.errors.map((e) => {
       const { line, col } = lines.linePos(e.pos[0]);
-      return { file, pos: { line, col }, path: [], message: e.message.split('\n')[0] };
+      const msg = e.message.split('\n')[0];
+      const message = /call stack/i.test(msg) ? `nesting deeper than ${MAX_NESTING} levels` : msg;
+      return { file, pos: { line, col }, path: [], message };
     });
     return { ok: false, errors };
   }
+  const hostile = hostileStructure(doc, lines);
+  if (hostile) return fail(hostile.pos, hostile.message);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!(e instanceof ReferenceError || e instanceof RangeError)) throw e;
+    const at = firstAlias(doc, lines, e.message);
+    const message = /resource exhaustion|alias count/i.test(e.message)
+      ? `aliases expand past ${MAX_ALIAS_COUNT} nodes (an alias bomb?)`
+      : e.message.split('\n')[0];
+    return fail(at, message);
+  }
   const map = new SourceMap(doc, lines);
   const p = new Parser(file, map);
-  const scenario = p.scenario(doc.toJS());
+  const scenario = p.scenario(data);
   return p.errors.length > 0 || !scenario
-    ? { ok: false, errors: p.errors.sort(byPosition) }
+    ? { ok: false, errors: bounded(p.errors.sort(byPosition)) }
     : { ok: true, scenario };
+}
+
+type Doc = ReturnType<typeof parseDocument>;
+
+/** Collections nested deeper than MAX_NESTING, found without recursion. */
+function hostileStructure(doc: Doc, lines: LineCounter): { pos: Pos; message: string } | undefined {
+  const stack: [unknown, number][] = [[doc.contents, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > MAX_NESTING) {
+      const { line, col } = lines.linePos(node.range?.[0] ?? 0);
+      return { pos: { line, col }, message: `nesting deeper than ${MAX_NESTING} levels` };
+    }
+    for (const item of node.items as unknown[]) {
+      const pair = item as { key?: unknown; value?: unknown };
+      if (pair && typeof pair === 'object' && 'value' in pair) stack.push([pair.value, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/** Where the alias an error is about is written: the one it names, else the first. */
+function firstAlias(doc: Doc, lines: LineCounter, message: string): Pos {
+  let first: number | undefined;
+  let named: number | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      const at = node.range?.[0] ?? 0;
+      first ??= at;
+      if (named === undefined && message.includes(`: ${node.source}`)) named = at;
+    },
+  });
+  const { line, col } = lines.linePos(named ?? first ?? 0);
+  return { line, col };
+}
+
+/** Errors reported one by one; past this, one line counts the rest. */
+export const MAX_ERRORS = 100;
+
+function bounded(errors: Diagnostic[]): Diagnostic[] {
+  if (errors.length <= MAX_ERRORS) return errors;
+  const rest = errors.length - MAX_ERRORS;
+  const last = errors[MAX_ERRORS];
+  return [
+    ...errors.slice(0, MAX_ERRORS),
+    {
+      ...last,
+      path: [],
+      message: `and ${rest} more error(s) from here on (the first ${MAX_ERRORS} are shown)`,
+    },
+  ];
 }
 
 type Issue = z.core.$ZodIssue;
