@@ -151,6 +151,8 @@ export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number):
   const i = levelIndex(addr, PT_LEVEL.PTE);
   const pte = pd.get(pteRow, i);
   if (pte === 0) return doPteMissing(k, vma, addr, pteRow, i, write);
+  // A non-present entry is a hwpoison entry (memory-failure.ts): do_swap_page's VM_FAULT_HWPOISON.
+  if (!(entryBits(pte) & PTE.PRESENT)) return 'sigbus';
   if (wantsWrite) {
     if (!(entryBits(pte) & PTE.WRITE))
       return doWpPage(k, vma, addr, pteRow, i, (flags & FAULT.UNSHARE) !== 0);
