@@ -7,6 +7,7 @@
  */
 import os from 'node:os';
 import { runBoot } from './boot.js';
+import { runCompaction } from './compaction.js';
 import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
@@ -21,6 +22,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['memmap', runMemmap],
   ['vm', runVm],
   ['gup', runGup],
+  ['compaction', runCompaction],
   ['snapshot', runSnapshot],
   ['fuzz', () => runFuzz()],
 ];

@@ -7,9 +7,11 @@
 import { type CheckLevel, checkInvariants } from '../check/invariants.js';
 import type { Census, LayoutAccounting } from '../designs/layout.js';
 import type { Kernel } from '../mm/kernel.js';
+import type { MfOutcome } from '../mm/memory-failure.js';
 import { NULL_HANDLE } from '../mm/pool.js';
 import type { SlabInfoRow } from '../mm/slab.js';
 import type { EventListener, VmStat } from '../mm/vmstat.js';
+import * as pfnOwner from './compaction.js';
 import { bootKernel, type MachineConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { dumpPage, page } from './debug.js';
 import * as kapi from './kapi.js';
@@ -146,6 +148,28 @@ export class MachineBase {
 
   pagetablePfn(h: number): number {
     return this.k.ptdesc.pfn[this.k.ptdesc.row(h)];
+  }
+
+  // ---------------------------------------------------------------- compaction and memory failure (compaction.ts)
+
+  /** Compaction: /proc/sys/vm/compact_memory for a node (or all), a zone, or until a block of `order` is free. */
+  compact(req: pfnOwner.CompactRequest = {}): pfnOwner.CompactReport[] {
+    return this.after(pfnOwner.compact(this.k, req));
+  }
+
+  /** memory_failure(pfn, flags), by frame or by a process address: result code, page type, signals. */
+  memoryFailure(req: pfnOwner.MemoryFailureRequest): MfOutcome {
+    return this.after(pfnOwner.memoryFailure(this.k, req));
+  }
+
+  /** unpoison_memory(): a poisoned free frame returns to the allocator (software injections only). */
+  unpoisonMemory(pfn: number): void {
+    this.after(pfnOwner.unpoisonMemory(this.k, pfn));
+  }
+
+  /** soft_offline_page(): migrate the page away, then poison the free frame; nobody is killed. */
+  softOfflinePage(pfn: number): void {
+    this.after(pfnOwner.softOfflinePage(this.k, pfn));
   }
 
   // ---------------------------------------------------------------- views (debug.ts, procfs.ts)

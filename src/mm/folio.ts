@@ -93,6 +93,8 @@ export class FolioPool extends HandlePool {
   private readonly arenaFree: number[][] = Array.from({ length: MAX_PAGE_ORDER + 1 }, () => []);
   /** Called with the frames of every freed folio (the content store forgets them). */
   onFree: ((pfn: number, order: number) => void) | null = null;
+  /** Frees a folio holding a poisoned page its own way (memory-failure.ts); true when it did. */
+  onPoisonedFree: ((row: number) => boolean) | null = null;
 
   constructor(
     private readonly pa: PageAlloc,
@@ -146,7 +148,11 @@ export class FolioPool extends HandlePool {
   alloc(gfp: number, order: number, kind: MemType, nid = 0): number {
     if (!FOLIO_TYPES.has(kind))
       throw new KernelBug(`memory type ${kind} is not a folio type`, { rule: 'folio_alloc' });
-    const pfn = this.pa.rmqueue(order, gfp, nid);
+    return this.install(this.pa.rmqueue(order, gfp, nid), order, kind);
+  }
+
+  /** Describe 2^order frames the caller took off the free lists (compaction's target, migrate.ts). */
+  install(pfn: number, order: number, kind: MemType): number {
     const row = this.allocRow();
     this.pfn[row] = pfn;
     this.order[row] = order;
@@ -235,6 +241,8 @@ export class FolioPool extends HandlePool {
   private free(row: number): void {
     const pfn = this.pfn[row];
     const order = this.order[row];
+    // free_pages_prepare(): a poisoned page never goes back to the buddy allocator.
+    if (this.flags[row] & (PG.hwpoison | PG.has_hwpoisoned) && this.onPoisonedFree?.(row)) return;
     const lg = this.large[row];
     if (lg !== NO_LARGE) {
       this.arenaFree[order].push(this.pageBase[lg]);
@@ -246,6 +254,33 @@ export class FolioPool extends HandlePool {
     this.pa.freeBlock(pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
+  }
+
+  /**
+   * Free a folio one of whose pages is poisoned: the descriptor goes, each poisoned frame is typed
+   * HWPOISON and kept out of the allocator for good, the others go back page by page.
+   */
+  freePoisoned(row: number, poisoned: (pfn: number) => boolean): void {
+    const pfn = this.pfn[row];
+    const order = this.order[row];
+    const lg = this.large[row];
+    if (lg !== NO_LARGE) {
+      this.arenaFree[order].push(this.pageBase[lg]);
+      this.lgFree.push(lg);
+    }
+    const kind = this.kind[row];
+    this.freeRow(row);
+    this.onFree?.(pfn, order);
+    for (let p = pfn; p < pfn + (1 << order); p++) {
+      if (poisoned(p)) {
+        this.pa.memmap.set(p, mdWord(MT.HWPOISON), 0);
+        this.stat.retype(kind, MT.HWPOISON, 1);
+      } else {
+        this.stat.retype(kind, MT.BUDDY, 1);
+        this.pa.freeBlock(p, 0);
+      }
+    }
+    this.stat.events.folio_free++;
   }
 
   // ---------------------------------------------------------------- references

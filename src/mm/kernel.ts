@@ -6,10 +6,12 @@
  * operations. Nothing here is per page.
  */
 
+import { CompactionState, directCompact } from './compaction.js';
 import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
 import { ContentStore } from './highmem.js';
+import { HwpoisonState, poisonedFree } from './memory-failure.js';
 import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import { type MemoryLayout, PageAlloc } from './page_alloc.js';
@@ -71,6 +73,9 @@ export class Kernel {
     this.devmem = new DevMem(this);
     this.vmalloc = new VmallocSpace(this);
     this.pins = new PinTracker(opts.pinPolicy ? opts.pinPolicy(this) : new BiasPinPolicy(this.folios));
+    this.compaction = new CompactionState(this.pa.maxPfn);
+    this.pa.directCompact = (order, gfp, nid) => directCompact(this, order, gfp, nid);
+    this.folios.onPoisonedFree = (row) => poisonedFree(this, row);
     // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
     this.folios.onFree = (pfn, order) => {
       this.pins.freed(pfn, 1 << order);
@@ -80,6 +85,11 @@ export class Kernel {
 
   /** pte_special() exists on this architecture (read on every entry vm_normal_page looks at). */
   readonly pteSpecial: boolean;
+  /** Pageblock skip hints of compaction (compaction.ts). */
+  readonly compaction: CompactionState;
+  /** Poisoned frames and the signals memory failure sent (memory-failure.ts). */
+  readonly hwpoison = new HwpoisonState();
+
   /** Device memory ranges above RAM (ZONE_DEVICE). */
   readonly devmem: DevMem;
   /** The vmalloc address space and its scamem descriptors. */

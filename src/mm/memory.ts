@@ -148,6 +148,8 @@ function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
   vmf.ptIdx = i;
   const pte = pd.get(pteRow, i);
   if (pte === 0) return doPteMissing(k, vmf);
+  // A non-present entry is a hwpoison entry (memory-failure.ts): do_swap_page's VM_FAULT_HWPOISON.
+  if (!(entryBits(pte) & PTE.PRESENT)) return 'sigbus';
   if (wantsWrite) {
     if (!(entryBits(pte) & PTE.WRITE)) return doWpPage(k, vmf, (flags & FAULT.UNSHARE) !== 0);
     if (write) pd.set(pteRow, i, withBits(pte, PTE.DIRTY | PTE.YOUNG, 0));

@@ -29,9 +29,14 @@ export function expectedRefs(k: Kernel, row: number): number {
 /**
  * Migrate one folio to a frame allocated with `gfp` (a zone and migratetype the caller chooses).
  * Returns the new folio's row. Throws KernelError EAGAIN when extra references pin it in place,
- * ENOMEM when no frame is free.
+ * ENOMEM when no frame is free. `target`, when given, supplies the new folio instead (compaction).
  */
-export function migrateFolio(k: Kernel, row: number, gfp: number): number {
+export function migrateFolio(
+  k: Kernel,
+  row: number,
+  gfp: number,
+  target?: (order: number, kind: 2 | 3) => number,
+): number {
   const f = k.folios;
   if (f.refcount[row] !== expectedRefs(k, row)) {
     throw new KernelError(
@@ -42,7 +47,9 @@ export function migrateFolio(k: Kernel, row: number, gfp: number): number {
   const order = f.order[row];
   const oldPfn = f.pfn[row];
   const hits = rmapWalk(k, row);
-  const nrow = f.alloc(gfp | GFP.COMP, order, f.kind[row] as 2 | 3) >>> 0;
+  const kind = f.kind[row] as 2 | 3;
+  // A compaction target comes from the free scanner (compaction_alloc), else from the allocator.
+  const nrow = (target ? target(order, kind) : f.alloc(gfp | GFP.COMP, order, kind)) >>> 0;
   const newPfn = f.pfn[nrow];
   const n = f.nrPages(row);
   for (let i = 0; i < n; i++) k.frames.copyFrom(newPfn + i, k.frames, oldPfn + i);

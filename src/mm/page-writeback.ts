@@ -36,6 +36,17 @@ export function folioMarkDirty(k: Kernel, row: number): { newly: boolean; path: 
 }
 
 /**
+ * set_page_dirty_lock(page) by frame: folio_mark_dirty() on the folio the frame belongs to (anon,
+ * KSM, file, shmem, driver and device folios alike, by their owner); a vmalloc page (a scamem in
+ * the model, with no page flags to hold PG_dirty) and a frame without a descriptor report 'none'.
+ */
+export function setPageDirtyLock(k: Kernel, pfn: number): { newly: boolean; path: DirtyPath | 'none' } {
+  const row = k.pa.isZeroPfn(pfn) ? -1 : k.pa.memmap.folioRow(pfn);
+  if (row < 0) return { newly: false, path: 'none' };
+  return folioMarkDirty(k, row);
+}
+
+/**
  * folio_mkclean() (mm/rmap.c, page_vma_mkclean_one): every PTE of a VM_SHARED mapping of this
  * page-cache folio loses write and dirty; returns how many were writable or dirty. Private
  * mappings are skipped (invalid_mkclean_vma): their PTEs of the folio are read-only already.

@@ -64,6 +64,8 @@ export const GFP = {
   /** Only the preferred node, no fallback to others. */
   THISNODE: 1 << 5,
   NOWARN: 1 << 6,
+  /** __GFP_DIRECT_RECLAIM: the caller may wait; a failing high-order request compacts and retries. */
+  DIRECT_RECLAIM: 1 << 7,
 } as const;
 export const GFP_KERNEL = 0;
 export const GFP_USER = 0;
@@ -196,6 +198,11 @@ export class PageAlloc {
   private readonly isolatedFrom = new Map<number, number>();
   /** The shared zero page (empty_zero_page). */
   readonly zeroPfn: number;
+  /**
+   * __alloc_pages_direct_compact(): called when a high-order request with __GFP_DIRECT_RECLAIM
+   * finds no block; returns whether the allocation is worth retrying (compaction.ts sets it).
+   */
+  directCompact: ((order: number, gfp: number, nid: number) => boolean) | null = null;
   private hugeZero = -1;
 
   constructor(
@@ -428,6 +435,31 @@ export class PageAlloc {
       if (mdType(lo) === MT.BUDDY && mdOrder(lo) >= order) return { pfn: head, order: mdOrder(lo) };
     }
     return undefined;
+  }
+
+  /**
+   * Take [pfn, pfn + 2^order) off the free lists, giving the rest of the free block holding it back
+   * split (take_page_off_buddy / break_down_buddy_pages; compaction's isolate_freepages_block for a
+   * whole block). The frames read untyped; the caller types them. False when no free block covers it.
+   */
+  takeFreeRange(pfn: number, order: number): boolean {
+    const found = this.findFreeBlock(pfn);
+    if (!found || found.order < order) return false;
+    const z = this.zoneOf(pfn);
+    this.ensurePopulated(found.pfn);
+    this.removeFree(z, found.pfn, found.order);
+    let head = found.pfn;
+    for (let o = found.order; o > order; ) {
+      o--;
+      const half = 1 << o;
+      const rest = pfn >= head + half ? head : head + half;
+      this.insertFree(z, rest, o, this.pageblockMt[Math.floor(rest / PAGEBLOCK_PAGES)], false);
+      if (rest === head) head += half;
+    }
+    const n = 1 << order;
+    z.freePages -= n;
+    this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
+    return true;
   }
 
   // ---------------------------------------------------------------- rows and lists
@@ -670,6 +702,8 @@ export class PageAlloc {
         return pfn;
       }
     }
+    if (gfp & GFP.DIRECT_RECLAIM && order > 0 && this.directCompact?.(order, gfp, nid))
+      return this.rmqueue(order, gfp & ~GFP.DIRECT_RECLAIM, nid);
     this.stat.events.pgalloc_fail++;
     throw new KernelError(
       'ENOMEM',

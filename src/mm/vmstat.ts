@@ -38,6 +38,17 @@ export const VM_EVENTS = [
   'foll_pin_released',
   'pgmigrate_success',
   'pgmigrate_fail',
+  'compact_migrate_scanned',
+  'compact_free_scanned',
+  'compact_isolated',
+  'compact_stall',
+  'compact_fail',
+  'compact_success',
+  'memory_failure_total',
+  'memory_failure_recovered',
+  'memory_failure_delayed',
+  'memory_failure_failed',
+  'memory_failure_ignored',
 ] as const;
 export type VmEvent = (typeof VM_EVENTS)[number];
 

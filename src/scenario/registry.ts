@@ -21,6 +21,7 @@ import { pageExpectation } from './expect/page.js';
 import { pinScoreExpectation, processExpectation } from './expect/process.js';
 import { slabinfoExpectation } from './expect/slabinfo.js';
 import { vmNormalPageExpectation } from './expect/vm_normal_page.js';
+import { COMPACTION_OPS } from './ops/compaction.js';
 import { DRIVER_OPS } from './ops/driver.js';
 import { dump } from './ops/dump.js';
 import { makeExpectOp } from './ops/expect.js';
@@ -67,6 +68,7 @@ export const OPS: readonly Op[] = [
   ...GUP_OPS,
   ...ODIRECT_OPS,
   ...DRIVER_OPS,
+  ...COMPACTION_OPS,
   makeExpectOp(EXPECTATIONS),
   dump,
 ];

@@ -55,7 +55,7 @@ describe('pagelab run', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toBe(
-      `${bad}:4:11 steps[0].op: not implemented yet: compact\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
+      `${bad}:4:20 steps[0].size: unknown key 'size' (expected node, zone, order, expect, expect_error)\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
     );
   });
 

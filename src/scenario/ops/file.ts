@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { byteValue, hexData, labelName, size } from '../fields.js';
 import { defineOp } from '../step.js';
 import { checkBytes, hexBytes, valueExpect } from './vm.js';
@@ -39,12 +40,21 @@ export const syncOp = defineOp({
     file: labelName(),
     offset: size().default(0),
     len: size().default(1),
-    expect: valueExpect.omit({ signal: true }).optional(),
+    expect: valueExpect
+      .omit({ signal: true })
+      .extend({ error: z.union([z.string(), z.null()]).optional() })
+      .optional(),
   },
   analyse: (a, ctx) => void ctx.use(a.file, ['file'], ['file']),
   run: (a, { m }) => {
     const err = m.fileSync(a.file);
     const failures = checkBytes(m.fileContents(a.file, a.offset, a.len), a.expect);
+    // The error recorded on the mapping (mapping_set_error: writeback or memory failure).
+    if (a.expect?.error !== undefined && err !== a.expect.error)
+      failures.push({
+        path: ['expect', 'error'],
+        message: `fsync returned ${err ?? 'no error'}, expected ${a.expect.error ?? 'none'}`,
+      });
     return {
       summary: `${a.file} written back${err ? `, error ${err}` : ''}`,
       checks: a.expect ? 1 : 0,
