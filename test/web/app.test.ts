@@ -1,0 +1,164 @@
+/// <reference lib="dom" />
+/**
+ * The web visualiser in a real Chromium, against `pagelab serve`: the page loads clean, an
+ * example runs and steps, the heatmap paints a frame in its type's colour, a click shows the
+ * same dump_page() text as `pagelab explain --pfn`, a VMA click the same walk as `explain --proc
+ * --addr`, bad YAML shows its line:col, and a screenshot of each view lands in .cache/screenshots.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { explainCommand } from '../../src/cli/explain_command.js';
+import { type RunningServer, startServer } from '../../src/cli/serve_command.js';
+import { MT_NAMES } from '../../src/mm/memdesc.js';
+import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
+import { parseScenario } from '../../src/scenario/parse.js';
+import { runScenario } from '../../src/scenario/run.js';
+import { TYPE_COLORS } from '../../web/src/colors.js';
+import { buildWeb, launch, ROOT, removeBuild, SCREENSHOTS } from './browser.js';
+
+let server: RunningServer;
+let webRoot: string | undefined;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+const EXAMPLE = 'cow-after-fork.yaml';
+const EXAMPLE_FILE = path.join(ROOT, 'examples', EXAMPLE);
+
+/** What `pagelab explain ARGS` prints on stdout. */
+function cli(o: Parameters<typeof explainCommand>[1]): string {
+  let out = '';
+  const code = explainCommand(EXAMPLE_FILE, o, { out: (s) => (out += s), err: (s) => (out += s) });
+  expect(code).toBe(0);
+  return out.trimEnd();
+}
+
+/** The anon frame process p's buf maps after the last step, found by the model in Node. */
+function anonFrame(): number {
+  const p = parseScenario(fs.readFileSync(EXAMPLE_FILE, 'utf8'), EXAMPLE_FILE);
+  if (!p.ok) throw new Error('example does not parse');
+  const r = runScenario(p.scenario);
+  const pid = r.labels.num('p');
+  const buf = r.labels.num('buf');
+  const at = r.machine!.pageAt(pid, buf)!;
+  expect(at.type).toBe('anon');
+  return at.pfn;
+}
+
+interface Probe {
+  ready: boolean;
+  firstRenderMs: number;
+  frameTimes: number[];
+  pixelOf(pfn: number): { x: number; y: number } | undefined;
+}
+
+async function ready(url: string): Promise<void> {
+  await page.goto(url);
+  await page.waitForFunction(() => {
+    const p = (window as unknown as { __pagelab?: Probe }).__pagelab;
+    return p?.ready && p.firstRenderMs > 0;
+  });
+}
+
+async function canvasPixel(x: number, y: number): Promise<string> {
+  return page.evaluate(
+    ([x, y]) => {
+      const c = document.querySelector('canvas[data-testid=heatmap]') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(x, y, 1, 1).data;
+      return `#${[d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+    },
+    [x, y],
+  );
+}
+
+beforeAll(async () => {
+  webRoot = await buildWeb();
+  server = await startServer({ port: 0, webRoot });
+  browser = await launch();
+  page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  removeBuild(webRoot);
+});
+
+describe('the web visualiser in Chromium', () => {
+  it('loads the default example, runs it, and steps with the keys and the scrubber', async () => {
+    await ready(server.url);
+    const label = page.getByTestId('step-label');
+    await expect.poll(() => label.textContent()).toBe('step 17/17');
+    expect(await page.locator('[data-testid=steps] li').count()).toBe(18);
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => label.textContent()).toBe('step 16/17');
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => label.textContent()).toBe('step 17/17');
+    await page.getByTestId('scrubber').fill('5');
+    await expect.poll(() => label.textContent()).toBe('step 5/17');
+    expect(await page.locator('[data-testid=steps] li.current').textContent()).toContain('5 fork: p -> c');
+    expect(new URL(page.url()).searchParams.get('step')).toBe('5');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'scenario.png'), fullPage: true });
+  });
+
+  it("paints a frame in its type's colour and a click shows explain --pfn's text", async () => {
+    const pfn = anonFrame();
+    const start = pfn - (pfn % 512);
+    await ready(`${server.url}?scenario=${EXAMPLE}&z=-3&start=${start}`);
+    const at = await page.evaluate(
+      (p) => (window as unknown as { __pagelab: Probe }).__pagelab.pixelOf(p),
+      pfn,
+    );
+    if (!at) throw new Error(`pfn ${pfn} is off the map`);
+    expect(at).toBeDefined();
+    expect(await canvasPixel(at.x, at.y)).toBe(TYPE_COLORS[MT_NAMES.indexOf('anon')]);
+    await page.getByTestId('heatmap').click({ position: { x: at.x, y: at.y } });
+    const dump = page.getByTestId('dump');
+    await dump.waitFor();
+    expect(await dump.textContent()).toBe(cli({ pfn: String(pfn) }));
+    expect(new URL(page.url()).searchParams.get('pfn')).toBe(`0x${pfn.toString(16)}`);
+    await page.getByTestId('heatmap').hover({ position: { x: at.x, y: at.y } });
+    await expect
+      .poll(() => page.getByTestId('hover').textContent())
+      .toContain(`pfn 0x${pfn.toString(16)} · anon · order 0`);
+    await page.locator('.heatmap').screenshot({ path: path.join(SCREENSHOTS, 'heatmap.png') });
+    await dump.screenshot({ path: path.join(SCREENSHOTS, 'dump.png') });
+  });
+
+  it("a click on a VMA shows explain --proc --addr's walk", async () => {
+    const vma = page.locator('[data-testid=vma][data-pid="1"]').first();
+    const start = Number(await vma.getAttribute('data-start'));
+    await vma.click({ position: { x: 2, y: 5 } });
+    const walk = page.getByTestId('walk');
+    await walk.waitFor();
+    expect(await walk.textContent()).toBe(cli({ proc: 'p', addr: `0x${start.toString(16)}` }));
+    await page.getByTestId('procs').screenshot({ path: path.join(SCREENSHOTS, 'processes.png') });
+  });
+
+  it('shows a bad YAML problem at its line:col as it is typed', async () => {
+    const problems = page.getByTestId('problems');
+    const cases: [string, RegExp][] = [
+      ['name: bad\nmachine: { memory: 1G }\nsteps:\n  - { op: folio_alloc, order: banana }\n', /:4:\d+ /],
+      ['name: bad\nmachine: { memory: 1G }\nsteps:\n  - { op: folio_alloc, order: [unclosed\n', /:\d+:\d+: /],
+    ];
+    for (const [bad, where] of cases) {
+      const want = parseScenario(bad, EXAMPLE);
+      if (want.ok) throw new Error('the bad YAML parsed');
+      const first = formatDiagnostic(want.errors[0]);
+      expect(first).toMatch(where);
+      await page.getByTestId('yaml').fill(bad);
+      await expect.poll(() => problems.locator('li').first().textContent()).toBe(first);
+    }
+    await page.locator('.editor').screenshot({ path: path.join(SCREENSHOTS, 'bad-yaml.png') });
+  });
+
+  it('logged no console error', () => {
+    expect(consoleErrors).toEqual([]);
+  });
+});
