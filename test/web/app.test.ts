@@ -103,7 +103,7 @@ describe('the web visualiser in Chromium', () => {
     await page.getByTestId('scrubber').fill('5');
     await expect.poll(() => label.textContent()).toBe('step 5/17');
     expect(await page.locator('[data-testid=steps] li.current').textContent()).toContain('5 fork: p -> c');
-    expect(new URL(page.url()).searchParams.get('step')).toBe('5');
+    await expect.poll(() => new URL(page.url()).searchParams.get('step')).toBe('5');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'scenario.png'), fullPage: true });
   });
 
@@ -122,7 +122,7 @@ describe('the web visualiser in Chromium', () => {
     const dump = page.getByTestId('dump');
     await dump.waitFor();
     expect(await dump.textContent()).toBe(cli({ pfn: String(pfn) }));
-    expect(new URL(page.url()).searchParams.get('pfn')).toBe(`0x${pfn.toString(16)}`);
+    await expect.poll(() => new URL(page.url()).searchParams.get('pfn')).toBe(`0x${pfn.toString(16)}`);
     await page.getByTestId('heatmap').hover({ position: { x: at.x, y: at.y } });
     await expect
       .poll(() => page.getByTestId('hover').textContent())
@@ -139,6 +139,17 @@ describe('the web visualiser in Chromium', () => {
     await walk.waitFor();
     expect(await walk.textContent()).toBe(cli({ proc: 'p', addr: `0x${start.toString(16)}` }));
     await page.getByTestId('procs').screenshot({ path: path.join(SCREENSHOTS, 'processes.png') });
+  });
+
+  it('restores the scenario, step, frame and zoom from the URL', async () => {
+    const pfn = anonFrame();
+    await ready(`${server.url}?scenario=${EXAMPLE}&step=5&pfn=0x${pfn.toString(16)}&z=-2&start=0x100`);
+    await expect.poll(() => page.getByTestId('step-label').textContent()).toBe('step 5/17');
+    const view = await page.evaluate(
+      () => (window as unknown as { __pagelab: { view: unknown } }).__pagelab.view,
+    );
+    expect(view).toEqual({ z: -2, start: 0x100 });
+    await expect.poll(() => page.getByTestId('dump').textContent()).toBe(cli({ after: 5, pfn: String(pfn) }));
   });
 
   it('shows a bad YAML problem at its line:col as it is typed', async () => {

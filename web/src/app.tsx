@@ -1,7 +1,7 @@
 /** The page: scenario and timeline on the left, the memmap and the processes on the right. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ModelClient } from './client.js';
-import { clampView, frameTimes, Heatmap, type MapView, pixelOf, zFit } from './heatmap.js';
+import { clampView, frameTimes, Heatmap, type MapView, pixelOf, workerTimes, zFit } from './heatmap.js';
 import { Processes } from './procs.js';
 import type { Loaded, ProblemText, ProcBar } from './protocol.js';
 import { Editor, Timeline } from './scenario_panel.js';
@@ -17,6 +17,7 @@ const probe = {
   firstRenderMs: 0,
   runStarted: 0,
   frameTimes,
+  workerTimes,
   view: { z: 0, start: 0 } as MapView,
   pixelOf: (pfn: number) => pixelOf(probe.view, pfn),
 };
@@ -27,6 +28,8 @@ export function App() {
   const [examples, setExamples] = useState<string[]>([]);
   const [scenario, setScenario] = useState(initial.current.scenario ?? DEFAULT_SCENARIO);
   const [text, setText] = useState('');
+  /** The text no longer is the example's: the URL then names no scenario. */
+  const [edited, setEdited] = useState(false);
   const [problems, setProblems] = useState<ProblemText[]>([]);
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [step, setStep] = useState(0);
@@ -64,6 +67,7 @@ export function App() {
 
   const pick = async (name: string, restore = false) => {
     setScenario(name);
+    setEdited(false);
     const res = await fetch(`examples/${name}`);
     if (!res.ok) return setError(`examples/${name}: ${res.status}`);
     const yaml = await res.text();
@@ -99,9 +103,21 @@ export function App() {
     else setDump('');
   }, [version, selected]);
 
+  // Debounced: browsers throttle history.replaceState when a drag calls it on every frame.
   useEffect(() => {
-    writeUrl({ scenario, step, pfn: selected, z: view.z, start: view.start });
-  }, [scenario, step, selected, view]);
+    const t = window.setTimeout(
+      () =>
+        writeUrl({
+          scenario: edited ? undefined : scenario,
+          step,
+          pfn: selected,
+          z: view.z,
+          start: view.start,
+        }),
+      150,
+    );
+    return () => window.clearTimeout(t);
+  }, [scenario, edited, step, selected, view]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -119,6 +135,7 @@ export function App() {
 
   const onText = (t: string) => {
     setText(t);
+    setEdited(true);
     window.clearTimeout(parseTimer.current);
     parseTimer.current = window.setTimeout(() => {
       void client.call('parse', { text: t, file: scenario }).then(setProblems);
@@ -139,6 +156,7 @@ export function App() {
           <Editor
             examples={examples}
             scenario={scenario}
+            edited={edited}
             text={text}
             problems={problems}
             onPick={(n) => void pick(n)}

@@ -74,6 +74,8 @@ interface Props {
 
 /** Frame times of the heatmap (request to painted), for the performance readout and the tests. */
 export const frameTimes: number[] = [];
+/** The worker's part of each frame (computing the cells). */
+export const workerTimes: number[] = [];
 
 export function Heatmap({ client, maxPfn, version, view, onView, selected, onSelect, onPainted }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
@@ -82,6 +84,7 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
   const drag = useRef<{ x: number; y: number; start: number; moved: boolean } | null>(null);
   const [hover, setHover] = useState('');
   const [lastMs, setLastMs] = useState(0);
+  const image = useRef<ImageData | null>(null);
 
   const paint = async () => {
     if (busy.current || !want.current) return;
@@ -91,26 +94,28 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
     const t = performance.now();
     const g = geometry(job.view);
     try {
-      const { cells } = await client.call('cells', {
+      const { cells, ms: workerMs } = await client.call('cells', {
         start: job.view.start,
         fpc: g.fpc,
         count: g.cols * g.rows,
       });
       const ctx = canvas.current?.getContext('2d');
       if (ctx) {
-        const img = ctx.createImageData(MAP_W, MAP_H);
+        image.current ??= ctx.createImageData(MAP_W, MAP_H);
+        const img = image.current;
         const px = new Uint32Array(img.data.buffer);
-        const gap = g.cellPx >= 8 ? 1 : 0;
-        if (g.cellPx === 1) for (let i = 0; i < cells.length; i++) px[i] = TYPE_RGBA[cells[i]];
-        else
-          for (let r = 0; r < g.rows; r++)
-            for (let c = 0; c < g.cols; c++) {
-              const colour = TYPE_RGBA[cells[r * g.cols + c]];
-              const y0 = r * g.cellPx;
-              const x0 = c * g.cellPx;
-              for (let y = y0; y < y0 + g.cellPx - gap; y++)
-                px.fill(colour, y * MAP_W + x0, y * MAP_W + x0 + g.cellPx - gap);
-            }
+        const shift = Math.log2(g.cellPx);
+        const gapMask = g.cellPx >= 8 ? g.cellPx - 1 : -1; // the last pixel row and column of a cell
+        for (let y = 0; y < MAP_H; y++) {
+          const row = (y >> shift) * g.cols;
+          const line = y * MAP_W;
+          if ((y & gapMask) === gapMask) {
+            px.fill(0xffffffff, line, line + MAP_W);
+            continue;
+          }
+          for (let x = 0; x < MAP_W; x++)
+            px[line + x] = (x & gapMask) === gapMask ? 0xffffffff : TYPE_RGBA[cells[row + (x >> shift)]];
+        }
         ctx.putImageData(img, 0, 0);
         const sel = job.selected !== undefined ? pixelOf(job.view, job.selected) : undefined;
         if (sel) {
@@ -122,6 +127,8 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
       }
       const ms = performance.now() - t;
       frameTimes.push(ms);
+      workerTimes.push(workerMs);
+      if (workerTimes.length > 200) workerTimes.shift();
       if (frameTimes.length > 200) frameTimes.shift();
       setLastMs(ms);
       onPainted?.();

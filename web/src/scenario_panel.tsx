@@ -16,6 +16,7 @@ function offsetOf(text: string, line: number, col: number): number {
 interface EditorProps {
   examples: string[];
   scenario: string;
+  edited: boolean;
   text: string;
   problems: ProblemText[];
   onPick: (name: string) => void;
@@ -23,7 +24,7 @@ interface EditorProps {
   onRun: () => void;
 }
 
-export function Editor({ examples, scenario, text, problems, onPick, onText, onRun }: EditorProps) {
+export function Editor({ examples, scenario, edited, text, problems, onPick, onText, onRun }: EditorProps) {
   const area = useRef<HTMLTextAreaElement>(null);
   const jump = (p: ProblemText) => {
     const a = area.current;
@@ -37,10 +38,10 @@ export function Editor({ examples, scenario, text, problems, onPick, onText, onR
       <div class="row">
         <select
           data-testid="example"
-          value={scenario}
+          value={edited ? '' : scenario}
           onChange={(e) => onPick((e.target as HTMLSelectElement).value)}
         >
-          {!examples.includes(scenario) && <option value={scenario}>{scenario || '(edited)'}</option>}
+          {edited && <option value="">{scenario} (edited)</option>}
           {examples.map((x) => (
             <option key={x} value={x}>
               {x}

@@ -53,7 +53,8 @@ const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } =
       runMs: 0,
     };
     if (!s) return empty;
-    const r = runScenario(s);
+    // Up to the last step: what the CLI's run does, less the final report, which the page does not show.
+    const r = runScenario(s, { until: s.steps.length });
     const runMs = performance.now() - t;
     const errs = r.inputErrors.map((d) => ({ line: d.pos.line, col: d.pos.col, text: formatDiagnostic(d) }));
     const steps = r.steps.map((st) => ({
