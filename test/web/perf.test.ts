@@ -57,6 +57,9 @@ describe('performance in Chromium', () => {
       await idle();
     }
     await page.screenshot({ path: path.join(SCREENSHOTS, 'one-tib.png'), fullPage: true });
+    await page.getByRole('button', { name: 'whole machine' }).click();
+    await idle();
+    expect((await probe()).view.z).toBe(9); // 2^28 frames on 1024 x 512 pixels
     const box = (await page.getByTestId('heatmap').boundingBox())!;
     const perLevel: Record<string, number> = {};
     const workerLevel: Record<string, number> = {};

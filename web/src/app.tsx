@@ -57,7 +57,7 @@ export function App() {
     setStep(n);
     setView(
       clampView(
-        restore && u.z !== undefined ? { z: u.z, start: u.start ?? 0 } : { z: zFit(l.maxPfn), start: 0 },
+        restore && u.z !== undefined ? { z: u.z, start: u.start ?? 0 } : { z: zFit(l.usedEnd), start: 0 },
         l.maxPfn,
       ),
     );

@@ -29,6 +29,13 @@ export class MemmapCells {
       this.kind[sec] = !mm.isPresentSection(sec) ? NO_RAM : mm.isPopulated(sec) ? DECODED : ALL_FREE;
   }
 
+  /** The end of the last section with a memmap: where the machine's used memory ends, roughly. */
+  usedEnd(): number {
+    for (let sec = this.kind.length - 1; sec >= 0; sec--)
+      if (this.kind[sec] === DECODED) return Math.min(this.maxPfn, (sec + 1) * PAGES_PER_SECTION);
+    return this.maxPfn;
+  }
+
   /** One byte per frame of a populated section. */
   private section(sec: number): Uint8Array {
     let t = this.decoded.get(sec);

@@ -32,6 +32,8 @@ export interface Loaded {
   exitCode: number;
   /** Frames the memmap covers (pfn 0..maxPfn-1). */
   maxPfn: number;
+  /** Where the sections with a memmap end: the first view shows the machine up to there. */
+  usedEnd: number;
   memory: string;
   /** Wall time of the full run in the worker, ms. */
   runMs: number;

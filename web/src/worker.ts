@@ -49,6 +49,7 @@ const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } =
       steps: [],
       exitCode: 2,
       maxPfn: 0,
+      usedEnd: 0,
       memory: '',
       runMs: 0,
     };
@@ -74,6 +75,7 @@ const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } =
       steps,
       exitCode: r.exitCode,
       maxPfn: cells?.maxPfn ?? 0,
+      usedEnd: cells?.usedEnd() ?? 0,
       memory: String(s.machine.memory ?? ''),
       runMs,
     };
