@@ -93,11 +93,16 @@ export function App() {
     setVersion((v) => v + 1);
   };
 
-  // After every state change: the processes, and the selected frame's dump_page().
+  // After every step: the processes (a walk shown belonged to the step before).
   useEffect(() => {
     if (!loaded?.ok) return;
     void client.call('procs', {}).then(setProcs);
     setWalk('');
+  }, [version]);
+
+  // After every step or click: the selected frame's dump_page().
+  useEffect(() => {
+    if (!loaded?.ok) return;
     if (selected !== undefined)
       client.call('dump', { pfn: selected }).then(setDump, (e: Error) => setDump(e.message));
     else setDump('');
