@@ -4,6 +4,10 @@
  * example runs and steps, the heatmap paints a frame in its type's colour, a click shows the
  * same dump_page() text as `pagelab explain --pfn`, a VMA click the same walk as `explain --proc
  * --addr`, bad YAML shows its line:col, and a screenshot of each view lands in .cache/screenshots.
+ *
+ * Performance: the first render of a 1 TiB machine's scenario (parse, run, cells, paint) under 1 s
+ * (best of three runs), and pan/zoom frames under 33 ms (median of a drag's frames) at every zoom
+ * level, from the whole machine down to single frames; the numbers go to .cache/perf.json.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -168,7 +172,90 @@ describe('the web visualiser in Chromium', () => {
     }
     await page.locator('.editor').screenshot({ path: path.join(SCREENSHOTS, 'bad-yaml.png') });
   });
+});
 
+interface PerfProbe {
+  ready: boolean;
+  firstRenderMs: number;
+  frameTimes: number[];
+  workerTimes: number[];
+  view: { z: number; start: number };
+}
+const perfProbe = () => page.evaluate(() => (window as unknown as { __pagelab: PerfProbe }).__pagelab);
+const STRICT = process.env.PAGELAB_PERF === 'strict';
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const idle = () => page.waitForSelector('canvas[data-painted]');
+
+describe('performance in Chromium', () => {
+  it('renders a 1 TiB scenario under 1 s and pans and zooms under 33 ms a frame', async () => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => (window as unknown as { __pagelab?: PerfProbe }).__pagelab?.ready);
+    const yaml = fs.readFileSync(path.join(ROOT, 'test/web/fixtures/one-tib.yaml'), 'utf8');
+    await page.getByTestId('yaml').fill(yaml);
+    await expect.poll(() => page.getByTestId('problems').textContent()).toBe('');
+    const firsts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.getByTestId('run').click();
+      await page.waitForFunction(
+        () => (window as unknown as { __pagelab: PerfProbe }).__pagelab.firstRenderMs > 0,
+      );
+      firsts.push((await perfProbe()).firstRenderMs);
+      await idle();
+    }
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'one-tib.png'), fullPage: true });
+    await page.getByRole('button', { name: 'whole machine' }).click();
+    await idle();
+    expect((await perfProbe()).view.z).toBe(9); // 2^28 frames on 1024 x 512 pixels
+    const box = (await page.getByTestId('heatmap').boundingBox())!;
+    const perLevel: Record<string, number> = {};
+    const workerLevel: Record<string, number> = {};
+    const worstLevel: Record<string, number> = {};
+    const allFrames: number[] = [];
+    // Zoom in at a used spot, one level per wheel notch, dragging at each level.
+    await page.mouse.move(box.x + 3, box.y + 3);
+    for (let level = 0; level < 16; level++) {
+      const z = (await perfProbe()).view.z;
+      await page.evaluate(() => {
+        const p = (window as unknown as { __pagelab: PerfProbe }).__pagelab;
+        p.frameTimes.length = 0;
+        p.workerTimes.length = 0;
+      });
+      await page.mouse.move(box.x + 200, box.y + 100);
+      await page.mouse.down();
+      for (let s = 1; s <= 12; s++) await page.mouse.move(box.x + 200 - s * 10, box.y + 100 - s * 4);
+      await page.mouse.up();
+      await idle();
+      await page.mouse.move(box.x + 3, box.y + 3);
+      await page.mouse.wheel(0, -100);
+      await idle();
+      const { frameTimes, workerTimes } = await perfProbe();
+      perLevel[`z=${z}`] = median(frameTimes);
+      allFrames.push(...frameTimes);
+      worstLevel[`z=${z}`] = Math.max(...frameTimes);
+      workerLevel[`z=${z}`] = median(workerTimes);
+      if ((await perfProbe()).view.z === z) break; // the deepest zoom
+    }
+    const result = {
+      firstRenderMs: firsts,
+      medianFrameMsPerZoom: perLevel,
+      medianWorkerMsPerZoom: workerLevel,
+      worstFrameMsPerZoom: worstLevel,
+      slowestMedianFrameMs: Math.max(...Object.values(perLevel)),
+      medianFrameMs: median(allFrames),
+    };
+    fs.writeFileSync(path.join(ROOT, '.cache/perf.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(JSON.stringify(result));
+    expect(Object.keys(perLevel).length).toBeGreaterThanOrEqual(12);
+    expect(Math.min(...firsts)).toBeLessThan(1000);
+    // Inside `npm test` the other test files load both cores, and their stalls are not the app's:
+    // every frame counts in the overall median, and a zoom level's median only has to stay within
+    // 3x. `npm run test:perf` runs this file alone, where each level's median must be under 33 ms.
+    expect(result.medianFrameMs).toBeLessThan(33);
+    expect(result.slowestMedianFrameMs).toBeLessThan(STRICT ? 33 : 100);
+  });
+});
+
+describe('the whole session', () => {
   it('logged no console error', () => {
     expect(consoleErrors).toEqual([]);
   });

@@ -2,11 +2,13 @@
  * `pagelab serve` as a file server: the built app and examples/ only, nothing around them
  * however the path is spelled, only GET/HEAD, bounded requests, loopback by default.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { type RunningServer, safeRelative, serveCommand, startServer } from '../../src/cli/serve_command.js';
-import { buildWeb, removeBuild } from './browser.js';
 
 let server: RunningServer;
 let webRoot: string | undefined;
@@ -33,13 +35,17 @@ function raw(
 }
 
 beforeAll(async () => {
-  webRoot = await buildWeb();
+  // A stand-in for dist/web: the server serves whatever the build left there.
+  webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'pagelab-web-'));
+  fs.mkdirSync(path.join(webRoot, 'assets'));
+  fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><div id="app"></div>');
+  fs.writeFileSync(path.join(webRoot, 'assets', 'app.js'), 'export {};');
   server = await startServer({ port: 0, webRoot });
-}, 120_000);
+});
 
 afterAll(async () => {
   await server?.close();
-  removeBuild(webRoot);
+  if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
 });
 
 describe('pagelab serve', () => {
@@ -51,6 +57,8 @@ describe('pagelab serve', () => {
     const list = JSON.parse((await raw('/examples/')).body) as string[];
     expect(list).toContain('cow-after-fork.yaml');
     expect(list.some((x) => x.startsWith('oracle/'))).toBe(true);
+    const js = await raw('/assets/app.js');
+    expect(js.status).toBe(200);
     const yaml = await raw('/examples/cow-after-fork.yaml');
     expect(yaml.status).toBe(200);
     expect(yaml.body).toContain('steps:');
