@@ -28,6 +28,7 @@ import type { Io } from './io.js';
 import { oracleCommand } from './oracle_command.js';
 import { bootReport } from './report.js';
 import { runCommand } from './run_command.js';
+import { serveCommand } from './serve_command.js';
 import { snapshotCommand } from './snapshot_command.js';
 import { UsageError } from './usage_error.js';
 
@@ -221,6 +222,16 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--no-map', 'leave out the PFN map')
     .option('--width <n>', 'PFN map characters per row', intArg, 64)
     .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
+
+  program
+    .command('serve')
+    .description('the web visualiser: serve the built app and examples/ on http://127.0.0.1:5177/')
+    .option('--port <n>', 'TCP port (0: any free one)', (v) => Number(stepArg(v)), 5177)
+    .option('--host <host>', 'address to bind (default 127.0.0.1; anything else is warned about)')
+    .option('--open', 'open the page in a browser')
+    .action(async (o: { port: number; host?: string; open?: boolean }) => {
+      await serveCommand(o, io);
+    });
 
   program
     .command('demo')
