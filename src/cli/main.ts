@@ -60,6 +60,12 @@ function stepArg(v: string): number {
   return n;
 }
 
+function secondsArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds');
+  return n;
+}
+
 /** The program; commands that have an exit code of their own report it through `setCode`. */
 export function buildProgram(io: Io, setCode: (code: number) => void = () => {}): Command {
   const { out } = io;
@@ -107,7 +113,8 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .command('oracle')
     .description('run scenarios on the real kernel and on the model and compare every page after every step')
     .argument('<files...>', 'scenario files (YAML) of the oracle subset')
-    .action((files: string[]) => setCode(oracleCommand(files, io)));
+    .option('--wait <seconds>', 'wait this long for another oracle run on this host to finish', secondsArg, 0)
+    .action((files: string[], o: { wait: number }) => setCode(oracleCommand(files, o, io)));
 
   program
     .command('schema')

@@ -2,6 +2,9 @@
  * `pagelab oracle FILE...`: each scenario on the real kernel and on the model, compared page by
  * page after every step (src/oracle). Exit code: 2 for bad input (including a scenario the kernel
  * cannot run) or when no oracle can run here, else 1 if anything disagreed, else 0.
+ *
+ * Where the oracle cannot run at all (not root, no /proc/kpageflags, no compiler, another run
+ * holding the host's lock) that is said once, in one line, and nothing runs.
  */
 
 import { oracleText } from '../oracle/format.js';
@@ -10,19 +13,31 @@ import { OracleUnavailable } from '../oracle/probe.js';
 import { NotOracleable } from '../oracle/translate.js';
 import type { Io } from './io.js';
 import { forEachScenario } from './scenario_files.js';
+import { UsageError } from './usage_error.js';
 
-export function oracleCommand(files: string[], io: Io): number {
-  return forEachScenario(files, io, (s, i) => {
+export interface OracleCommandOptions {
+  /** Seconds to wait for another oracle run on this host. */
+  wait?: number;
+}
+
+export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io): number {
+  let unavailable: string | undefined;
+  const code = forEachScenario(files, io, (s, i) => {
+    if (unavailable) return 2;
     try {
-      const r = runOracle(s);
+      const r = runOracle(s, { lockWaitMs: (o.wait ?? 0) * 1000 });
       io.out(`${i > 0 ? '\n' : ''}${oracleText(r)}\n`);
       return r.exitCode;
     } catch (e) {
-      if (!(e instanceof NotOracleable || e instanceof OracleUnavailable)) throw e;
-      io.err(
-        `${s.file}: ${e instanceof NotOracleable ? 'not oracle-able: ' : 'oracle unavailable: '}${e.message}\n`,
-      );
+      if (e instanceof NotOracleable) {
+        io.err(`${s.file}: not oracle-able: ${e.message}\n`);
+        return 2;
+      }
+      if (!(e instanceof OracleUnavailable)) throw e;
+      unavailable = e.message; // the host, not this file: the next files would fail the same way
       return 2;
     }
   });
+  if (unavailable) throw new UsageError(`oracle unavailable: ${unavailable}`);
+  return code;
 }

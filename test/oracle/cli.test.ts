@@ -25,7 +25,7 @@ describe('pagelab oracle', () => {
 
   describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('on the live kernel'), () => {
     it('prints the knobs, a table per step and the verdict; exit 0 when everything agrees', async () => {
-      const r = await cli('oracle', 'examples/oracle/write-fault.yaml');
+      const r = await cli('oracle', '--wait', '600', 'examples/oracle/write-fault.yaml');
       expect(r.code).toBe(0);
       expect(r.out).toContain('knobs: transparent_hugepage/enabled=madvise');
       expect(r.out).toMatch(
@@ -35,7 +35,7 @@ describe('pagelab oracle', () => {
     });
 
     it('exits 1 when the model disagrees (a design that loses a pin)', async () => {
-      const r = await cli('oracle', 'examples/pin-ptebit-loses-a-pin.yaml');
+      const r = await cli('oracle', '--wait', '600', 'examples/pin-ptebit-loses-a-pin.yaml');
       expect(r.code).toBe(1);
       expect(r.out).toContain('dma_read: kernel data 22, model data 11 — disagree');
     });
