@@ -3,7 +3,7 @@
  * would, with the scenario's labels that name it; or a user address walked through the page
  * tables level by level.
  */
-import { KernelBug, parseSize } from '../mm/types.js';
+import { KernelBug, KernelError, parseSize } from '../mm/types.js';
 import { ScenarioInputError } from './diagnostics.js';
 import { hex } from './fields.js';
 import { indent } from './report.js';
@@ -23,8 +23,8 @@ function labelsOn(r: RunResult, pfn: number): string[] {
     try {
       f = b.frames(r.machine!);
     } catch (e) {
-      // A label whose object is gone (a stale folio handle) names no frame now.
-      if (e instanceof KernelBug) continue;
+      // A label whose object is gone (a stale folio handle, a vfree'd area) names no frame now.
+      if (e instanceof KernelBug || e instanceof KernelError) continue;
       throw e;
     }
     if (pfn < f.pfn || pfn >= f.pfn + f.count) continue;
