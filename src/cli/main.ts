@@ -16,7 +16,9 @@ import {
   PIN_DESIGNS,
   parseSize,
 } from '../index.js';
-import { ScenarioInputError } from '../scenario/diagnostics.js';
+import { ScenarioInputError, suggestion } from '../scenario/diagnostics.js';
+import { opsText } from '../scenario/op_docs.js';
+import { OPS_BY_NAME } from '../scenario/registry.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { compareCommand, parseDesigns } from './compare_command.js';
 import { runDemo } from './demo.js';
@@ -122,6 +124,19 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .action(() => out(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`));
 
   program
+    .command('ops')
+    .description('the scenario ops: each with the kernel function it models; with NAME, what each key means')
+    .argument('[name]', 'an op')
+    .action((name?: string) => {
+      const text = opsText(name);
+      if (text === undefined)
+        throw new UsageError(
+          `no op '${name}'${suggestion(name!, OPS_BY_NAME.keys())} ('pagelab ops' lists them)`,
+        );
+      out(`${text}\n`);
+    });
+
+  program
     .command('boot')
     .description('boot a machine and print its meminfo, zones, buddy lists and metadata accounting')
     .option('--memory <size>', 'RAM size (multiple of 128M)', sizeArg, '4G')
@@ -201,6 +216,10 @@ export async function main(argv: string[], io: Io = STDIO): Promise<number> {
   const program = buildProgram(io, (c) => {
     code = c;
   });
+  if (argv.length === 0) {
+    io.out(program.helpInformation());
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
