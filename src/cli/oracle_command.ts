@@ -7,10 +7,11 @@
  * holding the host's lock) that is said once, in one line, and nothing runs.
  */
 
-import { oracleText } from '../oracle/format.js';
+import { ORACLE_LEGEND, oracleSummary, oracleText } from '../oracle/format.js';
 import { runOracle } from '../oracle/oracle.js';
 import { OracleUnavailable } from '../oracle/probe.js';
 import { NotOracleable } from '../oracle/translate.js';
+import type { Knob, OracleResult } from '../oracle/types.js';
 import type { Io } from './io.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
@@ -22,11 +23,17 @@ export interface OracleCommandOptions {
 
 export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io): number {
   let unavailable: string | undefined;
-  const code = forEachScenario(files, io, (s, i) => {
+  const results: OracleResult[] = [];
+  // The first scenario's knobs are listed once, in the summary; a scenario under others lists its own.
+  let common: Knob[] | undefined;
+  const code = forEachScenario(files, io, (s) => {
     if (unavailable) return 2;
     try {
       const r = runOracle(s, { lockWaitMs: (o.wait ?? 0) * 1000 });
-      io.out(`${i > 0 ? '\n' : ''}${oracleText(r)}\n`);
+      if (results.length === 0) io.out(`${ORACLE_LEGEND}\n`);
+      common ??= r.knobs;
+      results.push(r);
+      io.out(`\n${oracleText(r, common)}\n`);
       return r.exitCode;
     } catch (e) {
       if (e instanceof NotOracleable) {
@@ -39,5 +46,6 @@ export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io):
     }
   });
   if (unavailable) throw new UsageError(`oracle unavailable: ${unavailable}`);
+  if (results.length > 0) io.out(`\n${oracleSummary(results, common!)}\n`);
   return code;
 }

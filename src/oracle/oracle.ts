@@ -4,6 +4,7 @@
  */
 import { resolveConfig } from '../machine/config.js';
 import type { Scenario } from '../scenario/parse.js';
+import { runScenario } from '../scenario/run.js';
 import { compare } from './compare.js';
 import { OracleUnavailable } from './errors.js';
 import { applyKnobs, restoreKnobs, wantedKnobs } from './knobs.js';
@@ -11,7 +12,7 @@ import { acquireOracleLock } from './lock.js';
 import { runModel } from './model.js';
 import { type KernelRun, oracleUnavailableReason, runProbe } from './probe.js';
 import { type OraclePlan, planScenario } from './translate.js';
-import type { Knob, OracleResult, Verdict } from './types.js';
+import type { ExpectationResult, Knob, OracleResult, Verdict } from './types.js';
 
 export interface OracleOptions {
   /** Change the model's machine (e.g. a pin-count design), to show the oracle catching a wrong model. */
@@ -51,5 +52,25 @@ export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
     counts[st.outcome.verdict]++;
     for (const r of st.rows) counts[r.verdict] += r.last - r.first + 1;
   }
-  return { file: s.file, name: s.name, knobs, steps, counts, exitCode: counts.disagree > 0 ? 1 : 0 };
+  const expectations = modelExpectations(s, opts.model);
+  const failed = counts.disagree > 0 || expectations.failures.length > 0;
+  return { file: s.file, name: s.name, knobs, steps, counts, expectations, exitCode: failed ? 1 : 0 };
+}
+
+/** The scenario's own expectations, on one full run of the model (as `pagelab run` checks them). */
+function modelExpectations(s: Scenario, override: Partial<Scenario['machine']> = {}): ExpectationResult {
+  const r = runScenario({ ...s, machine: { ...s.machine, ...override } });
+  const failures = r.failures.map((f) => ({
+    step: f.step,
+    op: f.op,
+    line: f.pos.line,
+    col: f.pos.col,
+    message: f.message,
+  }));
+  return {
+    checked: r.expectations,
+    held: Math.max(0, r.expectations - failures.length),
+    failures,
+    stoppedAt: r.stoppedAt,
+  };
 }

@@ -122,7 +122,9 @@ describe('the packed, installed package', () => {
         PAGELAB_CACHE: join(project, 'cache'),
       });
       expect(r.err).toBe('');
-      expect(r.out).toMatch(/AGREE: \d+ agree, 0 disagree, 0 inconclusive\n$/);
+      expect(r.out).toMatch(
+        /\nAGREE \(1 scenario\): \d+ agree, 0 disagree, 0 inconclusive; expectations: (\d+) of \1 held\n$/,
+      );
       expect(r.code).toBe(0);
     });
   });
