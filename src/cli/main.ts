@@ -100,15 +100,15 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
 
   program
     .command('compare')
-    .description('run one scenario under several pin-count designs and compare their answers and costs')
-    .argument('<file>', 'scenario file (YAML)')
+    .description('run scenarios under several pin-count designs and compare their answers and costs')
+    .argument('<files...>', 'scenario files (YAML)')
     .option(
       '--pincount <designs>',
       `comma-separated designs (${PIN_DESIGNS.join(', ')})`,
       PIN_DESIGNS.join(','),
     )
-    .action((file: string, o: { pincount: string }) =>
-      setCode(compareCommand(file, parseDesigns(o.pincount), io)),
+    .action((files: string[], o: { pincount: string }) =>
+      setCode(compareCommand(files, parseDesigns(o.pincount), io)),
     );
 
   program
