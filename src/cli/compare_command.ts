@@ -13,6 +13,7 @@ import { failureText } from '../scenario/format.js';
 import { table } from '../scenario/procfs.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
+import { jsonDocument } from './json.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
@@ -154,14 +155,18 @@ export function compareText(c: CompareResult, designs: number): string {
   return [head, table(rows), ...(notes.length ? ['failures:', ...notes] : [])].join('\n');
 }
 
-export function compareCommand(files: string[], designs: PinDesign[], io: Io): number {
+export function compareCommand(files: string[], designs: PinDesign[], io: Io, json = false): number {
   let first = true;
-  return forEachScenario(files, io, (s) => {
+  const scenarios: CompareResult[] = [];
+  const code = forEachScenario(files, io, (s) => {
     const c = compareScenario(s, designs);
     for (const e of c.inputErrors) io.err(`${e}\n`);
-    if (c.exitCode === 2) return 2;
+    scenarios.push(c);
+    if (c.exitCode === 2 || json) return c.exitCode;
     io.out(`${first ? `${COMPARE_LEGEND}\n` : ''}\n${compareText(c, designs.length)}\n`);
     first = false;
     return c.exitCode;
   });
+  if (json) io.out(jsonDocument('compare', { designs, scenarios }));
+  return code;
 }

@@ -13,30 +13,35 @@ import { OracleUnavailable } from '../oracle/probe.js';
 import { NotOracleable } from '../oracle/translate.js';
 import type { Knob, OracleResult } from '../oracle/types.js';
 import type { Io } from './io.js';
+import { jsonDocument } from './json.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
 export interface OracleCommandOptions {
   /** Seconds to wait for another oracle run on this host. */
   wait?: number;
+  json?: boolean;
 }
 
 export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io): number {
   let unavailable: string | undefined;
   const results: OracleResult[] = [];
+  const errors: string[] = [];
+  const text = o.json ? () => {} : io.out;
   // The first scenario's knobs are listed once, in the summary; a scenario under others lists its own.
   let common: Knob[] | undefined;
   const code = forEachScenario(files, io, (s) => {
     if (unavailable) return 2;
     try {
       const r = runOracle(s, { lockWaitMs: (o.wait ?? 0) * 1000 });
-      if (results.length === 0) io.out(`${ORACLE_LEGEND}\n`);
+      if (results.length === 0) text(`${ORACLE_LEGEND}\n`);
       common ??= r.knobs;
       results.push(r);
-      io.out(`\n${oracleText(r, common)}\n`);
+      text(`\n${oracleText(r, common)}\n`);
       return r.exitCode;
     } catch (e) {
       if (e instanceof NotOracleable) {
+        errors.push(`${s.file}: not oracle-able: ${e.message}`);
         io.err(`${s.file}: not oracle-able: ${e.message}\n`);
         return 2;
       }
@@ -46,6 +51,7 @@ export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io):
     }
   });
   if (unavailable) throw new UsageError(`oracle unavailable: ${unavailable}`);
-  if (results.length > 0) io.out(`\n${oracleSummary(results, common!)}\n`);
+  if (o.json) io.out(jsonDocument('oracle', { scenarios: results, errors }));
+  else if (results.length > 0) io.out(`\n${oracleSummary(results, common!)}\n`);
   return code;
 }

@@ -103,3 +103,24 @@ function resolveAddressText(r: RunResult, text: string): number {
   }
   return r.labels.num(m[1]) + (m[2] ? parseSize(m[2]) : 0);
 }
+
+/** `explain --json`: the frame (or the address's walk and frame) as data. */
+export function explainData(
+  r: RunResult,
+  o: { pfn?: string; proc?: string; addr?: string },
+): Record<string, unknown> {
+  const m = r.machine!;
+  const frame = (pfn: number) => ({
+    pfn,
+    page: m.page(pfn),
+    dump: m.dumpPage(pfn),
+    labels: labelsOn(r, pfn),
+  });
+  if (o.proc === undefined || o.addr === undefined) return frame(targetPfn(r, pfnArgument(o.pfn!)));
+  if (!r.labels.has(o.proc) || r.labels.get(o.proc).kind !== 'process')
+    throw new ScenarioInputError(`no process named '${o.proc}' after step ${r.steps.length}`);
+  const pid = r.labels.num(o.proc);
+  const address = resolveAddressText(r, o.addr);
+  const page = m.pageAt(pid, address);
+  return { pid, address, walk: m.walk(pid, address), ...(page ? frame(page.pfn) : { labels: [] }) };
+}
