@@ -3,7 +3,8 @@
  * `npm run docs:readme` to regenerate it), and when an op takes a key whose meaning
  * `pagelab ops NAME` cannot tell.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fieldDoc, opKeys, readmeOpList } from '../../src/scenario/op_docs.js';
 import { OPS } from '../../src/scenario/registry.js';
@@ -39,5 +40,33 @@ describe('pagelab ops', () => {
         .map((k) => `${o.name}.${k}`),
     );
     expect(missing).toEqual([]);
+  });
+});
+
+describe('citations', () => {
+  it('README, docs, examples and the user-facing layers cite no document the repository does not ship', () => {
+    const roots = [
+      'README.md',
+      'docs/architecture.md',
+      'docs/json/README.md',
+      'examples',
+      'src/cli',
+      'src/scenario',
+      'src/oracle',
+      'src/machine',
+    ];
+    const files = roots.flatMap((r) =>
+      statSync(r).isDirectory()
+        ? (readdirSync(r, { recursive: true }) as string[])
+            .map((f) => join(r, f))
+            .filter((f) => statSync(f).isFile())
+        : [r],
+    );
+    const cites = files.flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((l, i) => (/kernel-semantics|oracle-notes/.test(l) ? [`${f}:${i + 1}`] : [])),
+    );
+    expect(cites).toEqual([]);
   });
 });
