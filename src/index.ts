@@ -3,6 +3,7 @@
  */
 export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
 export { type DevmemCost, devmemCost, devmemTable } from './designs/devmem.js';
+export type { Census } from './designs/layout.js';
 export {
   accountLayout,
   DESCRIPTOR_BYTES,
@@ -12,6 +13,7 @@ export {
 } from './designs/layout.js';
 export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
 export { MachineBase } from './machine/base.js';
+export type { CompactReport, CompactRequest, MemoryFailureRequest } from './machine/compaction.js';
 export {
   ConfigError,
   InputError,
@@ -51,6 +53,8 @@ export {
 } from './machine/uapi.js';
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
 export { MT, MT_NAMES } from './mm/memdesc.js';
+export type { MfOutcome } from './mm/memory-failure.js';
+export type { VmFaultResult } from './mm/mm_types.js';
 export {
   GFP,
   GFP_HIGHUSER_MOVABLE,
@@ -60,9 +64,14 @@ export {
   ZONE,
   ZONE_NAMES,
 } from './mm/page_alloc.js';
+export type { InsertPagesResult, MmapLock } from './mm/pfnmap.js';
+export type { PinScore } from './mm/pincount.js';
+export type { SlabInfoRow } from './mm/slab.js';
 export {
+  type BugContext,
   ERRNO,
   type Errno,
+  type FlagTable,
   formatFlags,
   formatSize,
   KernelBug,
@@ -71,6 +80,23 @@ export {
   PAGE_SIZE,
   parseSize,
 } from './mm/types.js';
+export type { AccessResult, UserData } from './mm/uaccess.js';
+export type { EventListener, MmEvent, VmEvent } from './mm/vmstat.js';
+export { type ScenarioReport, scenarioReport } from './scenario/api.js';
+export { type Diagnostic, formatDiagnostic, type Path, type Pos } from './scenario/diagnostics.js';
+export { runText } from './scenario/format.js';
+export type { Labels } from './scenario/labels.js';
+export { type ParseResult, parseScenario, type Scenario, type Step } from './scenario/parse.js';
+export type { BuiltSection } from './scenario/report.js';
+export {
+  type RunFailure,
+  type RunOptions,
+  type RunResult,
+  runScenario,
+  type StepRecord,
+} from './scenario/run.js';
+export { scenarioJsonSchema } from './scenario/schema.js';
+export type { Op } from './scenario/step.js';
 export {
   type Classification,
   classify,
@@ -82,9 +108,26 @@ export {
 } from './snapshot/classify.js';
 export { SnapshotError } from './snapshot/errors.js';
 export { kpfHex, kpfLongName } from './snapshot/kpageflags.js';
-export { formatPageTypes, type PageTypesSummary, pageTypes } from './snapshot/page_types.js';
-export { formatPfnMap, pfnMap, pfnMapJson } from './snapshot/pfn_map.js';
-export { type Price, priceMemdesc, snapshotAccounting, snapshotCensus } from './snapshot/price.js';
-export { readLiveSnapshot, readSnapshot, type Snapshot } from './snapshot/read.js';
+export {
+  formatPageTypes,
+  type PageTypesRow,
+  type PageTypesSummary,
+  pageTypes,
+} from './snapshot/page_types.js';
+export { formatPfnMap, type PfnMap, pfnMap, pfnMapJson } from './snapshot/pfn_map.js';
+export {
+  type Price,
+  type PriceRow,
+  priceMemdesc,
+  snapshotAccounting,
+  snapshotCensus,
+} from './snapshot/price.js';
+export {
+  type Companions,
+  type ReadOptions,
+  readLiveSnapshot,
+  readSnapshot,
+  type Snapshot,
+} from './snapshot/read.js';
 export { machineFromSnapshot, REPLAY_NOTES, type Replay } from './snapshot/replay.js';
 export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';

@@ -1,16 +1,20 @@
 /**
- * `pagelab compare --pincount bias,exact,ptable,shadow,sticky,ptebit FILE`: one scenario under each
- * pin-count design, one table — metadata bytes, pins taken, how folio_maybe_dma_pinned() answered
- * against the truth, COW copies fork made for maybe-pinned pages, migrations that failed, and
- * whether the scenario's expectations held (a design that loses a pin fails them).
+ * `pagelab compare --pincount bias,exact,ptable,shadow,sticky,ptebit FILE...`: each scenario under
+ * each pin-count design, one table per scenario — metadata, pins taken, how
+ * folio_maybe_dma_pinned() answered against the truth, whether the design was safe (never said
+ * "not pinned" of a pinned page), COW copies fork made for maybe-pinned pages, migrations that
+ * failed, and whether the scenario's own expectations held — then every failure (up to a limit
+ * per design, with "and N more"). Exit code: 2 for bad input, else 1 if an expectation failed
+ * under some design, else 0.
  */
-import { PIN_DESIGNS, type PinDesign } from '../index.js';
+import { formatSize, PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../index.js';
 import { formatDiagnostic } from '../scenario/diagnostics.js';
 import { failureText } from '../scenario/format.js';
 import { table } from '../scenario/procfs.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
-import { readScenario } from './scenario_files.js';
+import { jsonDocument } from './json.js';
+import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
 export function parseDesigns(list: string): PinDesign[] {
@@ -25,13 +29,94 @@ export function parseDesigns(list: string): PinDesign[] {
   return names as PinDesign[];
 }
 
-export function compareCommand(file: string, designs: PinDesign[], io: Io): number {
-  const parsed = readScenario(file);
-  if (!parsed.ok) {
-    for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
-    return 2;
+/** Failures listed per design before "and N more". */
+const SHOWN = 5;
+
+/** One design's run of one scenario. */
+export interface DesignRow {
+  design: PinDesign;
+  /** The design's own metadata (bytes) beyond what Linux keeps. */
+  metadataBytes: number;
+  pinsTaken: number;
+  truePositives: number;
+  falsePositives: number;
+  falseNegatives: number;
+  trueNegatives: number;
+  /** No false negative in this run: the design never called a pinned page unpinned. */
+  safe: boolean;
+  /** Declared unsafe in src/designs/pincount.ts (it may lose pins). */
+  declaredUnsafe: boolean;
+  forkCopies: number;
+  migrationSkips: number;
+  expectations: { checked: number; held: number; failures: string[] };
+}
+
+export interface CompareResult {
+  file: string;
+  name: string;
+  designs: DesignRow[];
+  exitCode: 0 | 1 | 2;
+  /** Bad input found while running (exit code 2). */
+  inputErrors: string[];
+}
+
+/** Run one scenario under each design. */
+export function compareScenario(s: Parameters<typeof runScenario>[0], designs: PinDesign[]): CompareResult {
+  const out: CompareResult = { file: s.file, name: s.name, designs: [], exitCode: 0, inputErrors: [] };
+  for (const design of designs) {
+    const r = runScenario({ ...s, machine: { ...s.machine, pincount: design } });
+    if (r.inputErrors.length > 0) {
+      out.inputErrors = r.inputErrors.map(formatDiagnostic);
+      out.exitCode = 2;
+      return out;
+    }
+    const m = r.machine!;
+    const score = m.pinScore();
+    const v = m.vmstat();
+    out.designs.push({
+      design,
+      metadataBytes: score.metadataBytes,
+      pinsTaken: score.pinsTaken,
+      truePositives: score.truePositives,
+      falsePositives: score.falsePositives,
+      falseNegatives: score.falseNegatives,
+      trueNegatives: score.trueNegatives,
+      safe: score.falseNegatives === 0,
+      declaredUnsafe: UNSAFE_PIN_DESIGNS.includes(design),
+      forkCopies: v.fork_copy,
+      migrationSkips: v.pgmigrate_fail,
+      expectations: {
+        checked: r.expectations,
+        held: Math.max(0, r.expectations - r.failures.length),
+        failures: r.failures.map((f) => failureText(s.file, f)),
+      },
+    });
+    out.exitCode = Math.max(out.exitCode, r.exitCode) as 0 | 1;
   }
-  const s = parsed.scenario;
+  return out;
+}
+
+/** `0 B`, `512 KiB`, `1.5 MiB`. */
+function humanBytes(b: number): string {
+  if (b < 1024) return `${b} B`;
+  const s = formatSize(b);
+  return `${s.slice(0, -1)} ${s.slice(-1)}iB`;
+}
+
+/** What the columns mean, printed once. */
+export const COMPARE_LEGEND = [
+  'legend:',
+  "  metadata     what the design keeps beyond Linux's own fields, over the run",
+  '  pins         pins taken (FOLL_PIN) over the run',
+  '  true+ false+ false- true-   folio_maybe_dma_pinned() against the exact truth: said pinned and was,',
+  '               said pinned and was not (a needless copy), said not pinned and was (unsafe), neither',
+  '  safe         yes: no false negative in this run; a design declared unsafe is marked (unsafe)',
+  '  fork copies  pages fork copied because they looked maybe-pinned (vmstat fork_copy)',
+  '  migr. fails  migrations that failed, e.g. for FOLL_LONGTERM on a pinned page (pgmigrate_fail)',
+  "  expectations the scenario's own expectations that held, of those checked",
+].join('\n');
+
+export function compareText(c: CompareResult, designs: number): string {
   const rows = [
     [
       'design',
@@ -41,36 +126,47 @@ export function compareCommand(file: string, designs: PinDesign[], io: Io): numb
       'false+',
       'false-',
       'true-',
+      'safe',
       'fork copies',
-      'migration skips',
-      'result',
+      'migr. fails',
+      'expectations',
     ],
   ];
   const notes: string[] = [];
-  let code = 0;
-  for (const design of designs) {
-    const r = runScenario({ ...s, machine: { ...s.machine, pincount: design } });
-    for (const d of r.inputErrors) io.err(`${formatDiagnostic(d)}\n`);
-    if (r.inputErrors.length > 0) return 2;
-    const m = r.machine!;
-    const score = m.pinScore();
-    const v = m.vmstat();
+  for (const d of c.designs) {
+    const e = d.expectations;
     rows.push([
-      design,
-      `${score.metadataBytes} B`,
-      String(score.pinsTaken),
-      String(score.truePositives),
-      String(score.falsePositives),
-      String(score.falseNegatives),
-      String(score.trueNegatives),
-      String(v.fork_copy),
-      String(v.pgmigrate_fail),
-      r.exitCode === 0 ? 'PASS' : `FAIL (${r.failures.length})`,
+      d.design,
+      humanBytes(d.metadataBytes),
+      String(d.pinsTaken),
+      String(d.truePositives),
+      String(d.falsePositives),
+      String(d.falseNegatives),
+      String(d.trueNegatives),
+      `${d.safe ? 'yes' : 'NO'}${d.declaredUnsafe ? ' (unsafe)' : ''}`,
+      String(d.forkCopies),
+      String(d.migrationSkips),
+      e.failures.length === 0 ? `${e.held}/${e.checked} held` : `FAIL ${e.held}/${e.checked} held`,
     ]);
-    for (const f of r.failures.slice(0, 3)) notes.push(`${design}: ${failureText(s.file, f)}`);
-    code = Math.max(code, r.exitCode);
+    for (const f of e.failures.slice(0, SHOWN)) notes.push(`  ${d.design}: ${f}`);
+    if (e.failures.length > SHOWN) notes.push(`  ${d.design}: ... and ${e.failures.length - SHOWN} more`);
   }
-  io.out(`${s.name} (${file}) under ${designs.length} pin-count design(s):\n${table(rows)}\n`);
-  if (notes.length) io.out(`${notes.join('\n')}\n`);
+  const head = `${c.name} (${c.file}) under ${designs} pin-count design${designs === 1 ? '' : 's'}:`;
+  return [head, table(rows), ...(notes.length ? ['failures:', ...notes] : [])].join('\n');
+}
+
+export function compareCommand(files: string[], designs: PinDesign[], io: Io, json = false): number {
+  let first = true;
+  const scenarios: CompareResult[] = [];
+  const code = forEachScenario(files, io, (s) => {
+    const c = compareScenario(s, designs);
+    for (const e of c.inputErrors) io.err(`${e}\n`);
+    scenarios.push(c);
+    if (c.exitCode === 2 || json) return c.exitCode;
+    io.out(`${first ? `${COMPARE_LEGEND}\n` : ''}\n${compareText(c, designs.length)}\n`);
+    first = false;
+    return c.exitCode;
+  });
+  if (json) io.out(jsonDocument('compare', { designs, scenarios }));
   return code;
 }

@@ -5,9 +5,10 @@
  */
 import { Machine } from '../index.js';
 import { slabinfoText } from '../scenario/procfs.js';
-import { bootReport } from './report.js';
+import { bootReport, machineJson } from './report.js';
 
-export function runDemo(memory = '4G'): string {
+/** The demo's machine, built. */
+export function demoMachine(memory = '4G'): Machine {
   const m = new Machine({ memory, check: 'off' });
   // A process's worth of anon memory: small folios and two PMD-sized THPs.
   for (let i = 0; i < 2000; i++) m.folioAlloc(0);
@@ -30,5 +31,16 @@ export function runDemo(memory = '4G'): string {
   // A driver's DMA buffer.
   m.allocPages(4);
   m.check('full');
+  return m;
+}
+
+export function runDemo(memory = '4G'): string {
+  const m = demoMachine(memory);
   return [bootReport(m), '', 'slabinfo:', slabinfoText(m)].join('\n');
+}
+
+/** `demo --json`. */
+export function demoJson(memory = '4G'): Record<string, unknown> {
+  const m = demoMachine(memory);
+  return { ...machineJson(m), slabinfo: m.slabinfo() };
 }

@@ -30,3 +30,13 @@ export function devmemReport(sizes: readonly string[]): string {
   }
   return out.join('\n').trimEnd();
 }
+
+/** `devmem --json`: every row of every device size. */
+export function devmemJson(sizes: readonly string[]): Record<string, unknown> {
+  return {
+    devices: sizes.map((s) => {
+      const bytes = parseSize(s);
+      return { bytes, pfns: bytes / 4096, rows: devmemTable(bytes) };
+    }),
+  };
+}

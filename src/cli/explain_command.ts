@@ -4,10 +4,11 @@
  * tables level by level.
  */
 import { formatDiagnostic } from '../scenario/diagnostics.js';
-import { explainAddress, explainFrame, pfnArgument } from '../scenario/explain.js';
+import { explainAddress, explainData, explainFrame, pfnArgument } from '../scenario/explain.js';
 import { failureText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
+import { jsonDocument } from './json.js';
 import { readScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
@@ -16,6 +17,7 @@ export interface ExplainOptions {
   pfn?: string;
   proc?: string;
   addr?: string;
+  json?: boolean;
 }
 
 export function explainCommand(file: string, o: ExplainOptions, io: Io): number {
@@ -39,6 +41,10 @@ export function explainCommand(file: string, o: ExplainOptions, io: Io): number 
     for (const f of r.failures) io.err(`${failureText(s.file, f)}\n`);
     io.err(`pagelab: the run stopped at step ${r.stoppedAt}, before step ${after}\n`);
     return 1;
+  }
+  if (o.json) {
+    io.out(jsonDocument('explain', { file, after, ...explainData(r, o) }));
+    return 0;
   }
   io.out(`${byAddress ? explainAddress(r, o.proc!, o.addr!) : explainFrame(r, pfnArgument(o.pfn!))}\n`);
   return 0;

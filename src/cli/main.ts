@@ -17,16 +17,19 @@ import {
   parseSize,
   THP_MODES,
 } from '../index.js';
-import { ScenarioInputError } from '../scenario/diagnostics.js';
+import { ScenarioInputError, suggestion } from '../scenario/diagnostics.js';
+import { opsText } from '../scenario/op_docs.js';
+import { OPS_BY_NAME } from '../scenario/registry.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { type CheckCommandOptions, checkCommand } from './check_command.js';
 import { compareCommand, parseDesigns } from './compare_command.js';
-import { runDemo } from './demo.js';
-import { devmemReport } from './devmem_command.js';
+import { demoJson, runDemo } from './demo.js';
+import { devmemJson, devmemReport } from './devmem_command.js';
 import { type ExplainOptions, explainCommand } from './explain_command.js';
 import type { Io } from './io.js';
+import { JSON_HELP, jsonDocument } from './json.js';
 import { oracleCommand } from './oracle_command.js';
-import { bootReport } from './report.js';
+import { bootReport, machineJson } from './report.js';
 import { runCommand } from './run_command.js';
 import { serveCommand } from './serve_command.js';
 import { snapshotCommand } from './snapshot_command.js';
@@ -76,6 +79,12 @@ function stepArg(v: string): number {
   return n;
 }
 
+function secondsArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of seconds');
+  return n;
+}
+
 /** The program; commands that have an exit code of their own report it through `setCode`. */
 export function buildProgram(io: Io, setCode: (code: number) => void = () => {}): Command {
   const { out } = io;
@@ -104,26 +113,30 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--pfn <pfn>', 'the frame: a number (0x hex or decimal) or a label of the scenario')
     .option('--proc <name>', 'a process label (with --addr): walk its page tables')
     .option('--addr <addr>', 'a user address in --proc: a region label, region+offset, or a number')
+    .option('--json', JSON_HELP)
     .action((file: string, o: ExplainOptions) => setCode(explainCommand(file, o, io)));
 
   program
     .command('compare')
-    .description('run one scenario under several pin-count designs and compare their answers and costs')
-    .argument('<file>', 'scenario file (YAML)')
+    .description('run scenarios under several pin-count designs and compare their answers and costs')
+    .argument('<files...>', 'scenario files (YAML)')
     .option(
       '--pincount <designs>',
       `comma-separated designs (${PIN_DESIGNS.join(', ')})`,
       PIN_DESIGNS.join(','),
     )
-    .action((file: string, o: { pincount: string }) =>
-      setCode(compareCommand(file, parseDesigns(o.pincount), io)),
+    .option('--json', JSON_HELP)
+    .action((files: string[], o: { pincount: string; json?: boolean }) =>
+      setCode(compareCommand(files, parseDesigns(o.pincount), io, o.json)),
     );
 
   program
     .command('oracle')
     .description('run scenarios on the real kernel and on the model and compare every page after every step')
     .argument('<files...>', 'scenario files (YAML) of the oracle subset')
-    .action((files: string[]) => setCode(oracleCommand(files, io)));
+    .option('--wait <seconds>', 'wait this long for another oracle run on this host to finish', secondsArg, 0)
+    .option('--json', JSON_HELP)
+    .action((files: string[], o: { wait: number; json?: boolean }) => setCode(oracleCommand(files, o, io)));
 
   program
     .command('check')
@@ -161,6 +174,19 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .action(() => out(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`));
 
   program
+    .command('ops')
+    .description('the scenario ops: each with the kernel function it models; with NAME, what each key means')
+    .argument('[name]', 'an op')
+    .action((name?: string) => {
+      const text = opsText(name);
+      if (text === undefined)
+        throw new UsageError(
+          `no op '${name}'${suggestion(name!, OPS_BY_NAME.keys())} ('pagelab ops' lists them)`,
+        );
+      out(`${text}\n`);
+    });
+
+  program
     .command('boot')
     .description('boot a machine and print its meminfo, zones, buddy lists and metadata accounting')
     .option('--memory <size>', 'RAM size (multiple of 128M)', sizeArg, '4G')
@@ -179,6 +205,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
       choice(CHECK_LEVELS),
       'cheap',
     )
+    .option('--json', JSON_HELP)
     .action(
       (o: {
         memory: string;
@@ -187,6 +214,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
         movable: string;
         cma: string;
         check: CheckLevel;
+        json?: boolean;
       }) => {
         const m = new Machine({
           memory: o.memory,
@@ -196,7 +224,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
           cma: o.cma,
         });
         m.check(o.check === 'off' ? 'cheap' : o.check);
-        out(`${bootReport(m)}\n`);
+        out(o.json ? jsonDocument('boot', machineJson(m)) : `${bootReport(m)}\n`);
       },
     );
 
@@ -204,9 +232,11 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .command('devmem')
     .description('metadata bytes of device memory per memmap mode and layout, 1/10/100 % of it touched')
     .option('--size <sizes>', 'device sizes, comma-separated (e.g. 1T,16T)', '1T,16T')
-    .action((o: { size: string }) => {
-      for (const s of o.size.split(',')) sizeArg(s);
-      out(`${devmemReport(o.size.split(','))}\n`);
+    .option('--json', JSON_HELP)
+    .action((o: { size: string; json?: boolean }) => {
+      const sizes = o.size.split(',');
+      for (const s of sizes) sizeArg(s);
+      out(o.json ? jsonDocument('devmem', devmemJson(sizes)) : `${devmemReport(sizes)}\n`);
     });
 
   program
@@ -218,7 +248,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--count <file>', 'saved /proc/kpagecount (default: the kpagecount file beside FILE)')
     .option('--page-types', 'print the summary of the kernel tool `page-types -F FILE` instead')
     .option('-r, --raw', 'with --page-types: raw mode, as `page-types -r`')
-    .option('--json', 'print the same data as JSON')
+    .option('--json', JSON_HELP)
     .option('--no-map', 'leave out the PFN map')
     .option('--width <n>', 'PFN map characters per row', intArg, 64)
     .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
@@ -237,7 +267,10 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .command('demo')
     .description('the built-in default job: a 4 GiB machine with a mix of folios, slabs and page tables')
     .option('--memory <size>', 'RAM size', sizeArg, '4G')
-    .action((o: { memory: string }) => out(`${runDemo(o.memory)}\n`));
+    .option('--json', JSON_HELP)
+    .action((o: { memory: string; json?: boolean }) =>
+      out(o.json ? jsonDocument('demo', demoJson(o.memory)) : `${runDemo(o.memory)}\n`),
+    );
 
   return program;
 }
@@ -250,6 +283,10 @@ export async function main(argv: string[], io: Io = STDIO): Promise<number> {
   const program = buildProgram(io, (c) => {
     code = c;
   });
+  if (argv.length === 0) {
+    io.out(program.helpInformation());
+    return 0;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -23,3 +23,18 @@ export function bootReport(m: Machine): string {
     accountingText(m.accounting()),
   ].join('\n');
 }
+
+/** `boot --json` (and `demo --json`): the same report as data. */
+export function machineJson(m: Machine): Record<string, unknown> {
+  const c = m.config;
+  return {
+    config: { memory: c.memory, nodes: c.nodes, design: c.design, pincount: c.pincount },
+    totalPages: m.totalPages,
+    sections: m.sections(),
+    hostBytes: m.hostBytes(),
+    zones: m.zoneinfo(),
+    meminfo: { ...m.meminfo() },
+    buddyinfo: m.buddyinfo(),
+    accounting: m.accounting(),
+  };
+}

@@ -25,6 +25,7 @@ import {
   SnapshotError,
 } from '../index.js';
 import type { Io } from './io.js';
+import { jsonDocument } from './json.js';
 import { UsageError } from './usage_error.js';
 
 export interface SnapshotOptions {
@@ -56,19 +57,15 @@ export async function snapshotCommand(file: string | undefined, o: SnapshotOptio
       if (!o.json) io.out(formatPageTypes(sum));
       else
         io.out(
-          `${JSON.stringify(
-            {
-              raw: sum.raw,
-              total: sum.total,
-              rows: sum.rows.map((r) => ({
-                flags: kpfHex(r.lo, r.hi),
-                pages: r.pages,
-                names: kpfLongName(r.lo, r.hi),
-              })),
-            },
-            null,
-            2,
-          )}\n`,
+          jsonDocument('snapshot', {
+            raw: sum.raw,
+            total: sum.total,
+            rows: sum.rows.map((r) => ({
+              flags: kpfHex(r.lo, r.hi),
+              pages: r.pages,
+              names: kpfLongName(r.lo, r.hi),
+            })),
+          }),
         );
       return 0;
     }
@@ -76,7 +73,7 @@ export async function snapshotCommand(file: string | undefined, o: SnapshotOptio
     const price = priceMemdesc(c);
     const map = pfnMap(c);
     if (o.json) {
-      io.out(`${JSON.stringify({ ...censusJson(s, c, price), map: pfnMapJson(map) })}\n`);
+      io.out(jsonDocument('snapshot', { ...censusJson(s, c, price), map: pfnMapJson(map) }));
       return 0;
     }
     const parts = [formatCensus(s, c), formatPrice(price)];

@@ -146,6 +146,7 @@ export class MachineBase {
     this.after(this.k.ptdesc.free(h));
   }
 
+  /** The frame of a page-table page (a handle from pagetableAlloc). */
   pagetablePfn(h: number): number {
     return this.k.ptdesc.pfn[this.k.ptdesc.row(h)];
   }

@@ -10,6 +10,7 @@ import { LAYOUTS, type LayoutName } from '../designs/layout.js';
 import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.js';
 import { Kernel, THP_MODES, type ThpMode } from '../mm/kernel.js';
 import { MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from '../mm/types.js';
+import { suggestion } from './suggest.js';
 
 /** Bad input to the model: an unknown process, file or cache, a malformed argument. */
 export class InputError extends Error {
@@ -82,7 +83,28 @@ function choice<T extends string>(value: T | undefined, what: string, dflt: T, c
 }
 
 /** Validate and default a configuration; throws ConfigError with one readable line. */
+/** Every key MachineConfig has (a key missing here is a type error). */
+const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
+  memory: true,
+  nodes: true,
+  design: true,
+  movable: true,
+  cma: true,
+  reserved: true,
+  check: true,
+  contents: true,
+  thp: true,
+  thpZeroPage: true,
+  pincount: true,
+  pteSpecial: true,
+};
+
 export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
+  for (const key of Object.keys(c))
+    if (!Object.hasOwn(CONFIG_KEYS, key))
+      throw new ConfigError(
+        `unknown config key '${key}'${suggestion(key, Object.keys(CONFIG_KEYS))} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`,
+      );
   const memory = size(c.memory, 'memory', 4 * 1024 * MiB);
   const section = PAGES_PER_SECTION * PAGE_SIZE;
   if (memory < section || memory % section !== 0) {

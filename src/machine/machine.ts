@@ -72,16 +72,19 @@ export class Machine extends MachineBase {
     return this.after(doMmap(this.k, p, args));
   }
 
+  /** munmap(): unmaps [addr, addr+length), splitting VMAs; frees page tables no VMA covers. */
   munmap(pid: number, addr: number, length: number): void {
     this.after(doMunmap(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length)));
   }
 
+  /** mprotect(): new protections ('r', 'rw', 'none' or PROT_* bits) for a range. */
   mprotect(pid: number, addr: number, length: number, prot: number | string): void {
     this.after(
       doMprotect(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length), parseProt(prot)),
     );
   }
 
+  /** madvise(): advice by name ('dontneed', 'MADV_HUGEPAGE') or value, for a range. */
   madvise(pid: number, addr: number, length: number, advice: number | string): void {
     this.after(
       doMadvise(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length), parseAdvice(advice)),
@@ -200,6 +203,7 @@ export class Machine extends MachineBase {
     return fileContents(this.k, name, V.len('offset', offset), V.len('len', len));
   }
 
+  /** A file's size, how many of its pages are cached, and whether any is dirty. */
   fileInfo(name: string): { size: number; cached: number; dirty: boolean } {
     const f = fileByName(this.k, name);
     return { size: f.size, cached: f.nrCached, dirty: f.dirty };
@@ -207,10 +211,12 @@ export class Machine extends MachineBase {
 
   // ---------------------------------------------------------------- address spaces (task_mmu.ts)
 
+  /** Every live process, as /proc shows it. */
   processes(): T.ProcessInfo[] {
     return taskMmu.processes(this.k);
   }
 
+  /** One process: its VMAs, RSS and the signals it took. */
   process(pid: number): T.ProcessInfo {
     return taskMmu.process(this.k, pid);
   }
@@ -276,10 +282,12 @@ export class Machine extends MachineBase {
     return this.after(memremapPages(this.k, size, opts));
   }
 
+  /** memunmap_pages(): the device memory and its memmap go. */
   memunmapPages(id: number): void {
     this.after(this.k.devmem.memunmapPages(pagemap(this.k, id)));
   }
 
+  /** A memremap'ed range: its pfns, memmap mode and how much of it is populated. */
   pagemapInfo(id: number): T.DevicePagemapInfo {
     return pagemapInfo(this.k, id);
   }
@@ -307,6 +315,7 @@ export class Machine extends MachineBase {
     else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
   }
 
+  /** Read `len` bytes of a frame at `offset`, as the kernel's direct map would. */
   physRead(pfn: number, offset: number, len: number): Uint8Array {
     this.physRange(pfn, offset, len);
     const out = new Uint8Array(len);
@@ -331,6 +340,7 @@ export class Machine extends MachineBase {
     return this.after(this.k.vmalloc.vmalloc(V.len('size', size), { user: true, nid: opts.nid }));
   }
 
+  /** vfree(): the area goes; pages a user mapping still holds stay until it lets go. */
   vfree(kaddr: number): void {
     this.after(this.k.vmalloc.vfree(V.addr('kaddr', kaddr)));
   }

@@ -3,7 +3,7 @@
  * the model and from run to run; what is stable is which pages share a frame at a step (equality
  * classes, named in observation order), which frames belong to one THP (class+subpage), and
  * whether a page still maps the frame it mapped at the previous step (continuity). pagemap's
- * exclusive bit on THP pages is version-dependent (oracle-notes.md) and is dropped there.
+ * exclusive bit on THP pages is version-dependent and is dropped there.
  *
  * A comparison is inconclusive, not a disagreement, when the kernel did not do what the step
  * needs: it refused a command the model ran (io_uring registration, O_DIRECT), the probe stopped,

@@ -10,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../machine/config.js';
+import { OracleUnavailable } from './errors.js';
 import type { Knob } from './types.js';
 
 const THP = '/sys/kernel/mm/transparent_hugepage';
@@ -69,8 +70,8 @@ export function applyKnobs(want: [string, string][]): Knob[] {
     }
   } catch (e) {
     restoreKnobs(knobs);
-    throw new Error(
-      `cannot set ${want[knobs.length][0]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    throw new OracleUnavailable(
+      `cannot set ${want[knobs.length][0]} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): run it as root (sudo where you have it)`,
     );
   }
   return knobs;

@@ -4,28 +4,47 @@
  */
 import { resolveConfig } from '../machine/config.js';
 import type { Scenario } from '../scenario/parse.js';
+import { runScenario } from '../scenario/run.js';
 import { compare } from './compare.js';
+import { OracleUnavailable } from './errors.js';
 import { applyKnobs, restoreKnobs, wantedKnobs } from './knobs.js';
+import { acquireOracleLock } from './lock.js';
 import { runModel } from './model.js';
-import { runProbe } from './probe.js';
-import { planScenario } from './translate.js';
-import type { OracleResult, Verdict } from './types.js';
+import { type KernelRun, oracleUnavailableReason, runProbe } from './probe.js';
+import { type OraclePlan, planScenario } from './translate.js';
+import type { ExpectationResult, Knob, OracleResult, Verdict } from './types.js';
 
 export interface OracleOptions {
   /** Change the model's machine (e.g. a pin-count design), to show the oracle catching a wrong model. */
   model?: Partial<Scenario['machine']>;
+  /** How long to wait for another oracle run on this host to finish (default 0: fail at once). */
+  lockWaitMs?: number;
 }
 
-/** Throws NotOracleable for a scenario the kernel cannot run, OracleUnavailable where no oracle can run. */
+/** Run the plan through the probe with the knobs it needs set, holding the host's lock meanwhile. */
+function onKernel(plan: OraclePlan, s: Scenario, lockWaitMs: number): { kernel: KernelRun; knobs: Knob[] } {
+  const lock = acquireOracleLock(lockWaitMs);
+  try {
+    const knobs = applyKnobs(wantedKnobs(resolveConfig(s.machine)));
+    try {
+      return { kernel: runProbe(plan), knobs };
+    } finally {
+      restoreKnobs(knobs);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Throws NotOracleable for a scenario the kernel cannot run, OracleUnavailable where no oracle can
+ * run (OracleBusy while another run holds the host's lock), before any knob is touched.
+ */
 export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
   const plan = planScenario(s);
-  const knobs = applyKnobs(wantedKnobs(resolveConfig(s.machine)));
-  let kernel: ReturnType<typeof runProbe>;
-  try {
-    kernel = runProbe(plan);
-  } finally {
-    restoreKnobs(knobs);
-  }
+  const why = oracleUnavailableReason();
+  if (why) throw new OracleUnavailable(why);
+  const { kernel, knobs } = onKernel(plan, s, opts.lockWaitMs ?? 0);
   const model = runModel(s, plan, opts.model);
   const steps = compare(plan.steps, kernel, model);
   const counts: Record<Verdict, number> = { agree: 0, disagree: 0, inconclusive: 0 };
@@ -33,5 +52,25 @@ export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
     counts[st.outcome.verdict]++;
     for (const r of st.rows) counts[r.verdict] += r.last - r.first + 1;
   }
-  return { file: s.file, name: s.name, knobs, steps, counts, exitCode: counts.disagree > 0 ? 1 : 0 };
+  const expectations = modelExpectations(s, opts.model);
+  const failed = counts.disagree > 0 || expectations.failures.length > 0;
+  return { file: s.file, name: s.name, knobs, steps, counts, expectations, exitCode: failed ? 1 : 0 };
+}
+
+/** The scenario's own expectations, on one full run of the model (as `pagelab run` checks them). */
+function modelExpectations(s: Scenario, override: Partial<Scenario['machine']> = {}): ExpectationResult {
+  const r = runScenario({ ...s, machine: { ...s.machine, ...override } });
+  const failures = r.failures.map((f) => ({
+    step: f.step,
+    op: f.op,
+    line: f.pos.line,
+    col: f.pos.col,
+    message: f.message,
+  }));
+  return {
+    checked: r.expectations,
+    held: Math.max(0, r.expectations - failures.length),
+    failures,
+    stoppedAt: r.stoppedAt,
+  };
 }

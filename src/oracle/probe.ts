@@ -8,26 +8,66 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OracleUnavailable } from './errors.js';
 import type { OraclePlan } from './translate.js';
 import type { PageObs, RegionObs } from './types.js';
 
 const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/oracle/probe.c');
 const TIMEOUT_MS = 60_000;
 
-/** The oracle cannot run here (no compiler, no /proc/kpageflags...). */
-export class OracleUnavailable extends Error {}
+export { OracleBusy, OracleUnavailable } from './errors.js';
 
-/** The probe's path, compiled on first use; OracleUnavailable when there is no compiler. */
+const AS_ROOT = 'run it as root (sudo where you have it)';
+
+/**
+ * Why the oracle cannot run on this host, in one line, or undefined when it can: it reads
+ * /proc/kpageflags and writes sysfs knobs, so it needs Linux and root. Checked before anything
+ * is touched.
+ */
+export function oracleUnavailableReason(kpageflags = '/proc/kpageflags'): string | undefined {
+  if (process.platform !== 'linux') return `the oracle runs on Linux only (this is ${process.platform})`;
+  try {
+    const fd = openSync(kpageflags, 'r');
+    try {
+      readSync(fd, Buffer.alloc(8), 0, 8, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      return `${kpageflags} does not exist: this kernel was built without CONFIG_PROC_PAGE_MONITOR`;
+    return `${kpageflags} is not readable (${code}): ${AS_ROOT}`;
+  }
+  if (typeof process.geteuid === 'function' && process.geteuid() !== 0)
+    return `the oracle sets THP and KSM knobs in /sys/kernel/mm: ${AS_ROOT}`;
+  return undefined;
+}
+
+/** The probe's path, compiled on first use; OracleUnavailable when there is no source or compiler. */
 export function probeBinary(): string {
-  const src = readFileSync(SOURCE);
+  let src: Buffer;
+  try {
+    src = readFileSync(SOURCE);
+  } catch (e) {
+    throw new OracleUnavailable(
+      `the probe's source ${SOURCE} is missing (${(e as NodeJS.ErrnoException).code}): reinstall pagelab`,
+    );
+  }
   const dir = join(process.env.PAGELAB_CACHE ?? join(tmpdir(), 'pagelab-oracle'));
   const exe = join(dir, `probe-${createHash('sha256').update(src).digest('hex').slice(0, 16)}`);
   if (existsSync(exe)) return exe;
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new OracleUnavailable(
+      `cannot create the probe's cache ${dir} (${(e as NodeJS.ErrnoException).code}): set PAGELAB_CACHE`,
+    );
+  }
   const cc = process.env.CC ?? 'cc';
   // Compile to a private name and rename, so parallel runs never execute a half-written file.
   const tmp = `${exe}.${process.pid}`;
@@ -37,7 +77,10 @@ export function probeBinary(): string {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (err.code === 'ENOENT')
       throw new OracleUnavailable(`no C compiler: '${cc}' was not found (set CC to one) to build ${SOURCE}`);
-    throw new OracleUnavailable(`cannot compile ${SOURCE}: ${String(err.stderr ?? err.message).trim()}`);
+    const why = String(err.stderr ?? err.message)
+      .trim()
+      .split('\n')[0];
+    throw new OracleUnavailable(`cannot compile ${SOURCE} with '${cc}': ${why}`);
   }
   renameSync(tmp, exe);
   return exe;
@@ -75,13 +118,24 @@ export function runProbe(plan: OraclePlan): KernelRun {
     for (const o of s.observe) script.push(`obs ${plan.slots.get(o.proc)} ${o.region}`);
   }
   script.push('quit');
-  const out = execFileSync(probeBinary(), [], {
-    input: `${script.join('\n')}\n`,
-    encoding: 'utf8',
-    timeout: TIMEOUT_MS,
-    killSignal: 'SIGTERM',
-    maxBuffer: 1 << 28,
-  });
+  const exe = probeBinary();
+  let out: string;
+  try {
+    out = execFileSync(exe, [], {
+      input: `${script.join('\n')}\n`,
+      encoding: 'utf8',
+      timeout: TIMEOUT_MS,
+      killSignal: 'SIGTERM',
+      maxBuffer: 1 << 28,
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { signal?: string; status?: number };
+    const how =
+      err.code === 'ETIMEDOUT'
+        ? `timed out after ${TIMEOUT_MS / 1000} s`
+        : `failed (${err.signal ?? err.code ?? `exit ${err.status}`})`;
+    throw new OracleUnavailable(`the probe ${exe} ${how}`);
+  }
   const lines = out.split('\n');
   let i = 0;
   const first = lines[i++] ?? '';

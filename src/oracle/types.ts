@@ -65,12 +65,31 @@ export interface Knob {
   set: string;
 }
 
+/** One of the scenario's own expectations that did not hold on the model. */
+export interface ExpectationFailure {
+  step: number;
+  op: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** The scenario's own `expect`s and `expect_error`s, checked on the model's full run. */
+export interface ExpectationResult {
+  checked: number;
+  held: number;
+  failures: ExpectationFailure[];
+  /** The step after which the model's run stopped early, if it did. */
+  stoppedAt?: number;
+}
+
 export interface OracleResult {
   file: string;
   name: string;
   knobs: Knob[];
   steps: StepResult[];
   counts: Record<Verdict, number>;
-  /** 0 every comparison agreed or was inconclusive, 1 some disagreed. */
+  expectations: ExpectationResult;
+  /** 0: every comparison agreed or was inconclusive and every expectation held; 1 otherwise. */
   exitCode: 0 | 1;
 }

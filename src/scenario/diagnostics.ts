@@ -49,3 +49,5 @@ export class ScenarioInputError extends Error {
     super(message);
   }
 }
+
+export { didYouMean, suggestion } from '../machine/suggest.js';

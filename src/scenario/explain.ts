@@ -3,7 +3,7 @@
  * would, with the scenario's labels that name it; or a user address walked through the page
  * tables level by level.
  */
-import { KernelBug, parseSize } from '../mm/types.js';
+import { KernelBug, KernelError, parseSize } from '../mm/types.js';
 import { ScenarioInputError } from './diagnostics.js';
 import { hex } from './fields.js';
 import { indent } from './report.js';
@@ -23,8 +23,8 @@ function labelsOn(r: RunResult, pfn: number): string[] {
     try {
       f = b.frames(r.machine!);
     } catch (e) {
-      // A label whose object is gone (a stale folio handle) names no frame now.
-      if (e instanceof KernelBug) continue;
+      // A label whose object is gone (a stale folio handle, a vfree'd area) names no frame now.
+      if (e instanceof KernelBug || e instanceof KernelError) continue;
       throw e;
     }
     if (pfn < f.pfn || pfn >= f.pfn + f.count) continue;
@@ -102,4 +102,25 @@ function resolveAddressText(r: RunResult, text: string): number {
     );
   }
   return r.labels.num(m[1]) + (m[2] ? parseSize(m[2]) : 0);
+}
+
+/** `explain --json`: the frame (or the address's walk and frame) as data. */
+export function explainData(
+  r: RunResult,
+  o: { pfn?: string; proc?: string; addr?: string },
+): Record<string, unknown> {
+  const m = r.machine!;
+  const frame = (pfn: number) => ({
+    pfn,
+    page: m.page(pfn),
+    dump: m.dumpPage(pfn),
+    labels: labelsOn(r, pfn),
+  });
+  if (o.proc === undefined || o.addr === undefined) return frame(targetPfn(r, pfnArgument(o.pfn!)));
+  if (!r.labels.has(o.proc) || r.labels.get(o.proc).kind !== 'process')
+    throw new ScenarioInputError(`no process named '${o.proc}' after step ${r.steps.length}`);
+  const pid = r.labels.num(o.proc);
+  const address = resolveAddressText(r, o.addr);
+  const page = m.pageAt(pid, address);
+  return { pid, address, walk: m.walk(pid, address), ...(page ? frame(page.pfn) : { labels: [] }) };
 }

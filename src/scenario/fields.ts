@@ -52,6 +52,18 @@ export const nid = () => uint('a node number');
 export const oneOf = <T extends string>(values: readonly [T, ...T[]], what = 'one of') =>
   z.enum(values, { error: `expected ${what} ${values.join(', ')}` });
 
+/**
+ * A name from a kernel flag table, as the model writes it (`dontneed`) or as the kernel does
+ * (`MADV_DONTNEED`); the value is always the model's spelling.
+ */
+export const kernelName = <T extends string>(values: readonly [T, ...T[]], prefix: string, what: string) => {
+  const kernel = values.map((v) => `${prefix}_${v.toUpperCase()}`);
+  const all = [...values, ...kernel] as [string, ...string[]];
+  return z
+    .enum(all, { error: `expected ${what} ${values.join(', ')} (or ${kernel[0]}, ...)` })
+    .transform((v) => (v.startsWith(`${prefix}_`) ? v.slice(prefix.length + 1).toLowerCase() : v) as T);
+};
+
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 /** The name of a label (`as: buf`, `page: buf`, a slab cache name). */

@@ -11,7 +11,7 @@ import { isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
 import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
-import { byPosition, type Diagnostic, type Path, type Pos } from './diagnostics.js';
+import { byPosition, type Diagnostic, type Path, type Pos, suggestion } from './diagnostics.js';
 import type { StaticLabel } from './labels.js';
 import {
   checkMachineConfig,
@@ -165,6 +165,33 @@ function valueAt(data: unknown, path: Path): unknown {
 interface KeyHelp {
   keys: readonly string[];
   notYet?: ReadonlyMap<string, string>;
+  /** The object's schema, to find the keys a nested object takes. */
+  schema?: z.ZodType;
+}
+
+/** The keys the object at `path` inside `schema` takes (through optional, default and arrays). */
+function keysAt(schema: z.ZodType | undefined, path: Path): string[] {
+  let t = schema as { _zod?: { def: Record<string, unknown> } } | undefined;
+  const unwrap = () => {
+    for (
+      let d = t?._zod?.def;
+      d && ['optional', 'default', 'nullable', 'pipe', 'prefault'].includes(d.type as string);
+      d = t?._zod?.def
+    )
+      t = (d.innerType ?? d.in) as typeof t;
+  };
+  for (const seg of path) {
+    unwrap();
+    const def = t?._zod?.def;
+    if (!def) return [];
+    if (def.type === 'array' && typeof seg === 'number') t = def.element as typeof t;
+    else if (def.type === 'object' && typeof seg === 'string')
+      t = (def.shape as Record<string, typeof t>)[seg];
+    else return [];
+  }
+  unwrap();
+  const def = t?._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape as object) : [];
 }
 
 class Parser {
@@ -231,13 +258,13 @@ class Parser {
     else if (!op)
       this.error(
         [...path, 'op'],
-        `unknown op '${String(name)}' (ops: ${[...OPS_BY_NAME.keys()].join(', ')})`,
+        `unknown op '${String(name)}'${suggestion(String(name), OPS_BY_NAME.keys())} (ops: ${[...OPS_BY_NAME.keys()].join(', ')})`,
       );
     if (!op) return undefined;
     const r = stepSchema.safeParse(raw, { reportInput: true });
     if (!r.success) {
       const keys = Object.keys(op.schema.shape);
-      this.issues(r.error.issues, path, raw, { keys, notYet: NOT_YET_STEP_KEYS });
+      this.issues(r.error.issues, path, raw, { keys, notYet: NOT_YET_STEP_KEYS, schema: op.schema });
       // Keep the label it would define, so its uses below do not report it as unknown.
       const bound = op.binds && raw[op.binds.key];
       if (typeof bound === 'string' && !this.labels.has(bound))
@@ -303,9 +330,12 @@ class Parser {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const later = rel.length === 0 ? help?.notYet?.get(key) : undefined;
-        const known =
-          rel.length === 0 && help ? ` (expected ${help.keys.filter((k) => k !== 'op').join(', ')})` : '';
-        const message = later ? `not implemented yet: ${later}` : `unknown key '${key}'${known}`;
+        const keys = rel.length === 0 ? (help?.keys ?? []) : keysAt(help?.schema, rel);
+        const takes = keys.filter((k) => k !== 'op');
+        const known = takes.length ? ` (expected ${takes.join(', ')})` : '';
+        const message = later
+          ? `not implemented yet: ${later}`
+          : `unknown key '${key}'${suggestion(key, takes)}${known}`;
         this.error([...path, key], message, this.map.keyAt(path, key));
       }
       return;
@@ -323,7 +353,12 @@ class Parser {
       this.error(path.slice(0, -1), `missing required key '${String(rel[rel.length - 1])}'`);
       return;
     }
-    this.error(path, issue.message);
+    const value = valueAt(data, rel);
+    const hint =
+      issue.code === 'invalid_value' && typeof value === 'string'
+        ? suggestion(value, issue.values.map(String))
+        : '';
+    this.error(path, `${issue.message}${hint}`);
   }
 }
 

@@ -166,6 +166,15 @@ describe('pagelab explain', () => {
     expect(boot.out).toContain('memdesc: reserved');
   });
 
+  it('describes a vmalloc page after the vfree step of the shipped example (the area label is gone)', async () => {
+    const r = await cli('explain', 'examples/vmalloc-to-user.yaml', '--after', '13', '--pfn', '0x403');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('vmalloc (vfreed, still referenced)');
+    expect(r.out).toContain('labels: dma (pin, pfn 0x403)\n');
+    expect(r.out).not.toContain('ring (');
+  });
+
   it('walks a user address level by level with --proc/--addr, and refuses bad arguments with exit 2', async () => {
     const vm = file('vm.yaml', [
       '{ op: spawn, name: p }',

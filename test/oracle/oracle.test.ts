@@ -30,7 +30,7 @@ describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the oracle against the liv
   });
 
   it.each(files)('%s agrees with the kernel on every page after every step', (name) => {
-    const r = runOracle(loadScenario(join(DIR, name)));
+    const r = runOracle(loadScenario(join(DIR, name)), { lockWaitMs: 600_000 });
     expect(disagreements(r)).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.counts.agree).toBeGreaterThan(0);
@@ -41,7 +41,7 @@ describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the oracle against the liv
 
   it('catches a wrong model: ptebit forgets the second pin, so fork shares the page the device still sees', () => {
     const s = loadScenario(join(DIR, 'pin-twice-across-fork.yaml'));
-    const r = runOracle(s, { model: { pincount: 'ptebit' } });
+    const r = runOracle(s, { model: { pincount: 'ptebit' }, lockWaitMs: 600_000 });
     expect(r.exitCode).toBe(1);
     const fork = r.steps.find((st) => st.op === 'fork')!;
     expect(fork.rows.some((row) => row.proc === 'c' && row.verdict === 'disagree')).toBe(true);

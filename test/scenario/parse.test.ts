@@ -107,11 +107,11 @@ describe('parsing bad files', () => {
       't.yaml:4:31 steps[0].order: expected an order from 0 to 10',
       "t.yaml:5:26 steps[1].size: bad size '12Q': expected a number with an optional K, M, G, T or P suffix",
       't.yaml:7:11 steps[2].kind: expected one of anon, file',
-      "t.yaml:8:5 steps[2].orders: unknown key 'orders' (expected order, kind, gfp, nid, count, as, expect_error)",
+      "t.yaml:8:5 steps[2].orders: unknown key 'orders': did you mean 'order'? (expected order, kind, gfp, nid, count, as, expect_error)",
       "t.yaml:9:5 steps[3]: missing required key 'page'",
       't.yaml:10:5 steps[4]: a step is a map with an op: key',
       expect.stringMatching(
-        /^t\.yaml:11:11 steps\[5\]\.op: unknown op 'mmapp' \(ops: alloc_pages, free_pages, /,
+        /^t\.yaml:11:11 steps\[5\]\.op: unknown op 'mmapp': did you mean 'mmap'\? \(ops: alloc_pages, free_pages, /,
       ),
       "t.yaml:12:31 steps[6].counters.MemFre: no counter named 'MemFre' in meminfo or vmstat",
     ]);

@@ -105,7 +105,7 @@ const SIGNAL_CODES = ['BUS_MCEERR_AR', 'BUS_MCEERR_AO'] as const;
 
 export const memoryFailureOp = defineOp({
   name: 'memory_failure',
-  doc: 'memory_failure(pfn, flags): the frame poisoned and handled by what it is (kernel-semantics §10)',
+  doc: 'memory_failure(pfn, flags): the frame poisoned and handled by what it is (mm/memory-failure.c)',
   fields: {
     page: pageRef.optional(),
     /** A frame by number, RAM or not (device memory, pfn maps). */

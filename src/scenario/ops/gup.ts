@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { FOLL_NAMES } from '../../machine/uapi.js';
 import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
-import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
+import { byteValue, hex, hexData, kernelName, labelName, size, uint } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { defineOp, type RunContext, type StaticContext } from '../step.js';
 import { checkBytes, hexBytes, valueExpect } from './vm.js';
@@ -16,7 +16,7 @@ const gupFields = {
   proc: labelName(),
   addr: addr(),
   pages: uint('a page count').min(1, { error: 'expected a page count ≥ 1' }).default(1),
-  flags: z.array(oneOf(FOLL_NAMES, 'FOLL flags from')).default([]),
+  flags: z.array(kernelName(FOLL_NAMES, 'FOLL', 'FOLL flags from')).default([]),
   fast: z.boolean().default(false),
   as: labelName().optional(),
 };

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { MADV_NAMES, MAP_NAMES, PROT_NAMES } from '../../machine/uapi.js';
 import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
-import { byteValue, hex, hexData, labelName, oneOf, size, uint } from '../fields.js';
+import { byteValue, hex, hexData, kernelName, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
 
 export const SIGNALS = ['SIGSEGV', 'SIGBUS'] as const;
@@ -62,7 +62,7 @@ export const mmapOp = defineOp({
     name: labelName(),
     size: size(),
     prot: oneOf(PROT_NAMES, 'prot: one of'),
-    flags: z.array(oneOf(MAP_NAMES, 'mmap flags from')),
+    flags: z.array(kernelName(MAP_NAMES, 'MAP', 'mmap flags from')),
     file: labelName().optional(),
     device: labelName().optional(),
     offset: size().optional(),
@@ -130,7 +130,7 @@ export const mprotectOp = defineOp({
 export const madviseOp = defineOp({
   name: 'madvise',
   doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK',
-  fields: { ...rangeFields, advice: oneOf(MADV_NAMES, 'advice: one of') },
+  fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);
