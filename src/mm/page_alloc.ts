@@ -811,8 +811,11 @@ export class PageAlloc {
     const start = pb * PAGEBLOCK_PAGES;
     mt ??= this.isolatedFrom.get(pb) ?? MIGRATE.MOVABLE;
     this.isolatedFrom.delete(pb);
-    this.pageblockMt[pb] = mt;
     const z = this.zoneOf(start);
+    // Two isolated buddies merge like any same-type pair; split such a block first so only this
+    // pageblock changes type (__move_freepages_block_isolate splits a free page spanning it).
+    this.splitMaxOrderCovering(z, start);
+    this.pageblockMt[pb] = mt;
     this.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, mt);
     // unset_migratetype_isolate(): a wholly free pageblock could not merge with its buddy while
     // isolated; take it off its list and free it again so it does (__putback_isolated_page).

@@ -453,6 +453,25 @@ describe('CMA pageblocks and isolation', () => {
     m.check('full');
   });
 
+  it('two isolated buddy pageblocks that merged split again when one is unisolated; both back, the section is whole', () => {
+    const m = new Machine({ memory: '256M', check: 'full' });
+    const pa = m.kernel.pa;
+    const pb = (n: number) => n * 512;
+    pa.isolatePageblock(pb(98));
+    const f = m.folioAlloc(9, { gfp: GFP.MOVABLE });
+    expect(m.folioPfn(f)).toBe(pb(99));
+    pa.isolatePageblock(pb(99));
+    m.folioPut(f); // same type on both sides: the isolated pair merges (__free_one_page)
+    expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 10, migratetype: 'Isolate' });
+    pa.unisolatePageblock(pb(98));
+    // Only pageblock 98 changed type: the order-10 block was split first, 99 stays isolated.
+    expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
+    expect(m.page(pb(99))).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Isolate' });
+    pa.unisolatePageblock(pb(99));
+    expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 10, migratetype: 'Movable' });
+    expect(m.sections().populated).toBe(1);
+  });
+
   it('a CMA pageblock given another type never merges with its CMA buddy', () => {
     const m = new Machine({ memory: '1G', cma: '64M' });
     m.kernel.pa.isolatePageblock(cmaStart);
