@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/check/invariants.js';
 import { Machine } from '../../src/index.js';
 import { PG } from '../../src/mm/folio.js';
+import { KSM_MAX_PAGE_SHARING } from '../../src/mm/ksm.js';
 import { VM } from '../../src/mm/mm_types.js';
 
 const PAGE = 4096;
@@ -86,6 +87,25 @@ describe('merging (ksmd scan)', () => {
     expect(m.pageAt(q, other)).toMatchObject({ pfn: ksm, mapcount: 3 });
     expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 2 });
     expect(m.rmap(ksm).map((h) => h.pid)).toEqual([p, p, q]);
+  });
+
+  it('a KSM page takes at most max_page_sharing mappings; the next identical pages make another (a chain dup)', () => {
+    const { m, p, buf } = pages(Array(KSM_MAX_PAGE_SHARING + 3).fill(0x33));
+    m.ksmScan();
+    const first = m.pageAt(p, buf)!;
+    expect(first.mapcount).toBe(KSM_MAX_PAGE_SHARING);
+    const over = m.pageAt(p, buf + KSM_MAX_PAGE_SHARING * PAGE)!;
+    expect(over.pfn).not.toBe(first.pfn);
+    expect(over.mapcount).toBe(3);
+    expect(isKsm(m, p, buf + (KSM_MAX_PAGE_SHARING + 2) * PAGE)).toBe(true);
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 2, pagesSharing: KSM_MAX_PAGE_SHARING + 1 });
+    // A later identical page joins the dup that still has room, not the full one.
+    const q = m.spawn('q');
+    const other = m.mmap(q, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(q, other, { byte: 0x33, len: PAGE });
+    m.madvise(q, other, PAGE, 'mergeable');
+    m.ksmScan();
+    expect(m.pageAt(q, other)).toMatchObject({ pfn: over.pfn, mapcount: 4 });
   });
 
   it('with contents off every page reads as zeros, so every candidate page merges', () => {
