@@ -7,7 +7,7 @@
  * one write-protected KSM folio — try_to_merge_two_pages, write_protect_page, replace_page, and
  * the stable tree that later identical pages merge into), break_ksm / unmerge_ksm_pages (an
  * UNSHARE fault gives each mapping a private exclusive copy), /sys/kernel/mm/ksm/pages_shared and
- * pages_sharing, and rmap_walk_ksm.
+ * pages_sharing (moved only by a scan: KsmState in rmap.ts), and rmap_walk_ksm.
  *
  * KSM rmap: a KSM folio is mapped from many anon_vmas, so the anon_vma + index walk cannot find
  * its mappings. As the kernel's stable_node keeps a list of rmap_items, each KSM folio here keeps
@@ -234,6 +234,7 @@ export function ksmScan(k: Kernel): number {
     }
   }
   k.ksm.fullScans++;
+  k.ksm.recount();
   if (k.stat.tracing) k.stat.emit({ type: 'ksm_scan', merged });
   return merged;
 }
