@@ -154,8 +154,8 @@ describe('writes and unmerging', () => {
     expect(m.pageAt(p, buf + PAGE)!.pfn).not.toBe(ksm);
     expect(m.page(ksm).type).toBe('buddy');
     expect(m.vmstat()).toMatchObject({
-      cow_copy: 2,
-      cow_reuse: 0,
+      pagelab_cow_copy: 2,
+      pgreuse: 0,
       ksm_pages_shared: 1,
       ksm_pages_sharing: 1,
     });
@@ -182,9 +182,9 @@ describe('writes and unmerging', () => {
     expect(vmaFlags(m, p, buf) & VM.MERGEABLE).toBe(0);
     // Stale until ksmd runs again (remove_rmap_item_from_tree happens in the scan).
     expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 1 });
-    const reuse = m.vmstat().cow_reuse;
+    const reuse = m.vmstat().pgreuse;
     m.write(p, buf, { byte: 1, len: 1 });
-    expect(m.vmstat().cow_reuse).toBe(reuse + 1);
+    expect(m.vmstat().pgreuse).toBe(reuse + 1);
     expect(m.ksmScan()).toBe(0);
     expect(m.ksmStats()).toMatchObject({ pagesShared: 0, pagesSharing: 0 });
   });
