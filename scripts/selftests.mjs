@@ -1,7 +1,7 @@
 // Writes examples/oracle/selftests/cow-*.yaml: the oracle scenarios ported from the kernel's
 // tools/testing/selftests/mm/cow.c, one file per test case x runner that user space here can run
 // (docs/selftests.md has the whole matrix, with the reasons for the cells left out).
-// Run: node scripts/selftests.mjs  (then `npx biome check --write .` is not needed: YAML only).
+// Run: node scripts/selftests.mjs (it rewrites the generated files; the others there are written by hand).
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 const DIR = 'examples/oracle/selftests';
