@@ -4,8 +4,9 @@
  *
  * Models: fs/proc/meminfo.c, mm/vmstat.c (vmstat, buddyinfo, zoneinfo) over the model's counters.
  * Everything is computed on demand from the pools and counters, so the views cost nothing on the
- * hot path. Field names follow Linux where it has the field; `KernelLarge` and `DriverPages` are
- * the model's own (large kmalloc and alloc_pages memory with no owner type).
+ * hot path. Field names and meanings follow Linux where it has the field (AnonPages is mapped anon
+ * memory, NR_ANON_MAPPED; Slab includes kmalloc_large pages); the model's own fields and counters
+ * carry a `pagelab_` prefix.
  */
 import {
   accountLayout,
@@ -14,15 +15,45 @@ import {
   type LayoutAccounting,
   type LayoutName,
 } from '../designs/layout.js';
+import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
-import { MIGRATE, MIGRATE_NAMES } from '../mm/page_alloc.js';
+import { MIGRATE, MIGRATE_NAMES, ZONE_NAMES } from '../mm/page_alloc.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../mm/types.js';
+import { VM_EVENTS, type VmEvent } from '../mm/vmstat.js';
 import type { BuddyInfo, Meminfo, ZoneInfo } from './types.js';
 
 const kb = (pages: number) => (pages * PAGE_SIZE) / 1024;
 
-/** /proc/meminfo, in kB like the real file. */
+/** Anon, shmem and PMD-mapped anon pages, from a walk over every folio (meminfo is not a hot path). */
+function mappedCounts(k: Kernel): { anonMapped: number; anonThp: number; shmem: number } {
+  const f = k.folios;
+  let anonMapped = 0;
+  let anonThp = 0;
+  let shmem = 0;
+  for (let row = 0; row < f.rowsUsed; row++) {
+    if (!f.isLive(row)) continue;
+    const kind = f.kind[row];
+    if (kind === MT.FILE && f.testFlag(row, PG.swapbacked)) shmem += f.nrPages(row);
+    if (kind !== MT.ANON) continue;
+    if (!f.isLarge(row)) {
+      if (f.mapcountOf(row) > 0) anonMapped++;
+      continue;
+    }
+    const n = f.nrPages(row);
+    if (f.entireMapcountOf(row) > 0) {
+      // __folio_add_rmap(RMAP_LEVEL_PMD): every page counts once, and in NR_ANON_THPS.
+      anonMapped += n;
+      anonThp += n;
+      continue;
+    }
+    const pfn = f.pfn[row];
+    for (let i = 0; i < n; i++) if (f.pageMapcountOf(row, pfn + i) > 0) anonMapped++;
+  }
+  return { anonMapped, anonThp, shmem };
+}
+
+/** /proc/meminfo, in kB like the real file (fs/proc/meminfo.c: meminfo_proc_show). */
 export function meminfo(k: Kernel): Meminfo {
   const t = k.stat.pagesByType;
   let cmaTotal = 0;
@@ -32,35 +63,77 @@ export function meminfo(k: Kernel): Meminfo {
     for (let o = 0; o <= MAX_PAGE_ORDER; o++)
       cmaFree += z.nrFree[o * MIGRATE_NAMES.length + MIGRATE.CMA] * (1 << o);
   }
+  const c = mappedCounts(k);
+  // No reclaimable slab caches here: every slab page and every kmalloc_large page is SUnreclaim.
+  const unreclaim = t[MT.SLAB] + t[MT.LARGE_KMALLOC];
   return {
     MemTotal: kb(k.pa.managedPages),
     MemFree: kb(k.pa.totalFreePages),
-    AnonPages: kb(t[MT.ANON]),
-    FilePages: kb(t[MT.FILE]),
-    Slab: kb(t[MT.SLAB]),
+    Cached: kb(t[MT.FILE]),
+    AnonPages: kb(c.anonMapped),
+    AnonHugePages: kb(c.anonThp),
+    Shmem: kb(c.shmem),
+    Slab: kb(unreclaim),
+    SReclaimable: 0,
+    SUnreclaim: kb(unreclaim),
     PageTables: kb(t[MT.PGTABLE]),
-    KernelLarge: kb(t[MT.LARGE_KMALLOC]),
-    DriverPages: kb(t[MT.UNKNOWN]),
-    // The shared zero page sits in the kernel image; the huge zero folio came from the buddy allocator.
-    Reserved: kb(t[MT.RESERVED] + 1),
     CmaTotal: kb(cmaTotal),
     CmaFree: kb(cmaFree),
+    pagelab_AnonUnmapped: kb(t[MT.ANON] - c.anonMapped),
+    pagelab_DriverPages: kb(t[MT.UNKNOWN]),
+    // The shared zero page sits in the kernel image; the huge zero folio came from the buddy allocator.
+    pagelab_Reserved: kb(t[MT.RESERVED] + 1),
   };
 }
 
-/** /proc/vmstat event counters plus page counts per memory type. */
+/**
+ * The model's event counters under /proc/vmstat's names, where Linux counts the same event;
+ * the others are the model's own and carry the `pagelab_` prefix.
+ */
+const LINUX_EVENTS: Partial<Record<VmEvent, string>> = {
+  pgfree: 'pgfree',
+  pgfault: 'pgfault',
+  cow_reuse: 'pgreuse',
+  thp_fault_alloc: 'thp_fault_alloc',
+  thp_fault_fallback: 'thp_fault_fallback',
+  thp_split_pmd: 'thp_split_pmd',
+  foll_pin_acquired: 'nr_foll_pin_acquired',
+  foll_pin_released: 'nr_foll_pin_released',
+  pgmigrate_success: 'pgmigrate_success',
+  pgmigrate_fail: 'pgmigrate_fail',
+};
+
+/** The /proc/vmstat name of a model event counter. */
+export const vmstatName = (e: VmEvent): string => LINUX_EVENTS[e] ?? `pagelab_${e}`;
+
+/**
+ * /proc/vmstat: Linux's page counts and events where the model keeps them, the KSM sysfs counters
+ * (so `expect: { counters }` can check them), and the model-only counters, prefixed `pagelab_`.
+ */
 export function vmstat(k: Kernel): Record<string, number> {
-  const out: Record<string, number> = { nr_free_pages: k.pa.totalFreePages };
-  MT_NAMES.forEach((name, t) => {
-    if (t !== MT.NONE) out[`nr_${name}_pages`] = k.stat.pagesByType[t];
+  const c = mappedCounts(k);
+  const t = k.stat.pagesByType;
+  const out: Record<string, number> = {
+    nr_free_pages: k.pa.totalFreePages,
+    nr_anon_pages: c.anonMapped,
+    nr_file_pages: t[MT.FILE],
+    nr_shmem: c.shmem,
+    nr_anon_transparent_hugepages: c.anonThp / 512,
+    nr_slab_unreclaimable: t[MT.SLAB] + t[MT.LARGE_KMALLOC],
+    nr_page_table_pages: t[MT.PGTABLE],
+  };
+  // Every zone type has its line, as in Linux, whether or not this machine has such a zone.
+  for (const name of ZONE_NAMES) out[`pgalloc_${name.toLowerCase()}`] = 0;
+  for (const z of k.pa.zones) out[`pgalloc_${z.name.toLowerCase()}`] += z.pgalloc;
+  MT_NAMES.forEach((name, type) => {
+    if (type !== MT.NONE) out[`pagelab_nr_${name}_pages`] = t[type];
   });
-  // The KSM counters of /sys/kernel/mm/ksm, here so `expect: { counters }` can check them.
   out.ksm_pages_shared = k.ksm.pagesShared;
   out.ksm_pages_sharing = k.ksm.pagesSharing;
-  return { ...out, ...k.stat.events };
+  for (const e of VM_EVENTS) out[vmstatName(e)] = k.stat.events[e];
+  return out;
 }
 
-/** /proc/buddyinfo: free blocks per order for each zone. */
 export function buddyinfo(k: Kernel): BuddyInfo[] {
   return k.pa.zones.map((z) => ({
     nid: z.nid,

@@ -35,18 +35,34 @@ export interface PageInfo {
   pins: number;
 }
 
+/**
+ * /proc/meminfo in kB. Fields Linux has carry its names and meanings; the `pagelab_` ones are the
+ * model's own (Linux has no such line).
+ */
 export interface Meminfo {
   MemTotal: number;
   MemFree: number;
+  /** Page cache, shmem included (NR_FILE_PAGES; no swap cache or buffers here). */
+  Cached: number;
+  /** Mapped anonymous pages (NR_ANON_MAPPED): an anon folio nobody maps is not counted. */
   AnonPages: number;
-  FilePages: number;
+  /** Anonymous pages mapped by a PMD (NR_ANON_THPS). */
+  AnonHugePages: number;
+  /** shmem and shared anonymous pages in the page cache (NR_SHMEM). */
+  Shmem: number;
+  /** SReclaimable + SUnreclaim: slab pages and large kmalloc pages (kmalloc_large accounts there). */
   Slab: number;
+  SReclaimable: number;
+  SUnreclaim: number;
   PageTables: number;
-  KernelLarge: number;
-  DriverPages: number;
-  Reserved: number;
   CmaTotal: number;
   CmaFree: number;
+  /** Model-only: anon-typed folios nobody maps (pinned after munmap, allocated by folio_alloc). */
+  pagelab_AnonUnmapped: number;
+  /** Model-only: pages of allocations by driver code (alloc_pages, no folio type). */
+  pagelab_DriverPages: number;
+  /** Model-only: reserved frames (memblock reservations, the zero pages). */
+  pagelab_Reserved: number;
   [k: string]: number;
 }
 

@@ -7,7 +7,7 @@
  * one write-protected KSM folio — try_to_merge_two_pages, write_protect_page, replace_page, and
  * the stable tree that later identical pages merge into), break_ksm / unmerge_ksm_pages (an
  * UNSHARE fault gives each mapping a private exclusive copy), /sys/kernel/mm/ksm/pages_shared and
- * pages_sharing, and rmap_walk_ksm.
+ * pages_sharing (moved only by a scan: KsmState in rmap.ts), and rmap_walk_ksm.
  *
  * KSM rmap: a KSM folio is mapped from many anon_vmas, so the anon_vma + index walk cannot find
  * its mappings. As the kernel's stable_node keeps a list of rmap_items, each KSM folio here keeps
@@ -17,9 +17,15 @@
  * mappings through the rmap_item's anon_vma), the list is kept exact: fork adds the child's
  * mapping, zap and COW remove theirs, so check/vm.ts can require it to equal the PTEs found.
  *
+ * max_page_sharing (stable_node chains): a KSM page takes at most KSM_MAX_PAGE_SHARING mappings by
+ * merging; a page of the same contents met after that goes to the unstable tree and, with the
+ * next such page, becomes another KSM page of those contents (a chain's next dup). The kernel
+ * counts the rmap_items merged into a node; here the node's mapping list, which also holds
+ * mappings fork added.
+ *
  * Leaves out: the unstable tree's "unchanged for one full scan" rule (one `ksmScan` is ksmd run
  * until it settles: every mergeable pair is merged, as two or three real passes do), checksums,
- * pages_to_scan batching, max_page_sharing chains (no limit on sharing), use_zero_pages (off, as by
+ * pages_to_scan batching, use_zero_pages (off, as by
  * default: all-zero pages merge with each other like any identical pages — so with contents off,
  * where every page reads as zeros, every candidate page merges), THPs (the kernel splits them
  * first; here PMD-mapped and large folios are skipped), swap, NUMA (merge_across_nodes), the
@@ -35,6 +41,9 @@ import { VM } from './mm_types.js';
 import { entryBits, entryPfn, mkEntry, PTE, PTRS_PER_TABLE, withBits } from './pgtable.js';
 import { addRmapPtes, type KsmMapping, removeRmapPtes, rmapWalk } from './rmap.js';
 import { PAGE_SIZE } from './types.js';
+
+/** /sys/kernel/mm/ksm/max_page_sharing at its default (ksm_max_page_sharing). */
+export const KSM_MAX_PAGE_SHARING = 256;
 
 /** vma_ksm_compatible(): the VMAs whose anonymous pages KSM may merge. */
 function ksmCompatible(vma: Vma): boolean {
@@ -181,8 +190,14 @@ function replacePage(k: Kernel, c: Candidate, ksm: number): void {
 export function ksmScan(k: Kernel): number {
   const f = k.folios;
   const buf = new Uint8Array(PAGE_SIZE);
-  const stableTree = new Map<string, number>();
-  for (const row of k.ksm.stable.keys()) stableTree.set(contentKey(k, f.pfn[row], buf), row);
+  // Contents -> the KSM folios of those contents (a stable_node chain's dups).
+  const stableTree = new Map<string, number[]>();
+  const addStable = (key: string, row: number) => {
+    const dups = stableTree.get(key);
+    if (dups) dups.push(row);
+    else stableTree.set(key, [row]);
+  };
+  for (const row of k.ksm.stable.keys()) addStable(contentKey(k, f.pfn[row], buf), row);
   const unstableTree = new Map<string, Candidate[]>();
   let merged = 0;
   for (const c of scanCandidates(k)) {
@@ -191,7 +206,10 @@ export function ksmScan(k: Kernel): number {
     if (f.testFlag(c.row, PG.ksm)) continue;
     if (!mergeable(k, c.row)) continue;
     const key = contentKey(k, f.pfn[c.row], buf);
-    const ksm = stableTree.get(key);
+    // stable_node_dup(): a dup still below max_page_sharing (is_page_sharing_candidate).
+    const ksm = stableTree
+      .get(key)
+      ?.find((row) => (k.ksm.stable.get(row)?.length ?? 0) < KSM_MAX_PAGE_SHARING);
     if (ksm !== undefined) {
       replacePage(k, c, ksm);
       merged++;
@@ -205,10 +223,11 @@ export function ksmScan(k: Kernel): number {
       continue;
     }
     stabilise(k, c.row);
-    stableTree.set(key, c.row);
+    addStable(key, c.row);
     unstableTree.delete(key);
     // Every earlier mapping of this contents joins: each was a page of the unstable tree.
     for (const e of earlier!) {
+      if (k.ksm.stable.get(c.row)!.length >= KSM_MAX_PAGE_SHARING) break;
       if (e.row === c.row || !f.isLive(e.row) || f.testFlag(e.row, PG.ksm)) continue;
       if (f.pfn[e.row] !== entryPfn(k.ptdesc.entries[e.slot])) continue;
       replacePage(k, e, c.row);
@@ -216,6 +235,7 @@ export function ksmScan(k: Kernel): number {
     }
   }
   k.ksm.fullScans++;
+  k.ksm.recount();
   if (k.stat.tracing) k.stat.emit({ type: 'ksm_scan', merged });
   return merged;
 }

@@ -105,6 +105,8 @@ export class Zone {
   freePages = 0;
   /** CMA frames in the zone (free or allocated). */
   cmaPages = 0;
+  /** PGALLOC_<zone>: pages allocated from this zone (/proc/vmstat pgalloc_dma32, pgalloc_normal...). */
+  pgalloc = 0;
   readonly head = new Int32Array(NR_LISTS).fill(NIL);
   readonly tail = new Int32Array(NR_LISTS).fill(NIL);
   /** Free blocks on each (order, migratetype) list. */
@@ -699,6 +701,7 @@ export class PageAlloc {
         z.freePages -= n;
         this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
         this.stat.events.pgalloc += n;
+        z.pgalloc += n;
         return pfn;
       }
     }

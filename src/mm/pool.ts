@@ -44,6 +44,11 @@ export abstract class HandlePool {
   /** Rows currently allocated. */
   live = 0;
 
+  /** Rows below this may be live (for a walk over every descriptor: test each with isLive). */
+  get rowsUsed(): number {
+    return this.highWater;
+  }
+
   constructor(
     readonly poolName: string,
     initialCapacity = 64,

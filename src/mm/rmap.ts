@@ -202,22 +202,36 @@ export interface KsmMapping {
   addr: number;
 }
 
-/** The stable tree, reduced to what the model needs: KSM folio row -> its mappings. */
+/**
+ * The stable tree, reduced to what the model needs: KSM folio row -> its mappings. The list is
+ * exact at every moment (rmap_walk_ksm and the invariants read it); the sysfs counters are not:
+ * Linux moves pages_shared / pages_sharing only when ksmd appends an rmap_item to a stable node
+ * (stable_tree_append) or removes a stale one (remove_rmap_item_from_tree, and
+ * remove_node_from_stable_tree for a node whose page went). A COW, munmap, exit, unmerge or fork
+ * leaves them as they were until the next scan, which is when `recount()` runs.
+ */
 export class KsmState {
   readonly stable = new Map<number, KsmMapping[]>();
   /** Completed ksmScan() calls (/sys/kernel/mm/ksm/full_scans counts real passes). */
   fullScans = 0;
+  private shared = 0;
+  private sharing = 0;
 
-  /** pages_shared: KSM pages in use (stable nodes). */
+  /** pages_shared: stable nodes with rmap_items, as of the last scan. */
   get pagesShared(): number {
-    return this.stable.size;
+    return this.shared;
   }
 
-  /** pages_sharing: mappings beyond the first of each KSM page — the pages saved. */
+  /** pages_sharing: rmap_items beyond each stable node's first — the pages saved, as of the last scan. */
   get pagesSharing(): number {
-    let n = 0;
-    for (const maps of this.stable.values()) n += maps.length - 1;
-    return n;
+    return this.sharing;
+  }
+
+  /** End of a ksmd pass: stale rmap_items are gone, every live mapping has one. */
+  recount(): void {
+    this.shared = this.stable.size;
+    this.sharing = 0;
+    for (const maps of this.stable.values()) this.sharing += maps.length - 1;
   }
 }
 

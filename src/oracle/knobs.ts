@@ -4,8 +4,8 @@
  * every other mTHP size is turned off. ksmd is stopped (run = 0) so that pages merge only at a
  * scenario's `ksm_scan`, where the probe runs it for a few passes and stops it again; the other KSM
  * knobs make those passes quick and plain: a large pages_to_scan, a short sleep, no smart_scan
- * (which skips pages that failed to merge before), and no use_zero_pages (the model merges
- * all-zero pages with each other, not with the zero page).
+ * (which skips pages that failed to merge before), no use_zero_pages (the model merges
+ * all-zero pages with each other, not with the zero page), and max_page_sharing at its default.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ export function wantedKnobs(config: ResolvedConfig): [string, string][] {
       ['sleep_millisecs', '5'],
       ['smart_scan', '0'],
       ['use_zero_pages', '0'],
+      // The model's KSM_MAX_PAGE_SHARING (ksm.ts); the kernel refuses a change while KSM pages exist.
+      ['max_page_sharing', '256'],
     ])
       if (existsSync(join(KSM, name))) want.push([join(KSM, name), value]);
   }

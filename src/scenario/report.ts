@@ -49,7 +49,7 @@ export const pagesByTypeSection: ReportSection = {
     const vm = m.vmstat();
     const data = Object.fromEntries(
       MT_NAMES.filter((t) => t !== 'none')
-        .map((t) => [t, vm[`nr_${t}_pages`]] as const)
+        .map((t) => [t, vm[`pagelab_nr_${t}_pages`]] as const)
         .filter(([, n]) => n > 0),
     );
     return { data, text: table(Object.entries(data).map(([t, n]) => [t, String(n)])) };
@@ -68,7 +68,9 @@ export const vmstatSection: ReportSection = {
   title: 'vmstat events (non-zero)',
   build: (m) => {
     const data = Object.fromEntries(
-      Object.entries(m.vmstat()).filter(([k, v]) => v !== 0 && !k.startsWith('nr_')),
+      Object.entries(m.vmstat()).filter(
+        ([k, v]) => v !== 0 && !k.startsWith('nr_') && !k.startsWith('pagelab_nr_'),
+      ),
     );
     return {
       data,

@@ -123,10 +123,9 @@ describe('invariants hold over long random operation sequences', () => {
       expect(m.meminfo().MemFree).toBe(boot);
       expect(m.meminfo()).toMatchObject({
         AnonPages: 0,
-        FilePages: 0,
+        Cached: 0,
         Slab: 0,
         PageTables: 0,
-        KernelLarge: 0,
       });
       expect(m.buddyinfo()[0].free).toEqual(bootBuddyinfo(2));
       expect(m.sections().populated).toBe(1);

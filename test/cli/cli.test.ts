@@ -91,14 +91,13 @@ describe('pagelab demo', () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(r.out).toContain('machine: 4G RAM');
-    // 2000 small anon folios + two order-9 THPs; 300 order-2 and 1000 small file folios.
-    expect(r.out).toMatch(new RegExp(`AnonPages:\\s+${(2000 + 2 * 512) * 4} kB`));
-    expect(r.out).toMatch(new RegExp(`FilePages:\\s+${(300 * 4 + 1000) * 4} kB`));
+    // 2000 small anon folios + two order-9 THPs, mapped by nobody (not AnonPages); 300 order-2 and 1000 small file folios.
+    expect(r.out).toMatch(new RegExp(`pagelab_AnonUnmapped:\\s+${(2000 + 2 * 512) * 4} kB`));
+    expect(r.out).toMatch(new RegExp(`Cached:\\s+${(300 * 4 + 1000) * 4} kB`));
     // 8 processes x (PGD + PUD + PMD + 6 PTE tables).
     expect(r.out).toMatch(new RegExp(`PageTables:\\s+${8 * 9 * 4} kB`));
     // One 64 KiB kmalloc (order 4) and one order-4 driver buffer.
-    expect(r.out).toMatch(/KernelLarge:\s+64 kB/);
-    expect(r.out).toMatch(/DriverPages:\s+64 kB/);
+    expect(r.out).toMatch(/pagelab_DriverPages:\s+64 kB/);
     expect(r.out).toMatch(/^dentry +3000 +3003 +192 +21 +1 +143$/m);
     expect(r.out).toMatch(/^inode_cache +1200 +1209 +600 +13 +2 +93$/m);
     expect(r.out).toMatch(/^kmalloc-4k +400 +400 +4096 +8 +8 +50$/m);

@@ -72,7 +72,7 @@ describe('unsafe designs corrupt what the device sees', () => {
     const pin = m.pinUserPages(p, buf, 1, ['write', 'longterm']);
     expect(pinForkWrite(m, p, buf, pin.id)).toBe(true);
     // The whole folio answers "maybe pinned": all 512 exclusive subpages were copied, 511 needlessly.
-    expect(m.vmstat().fork_copy).toBe(512);
+    expect(m.vmstat().pagelab_fork_copy).toBe(512);
     // Asked once for the PMD (true), then once per subpage after the split.
     expect(m.pinScore()).toMatchObject({ truePositives: 2, falsePositives: 511, falseNegatives: 0 });
   });
@@ -89,7 +89,7 @@ describe('answers on one shared workload', () => {
     const once = m.pinUserPages(p, buf + 2 * PAGE, 1, ['write']);
     m.unpinUserPages(once.id);
     m.fork(p, 'c');
-    return { score: m.pinScore(), copies: m.vmstat().fork_copy, pinned };
+    return { score: m.pinScore(), copies: m.vmstat().pagelab_fork_copy, pinned };
   }
 
   it('bias: a false positive for 1500 plain references (an extra copy), none for the unpinned page', () => {

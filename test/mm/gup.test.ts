@@ -32,7 +32,7 @@ describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {
     expect(m.process(p).hasPinned).toBe(true);
     m.unpinUserPages(pin.id);
     expect(m.pageAt(p, buf)).toMatchObject({ refcount: 1, maybeDmaPinned: false, pins: 0 });
-    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 1 });
+    expect(m.vmstat()).toMatchObject({ nr_foll_pin_acquired: 1, nr_foll_pin_released: 1 });
     expect(m.process(p).hasPinned).toBe(true); // MMF_HAS_PINNED is sticky for the mm's life (R2.7)
   });
 
@@ -88,9 +88,9 @@ describe('pin arithmetic (§2.4, §16 cases 1-4)', () => {
     m.read(p, buf + 2 * PAGE, 1);
     const pin = m.pinUserPages(p, buf, 3);
     expect(Array.from(pin.pfns).filter((pfn) => pfn === m.zeroPfn)).toHaveLength(2);
-    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 0 });
+    expect(m.vmstat()).toMatchObject({ nr_foll_pin_acquired: 1, nr_foll_pin_released: 0 });
     m.unpinUserPages(pin.id);
-    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 1, foll_pin_released: 1 });
+    expect(m.vmstat()).toMatchObject({ nr_foll_pin_acquired: 1, nr_foll_pin_released: 1 });
   });
 });
 
@@ -115,7 +115,7 @@ describe('argument validation (§3.1) and VMA admission (§3.2)', () => {
     }
     expect(m.pageAt(p, buf)).toEqual(before);
     expect(m.process(p).hasPinned).toBe(false);
-    expect(m.vmstat()).toMatchObject({ foll_pin_acquired: 0, foll_pin_released: 0 });
+    expect(m.vmstat()).toMatchObject({ nr_foll_pin_acquired: 0, nr_foll_pin_released: 0 });
   });
 
   it('the _fast variants accept only WRITE|LONGTERM|FORCE|PIN|GET|FAST_ONLY|NOFAULT|PCI_P2PDMA|HONOR_NUMA_FAULT', () => {

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '../../src/check/invariants.js';
 import { Machine } from '../../src/index.js';
 import { PG } from '../../src/mm/folio.js';
+import { KSM_MAX_PAGE_SHARING } from '../../src/mm/ksm.js';
 import { VM } from '../../src/mm/mm_types.js';
 
 const PAGE = 4096;
@@ -88,6 +89,25 @@ describe('merging (ksmd scan)', () => {
     expect(m.rmap(ksm).map((h) => h.pid)).toEqual([p, p, q]);
   });
 
+  it('a KSM page takes at most max_page_sharing mappings; the next identical pages make another (a chain dup)', () => {
+    const { m, p, buf } = pages(Array(KSM_MAX_PAGE_SHARING + 3).fill(0x33));
+    m.ksmScan();
+    const first = m.pageAt(p, buf)!;
+    expect(first.mapcount).toBe(KSM_MAX_PAGE_SHARING);
+    const over = m.pageAt(p, buf + KSM_MAX_PAGE_SHARING * PAGE)!;
+    expect(over.pfn).not.toBe(first.pfn);
+    expect(over.mapcount).toBe(3);
+    expect(isKsm(m, p, buf + (KSM_MAX_PAGE_SHARING + 2) * PAGE)).toBe(true);
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 2, pagesSharing: KSM_MAX_PAGE_SHARING + 1 });
+    // A later identical page joins the dup that still has room, not the full one.
+    const q = m.spawn('q');
+    const other = m.mmap(q, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(q, other, { byte: 0x33, len: PAGE });
+    m.madvise(q, other, PAGE, 'mergeable');
+    m.ksmScan();
+    expect(m.pageAt(q, other)).toMatchObject({ pfn: over.pfn, mapcount: 4 });
+  });
+
   it('with contents off every page reads as zeros, so every candidate page merges', () => {
     const { m, p, buf } = pages([1, 2, 3], { contents: false });
     expect(m.ksmScan()).toBe(2);
@@ -128,11 +148,19 @@ describe('writes and unmerging', () => {
     expect(m.pageAt(p, buf)).toMatchObject({ mapcount: 1, anonExclusive: true });
     expect(m.pageAt(p, buf)!.pfn).not.toBe(ksm);
     expect(m.pageAt(p, buf + PAGE)).toMatchObject({ pfn: ksm, mapcount: 1, refcount: 1 });
-    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 0 });
+    // The counters follow ksmd's rmap_items, not the page tables: a COW leaves them until the next scan.
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 1 });
     m.write(p, buf + PAGE, { byte: 0x22, len: 1 });
     expect(m.pageAt(p, buf + PAGE)!.pfn).not.toBe(ksm);
     expect(m.page(ksm).type).toBe('buddy');
-    expect(m.vmstat()).toMatchObject({ cow_copy: 2, cow_reuse: 0, ksm_pages_shared: 0 });
+    expect(m.vmstat()).toMatchObject({
+      pagelab_cow_copy: 2,
+      pgreuse: 0,
+      ksm_pages_shared: 1,
+      ksm_pages_sharing: 1,
+    });
+    m.ksmScan();
+    expect(m.vmstat()).toMatchObject({ ksm_pages_shared: 0, ksm_pages_sharing: 0 });
     expect([...m.read(p, buf, 2).bytes, ...m.read(p, buf + PAGE, 2).bytes]).toEqual([0x11, 0x5a, 0x22, 0x5a]);
   });
 
@@ -152,11 +180,13 @@ describe('writes and unmerging', () => {
     expect(m.pageAt(p, buf + 2 * PAGE)!.pfn).toBe(different);
     expect(m.page(ksm).type).toBe('buddy');
     expect(vmaFlags(m, p, buf) & VM.MERGEABLE).toBe(0);
-    expect(m.ksmStats()).toMatchObject({ pagesShared: 0, pagesSharing: 0 });
-    const reuse = m.vmstat().cow_reuse;
+    // Stale until ksmd runs again (remove_rmap_item_from_tree happens in the scan).
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 1 });
+    const reuse = m.vmstat().pgreuse;
     m.write(p, buf, { byte: 1, len: 1 });
-    expect(m.vmstat().cow_reuse).toBe(reuse + 1);
+    expect(m.vmstat().pgreuse).toBe(reuse + 1);
     expect(m.ksmScan()).toBe(0);
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 0, pagesSharing: 0 });
   });
 
   it('munmap and exit drop KSM mappings from the stable node', () => {
@@ -166,9 +196,12 @@ describe('writes and unmerging', () => {
     m.munmap(p, buf, PAGE);
     expect(m.page(ksm).mapcount).toBe(2);
     expect(m.rmap(ksm).map((h) => h.addr)).toEqual([buf + PAGE, buf + 2 * PAGE]);
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 2 });
     m.exit(p);
     expect(m.page(ksm).type).toBe('buddy');
-    expect(m.ksmStats().pagesShared).toBe(0);
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 2 });
+    m.ksmScan();
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 0, pagesSharing: 0 });
   });
 });
 
@@ -181,6 +214,9 @@ describe('fork and GUP on KSM pages', () => {
     expect(m.pageAt(c, buf)).toMatchObject({ pfn: ksm, mapcount: 4, refcount: 4, anonExclusive: false });
     expect(vmaFlags(m, c, buf) & VM.MERGEABLE).not.toBe(0);
     expect(m.rmap(ksm).filter((h) => h.pid === c)).toHaveLength(2);
+    // The child's mappings get rmap_items only when ksmd scans its mm.
+    expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 1 });
+    m.ksmScan();
     expect(m.ksmStats()).toMatchObject({ pagesShared: 1, pagesSharing: 3 });
     m.write(c, buf, { byte: 4, len: 1 });
     expect(m.pageAt(c, buf)!.pfn).not.toBe(ksm);

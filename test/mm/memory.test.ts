@@ -95,13 +95,13 @@ describe('fork and COW (§4, §5)', () => {
     const before = m.pageAt(p, buf)!;
     expect(before).toMatchObject({ refcount: 1, mapcount: 1, anonExclusive: false });
     expect(before.pte).not.toContain('write');
-    const copies = m.vmstat().cow_copy;
+    const copies = m.vmstat().pagelab_cow_copy;
     m.write(p, buf, { byte: 0x33, len: 1 });
     const after = m.pageAt(p, buf)!;
     expect(after.pfn).toBe(before.pfn);
     expect(after.anonExclusive).toBe(true);
     expect(after.pte).toContain('write');
-    expect(m.vmstat().cow_copy).toBe(copies);
+    expect(m.vmstat().pagelab_cow_copy).toBe(copies);
   });
 
   it('case 12: an extra reference (refcount 2) forces a copy; the old page loses one mapping and one reference', () => {
@@ -133,7 +133,7 @@ describe('fork and COW (§4, §5)', () => {
     expect(pp).toMatchObject({ mapcount: 2, anonExclusive: false, refcount: 2002 });
     expect(pp.pte).not.toContain('write');
     expect(m.pageAt(c, buf)!.pte).not.toContain('write');
-    expect(m.vmstat().fork_copy).toBe(0);
+    expect(m.vmstat().pagelab_fork_copy).toBe(0);
   });
 
   it('R4.2: a maybe-pinned exclusive page is copied for the child at fork; the parent PTE stays writable', () => {
@@ -152,7 +152,7 @@ describe('fork and COW (§4, §5)', () => {
     expect(pp.pte).toContain('write');
     expect(cp).toMatchObject({ anonExclusive: true, mapcount: 1, refcount: 1 });
     expect(m.read(c, buf, 1).bytes[0]).toBe(0x11);
-    expect(m.vmstat().fork_copy).toBe(1);
+    expect(m.vmstat().pagelab_fork_copy).toBe(1);
     // The parent keeps writing into the pinned page; the child's copy is a snapshot.
     m.write(p, buf, { byte: 0x22, len: 1 });
     expect(m.translate(p, buf)!.pfn).toBe(pp.pfn);

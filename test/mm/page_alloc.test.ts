@@ -594,7 +594,7 @@ describe('the zero pages', () => {
     expect(m.zeroPfn).toBeGreaterThanOrEqual(4096);
     expect(m.zeroPfn).toBeLessThan(8192);
     expect(m.page(m.zeroPfn)).toMatchObject({ type: 'zero', refcount: 1, folio: 0 });
-    expect(m.meminfo().Reserved).toBe(RESERVED_PAGES * 4);
+    expect(m.meminfo().pagelab_Reserved).toBe(RESERVED_PAGES * 4);
   });
 
   it('the huge zero folio is one PMD-sized block taken on first use, and only once', () => {

@@ -4,25 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { runOracle } from '../../src/oracle/oracle.js';
 import { NotOracleable, planScenario } from '../../src/oracle/translate.js';
 import { parseScenario } from '../../src/scenario/parse.js';
-import { liveTitle, loadScenario, UNAVAILABLE } from './helpers.js';
+import { disagreements, liveTitle, loadScenario, UNAVAILABLE } from './helpers.js';
 
+// The top level here; examples/oracle/selftests/ (the ported kernel selftests) has its own file,
+// so vitest runs the two sets in parallel.
 const DIR = 'examples/oracle';
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
-
-/** The rows and outcomes that disagreed, as readable lines. */
-function disagreements(r: ReturnType<typeof runOracle>): string[] {
-  return r.steps.flatMap((s) => [
-    ...(s.outcome.verdict === 'disagree'
-      ? [`step ${s.n}: kernel ${s.outcome.kernel}, model ${s.outcome.model}`]
-      : []),
-    ...s.rows
-      .filter((p) => p.verdict !== 'agree')
-      .map(
-        (p) =>
-          `step ${s.n} ${p.proc} ${p.region}[${p.first}-${p.last}] ${p.verdict}: kernel ${p.kernel} / model ${p.model} (${p.note})`,
-      ),
-  ]);
-}
 
 describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the oracle against the live kernel'), () => {
   it('has the scenarios issue 7 asks for', () => {

@@ -79,13 +79,13 @@ describe('expectations that must fail, and what they say', () => {
     const r = run(
       yaml([
         '{ op: folio_alloc, order: 1 }',
-        '{ op: expect, counters: { AnonPages: 4K, nr_anon_pages: 1, pgalloc: 1, MemTotal: 113664 } }',
+        '{ op: expect, counters: { pagelab_AnonUnmapped: 4K, pagelab_nr_anon_pages: 1, pgalloc_dma32: 1, MemTotal: 113664 } }',
       ]),
     );
     expect(failures(r)).toEqual([
-      't.yaml:5:42 step 2 (expect): AnonPages is 8 kB, expected 4 kB',
-      't.yaml:5:61 step 2 (expect): nr_anon_pages is 2, expected 1',
-      't.yaml:5:73 step 2 (expect): pgalloc is 2, expected 1',
+      't.yaml:5:53 step 2 (expect): pagelab_AnonUnmapped is 8 kB, expected 4 kB',
+      't.yaml:5:80 step 2 (expect): pagelab_nr_anon_pages is 2, expected 1',
+      't.yaml:5:98 step 2 (expect): pgalloc_dma32 is 2, expected 1',
     ]);
   });
 

@@ -7,7 +7,10 @@ const pfnOf = (r: ReturnType<typeof run>, label: string) => r.labels.get(label).
 describe('page allocator ops', () => {
   it('alloc_pages takes 2^order frames typed unknown; free_pages gives them back', () => {
     const r = run(
-      yaml(['{ op: alloc_pages, order: 2, as: buf }', '{ op: expect, counters: { DriverPages: 16K } }']),
+      yaml([
+        '{ op: alloc_pages, order: 2, as: buf }',
+        '{ op: expect, counters: { pagelab_DriverPages: 16K } }',
+      ]),
     );
     expect(r.exitCode).toBe(0);
     const p = r.machine!.page(pfnOf(r, 'buf'));
@@ -22,7 +25,7 @@ describe('page allocator ops', () => {
 
     const freed = run(yaml(['{ op: alloc_pages, order: 2, as: buf }', '{ op: free_pages, page: buf }']));
     expect(freed.exitCode).toBe(0);
-    expect(freed.machine!.meminfo().DriverPages).toBe(0);
+    expect(freed.machine!.meminfo().pagelab_DriverPages).toBe(0);
     expect(summaries(freed)[1]).toMatch(/^free_pages: buf \(pfn 0x[0-9a-f]+\) order 2$/);
   });
 
@@ -62,7 +65,7 @@ describe('page allocator ops', () => {
     expect(r.steps[0].summary).toBe(
       'ENOMEM: no free block of order 10 (1024 pages) in any allowed zone after 27 of 100 (expected)',
     );
-    expect(r.machine!.meminfo().DriverPages).toBe(27 * 4096);
+    expect(r.machine!.meminfo().pagelab_DriverPages).toBe(27 * 4096);
   });
 
   it('folio_alloc makes anon or file folios; folio_get and folio_put move the refcount', () => {
@@ -84,7 +87,7 @@ describe('page allocator ops', () => {
       'folio_put: thp -> refcount 1',
       expect.stringMatching(/^folio_put: thp -> freed pfn 0x/),
     ]);
-    expect(r.machine!.meminfo()).toMatchObject({ AnonPages: 0, FilePages: 12 });
+    expect(r.machine!.meminfo()).toMatchObject({ AnonPages: 0, Cached: 12 });
   });
 
   it('folio_get and folio_put also take alloc_pages memory, and a put after the last is a KernelBug', () => {
@@ -99,7 +102,7 @@ describe('page allocator ops', () => {
       ]),
     );
     expect(r.exitCode).toBe(0);
-    expect(r.machine!.meminfo().DriverPages).toBe(0);
+    expect(r.machine!.meminfo().pagelab_DriverPages).toBe(0);
   });
 });
 
@@ -140,7 +143,11 @@ describe('slab ops', () => {
       /^kmalloc: 100 bytes -> kmalloc-128: 0x[0-9a-f]+ \(pfn 0x[0-9a-f]+\) as small$/,
     );
     expect(summaries(r)[1]).toMatch(/^kmalloc: 16384 bytes -> large kmalloc, order 2: /);
-    expect(r.machine!.vmstat()).toMatchObject({ kmalloc: 2, kfree: 2, nr_large_kmalloc_pages: 0 });
+    expect(r.machine!.vmstat()).toMatchObject({
+      pagelab_kmalloc: 2,
+      pagelab_kfree: 2,
+      pagelab_nr_large_kmalloc_pages: 0,
+    });
   });
 
   it('kmem_cache_free of a kmalloc object names the cache, a wrong one is a KernelBug; a taken cache name is bad input', () => {
