@@ -83,7 +83,7 @@ export function compareScenario(s: Parameters<typeof runScenario>[0], designs: P
       trueNegatives: score.trueNegatives,
       safe: score.falseNegatives === 0,
       declaredUnsafe: UNSAFE_PIN_DESIGNS.includes(design),
-      forkCopies: v.fork_copy,
+      forkCopies: v.pagelab_fork_copy,
       migrationSkips: v.pgmigrate_fail,
       expectations: {
         checked: r.expectations,
@@ -111,7 +111,7 @@ export const COMPARE_LEGEND = [
   '  true+ false+ false- true-   folio_maybe_dma_pinned() against the exact truth: said pinned and was,',
   '               said pinned and was not (a needless copy), said not pinned and was (unsafe), neither',
   '  safe         yes: no false negative in this run; a design declared unsafe is marked (unsafe)',
-  '  fork copies  pages fork copied because they looked maybe-pinned (vmstat fork_copy)',
+  '  fork copies  pages fork copied because they looked maybe-pinned (vmstat pagelab_fork_copy)',
   '  migr. fails  migrations that failed, e.g. for FOLL_LONGTERM on a pinned page (pgmigrate_fail)',
   "  expectations the scenario's own expectations that held, of those checked",
 ].join('\n');

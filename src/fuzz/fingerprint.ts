@@ -23,7 +23,7 @@ export function fingerprint(m: Machine, touched: Prepared['touched']): Fingerpri
   const k = m.kernel;
   const counters: Record<string, number> = { ...m.meminfo(), nr_free_pages: k.pa.totalFreePages };
   MT_NAMES.forEach((name, t) => {
-    if (t !== MT.NONE) counters[`nr_${name}_pages`] = k.stat.pagesByType[t];
+    if (t !== MT.NONE) counters[`pagelab_nr_${name}_pages`] = k.stat.pagesByType[t];
   });
   counters.ksm_pages_shared = k.ksm.pagesShared;
   counters.ksm_pages_sharing = k.ksm.pagesSharing;
@@ -72,8 +72,8 @@ const PAGE_TABLE_KEYS = new Set([
   'MemFree',
   'PageTables',
   'nr_free_pages',
-  'nr_buddy_pages',
-  'nr_pgtable_pages',
+  'pagelab_nr_buddy_pages',
+  'pagelab_nr_pgtable_pages',
 ]);
 
 /**

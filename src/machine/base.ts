@@ -10,10 +10,11 @@ import type { Kernel } from '../mm/kernel.js';
 import type { MfOutcome } from '../mm/memory-failure.js';
 import { NULL_HANDLE } from '../mm/pool.js';
 import type { SlabInfoRow } from '../mm/slab.js';
+import type { UserData } from '../mm/uaccess.js';
 import type { EventListener, VmStat } from '../mm/vmstat.js';
 import * as pfnOwner from './compaction.js';
 import { bootKernel, type MachineConfig, type ResolvedConfig, resolveConfig } from './config.js';
-import { dumpPage, page } from './debug.js';
+import { dumpPage, page, vmallocPage } from './debug.js';
 import * as kapi from './kapi.js';
 import * as procfs from './procfs.js';
 import { findProcess } from './task_mmu.js';
@@ -228,5 +229,55 @@ export class MachineBase {
   /** The huge zero folio's first frame (allocated on first use). */
   hugeZeroPfn(): number {
     return this.k.pa.hugeZeroPfn();
+  }
+
+  // ---------------------------------------------------------------- physical memory and vmalloc (vmalloc.ts)
+
+  /** Write bytes into any frame by pfn (a device, firmware, or the kernel's own view of RAM). */
+  physWrite(pfn: number, offset: number, data: UserData): void {
+    V.userData('data', data);
+    this.physRange(pfn, offset, data instanceof Uint8Array ? data.length : data.len);
+    if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
+    else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
+  }
+
+  /** Read `len` bytes of a frame at `offset`, as the kernel's direct map would. */
+  physRead(pfn: number, offset: number, len: number): Uint8Array {
+    this.physRange(pfn, offset, len);
+    const out = new Uint8Array(len);
+    this.k.frames.read(pfn, offset, len, out);
+    return out;
+  }
+
+  /** A physical access stays inside one frame's worth of offsets from a valid pfn. */
+  private physRange(pfn: number, offset: number, len: number): void {
+    V.pfn('pfn', pfn);
+    V.len('offset', offset);
+    V.len('len', len);
+  }
+
+  /** vmalloc(): returns the kernel address (low 48 bits). */
+  vmalloc(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(V.len('size', size), { nid: opts.nid }));
+  }
+
+  /** vmalloc_user(): zeroed, VM_USERMAP, so remap_vmalloc_range accepts it. */
+  vmallocUser(size: number, opts: { nid?: number } = {}): number {
+    return this.after(this.k.vmalloc.vmalloc(V.len('size', size), { user: true, nid: opts.nid }));
+  }
+
+  /** vfree(): the area goes; pages a user mapping still holds stay until it lets go. */
+  vfree(kaddr: number): void {
+    this.after(this.k.vmalloc.vfree(V.addr('kaddr', kaddr)));
+  }
+
+  /** vmalloc_to_pfn(). */
+  vmallocToPfn(kaddr: number): number {
+    return this.k.vmalloc.vmallocToPfn(V.addr('kaddr', kaddr));
+  }
+
+  /** A vmalloc page's counts: per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
+  vmallocPage(pfn: number): T.VmallocPageInfo {
+    return vmallocPage(this.k, V.pfn('pfn', pfn));
   }
 }

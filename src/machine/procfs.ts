@@ -101,6 +101,18 @@ const LINUX_EVENTS: Partial<Record<VmEvent, string>> = {
   foll_pin_released: 'nr_foll_pin_released',
   pgmigrate_success: 'pgmigrate_success',
   pgmigrate_fail: 'pgmigrate_fail',
+  compact_migrate_scanned: 'compact_migrate_scanned',
+  compact_free_scanned: 'compact_free_scanned',
+  compact_isolated: 'compact_isolated',
+  compact_stall: 'compact_stall',
+  compact_fail: 'compact_fail',
+  compact_success: 'compact_success',
+  // Linux keeps these per node in /sys/devices/system/node/node*/memory_failure/ (6.9+).
+  memory_failure_total: 'memory_failure_total',
+  memory_failure_recovered: 'memory_failure_recovered',
+  memory_failure_delayed: 'memory_failure_delayed',
+  memory_failure_failed: 'memory_failure_failed',
+  memory_failure_ignored: 'memory_failure_ignored',
 };
 
 /** The /proc/vmstat name of a model event counter. */

@@ -32,7 +32,7 @@ describe('memory_failure', () => {
     expect([r.type, r.result, r.errno]).toEqual(['buddy', 'MF_RECOVERED', null]);
     expect(m.page(pfn).type).toBe('hwpoison');
     expect(m.meminfo().MemFree).toBe(free - 4);
-    expect(m.vmstat().nr_hwpoison_pages).toBe(1);
+    expect(m.vmstat().pagelab_nr_hwpoison_pages).toBe(1);
     // Its buddies cannot merge across it: the block it was in stays split.
     expect(m.kernel.pa.findFreeBlock(pfn)).toBeUndefined();
   });
@@ -161,7 +161,7 @@ describe('memory_failure', () => {
     // When the THP goes, only the poisoned frame is kept out of the allocator.
     m.exit(p);
     expect(m.page(t.pfn).type).toBe('hwpoison');
-    expect(m.vmstat().nr_hwpoison_pages).toBe(1);
+    expect(m.vmstat().pagelab_nr_hwpoison_pages).toBe(1);
   });
 
   it('a second failure on the same frame is ALREADY_POISONED, FAILED, -EHWPOISON', () => {

@@ -33,9 +33,9 @@ export const forkOp = defineOp({
   binds: { key: 'child', kind: 'process', memory: false },
   analyse: (a, ctx) => void ctx.use(a.proc, ['process'], ['proc']),
   run: (a, ctx) => {
-    const before = ctx.m.vmstat().fork_copy;
+    const before = ctx.m.vmstat().pagelab_fork_copy;
     const c = ctx.m.fork(pid(ctx, a.proc), a.child);
-    const copied = ctx.m.vmstat().fork_copy - before;
+    const copied = ctx.m.vmstat().pagelab_fork_copy - before;
     return {
       summary: `${a.proc} -> ${a.child} (pid ${c})${copied ? `, ${copied} maybe-pinned page(s) copied for the child` : ''}`,
       binding: { kind: 'process', value: c },
