@@ -84,7 +84,7 @@ const PAGE_TABLE_KEYS = new Set([
  */
 export function onlyPageTables(a: Fingerprint, b: Fingerprint): boolean {
   if (a.procs !== b.procs) return false;
-  const d = b.counters.nr_pgtable_pages - a.counters.nr_pgtable_pages;
+  const d = b.counters.pagelab_nr_pgtable_pages - a.counters.pagelab_nr_pgtable_pages;
   if (d <= 0) return false;
   for (const k of Object.keys(a.counters))
     if (a.counters[k] !== b.counters[k] && !PAGE_TABLE_KEYS.has(k)) return false;

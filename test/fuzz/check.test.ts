@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { fingerprint, onlyPageTables } from '../../src/fuzz/fingerprint.js';
 import { type FuzzOptions, fuzz, fuzzText } from '../../src/fuzz/fuzz.js';
 import { Prng } from '../../src/fuzz/prng.js';
 import { LAYOUTS, Machine, PIN_DESIGNS } from '../../src/index.js';
@@ -177,5 +178,23 @@ describe('the CLI', () => {
     expect(readFileSync(out, 'utf8')).toMatch(/^# Found by: pagelab check/);
     expect(await main(['check', '--invalid', '2'], io().io)).toBe(2);
     expect(await main(['check', '--check', 'loud'], io().io)).toBe(2);
+  });
+});
+
+describe('what a failed op may change', () => {
+  it('page tables a failed GUP fault allocated stay, as in Linux: accepted, and nothing else', () => {
+    const m = new Machine({ memory: '512M', check: 'off' });
+    m.fileCreate('f', 8192, 0x81);
+    const p = m.spawn('p');
+    // A shared mapping past end-of-file: the pin faults its tables in, then finds no page (EFAULT).
+    const a = m.mmap(p, { length: 45056, prot: 'rw', flags: ['shared'], file: 'f', offset: 8192 });
+    const before = fingerprint(m, { pid: p, addr: a, pages: 3 });
+    expect(() => m.pinUserPages(p, a + 12288, 3)).toThrow(KernelError);
+    const after = fingerprint(m, { pid: p, addr: a, pages: 3 });
+    expect(after.counters.pagelab_nr_pgtable_pages).toBeGreaterThan(before.counters.pagelab_nr_pgtable_pages);
+    expect(onlyPageTables(before, after)).toBe(true);
+    // Anything beyond page tables is a real change.
+    after.counters.Cached = (after.counters.Cached ?? 0) + 4;
+    expect(onlyPageTables(before, after)).toBe(false);
   });
 });
