@@ -9,8 +9,8 @@
  * _entire_mapcount start at -1) and read through helpers that return the logical value. Large
  * folios get an extension row (entire mapcount, pincount, the two MM ids) and a per-page slice of
  * an arena (per-page mapcount and PG_anon_exclusive), because under memdescs per-page state
- * lives in the descriptor, not in a per-page struct.
- * Leaves out: memcg charging, LRU lists (PG_lru is a flag only), the deferred-split queue.
+ * lives in the descriptor, not in a per-page struct. Leaves out: memcg charging, LRU lists (PG_lru
+ * is a flag only), the deferred-split queue.
  */
 import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
@@ -18,7 +18,7 @@ import { grown, HandlePool, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
 
-/** Page flags, numbered as enum pageflags (kernel-semantics R1.5). */
+/** Page flags, numbered as enum pageflags (include/linux/page-flags.h). */
 export const PG = {
   locked: 1 << 0,
   writeback: 1 << 1,
@@ -58,10 +58,7 @@ export const GUP_PIN_COUNTING_BIAS = 1024;
 
 const NO_LARGE = -1;
 
-/**
- * The pool of folio descriptors. Handles are generation-checked; `row` is what the memdesc
- * word of each of the folio's frames holds.
- */
+/** The pool of folio descriptors: generation-checked handles; `row` is what each frame's memdesc word holds. */
 export class FolioPool extends HandlePool {
   pfn = new Float64Array(64);
   order = new Uint8Array(64);
@@ -243,17 +240,21 @@ export class FolioPool extends HandlePool {
     const order = this.order[row];
     // free_pages_prepare(): a poisoned page never goes back to the buddy allocator.
     if (this.flags[row] & (PG.hwpoison | PG.has_hwpoisoned) && this.onPoisonedFree?.(row)) return;
-    const lg = this.large[row];
-    if (lg !== NO_LARGE) {
-      this.arenaFree[order].push(this.pageBase[lg]);
-      this.lgFree.push(lg);
-    }
+    this.releaseLarge(row, order);
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
     this.onFree?.(pfn, order);
     this.pa.freeBlock(pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
+  }
+
+  /** A large folio's extension row and per-page arena go back to their free lists. */
+  private releaseLarge(row: number, order: number): void {
+    const lg = this.large[row];
+    if (lg === NO_LARGE) return;
+    this.arenaFree[order].push(this.pageBase[lg]);
+    this.lgFree.push(lg);
   }
 
   /**
@@ -263,11 +264,7 @@ export class FolioPool extends HandlePool {
   freePoisoned(row: number, poisoned: (pfn: number) => boolean): void {
     const pfn = this.pfn[row];
     const order = this.order[row];
-    const lg = this.large[row];
-    if (lg !== NO_LARGE) {
-      this.arenaFree[order].push(this.pageBase[lg]);
-      this.lgFree.push(lg);
-    }
+    this.releaseLarge(row, order);
     const kind = this.kind[row];
     this.freeRow(row);
     this.onFree?.(pfn, order);
