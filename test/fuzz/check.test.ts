@@ -4,7 +4,7 @@
  * for each kind of failure it looks for — shown by planting a bug of that kind in the Machine and
  * running the reproducer through the scenario runner, which fails with the bug and passes without.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -196,5 +196,19 @@ describe('what a failed op may change', () => {
     // Anything beyond page tables is a real change.
     after.counters.Cached = (after.counters.Cached ?? 0) + 4;
     expect(onlyPageTables(before, after)).toBe(false);
+  });
+});
+
+describe('what the fuzzer found', () => {
+  // Each reproducer failed when pagelab check wrote it (a THP range split by mprotect, then fork);
+  // the VMA-boundary PMD split (__split_vma -> vma_adjust_trans_huge) fixed both. They stay as
+  // regression tests, under the full checks.
+  const dir = join(__dirname, 'found');
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.yaml')))('%s now runs clean', (f) => {
+    const p = parseScenario(readFileSync(join(dir, f), 'utf8'), f);
+    if (!p.ok) throw new Error(JSON.stringify(p.errors));
+    const r = runScenario({ ...p.scenario, machine: { ...p.scenario.machine, check: 'full' } });
+    expect(r.failures.map((x) => x.message)).toEqual([]);
+    expect(r.exitCode).toBe(0);
   });
 });
