@@ -63,7 +63,7 @@ export {
   MIGRATE_NAMES,
   ZONE,
   ZONE_NAMES,
-} from './mm/page_alloc.js';
+} from './mm/mmzone.js';
 export type { InsertPagesResult, MmapLock } from './mm/pfnmap.js';
 export type { PinScore } from './mm/pincount.js';
 export type { SlabInfoRow } from './mm/slab.js';

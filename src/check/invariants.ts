@@ -11,7 +11,8 @@
 
 import type { Kernel } from '../mm/kernel.js';
 import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
-import { MIGRATE, NR_MIGRATETYPES, type PageAlloc } from '../mm/page_alloc.js';
+import { MIGRATE, NR_MIGRATETYPES } from '../mm/mmzone.js';
+import type { PageAlloc } from '../mm/page_alloc.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
 import { checkPins } from './pins.js';
 import { type Violation, Violations } from './violation.js';
@@ -161,7 +162,7 @@ function checkFreeLists({ pa }: KernelParts, v: Violations): Map<number, number>
     for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
       for (let mt = 0; mt < NR_MIGRATETYPES; mt++) {
         let n = 0;
-        for (const pfn of pa.freeList(z, o, mt)) {
+        for (const pfn of pa.area.freeList(z, o, mt)) {
           n++;
           const lo = pa.memmap.lo(pfn);
           if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== o || mdMigratetype(lo) !== mt) {

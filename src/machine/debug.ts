@@ -19,7 +19,7 @@ import {
   mdOrder,
   mdType,
 } from '../mm/memdesc.js';
-import { MIGRATE_NAMES } from '../mm/page_alloc.js';
+import { MIGRATE_NAMES } from '../mm/mmzone.js';
 import { PT_LEVEL_NAMES } from '../mm/pgtable.js';
 import { formatFlags } from '../mm/types.js';
 import { ConfigError, InputError } from './config.js';

@@ -7,7 +7,7 @@
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
-import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../mm/page_alloc.js';
+import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../mm/mmzone.js';
 import { KernelBug } from '../mm/types.js';
 import { ConfigError } from './config.js';
 

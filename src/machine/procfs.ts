@@ -18,7 +18,7 @@ import {
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
-import { MIGRATE, MIGRATE_NAMES, ZONE_NAMES } from '../mm/page_alloc.js';
+import { MIGRATE, MIGRATE_NAMES, ZONE_NAMES } from '../mm/mmzone.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../mm/types.js';
 import { VM_EVENTS, type VmEvent } from '../mm/vmstat.js';
 import type { BuddyInfo, Meminfo, ZoneInfo } from './types.js';

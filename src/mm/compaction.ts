@@ -24,7 +24,7 @@ import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT, mdOrder, mdType } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
-import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './page_alloc.js';
+import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './mmzone.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
 /** Why the migrate scanner passed over pages (each counts pages), or over whole pageblocks. */

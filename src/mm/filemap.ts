@@ -15,7 +15,7 @@ import { PG } from './folio.js';
 import { ContentStore } from './highmem.js';
 import { MT } from './memdesc.js';
 import type { Vma } from './mm_types.js';
-import { GFP, GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { GFP, GFP_HIGHUSER_MOVABLE } from './mmzone.js';
 import { grown } from './pool.js';
 import { type Errno, PAGE_SIZE } from './types.js';
 

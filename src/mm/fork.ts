@@ -22,7 +22,7 @@ import {
   VM,
   type Vma,
 } from './mm_types.js';
-import { GFP, GFP_HIGHUSER_MOVABLE } from './page_alloc.js';
+import { GFP, GFP_HIGHUSER_MOVABLE } from './mmzone.js';
 import {
   entryBits,
   entryPfn,

@@ -19,7 +19,7 @@ import { MT, VMALLOC_PAGE } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
-import { MIGRATE, ZONE } from './page_alloc.js';
+import { MIGRATE, ZONE } from './mmzone.js';
 import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
 import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE, PAGEBLOCK_PAGES } from './types.js';

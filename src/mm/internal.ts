@@ -7,7 +7,7 @@
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { VM, type Vma, type VmFault } from './mm_types.js';
-import { GFP, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE } from './page_alloc.js';
+import { GFP, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE } from './mmzone.js';
 import { entryPfn, PTE } from './pgtable.js';
 import { HPAGE_PMD_ORDER, KernelError, PAGE_SIZE } from './types.js';
 

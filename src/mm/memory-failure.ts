@@ -22,7 +22,7 @@ import type { Kernel } from './kernel.js';
 import { MT, mdWord } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { findVma, MM_ANONPAGES, type Mm, type Vma } from './mm_types.js';
-import { GFP } from './page_alloc.js';
+import { GFP } from './mmzone.js';
 import { entryBits, entryPfn, mkEntry, PT_LEVEL, PTE, PTRS_PER_TABLE } from './pgtable.js';
 import { ksmRemoveMapping, mmCounter, removeRmapPtes, rmapWalk } from './rmap.js';
 import { KernelError, PAGE_SIZE } from './types.js';

@@ -14,7 +14,7 @@
  */
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { GFP } from './page_alloc.js';
+import { GFP } from './mmzone.js';
 import { entryBits, entryPfn, mkEntry } from './pgtable.js';
 import { ksmMigrate, rmapWalk } from './rmap.js';
 import { KernelError } from './types.js';

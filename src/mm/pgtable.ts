@@ -9,7 +9,8 @@
  * Leaves out: split page-table locks (the model is single-threaded), PMD sharing for hugetlb.
  */
 import { MT, mdWord } from './memdesc.js';
-import { GFP_KERNEL, type PageAlloc } from './page_alloc.js';
+import { GFP_KERNEL } from './mmzone.js';
+import type { PageAlloc } from './page_alloc.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, mod } from './types.js';
 import type { VmStat } from './vmstat.js';

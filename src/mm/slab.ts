@@ -15,7 +15,8 @@
 
 import type { FolioPool } from './folio.js';
 import { MT, mdWord } from './memdesc.js';
-import { GFP, GFP_KERNEL, type PageAlloc } from './page_alloc.js';
+import { GFP, GFP_KERNEL } from './mmzone.js';
+import type { PageAlloc } from './page_alloc.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER, PAGE_SIZE } from './types.js';
 import type { VmStat } from './vmstat.js';

@@ -35,7 +35,7 @@ import { GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT, TYPE_MASK } from './memdesc.js';
 import { VM, type Vma } from './mm_types.js';
-import { GFP_KERNEL } from './page_alloc.js';
+import { GFP_KERNEL } from './mmzone.js';
 import { vmInsertPage } from './pfnmap.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';

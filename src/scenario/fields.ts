@@ -4,7 +4,7 @@
  * parser never shows zod's generic wording.
  */
 import { z } from 'zod';
-import { GFP } from '../mm/page_alloc.js';
+import { GFP } from '../mm/mmzone.js';
 import { ERRNO, MAX_PAGE_ORDER, parseSize } from '../mm/types.js';
 
 /** A whole number ≥ 0. YAML itself reads 0x1f and 0o17, so hex needs nothing here. */

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { checkInvariants, InvariantViolation } from '../../src/check/invariants.js';
 import { LAYOUTS, Machine } from '../../src/index.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
-import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/page_alloc.js';
+import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/mmzone.js';
+import { setMigratetypeIsolate, unsetMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import { PTRS_PER_TABLE } from '../../src/mm/pgtable.js';
 import { KernelError, PAGE_SIZE } from '../../src/mm/types.js';
 import { bootBuddyinfo, observable } from '../helpers.js';
@@ -88,9 +89,9 @@ describe('invariants hold over long random operation sequences', () => {
             break;
           case 'isolate': {
             const pfn = o.pageblock * 512;
-            if (isolated.delete(pfn)) m.kernel.pa.unisolatePageblock(pfn);
+            if (isolated.delete(pfn)) unsetMigratetypeIsolate(m.kernel.pa, pfn);
             else {
-              m.kernel.pa.isolatePageblock(pfn);
+              setMigratetypeIsolate(m.kernel.pa, pfn);
               isolated.add(pfn);
             }
             m.check('full');
@@ -118,7 +119,7 @@ describe('invariants hold over long random operation sequences', () => {
         else if (x.k === 'slab') m.kmemCacheFree(x.cache, x.addr);
         else m.pagetableFree(x.h);
       }
-      for (const pfn of isolated) m.kernel.pa.unisolatePageblock(pfn);
+      for (const pfn of isolated) unsetMigratetypeIsolate(m.kernel.pa, pfn);
       m.check('full');
       expect(m.meminfo().MemFree).toBe(boot);
       expect(m.meminfo()).toMatchObject({
@@ -211,9 +212,9 @@ describe('invariants hold on a machine with several nodes and zones', () => {
         } else if (o.op === 'isolate') {
           const pfn = o.pageblock * 512;
           const was = m.page(pfn).migratetype;
-          if (isolated.delete(pfn)) m.kernel.pa.unisolatePageblock(pfn);
+          if (isolated.delete(pfn)) unsetMigratetypeIsolate(m.kernel.pa, pfn);
           else {
-            m.kernel.pa.isolatePageblock(pfn);
+            setMigratetypeIsolate(m.kernel.pa, pfn);
             isolated.add(pfn);
           }
           m.check('full');
@@ -221,7 +222,7 @@ describe('invariants hold on a machine with several nodes and zones', () => {
         } else if (live.length > 0) free(live.splice(o.pick % live.length, 1)[0]);
       }
       for (const x of live) free(x);
-      for (const pfn of isolated) m.kernel.pa.unisolatePageblock(pfn);
+      for (const pfn of isolated) unsetMigratetypeIsolate(m.kernel.pa, pfn);
       m.check('full');
       const after = observable(m);
       expect(after.meminfo).toEqual(boot.meminfo);

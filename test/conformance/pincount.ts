@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { type PinDesign, UNSAFE_PIN_DESIGNS } from '../../src/designs/pincount.js';
 import { Machine } from '../../src/index.js';
 import { migrateFolio } from '../../src/mm/migrate.js';
-import { GFP } from '../../src/mm/page_alloc.js';
+import { GFP } from '../../src/mm/mmzone.js';
 import { errnoOf } from '../helpers.js';
 
 const PAGE = 4096;

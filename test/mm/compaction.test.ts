@@ -3,6 +3,7 @@
  * rules, migration through the rmap that keeps bytes, counts and mappings, direct compaction for a
  * failing high-order allocation, the skip hints and the fragmentation indices.
  */
+
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import {
@@ -14,7 +15,8 @@ import {
 } from '../../src/mm/compaction.js';
 import { PG } from '../../src/mm/folio.js';
 import type { Kernel } from '../../src/mm/kernel.js';
-import { GFP, MIGRATE } from '../../src/mm/page_alloc.js';
+import { GFP, MIGRATE } from '../../src/mm/mmzone.js';
+import { setMigratetypeIsolate, unsetMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import { PAGEBLOCK_PAGES } from '../../src/mm/types.js';
 import { expectErrno } from '../helpers.js';
 
@@ -220,10 +222,10 @@ describe('isolate_migratepages_block (§11)', () => {
     const cmaBlocks = [...k.pa.pageblockMt].filter((mt) => mt === MIGRATE.CMA).length;
     const res = compactZone(k, cc(k, { zone: z, direct: true, allowCma: false }));
     expect(res.skipped.cma_block).toBe(cmaBlocks);
-    k.pa.isolatePageblock(thp.pfn);
+    setMigratetypeIsolate(k.pa, thp.pfn);
     const res2 = compactZone(k, cc(k, { zone: z }));
     expect(res2.skipped.isolated_block).toBe(1);
-    k.pa.unisolatePageblock(thp.pfn);
+    unsetMigratetypeIsolate(k.pa, thp.pfn);
   });
 });
 

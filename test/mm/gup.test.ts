@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { VM } from '../../src/mm/mm_types.js';
-import { GFP } from '../../src/mm/page_alloc.js';
+import { GFP } from '../../src/mm/mmzone.js';
 import { KernelBug } from '../../src/mm/types.js';
 import { errnoOf as errno } from '../helpers.js';
 

@@ -14,7 +14,7 @@ import {
   NR_MEM_TYPES,
   TYPE_MASK,
 } from '../../src/mm/memdesc.js';
-import { MIGRATE, NR_MIGRATETYPES } from '../../src/mm/page_alloc.js';
+import { MIGRATE, NR_MIGRATETYPES } from '../../src/mm/mmzone.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from '../../src/mm/types.js';
 
 describe('memory types', () => {

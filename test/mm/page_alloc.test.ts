@@ -2,7 +2,8 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
-import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/page_alloc.js';
+import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/mmzone.js';
+import { setMigratetypeIsolate, unsetMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import { PAGES_PER_SECTION } from '../../src/mm/types.js';
 import {
   bootBuddyinfo,
@@ -442,10 +443,10 @@ describe('CMA pageblocks and isolation', () => {
 
   it('an isolated CMA pageblock gets its type back when unisolated', () => {
     const m = new Machine({ memory: '1G', cma: '64M' });
-    m.kernel.pa.isolatePageblock(cmaStart);
+    setMigratetypeIsolate(m.kernel.pa, cmaStart);
     expect(m.page(cmaStart).migratetype).toBe('Isolate');
     expect(m.meminfo().CmaFree).toBe((64 - 2) * 1024);
-    m.kernel.pa.unisolatePageblock(cmaStart);
+    unsetMigratetypeIsolate(m.kernel.pa, cmaStart);
     expect(m.page(cmaStart)).toMatchObject({ type: 'buddy', order: 10, migratetype: 'CMA' });
     expect(m.meminfo().CmaFree).toBe(64 * 1024);
     // Whole again, the section gives its memmap back.
@@ -457,25 +458,25 @@ describe('CMA pageblocks and isolation', () => {
     const m = new Machine({ memory: '256M', check: 'full' });
     const pa = m.kernel.pa;
     const pb = (n: number) => n * 512;
-    pa.isolatePageblock(pb(98));
+    setMigratetypeIsolate(pa, pb(98));
     const f = m.folioAlloc(9, { gfp: GFP.MOVABLE });
     expect(m.folioPfn(f)).toBe(pb(99));
-    pa.isolatePageblock(pb(99));
+    setMigratetypeIsolate(pa, pb(99));
     m.folioPut(f); // same type on both sides: the isolated pair merges (__free_one_page)
     expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 10, migratetype: 'Isolate' });
-    pa.unisolatePageblock(pb(98));
+    unsetMigratetypeIsolate(pa, pb(98));
     // Only pageblock 98 changed type: the order-10 block was split first, 99 stays isolated.
     expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
     expect(m.page(pb(99))).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Isolate' });
-    pa.unisolatePageblock(pb(99));
+    unsetMigratetypeIsolate(pa, pb(99));
     expect(m.page(pb(98))).toMatchObject({ type: 'buddy', order: 10, migratetype: 'Movable' });
     expect(m.sections().populated).toBe(1);
   });
 
   it('a CMA pageblock given another type never merges with its CMA buddy', () => {
     const m = new Machine({ memory: '1G', cma: '64M' });
-    m.kernel.pa.isolatePageblock(cmaStart);
-    m.kernel.pa.unisolatePageblock(cmaStart, MIGRATE.MOVABLE);
+    setMigratetypeIsolate(m.kernel.pa, cmaStart);
+    unsetMigratetypeIsolate(m.kernel.pa, cmaStart, MIGRATE.MOVABLE);
     expect(m.page(cmaStart)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
     expect(m.page(cmaStart + 512)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'CMA' });
     // Entirely free, but not as whole max-order blocks: the section keeps its memmap.
@@ -494,7 +495,7 @@ describe('pageblock isolation', () => {
 
   it('makes its free blocks unallocatable until it is unisolated', () => {
     const m = small();
-    m.kernel.pa.isolatePageblock(PB);
+    setMigratetypeIsolate(m.kernel.pa, PB);
     expect(m.page(PB).migratetype).toBe('Isolate');
     // The order-10 block it was part of is split so only this pageblock changes type.
     expect(m.page(PB + 512)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
@@ -509,20 +510,20 @@ describe('pageblock isolation', () => {
     expect(m.page(PB)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Isolate' });
     m.check('full');
 
-    m.kernel.pa.unisolatePageblock(PB);
+    unsetMigratetypeIsolate(m.kernel.pa, PB);
     expect(m.allocPages(9, { gfp: GFP.MOVABLE })).toBe(PB);
     m.check('full');
   });
 
   it('unisolating merges the pageblock back with its free buddy', () => {
     const m = small();
-    m.kernel.pa.isolatePageblock(PB);
+    setMigratetypeIsolate(m.kernel.pa, PB);
     const split = [...BOOT_256M];
     split[10]--;
     split[9] += 2;
     expect(m.buddyinfo()[0].free).toEqual(split);
     expect(m.sections().populated).toBe(2);
-    m.kernel.pa.unisolatePageblock(PB);
+    unsetMigratetypeIsolate(m.kernel.pa, PB);
     expect(m.page(PB)).toMatchObject({ type: 'buddy', order: 10, migratetype: 'Movable' });
     expect(m.buddyinfo()[0].free).toEqual(BOOT_256M);
     m.check('full');
@@ -531,7 +532,7 @@ describe('pageblock isolation', () => {
   it('frees into an isolated pageblock stay there and never merge across it', () => {
     const m = small();
     const p = m.allocPages(10, { gfp: GFP.MOVABLE });
-    m.kernel.pa.isolatePageblock(p);
+    setMigratetypeIsolate(m.kernel.pa, p);
     m.freePages(p, 10);
     expect(m.page(p)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Isolate' });
     expect(m.page(p + 512)).toMatchObject({ type: 'buddy', order: 9, migratetype: 'Movable' });
@@ -540,9 +541,9 @@ describe('pageblock isolation', () => {
 
   it('refuses to isolate twice or to unisolate a live pageblock', () => {
     const m = small();
-    m.kernel.pa.isolatePageblock(PB);
-    expectErrno(() => m.kernel.pa.isolatePageblock(PB + 7), 'EBUSY');
-    expectErrno(() => m.kernel.pa.unisolatePageblock(PB + 512), 'EINVAL');
+    setMigratetypeIsolate(m.kernel.pa, PB);
+    expectErrno(() => setMigratetypeIsolate(m.kernel.pa, PB + 7), 'EBUSY');
+    expectErrno(() => unsetMigratetypeIsolate(m.kernel.pa, PB + 512), 'EINVAL');
   });
 });
 

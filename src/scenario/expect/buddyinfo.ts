@@ -4,7 +4,7 @@
  * list from order 0 up (a shorter list checks the lowest orders only).
  */
 import { z } from 'zod';
-import { ZONE_NAMES } from '../../mm/page_alloc.js';
+import { ZONE_NAMES } from '../../mm/mmzone.js';
 import { MAX_PAGE_ORDER } from '../../mm/types.js';
 import { oneOf, uint } from '../fields.js';
 import { defineExpectation, type Failure } from '../step.js';

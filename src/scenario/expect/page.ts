@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { PageInfo } from '../../machine/types.js';
 import { PG } from '../../mm/folio.js';
 import { MT_NAMES } from '../../mm/memdesc.js';
-import { MIGRATE_NAMES, ZONE_NAMES } from '../../mm/page_alloc.js';
+import { MIGRATE_NAMES, ZONE_NAMES } from '../../mm/mmzone.js';
 import type { Path } from '../diagnostics.js';
 import { hex, labelName, oneOf, order, uint } from '../fields.js';
 import { analysePageRef, pageName, pageRef, resolvePage } from '../page_ref.js';

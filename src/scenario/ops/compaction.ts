@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { COMPACT_SKIPS } from '../../mm/compaction.js';
 import { MF_NAMES } from '../../mm/memory-failure.js';
-import { ZONE_NAMES } from '../../mm/page_alloc.js';
+import { ZONE_NAMES } from '../../mm/mmzone.js';
 import { MAX_PAGE_ORDER } from '../../mm/types.js';
 import { resolveAddr } from '../address.js';
 import { hex, labelName, nid, oneOf, uint } from '../fields.js';

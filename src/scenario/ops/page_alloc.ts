@@ -4,7 +4,7 @@
  */
 
 import type { Machine } from '../../machine/machine.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../../mm/page_alloc.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../../mm/mmzone.js';
 import { count, gfpFlags, gfpWord, hex, labelName, nid, oneOf, order } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { analysePageRef, pageName, pageRef, resolvePage } from '../page_ref.js';

@@ -1,0 +1,136 @@
+/**
+ * Nodes, zones, migratetypes and GFP flags: the vocabulary the allocator and its callers share.
+ *
+ * Models: include/linux/mmzone.h (enum migratetype, struct zone, pg_data_t, the free_area list
+ * heads), include/linux/gfp.h and gfp_types.h (gfp_migratetype, gfp_zone, the GFP_* sets).
+ * A zone's free lists are heads and tails of rows in the allocator's buddy-row pool
+ * (free_area.ts); the zone keeps only those ends and the per-list counts.
+ */
+import { MAX_PAGE_ORDER, NR_PAGE_ORDERS } from './types.js';
+
+export const MIGRATE = {
+  UNMOVABLE: 0,
+  MOVABLE: 1,
+  RECLAIMABLE: 2,
+  CMA: 3,
+  ISOLATE: 4,
+} as const;
+export const MIGRATE_NAMES = ['Unmovable', 'Movable', 'Reclaimable', 'CMA', 'Isolate'] as const;
+export const NR_MIGRATETYPES = MIGRATE_NAMES.length;
+
+export const ZONE = { DMA32: 0, NORMAL: 1, MOVABLE: 2 } as const;
+export const ZONE_NAMES = ['DMA32', 'Normal', 'Movable'] as const;
+export type ZoneId = (typeof ZONE)[keyof typeof ZONE];
+
+/** GFP flags the model understands (include/linux/gfp_types.h). */
+export const GFP = {
+  DMA32: 1 << 0,
+  MOVABLE: 1 << 1,
+  RECLAIMABLE: 1 << 2,
+  /** Make a compound page (a folio) of a high-order allocation. */
+  COMP: 1 << 3,
+  ZERO: 1 << 4,
+  /** Only the preferred node, no fallback to others. */
+  THISNODE: 1 << 5,
+  NOWARN: 1 << 6,
+  /** __GFP_DIRECT_RECLAIM: the caller may wait; a failing high-order request compacts and retries. */
+  DIRECT_RECLAIM: 1 << 7,
+} as const;
+export const GFP_KERNEL = 0;
+export const GFP_USER = 0;
+export const GFP_HIGHUSER_MOVABLE = GFP.MOVABLE;
+export const GFP_TRANSHUGE = GFP.MOVABLE | GFP.COMP;
+
+/** migratetype_is_mergeable(): only the per-cpu types merge with a buddy of another type. */
+export const isMergeable = (mt: number): boolean => mt < MIGRATE.CMA;
+
+export function gfpMigratetype(gfp: number): number {
+  if (gfp & GFP.MOVABLE) return MIGRATE.MOVABLE;
+  if (gfp & GFP.RECLAIMABLE) return MIGRATE.RECLAIMABLE;
+  return MIGRATE.UNMOVABLE;
+}
+
+/** The highest zone an allocation may use (gfp_zone()). */
+export function gfpZone(gfp: number): ZoneId {
+  if (gfp & GFP.DMA32) return ZONE.DMA32;
+  if (gfp & GFP.MOVABLE) return ZONE.MOVABLE;
+  return ZONE.NORMAL;
+}
+
+/** Frames in a max-order block (MAX_ORDER_NR_PAGES). */
+export const MAX_BLOCK = 1 << MAX_PAGE_ORDER;
+/** End of a free list (the rows are linked by index). */
+export const NIL = -1;
+const NR_LISTS = NR_PAGE_ORDERS * NR_MIGRATETYPES;
+/** Index of the (order, migratetype) free list: free_area[order].free_list[mt]. */
+export const listIndex = (order: number, mt: number): number => order * NR_MIGRATETYPES + mt;
+
+export class Zone {
+  /** Frames in the zone's span that are RAM. */
+  presentPages = 0;
+  /** Present frames handed to the buddy allocator at boot (present − reserved). */
+  managedPages = 0;
+  freePages = 0;
+  /** CMA frames in the zone (free or allocated). */
+  cmaPages = 0;
+  /** PGALLOC_<zone>: pages allocated from this zone (/proc/vmstat pgalloc_dma32, pgalloc_normal...). */
+  pgalloc = 0;
+  readonly head = new Int32Array(NR_LISTS).fill(NIL);
+  readonly tail = new Int32Array(NR_LISTS).fill(NIL);
+  /** Free blocks on each (order, migratetype) list. */
+  readonly nrFree = new Float64Array(NR_LISTS);
+
+  constructor(
+    readonly id: ZoneId,
+    readonly nid: number,
+    readonly startPfn: number,
+    readonly endPfn: number,
+  ) {}
+
+  get name(): string {
+    return ZONE_NAMES[this.id];
+  }
+
+  /** NR_FREE_CMA_PAGES: free frames on the CMA lists (counted from them, not kept on the side). */
+  freeCmaPages(): number {
+    let n = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) n += this.nrFree[listIndex(o, MIGRATE.CMA)] * (1 << o);
+    return n;
+  }
+
+  get spannedPages(): number {
+    return this.endPfn - this.startPfn;
+  }
+
+  contains(pfn: number): boolean {
+    return pfn >= this.startPfn && pfn < this.endPfn;
+  }
+
+  /** Free blocks of one order over all migratetypes (a /proc/buddyinfo column). */
+  freeBlocks(order: number): number {
+    let n = 0;
+    for (let mt = 0; mt < NR_MIGRATETYPES; mt++) n += this.nrFree[listIndex(order, mt)];
+    return n;
+  }
+}
+
+export interface PgDat {
+  nid: number;
+  startPfn: number;
+  endPfn: number;
+  zones: Zone[];
+}
+
+export interface MemoryLayout {
+  /** Bytes of RAM. */
+  memory: number;
+  nodes: number;
+  /** Bytes at the top of each node given to ZONE_MOVABLE in total (movablecore=). */
+  movable: number;
+  /** Bytes of CMA carved from the end of the first node's ZONE_NORMAL (or DMA32). */
+  cma: number;
+  /** Ranges the kernel owns from boot, in bytes. */
+  reserved: { start: number; size: number }[];
+  /** Physical address of the shared zero page; it must lie in a reserved range (it is in .bss). */
+  zeroPage: number;
+}

@@ -1,0 +1,64 @@
+/**
+ * Pageblock isolation: a pageblock's free blocks become unallocatable (MIGRATE_ISOLATE) while
+ * compaction, memory offlining or a contiguous allocation works on it, then get their type back.
+ *
+ * Models: mm/page_isolation.c set_migratetype_isolate / unset_migratetype_isolate and
+ * mm/page_alloc.c __move_freepages_block_isolate. The type a pageblock had before isolation is
+ * kept beside it (PageAlloc.isolatedFrom), as current Linux keeps isolation as a separate bit.
+ */
+import { MT, mdMigratetype, mdOrder, mdType } from './memdesc.js';
+import { MAX_BLOCK, MIGRATE, type Zone } from './mmzone.js';
+import type { PageAlloc } from './page_alloc.js';
+import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
+
+/** set_migratetype_isolate() for the pageblock holding `pfn`: its free blocks leave the allocator. */
+export function setMigratetypeIsolate(pa: PageAlloc, pfn: number): void {
+  const pb = Math.floor(pfn / PAGEBLOCK_PAGES);
+  if (pa.pageblockMt[pb] === MIGRATE.ISOLATE)
+    throw new KernelError('EBUSY', `pageblock ${pb} is already isolated`);
+  const start = pb * PAGEBLOCK_PAGES;
+  const z = pa.zoneOf(start);
+  pa.ensurePopulated(start);
+  splitMaxOrderCovering(pa, z, start);
+  pa.isolatedFrom.set(pb, pa.pageblockMt[pb]);
+  pa.pageblockMt[pb] = MIGRATE.ISOLATE;
+  pa.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, MIGRATE.ISOLATE);
+}
+
+/**
+ * unset_migratetype_isolate() for the pageblock holding `pfn`. It gets back the migratetype it had
+ * before it was isolated, unless `mt` says otherwise.
+ */
+export function unsetMigratetypeIsolate(pa: PageAlloc, pfn: number, mt?: number): void {
+  const pb = Math.floor(pfn / PAGEBLOCK_PAGES);
+  if (pa.pageblockMt[pb] !== MIGRATE.ISOLATE)
+    throw new KernelError('EINVAL', `pageblock ${pb} is not isolated`);
+  const start = pb * PAGEBLOCK_PAGES;
+  mt ??= pa.isolatedFrom.get(pb) ?? MIGRATE.MOVABLE;
+  pa.isolatedFrom.delete(pb);
+  const z = pa.zoneOf(start);
+  // Two isolated buddies merge like any same-type pair; split such a block first so only this
+  // pageblock changes type (__move_freepages_block_isolate splits a free page spanning it).
+  splitMaxOrderCovering(pa, z, start);
+  pa.pageblockMt[pb] = mt;
+  pa.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, mt);
+  // A wholly free pageblock could not merge with its buddy while isolated; take it off its list
+  // and free it again so it does (__putback_isolated_page).
+  const lo = pa.memmap.lo(start);
+  if (mdType(lo) === MT.BUDDY && mdOrder(lo) === PAGEBLOCK_ORDER) {
+    pa.area.removeFree(z, start, PAGEBLOCK_ORDER);
+    pa.mergeFree(z, start, PAGEBLOCK_ORDER);
+    pa.maybeDepopulate(Math.floor(start / PAGES_PER_SECTION));
+  }
+}
+
+/** A free max-order block spans two pageblocks; split it so one pageblock can change type. */
+function splitMaxOrderCovering(pa: PageAlloc, z: Zone, pfn: number): void {
+  const head = pfn - (pfn % MAX_BLOCK);
+  const lo = pa.memmap.lo(head);
+  if (mdType(lo) !== MT.BUDDY || mdOrder(lo) !== MAX_PAGE_ORDER) return;
+  const mt = mdMigratetype(lo);
+  pa.area.removeFree(z, head, MAX_PAGE_ORDER);
+  pa.area.insertFree(z, head + PAGEBLOCK_PAGES, PAGEBLOCK_ORDER, mt, false);
+  pa.area.insertFree(z, head, PAGEBLOCK_ORDER, mt, false);
+}
