@@ -99,9 +99,8 @@ export class PinTracker {
   private lastSection = -1;
   private lastCounts: Int32Array | undefined;
 
-  private counts(pfn: number): Int32Array {
-    const s = Math.floor(pfn / PAGES_PER_SECTION);
-    if (s === this.lastSection) return this.lastCounts!;
+  /** The truth's counts for section `s`, created on first use. */
+  private sectionCounts(s: number): Int32Array {
     let a = this.truth.get(s);
     if (!a) {
       a = new Int32Array(PAGES_PER_SECTION);
@@ -127,7 +126,10 @@ export class PinTracker {
    * design to count on (vmalloc pages pin through their own refcount bias, vmalloc.ts).
    */
   tally(pfn: number, delta: 1 | -1): void {
-    this.counts(pfn)[mod(pfn, PAGES_PER_SECTION)] += delta;
+    // One float division per page: runs of pages stay in the cached section.
+    const s = Math.floor(pfn / PAGES_PER_SECTION);
+    const a = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
+    a[pfn - s * PAGES_PER_SECTION] += delta;
     this.livePins += delta;
     if (delta > 0) this.pinsTaken++;
   }
