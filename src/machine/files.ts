@@ -27,10 +27,17 @@ export function fileByName(k: Kernel, name: string): File {
   return f;
 }
 
-/** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
-export function fileCreate(k: Kernel, name: string, size: number, content?: number | Uint8Array): void {
+/** A file on a disk filesystem (content on disk, nothing cached) or a memfd (shmem, content cached). */
+export function fileCreate(
+  k: Kernel,
+  name: string,
+  size: number,
+  content: number | Uint8Array | undefined,
+  memfd: boolean,
+): void {
   if (k.pagecache.files.has(name)) throw new InputError(`file '${name}' already exists`);
-  k.pagecache.create(name, byteCount(size), content);
+  if (memfd) k.pagecache.memfdCreate(name, byteCount(size), content);
+  else k.pagecache.create(name, byteCount(size), content);
 }
 
 /** truncate(): shrink or grow; pages beyond the new end leave every mapping and the cache. */
@@ -45,7 +52,11 @@ export function fileContents(k: Kernel, name: string, offset: number, len: numbe
   for (let done = 0; done < len; ) {
     const a = offset + done;
     const n = Math.min(len - done, PAGE_SIZE - mod(a, PAGE_SIZE));
-    f.backing.read(Math.floor(a / PAGE_SIZE), mod(a, PAGE_SIZE), n, out, done);
+    const index = Math.floor(a / PAGE_SIZE);
+    // shmem has no disk: its contents are the page cache (a hole reads as zeros).
+    const row = f.shmem ? k.pagecache.lookup(f, index) : -1;
+    if (row >= 0) k.frames.read(k.folios.pfn[row], mod(a, PAGE_SIZE), n, out, done);
+    else if (!f.shmem) f.backing.read(index, mod(a, PAGE_SIZE), n, out, done);
     done += n;
   }
   return out;

@@ -181,11 +181,19 @@ export class Machine extends MachineBase {
 
   // ---------------------------------------------------------------- files (files.ts)
 
-  /** Create a file of `size` bytes whose content is one repeated byte or exact bytes. */
-  fileCreate(name: string, size: number, content?: number | Uint8Array): void {
+  /**
+   * Create a file of `size` bytes whose content is one repeated byte or exact bytes: on a disk
+   * filesystem (on disk, not cached), or with `memfd` a shmem file whose written bytes are cached.
+   */
+  fileCreate(
+    name: string,
+    size: number,
+    content?: number | Uint8Array,
+    opts: { memfd?: boolean } = {},
+  ): void {
     V.len('size', size);
     if (typeof content === 'number') V.byte('content', content);
-    fileCreate(this.k, name, size, content);
+    this.after(fileCreate(this.k, name, size, content, opts.memfd ?? false));
   }
 
   /** truncate(): shrink or grow; pages beyond the new end leave every mapping and the cache. */
@@ -198,7 +206,7 @@ export class Machine extends MachineBase {
     return this.after(fileFsync(this.k, fileByName(this.k, name)));
   }
 
-  /** What the file holds on disk (for checking writeback). */
+  /** What the file holds: on disk for a disk file (for checking writeback), the page cache for a memfd. */
   fileContents(name: string, offset: number, len: number): Uint8Array {
     return fileContents(this.k, name, V.len('offset', offset), V.len('len', len));
   }

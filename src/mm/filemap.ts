@@ -69,6 +69,35 @@ export class PageCache {
     return f;
   }
 
+  /**
+   * memfd_create() + ftruncate() + write(): a named shmem file. shmem has no backing store, so the
+   * written bytes sit in the page cache at once, dirty (shmem_write_end); pages never written stay
+   * holes.
+   */
+  memfdCreate(name: string, size: number, content?: Uint8Array | number): File {
+    const f = this.create(name, size, undefined, true);
+    this.files.set(name, f);
+    if (content === undefined) return f;
+    const end = typeof content === 'number' ? size : Math.min(size, content.length);
+    try {
+      for (let i = 0, off = 0; off < end; i++, off += PAGE_SIZE) {
+        const row = this.getFolio(f, i);
+        const pfn = this.folios.pfn[row];
+        const len = Math.min(PAGE_SIZE, end - off);
+        if (typeof content === 'number') this.frames.fillRange(pfn, 0, len, content);
+        else this.frames.write(pfn, 0, content.subarray(off, off + len));
+        this.folios.setFlag(row, PG.dirty);
+      }
+    } catch (e) {
+      // Out of memory half way: the file never existed (the write's ENOMEM comes back unchanged).
+      for (const i of [...this.cachedFrom(f, 0)]) this.removeFolio(f, i, true);
+      this.files.delete(name);
+      throw e;
+    }
+    f.dirty = true;
+    return f;
+  }
+
   /** Every file, shmem ones included. */
   allFiles(): readonly File[] {
     return this.byId;
@@ -134,6 +163,8 @@ export class PageCache {
    * folio_mkclean, which needs the page tables: page-writeback.ts passes it).
    */
   sync(f: File, clearForIo?: (row: number) => void): Errno | null {
+    // shmem's fsync is noop_fsync: no backing store to write to, dirty folios stay dirty.
+    if (f.shmem) return null;
     for (let i = 0; i < f.pages.length; i++) {
       if (f.pages[i] === 0) continue;
       const row = this.folios.row(f.pages[i]);

@@ -237,7 +237,14 @@ function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: 
  * run deoptimises that compiled loop again on every call (unpinning is benchmarked against
  * io_uring's unregistration).
  */
-function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean, dirty: boolean): number {
+function releaseAll(
+  k: Kernel,
+  mm: Mm,
+  start: number,
+  pfns: Float64Array,
+  pin: boolean,
+  dirty: boolean,
+): number {
   const { pa, pins, folios } = k;
   const { memmap, zeroPfn } = pa;
   let zero = 0;

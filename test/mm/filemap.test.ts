@@ -154,3 +154,68 @@ describe('shared anonymous memory (shmem)', () => {
     expect(m.process(c).rss.shmem).toBe(1);
   });
 });
+
+describe('memfd files (shmem: memfd_create + write)', () => {
+  function memfd(byte?: number) {
+    const m = new Machine({ memory: '512M', check: 'full' });
+    m.fileCreate('mfd', 2 * PAGE, byte, { memfd: true });
+    return { m, p: m.spawn('p') };
+  }
+
+  it('written bytes sit in the page cache at once, dirty and counted as Shmem; unwritten pages are holes', () => {
+    const { m } = memfd(0x5a);
+    expect(m.fileInfo('mfd')).toMatchObject({ cached: 2, dirty: true });
+    expect(m.meminfo().Shmem).toBe(8);
+    expect(m.fileContents('mfd', PAGE, 2)).toEqual(new Uint8Array([0x5a, 0x5a]));
+    const holes = memfd();
+    expect(holes.m.fileInfo('mfd').cached).toBe(0);
+    expect(holes.m.meminfo().Shmem).toBe(0);
+  });
+
+  it('a shared writable mapping is not dirty-tracked: a read fault maps the page writable (no writenotify)', () => {
+    const { m, p } = memfd(1);
+    const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['shared'], file: 'mfd' });
+    m.read(p, a, 1);
+    expect(m.pageAt(p, a)!.pte).toContain('write');
+    expect(m.process(p).rss).toMatchObject({ shmem: 1, file: 0 });
+    m.fileCreate('disk', PAGE, 1);
+    const d = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'disk' });
+    m.read(p, d, 1);
+    expect(m.pageAt(p, d)!.pte).not.toContain('write');
+  });
+
+  it('fsync is noop_fsync: the folios stay dirty and nothing changes', () => {
+    const { m, p } = memfd(1);
+    const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['shared'], file: 'mfd' });
+    m.write(p, a, { byte: 7, len: 1 });
+    expect(m.fileSync('mfd')).toBeNull();
+    expect(m.fileInfo('mfd').dirty).toBe(true);
+    expect(m.pageAt(p, a)!.pte).toContain('write');
+    expect(m.fileContents('mfd', 0, 2)).toEqual(new Uint8Array([7, 1]));
+  });
+
+  it('a long-term R/W pin of a shared memfd mapping works; of a shared disk file it is EFAULT (gup_longterm.c)', () => {
+    const { m, p } = memfd(0);
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'mfd' });
+    m.write(p, a, { byte: 0, len: PAGE });
+    const pin = m.pinUserPages(p, a, 1, ['write', 'longterm']);
+    expect(m.pageAt(p, a)!.pins).toBe(1);
+    m.unpinUserPages(pin.id);
+    m.fileCreate('disk', PAGE, 0);
+    const d = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'disk' });
+    m.write(p, d, { byte: 0, len: PAGE });
+    expect(() => m.pinUserPages(p, d, 1, ['write', 'longterm'])).toThrow(/EFAULT/);
+    // In a private mapping the write pin COWs into an anonymous page first: allowed for both.
+    for (const f of ['mfd', 'disk']) {
+      const q = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private'], file: f });
+      const h = m.pinUserPages(p, q, 1, ['write', 'longterm']);
+      expect(m.pageAt(p, q)).toMatchObject({ type: 'anon', pins: 1 });
+      m.unpinUserPages(h.id);
+    }
+  });
+
+  it('a second file of the same name is refused, memfd or not', () => {
+    const { m } = memfd();
+    expect(() => m.fileCreate('mfd', PAGE)).toThrow(/already exists/);
+  });
+});

@@ -5,20 +5,24 @@ import { checkBytes, hexBytes, valueExpect } from './vm.js';
 
 export const createOp = defineOp({
   name: 'create',
-  doc: 'a file of `size` bytes whose on-disk content is one repeated byte or exact hex bytes',
+  doc: 'a file of `size` bytes holding one repeated byte or exact hex bytes: on a disk filesystem (on disk, not cached), or with `memfd: true` a memfd_create() shmem file (written bytes cached, no writeback, no dirty tracking)',
   fields: {
     file: labelName(),
     size: size(),
     byte: byteValue().optional(),
     data: hexData().optional(),
+    memfd: z.boolean().default(false),
   },
   binds: { key: 'file', kind: 'file', memory: false },
   analyse: (a, ctx) => {
     if (a.byte !== undefined && a.data !== undefined) ctx.error([], 'give at most one of byte and data');
   },
   run: (a, { m }) => {
-    m.fileCreate(a.file, a.size, a.data !== undefined ? hexBytes(a.data) : a.byte);
-    return { summary: `${a.file}: ${a.size} bytes`, binding: { kind: 'file', value: a.file } };
+    m.fileCreate(a.file, a.size, a.data !== undefined ? hexBytes(a.data) : a.byte, { memfd: a.memfd });
+    return {
+      summary: `${a.file}: ${a.size} bytes${a.memfd ? ' (memfd)' : ''}`,
+      binding: { kind: 'file', value: a.file },
+    };
   },
 });
 
