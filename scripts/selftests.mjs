@@ -240,23 +240,73 @@ const NON_ANON = {
       '{ op: expect, page: { proc: p, addr: smem+4K }, state: { type: zero, order: 9 } }',
     ],
   },
-  'cow-memfd': {
-    desc: 'Basic COW ... with memfd',
-    what: 'a one-page file mapped private (read-write) and shared (read-only), both read; a write through the private mapping must not reach the shared one',
-    machine: '{ memory: 512M, check: full }',
-    steps: [
-      '{ op: spawn, name: p }',
-      '{ op: create, file: f, size: 4K, byte: 0 }',
-      '{ op: mmap, proc: p, name: mem, size: 4K, prot: rw, flags: [private], file: f }',
-      '{ op: mmap, proc: p, name: smem, size: 4K, prot: r, flags: [shared], file: f }',
-      '{ op: read, proc: p, addr: mem, expect: { byte: 0 } }',
-      '{ op: read, proc: p, addr: smem, expect: { byte: 0 } }',
-      '{ op: write, proc: p, addr: mem, len: 4K, byte: 0xff }',
-      '{ op: read, proc: p, addr: smem, len: 4K, expect: { byte: 0 } }',
-      '{ op: expect, page: { proc: p, addr: mem }, state: { type: anon, anon_exclusive: true } }',
-    ],
-  },
+  ...Object.fromEntries(
+    [
+      ['memfd', 'memfd', 'true', 'a memfd (shmem)'],
+      ['tmpfile', 'tmpfile', 'false', 'a file on a disk filesystem (tmpfile())'],
+    ].map(([name, runner, memfd, what]) => [
+      `cow-${name}`,
+      {
+        desc: `Basic COW ... with ${runner}`,
+        what: `${what}, one page, mapped private (read-write) and shared (read-only), both read; a write through the private mapping must not reach the shared one`,
+        machine: '{ memory: 512M, check: full }',
+        steps: [
+          '{ op: spawn, name: p }',
+          `{ op: create, file: f, size: 4K, byte: 0, memfd: ${memfd} }`,
+          '{ op: mmap, proc: p, name: mem, size: 4K, prot: rw, flags: [private], file: f }',
+          '{ op: mmap, proc: p, name: smem, size: 4K, prot: r, flags: [shared], file: f }',
+          '{ op: read, proc: p, addr: mem, expect: { byte: 0 } }',
+          '{ op: read, proc: p, addr: smem, expect: { byte: 0 } }',
+          '{ op: write, proc: p, addr: mem, len: 4K, byte: 0xff }',
+          '{ op: read, proc: p, addr: smem, len: 4K, expect: { byte: 0 } }',
+          '{ op: expect, page: { proc: p, addr: mem }, state: { type: anon, anon_exclusive: true } }',
+        ],
+      },
+    ]),
+  ),
 };
+
+/**
+ * gup_longterm.c's io_uring cases (the GUP_TEST ones need CONFIG_GUP_TEST): a fixed buffer is a
+ * FOLL_WRITE|FOLL_PIN|FOLL_LONGTERM pin. It must work in a private mapping (the write COWs the page
+ * into anonymous memory first) and in a shared mapping of shmem, and fail with EFAULT in a shared
+ * mapping of a file whose filesystem tracks dirty pages for writeback (ext4 here).
+ */
+const GUP_LONGTERM = Object.fromEntries(
+  [
+    ['memfd', 'true', 'a memfd (shmem)'],
+    ['tmpfile', 'false', 'a file on a disk filesystem (tmpfile())'],
+  ].flatMap(([runner, memfd, what]) =>
+    ['shared', 'private'].map((share) => {
+      const works = share === 'private' || memfd === 'true';
+      const pin = works
+        ? '{ op: pin, proc: p, addr: mem, pages: 1, flags: [write, longterm], as: buf }'
+        : '{ op: pin, proc: p, addr: mem, pages: 1, flags: [write, longterm], expect_error: EFAULT }';
+      const after = works
+        ? [
+            `{ op: expect, page: { proc: p, addr: mem }, state: { type: ${share === 'private' ? 'anon' : 'file'}, pins: 1 } }`,
+            '{ op: unpin, pin: buf }',
+          ]
+        : [];
+      return [
+        `gup-longterm-iouring-${share}--${runner}`,
+        {
+          desc: `io_uring fixed buffer with MAP_${share.toUpperCase()} file mapping ... with ${runner}`,
+          what: `${what}, one page, mapped ${share} and written, then registered as an io_uring fixed buffer: ${works ? 'the long-term write pin must work' : 'the long-term write pin must fail with EFAULT (the filesystem needs dirty tracking)'}`,
+          machine: '{ memory: 512M, check: full }',
+          steps: [
+            '{ op: spawn, name: p }',
+            `{ op: create, file: f, size: 4K, memfd: ${memfd} }`,
+            `{ op: mmap, proc: p, name: mem, size: 4K, prot: rw, flags: [${share}], file: f }`,
+            '{ op: write, proc: p, addr: mem, len: 4K, byte: 0 }',
+            pin,
+            ...after,
+          ],
+        },
+      ];
+    }),
+  ),
+);
 
 function write(name, source, desc, what, machine, steps) {
   const head = [
@@ -312,6 +362,10 @@ for (const [test, t] of Object.entries(ANON))
   }
 for (const [name, t] of Object.entries(NON_ANON)) {
   write(name, 'cow.c', t.desc, `${t.what}.`, t.machine, t.steps);
+  n++;
+}
+for (const [name, t] of Object.entries(GUP_LONGTERM)) {
+  write(name, 'gup_longterm.c', t.desc, `${t.what}.`, t.machine, t.steps);
   n++;
 }
 console.log(`${n} scenarios in ${DIR}`);

@@ -15,7 +15,7 @@
  * load (see w_peek), and only when pagemap says the page is present, so it never faults.
  *
  * Commands (S, C: slot numbers; NAME: region; OFF, LEN: bytes; hex numbers without 0x):
- *   spawn S | fork S C | exit S | file ID LEN BYTE | quit
+ *   spawn S | fork S C | exit S | file ID LEN BYTE|- memfd|disk | quit
  *   mmap S NAME LEN PROT FLAGS [FILEID OFF]   FLAGS: private|shared[,populate]
  *   munmap|mprotect|madvise S NAME OFF LEN [PROT|ADVICE]
  *   read S NAME OFF LEN | write S NAME OFF HEXDATA | fill S NAME OFF LEN BYTE
@@ -43,6 +43,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -693,6 +694,41 @@ static void ksm_scan_cmd(void)
 	printf(ok ? "ok\n" : "err ksmscan ETIMEDOUT\n");
 }
 
+/*
+ * A regular file on a disk filesystem, as the model's files are (dirty tracking, writeback): an
+ * unnamed O_TMPFILE, gone when its last descriptor closes, so a run never leaves a file behind.
+ * Not on tmpfs, which is shmem (that is what `memfd` is for).
+ */
+static int disk_file(void)
+{
+	const char *dirs[] = {getenv("PAGELAB_ORACLE_FILEDIR"), "/var/tmp", "."};
+	for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+		if (!dirs[i]) continue;
+		int fd = open(dirs[i], O_TMPFILE | O_RDWR, 0600);
+		struct statfs st;
+		if (fd >= 0 && fstatfs(fd, &st) == 0 && st.f_type != 0x01021994 /* TMPFS_MAGIC */) return fd;
+		if (fd >= 0) close(fd);
+	}
+	return -1;
+}
+
+/*
+ * The file's contents: BYTE repeated (or nothing: holes). A disk file's bytes go to the disk and
+ * leave the page cache (fdatasync, then POSIX_FADV_DONTNEED drops the clean pages), so it starts
+ * uncached like the model's; a memfd's stay in its page cache, which is all shmem has.
+ */
+static const char *fill_file(int fd, size_t len, int byte, int disk)
+{
+	if (byte < 0 || len == 0) return "ok";
+	unsigned char *b = malloc(len);
+	memset(b, byte, len);
+	ssize_t w = pwrite(fd, b, len, 0);
+	free(b);
+	if (w != (ssize_t)len) return "err file EIO";
+	if (disk && (fdatasync(fd) || posix_fadvise(fd, 0, (off_t)len, POSIX_FADV_DONTNEED))) return "err file EIO";
+	return "ok";
+}
+
 static void controller_cmd(char *line)
 {
 	char copy[LINE], out[LINE], *a[12];
@@ -708,18 +744,16 @@ static void controller_cmd(char *line)
 	} else if (!strcmp(c, "file")) {
 		int id = atoi(a[1]);
 		size_t len = strtoul(a[2], NULL, 16);
-		int fd = memfd_create("pagelab-file", 0);
+		int disk = n > 4 && !strcmp(a[4], "disk");
+		int fd = disk ? disk_file() : memfd_create("pagelab-file", 0);
 		if (id < 0 || id >= MAXFILE || fd < 0 || ftruncate(fd, (off_t)len) < 0 || dup2(fd, FILE_FD0 + id) < 0) {
-			printf("err file EINVAL\n");
+			printf("err file %s\n", fd < 0 && disk ? "ENOTSUP" : "EINVAL");
+			if (fd >= 0) close(fd);
 			return;
 		}
 		close(fd);
 		fd = FILE_FD0 + id;
-		unsigned char *b = malloc(len ? len : 1);
-		memset(b, (int)strtoul(a[3], NULL, 16), len);
-		if (pwrite(fd, b, len, 0) != (ssize_t)len) printf("err file EIO\n");
-		else printf("ok\n");
-		free(b);
+		printf("%s\n", fill_file(fd, len, strcmp(a[3], "-") ? (int)strtoul(a[3], NULL, 16) : -1, disk));
 	} else if (!strcmp(c, "obs")) {
 		observe(s, n > 2 ? a[2] : "");
 	} else if (!strcmp(c, "ksmscan")) {

@@ -1,7 +1,7 @@
 /**
  * The oracle subset of a scenario as probe commands (src/oracle/probe.c): the steps the real
  * kernel can execute from user space, each with the pages to observe after it. Anything else —
- * allocator and slab ops, files beyond a filled memfd, fixed addresses, GUP flags no user-space
+ * allocator and slab ops, files with exact contents, fixed addresses, GUP flags no user-space
  * path gives — makes the scenario not oracle-able, and the error says which step and why.
  */
 import { PAGE_SIZE, parseSize } from '../mm/types.js';
@@ -146,7 +146,10 @@ const HANDLERS: Record<string, Handler> = {
   },
   create: (p, a) => {
     if (a.data !== undefined) p.fail('a file with exact data (the probe fills files with one byte)');
-    return cmds(`file ${p.newFile(String(a.file))} ${x(Number(a.size))} ${x(Number(a.byte ?? 0))}`);
+    const fill = a.byte === undefined ? '-' : x(Number(a.byte));
+    return cmds(
+      `file ${p.newFile(String(a.file))} ${x(Number(a.size))} ${fill} ${a.memfd ? 'memfd' : 'disk'}`,
+    );
   },
   mmap: (p, a) => {
     const flags = a.flags as string[];

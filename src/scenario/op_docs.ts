@@ -53,6 +53,8 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
   'kmem_cache_create.reclaimable': 'SLAB_RECLAIM_ACCOUNT: its slabs count as reclaimable',
   'kmem_cache_free.cache': "the cache (default: the object's own; needed for a kmalloc object)",
   'kmalloc.size': 'object size in bytes; above two pages kmalloc takes whole pages',
+  'create.memfd':
+    'memfd_create(): a shmem file (bytes cached at once, no writeback) instead of a file on disk',
   'free_pages.order': 'the order it was allocated with (default: the label says)',
   'read.expect': 'what the load must see: {byte: N}, {data: hex} or {signal: SIGSEGV}',
   'write.expect': 'the signal the store must raise ({signal: SIGSEGV})',
