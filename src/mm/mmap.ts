@@ -206,15 +206,14 @@ function overlaps(mm: Mm, start: number, end: number): boolean {
  * populate_vma_page_range(): fault every page in, with write faults for private writable
  * mappings (so they get real pages, not the zero page) and read faults otherwise. FOLL_FORCE is
  * added only for accessible VMAs, so on a PROT_NONE one check_vma_flags fails with EFAULT, which
- * mm_populate ignores: nothing is mapped.
+ * mm_populate ignores: nothing is mapped. Running out of memory half way is ignored the same way
+ * (__mm_populate with ignore_errors): mmap succeeds with what was populated.
  */
 function populate(k: Kernel, vma: Vma): void {
   if (!(vma.flags & (VM.READ | VM.WRITE | VM.EXEC))) return;
   const write = (vma.flags & (VM.WRITE | VM.SHARED)) === VM.WRITE;
   for (let a = vma.start; a < vma.end; a += PAGE_SIZE) {
-    const r = handleMmFault(k, vma, a, write ? FAULT.WRITE : 0);
-    if (r === 'oom') throw new KernelError('ENOMEM', `MAP_POPULATE ran out of memory at 0x${a.toString(16)}`);
-    if (r !== 'ok') break;
+    if (handleMmFault(k, vma, a, write ? FAULT.WRITE : 0) !== 'ok') break;
   }
 }
 
