@@ -1,7 +1,7 @@
 /**
- * User addresses in scenario files: a region name (`buf`), a region plus an offset (`buf+4K`,
- * `buf+0x1000`), or a number (`0x7f0000000000`). Region names are the labels `mmap` binds; the
- * parser checks that each is defined before use.
+ * Addresses in scenario files: a label (`buf`), a label plus an offset (`buf+4K`, `buf+0x1000`),
+ * or a number (`0x7f0000000000`). User addresses name the regions `mmap` binds; kernel addresses
+ * (a vmalloc `area:`) name what vmalloc steps bind. The parser checks each is defined before use.
  */
 import { z } from 'zod';
 import { parseSize } from '../mm/types.js';
@@ -33,10 +33,15 @@ function split(a: Addr): { name?: string; offset: number } | string {
   }
 }
 
-export function analyseAddr(a: Addr, path: Path, ctx: StaticContext): void {
+export function analyseAddr(
+  a: Addr,
+  path: Path,
+  ctx: StaticContext,
+  kinds: readonly string[] = ['region'],
+): void {
   const s = split(a);
   if (typeof s === 'string') ctx.error(path, s);
-  else if (s.name !== undefined) ctx.use(s.name, ['region'], path);
+  else if (s.name !== undefined) ctx.use(s.name, kinds, path);
 }
 
 /** The address now: the region's start (as mmap placed it) plus the offset. */

@@ -37,6 +37,7 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
   pin: 'a pin or reference label (from pin or get)',
   area: 'a vmalloc area label (from vmalloc or vmalloc_user)',
   pagemap: 'a device-memory label (from memremap)',
+  'device.area': 'the vmalloc area to map: its label, or label+offset to map from a page inside it',
   'fork.proc': 'the parent process',
   'fork.child': 'label for the child process',
   'exit.proc': 'the process that exits',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { run, summaries, yaml } from './helpers.js';
+import { errorsOf, run, summaries, yaml } from './helpers.js';
 
 /** The frame a label names after the run. */
 const pfnOf = (r: ReturnType<typeof run>, label: string) => r.labels.get(label).frames!(r.machine!).pfn;
@@ -198,5 +198,42 @@ describe('dump', () => {
     expect(views.steps[1].output).toContain('zoneinfo:\nnode 0 DMA32');
     expect(views.steps[1].output).toContain('slabinfo:\n(no slabs in use)');
     expect(views.steps[1].output).toContain('accounting:\nmemdesc: ');
+  });
+});
+
+describe('vmalloc areas as kernel addresses', () => {
+  it('area: NAME+OFFSET maps from the middle of an area (remap_vmalloc_range_partial finds the area holding it)', () => {
+    const r = run(
+      yaml([
+        '{ op: vmalloc_user, size: 12K, as: ring }',
+        '{ op: device, name: d, map: remap_vmalloc_range, backing: vmalloc, area: ring+4K }',
+        '{ op: spawn, name: p }',
+        '{ op: mmap, proc: p, name: buf, size: 8K, prot: rw, flags: [shared], device: d }',
+      ]),
+    );
+    expect(r.exitCode).toBe(0);
+    const m = r.machine!;
+    const ring = r.labels.num('ring');
+    const p = m.processes()[0].pid;
+    const buf = r.labels.num('buf');
+    expect(m.translate(p, buf)!.pfn).toBe(m.vmallocToPfn(ring + 4096));
+    expect(m.translate(p, buf + 4096)!.pfn).toBe(m.vmallocToPfn(ring + 8192));
+    expect(summaries(r)[1]).toBe(
+      `device: d: remap_vmalloc_range of vmalloc area ring+4K (0x${(ring + 4096).toString(16)})`,
+    );
+  });
+
+  it('area: must name a vmalloc step; an unknown label fails at parse time', () => {
+    const errs = errorsOf(
+      yaml([
+        '{ op: spawn, name: p }',
+        '{ op: mmap, proc: p, name: buf, size: 8K, prot: rw, flags: [private, anonymous] }',
+        '{ op: device, name: d, map: remap_vmalloc_range, backing: vmalloc, area: nope+4K }',
+        '{ op: device, name: e, map: remap_vmalloc_range, backing: vmalloc, area: buf+4K }',
+      ]),
+    );
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toMatch(/t\.yaml:6:\d+ steps\[2\]\.area: .*nope/);
+    expect(errs[1]).toMatch(/steps\[3\]\.area: .*buf/);
   });
 });

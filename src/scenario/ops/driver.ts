@@ -123,7 +123,7 @@ export const deviceOp = defineOp({
     map: oneOf(MAPS, 'map: one of'),
     backing: oneOf(BACKINGS, 'backing: one of'),
     size: size().optional(),
-    area: labelName().optional(),
+    area: addr().optional(),
     pagemap: labelName().optional(),
   },
   binds: { key: 'name', kind: 'device', memory: false },
@@ -135,8 +135,9 @@ export const deviceOp = defineOp({
     } else if (a.backing === 'vmalloc') {
       if (a.map !== 'remap_vmalloc_range')
         ctx.error(['map'], 'vmalloc memory is mapped with remap_vmalloc_range');
-      if (!a.area) ctx.error([], 'backing vmalloc needs area: NAME (a vmalloc or vmalloc_user step)');
-      else ctx.use(a.area, ['vmalloc'], ['area']);
+      if (a.area === undefined)
+        ctx.error([], 'backing vmalloc needs area: NAME or NAME+OFFSET (a vmalloc or vmalloc_user step)');
+      else analyseAddr(a.area, ['area'], ctx, ['vmalloc']);
     } else {
       if (a.map === 'remap_vmalloc_range')
         ctx.error(['backing'], 'remap_vmalloc_range maps vmalloc memory: backing: vmalloc');
@@ -155,11 +156,12 @@ export const deviceOp = defineOp({
     }
     const pages = a.size === undefined ? 0 : Math.ceil(a.size / PAGE_SIZE);
     const pfns = a.backing === 'vmalloc' ? [] : backingPfns(m, a.backing, pages, a.name);
-    const kaddr = a.area ? ctx.labels.num(a.area) : 0;
+    // remap_vmalloc_range_partial maps from any page of an area (find_vm_area finds the one holding it).
+    const kaddr = a.area === undefined ? 0 : resolveAddr(a.area, ctx, ['area']);
     m.defineDevice(a.name, driverFor(m, a.map, a.backing, pfns, kaddr));
     const where = pfns.length
       ? ` pfn ${hex(pfns[0])}${pfns.length > 1 ? `..${hex(pfns[pfns.length - 1])}` : ''}`
-      : ` area ${a.area}`;
+      : ` area ${addrText(a.area!, kaddr)}`;
     return {
       summary: `${a.name}: ${a.map} of ${a.backing}${where}`,
       binding: { kind: 'device', value: a.name },
