@@ -17,6 +17,7 @@ import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
 import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
 import type { PinScore } from '../mm/pincount.js';
+import { memRead, memWrite } from '../mm/proc_mem.js';
 import { type AccessResult, type UserData, userRead, userTouch, userWrite } from '../mm/uaccess.js';
 import { MachineBase } from './base.js';
 import type { MachineConfig } from './config.js';
@@ -99,6 +100,16 @@ export class Machine extends MachineBase {
   /** The process writes `data` (or `len` copies of one byte) at `addr`. */
   write(pid: number, addr: number, data: UserData): AccessResult {
     return this.after(userWrite(this.k, this.proc(pid), V.addr('addr', addr), V.userData('data', data)));
+  }
+
+  /** A write to /proc/PID/mem (ptrace's POKE): FOLL_FORCE, so read-only private memory is COWed and written. */
+  memWrite(pid: number, addr: number, data: UserData): number {
+    return this.after(memWrite(this.k, this.proc(pid).mm, V.addr('addr', addr), V.userData('data', data)));
+  }
+
+  /** A read of /proc/PID/mem (ptrace's PEEK): FOLL_FORCE, so PROT_NONE memory reads too. */
+  memRead(pid: number, addr: number, len: number): Uint8Array {
+    return this.after(memRead(this.k, this.proc(pid).mm, V.addr('addr', addr), V.len('len', len)));
   }
 
   /** One load (or store of `byte`) in every page of [addr, addr+len), as a program faults a buffer in. */

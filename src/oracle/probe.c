@@ -23,6 +23,8 @@
  *   get S LABEL NAME OFF PAGES | put S LABEL        (vmsplice into a pipe: FOLL_GET)
  *   dmaread S LABEL OFF LEN | dmawrite S LABEL OFF HEXDATA
  *   odirect S NAME OFF PAGES                        (O_DIRECT write: a short FOLL_PIN, read-only)
+ *   memwrite S NAME OFF HEXDATA | memfill S NAME OFF LEN BYTE | memread S NAME OFF LEN
+ *                                                   (/proc/self/mem: GUP with FOLL_FORCE)
  *   ksmscan                                         (ksmd on until it has made 3 full passes, then off)
  *   obs S NAME -> "p IDX PRESENT BYTE EXCL PFN COUNT FLAGS" per page, then "end"
  */
@@ -309,6 +311,31 @@ static void w_access(char **a, int write_it)
 	reply("ok %s", write_it ? "" : hex);
 }
 
+/*
+ * The worker writes or reads its own memory through /proc/self/mem, as ptrace does: the kernel's
+ * access_remote_vm with FOLL_FORCE. Opened per command: after a fork the parent's descriptor
+ * would still name the parent's mm.
+ */
+static void w_mem(char **a, int mode)
+{
+	char *p = waddr(a[2], a[3]);
+	if (!p) return;
+	static unsigned char hexbuf[LINE / 2];
+	size_t len = mode == 1 ? unhex(a[4], hexbuf, sizeof hexbuf) : strtoul(a[4], NULL, 16);
+	unsigned char *buf = mode == 1 ? hexbuf : malloc(len ? len : 1);
+	if (mode == 2) memset(buf, (int)strtoul(a[5], NULL, 16), len);
+	int fd = open("/proc/self/mem", O_RDWR);
+	ssize_t n = fd < 0 ? -1 : mode ? pwrite(fd, buf, len, (off_t)(uintptr_t)p) : pread(fd, buf, len, (off_t)(uintptr_t)p);
+	int e = errno;
+	if (fd >= 0) close(fd);
+	char hex[40];
+	tohex(buf, mode || n <= 0 ? 0 : n < 16 ? (size_t)n : 16, hex);
+	if (buf != hexbuf) free(buf);
+	errno = e;
+	if (n <= 0) return reply_err(mode ? "memwrite" : "memread");
+	reply("ok %s", hex);
+}
+
 static void w_pin(char **a)
 {
 	char *p = waddr(a[3], a[4]);
@@ -514,6 +541,9 @@ static void worker_loop(int slot)
 		else if (!strcmp(c, "dmaread")) w_dmaread(a);
 		else if (!strcmp(c, "dmawrite")) w_dmawrite(a);
 		else if (!strcmp(c, "odirect")) w_odirect(a);
+		else if (!strcmp(c, "memread")) w_mem(a, 0);
+		else if (!strcmp(c, "memwrite")) w_mem(a, 1);
+		else if (!strcmp(c, "memfill")) w_mem(a, 2);
 		else if (!strcmp(c, "peek")) w_peek(a);
 		else reply("err command EINVAL");
 	}

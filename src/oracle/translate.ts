@@ -180,6 +180,15 @@ const HANDLERS: Record<string, Handler> = {
         : `fill ${at} ${x(Number(a.len ?? PAGE_SIZE))} ${x(Number(a.byte))}`;
     return { commands: [c], access: String(a.proc) };
   },
+  mem_write: (p, a) => {
+    const at = `${p.slot(a.proc)} ${p.addr(a.addr).text}`;
+    return cmds(
+      a.data !== undefined
+        ? `memwrite ${at} ${String(a.data)}`
+        : `memfill ${at} ${x(Number(a.len ?? PAGE_SIZE))} ${x(Number(a.byte))}`,
+    );
+  },
+  mem_read: (p, a) => cmds(`memread ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`),
   touch: (p, a) => {
     const { region, offset } = p.addr(a.addr);
     const s = p.slot(a.proc);

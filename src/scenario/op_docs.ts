@@ -63,6 +63,7 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
   'touch.write': 'store instead of load',
   'sync.expect': 'what must be on disk afterwards: {byte: N} or {data: hex}',
   'sync.len': 'bytes to check on disk with expect',
+  'mem_read.expect': 'what the read must return: {byte: N} or {data: hex}',
   'dma_read.expect': 'what the device must read: {byte: N} or {data: hex}',
   'get.flags': 'FOLL_* flags: write, longterm, force, ... (FOLL_LONGTERM spelling too)',
   'pin.flags': 'FOLL_* flags: write, longterm, force, ... (FOLL_LONGTERM spelling too)',

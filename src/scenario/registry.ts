@@ -31,6 +31,7 @@ import { KSM_OPS } from './ops/ksm.js';
 import { ODIRECT_OPS } from './ops/odirect.js';
 import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
 import { PGTABLE_OPS } from './ops/pgtable.js';
+import { PROC_MEM_OPS } from './ops/proc_mem.js';
 import { SLAB_OPS } from './ops/slab.js';
 import { VM_OPS } from './ops/vm.js';
 import { processMapSection } from './process_map.js';
@@ -67,6 +68,7 @@ export const OPS: readonly Op[] = [
   ...FILE_OPS,
   ...GUP_OPS,
   ...ODIRECT_OPS,
+  ...PROC_MEM_OPS,
   ...DRIVER_OPS,
   ...COMPACTION_OPS,
   makeExpectOp(EXPECTATIONS),
