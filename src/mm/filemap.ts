@@ -153,7 +153,13 @@ export class PageCache {
 
   /** Write one dirty folio to the backing store and clean it. */
   writeback(f: File, row: number): void {
-    if (!f.shmem) f.backing.copyFrom(this.folios.index[row], this.frames, this.folios.pfn[row]);
+    const index = this.folios.index[row];
+    const pfn = this.folios.pfn[row];
+    // The page straddling EOF is zeroed past it on every writeback, since a mapping may have
+    // stored there (block_write_full_folio: folio_zero_segment): those bytes never reach the disk.
+    const eof = f.size - index * PAGE_SIZE;
+    if (eof > 0 && eof < PAGE_SIZE) this.frames.fillRange(pfn, eof, PAGE_SIZE - eof, 0);
+    if (!f.shmem) f.backing.copyFrom(index, this.frames, pfn);
     this.folios.clearFlag(row, PG.dirty);
   }
 

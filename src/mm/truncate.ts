@@ -13,11 +13,16 @@ import { PAGE_SIZE } from './types.js';
 /**
  * truncate_setsize() + truncate_pagecache(): the new size takes effect, every mapping of pages
  * past it is zapped (private COW copies too: even_cows), those folios leave the page cache with
- * their data, and the tail of a partial last page reads as zeros.
+ * their data, and the tail of a partial last page reads as zeros. Growing a disk file zeroes what
+ * lay past the old end in its page (bytes a shared mapping stored there are not file data: POSIX,
+ * and the filesystems' zeroing on extension, fstests generic/363). shmem does not (shmem_setattr
+ * only sets the size: measured on Linux 6.18, examples/oracle/past-eof.yaml): a memfd's stray
+ * bytes become file data.
  */
 export function truncateFile(k: Kernel, f: File, size: number): void {
   const newPages = Math.ceil(size / PAGE_SIZE);
   const shrinking = size < f.size;
+  if (size > f.size && !f.shmem) zeroPastEof(k, f, f.size, size);
   f.size = size;
   if (shrinking) {
     for (const vma of [...f.mmap]) {
@@ -27,11 +32,16 @@ export function truncateFile(k: Kernel, f: File, size: number): void {
     for (const index of [...k.pagecache.cachedFrom(f, newPages)]) k.pagecache.removeFolio(f, index, true);
     for (let i = newPages; i < f.pages.length; i++) f.backing.clear(i);
   }
-  const tail = size % PAGE_SIZE;
-  if (tail !== 0) {
-    const index = newPages - 1;
-    f.backing.fillRange(index, tail, PAGE_SIZE - tail, 0);
-    const row = k.pagecache.lookup(f, index);
-    if (row >= 0) k.frames.fillRange(k.folios.pfn[row], tail, PAGE_SIZE - tail, 0);
-  }
+  if (size % PAGE_SIZE !== 0) zeroPastEof(k, f, size, newPages * PAGE_SIZE);
+}
+
+/** Zero [from, to) within the page holding `from`, on disk and in its cached folio. */
+function zeroPastEof(k: Kernel, f: File, from: number, to: number): void {
+  const off = from % PAGE_SIZE;
+  if (off === 0) return;
+  const index = Math.floor(from / PAGE_SIZE);
+  const len = Math.min(to, (index + 1) * PAGE_SIZE) - from;
+  f.backing.fillRange(index, off, len, 0);
+  const row = k.pagecache.lookup(f, index);
+  if (row >= 0) k.frames.fillRange(k.folios.pfn[row], off, len, 0);
 }

@@ -106,7 +106,7 @@ export function kernelOutcome(ps: PlannedStep, replies: string[]): string {
   if (err) return `err ${err.split(' ')[2] ?? '?'}`;
   const sig = replies.find((r) => r.startsWith('sig'));
   if (sig) return sig.split(' ')[1];
-  if (ps.dma) return `data ${replies[0].split(' ')[1] ?? ''}`;
+  if (ps.dma || ps.loaded) return `data ${replies[0].split(' ')[1] ?? ''}`;
   return 'ok';
 }
 

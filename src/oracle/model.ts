@@ -76,13 +76,34 @@ function stepOutcome(
 ): string {
   if (ps.step.expectError) return `err ${ps.step.expectError}`;
   if (ps.dma) {
-    const bytes = m.dmaRead(num(ps.dma.label), ps.dma.offset, ps.dma.len);
-    return `data ${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+    return `data ${hexOf(m.dmaRead(num(ps.dma.label), ps.dma.offset, ps.dma.len))}`;
   }
   if (ps.access) {
     const p = m.process(num(ps.access));
     const fresh = p.signals.slice(before.get(p.pid) ?? 0);
     if (fresh.length > 0) return fresh[0].signal;
   }
+  if (ps.loaded) return `data ${hexOf(loadedBytes(m, num, ps.loaded))}`;
   return 'ok';
+}
+
+const hexOf = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+/** What a load that raised no signal saw, read from the frames it mapped (no fault, no state change). */
+function loadedBytes(
+  m: Machine,
+  num: (label: string) => number,
+  l: NonNullable<PlannedStep['loaded']>,
+): Uint8Array {
+  const pid = num(l.proc);
+  const out = new Uint8Array(l.len);
+  for (let done = 0; done < l.len; ) {
+    const addr = num(l.region) + l.offset + done;
+    const off = addr % PAGE_SIZE;
+    const n = Math.min(l.len - done, PAGE_SIZE - off);
+    const t = m.translate(pid, addr - off);
+    if (t) out.set(m.physRead(t.pfn, off, n), done);
+    done += n;
+  }
+  return out;
 }

@@ -15,7 +15,7 @@
  * load (see w_peek), and only when pagemap says the page is present, so it never faults.
  *
  * Commands (S, C: slot numbers; NAME: region; OFF, LEN: bytes; hex numbers without 0x):
- *   spawn S | fork S C | exit S | file ID LEN BYTE|- memfd|disk | quit
+ *   spawn S | fork S C | exit S | file ID LEN BYTE|- memfd|disk | trunc ID LEN | fsync ID | quit
  *   mmap S NAME LEN PROT FLAGS [FILEID OFF]   FLAGS: private|shared[,populate]
  *   munmap|mprotect|madvise S NAME OFF LEN [PROT|ADVICE]
  *   read S NAME OFF LEN | write S NAME OFF HEXDATA | fill S NAME OFF LEN BYTE
@@ -767,7 +767,8 @@ static void controller_cmd(char *line)
 	if (n == 0) return;
 	const char *c = a[0];
 	int s = n > 1 ? atoi(a[1]) : -1;
-	if (s >= MAXSLOT || (s < 0 && n > 1 && strcmp(c, "file"))) { printf("err slot EINVAL\n"); return; }
+	int on_file = !strcmp(c, "file") || !strcmp(c, "trunc") || !strcmp(c, "fsync");
+	if (s >= MAXSLOT || (s < 0 && n > 1 && !on_file)) { printf("err slot EINVAL\n"); return; }
 	if (!strcmp(c, "spawn")) {
 		start_worker(s);
 		printf("ok %d\n", slots[s].pid);
@@ -784,6 +785,11 @@ static void controller_cmd(char *line)
 		close(fd);
 		fd = FILE_FD0 + id;
 		printf("%s\n", fill_file(fd, len, strcmp(a[3], "-") ? (int)strtoul(a[3], NULL, 16) : -1, disk));
+	} else if (!strcmp(c, "trunc") || !strcmp(c, "fsync")) {
+		int fd = FILE_FD0 + atoi(a[1]);
+		int r = !strcmp(c, "trunc") ? ftruncate(fd, (off_t)strtoul(a[2], NULL, 16)) : fsync(fd);
+		if (r < 0) printf("err %s %s\n", c, strerrorname_np(errno) ?: "E?");
+		else printf("ok\n");
 	} else if (!strcmp(c, "obs")) {
 		observe(s, n > 2 ? a[2] : "");
 	} else if (!strcmp(c, "ksmscan")) {

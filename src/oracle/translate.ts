@@ -21,6 +21,8 @@ export interface PlannedStep {
   dma?: { label: string; offset: number; len: number };
   /** The process whose user access this step is (its signal is the step's outcome). */
   access?: string;
+  /** A load: its first bytes (at most LOADED_BYTES) are the step's outcome when it raises no signal. */
+  loaded?: { proc: string; region: string; offset: number; len: number };
   /** What exists after the step, in observation order. */
   observe: Pair[];
 }
@@ -36,6 +38,8 @@ export class NotOracleable extends Error {}
 /** Steps that neither act nor change state on the kernel side. */
 const PASSIVE = new Set(['expect', 'dump']);
 const MAX_SLOTS = 16;
+/** The probe answers a load with its first 16 bytes. */
+export const LOADED_BYTES = 16;
 const x = (n: number) => n.toString(16);
 
 interface Args {
@@ -151,6 +155,10 @@ const HANDLERS: Record<string, Handler> = {
       `file ${p.newFile(String(a.file))} ${x(Number(a.size))} ${fill} ${a.memfd ? 'memfd' : 'disk'}`,
     );
   },
+  truncate: (p, a) => cmds(`trunc ${p.file(String(a.file))} ${x(Number(a.size))}`),
+  // fsync(): the kernel side runs it; what reached its disk is not observable here, so `expect`
+  // on the written bytes is checked on the model only.
+  sync: (p, a) => cmds(`fsync ${p.file(String(a.file))}`),
   mmap: (p, a) => {
     const flags = a.flags as string[];
     const other = flags.filter((f) => !['private', 'shared', 'anonymous', 'populate'].includes(f));
@@ -168,10 +176,15 @@ const HANDLERS: Record<string, Handler> = {
     ),
   madvise: (p, a) =>
     cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${String(a.advice)}`),
-  read: (p, a) => ({
-    commands: [`read ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`],
-    access: String(a.proc),
-  }),
+  read: (p, a) => {
+    const { region, offset, text } = p.addr(a.addr);
+    const len = Math.min(Number(a.len), LOADED_BYTES);
+    return {
+      commands: [`read ${p.slot(a.proc)} ${text} ${x(Number(a.len))}`],
+      access: String(a.proc),
+      loaded: { proc: String(a.proc), region, offset, len },
+    };
+  },
   write: (p, a) => {
     const at = `${p.slot(a.proc)} ${p.addr(a.addr).text}`;
     const c =

@@ -219,3 +219,41 @@ describe('memfd files (shmem: memfd_create + write)', () => {
     expect(() => m.fileCreate('mfd', PAGE)).toThrow(/already exists/);
   });
 });
+
+describe('bytes past end-of-file', () => {
+  it('stored through a shared mapping are not file data when a truncate grows a disk file', () => {
+    const m = new Machine({ memory: '512M', check: 'full' });
+    m.fileCreate('f', 100, 0x11);
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'f' });
+    m.write(p, a + 200, { byte: 0x78, len: 1 });
+    expect(m.read(p, a + 200, 1).bytes[0]).toBe(0x78); // the page holds it until then
+    m.fileTruncate('f', PAGE);
+    expect(m.read(p, a + 200, 1).bytes[0]).toBe(0);
+    expect(m.read(p, a + 99, 2).bytes).toEqual(new Uint8Array([0x11, 0]));
+    expect(m.fileContents('f', 200, 1)[0]).toBe(0);
+  });
+
+  it('of a memfd become file data when it grows: shmem_setattr zeroes nothing (as Linux 6.18 does)', () => {
+    const m = new Machine({ memory: '512M', check: 'full' });
+    m.fileCreate('f', 100, 0x11, { memfd: true });
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'f' });
+    m.write(p, a + 200, { byte: 0x78, len: 1 });
+    m.fileSync('f');
+    m.fileTruncate('f', PAGE);
+    expect(m.read(p, a + 200, 1).bytes[0]).toBe(0x78);
+    expect(m.fileContents('f', 200, 1)[0]).toBe(0x78);
+  });
+
+  it('are zeroed in the page by writeback and never reach the disk (block_write_full_folio)', () => {
+    const m = new Machine({ memory: '512M', check: 'full' });
+    m.fileCreate('f', 100, 0x11);
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['shared'], file: 'f' });
+    m.write(p, a + 50, { byte: 0x22, len: 100 });
+    m.fileSync('f');
+    expect(m.read(p, a + 99, 2).bytes).toEqual(new Uint8Array([0x22, 0]));
+    expect(m.fileContents('f', 99, 2)).toEqual(new Uint8Array([0x22, 0]));
+  });
+});
