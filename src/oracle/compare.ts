@@ -11,7 +11,16 @@
  */
 import type { KernelRun } from './probe.js';
 import type { PlannedStep } from './translate.js';
-import type { PageObs, PageRow, RegionObs, SideStep, StepResult, Verdict } from './types.js';
+import type {
+  CounterRow,
+  Counters,
+  PageObs,
+  PageRow,
+  RegionObs,
+  SideStep,
+  StepResult,
+  Verdict,
+} from './types.js';
 
 const PMD_PAGES = 512;
 
@@ -156,8 +165,80 @@ export function compare(plan: PlannedStep[], kernel: KernelRun, model: SideStep[
       commands: ps.commands,
       outcome,
       rows,
+      counters: compareCounters(
+        kernel.steps[i - 1]?.counters,
+        ks?.counters,
+        model[i - 1]?.counters,
+        model[i].counters,
+        refused,
+        i === plan.length - 1 ? { kernel: kernel.steps[0]?.counters, model: model[0]?.counters } : undefined,
+      ),
     };
   });
+}
+
+/**
+ * Counters the oracle does not compare, and why.
+ */
+export const NOT_COMPARED: Record<string, string> = {
+  'RssAnon, RssFile, RssShmem, VmRSS':
+    "/proc/PID/status's are per-CPU batched and lag by pages (smaps_rollup's exact Anonymous is compared instead); file pages of the probe's own code fault into a forked child lazily",
+  pgreuse: 'every process on the host reuses pages all the time; too noisy to take a delta from',
+  'ksm pages_shared, pages_sharing':
+    "ksmd settles them lazily (an exited or unmerged mm's rmap items go at its next scan), so they carry earlier runs' leftovers; KSM pages are compared page by page instead (kpageflags KSM, kpagecount)",
+};
+
+/** Per-process counters compared as the step's change (the probe's own memory cancels out). */
+const PROC_COMPARED = ['Anonymous'] as const;
+
+/**
+ * The counters' changes in one step. A process counts from its second observation (its first
+ * includes whatever the probe itself had mapped when it forked); AnonHugePages is absolute (the
+ * probe maps no THP). Machine-wide counters are compared once, at the last step, as the change
+ * over the whole run: the kernel may account an event a step early or late (io_uring drops the
+ * extra pins of a buffer inside one folio right after registering it; ksmd's counters move as it
+ * scans). One that moved more on the kernel than in the model is inconclusive, not a
+ * disagreement: other processes on the host count there too.
+ */
+function compareCounters(
+  kBefore: Counters | undefined,
+  kAfter: Counters | undefined,
+  mBefore: Counters | undefined,
+  mAfter: Counters | undefined,
+  refused: string | undefined,
+  whole: { kernel: Counters | undefined; model: Counters | undefined } | undefined,
+): CounterRow[] {
+  if (!kAfter || !mAfter) return [];
+  const rows: CounterRow[] = [];
+  const row = (name: string, kernel: number, model: number, host: boolean) => {
+    const verdict: Verdict = refused
+      ? 'inconclusive'
+      : kernel === model
+        ? 'agree'
+        : host && kernel > model
+          ? 'inconclusive'
+          : 'disagree';
+    const note = refused ?? (verdict === 'inconclusive' ? 'other processes on the host count here too' : '');
+    rows.push({ name, kernel, model, verdict, note });
+  };
+  for (const [proc, k] of Object.entries(kAfter.procs)) {
+    const m = mAfter.procs[proc];
+    if (!m) continue;
+    row(`${proc}/AnonHugePages`, k.AnonHugePages, m.AnonHugePages, false);
+    const kb = kBefore?.procs[proc];
+    const mb = mBefore?.procs[proc];
+    if (!kb || !mb) continue;
+    for (const c of PROC_COMPARED) row(`${proc}/${c} change`, k[c] - kb[c], m[c] - mb[c], false);
+  }
+  if (whole?.kernel && whole.model)
+    for (const [name, v] of Object.entries(mAfter.global))
+      row(
+        `${name} over the run`,
+        kAfter.global[name] - whole.kernel.global[name],
+        v - whole.model.global[name],
+        true,
+      );
+  return rows;
 }
 
 /** Extend the previous row when this page continues it with the same verdict and records. */

@@ -2,6 +2,7 @@
  * The oracle's report: a legend once, a table per step of pages (runs of pages share a row) and a
  * verdict per scenario, then the knobs once and a grand total.
  */
+import { NOT_COMPARED } from './compare.js';
 import type { Knob, OracleResult } from './types.js';
 
 /** Left-aligned columns: the cells are text, not numbers. */
@@ -29,6 +30,11 @@ export const ORACLE_LEGEND = [
   '    exclusive), kpageflags (anon, ksm, zero, thp, head, tail, anonexcl), same/moved (the frame of the',
   '    step before); "=": the model says the same as the kernel',
   '  note: the fields that differ, or why the row is inconclusive',
+  "  counters: what the step changed in each process's RssAnon and RssShmem, its AnonHugePages, and the",
+  '    machine-wide GUP-pin and THP counts over the whole run (shown when they do not agree; they count in the totals)',
+  `  not compared: ${Object.entries(NOT_COMPARED)
+    .map(([k, why]) => `${k} (${why})`)
+    .join('; ')}`,
   "  expectations: the scenario's own expect steps, checked on the model as `pagelab run` does",
 ].join('\n');
 
@@ -102,6 +108,14 @@ export function oracleText(r: OracleResult, common?: Knob[]): string {
         p.note,
       ]);
     if (rows.length > 1) out.push(table(rows));
+    const odd = s.counters.filter((c) => c.verdict !== 'agree');
+    if (odd.length > 0)
+      out.push(
+        table([
+          ['counter', 'verdict', 'kernel', 'model', 'note'],
+          ...odd.map((c) => [c.name, c.verdict, String(c.kernel), String(c.model), c.note]),
+        ]),
+      );
   }
   out.push('', ...verdictText(r));
   return out.join('\n');

@@ -8,8 +8,9 @@ import { PG } from '../mm/folio.js';
 import { PAGE_SIZE } from '../mm/types.js';
 import type { Scenario } from '../scenario/parse.js';
 import { runScenario } from '../scenario/run.js';
+import { observedProcs } from './probe.js';
 import type { OraclePlan, PlannedStep } from './translate.js';
-import type { PageObs, SideStep } from './types.js';
+import type { Counters, PageObs, SideStep } from './types.js';
 
 const ABSENT: PageObs = { present: false, excl: false, pfn: 0, count: 0, flags: [] };
 
@@ -64,8 +65,44 @@ export function runModel(
       const pages = Array.from({ length: o.pages }, (_, i) => pageObs(m, pid, start + i * PAGE_SIZE));
       return { proc: o.proc, region: o.region, pages };
     });
-    return { outcome, regions };
+    return { outcome, regions, counters: modelCounters(m, ps, r.labels.num.bind(r.labels)) };
   });
+}
+
+/** The counters the probe reads, as the model keeps them (kB, and machine-wide event counts). */
+function modelCounters(m: Machine, ps: PlannedStep, num: (label: string) => number): Counters {
+  const kb = PAGE_SIZE / 1024;
+  const procs: Counters['procs'] = {};
+  for (const proc of observedProcs(ps)) {
+    const p = m.process(num(proc));
+    procs[proc] = { Anonymous: p.rss.anon * kb, AnonHugePages: anonHugePages(m, p.pid, p.vmas) };
+  }
+  const v = m.vmstat();
+  const global = {
+    nr_foll_pin_acquired: v.nr_foll_pin_acquired ?? 0,
+    nr_foll_pin_released: v.nr_foll_pin_released ?? 0,
+    thp_fault_alloc: v.thp_fault_alloc ?? 0,
+    thp_split_pmd: v.thp_split_pmd ?? 0,
+    thp_collapse_alloc: v.thp_collapse_alloc ?? 0,
+  };
+  return { procs, global };
+}
+
+/** smaps_rollup's AnonHugePages: anonymous THPs mapped by a PMD, in kB. */
+function anonHugePages(
+  m: Machine,
+  pid: number,
+  vmas: { start: number; end: number; file?: string }[],
+): number {
+  const HPAGE = 2 << 20;
+  let kb = 0;
+  for (const v of vmas) {
+    for (let a = Math.ceil(v.start / HPAGE) * HPAGE; a + HPAGE <= v.end; a += HPAGE) {
+      const t = m.translate(pid, a);
+      if (t?.level === 'pmd' && m.page(t.pfn).type === 'anon') kb += HPAGE / 1024;
+    }
+  }
+  return kb;
 }
 
 function stepOutcome(

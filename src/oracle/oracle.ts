@@ -51,6 +51,7 @@ export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
   for (const st of steps) {
     counts[st.outcome.verdict]++;
     for (const r of st.rows) counts[r.verdict] += r.last - r.first + 1;
+    for (const c of st.counters) counts[c.verdict]++;
   }
   const expectations = modelExpectations(s, opts.model);
   const failed = counts.disagree > 0 || expectations.failures.length > 0;

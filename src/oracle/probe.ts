@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OracleUnavailable } from './errors.js';
-import type { OraclePlan } from './translate.js';
-import type { PageObs, RegionObs } from './types.js';
+import type { OraclePlan, PlannedStep } from './translate.js';
+import type { Counters, PageObs, RegionObs } from './types.js';
 
 const SOURCE = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/oracle/probe.c');
 const TIMEOUT_MS = 60_000;
@@ -48,6 +48,13 @@ export function oracleUnavailableReason(kpageflags = '/proc/kpageflags'): string
   return undefined;
 }
 
+/**
+ * -z now binds every libc symbol at load: lazily, a function's first call writes its GOT entry,
+ * which turns a file page of libc into an anonymous copy inside a step and moves that step's
+ * RssAnon (the oracle compares it).
+ */
+const CFLAGS = ['-O2', '-Wall', '-Wl,-z,now'];
+
 /** The probe's path, compiled on first use; OracleUnavailable when there is no source or compiler. */
 export function probeBinary(): string {
   let src: Buffer;
@@ -59,7 +66,10 @@ export function probeBinary(): string {
     );
   }
   const dir = join(process.env.PAGELAB_CACHE ?? join(tmpdir(), 'pagelab-oracle'));
-  const exe = join(dir, `probe-${createHash('sha256').update(src).digest('hex').slice(0, 16)}`);
+  const exe = join(
+    dir,
+    `probe-${createHash('sha256').update(src).update(CFLAGS.join(' ')).digest('hex').slice(0, 16)}`,
+  );
   if (existsSync(exe)) return exe;
   try {
     mkdirSync(dir, { recursive: true });
@@ -72,7 +82,7 @@ export function probeBinary(): string {
   // Compile to a private name and rename, so parallel runs never execute a half-written file.
   const tmp = `${exe}.${process.pid}`;
   try {
-    execFileSync(cc, ['-O2', '-Wall', '-o', tmp, SOURCE], { stdio: 'pipe' });
+    execFileSync(cc, [...CFLAGS, '-o', tmp, SOURCE], { stdio: 'pipe' });
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (err.code === 'ENOENT')
@@ -90,6 +100,7 @@ export function probeBinary(): string {
 export interface KernelStep {
   replies: string[];
   regions: RegionObs[];
+  counters?: Counters;
 }
 
 export interface KernelRun {
@@ -110,12 +121,22 @@ function parsePage(line: string): PageObs {
   };
 }
 
+/** The per-process counters `ctr` answers with, in its order (kB). */
+export const PROC_COUNTERS = ['Anonymous', 'AnonHugePages'] as const;
+
+/** The processes a step observes, once each, in observation order. */
+export function observedProcs(s: PlannedStep): string[] {
+  return [...new Set(s.observe.map((o) => o.proc))];
+}
+
 /** Run the plan on the real kernel. */
 export function runProbe(plan: OraclePlan): KernelRun {
   const script: string[] = [];
   for (const s of plan.steps) {
     script.push(...s.commands);
     for (const o of s.observe) script.push(`obs ${plan.slots.get(o.proc)} ${o.region}`);
+    for (const proc of observedProcs(s)) script.push(`ctr ${plan.slots.get(proc)}`);
+    script.push('gstat');
   }
   script.push('quit');
   const exe = probeBinary();
@@ -157,7 +178,16 @@ export function runProbe(plan: OraclePlan): KernelRun {
         }
         return { proc: o.proc, region: o.region, pages };
       });
-      steps.push({ replies, regions });
+      const procs: Counters['procs'] = {};
+      for (const proc of observedProcs(s)) {
+        const [ok, ...v] = next().split(' ');
+        if (ok !== 'ok') throw new Error(`counters of ${proc}: ${ok} ${v.join(' ')}`);
+        procs[proc] = Object.fromEntries(PROC_COUNTERS.map((name, j) => [name, Number(v[j])]));
+      }
+      const [ok, ...pairs] = next().split(' ');
+      if (ok !== 'ok') throw new Error(`machine counters: ${ok}`);
+      const global = Object.fromEntries(pairs.map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])]));
+      steps.push({ replies, regions, counters: { procs, global } });
     }
   } catch (e) {
     return { steps, fatal: (e as Error).message };

@@ -26,11 +26,31 @@ export interface RegionObs {
   pages: PageObs[];
 }
 
+/**
+ * Counters after a step: per observed process (kB, /proc/PID/smaps_rollup) and
+ * machine-wide (/proc/vmstat, KSM's sysfs), each compared as the change the step caused.
+ */
+export interface Counters {
+  procs: Record<string, Record<string, number>>;
+  global: Record<string, number>;
+}
+
 /** One side (kernel or model) after one step. */
 export interface SideStep {
-  /** 'ok', a signal name, 'err ERRNO', or 'data HEX' for what a device read. */
+  /** 'ok', a signal name, 'err ERRNO', or 'data HEX' for what a device or a load read. */
   outcome: string;
   regions: RegionObs[];
+  counters?: Counters;
+}
+
+/** One counter's change in one step on both sides. */
+export interface CounterRow {
+  /** `proc/Anonymous change`, `proc/AnonHugePages` or a machine-wide counter's change. */
+  name: string;
+  kernel: number;
+  model: number;
+  verdict: Verdict;
+  note: string;
 }
 
 export type Verdict = 'agree' | 'disagree' | 'inconclusive';
@@ -56,6 +76,7 @@ export interface StepResult {
   commands: string[];
   outcome: { kernel: string; model: string; verdict: Verdict };
   rows: PageRow[];
+  counters: CounterRow[];
 }
 
 /** A sysfs knob the run set, and what it was before (put back afterwards). */

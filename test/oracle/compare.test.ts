@@ -96,3 +96,55 @@ describe('compare', () => {
     });
   });
 });
+
+describe('compare: counters', () => {
+  const withCounters = (anon: number[], pins: number[], ahp: number[] = anon.map(() => 0)): SideStep[] =>
+    anon.map((a, i) => ({
+      outcome: 'ok',
+      regions: [],
+      counters: {
+        procs: { p: { Anonymous: a, AnonHugePages: ahp[i] } },
+        global: { nr_foll_pin_acquired: pins[i] },
+      },
+    }));
+  const kernelRun = (s: SideStep[]) => ({
+    steps: s.map((x) => ({ replies: ['ok'], regions: [], counters: x.counters })),
+  });
+  const verdicts = (r: ReturnType<typeof compare>) =>
+    r.map((st) => st.counters.map((c) => `${c.name}:${c.kernel}/${c.model}:${c.verdict}`));
+
+  it("compares each process's anonymous memory as the step's change, from its second observation", () => {
+    // The kernel's probe process starts with 1,700 kB of its own; the model's with nothing.
+    const k = withCounters([1700, 1700, 1708, 1712], [0, 0, 0, 0]);
+    const m = withCounters([0, 0, 8, 12], [0, 0, 0, 0]);
+    const r = verdicts(compare(plan, kernelRun(k), m));
+    expect(r[0]).toEqual(['p/AnonHugePages:0/0:agree']);
+    expect(r[2]).toContain('p/Anonymous change:8/8:agree');
+    const off = withCounters([0, 0, 8, 16], [0, 0, 0, 0]);
+    expect(verdicts(compare(plan, kernelRun(k), off))[3]).toContain('p/Anonymous change:4/8:disagree');
+  });
+
+  it('AnonHugePages is compared absolutely (the probe maps no THP)', () => {
+    const k = withCounters([0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 2048, 2048]);
+    const m = withCounters([0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 2048, 0]);
+    const r = verdicts(compare(plan, kernelRun(k), m));
+    expect(r[2]).toContain('p/AnonHugePages:2048/2048:agree');
+    expect(r[3]).toContain('p/AnonHugePages:2048/0:disagree');
+  });
+
+  it('machine-wide counters count once, over the whole run: more on the kernel is inconclusive, less is a disagreement', () => {
+    const m = withCounters([0, 0, 0, 0], [100, 100, 100, 101]);
+    const more = verdicts(compare(plan, kernelRun(withCounters([0, 0, 0, 0], [5000, 5000, 5000, 5003])), m));
+    expect(
+      more
+        .slice(0, 3)
+        .flat()
+        .filter((v) => v.startsWith('nr_foll')),
+    ).toEqual([]);
+    expect(more[3]).toContain('nr_foll_pin_acquired over the run:3/1:inconclusive');
+    const same = verdicts(compare(plan, kernelRun(withCounters([0, 0, 0, 0], [7, 7, 7, 8])), m));
+    expect(same[3]).toContain('nr_foll_pin_acquired over the run:1/1:agree');
+    const less = verdicts(compare(plan, kernelRun(withCounters([0, 0, 0, 0], [7, 7, 7, 7])), m));
+    expect(less[3]).toContain('nr_foll_pin_acquired over the run:0/1:disagree');
+  });
+});
