@@ -133,7 +133,7 @@ export {
   type Snapshot,
   type SnapshotInfo,
 } from './snapshot/read.js';
-export { machineFromSnapshot, REPLAY_NOTES, type Replay } from './snapshot/replay.js';
+export { machineFromSnapshot, REPLAY_NOTES, type Replay, type ReplayConfig } from './snapshot/replay.js';
 export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';
 export {
   type CaptureDir,

@@ -256,6 +256,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--width <n>', 'PFN map characters per row', intArg, 64)
     .option('--save <dir>', 'capture the live machine (root) into DIR: compressed files and a manifest')
     .option('--force', 'with --save: write into a non-empty directory no capture wrote')
+    .option('--replay <scenario>', "run SCENARIO.yaml on a machine with the capture's frames where they were")
     .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
 
   program

@@ -20,6 +20,8 @@ import {
   formatPrice,
   kpfHex,
   kpfLongName,
+  type MachineConfig,
+  machineFromSnapshot,
   openCaptureDir,
   pfnMap,
   pfnMapJson,
@@ -27,8 +29,11 @@ import {
   SnapshotError,
   saveCapture,
 } from '../index.js';
+import { runText } from '../scenario/format.js';
+import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
 import { jsonDocument } from './json.js';
+import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
 export interface SnapshotOptions {
@@ -40,6 +45,40 @@ export interface SnapshotOptions {
   width?: number;
   save?: string;
   force?: boolean;
+  replay?: string;
+}
+
+/** Machine keys a replay takes from the capture: the scenario's are replaced, and the run says so. */
+const FROM_CAPTURE = ['memory', 'nodes', 'reserved', 'movable', 'cma'] as const;
+
+/**
+ * Run one scenario on a machine shaped like the capture: its memory map and every frame where it
+ * was (src/snapshot/replay.ts); the scenario's other machine keys (design, thp, check, ...) apply.
+ */
+function replay(a: Analysis, file: string, io: Io): number {
+  const c = a.classification;
+  if (c === null) throw new Error('snapshot: a census analysis returned no classification');
+  return forEachScenario([file], io, (s) => {
+    const ignored = FROM_CAPTURE.filter((key) => s.machine[key] !== undefined);
+    let notes: readonly string[] = [];
+    const r = runScenario(s, {
+      machine: (config: MachineConfig) => {
+        const rest = Object.fromEntries(
+          Object.entries(config).filter(([key]) => !(FROM_CAPTURE as readonly string[]).includes(key)),
+        );
+        const built = machineFromSnapshot(a.info, c, rest);
+        notes = built.notes;
+        return built.machine;
+      },
+    });
+    const head = [
+      `replaying ${a.info.source.flags} (${a.info.nrPfns.toLocaleString('en-US')} PFNs) for ${file}`,
+      ignored.length > 0 ? `  machine ${ignored.join(', ')}: taken from the capture, not the scenario` : '',
+      ...notes.map((n) => `  ${n}`),
+    ].filter(Boolean);
+    io.out(`${head.join('\n')}\n\n${runText(r)}\n`);
+    return r.exitCode;
+  });
 }
 
 async function load(file: string | undefined, o: SnapshotOptions, io: Io): Promise<Analysis> {
@@ -92,7 +131,10 @@ export async function snapshotCommand(file: string | undefined, o: SnapshotOptio
   if (o.force && o.save === undefined) throw new UsageError('--force applies to --save');
   try {
     if (o.save !== undefined) return await save(file, { ...o, save: o.save }, io);
+    if (o.replay !== undefined && (o.pageTypes || o.json))
+      throw new UsageError('--replay prints the scenario run: no --page-types or --json with it');
     const a = await load(file, o, io);
+    if (o.replay !== undefined) return replay(a, o.replay, io);
     if (a.pageTypes) {
       const sum = a.pageTypes;
       if (!o.json) io.out(formatPageTypes(sum));
