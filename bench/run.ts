@@ -4,6 +4,7 @@
  *
  * Run with `node --expose-gc` (the npm script does) so the memory figures are taken after a full
  * collection. Machines here are noisy: compare numbers from one run, not across runs.
+ * `BENCH_SUITES=snapshot,vm` runs only the named suites (their targets alone are listed).
  */
 import os from 'node:os';
 import { runBoot } from './boot.js';
@@ -36,7 +37,9 @@ function main(): void {
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM · ${os.platform()} ${os.release()}\n\n`,
   );
   const targets: Target[] = [];
+  const only = process.env.BENCH_SUITES?.split(',').filter(Boolean);
   for (const [name, run] of SUITES) {
+    if (only && !only.includes(name)) continue;
     const t0 = performance.now();
     progress(`suite ${name}: start`);
     const result = run();

@@ -97,8 +97,10 @@ export {
 } from './scenario/run.js';
 export { scenarioJsonSchema } from './scenario/schema.js';
 export type { Op } from './scenario/step.js';
+export { type AnalyseOptions, type Analysis, analyseCapture, analyseLive } from './snapshot/analyse.js';
 export {
   type Classification,
+  Classifier,
   classify,
   FRAME,
   FRAME_NAMES,
@@ -110,6 +112,7 @@ export { SnapshotError } from './snapshot/errors.js';
 export { kpfHex, kpfLongName } from './snapshot/kpageflags.js';
 export {
   formatPageTypes,
+  PageTypesCounter,
   type PageTypesRow,
   type PageTypesSummary,
   pageTypes,
@@ -128,6 +131,14 @@ export {
   readLiveSnapshot,
   readSnapshot,
   type Snapshot,
+  type SnapshotInfo,
 } from './snapshot/read.js';
-export { machineFromSnapshot, REPLAY_NOTES, type Replay } from './snapshot/replay.js';
+export { machineFromSnapshot, REPLAY_NOTES, type Replay, type ReplayConfig } from './snapshot/replay.js';
 export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';
+export {
+  type CaptureDir,
+  type Manifest,
+  openCaptureDir,
+  type SaveOptions,
+  saveCapture,
+} from './snapshot/save.js';

@@ -244,13 +244,19 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .description(
       'a real machine: census, memdesc price and PFN map of a kpageflags capture (or live /proc, as root)',
     )
-    .argument('[file]', 'saved /proc/kpageflags (raw, gzip or zstd); omitted: the live machine')
+    .argument(
+      '[file]',
+      'saved /proc/kpageflags (raw, gzip or zstd) or a --save directory; omitted: the live machine',
+    )
     .option('--count <file>', 'saved /proc/kpagecount (default: the kpagecount file beside FILE)')
     .option('--page-types', 'print the summary of the kernel tool `page-types -F FILE` instead')
     .option('-r, --raw', 'with --page-types: raw mode, as `page-types -r`')
     .option('--json', JSON_HELP)
     .option('--no-map', 'leave out the PFN map')
     .option('--width <n>', 'PFN map characters per row', intArg, 64)
+    .option('--save <dir>', 'capture the live machine (root) into DIR: compressed files and a manifest')
+    .option('--force', 'with --save: write into a non-empty directory no capture wrote')
+    .option('--replay <scenario>', "run SCENARIO.yaml on a machine with the capture's frames where they were")
     .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
 
   program

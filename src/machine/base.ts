@@ -80,6 +80,16 @@ export class MachineBase {
     this.after(kapi.freePages(this.k, V.pfn('pfn', pfn), V.order('order', order)));
   }
 
+  /** alloc_contig_range(): these very frames, as one compound allocation (GFP.COMP) or order-0 ones. */
+  allocContigRange(startPfn: number, nrPages: number, opts: { gfp?: number } = {}): number {
+    return this.after(kapi.allocContigRange(this.k, V.pfn('startPfn', startPfn), nrPages, opts.gfp));
+  }
+
+  /** free_contig_range(). */
+  freeContigRange(pfn: number, nrPages: number): void {
+    this.after(kapi.freeContigRange(this.k, V.pfn('pfn', pfn), V.len('nrPages', nrPages)));
+  }
+
   /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */
   folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): number {
     return this.after(

@@ -4,6 +4,7 @@
  * kmem_cache_* and kmalloc by cache name, pagetable_alloc. The allocators are in src/mm
  * (page_alloc.ts, folio.ts, slab.ts, pgtable.ts); this file only checks and names.
  */
+import { allocContigRange as allocContig, freeContigRange as freeContig } from '../mm/alloc_contig.js';
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
@@ -35,6 +36,22 @@ export function freePages(k: Kernel, pfn: number, order: number): void {
     );
   }
   folios.put(folios.handleOf(row));
+}
+
+/**
+ * alloc_contig_range() of [startPfn, startPfn + nrPages): one compound allocation with GFP.COMP,
+ * else nrPages order-0 ones (src/mm/alloc_contig.ts). EBUSY when a frame is in use. Returns startPfn.
+ */
+export function allocContigRange(k: Kernel, startPfn: number, nrPages: number, gfp = 0): number {
+  if (!Number.isInteger(nrPages) || nrPages < 1)
+    throw new ConfigError(`nrPages ${nrPages} is not a positive whole number`);
+  allocContig(k, startPfn, startPfn + nrPages, gfp);
+  return startPfn;
+}
+
+/** free_contig_range(): free what allocContigRange() allocated in [pfn, pfn + nrPages). */
+export function freeContigRange(k: Kernel, pfn: number, nrPages: number): void {
+  freeContig(k, pfn, nrPages);
 }
 
 /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */

@@ -142,10 +142,14 @@ export class PageAlloc {
     this.pageblockMt.fill(mt, first, first + n);
   }
 
-  /** The huge zero folio's first frame, allocating it on first use (mm_get_huge_zero_folio). */
-  hugeZeroPfn(): number {
+  /**
+   * The huge zero folio's first frame, allocating it on first use (mm_get_huge_zero_folio); `at`:
+   * frames the caller took off the free lists instead (a capture's replay, alloc_contig.ts).
+   */
+  hugeZeroPfn(at?: number): number {
+    if (at !== undefined && this.hugeZero >= 0) throw new KernelError('EEXIST', 'the huge zero folio exists');
     if (this.hugeZero < 0) {
-      const pfn = this.rmqueue(PAGEBLOCK_ORDER, GFP_KERNEL, 0);
+      const pfn = at ?? this.rmqueue(PAGEBLOCK_ORDER, GFP_KERNEL, 0);
       this.memmap.setRange(pfn, PAGEBLOCK_PAGES, mdWord(MT.ZERO, PAGEBLOCK_ORDER), 0);
       this.stat.retype(MT.BUDDY, MT.ZERO, PAGEBLOCK_PAGES);
       this.hugeZero = pfn;

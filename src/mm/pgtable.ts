@@ -59,7 +59,11 @@ export class PtdescPool extends HandlePool {
 
   /** pagetable_alloc() + ctor: a zeroed table page for `level`, owned by `mm`. ENOMEM if none. */
   alloc(level: number, mm: number, nid = 0): number {
-    const pfn = this.pa.rmqueue(0, GFP_KERNEL, nid);
+    return this.install(this.pa.rmqueue(0, GFP_KERNEL, nid), level, mm);
+  }
+
+  /** The ptdesc of a table on a frame the caller took off the free lists (alloc_contig.ts). */
+  install(pfn: number, level: number, mm: number): number {
     const row = this.allocRow();
     this.pfn[row] = pfn;
     this.level[row] = level;

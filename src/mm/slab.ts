@@ -144,9 +144,9 @@ export class SlabAllocator extends HandlePool {
   }
 
   /** allocate_slab(): a new slab of the cache's order, all objects free. */
-  private newSlab(c: KmemCache, nid: number): number {
+  private newSlab(c: KmemCache, nid: number, at?: number): number {
     const gfp = c.reclaimable ? GFP.RECLAIMABLE : GFP_KERNEL;
-    const pfn = this.pa.rmqueue(c.order, gfp, nid);
+    const pfn = at ?? this.pa.rmqueue(c.order, gfp, nid);
     const row = this.allocRow();
     this.cache[row] = c.id;
     this.pfn[row] = pfn;
@@ -188,6 +188,11 @@ export class SlabAllocator extends HandlePool {
     this.pa.freeBlock(pfn, c.order);
     this.stat.events.slab_free++;
     c.nrSlabs--;
+  }
+
+  /** A new slab of `c` on frames the caller took off the free lists (alloc_contig.ts); returns its row. */
+  installSlab(c: KmemCache, pfn: number): number {
+    return this.newSlab(c, 0, pfn);
   }
 
   /** kmem_cache_alloc(): returns the object's address. ENOMEM when no slab can be had. */

@@ -8,7 +8,7 @@
  * gives the same result, byte for byte.
  */
 import { type CheckLevel, InvariantViolation } from '../check/invariants.js';
-import { ConfigError, InputError } from '../machine/config.js';
+import { ConfigError, InputError, type MachineConfig } from '../machine/config.js';
 import { Machine } from '../machine/machine.js';
 import { KernelBug, KernelError } from '../mm/types.js';
 import { type Diagnostic, type Pos, ScenarioInputError } from './diagnostics.js';
@@ -62,6 +62,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Receive each trace record as it happens instead of collecting them in `trace`. */
   onRecord?: (line: string) => void;
+  /** Build the machine from the scenario's config instead of `new Machine` (a snapshot's replay). */
+  machine?: (config: MachineConfig) => Machine;
 }
 
 export function runScenario(s: Scenario, opts: RunOptions = {}): RunResult {
@@ -100,7 +102,7 @@ class Runner {
     const s = this.s;
     let m: Machine | undefined;
     try {
-      m = new Machine(s.machine);
+      m = this.opts.machine ? this.opts.machine(s.machine) : new Machine(s.machine);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       this.inputError(['machine'], e.message);

@@ -138,101 +138,192 @@ export function frameOf(lo: number, hi: number): Frame {
   return FRAME.FILE;
 }
 
-/** Classify every PFN of a capture (see the header for the rules). */
+/** Classify every PFN of a capture held in memory (see the header for the rules). */
 export function classify(s: Snapshot): Classification {
-  const n = s.nrPfns;
-  const frames = new Uint8Array(n);
-  const pages = new Float64Array(NR_FRAMES);
-  const objects = new Map<string, number>();
-  const freeBlocks = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
-  const sections = s.companions.iomem ? memmapSections(parseIomemRam(s.companions.iomem), n) : null;
-  const { flagsLo, flagsHi } = s;
-  const count = s.mapcount;
+  const c = new Classifier(s.companions.iomem, s.nrPfns);
+  c.push(s.flagsLo, s.flagsHi, 0, 0, 1, s.nrPfns);
+  if (s.mapcount) c.pushCounts(s.mapcount, 0, 1, s.nrPfns, 0);
+  return c.finish();
+}
 
-  const addObject = (frame: number, order: number) => {
-    const key = `${frame}:${order}`;
-    objects.set(key, (objects.get(key) ?? 0) + 1);
-  };
-  let torn = 0;
-  let irregular = 0;
-  let headFrame = -1;
-  let run = 0;
-  const closeHead = () => {
-    if (headFrame < 0) return;
-    const order = 31 - Math.clz32(run);
-    if (run !== 1 << order) irregular++;
-    addObject(headFrame, run === 1 << order ? order : order + 1);
-    headFrame = -1;
-  };
-  let freeStart = -1;
-  const closeFree = (end: number) => {
-    if (freeStart < 0) return;
-    splitBuddyRun(freeStart, end, freeBlocks);
-    freeStart = -1;
-  };
+/**
+ * The classification as a stream: kpageflags entries pushed in PFN order, chunk by chunk, then
+ * (optionally) kpagecount entries, which only the KSM total reads. What stays per PFN is the one
+ * frame byte; everything else is counters, so a capture is classified in 1 byte per PFN.
+ */
+export class Classifier {
+  private frames: Uint8Array;
+  private n = 0;
+  private readonly pages = new Float64Array(NR_FRAMES);
+  private readonly objects = new Map<string, number>();
+  private readonly freeBlocks = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
+  private readonly iomem: string | undefined;
+  private sections: Uint8Array | null = null;
+  private ksmMapcount = 0;
+  private memmapPfns = 0;
+  private torn = 0;
+  private irregular = 0;
+  // State carried across chunks: the open compound head, the open free run, the last word.
+  private headFrame = -1;
+  private run = 0;
+  private freeStart = -1;
+  private prevLo = -1;
+  private prevHi = -1;
+  private prevFrame: Frame = FRAME.NOFLAGS;
+  /** The final frame of the last PFN when it was a lone frame of word prevLo/prevHi, else −1. */
+  private simple = -1;
 
-  let ksmMapcount = 0;
-  let memmapPfns = 0;
-  let prevLo = -1;
-  let prevHi = -1;
-  let prevFrame: Frame = FRAME.NOFLAGS;
-  for (let pfn = 0; pfn < n; pfn++) {
-    const lo = flagsLo[pfn];
-    const hi = flagsHi[pfn];
-    let f: Frame;
-    if (lo === prevLo && hi === prevHi) f = prevFrame;
-    else {
-      f = frameOf(lo, hi);
-      prevLo = lo;
-      prevHi = hi;
-      prevFrame = f;
+  /** `iomem`: the /proc/iomem text, if any (holes); `expected`: a size hint in PFNs. */
+  constructor(iomem?: string, expected = 0) {
+    this.iomem = iomem;
+    this.frames = new Uint8Array(Math.max(1 << 16, expected));
+  }
+
+  /** Sections holding System RAM per iomem (1), computed once; beyond its end there is none. */
+  private sectionsOnce(): Uint8Array | null {
+    if (this.iomem === undefined) return null;
+    if (this.sections === null) {
+      const ram = parseIomemRam(this.iomem);
+      this.sections = memmapSections(ram, Math.max(...ram.map((r) => r.end)));
     }
-    if (sections !== null && f === FRAME.NOFLAGS && sections[(pfn / SECTION_PFNS) | 0] === 0) f = FRAME.HOLE;
-    if (f !== FRAME.HOLE) memmapPfns++;
-    pages[f]++;
+    return this.sections;
+  }
 
-    if (f === FRAME.FREE) {
-      if (freeStart < 0) freeStart = pfn;
-    } else closeFree(pfn);
-
-    if (lo & TAILBIT) {
-      if (headFrame === f) {
-        frames[pfn] = f | TAIL;
-        run++;
-        if (f === FRAME.KSM && count) ksmMapcount += count[pfn];
+  /**
+   * The next `count` kpageflags entries: entry i has bits 0–31 at `lo[loOff + i * stride]` and
+   * 32–63 at `hi[hiOff + i * stride]` (stride 1: two columns; stride 2: the raw u64 words).
+   */
+  push(lo: Uint32Array, hi: Uint32Array, loOff: number, hiOff: number, stride: number, count: number): void {
+    const first = this.n;
+    const end = first + count;
+    if (end > this.frames.length) {
+      const f = new Uint8Array(Math.max(end, this.frames.length * 2));
+      f.set(this.frames.subarray(0, first));
+      this.frames = f;
+    }
+    const frames = this.frames;
+    const pages = this.pages;
+    const sections = this.sectionsOnce();
+    let { headFrame, run, freeStart, prevLo, prevHi, prevFrame, memmapPfns, torn } = this;
+    let simple = this.simple;
+    for (let pfn = first, i = 0; pfn < end; pfn++, i += stride) {
+      const l = lo[loOff + i];
+      const h = hi[hiOff + i];
+      // Fast path: the word of the previous PFN again, and that PFN was a lone frame (no head,
+      // tail or object) in the same section: nothing opens or closes, only counts move.
+      if (l === prevLo && h === prevHi && simple >= 0 && pfn % SECTION_PFNS !== 0) {
+        frames[pfn] = simple;
+        pages[simple]++;
+        if (simple !== FRAME.HOLE) memmapPfns++;
         continue;
       }
-      closeHead();
-      // A tail of a free or torn-down object reads as that type's tail; one with no head of
-      // its own type means the folio changed while the capture was taken.
-      pages[f]--;
-      pages[FRAME.TORN]++;
-      frames[pfn] = FRAME.TORN | TAIL;
-      torn++;
-      continue;
+      let f: Frame;
+      if (l === prevLo && h === prevHi) f = prevFrame;
+      else {
+        f = frameOf(l, h);
+        prevLo = l;
+        prevHi = h;
+        prevFrame = f;
+      }
+      if (sections !== null && f === FRAME.NOFLAGS && sections[(pfn / SECTION_PFNS) | 0] !== 1)
+        f = FRAME.HOLE;
+      simple = l & (HEAD | TAILBIT) || IS_OBJECT[f] ? -1 : f;
+      if (f !== FRAME.HOLE) memmapPfns++;
+      pages[f]++;
+
+      if (f === FRAME.FREE) {
+        if (freeStart < 0) freeStart = pfn;
+      } else if (freeStart >= 0) {
+        splitBuddyRun(freeStart, pfn, this.freeBlocks);
+        freeStart = -1;
+      }
+
+      if (l & TAILBIT) {
+        if (headFrame === f) {
+          frames[pfn] = f | TAIL;
+          run++;
+          continue;
+        }
+        if (headFrame >= 0) this.closeHead(headFrame, run);
+        headFrame = -1;
+        // A tail of a free or torn-down object reads as that type's tail; one with no head of
+        // its own type means the folio changed while the capture was taken.
+        pages[f]--;
+        pages[FRAME.TORN]++;
+        frames[pfn] = FRAME.TORN | TAIL;
+        torn++;
+        continue;
+      }
+      if (headFrame >= 0) this.closeHead(headFrame, run);
+      headFrame = -1;
+      frames[pfn] = f;
+      if (l & HEAD) {
+        headFrame = f;
+        run = 1;
+      } else if (IS_OBJECT[f]) this.addObject(f, 0);
     }
-    closeHead();
-    frames[pfn] = f;
-    if (f === FRAME.KSM && count) ksmMapcount += count[pfn];
-    if (lo & HEAD) {
-      headFrame = f;
-      run = 1;
-    } else if (IS_OBJECT[f]) addObject(f, 0);
+    this.headFrame = headFrame;
+    this.run = run;
+    this.freeStart = freeStart;
+    this.prevLo = prevLo;
+    this.prevHi = prevHi;
+    this.prevFrame = prevFrame;
+    this.memmapPfns = memmapPfns;
+    this.torn = torn;
+    this.simple = simple;
+    this.n = end;
   }
-  closeHead();
-  closeFree(n);
-  return {
-    nrPfns: n,
-    frames,
-    pages,
-    objects,
-    freeBlocks,
-    ksmMapcount,
-    memmapPfns: sections === null ? n - pages[FRAME.HOLE] : memmapPfns,
-    usedIomem: sections !== null,
-    torn,
-    irregular,
-  };
+
+  /**
+   * kpagecount entries for PFNs `firstPfn`.. (after their kpageflags were pushed): entry i at
+   * `words[off + i * stride]`. Only KSM pages' counts are kept (their sum).
+   */
+  pushCounts(words: Uint32Array, off: number, stride: number, count: number, firstPfn: number): void {
+    const frames = this.frames;
+    const end = Math.min(firstPfn + count, this.n);
+    let sum = 0;
+    for (let pfn = firstPfn, i = off; pfn < end; pfn++, i += stride)
+      if ((frames[pfn] & ~TAIL) === FRAME.KSM) sum += words[i];
+    this.ksmMapcount += sum;
+  }
+
+  /** PFNs pushed so far. */
+  get length(): number {
+    return this.n;
+  }
+
+  private addObject(frame: number, order: number): void {
+    const key = `${frame}:${order}`;
+    this.objects.set(key, (this.objects.get(key) ?? 0) + 1);
+  }
+
+  private closeHead(frame: number, run: number): void {
+    const order = 31 - Math.clz32(run);
+    if (run !== 1 << order) this.irregular++;
+    this.addObject(frame, run === 1 << order ? order : order + 1);
+  }
+
+  /** Close the open runs and return the classification. */
+  finish(): Classification {
+    const n = this.n;
+    if (this.headFrame >= 0) this.closeHead(this.headFrame, this.run);
+    this.headFrame = -1;
+    if (this.freeStart >= 0) splitBuddyRun(this.freeStart, n, this.freeBlocks);
+    this.freeStart = -1;
+    const usedIomem = this.iomem !== undefined;
+    return {
+      nrPfns: n,
+      frames: this.frames.subarray(0, n),
+      pages: this.pages,
+      objects: this.objects,
+      freeBlocks: this.freeBlocks,
+      ksmMapcount: this.ksmMapcount,
+      memmapPfns: usedIomem ? this.memmapPfns : n - this.pages[FRAME.HOLE],
+      usedIomem,
+      torn: this.torn,
+      irregular: this.irregular,
+    };
+  }
 }
 
 /**

@@ -67,21 +67,38 @@ function pageTypesFlags(lo: number, hi: number, raw: boolean, out: Uint32Array):
   out[1] = hi;
 }
 
-/**
- * The page-types summary of a capture (every PFN, as `page-types -F` walks 0..EOF).
- * hash_slot() is replayed exactly; a per-raw-word cache keeps the per-PFN cost to a Map lookup
- * only when the word changes from the previous PFN's.
- */
+/** The page-types summary of a capture held in memory (every PFN, as `page-types -F` walks 0..EOF). */
 export function pageTypes(s: Snapshot, raw: boolean): PageTypesSummary {
-  const slotLo = new Uint32Array(HASH_SIZE);
-  const slotHi = new Uint32Array(HASH_SIZE);
-  const used = new Uint8Array(HASH_SIZE);
-  const pages = new Float64Array(HASH_SIZE);
-  const cache = new Map<number, number>();
-  const t = new Uint32Array(2);
+  const p = new PageTypesCounter(raw);
+  p.push(s.flagsLo, s.flagsHi, 0, 0, 1, s.nrPfns);
+  return p.finish();
+}
 
-  const hashSlot = (lo: number, hi: number): number => {
+/**
+ * The summary as a stream: kpageflags entries pushed in PFN order, chunk by chunk (the layout of
+ * Classifier.push). hash_slot() is replayed exactly; a per-raw-word cache keeps the per-PFN cost
+ * to a comparison with the previous PFN's word, and a Map lookup only when it changes.
+ */
+export class PageTypesCounter {
+  private readonly slotLo = new Uint32Array(HASH_SIZE);
+  private readonly slotHi = new Uint32Array(HASH_SIZE);
+  private readonly used = new Uint8Array(HASH_SIZE);
+  private readonly pages = new Float64Array(HASH_SIZE);
+  private readonly cache = new Map<number, number>();
+  private readonly t = new Uint32Array(2);
+  private total = 0;
+  // The run of equal words open at the end of the last chunk.
+  private prevLo = -1;
+  private prevHi = -1;
+  private slot = 0;
+  private run = 0;
+
+  constructor(readonly raw: boolean) {}
+
+  /** hash_slot(): open addressing from `lo & 8191`, slot 0 kept for the word 0. */
+  private hashSlot(lo: number, hi: number): number {
     if (lo === 0 && hi === 0) return 0;
+    const { used, slotLo, slotHi } = this;
     let k = lo & HASH_MASK;
     for (let i = 1; i < HASH_SIZE; i++, k++) {
       if (k === 0 || k >= HASH_SIZE) k = 1;
@@ -94,43 +111,52 @@ export function pageTypes(s: Snapshot, raw: boolean): PageTypesSummary {
       if (slotLo[k] === lo && slotHi[k] === hi) return k;
     }
     throw new SnapshotError('page-types: hash table full (more than 8191 distinct flag words)');
-  };
-  const slotOf = (lo: number, hi: number): number => {
+  }
+
+  private slotOf(lo: number, hi: number): number {
     // Exact as a double while hi < 2^21, which covers every bit the kernel sets (≤ 41).
     const key = hi < 0x200000 ? hi * 0x100000000 + lo : -1;
-    let slot = key >= 0 ? cache.get(key) : undefined;
+    let slot = key >= 0 ? this.cache.get(key) : undefined;
     if (slot === undefined) {
-      pageTypesFlags(lo, hi, raw, t);
-      checkNamed(t[0], t[1]);
-      slot = hashSlot(t[0], t[1]);
-      if (key >= 0) cache.set(key, slot);
+      pageTypesFlags(lo, hi, this.raw, this.t);
+      checkNamed(this.t[0], this.t[1]);
+      slot = this.hashSlot(this.t[0], this.t[1]);
+      if (key >= 0) this.cache.set(key, slot);
     }
     return slot;
-  };
-
-  const { flagsLo, flagsHi, nrPfns } = s;
-  let prevLo = flagsLo[0];
-  let prevHi = flagsHi[0];
-  let slot = slotOf(prevLo, prevHi);
-  let run = 0;
-  for (let pfn = 0; pfn < nrPfns; pfn++) {
-    const lo = flagsLo[pfn];
-    const hi = flagsHi[pfn];
-    if (lo !== prevLo || hi !== prevHi) {
-      pages[slot] += run;
-      run = 0;
-      prevLo = lo;
-      prevHi = hi;
-      slot = slotOf(lo, hi);
-    }
-    run++;
   }
-  pages[slot] += run;
 
-  const rows: PageTypesRow[] = [];
-  for (let i = 0; i < HASH_SIZE; i++)
-    if (pages[i] > 0) rows.push({ lo: slotLo[i], hi: slotHi[i], pages: pages[i] });
-  return { raw, rows, total: nrPfns };
+  /** The next `count` entries: bits 0–31 at `lo[loOff + i * stride]`, 32–63 at `hi[hiOff + i * stride]`. */
+  push(lo: Uint32Array, hi: Uint32Array, loOff: number, hiOff: number, stride: number, count: number): void {
+    let { prevLo, prevHi, slot, run } = this;
+    const pages = this.pages;
+    for (let n = 0, i = 0; n < count; n++, i += stride) {
+      const l = lo[loOff + i];
+      const h = hi[hiOff + i];
+      if (l !== prevLo || h !== prevHi) {
+        if (run > 0) pages[slot] += run;
+        run = 0;
+        prevLo = l;
+        prevHi = h;
+        slot = this.slotOf(l, h);
+      }
+      run++;
+    }
+    this.prevLo = prevLo;
+    this.prevHi = prevHi;
+    this.slot = slot;
+    this.run = run;
+    this.total += count;
+  }
+
+  finish(): PageTypesSummary {
+    if (this.run > 0) this.pages[this.slot] += this.run;
+    this.run = 0;
+    const rows: PageTypesRow[] = [];
+    for (let i = 0; i < HASH_SIZE; i++)
+      if (this.pages[i] > 0) rows.push({ lo: this.slotLo[i], hi: this.slotHi[i], pages: this.pages[i] });
+    return { raw: this.raw, rows, total: this.total };
+  }
 }
 
 /** page_flag_name() refuses a set bit that has no name. */

@@ -119,9 +119,13 @@ export function priceMemdesc(c: Classification): Price {
   };
 }
 
-/** The frame types as pagelab's memory types, for accountLayout() and the replayed Machine. */
+/**
+ * The frame types as pagelab's memory types, for accountLayout() and the replayed Machine. Frames
+ * with no flags (mostly memory whose struct pages were never initialised: zoneinfo's present −
+ * managed) and torn tails are reserved: memory the buddy allocator does not hand out.
+ */
 export const FRAME_TO_MT: readonly number[] = (() => {
-  const m = new Array<number>(NR_FRAMES).fill(MT.UNKNOWN);
+  const m = new Array<number>(NR_FRAMES).fill(MT.RESERVED);
   m[FRAME.HOLE] = MT.NONE;
   m[FRAME.FREE] = MT.BUDDY;
   m[FRAME.RESERVED] = MT.RESERVED;
@@ -151,7 +155,8 @@ export function snapshotCensus(c: Classification): Census {
     const [f, order] = key.split(':').map(Number) as [Frame, number];
     if (f === FRAME.SLAB) slabs += n;
     else if (f === FRAME.PGTABLE) ptdescs += n;
-    else if (hasDescriptor(f, order)) {
+    // Kernel compound pages are large-kmalloc folios in the model (a folio row, no descriptor bytes).
+    else if (hasDescriptor(f, order) || f === FRAME.KERNEL_COMPOUND) {
       const k = `${FRAME_TO_MT[f]}:${order}`;
       folios.set(k, (folios.get(k) ?? 0) + n);
     }

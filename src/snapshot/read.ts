@@ -38,6 +38,9 @@ export interface Snapshot {
   companions: Companions;
 }
 
+/** What is known of a capture besides its per-PFN words (all a streaming analysis keeps). */
+export type SnapshotInfo = Omit<Snapshot, 'flagsLo' | 'flagsHi' | 'mapcount'>;
+
 export interface ReadOptions {
   /** Path of the kpageflags capture (raw, gzip or zstd). */
   flags: string;
@@ -129,13 +132,19 @@ export async function readLiveSnapshot(chunkBytes = 1 << 19): Promise<Snapshot> 
   } catch (e) {
     throw openError(PROC_KPAGEFLAGS, e);
   }
-  const companions: Companions = {};
+  const companions = liveCompanions();
+  return readSnapshot({ flags: PROC_KPAGEFLAGS, count: PROC_KPAGECOUNT, companions, chunkBytes });
+}
+
+/** The /proc texts of the running machine that a capture carries (each optional). */
+export function liveCompanions(proc = '/proc'): Companions {
+  const out: Companions = {};
   for (const name of COMPANION_NAMES) {
     try {
-      companions[name] = fs.readFileSync(`/proc/${name}`, 'utf8');
+      out[name] = fs.readFileSync(`${proc}/${name}`, 'utf8');
     } catch {
       // A companion is optional; the analysis says what it could not tell without it.
     }
   }
-  return readSnapshot({ flags: PROC_KPAGEFLAGS, count: PROC_KPAGECOUNT, companions, chunkBytes });
+  return out;
 }

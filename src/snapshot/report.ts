@@ -16,7 +16,7 @@ import {
 } from './classify.js';
 import { parseBuddyinfo } from './companions.js';
 import type { Price } from './price.js';
-import type { Snapshot } from './read.js';
+import type { SnapshotInfo } from './read.js';
 
 const num = (n: number) => n.toLocaleString('en-US');
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -39,7 +39,7 @@ const WHAT: Partial<Record<Frame, string>> = {
   [FRAME.TORN]: 'tails whose folio changed during the read',
 };
 
-export function formatCensus(s: Snapshot, c: Classification): string {
+export function formatCensus(s: SnapshotInfo, c: Classification): string {
   const { folios, large } = folioTotals(c);
   let thp = 0;
   for (const f of FOLIO_FRAMES)
@@ -101,7 +101,7 @@ export function formatPrice(p: Price): string {
 }
 
 /** Everything as one JSON value (the page-types rows and the map are added by the caller). */
-export function censusJson(s: Snapshot, c: Classification, p: Price) {
+export function censusJson(s: SnapshotInfo, c: Classification, p: Price) {
   const types: Record<string, { pages: number; objects: Record<string, number> }> = {};
   for (let f = 0; f < NR_FRAMES; f++) {
     if (c.pages[f] === 0) continue;

@@ -23,27 +23,17 @@ export interface U64Columns {
 
 const MIN_CAPACITY = 1 << 16;
 
-export class U64Collector {
-  private lo: Uint32Array;
-  /** Null in `saturate` mode: a word ≥ 2^32 is stored as 2^32 − 1 and counted instead. */
-  private hi: Uint32Array | null;
-  /** Entries that did not fit 32 bits (saturate mode). */
-  saturated = 0;
-  private n = 0;
+/**
+ * Whole u64 entries out of arbitrary byte chunks: each call of `sink` gets a Uint32Array of
+ * 2 × `count` words (entry i is words[2i] low, words[2i + 1] high), valid only during the call.
+ */
+export class U64Chunker {
   private readonly carry = new Uint8Array(8);
   private carryLen = 0;
   /** Bytes taken in so far (for error messages). */
   bytes = 0;
 
-  /**
-   * `saturate`: keep only the low half, clamped — kpagecount's mapcount is an int in the kernel,
-   * so the high half is only ever set by a negative (buggy) count; this halves its memory.
-   */
-  constructor(expectedEntries = 0, saturate = false) {
-    const cap = Math.max(MIN_CAPACITY, expectedEntries);
-    this.lo = new Uint32Array(cap);
-    this.hi = saturate ? null : new Uint32Array(cap);
-  }
+  constructor(private readonly sink: (words: Uint32Array, count: number) => void) {}
 
   /** Take the next bytes of the stream; the chunk may be reused by the caller afterwards. */
   push(chunk: Uint8Array): void {
@@ -55,8 +45,7 @@ export class U64Collector {
       this.carryLen += take;
       off = take;
       if (this.carryLen < 8) return;
-      const v = new Uint32Array(this.carry.buffer, 0, 2);
-      this.append(v, 0, 1);
+      this.sink(new Uint32Array(this.carry.buffer, 0, 2), 1);
       this.carryLen = 0;
     }
     const whole = (chunk.length - off) & ~7;
@@ -71,7 +60,7 @@ export class U64Collector {
         copy.set(chunk.subarray(off, off + whole));
         words = new Uint32Array(copy.buffer);
       }
-      this.append(words, 0, whole >>> 3);
+      this.sink(words, whole >>> 3);
     }
     const rest = chunk.length - off - whole;
     if (rest > 0) {
@@ -80,12 +69,47 @@ export class U64Collector {
     }
   }
 
-  /** The columns, trimmed to length; `name` is the file, for the error of a partial entry. */
-  finish(name: string): U64Columns {
+  /** Throw unless the stream ended on an entry boundary; `name` is the file. */
+  finish(name: string): void {
     if (this.carryLen !== 0)
       throw new SnapshotError(
         `${name}: ${this.bytes} bytes is not a multiple of 8 (one u64 per PFN): truncated or not a kpageflags/kpagecount capture`,
       );
+  }
+}
+
+export class U64Collector {
+  private lo: Uint32Array;
+  /** Null in `saturate` mode: a word ≥ 2^32 is stored as 2^32 − 1 and counted instead. */
+  private hi: Uint32Array | null;
+  /** Entries that did not fit 32 bits (saturate mode). */
+  saturated = 0;
+  private n = 0;
+  private readonly chunker = new U64Chunker((words, count) => this.append(words, 0, count));
+
+  /**
+   * `saturate`: keep only the low half, clamped — kpagecount's mapcount is an int in the kernel,
+   * so the high half is only ever set by a negative (buggy) count; this halves its memory.
+   */
+  constructor(expectedEntries = 0, saturate = false) {
+    const cap = Math.max(MIN_CAPACITY, expectedEntries);
+    this.lo = new Uint32Array(cap);
+    this.hi = saturate ? null : new Uint32Array(cap);
+  }
+
+  /** Bytes taken in so far. */
+  get bytes(): number {
+    return this.chunker.bytes;
+  }
+
+  /** Take the next bytes of the stream; the chunk may be reused by the caller afterwards. */
+  push(chunk: Uint8Array): void {
+    this.chunker.push(chunk);
+  }
+
+  /** The columns, trimmed to length; `name` is the file, for the error of a partial entry. */
+  finish(name: string): U64Columns {
+    this.chunker.finish(name);
     const lo = this.lo.subarray(0, this.n);
     return { lo, hi: this.hi ? this.hi.subarray(0, this.n) : new Uint32Array(0), length: this.n };
   }

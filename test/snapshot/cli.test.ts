@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { fixture } from './fixture.js';
@@ -65,5 +67,33 @@ describe('pagelab snapshot', () => {
       expect(r.err.startsWith('pagelab: ')).toBe(true);
       expect(r.err.trimEnd().includes('\n')).toBe(false);
     }
+  });
+});
+
+describe('pagelab snapshot --replay', () => {
+  it("runs a scenario on the capture's machine: its 777 free order-10 blocks and not one more", async () => {
+    const r = await run('snapshot', FLAGS, '--replay', join(import.meta.dirname, 'replay-max-order.yaml'));
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('machine memory: taken from the capture, not the scenario');
+    expect(r.out).toMatch(/holes .* left out/);
+    expect(r.out).toContain('ENOMEM');
+  });
+
+  it('a scenario whose expectation the capture contradicts fails (exit 1)', async () => {
+    const yaml = join(tmpdir(), `pagelab-replay-${process.pid}.yaml`);
+    writeFileSync(
+      yaml,
+      'name: too many\nmachine: {}\nsteps:\n  - { op: alloc_pages, order: 10, count: 778 }\n',
+    );
+    const r = await run('snapshot', FLAGS, '--replay', yaml);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('ENOMEM');
+  });
+
+  it('--replay with --json or --page-types is a usage error', async () => {
+    const r = await run('snapshot', FLAGS, '--replay', 'x.yaml', '--json');
+    expect(r.code).toBe(2);
+    expect(r.err.trimEnd().includes('\n')).toBe(false);
   });
 });
