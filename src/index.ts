@@ -22,6 +22,14 @@ export {
   resolveConfig,
 } from './machine/config.js';
 export { Machine } from './machine/machine.js';
+export {
+  canonical,
+  decodeFlagsWord,
+  directMapAddress,
+  flagsWord,
+  pageAddress,
+  type StructPage,
+} from './machine/struct_page.js';
 export type {
   BuddyInfo,
   DeviceDriver,
@@ -84,6 +92,7 @@ export type { AccessResult, UserData } from './mm/uaccess.js';
 export type { EventListener, MmEvent, VmEvent } from './mm/vmstat.js';
 export { type ScenarioReport, scenarioReport } from './scenario/api.js';
 export { type Diagnostic, formatDiagnostic, type Path, type Pos } from './scenario/diagnostics.js';
+export { type X86WalkStep, x86Walk } from './scenario/explain.js';
 export { runText } from './scenario/format.js';
 export type { Labels } from './scenario/labels.js';
 export { type ParseResult, parseScenario, type Scenario, type Step } from './scenario/parse.js';
