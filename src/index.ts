@@ -74,6 +74,7 @@ export {
 } from './mm/page_alloc.js';
 export type { InsertPagesResult, MmapLock } from './mm/pfnmap.js';
 export type { PinScore } from './mm/pincount.js';
+export { formatHandle } from './mm/pool.js';
 export type { SlabInfoRow } from './mm/slab.js';
 export {
   type BugContext,

@@ -77,7 +77,7 @@ export function explainAddress(r: RunResult, proc: string, address: string): str
     throw new ScenarioInputError(`no process named '${proc}' after step ${r.steps.length}`);
   }
   const pid = r.labels.num(proc);
-  const at = resolveAddressText(r, address);
+  const at = addressArgument(r, address);
   const lines = [`${proc} (pid ${pid}) ${address} = ${hex(at)}:`];
   for (const s of x86Walk(m, pid, at)) {
     const target = s.pfn === undefined ? '' : s.leaf ? `pfn ${hex(s.pfn)}` : `table pfn ${hex(s.pfn)}`;
@@ -129,7 +129,7 @@ export function x86Walk(m: Machine, pid: number, addr: number): X86WalkStep[] {
 }
 
 /** `buf`, `buf+4K` or a number, with the run's region labels. */
-function resolveAddressText(r: RunResult, text: string): number {
+export function addressArgument(r: RunResult, text: string): number {
   if (/^(0x[0-9a-f]+|\d+)$/i.test(text)) return Number(text);
   const m = /^([A-Za-z_][A-Za-z0-9_.-]*)(?:\+(\S+))?$/.exec(text);
   if (!m || !r.labels.has(m[1]) || r.labels.get(m[1]).kind !== 'region') {
@@ -177,7 +177,7 @@ export function explainData(
   if (!r.labels.has(o.proc) || r.labels.get(o.proc).kind !== 'process')
     throw new ScenarioInputError(`no process named '${o.proc}' after step ${r.steps.length}`);
   const pid = r.labels.num(o.proc);
-  const address = resolveAddressText(r, o.addr);
+  const address = addressArgument(r, o.addr);
   const page = m.pageAt(pid, address);
   return { pid, address, walk: x86Walk(m, pid, address), ...(page ? frame(page.pfn) : { labels: [] }) };
 }

@@ -145,7 +145,7 @@ describe('the text of a run', () => {
     expect(text.split('\n').slice(-3)).toEqual([
       'FAIL  2 failures in 4 steps (1 expectation checked); the run stopped at step 4 of 4',
       '  t.yaml:5:44 step 2 (expect): f (pfn 0x100): order is 0, expected 1',
-      '  t.yaml:7:5 step 4 (folio_put): BUG: stale or invalid folio handle 4294967296 (pfn 0x100) [folio: use after free]',
+      '  t.yaml:7:5 step 4 (folio_put): BUG: stale or invalid folio handle #0.1 (pfn 0x100) [folio: use after free]',
     ]);
   });
 });
