@@ -55,7 +55,7 @@ describe('pagelab run', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toBe(
-      `${bad}:4:20 steps[0].size: unknown key 'size' (expected node, zone, order, expect, expect_error)\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
+      `${bad}:4:20 step 1: size: unknown key 'size' (expected node, zone, order, expect, expect_error)\n${bad}:5:31 step 2: order: expected an order from 0 to 10\n`,
     );
   });
 
@@ -129,6 +129,34 @@ describe('pagelab run', () => {
     expect(a.code).toBe(0);
     expect(b.out).toBe(a.out);
     expect(b.err).toBe(a.err);
+  });
+});
+
+describe('one step numbering', () => {
+  it('a parse error, a run-time input error and a failed expectation name a step by the number the run prints', async () => {
+    const steps = (second: string) => ['{ op: folio_alloc, as: f }', second, '{ op: folio_put, folio: f }'];
+    const parse = await cli(
+      'run',
+      file('n-parse.yaml', steps('{ op: expect, page: f, state: { refcont: 1 } }')),
+    );
+    expect(parse.code).toBe(2);
+    expect(parse.err).toMatch(/^\S+n-parse\.yaml:5:\d+ step 2: state\.refcont: unknown key 'refcont'/);
+    const input = await cli(
+      'run',
+      file('n-input.yaml', steps('{ op: expect, page: { label: f, index: 5 }, state: { refcount: 1 } }')),
+    );
+    expect(input.code).toBe(2);
+    expect(input.out).toMatch(/n-input\.yaml:5:\d+ step 2: page\.index: index 5 is past the end of f/);
+    expect(input.out).toContain('   2  expect ');
+    const failed = await cli(
+      'run',
+      file('n-fail.yaml', steps('{ op: expect, page: f, state: { refcount: 2 } }')),
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.out).toContain('   2  expect ');
+    expect(failed.out).toMatch(
+      /n-fail\.yaml:5:\d+ step 2 \(expect\): f \(pfn 0x100\): refcount is 1, expected 2/,
+    );
   });
 });
 
