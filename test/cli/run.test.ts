@@ -81,6 +81,7 @@ describe('pagelab run', () => {
       'boot',
       'alloc',
       'step',
+      'counters',
       'step',
       'report',
       'result',
