@@ -7,7 +7,7 @@
 import {
   decodeFlagsWord,
   formatFlags,
-  formatHandle,
+  formatId,
   MT_NAMES,
   type PageInfo,
   PG,
@@ -71,7 +71,7 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
   };
   /** The page with its folio's readable id beside the numeric handle. */
   const withId = <P extends PageInfo>(p: P): P & { folioId?: string } =>
-    p.folio ? { ...p, folioId: `folio${formatHandle(p.folio)}` } : p;
+    p.folio ? { ...p, folioId: formatId('folio', p.folio) } : p;
   const addrOf = (addr: number | string): number =>
     typeof addr === 'number' ? addr : addressArgument(get(), addr);
 
@@ -87,7 +87,7 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
     if (h === 0) return null;
     const head = m().page(m().folioPfn(h));
     return {
-      id: `folio${formatHandle(h)}`,
+      id: formatId('folio', h),
       head: head.pfn,
       order: head.order,
       nrPages: 2 ** head.order,
