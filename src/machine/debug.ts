@@ -5,7 +5,9 @@
  * folio, slab, ptdesc, vmalloc scamem, zero/reserved, device memory), each reporting what the
  * model keeps for that type, so `expect`, `explain`, `dump` and the trace read the same counts.
  * "Maybe pinned" comes from the pin-count design (PinTracker.answer) for every type with a folio,
- * device pages included; vmalloc pages from their own refcount bias.
+ * device pages included; vmalloc pages from their own refcount bias. dumpPage() then prints both
+ * layouts of the frame (struct_page.ts): the memdesc word decoded and the struct page Linux would
+ * keep, as the kernel's `raw:` lines.
  */
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';

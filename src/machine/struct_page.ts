@@ -200,7 +200,9 @@ export function structPage(k: Kernel, pfn: number, nid: number, zone: string): S
   if (type === MT.VMALLOC) {
     const v = k.vmalloc;
     w[6] = countsWord(v.pageMapcount(pfn) - 1, v.pageRefcount(pfn));
-    syn[1] = syn[2] = false; // a vmalloc page is on no list: zeroed when allocated
+    // Taken off its free list when allocated and put on no other: list_del() left the poison.
+    w[1] = LIST_POISON1;
+    w[2] = LIST_POISON2;
     syn[3] = false;
     return done();
   }

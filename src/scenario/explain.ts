@@ -1,7 +1,8 @@
 /**
  * `explain`: what one frame is after step N of a scenario, told the way the kernel's dump_page()
- * would, with the scenario's labels that name it; or a user address walked through the page
- * tables level by level.
+ * would (both layouts: the memdesc word and the struct page's raw: words), with the scenario's
+ * labels that name it; or a user address walked through the page tables level by level, each
+ * present entry as x86-64 would hold it.
  */
 import { pageLayouts } from '../machine/debug.js';
 import type { Machine } from '../machine/machine.js';

@@ -132,7 +132,9 @@ describe('explain --pfn: both layouts', () => {
     const v = await cli('explain', vm, '--pfn', 'v');
     expect(v.out).toContain('type 7 (vmalloc), order 0, page 0 of its area, descriptor: scamem row 0');
     expect(v.out).toContain('vmalloc 0xffffc90000000000');
-    expect(rawWords(v.out)[6]).toBe(0x00000001ffffffffn);
+    const vw = rawWords(v.out);
+    expect(vw[6]).toBe(0x00000001ffffffffn); // refcount 1 (vmalloc's own), unmapped
+    expect([vw[1], vw[2]]).toEqual([0xdead000000000100n, 0xdead000000000122n]); // LIST_POISON1/2
     const free = await cli('explain', vm, '--after', '0', '--pfn', '0x400');
     const fw = rawWords(free.out);
     expect(fw[6]).toBe(0x00000000f0000000n); // PGTY_buddy, refcount 0
