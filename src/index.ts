@@ -21,7 +21,16 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './machine/config.js';
+export { type FolioId, formatId, type PinHandle, type PtdescId } from './machine/ids.js';
 export { Machine } from './machine/machine.js';
+export {
+  canonical,
+  decodeFlagsWord,
+  directMapAddress,
+  flagsWord,
+  pageAddress,
+  type StructPage,
+} from './machine/struct_page.js';
 export type {
   BuddyInfo,
   DeviceDriver,
@@ -66,6 +75,7 @@ export {
 } from './mm/mmzone.js';
 export type { InsertPagesResult, MmapLock } from './mm/pfnmap.js';
 export type { PinScore } from './mm/pincount.js';
+export { formatHandle } from './mm/pool.js';
 export type { SlabInfoRow } from './mm/slab.js';
 export {
   type BugContext,
@@ -84,6 +94,7 @@ export type { AccessResult, UserData } from './mm/uaccess.js';
 export type { EventListener, MmEvent, VmEvent } from './mm/vmstat.js';
 export { type ScenarioReport, scenarioReport } from './scenario/api.js';
 export { type Diagnostic, formatDiagnostic, type Path, type Pos } from './scenario/diagnostics.js';
+export { type X86WalkStep, x86Walk } from './scenario/explain.js';
 export { runText } from './scenario/format.js';
 export type { Labels } from './scenario/labels.js';
 export { type ParseResult, parseScenario, type Scenario, type Step } from './scenario/parse.js';

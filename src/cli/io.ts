@@ -2,4 +2,6 @@
 export interface Io {
   out(s: string): void;
   err(s: string): void;
+  /** Where `pagelab shell` reads its commands (default: stdin). */
+  input?: { input: import('node:stream').Readable; terminal: boolean };
 }

@@ -47,6 +47,16 @@ const accounting = z
   })
   .meta({ description: 'LayoutAccounting: metadata bytes of one layout' });
 
+const structPage = z.strictObject({
+  words: z
+    .array(z.string())
+    .meta({ description: "the eight 8-byte words, as dump_page()'s raw: lines print them (hex)" }),
+  names: z.array(z.string()).meta({ description: 'the struct member each word holds' }),
+  synthesised: z
+    .array(z.boolean())
+    .meta({ description: 'true for a word the model keeps no value for (a pointer, poison)' }),
+});
+
 const machineShape = {
   config: z.strictObject({ memory: z.number(), nodes: z.number(), design: z.string(), pincount: z.string() }),
   totalPages: z.number(),
@@ -98,11 +108,31 @@ export const JSON_SCHEMAS = {
     pfn: z.number().optional().meta({ description: 'the frame (with --pfn, or the one --addr maps)' }),
     page: record('PageInfo').optional(),
     dump: z.string().optional().meta({ description: 'dump_page() text of the frame' }),
-    labels: z.array(z.string()).meta({ description: "the scenario's labels naming the frame" }),
-    walk: z
-      .array(record('WalkStep'))
+    layouts: z
+      .strictObject({
+        memdescWord: z
+          .string()
+          .optional()
+          .meta({ description: "the model's 8-byte memdesc word in hex, then its decoded fields" }),
+        structPage: structPage
+          .optional()
+          .meta({ description: 'the struct page Linux would keep for the frame' }),
+        head: structPage.optional().meta({ description: "a tail page's head struct page" }),
+        addresses: z.strictObject({
+          structPage: z
+            .string()
+            .meta({ description: 'the struct page in the vmemmap (x86-64, 4-level, no KASLR)' }),
+          directMap: z.string().meta({ description: "the frame's direct-map address (page_address)" }),
+          vmalloc: z.string().optional().meta({ description: "a vmalloc page's address in its area" }),
+        }),
+      })
       .optional()
-      .meta({ description: 'with --proc/--addr: the page-table walk, level by level' }),
+      .meta({ description: 'both layouts of the frame; RAM frames have a memdesc word and a struct page' }),
+    labels: z.array(z.string()).meta({ description: "the scenario's labels naming the frame" }),
+    walk: z.array(record('X86WalkStep')).optional().meta({
+      description:
+        "with --proc/--addr: the page-table walk, level by level; `entry` in the model's encoding, `x86` the same entry in x86-64 bit positions",
+    }),
     address: z.number().optional(),
     pid: z.number().optional(),
   }),

@@ -32,6 +32,7 @@ import { oracleCommand } from './oracle_command.js';
 import { bootReport, machineJson } from './report.js';
 import { runCommand } from './run_command.js';
 import { serveCommand } from './serve_command.js';
+import { shellCommand } from './shell_command.js';
 import { snapshotCommand } from './snapshot_command.js';
 import { UsageError } from './usage_error.js';
 
@@ -115,6 +116,21 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--addr <addr>', 'a user address in --proc: a region label, region+offset, or a number')
     .option('--json', JSON_HELP)
     .action((file: string, o: ExplainOptions) => setCode(explainCommand(file, o, io)));
+
+  program
+    .command('shell')
+    .description(
+      'a REPL on one machine state: kernel-named helpers (pfn_to_page, follow_page, ...), .step/.back',
+    )
+    .argument('[file]', 'scenario file (YAML); omitted: a freshly booted default machine')
+    .option('--after <n>', 'after this step (0: right after boot; default: the last step)', stepArg)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  pagelab shell examples/cow-after-fork.yaml --after 5\n  echo \'follow_page("c", "buf")\' | pagelab shell examples/cow-after-fork.yaml --after 5',
+    )
+    .action(async (file: string | undefined, o: { after?: number }) =>
+      setCode(await shellCommand(file, o, io, io.input)),
+    );
 
   program
     .command('compare')

@@ -15,6 +15,7 @@ import type { EventListener, VmStat } from '../mm/vmstat.js';
 import * as pfnOwner from './compaction.js';
 import { bootKernel, type MachineConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { dumpPage, page, vmallocPage } from './debug.js';
+import type { FolioId, PtdescId } from './ids.js';
 import * as kapi from './kapi.js';
 import * as procfs from './procfs.js';
 import { findProcess } from './task_mmu.js';
@@ -91,10 +92,10 @@ export class MachineBase {
   }
 
   /** folio_alloc(): an anon or file folio of 2^order pages, refcount 1. Returns its handle. */
-  folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): number {
+  folioAlloc(order: number, opts: { kind?: 'anon' | 'file'; gfp?: number; nid?: number } = {}): FolioId {
     return this.after(
       kapi.folioAlloc(this.k, V.order('order', order), opts.kind ?? 'anon', opts.gfp, opts.nid),
-    );
+    ) as FolioId;
   }
 
   /** folio_get(). */
@@ -108,8 +109,10 @@ export class MachineBase {
   }
 
   /** page_folio(): the folio handle of a frame, or 0. */
-  pageFolio(pfn: number): number {
-    return this.k.pa.memmap.pfnValid(V.pfn('pfn', pfn)) ? this.k.folios.pageFolio(pfn) : NULL_HANDLE;
+  pageFolio(pfn: number): FolioId {
+    return (
+      this.k.pa.memmap.pfnValid(V.pfn('pfn', pfn)) ? this.k.folios.pageFolio(pfn) : NULL_HANDLE
+    ) as FolioId;
   }
 
   /** The first frame of a folio. */
@@ -148,8 +151,8 @@ export class MachineBase {
   }
 
   /** pagetable_alloc() for a table of `level` (1 = PTE ... 4 = PGD). Returns the ptdesc handle. */
-  pagetableAlloc(level: number, opts: { mm?: number; nid?: number } = {}): number {
-    return this.after(kapi.pagetableAlloc(this.k, level, opts.mm, opts.nid));
+  pagetableAlloc(level: number, opts: { mm?: number; nid?: number } = {}): PtdescId {
+    return this.after(kapi.pagetableAlloc(this.k, level, opts.mm, opts.nid)) as PtdescId;
   }
 
   /** pagetable_free(). */

@@ -5,7 +5,9 @@
  * folio, slab, ptdesc, vmalloc scamem, zero/reserved, device memory), each reporting what the
  * model keeps for that type, so `expect`, `explain`, `dump` and the trace read the same counts.
  * "Maybe pinned" comes from the pin-count design (PinTracker.answer) for every type with a folio,
- * device pages included; vmalloc pages from their own refcount bias.
+ * device pages included; vmalloc pages from their own refcount bias. dumpPage() then prints both
+ * layouts of the frame (struct_page.ts): the memdesc word decoded and the struct page Linux would
+ * keep, as the kernel's `raw:` lines.
  */
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
@@ -23,6 +25,15 @@ import { MIGRATE_NAMES } from '../mm/mmzone.js';
 import { PT_LEVEL_NAMES } from '../mm/pgtable.js';
 import { formatFlags } from '../mm/types.js';
 import { ConfigError, InputError } from './config.js';
+import {
+  canonical,
+  directMapAddress,
+  hex64,
+  memdescWord,
+  pageAddress,
+  rawLines,
+  structPage,
+} from './struct_page.js';
 import type { DevicePageInfo, PageInfo, VmallocPageInfo } from './types.js';
 
 /** The fields every frame has, before its descriptor says more. */
@@ -161,16 +172,61 @@ export function page(k: Kernel, pfn: number): PageInfo {
   return info;
 }
 
-/** The kernel's dump_page() text for a frame. */
+/** page_to_pgoff(): a folio page's index in its anon_vma or file (the head's index plus the page's offset). */
+export function pageIndex(k: Kernel, pfn: number): number {
+  if (!k.pa.memmap.pfnValid(pfn) || !FOLIO_TYPES.has(mdType(k.pa.memmap.lo(pfn)))) return 0;
+  const row = k.pa.memmap.hi(pfn);
+  return k.folios.index[row] + (pfn - k.folios.pfn[row]);
+}
+
+/** Both layouts of a frame as data (`explain --json`): the memdesc word, the struct page (and its head's), the addresses. */
+export function pageLayouts(k: Kernel, pfn: number) {
+  const addresses: { structPage: string; directMap: string; vmalloc?: string } = {
+    structPage: `0x${hex64(pageAddress(pfn))}`,
+    directMap: `0x${hex64(directMapAddress(pfn))}`,
+  };
+  if (!k.pa.memmap.pfnValid(pfn)) return { addresses };
+  const p = page(k, pfn);
+  if (mdType(k.pa.memmap.lo(pfn)) === MT.VMALLOC) {
+    // The page's address in its area: the scamem's start plus the page index the memdesc word holds.
+    const at = k.vmalloc.scamem.addr[k.pa.memmap.hi(pfn)] + (k.pa.memmap.lo(pfn) >>> 12) * 4096;
+    addresses.vmalloc = `0x${hex64(canonical(at))}`;
+  }
+  const head =
+    p.head !== pfn && k.pa.memmap.pfnValid(p.head) ? structPage(k, p.head, p.nid, p.zone) : undefined;
+  return {
+    memdescWord: memdescWord(k, pfn).text,
+    structPage: structPage(k, pfn, p.nid, p.zone),
+    head,
+    addresses,
+  };
+}
+
+/**
+ * The kernel's dump_page() text for a frame, then both layouts of it: the model's memdesc word
+ * decoded, and the struct page Linux would keep (its `raw:` lines), with the frame's addresses.
+ */
 export function dumpPage(k: Kernel, pfn: number): string {
   const p = page(k, pfn);
+  const index = pageIndex(k, pfn);
   const lines = [
-    `page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${p.type === 'anon' ? 'anon' : '0'} index:0x0 pfn:0x${pfn.toString(16)}`,
+    `page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${p.type === 'anon' ? 'anon' : '0'} index:0x${index.toString(16)} pfn:0x${pfn.toString(16)}`,
   ];
   if (p.head !== pfn || p.order > 0)
     lines.push(`head: order:${p.order} pincount:${p.pincount} pfn:0x${p.head.toString(16)}`);
   lines.push(`memdesc: ${p.type} node:${p.nid} zone:${p.zone} migratetype:${p.migratetype}`);
   lines.push(`flags: 0x${p.flags.toString(16)}(${p.flagNames})`);
+  const l = pageLayouts(k, pfn);
+  if (l.memdescWord) {
+    lines.push(`memdesc word: ${l.memdescWord}`);
+    lines.push(...rawLines(l.structPage!));
+    if (l.head) lines.push(...rawLines(l.head, 'head: ').slice(0, 2));
+  } else
+    lines.push('memdesc word: none (device memory: its descriptors live in the pagemap, not the memmap)');
+  const va = l.addresses.vmalloc ? `, vmalloc ${l.addresses.vmalloc}` : '';
+  lines.push(
+    `addresses: struct page ${l.addresses.structPage} (vmemmap), page_address ${l.addresses.directMap} (direct map)${va}`,
+  );
   return lines.join('\n');
 }
 

@@ -6,6 +6,7 @@
 import type { MemmapMode } from '../mm/memremap.js';
 import type { VmFaultResult } from '../mm/mm_types.js';
 import type { InsertPagesResult } from '../mm/pfnmap.js';
+import type { PinHandle } from './ids.js';
 
 /** What `page(pfn)` tells about one frame (the fields of dump_page()). */
 export interface PageInfo {
@@ -88,7 +89,7 @@ export interface BuddyInfo {
 /** What a get_user_pages / pin_user_pages call returns. */
 export interface GupResult {
   /** The handle to unpin, put, or DMA through. */
-  id: number;
+  id: PinHandle;
   /** Pages grabbed (fewer than asked when a later page failed). */
   pages: number;
   /** The frame of each page grabbed, in address order. */

@@ -27,6 +27,14 @@ const GEN_UNIT = 2 ** 32;
  */
 const GEN_LIMIT = 2 ** 21;
 
+/**
+ * A handle as users read it: `#row.generation` (the number is `row + generation * 2^32`, which
+ * prints as an opaque 10-digit value).
+ */
+export function formatHandle(h: number): string {
+  return `#${h >>> 0}.${Math.floor(h / GEN_UNIT)}`;
+}
+
 /** Handle value that never names a live descriptor. */
 export const NULL_HANDLE = 0;
 
@@ -116,7 +124,7 @@ export abstract class HandlePool {
     const gen = (h - row) / GEN_UNIT;
     if (row >= this.highWater || this.liveRow[row] !== 1 || this.gen[row] !== gen) {
       const freedOnce = row < this.highWater && gen >= 1 && gen + 1 === this.gen[row];
-      throw new KernelBug(`stale or invalid ${this.poolName} handle ${h}`, {
+      throw new KernelBug(`stale or invalid ${this.poolName} handle ${formatHandle(h)}`, {
         pfn: freedOnce ? this.freedPfn[row] : undefined,
         rule: `${this.poolName}: use after free`,
       });

@@ -27,8 +27,17 @@ export function formatPath(path: Path): string {
   return out;
 }
 
+/**
+ * `file:line:col step 3: state.refcount: message`. A step is named by its 1-based number, the one
+ * the run's lines, its failures and the report use, not by its 0-based index in the document.
+ */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.file}:${d.pos.line}:${d.pos.col}`;
+  const [top, index, ...rest] = d.path;
+  if (top === 'steps' && typeof index === 'number') {
+    const inStep = rest.length > 0 ? ` ${formatPath(rest)}:` : '';
+    return `${where} step ${index + 1}:${inStep} ${d.message}`;
+  }
   return d.path.length > 0 ? `${where} ${formatPath(d.path)}: ${d.message}` : `${where}: ${d.message}`;
 }
 

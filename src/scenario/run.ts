@@ -17,6 +17,7 @@ import type { Scenario, Step } from './parse.js';
 import { REPORT_SECTIONS } from './registry.js';
 import { type BuiltSection, buildReport } from './report.js';
 import type { RunContext, StepOutcome } from './step.js';
+import { CounterDelta, namedEvent } from './trace.js';
 
 export interface StepRecord {
   n: number;
@@ -119,10 +120,17 @@ class Runner {
         design: c.design,
         check: s.check,
       });
-      const off = this.opts.trace ? m.on((ev) => this.record({ step: this.current, ...ev })) : undefined;
+      const machine = m;
+      const off = this.opts.trace
+        ? m.on((ev) => this.record({ step: this.current, ...namedEvent(machine, ev) }))
+        : undefined;
+      const moved = this.opts.trace ? new CounterDelta(m) : undefined;
       for (const step of s.steps) {
         if (this.opts.until !== undefined && step.n > this.opts.until) break;
-        if (!this.runStep(m, step)) {
+        const ok = this.runStep(m, step);
+        const counters = moved?.take();
+        if (counters) this.record({ type: 'counters', step: step.n, counters });
+        if (!ok) {
           stoppedAt = step.n;
           break;
         }

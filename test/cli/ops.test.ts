@@ -80,16 +80,12 @@ describe('scenario files: did you mean, and kernel spellings', () => {
     expect(lines[0]).toMatch(
       /machine\.memroy: unknown key 'memroy': did you mean 'memory'\? \(expected memory,/,
     );
-    expect(lines[1]).toMatch(/steps\[0\]\.op: unknown op 'folio_aloc': did you mean 'folio_alloc'\? \(ops: /);
-    expect(lines[2]).toMatch(
-      /steps\[1\]\.oder: unknown key 'oder': did you mean 'order'\? \(expected order,/,
-    );
+    expect(lines[1]).toMatch(/step 1: op: unknown op 'folio_aloc': did you mean 'folio_alloc'\? \(ops: /);
+    expect(lines[2]).toMatch(/step 2: oder: unknown key 'oder': did you mean 'order'\? \(expected order,/);
     expect(lines[3]).toMatch(
-      /steps\[2\]\.state\.refcont: unknown key 'refcont': did you mean 'refcount'\? \(expected type,/,
+      /step 3: state\.refcont: unknown key 'refcont': did you mean 'refcount'\? \(expected type,/,
     );
-    expect(lines[4]).toMatch(
-      /steps\[5\]\.advice: expected advice: one of .*: did you mean 'MADV_DONTNEED'\?$/,
-    );
+    expect(lines[4]).toMatch(/step 6: advice: expected advice: one of .*: did you mean 'MADV_DONTNEED'\?$/);
     expect(lines).toHaveLength(5);
   });
 

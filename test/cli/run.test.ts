@@ -55,7 +55,7 @@ describe('pagelab run', () => {
     expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toBe(
-      `${bad}:4:20 steps[0].size: unknown key 'size' (expected node, zone, order, expect, expect_error)\n${bad}:5:31 steps[1].order: expected an order from 0 to 10\n`,
+      `${bad}:4:20 step 1: size: unknown key 'size' (expected node, zone, order, expect, expect_error)\n${bad}:5:31 step 2: order: expected an order from 0 to 10\n`,
     );
   });
 
@@ -81,6 +81,7 @@ describe('pagelab run', () => {
       'boot',
       'alloc',
       'step',
+      'counters',
       'step',
       'report',
       'result',
@@ -132,6 +133,34 @@ describe('pagelab run', () => {
   });
 });
 
+describe('one step numbering', () => {
+  it('a parse error, a run-time input error and a failed expectation name a step by the number the run prints', async () => {
+    const steps = (second: string) => ['{ op: folio_alloc, as: f }', second, '{ op: folio_put, folio: f }'];
+    const parse = await cli(
+      'run',
+      file('n-parse.yaml', steps('{ op: expect, page: f, state: { refcont: 1 } }')),
+    );
+    expect(parse.code).toBe(2);
+    expect(parse.err).toMatch(/^\S+n-parse\.yaml:5:\d+ step 2: state\.refcont: unknown key 'refcont'/);
+    const input = await cli(
+      'run',
+      file('n-input.yaml', steps('{ op: expect, page: { label: f, index: 5 }, state: { refcount: 1 } }')),
+    );
+    expect(input.code).toBe(2);
+    expect(input.out).toMatch(/n-input\.yaml:5:\d+ step 2: page\.index: index 5 is past the end of f/);
+    expect(input.out).toContain('   2  expect ');
+    const failed = await cli(
+      'run',
+      file('n-fail.yaml', steps('{ op: expect, page: f, state: { refcount: 2 } }')),
+    );
+    expect(failed.code).toBe(1);
+    expect(failed.out).toContain('   2  expect ');
+    expect(failed.out).toMatch(
+      /n-fail\.yaml:5:\d+ step 2 \(expect\): f \(pfn 0x100\): refcount is 1, expected 2/,
+    );
+  });
+});
+
 describe('pagelab explain', () => {
   const f = file('explain.yaml', [
     '{ op: folio_alloc, order: 2, as: big }',
@@ -149,12 +178,17 @@ describe('pagelab explain', () => {
         '  head: order:2 pincount:0 pfn:0x100',
         '  memdesc: anon node:0 zone:DMA32 migratetype:Movable',
         '  flags: 0x2020040(head|swapbacked|large_rmappable)',
+        '  memdesc word: 0x0000000000000022: type 2 (anon), order 2, descriptor: folio row 0',
+        '  raw: 000fffffc0020040 dead000000000100 dead000000000122 0000000000000000',
+        '  raw: 0000000000000000 0000000000000000 00000001ffffffff 0000000000000000',
+        '  raw words: flags, lru.next*, lru.prev*, mapping, index, private, _mapcount|_refcount, memcg_data* (* synthesised: the model keeps no such value)',
+        '  addresses: struct page 0xffffea0000004000 (vmemmap), page_address 0xffff888000100000 (direct map)',
         '  labels: big (folio, pfn 0x100..0x103)',
         '',
       ].join('\n'),
     );
     const tail = await cli('explain', f, '--after', '1', '--pfn', '0x103');
-    expect(tail.out).toContain('  page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x103\n');
+    expect(tail.out).toContain('  page: refcount:1 mapcount:0 mapping:anon index:0x3 pfn:0x103\n');
   });
 
   it('after the frame is freed, and right after boot', async () => {
@@ -183,10 +217,13 @@ describe('pagelab explain', () => {
     ]);
     const walk = await cli('explain', vm, '--proc', 'p', '--addr', 'buf+4K');
     expect(walk.code).toBe(0);
-    expect(walk.out).toMatch(/pgd table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x[0-9a-f]+ -> table pfn/);
     expect(walk.out).toMatch(
-      /pte table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ \(present\|write\|user\|dirty\|young\)/,
+      /pgd table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x[0-9a-f]{16} -> table pfn 0x[0-9a-f]+ \(x86: P RW US A D\)/,
     );
+    expect(walk.out).toMatch(
+      /pte table pfn 0x[0-9a-f]+ \[\s*\d+\] 0x8000000000[0-9a-f]{3}067 -> pfn 0x[0-9a-f]+ \(x86: P RW US A D NX\)/,
+    );
+    expect(walk.out).toContain("(the model's bits: present|write|user|dirty|young)");
     expect(walk.out).toContain('page: refcount:1 mapcount:1 mapping:anon');
     expect((await cli('explain', vm, '--proc', 'p', '--addr', 'buf')).out).toContain('nothing mapped');
     expect((await cli('explain', vm, '--proc', 'p')).code).toBe(2);

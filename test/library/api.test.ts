@@ -43,7 +43,7 @@ describe('the scenario API from the library entry', () => {
     if (parsed.ok) return;
     expect(parsed.errors.map(formatDiagnostic)).toEqual([
       expect.stringMatching(
-        /^x\.yaml:3:11 steps\[0\]\.op: unknown op 'folio_aloc': did you mean 'folio_alloc'\?/,
+        /^x\.yaml:3:11 step 1: op: unknown op 'folio_aloc': did you mean 'folio_alloc'\?/,
       ),
     ]);
   });

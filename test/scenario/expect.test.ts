@@ -122,7 +122,7 @@ describe('steps that fail when they should not', () => {
       ]),
     );
     expect(failures(r)).toEqual([
-      't.yaml:6:5 step 3 (folio_put): BUG: stale or invalid folio handle 4294967296 (pfn 0x100) [folio: use after free]',
+      't.yaml:6:5 step 3 (folio_put): BUG: stale or invalid folio handle #0.1 (pfn 0x100) [folio: use after free]',
     ]);
     expect(r.failures[0].pfn).toBe(0x100);
     expect(r.stoppedAt).toBe(3);

@@ -104,16 +104,16 @@ describe('parsing bad files', () => {
     ].join('\n');
     expect(errorsOf(text)).toEqual([
       "t.yaml:2:24 machine.colour: unknown key 'colour' (expected memory, nodes, design, movable, cma, check, reserved, pincount, thp, contents)",
-      't.yaml:4:31 steps[0].order: expected an order from 0 to 10',
-      "t.yaml:5:26 steps[1].size: bad size '12Q': expected a number with an optional K, M, G, T or P suffix",
-      't.yaml:7:11 steps[2].kind: expected one of anon, file',
-      "t.yaml:8:5 steps[2].orders: unknown key 'orders': did you mean 'order'? (expected order, kind, gfp, nid, count, as, expect_error)",
-      "t.yaml:9:5 steps[3]: missing required key 'page'",
-      't.yaml:10:5 steps[4]: a step is a map with an op: key',
+      't.yaml:4:31 step 1: order: expected an order from 0 to 10',
+      "t.yaml:5:26 step 2: size: bad size '12Q': expected a number with an optional K, M, G, T or P suffix",
+      't.yaml:7:11 step 3: kind: expected one of anon, file',
+      "t.yaml:8:5 step 3: orders: unknown key 'orders': did you mean 'order'? (expected order, kind, gfp, nid, count, as, expect_error)",
+      "t.yaml:9:5 step 4: missing required key 'page'",
+      't.yaml:10:5 step 5: a step is a map with an op: key',
       expect.stringMatching(
-        /^t\.yaml:11:11 steps\[5\]\.op: unknown op 'mmapp': did you mean 'mmap'\? \(ops: alloc_pages, free_pages, /,
+        /^t\.yaml:11:11 step 6: op: unknown op 'mmapp': did you mean 'mmap'\? \(ops: alloc_pages, free_pages, /,
       ),
-      "t.yaml:12:31 steps[6].counters.MemFre: no counter named 'MemFre' in meminfo or vmstat",
+      "t.yaml:12:31 step 7: counters.MemFre: no counter named 'MemFre' in meminfo or vmstat",
     ]);
   });
 
@@ -142,12 +142,12 @@ describe('parsing bad files', () => {
         ]),
       ),
     ).toEqual([
-      't.yaml:4:32 steps[0].page.pfn: expected a page frame number',
-      't.yaml:5:25 steps[1].page: expected a page: a label, {label: NAME, index: N}, {pfn: N} or {proc: P, addr: A}',
-      't.yaml:6:32 steps[2].page.pfn: pfn 0x8000 is past the last frame 0x7fff of this machine',
-      't.yaml:7:25 steps[3].page: page needs a state to expect of it',
-      't.yaml:8:26 steps[4].state: state needs a page to check',
-      't.yaml:9:44 steps[5].state: state lists nothing to check',
+      't.yaml:4:32 step 1: page.pfn: expected a page frame number',
+      't.yaml:5:25 step 2: page: expected a page: a label, {label: NAME, index: N}, {pfn: N} or {proc: P, addr: A}',
+      't.yaml:6:32 step 3: page.pfn: pfn 0x8000 is past the last frame 0x7fff of this machine',
+      't.yaml:7:25 step 4: page: page needs a state to expect of it',
+      't.yaml:8:26 step 5: state: state needs a page to check',
+      't.yaml:9:44 step 6: state: state lists nothing to check',
     ]);
   });
 });
@@ -159,7 +159,7 @@ describe('not implemented yet', () => {
     expect([...NOT_YET_OPS]).toContain('mremap');
     for (const op of NOT_YET_OPS)
       expect(errorsOf(yaml([`{ op: ${op} }`]))).toEqual([
-        `t.yaml:4:11 steps[0].op: not implemented yet: ${op}`,
+        `t.yaml:4:11 step 1: op: not implemented yet: ${op}`,
       ]);
   });
 
@@ -177,9 +177,9 @@ describe('not implemented yet', () => {
       ),
     ).toEqual([
       't.yaml:2:22 machine.pincount: expected a pin-count design: bias, exact, ptable, shadow, sticky, ptebit',
-      't.yaml:4:31 steps[0].expect: not implemented yet: expect on this op (only user accesses, DMA reads and sync check values or signals)',
-      "t.yaml:5:33 steps[1].page.proc: unknown label 'p' (define it with as: on an earlier step)",
-      "t.yaml:5:42 steps[1].page.addr: unknown label 'buf' (define it with as: on an earlier step)",
+      't.yaml:4:31 step 1: expect: not implemented yet: expect on this op (only user accesses, DMA reads and sync check values or signals)',
+      "t.yaml:5:33 step 2: page.proc: unknown label 'p' (define it with as: on an earlier step)",
+      "t.yaml:5:42 step 2: page.addr: unknown label 'buf' (define it with as: on an earlier step)",
     ]);
   });
 });
@@ -200,12 +200,12 @@ describe('labels', () => {
         ]),
       ),
     ).toEqual([
-      "t.yaml:4:29 steps[0].page: unknown label 'buf' (define it with as: on an earlier step)",
-      "t.yaml:6:28 steps[2].as: label 'buf' is already defined (line 5)",
-      "t.yaml:8:23 steps[4].obj: 'buf' is a pages label (line 5); expected kmalloc or object",
-      "t.yaml:9:36 steps[5].cache: 'buf' is a pages label (line 5); expected cache",
-      "t.yaml:10:25 steps[6].page: 'dentry' is a cache label (line 7); expected a label naming memory",
-      "t.yaml:11:31 steps[7].slabinfo.dentri: unknown label 'dentri' (define it with as: on an earlier step)",
+      "t.yaml:4:29 step 1: page: unknown label 'buf' (define it with as: on an earlier step)",
+      "t.yaml:6:28 step 3: as: label 'buf' is already defined (line 5)",
+      "t.yaml:8:23 step 5: obj: 'buf' is a pages label (line 5); expected kmalloc or object",
+      "t.yaml:9:36 step 6: cache: 'buf' is a pages label (line 5); expected cache",
+      "t.yaml:10:25 step 7: page: 'dentry' is a cache label (line 7); expected a label naming memory",
+      "t.yaml:11:31 step 8: slabinfo.dentri: unknown label 'dentri' (define it with as: on an earlier step)",
     ]);
   });
 
@@ -220,8 +220,8 @@ describe('labels', () => {
         ]),
       ),
     ).toEqual([
-      "t.yaml:5:52 steps[1].state.same_frame_as: unknown label 'F' (define it with as: on an earlier step)",
-      "t.yaml:7:44 steps[3].state.frame: 'f' is a folio label (line 4); expected frame",
+      "t.yaml:5:52 step 2: state.same_frame_as: unknown label 'F' (define it with as: on an earlier step)",
+      "t.yaml:7:44 step 4: state.frame: 'f' is a folio label (line 4); expected frame",
     ]);
   });
 
@@ -236,15 +236,15 @@ describe('labels', () => {
         ]),
       ),
     ).toEqual([
-      't.yaml:4:39 steps[0].as: a step that expects an error binds no label',
-      "t.yaml:6:36 steps[2].cache: unknown label 'c' (define it with as: on an earlier step)",
-      't.yaml:7:38 steps[3].as: a label names one allocation: drop `as` or `count`',
+      't.yaml:4:39 step 1: as: a step that expects an error binds no label',
+      "t.yaml:6:36 step 3: cache: unknown label 'c' (define it with as: on an earlier step)",
+      't.yaml:7:38 step 4: as: a label names one allocation: drop `as` or `count`',
     ]);
   });
 
   it('a step that fails validation still defines its label, so its uses are not reported too', () => {
     expect(errorsOf(yaml(['{ op: folio_alloc, order: 12, as: f }', '{ op: folio_put, folio: f }']))).toEqual([
-      't.yaml:4:31 steps[0].order: expected an order from 0 to 10',
+      't.yaml:4:31 step 1: order: expected an order from 0 to 10',
     ]);
   });
 });

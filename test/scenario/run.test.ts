@@ -76,7 +76,17 @@ describe('the trace', () => {
   it('has the boot, the events of each step with its number, each step, the report and the result', () => {
     const r = run(yaml(['{ op: folio_alloc, as: f }', '{ op: folio_put, folio: f }']), { trace: true });
     const records = r.trace.map((l) => JSON.parse(l));
-    expect(records.map((x) => x.type)).toEqual(['boot', 'alloc', 'step', 'free', 'step', 'report', 'result']);
+    expect(records.map((x) => x.type)).toEqual([
+      'boot',
+      'alloc',
+      'step',
+      'counters',
+      'free',
+      'step',
+      'counters',
+      'report',
+      'result',
+    ]);
     expect(records[0]).toEqual({
       type: 'boot',
       name: 't',
@@ -85,7 +95,7 @@ describe('the trace', () => {
       design: 'memdesc',
       check: 'cheap',
     });
-    expect(records[1]).toEqual({ step: 1, type: 'alloc', pfn: 0x100, order: 0, kind: 2 });
+    expect(records[1]).toEqual({ step: 1, type: 'alloc', pfn: 0x100, order: 0, kind: 'anon' });
     expect(records[2]).toEqual({
       type: 'step',
       step: 1,
@@ -95,9 +105,10 @@ describe('the trace', () => {
       status: 'ok',
       summary: 'anon order 0 -> pfn 0x100 as f',
     });
-    expect(records[3]).toMatchObject({ step: 2, type: 'free', pfn: 0x100 });
-    expect(Object.keys(records[5].sections)).toEqual(['pages', 'meminfo', 'vmstat', 'accounting']);
-    expect(records[6]).toEqual({ type: 'result', status: 'pass', steps: 2, expectations: 0, failed: 0 });
+    expect(records[3]).toMatchObject({ type: 'counters', step: 1, counters: { pagelab_folio_alloc: 1 } });
+    expect(records[4]).toMatchObject({ step: 2, type: 'free', pfn: 0x100 });
+    expect(Object.keys(records[7].sections)).toEqual(['pages', 'meminfo', 'vmstat', 'accounting']);
+    expect(records[8]).toEqual({ type: 'result', status: 'pass', steps: 2, expectations: 0, failed: 0 });
   });
 
   it('records failures, and is empty unless asked for', () => {
@@ -145,7 +156,7 @@ describe('the text of a run', () => {
     expect(text.split('\n').slice(-3)).toEqual([
       'FAIL  2 failures in 4 steps (1 expectation checked); the run stopped at step 4 of 4',
       '  t.yaml:5:44 step 2 (expect): f (pfn 0x100): order is 0, expected 1',
-      '  t.yaml:7:5 step 4 (folio_put): BUG: stale or invalid folio handle 4294967296 (pfn 0x100) [folio: use after free]',
+      '  t.yaml:7:5 step 4 (folio_put): BUG: stale or invalid folio handle #0.1 (pfn 0x100) [folio: use after free]',
     ]);
   });
 });

@@ -1,0 +1,49 @@
+/**
+ * Typed ids: the Machine's handles are branded by what they name (a types-only change: at run
+ * time they are the model's numbers), and read as `folio#row.generation` in text.
+ */
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  type FolioId,
+  formatId,
+  KernelBug,
+  Machine,
+  type PinHandle,
+  type PtdescId,
+} from '../../src/index.js';
+
+describe('typed ids', () => {
+  it('folio, ptdesc and GUP handles have their own types, none assignable to another or from a number', () => {
+    const m = new Machine({ memory: '128M' });
+    const f = m.folioAlloc(0);
+    expectTypeOf(f).toEqualTypeOf<FolioId>();
+    expectTypeOf(m.pageFolio(m.folioPfn(f))).toEqualTypeOf<FolioId>();
+    expectTypeOf(m.pagetableAlloc(1)).toEqualTypeOf<PtdescId>();
+    expectTypeOf<ReturnType<Machine['pinUserPages']>['id']>().toEqualTypeOf<PinHandle>();
+    // @ts-expect-error a folio handle is not a page-table handle
+    const wrong: PtdescId = f;
+    // @ts-expect-error a plain number (a pfn, say) is not a folio handle
+    const guessed: FolioId = 0x100;
+    expect([wrong, guessed]).toEqual([f, 0x100]);
+    // Still the model's plain numbers: every API taking a number takes them.
+    expect(typeof f).toBe('number');
+    m.folioPut(f);
+  });
+
+  it('read as folio#row.generation; a reused row has the next generation; the stale-use bug says which', () => {
+    const m = new Machine({ memory: '128M' });
+    const a = m.folioAlloc(0);
+    expect(formatId('folio', a)).toBe('folio#0.1');
+    m.folioPut(a);
+    const b = m.folioAlloc(0);
+    expect(formatId('folio', b)).toBe('folio#0.2');
+    let caught: unknown;
+    try {
+      m.folioPut(a);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(KernelBug);
+    expect((caught as KernelBug).message).toContain('stale or invalid folio handle #0.1');
+  });
+});
