@@ -28,6 +28,7 @@ export interface Ctx {
 const SNAPSHOTS = path.join(ROOT, 'test/fixtures/snapshots');
 const COLORS = {
   mark: '#00b3ff',
+  shared: '#ff2d9b',
   slab: '#59a14f',
   falseNegative: '#b00020',
 };
@@ -93,6 +94,11 @@ async function dropFiles(page: Page, selector: string, files: { name: string; by
   );
   await page.dispatchEvent(selector, 'dragover', { dataTransfer: dt });
   await page.dispatchEvent(selector, 'drop', { dataTransfer: dt });
+}
+
+/** Leave the page, so its worker and the capture's arrays go before the next test measures time. */
+async function releaseCapture(page: Page): Promise<void> {
+  await page.goto('about:blank');
 }
 
 async function probe<T>(page: Page, f: string): Promise<T> {
@@ -230,6 +236,7 @@ export function viewTests(ctx: () => Ctx): void {
         .toContain(`pfn 0x${pfn.toString(16)} · slab${tail} · 0x`);
       expect(await page.getByTestId('hover').textContent()).toContain(flagNames);
       await page.locator('.heatmap').screenshot({ path: path.join(SCREENSHOTS, 'snapshot-heatmap.png') });
+      await releaseCapture(page);
     });
 
     it('takes a zstd capture dropped on it, and says what is wrong with a file that is not one', async () => {
@@ -254,6 +261,7 @@ export function viewTests(ctx: () => Ctx): void {
       await expect
         .poll(() => page.getByTestId('capture-error').textContent())
         .toBe('notes.kpageflags: 0 whole entries and 5 bytes more: a kpageflags capture holds 8 bytes a PFN');
+      await releaseCapture(page);
     });
   });
 
@@ -316,26 +324,48 @@ export function viewTests(ctx: () => Ctx): void {
       expect(await page.locator('.vma.maps-focus').count()).toBe(2);
       await page.getByTestId('procs').screenshot({ path: path.join(SCREENSHOTS, 'shared-frame.png') });
 
-      // Select c: every frame it maps (brute force here: each page of each VMA) is outlined.
-      const frames = new Set<number>();
-      for (const v of m.process(c).vmas)
-        for (let a = v.start; a < v.end; a += 4096) {
-          const t = m.translate(c, a);
-          if (t) frames.add(t.pfn);
-        }
+      // Two steps on, p has written its first page and has a copy: c's first frame is its own,
+      // the second still shared. Select c: every frame it maps is outlined, the shared one in
+      // its own colour (brute force here: each page of each VMA of both processes).
+      await page.locator('body').click({ position: { x: 5, y: 5 } });
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => page.getByTestId('step-label').textContent()).toContain('step 7/');
+      const m7 = runScenario(scenarioOf(file), { until: 7 }).machine!;
+      const framesOf = (pid: number) => {
+        const out = new Set<number>();
+        for (const v of m7.process(pid).vmas)
+          for (let a = v.start; a < v.end; a += 4096) {
+            const t = m7.translate(pid, a);
+            if (t) out.add(t.pfn);
+          }
+        return out;
+      };
+      const frames = framesOf(c);
+      const ofP = framesOf(p);
+      const shared = [...frames].filter((f) => ofP.has(f));
+      expect([frames.size, shared.length]).toEqual([2, 1]);
       await page.locator(`[data-testid=proc][data-pid="${c}"] [data-testid=proc-select]`).click();
       await expect
         .poll(async () => [...(await probe<number[]>(page, 'marks'))])
         .toEqual([...frames].sort((a, b) => a - b));
+      expect(await probe<number[]>(page, 'shared')).toEqual(shared);
       expect(
         await page.locator(`[data-testid=proc][data-pid="${c}"] [data-testid=proc-frames]`).textContent(),
-      ).toContain(`maps ${frames.size} frames, ${frames.size} shared with another process`);
+      ).toMatch(/maps 2 frames .*, 1 shared with ?another process/);
       await page.locator('canvas[data-testid=heatmap][data-painted]').waitFor();
-      const ring = (await page.evaluate((q) => (window as unknown as Win).__pagelab.pixelOf(q), pfn))!;
-      // The ring's coloured line: 6 pixels left of the centre of an 8-pixel cell (the frame before
-      // is not c's, so no other ring is there).
-      expect(frames.has(pfn - 1)).toBe(false);
-      expect(await canvasPixel(page, 'canvas[data-testid=heatmap]', ring.x - 6, ring.y)).toBe(COLORS.mark);
+      // A ring's coloured line is 6 pixels left or right of the centre of an 8-pixel cell: left of
+      // c's own frame (the frame before is not c's: no other ring there), right of the shared one
+      // (nor the frame after it).
+      const own = [...frames].find((f) => !ofP.has(f))!;
+      const [sharedPfn] = shared;
+      expect([frames.has(own - 1), frames.has(sharedPfn + 1)]).toEqual([false, false]);
+      const ringOf = async (q: number) =>
+        (await page.evaluate((x) => (window as unknown as Win).__pagelab.pixelOf(x), q))!;
+      const a1 = await ringOf(own);
+      const a2 = await ringOf(sharedPfn);
+      expect(await canvasPixel(page, 'canvas[data-testid=heatmap]', a1.x - 6, a1.y)).toBe(COLORS.mark);
+      expect(await canvasPixel(page, 'canvas[data-testid=heatmap]', a2.x + 6, a2.y)).toBe(COLORS.shared);
       await page.locator('.heatmap').screenshot({ path: path.join(SCREENSHOTS, 'process-frames.png') });
     });
   });

@@ -39,6 +39,7 @@ const probe = {
   pixelOf: (pfn: number) => pixelOf(probe.view, pfn),
   /** The frames outlined on the map (the selected process's). */
   marks: [] as readonly number[],
+  shared: [] as readonly number[],
   charts,
   captureProbe,
 };
@@ -67,8 +68,11 @@ export function App() {
   const [selectedPid, setSelectedPid] = useState<number | undefined>();
   const [procFrames, setProcFrames] = useState<ProcFrames | undefined>();
   const parseTimer = useRef<number>(0);
+  // The step asked for last: two key presses before a re-render are two steps, not one.
+  const target = useRef(0);
   probe.view = view;
   probe.marks = procFrames?.frames ?? [];
+  probe.shared = procFrames?.shared ?? [];
 
   const run = async (yaml: string, file: string, restore = false) => {
     probe.runStarted = performance.now();
@@ -81,6 +85,7 @@ export function App() {
     const u = initial.current;
     let n = l.steps.length;
     if (restore && u.step !== undefined) n = (await client.call('goto', { step: u.step })).step;
+    target.current = n;
     setStep(n);
     setView(
       clampView(
@@ -115,9 +120,12 @@ export function App() {
   const goStep = async (n: number) => {
     if (!loaded?.ok) return;
     const s = Math.max(0, Math.min(loaded.steps.length, n));
-    if (s === step) return;
-    await client.call('goto', { step: s });
-    setStep(s);
+    if (s === target.current) return;
+    target.current = s;
+    const { step: at } = await client.call('goto', { step: s });
+    // Answers arrive in order; only the last one asked for is shown.
+    if (at !== target.current) return;
+    setStep(at);
     setVersion((v) => v + 1);
   };
 
@@ -192,8 +200,8 @@ export function App() {
       if (t.tagName === 'TEXTAREA' || (t.tagName === 'INPUT' && (t as HTMLInputElement).type !== 'range'))
         return;
       if (tab === 'snapshot') return;
-      if (e.key === 'ArrowRight') void goStep(step + 1);
-      else if (e.key === 'ArrowLeft') void goStep(step - 1);
+      if (e.key === 'ArrowRight') void goStep(target.current + 1);
+      else if (e.key === 'ArrowLeft') void goStep(target.current - 1);
       else return;
       e.preventDefault();
     };
@@ -267,6 +275,7 @@ export function App() {
                   selected={selected}
                   onSelect={setSelected}
                   marks={procFrames?.frames}
+                  shared={procFrames?.shared}
                   onHover={setHovered}
                   onPainted={() => {
                     if (probe.runStarted) probe.firstRenderMs = performance.now() - probe.runStarted;

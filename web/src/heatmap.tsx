@@ -78,6 +78,8 @@ interface Props {
   onSelect: (pfn: number) => void;
   /** Frames to outline (those a hovered or selected frame's or process's mappings share). */
   marks?: readonly number[];
+  /** Those of `marks` another process maps too. */
+  shared?: readonly number[];
   /** The frame under the pointer, or undefined when it leaves the map. */
   onHover?: (pfn: number | undefined) => void;
   /** Called after each paint. */
@@ -97,6 +99,7 @@ export function Heatmap({
   selected,
   onSelect,
   marks,
+  shared,
   onHover,
   onPainted,
 }: Props) {
@@ -108,6 +111,7 @@ export function Heatmap({
     version: number;
     selected?: number;
     marks?: readonly number[];
+    shared?: readonly number[];
   } | null>(null);
   const hovered = useRef<number | undefined>(undefined);
   const drag = useRef<{ x: number; y: number; start: number; moved: boolean } | null>(null);
@@ -143,7 +147,7 @@ export function Heatmap({
             px[line + x] = (x & gapMask) === gapMask ? 0xffffffff : rgba[cells[row + (x >> shift)]];
         }
         ctx.putImageData(img, 0, 0);
-        drawMarks(ctx, job.view, job.marks ?? []);
+        drawMarks(ctx, job.view, job.marks ?? [], job.shared ?? []);
         const sel = job.selected !== undefined ? pixelOf(job.view, job.selected) : undefined;
         if (sel) {
           ctx.strokeStyle = '#000';
@@ -167,10 +171,10 @@ export function Heatmap({
   };
 
   useEffect(() => {
-    want.current = { view, version, selected, marks };
+    want.current = { view, version, selected, marks, shared };
     canvas.current?.removeAttribute('data-painted');
     void paint();
-  }, [view.z, view.start, version, selected, maxPfn, source, marks]);
+  }, [view.z, view.start, version, selected, maxPfn, source, marks, shared]);
 
   const pos = (e: MouseEvent) => {
     const r = canvas.current!.getBoundingClientRect();
@@ -287,28 +291,37 @@ export function Heatmap({
 
 /**
  * Outline each marked frame's cell: a white ring under a coloured one, so it shows over any
- * type's colour; all white rings first, so a neighbour's never covers a coloured ring. Rings sit
- * on whole pixels (a 2-pixel line centred on an integer), so their colour is exact.
+ * type's colour — SHARED_COLOR for a frame another process maps too, MARK_COLOR otherwise; all
+ * white rings first, so a neighbour's never covers a coloured ring. Rings sit on whole pixels (a
+ * 2-pixel line centred on an integer), so their colour is exact.
  */
-function drawMarks(ctx: CanvasRenderingContext2D, v: MapView, marks: readonly number[]): void {
+function drawMarks(
+  ctx: CanvasRenderingContext2D,
+  v: MapView,
+  marks: readonly number[],
+  shared: readonly number[],
+): void {
   if (marks.length === 0) return;
   const g = geometry(v);
   const half = Math.max(g.cellPx, 8) / 2 + 2;
-  const rings: { x: number; y: number }[] = [];
+  const side = 2 * half;
+  const isShared = new Set(shared);
+  const rings: { x: number; y: number; shared: boolean }[] = [];
   for (const pfn of marks) {
     const at = pixelOf(v, pfn);
-    if (at) rings.push({ x: Math.round(at.x - half), y: Math.round(at.y - half) });
+    if (at) rings.push({ x: Math.round(at.x - half), y: Math.round(at.y - half), shared: isShared.has(pfn) });
   }
-  const side = 2 * half;
-  for (const [width, color] of [
-    [4, '#ffffff'],
-    [2, MARK_COLOR],
-  ] as const) {
-    ctx.lineWidth = width;
-    ctx.strokeStyle = color;
-    for (const r of rings) ctx.strokeRect(r.x, r.y, side, side);
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = '#ffffff';
+  for (const r of rings) ctx.strokeRect(r.x, r.y, side, side);
+  ctx.lineWidth = 2;
+  for (const r of rings) {
+    ctx.strokeStyle = r.shared ? SHARED_COLOR : MARK_COLOR;
+    ctx.strokeRect(r.x, r.y, side, side);
   }
 }
 
-/** The outline of a shared frame on the map and of its mappings in the process panel. */
+/** The outline of a selected process's frames on the map, and of a frame's mappings under Processes. */
 export const MARK_COLOR = '#00b3ff';
+/** The outline of a selected process's frames that another process maps too. */
+export const SHARED_COLOR = '#ff2d9b';

@@ -64,7 +64,8 @@ export function Processes({ procs, walk, onAddress, focus, selected, onSelectPro
                 <span class="muted" data-testid="proc-frames">
                   {' '}
                   · maps {selected.frames.length}
-                  {selected.truncated ? '+' : ''} frames, {selected.shared.length} shared with another process
+                  {selected.truncated ? '+' : ''} frames (outlined blue on the map), {selected.shared.length}{' '}
+                  shared with another process (pink)
                 </span>
               )}
             </div>
