@@ -274,11 +274,12 @@ describe('performance in Chromium', () => {
         () =>
           (
             window as unknown as {
-              __pagelab: { captureProbe: { firstRenderMs: number; view: { z: number } } };
+              __pagelab: { captureProbe: { firstRenderMs: number; view: { z: number }; parts: unknown } };
             }
           ).__pagelab.captureProbe,
       );
     const firsts: number[] = [];
+    const parts: unknown[] = [];
     for (let i = 0; i < 3; i++) {
       // The same files again are no change to the input: empty it first.
       await page.getByTestId('capture-file').setInputFiles([]);
@@ -291,16 +292,20 @@ describe('performance in Chromium', () => {
         { timeout: 30_000 },
       );
       firsts.push((await capture()).firstRenderMs);
+      parts.push((await capture()).parts);
       await idle();
     }
     expect((await capture()).view.z).toBe(4); // 6,553,600 frames on 1024 x 512 pixels
     const levels = await panZoom(async () => (await capture()).view.z);
-    const result = { firstRenderMs: firsts, ...levels };
+    const result = { firstRenderMs: firsts, workerParts: parts, ...levels };
     perf.capture = result;
     fs.writeFileSync(path.join(ROOT, '.cache/perf.json'), `${JSON.stringify(perf, null, 2)}\n`);
     console.log(JSON.stringify(result));
     expect(Object.keys(levels.medianFrameMsPerZoom).length).toBe(9); // z = 4 ... -4
-    expect(Math.min(...firsts)).toBeLessThan(1000);
+    // Reading is most of it (gunzip and 52 MB into columns, then the classification), and it is
+    // what slows most when the other test files share both cores: under 1 s in `test:perf`, 3 s
+    // inside `npm test`.
+    expect(Math.min(...firsts)).toBeLessThan(STRICT ? 1000 : 3000);
     expect(result.medianFrameMs).toBeLessThan(33);
     expect(result.slowestMedianFrameMs).toBeLessThan(STRICT ? 33 : 100);
   });

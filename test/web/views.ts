@@ -261,6 +261,16 @@ export function viewTests(ctx: () => Ctx): void {
       await expect
         .poll(() => page.getByTestId('capture-error').textContent())
         .toBe('notes.kpageflags: 0 whole entries and 5 bytes more: a kpageflags capture holds 8 bytes a PFN');
+      // kpagecount has the same format and would read as nonsense flags: refused by name.
+      await dropFiles(page, '[data-testid=capture-drop]', [
+        {
+          name: 'loaded.kpagecount.gz',
+          bytes: fs.readFileSync(path.join(SNAPSHOTS, 'loaded.kpagecount.gz')),
+        },
+      ]);
+      await expect
+        .poll(() => page.getByTestId('capture-error').textContent())
+        .toBe('loaded.kpagecount.gz is a kpagecount file (map counts): give its kpageflags file');
       await releaseCapture(page);
     });
   });

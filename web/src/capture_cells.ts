@@ -13,6 +13,8 @@ import { FRAME, NR_FRAMES, TAIL } from '../../src/snapshot/classify.js';
 const LOW = 8;
 const TOP = 22;
 const NT = NR_FRAMES;
+/** The frame type of a classification byte (without TAIL). */
+const TYPE = ~TAIL & 0xff;
 const HOLE: number = FRAME.HOLE;
 const FREE: number = FRAME.FREE;
 const NOFLAGS: number = FRAME.NOFLAGS;
@@ -43,8 +45,8 @@ function pick(c: Uint32Array, at: number): number {
 }
 
 export class CaptureCells {
-  /** Frame type per PFN, without the tail bit. */
-  private readonly types: Uint8Array;
+  /** The classification's byte per PFN: frame type | TAIL. */
+  private readonly frames: Uint8Array;
   /** counts[L]: NT counts for each block of 2^L frames (L ≥ LOW), made on first use. */
   private readonly counts: Uint32Array[] = [];
   /** picks[L]: the display type of each block of 2^L frames (past the end: holes), made on first use. */
@@ -55,9 +57,7 @@ export class CaptureCells {
   constructor(frames: Uint8Array) {
     const n = frames.length;
     this.maxPfn = n;
-    const types = new Uint8Array(n);
-    for (let i = 0; i < n; i++) types[i] = frames[i] & ~TAIL;
-    this.types = types;
+    this.frames = frames;
   }
 
   /** Counts per block of 2^level frames: from the frames at LOW, else summed from the level below. */
@@ -67,8 +67,8 @@ export class CaptureCells {
     const n = this.maxPfn;
     out = new Uint32Array(Math.ceil(n / 2 ** level) * NT);
     if (level === LOW) {
-      const types = this.types;
-      for (let i = 0; i < n; i++) out[(i >> LOW) * NT + types[i]]++;
+      const frames = this.frames;
+      for (let i = 0; i < n; i++) out[(i >> LOW) * NT + (frames[i] & TYPE)]++;
     } else {
       const below = this.countsAt(level - 1);
       for (let k = 0, blocks = below.length / NT; k < blocks; k++) {
@@ -87,7 +87,7 @@ export class CaptureCells {
     if (p) return p;
     const size = 2 ** level;
     const n = this.maxPfn;
-    const types = this.types;
+    const frames = this.frames;
     const c = this.c;
     p = new Uint8Array(Math.ceil(n / size));
     const counts = level >= LOW ? this.countsAt(level) : undefined;
@@ -95,9 +95,9 @@ export class CaptureCells {
       const e = Math.min(a + size, n);
       if (size <= 4096) {
         // A uniform block (most of a real machine: long runs of one type) needs no count.
-        const t0 = types[a];
+        const t0 = frames[a] & TYPE;
         let q = a + 1;
-        while (q < e && types[q] === t0) q++;
+        while (q < e && (frames[q] & TYPE) === t0) q++;
         if (q === e && e - a === size) {
           p[k] = t0;
           continue;
@@ -106,7 +106,7 @@ export class CaptureCells {
       if (counts) for (let t = 0; t < NT; t++) c[t] = counts[k * NT + t];
       else {
         c.fill(0);
-        for (let q = a; q < e; q++) c[types[q]]++;
+        for (let q = a; q < e; q++) c[frames[q] & TYPE]++;
       }
       c[HOLE] += a + size - e; // frames past the end (the last block only)
       p[k] = pick(c, 0);
@@ -116,18 +116,18 @@ export class CaptureCells {
   }
 
   typeAt(pfn: number): number {
-    return pfn >= 0 && pfn < this.maxPfn ? this.types[pfn] : HOLE;
+    return pfn >= 0 && pfn < this.maxPfn ? this.frames[pfn] & TYPE : HOLE;
   }
 
   cells(start: number, fpc: number, count: number): Uint8Array {
     const out = new Uint8Array(count);
     const n = this.maxPfn;
-    const types = this.types;
+    const frames = this.frames;
     const level = Math.log2(fpc);
     if (fpc === 1) {
       for (let i = 0; i < count; i++) {
         const p = start + i;
-        out[i] = p >= 0 && p < n ? types[p] : HOLE;
+        out[i] = p >= 0 && p < n ? frames[p] & TYPE : HOLE;
       }
       return out;
     }
@@ -146,7 +146,7 @@ export class CaptureCells {
         continue;
       }
       c.fill(0);
-      for (let q = Math.max(0, a), e = Math.min(b, n); q < e; q++) c[types[q]]++;
+      for (let q = Math.max(0, a), e = Math.min(b, n); q < e; q++) c[frames[q] & TYPE]++;
       if (b > n) c[HOLE] += b - Math.max(a, n);
       out[i] = pick(c, 0);
     }

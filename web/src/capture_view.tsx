@@ -18,14 +18,24 @@ export const captureProbe = {
   firstRenderMs: 0,
   view: { z: 0, start: 0 } as MapView,
   pixelOf: (pfn: number) => pixelOf(captureProbe.view, pfn),
+  /** The worker's parts of the last load: read (decompress into columns), classify + price, cells. */
+  parts: { readMs: 0, classifyMs: 0, cellsMs: 0 },
 };
 
-/** Which of the given files is the capture and which its iomem; a kpagecount is not used here. */
-export function pickFiles(files: File[]): { flags?: File; iomem?: File } {
+/**
+ * Which of the given files is the capture and which its iomem (by name, as `pagelab snapshot`
+ * finds companions); a kpagecount or another text file is not a kpageflags capture.
+ */
+export function pickFiles(files: File[]): { flags?: File; iomem?: File; why?: string } {
   const iomem = files.find((f) => /iomem/.test(f.name));
-  const flags =
-    files.find((f) => f !== iomem && !/kpagecount|\.txt$/.test(f.name)) ?? files.find((f) => f !== iomem);
-  return { flags, iomem };
+  const flags = files.find((f) => f !== iomem && !/kpagecount|\.txt$/.test(f.name));
+  if (flags) return { flags, iomem };
+  const count = files.find((f) => /kpagecount/.test(f.name));
+  return {
+    why: count
+      ? `${count.name} is a kpagecount file (map counts): give its kpageflags file`
+      : 'no kpageflags file among the files given (only text files)',
+  };
 }
 
 export function CaptureView({ client }: { client: ModelClient }) {
@@ -42,14 +52,15 @@ export function CaptureView({ client }: { client: ModelClient }) {
 
   const load = async (files: File[]) => {
     if (files.length === 0) return; // an emptied file input
-    const { flags, iomem } = pickFiles(files);
-    if (!flags) return setError('no kpageflags file among the files given');
+    const { flags, iomem, why } = pickFiles(files);
+    if (!flags) return setError(why ?? '');
     setError('');
     setBusy(`reading ${flags.name}${iomem ? ` with ${iomem.name}` : ''}…`);
     captureProbe.started = performance.now();
     captureProbe.firstRenderMs = 0;
     try {
       const s = await client.call('capture', { file: flags, iomem });
+      captureProbe.parts = { readMs: s.readMs, classifyMs: s.classifyMs, cellsMs: s.cellsMs };
       version.current++;
       setSummary(s);
       setPageTypes('');
