@@ -7,15 +7,15 @@
  * per design, with "and N more"). Exit code: 2 for bad input, else 1 if an expectation failed
  * under some design, else 0.
  */
-import { formatSize, PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../index.js';
-import { formatDiagnostic } from '../scenario/diagnostics.js';
-import { failureText } from '../scenario/format.js';
+import { formatSize, PIN_DESIGNS, type PinDesign } from '../index.js';
+import { type CompareResult, compareScenario } from '../scenario/compare.js';
 import { table } from '../scenario/procfs.js';
-import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
 import { jsonDocument } from './json.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
+
+export { type CompareResult, compareScenario, type DesignRow } from '../scenario/compare.js';
 
 export function parseDesigns(list: string): PinDesign[] {
   const names = list
@@ -31,70 +31,6 @@ export function parseDesigns(list: string): PinDesign[] {
 
 /** Failures listed per design before "and N more". */
 const SHOWN = 5;
-
-/** One design's run of one scenario. */
-export interface DesignRow {
-  design: PinDesign;
-  /** The design's own metadata (bytes) beyond what Linux keeps. */
-  metadataBytes: number;
-  pinsTaken: number;
-  truePositives: number;
-  falsePositives: number;
-  falseNegatives: number;
-  trueNegatives: number;
-  /** No false negative in this run: the design never called a pinned page unpinned. */
-  safe: boolean;
-  /** Declared unsafe in src/designs/pincount.ts (it may lose pins). */
-  declaredUnsafe: boolean;
-  forkCopies: number;
-  migrationSkips: number;
-  expectations: { checked: number; held: number; failures: string[] };
-}
-
-export interface CompareResult {
-  file: string;
-  name: string;
-  designs: DesignRow[];
-  exitCode: 0 | 1 | 2;
-  /** Bad input found while running (exit code 2). */
-  inputErrors: string[];
-}
-
-/** Run one scenario under each design. */
-export function compareScenario(s: Parameters<typeof runScenario>[0], designs: PinDesign[]): CompareResult {
-  const out: CompareResult = { file: s.file, name: s.name, designs: [], exitCode: 0, inputErrors: [] };
-  for (const design of designs) {
-    const r = runScenario({ ...s, machine: { ...s.machine, pincount: design } });
-    if (r.inputErrors.length > 0) {
-      out.inputErrors = r.inputErrors.map(formatDiagnostic);
-      out.exitCode = 2;
-      return out;
-    }
-    const m = r.machine!;
-    const score = m.pinScore();
-    const v = m.vmstat();
-    out.designs.push({
-      design,
-      metadataBytes: score.metadataBytes,
-      pinsTaken: score.pinsTaken,
-      truePositives: score.truePositives,
-      falsePositives: score.falsePositives,
-      falseNegatives: score.falseNegatives,
-      trueNegatives: score.trueNegatives,
-      safe: score.falseNegatives === 0,
-      declaredUnsafe: UNSAFE_PIN_DESIGNS.includes(design),
-      forkCopies: v.pagelab_fork_copy,
-      migrationSkips: v.pgmigrate_fail,
-      expectations: {
-        checked: r.expectations,
-        held: Math.max(0, r.expectations - r.failures.length),
-        failures: r.failures.map((f) => failureText(s.file, f)),
-      },
-    });
-    out.exitCode = Math.max(out.exitCode, r.exitCode) as 0 | 1;
-  }
-  return out;
-}
 
 /** `0 B`, `512 KiB`, `1.5 MiB`. */
 function humanBytes(b: number): string {

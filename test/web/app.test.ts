@@ -21,6 +21,7 @@ import { parseScenario } from '../../src/scenario/parse.js';
 import { runScenario } from '../../src/scenario/run.js';
 import { TYPE_COLORS } from '../../web/src/colors.js';
 import { buildWeb, launch, ROOT, removeBuild, SCREENSHOTS } from './browser.js';
+import { viewTests } from './views.js';
 
 let server: RunningServer;
 let webRoot: string | undefined;
@@ -174,6 +175,8 @@ describe('the web visualiser in Chromium', () => {
   });
 });
 
+viewTests(() => ({ page, url: server.url }));
+
 interface PerfProbe {
   ready: boolean;
   firstRenderMs: number;
@@ -185,6 +188,47 @@ const perfProbe = () => page.evaluate(() => (window as unknown as { __pagelab: P
 const STRICT = process.env.PAGELAB_PERF === 'strict';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const idle = () => page.waitForSelector('canvas[data-painted]');
+
+/** Drag at each zoom level from the current one down to the deepest, one wheel notch a level. */
+async function panZoom(zoom: () => Promise<number>) {
+  const box = (await page.getByTestId('heatmap').boundingBox())!;
+  const perLevel: Record<string, number> = {};
+  const workerLevel: Record<string, number> = {};
+  const worstLevel: Record<string, number> = {};
+  const allFrames: number[] = [];
+  await page.mouse.move(box.x + 3, box.y + 3);
+  for (let level = 0; level < 16; level++) {
+    const z = await zoom();
+    await page.evaluate(() => {
+      const p = (window as unknown as { __pagelab: PerfProbe }).__pagelab;
+      p.frameTimes.length = 0;
+      p.workerTimes.length = 0;
+    });
+    await page.mouse.move(box.x + 200, box.y + 100);
+    await page.mouse.down();
+    for (let s = 1; s <= 12; s++) await page.mouse.move(box.x + 200 - s * 10, box.y + 100 - s * 4);
+    await page.mouse.up();
+    await idle();
+    await page.mouse.move(box.x + 3, box.y + 3);
+    await page.mouse.wheel(0, -100);
+    await idle();
+    const { frameTimes, workerTimes } = await perfProbe();
+    perLevel[`z=${z}`] = median(frameTimes);
+    allFrames.push(...frameTimes);
+    worstLevel[`z=${z}`] = Math.max(...frameTimes);
+    workerLevel[`z=${z}`] = median(workerTimes);
+    if ((await zoom()) === z) break; // the deepest zoom
+  }
+  return {
+    medianFrameMsPerZoom: perLevel,
+    medianWorkerMsPerZoom: workerLevel,
+    worstFrameMsPerZoom: worstLevel,
+    slowestMedianFrameMs: Math.max(...Object.values(perLevel)),
+    medianFrameMs: median(allFrames),
+  };
+}
+/** What the performance tests measured, written to .cache/perf.json. */
+const perf: Record<string, unknown> = {};
 
 describe('performance in Chromium', () => {
   it('renders a 1 TiB scenario under 1 s and pans and zooms under 33 ms a frame', async () => {
@@ -206,50 +250,62 @@ describe('performance in Chromium', () => {
     await page.getByRole('button', { name: 'whole machine' }).click();
     await idle();
     expect((await perfProbe()).view.z).toBe(9); // 2^28 frames on 1024 x 512 pixels
-    const box = (await page.getByTestId('heatmap').boundingBox())!;
-    const perLevel: Record<string, number> = {};
-    const workerLevel: Record<string, number> = {};
-    const worstLevel: Record<string, number> = {};
-    const allFrames: number[] = [];
-    // Zoom in at a used spot, one level per wheel notch, dragging at each level.
-    await page.mouse.move(box.x + 3, box.y + 3);
-    for (let level = 0; level < 16; level++) {
-      const z = (await perfProbe()).view.z;
-      await page.evaluate(() => {
-        const p = (window as unknown as { __pagelab: PerfProbe }).__pagelab;
-        p.frameTimes.length = 0;
-        p.workerTimes.length = 0;
-      });
-      await page.mouse.move(box.x + 200, box.y + 100);
-      await page.mouse.down();
-      for (let s = 1; s <= 12; s++) await page.mouse.move(box.x + 200 - s * 10, box.y + 100 - s * 4);
-      await page.mouse.up();
-      await idle();
-      await page.mouse.move(box.x + 3, box.y + 3);
-      await page.mouse.wheel(0, -100);
-      await idle();
-      const { frameTimes, workerTimes } = await perfProbe();
-      perLevel[`z=${z}`] = median(frameTimes);
-      allFrames.push(...frameTimes);
-      worstLevel[`z=${z}`] = Math.max(...frameTimes);
-      workerLevel[`z=${z}`] = median(workerTimes);
-      if ((await perfProbe()).view.z === z) break; // the deepest zoom
-    }
-    const result = {
-      firstRenderMs: firsts,
-      medianFrameMsPerZoom: perLevel,
-      medianWorkerMsPerZoom: workerLevel,
-      worstFrameMsPerZoom: worstLevel,
-      slowestMedianFrameMs: Math.max(...Object.values(perLevel)),
-      medianFrameMs: median(allFrames),
-    };
-    fs.writeFileSync(path.join(ROOT, '.cache/perf.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const levels = await panZoom(async () => (await perfProbe()).view.z);
+    const result = { firstRenderMs: firsts, ...levels };
+    perf.oneTiB = result;
+    fs.writeFileSync(path.join(ROOT, '.cache/perf.json'), `${JSON.stringify(perf, null, 2)}\n`);
     console.log(JSON.stringify(result));
-    expect(Object.keys(perLevel).length).toBeGreaterThanOrEqual(12);
+    expect(Object.keys(levels.medianFrameMsPerZoom).length).toBeGreaterThanOrEqual(12);
     expect(Math.min(...firsts)).toBeLessThan(1000);
     // Inside `npm test` the other test files load both cores, and their stalls are not the app's:
     // every frame counts in the overall median, and a zoom level's median only has to stay within
     // 3x. `npm run test:perf` runs this file alone, where each level's median must be under 33 ms.
+    expect(result.medianFrameMs).toBeLessThan(33);
+    expect(result.slowestMedianFrameMs).toBeLessThan(STRICT ? 33 : 100);
+  });
+
+  it('renders the shipped capture (6.5 M frames, gzip) under 1 s and pans and zooms under 33 ms a frame', async () => {
+    await page.goto(`${server.url}?view=snapshot`);
+    const files = ['loaded.kpageflags.gz', 'loaded.iomem.txt'].map((f) =>
+      path.join(ROOT, 'test/fixtures/snapshots', f),
+    );
+    const capture = () =>
+      page.evaluate(
+        () =>
+          (
+            window as unknown as {
+              __pagelab: { captureProbe: { firstRenderMs: number; view: { z: number }; parts: unknown } };
+            }
+          ).__pagelab.captureProbe,
+      );
+    const firsts: number[] = [];
+    const parts: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      // The same files again are no change to the input: empty it first.
+      await page.getByTestId('capture-file').setInputFiles([]);
+      await page.getByTestId('capture-file').setInputFiles(files);
+      await page.waitForFunction(
+        () =>
+          (window as unknown as { __pagelab: { captureProbe: { firstRenderMs: number } } }).__pagelab
+            .captureProbe.firstRenderMs > 0,
+        undefined,
+        { timeout: 30_000 },
+      );
+      firsts.push((await capture()).firstRenderMs);
+      parts.push((await capture()).parts);
+      await idle();
+    }
+    expect((await capture()).view.z).toBe(4); // 6,553,600 frames on 1024 x 512 pixels
+    const levels = await panZoom(async () => (await capture()).view.z);
+    const result = { firstRenderMs: firsts, workerParts: parts, ...levels };
+    perf.capture = result;
+    fs.writeFileSync(path.join(ROOT, '.cache/perf.json'), `${JSON.stringify(perf, null, 2)}\n`);
+    console.log(JSON.stringify(result));
+    expect(Object.keys(levels.medianFrameMsPerZoom).length).toBe(9); // z = 4 ... -4
+    // Reading is most of it (gunzip and 52 MB into columns, then the classification), and it is
+    // what slows most when the other test files share both cores: under 1 s in `test:perf`, 3 s
+    // inside `npm test`.
+    expect(Math.min(...firsts)).toBeLessThan(STRICT ? 1000 : 3000);
     expect(result.medianFrameMs).toBeLessThan(33);
     expect(result.slowestMedianFrameMs).toBeLessThan(STRICT ? 33 : 100);
   });

@@ -5,9 +5,7 @@
  * around the cursor, drag to pan, hover and click.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { ModelClient } from './client.js';
-import { TYPE_COLORS, TYPE_NAMES, TYPE_RGBA } from './colors.js';
-import { HOLE } from './protocol.js';
+import type { Palette } from './colors.js';
 
 export const MAP_W = 1024;
 export const MAP_H = 512;
@@ -59,15 +57,31 @@ export function clampView(v: MapView, maxPfn: number): MapView {
   return { z, start };
 }
 
-interface Props {
-  client: ModelClient;
+/** What the map shows: the scenario's machine or a capture, through the worker. */
+export interface MapSource {
   maxPfn: number;
+  palette: Palette;
+  cells(start: number, fpc: number, count: number): Promise<{ cells: Uint8Array; ms: number }>;
+  /** The hover line of one frame. */
+  describe(pfn: number): Promise<string>;
+  /** What the line under the map says before anything is hovered. */
+  hint: string;
+}
+
+interface Props {
+  source: MapSource;
   /** Changes whenever the machine state does (a new step). */
   version: number;
   view: MapView;
   onView: (v: MapView) => void;
   selected?: number;
   onSelect: (pfn: number) => void;
+  /** Frames to outline (those a hovered or selected frame's or process's mappings share). */
+  marks?: readonly number[];
+  /** Those of `marks` another process maps too. */
+  shared?: readonly number[];
+  /** The frame under the pointer, or undefined when it leaves the map. */
+  onHover?: (pfn: number | undefined) => void;
   /** Called after each paint. */
   onPainted?: () => void;
 }
@@ -77,10 +91,29 @@ export const frameTimes: number[] = [];
 /** The worker's part of each frame (computing the cells). */
 export const workerTimes: number[] = [];
 
-export function Heatmap({ client, maxPfn, version, view, onView, selected, onSelect, onPainted }: Props) {
+export function Heatmap({
+  source,
+  version,
+  view,
+  onView,
+  selected,
+  onSelect,
+  marks,
+  shared,
+  onHover,
+  onPainted,
+}: Props) {
+  const { maxPfn, palette } = source;
   const canvas = useRef<HTMLCanvasElement>(null);
   const busy = useRef(false);
-  const want = useRef<{ view: MapView; version: number; selected?: number } | null>(null);
+  const want = useRef<{
+    view: MapView;
+    version: number;
+    selected?: number;
+    marks?: readonly number[];
+    shared?: readonly number[];
+  } | null>(null);
+  const hovered = useRef<number | undefined>(undefined);
   const drag = useRef<{ x: number; y: number; start: number; moved: boolean } | null>(null);
   const [hover, setHover] = useState('');
   const [lastMs, setLastMs] = useState(0);
@@ -94,11 +127,8 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
     const t = performance.now();
     const g = geometry(job.view);
     try {
-      const { cells, ms: workerMs } = await client.call('cells', {
-        start: job.view.start,
-        fpc: g.fpc,
-        count: g.cols * g.rows,
-      });
+      const { cells, ms: workerMs } = await source.cells(job.view.start, g.fpc, g.cols * g.rows);
+      const rgba = palette.rgba;
       const ctx = canvas.current?.getContext('2d');
       if (ctx) {
         image.current ??= ctx.createImageData(MAP_W, MAP_H);
@@ -114,9 +144,10 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
             continue;
           }
           for (let x = 0; x < MAP_W; x++)
-            px[line + x] = (x & gapMask) === gapMask ? 0xffffffff : TYPE_RGBA[cells[row + (x >> shift)]];
+            px[line + x] = (x & gapMask) === gapMask ? 0xffffffff : rgba[cells[row + (x >> shift)]];
         }
         ctx.putImageData(img, 0, 0);
+        drawMarks(ctx, job.view, job.marks ?? [], job.shared ?? []);
         const sel = job.selected !== undefined ? pixelOf(job.view, job.selected) : undefined;
         if (sel) {
           ctx.strokeStyle = '#000';
@@ -140,10 +171,10 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
   };
 
   useEffect(() => {
-    want.current = { view, version, selected };
+    want.current = { view, version, selected, marks, shared };
     canvas.current?.removeAttribute('data-painted');
     void paint();
-  }, [view.z, view.start, version, selected, maxPfn]);
+  }, [view.z, view.start, version, selected, maxPfn, source, marks, shared]);
 
   const pos = (e: MouseEvent) => {
     const r = canvas.current!.getBoundingClientRect();
@@ -172,14 +203,23 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
       return;
     }
     const pfn = pfnAt(view, x, y);
-    if (pfn >= maxPfn) return setHover('');
+    if (pfn >= maxPfn) {
+      setHover('');
+      return hoverAt(undefined);
+    }
+    if (pfn === hovered.current) return;
+    hoverAt(pfn);
     try {
-      const i = await client.call('info', { pfn });
       const range = view.z > 0 ? ` (cell of ${2 ** view.z} frames from here)` : '';
-      setHover(`pfn 0x${i.pfn.toString(16)} · ${i.type} · order ${i.order}${range}`);
+      setHover(`${await source.describe(pfn)}${range}`);
     } catch (err) {
       setHover(`pfn 0x${pfn.toString(16)}: ${(err as Error).message}`);
     }
+  };
+  const hoverAt = (pfn: number | undefined) => {
+    if (pfn === hovered.current) return;
+    hovered.current = pfn;
+    onHover?.(pfn);
   };
 
   return (
@@ -224,25 +264,64 @@ export function Heatmap({ client, maxPfn, version, view, onView, selected, onSel
         onMouseLeave={() => {
           drag.current = null;
           setHover('');
+          hoverAt(undefined);
         }}
         onMouseMove={onMove}
       />
       <div class="hover" data-testid="hover">
-        {hover || 'hover a frame; click it for dump_page(); wheel to zoom, drag to pan'}
+        {hover || source.hint}
       </div>
       <ul class="legend">
-        {TYPE_NAMES.map((n, i) =>
-          i === 0 ? null : (
-            <li key={n}>
-              <span
-                class="swatch"
-                style={{ background: TYPE_COLORS[i], borderColor: i === HOLE ? '#999' : TYPE_COLORS[i] }}
-              />
-              {n}
-            </li>
-          ),
-        )}
+        {palette.legend.map((i) => (
+          <li key={palette.names[i]}>
+            <span
+              class="swatch"
+              style={{
+                background: palette.colors[i],
+                borderColor: palette.colors[i] === '#ffffff' ? '#999' : palette.colors[i],
+              }}
+            />
+            {palette.names[i]}
+          </li>
+        ))}
       </ul>
     </div>
   );
 }
+
+/**
+ * Outline each marked frame's cell: a white ring under a coloured one, so it shows over any
+ * type's colour — SHARED_COLOR for a frame another process maps too, MARK_COLOR otherwise; all
+ * white rings first, so a neighbour's never covers a coloured ring. Rings sit on whole pixels (a
+ * 2-pixel line centred on an integer), so their colour is exact.
+ */
+function drawMarks(
+  ctx: CanvasRenderingContext2D,
+  v: MapView,
+  marks: readonly number[],
+  shared: readonly number[],
+): void {
+  if (marks.length === 0) return;
+  const g = geometry(v);
+  const half = Math.max(g.cellPx, 8) / 2 + 2;
+  const side = 2 * half;
+  const isShared = new Set(shared);
+  const rings: { x: number; y: number; shared: boolean }[] = [];
+  for (const pfn of marks) {
+    const at = pixelOf(v, pfn);
+    if (at) rings.push({ x: Math.round(at.x - half), y: Math.round(at.y - half), shared: isShared.has(pfn) });
+  }
+  ctx.lineWidth = 4;
+  ctx.strokeStyle = '#ffffff';
+  for (const r of rings) ctx.strokeRect(r.x, r.y, side, side);
+  ctx.lineWidth = 2;
+  for (const r of rings) {
+    ctx.strokeStyle = r.shared ? SHARED_COLOR : MARK_COLOR;
+    ctx.strokeRect(r.x, r.y, side, side);
+  }
+}
+
+/** The outline of a selected process's frames on the map, and of a frame's mappings under Processes. */
+export const MARK_COLOR = '#00b3ff';
+/** The outline of a selected process's frames that another process maps too. */
+export const SHARED_COLOR = '#ff2d9b';

@@ -4,6 +4,11 @@
  * the worker, and the heatmap gets one byte per cell, never an object per frame.
  */
 
+import type { DevmemCost } from '../../src/designs/devmem.js';
+import type { LayoutAccounting } from '../../src/designs/layout.js';
+import type { CompareResult } from '../../src/scenario/compare.js';
+import type { CaptureSummary } from './capture.js';
+
 /** Display types: the memdesc types (MT, 0..13) and a hole (no RAM: no memmap covers it). */
 export const HOLE = 14;
 
@@ -55,6 +60,32 @@ export interface ProcBar {
   vmas: VmaBar[];
 }
 
+/** The Designs view: both layouts at the step shown, compare over every pin design, devmem. */
+export interface DesignsData {
+  step: number;
+  layouts: LayoutAccounting[];
+  compare: CompareResult;
+  deviceBytes: number;
+  devmem: DevmemCost[];
+  ms: number;
+}
+
+/** One (process, address) mapping a frame. */
+export interface Mapping {
+  pid: number;
+  addr: number;
+  level: 'pte' | 'pmd';
+}
+
+/** The frames a process maps, and those another process maps too. */
+export interface ProcFrames {
+  pid: number;
+  frames: number[];
+  shared: number[];
+  /** More than PROC_FRAMES_MAX frames: only the first are listed. */
+  truncated: boolean;
+}
+
 export interface Requests {
   parse: { req: { text: string; file: string }; res: ProblemText[] };
   load: { req: { text: string; file: string }; res: Loaded };
@@ -64,6 +95,17 @@ export interface Requests {
   dump: { req: { pfn: number }; res: string };
   procs: { req: Record<string, never>; res: ProcBar[] };
   walk: { req: { pid: number; addr: number }; res: string };
+  mappings: { req: { pfn: number }; res: Mapping[] };
+  procFrames: { req: { pid: number }; res: ProcFrames };
+  designs: { req: { deviceBytes: number }; res: DesignsData };
+  /** Read a /proc/kpageflags capture (raw, gzip or zstd), with its /proc/iomem if given. */
+  capture: { req: { file: File; iomem?: File }; res: CaptureSummary & { cellsMs: number } };
+  captureCells: {
+    req: { start: number; fpc: number; count: number };
+    res: { cells: Uint8Array; ms: number };
+  };
+  captureInfo: { req: { pfn: number }; res: string };
+  capturePageTypes: { req: Record<string, never>; res: string };
 }
 
 export type Kind = keyof Requests;

@@ -1,5 +1,5 @@
 /** The scenario side: pick an example or edit the YAML (problems at line:col as you type), and the timeline. */
-import { useRef } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { Loaded, ProblemText } from './protocol.js';
 
 /** Offset in `text` of 1-based line:col. */
@@ -22,10 +22,29 @@ interface EditorProps {
   onPick: (name: string) => void;
   onText: (text: string) => void;
   onRun: () => void;
+  /** A scenario file dropped on the editor: its name and text. */
+  onDropFile: (name: string, text: string) => void;
 }
 
-export function Editor({ examples, scenario, edited, text, problems, onPick, onText, onRun }: EditorProps) {
+export function Editor({
+  examples,
+  scenario,
+  edited,
+  text,
+  problems,
+  onPick,
+  onText,
+  onRun,
+  onDropFile,
+}: EditorProps) {
   const area = useRef<HTMLTextAreaElement>(null);
+  const [over, setOver] = useState(false);
+  const onDrop = async (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    const f = e.dataTransfer?.files[0];
+    if (f) onDropFile(f.name, await f.text());
+  };
   const jump = (p: ProblemText) => {
     const a = area.current;
     if (!a) return;
@@ -55,6 +74,18 @@ export function Editor({ examples, scenario, edited, text, problems, onPick, onT
       <textarea
         ref={area}
         data-testid="yaml"
+        class={over ? 'over' : ''}
+        placeholder="a scenario's YAML; drop a .yaml file here"
+        onDragOver={(e) => {
+          // Files only: dragging text inside the editor keeps the browser's own behaviour.
+          if (!e.dataTransfer?.types.includes('Files')) return;
+          e.preventDefault();
+          setOver(true);
+        }}
+        onDragLeave={() => setOver(false)}
+        onDrop={(e) => {
+          if (e.dataTransfer?.types.includes('Files')) void onDrop(e);
+        }}
         spellcheck={false}
         value={text}
         onInput={(e) => onText((e.target as HTMLTextAreaElement).value)}

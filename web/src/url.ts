@@ -1,5 +1,10 @@
 /** The view in the URL — scenario, step, pfn, zoom and where the map starts — so it can be shared. */
+export type Tab = 'scenario' | 'designs' | 'snapshot';
+export const TABS: readonly Tab[] = ['scenario', 'designs', 'snapshot'];
+
 export interface UrlState {
+  /** The view shown; the scenario view when absent. */
+  tab?: Tab;
   scenario?: string;
   step?: number;
   pfn?: number;
@@ -15,7 +20,9 @@ const num = (v: string | null): number | undefined => {
 
 export function readUrl(): UrlState {
   const q = new URLSearchParams(location.search);
+  const tab = q.get('view') as Tab | null;
   return {
+    tab: tab && TABS.includes(tab) ? tab : undefined,
     scenario: q.get('scenario') ?? undefined,
     step: num(q.get('step')),
     pfn: num(q.get('pfn')),
@@ -26,6 +33,7 @@ export function readUrl(): UrlState {
 
 export function writeUrl(s: UrlState): void {
   const q = new URLSearchParams();
+  if (s.tab && s.tab !== 'scenario') q.set('view', s.tab);
   if (s.scenario) q.set('scenario', s.scenario);
   if (s.step !== undefined) q.set('step', String(s.step));
   if (s.pfn !== undefined) q.set('pfn', `0x${s.pfn.toString(16)}`);

@@ -7,12 +7,26 @@ import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
 import { explainAddress, explainFrame } from '../../src/scenario/explain.js';
 import { parseScenario, type Scenario } from '../../src/scenario/parse.js';
 import { type RunResult, runScenario } from '../../src/scenario/run.js';
+import { FRAME_NAMES, TAIL } from '../../src/snapshot/classify.js';
+import { kpfHex, kpfLongName } from '../../src/snapshot/kpageflags.js';
+import { type Capture, pageTypesText, readCapture } from './capture.js';
+import { CaptureCells } from './capture_cells.js';
+import { designsData } from './designs_model.js';
 import { MemmapCells } from './memmap_cells.js';
 import type { Kind, Loaded, ProblemText, ProcBar, Request, Requests, Response } from './protocol.js';
+import { frameMappings, processFrames } from './sharing.js';
 
 let scenario: Scenario | undefined;
 let at: RunResult | undefined;
 let cells: MemmapCells | undefined;
+let shown = 0;
+let capture: Capture | undefined;
+let captureCells: CaptureCells | undefined;
+
+function needCapture(): { c: Capture; cells: CaptureCells } {
+  if (!capture || !captureCells) throw new Error('no capture loaded');
+  return { c: capture, cells: captureCells };
+}
 
 function problems(text: string, file: string): { s?: Scenario; errors: ProblemText[] } {
   const p = parseScenario(text, file);
@@ -30,11 +44,15 @@ function goto(step: number): { step: number; ms: number } {
   const t = performance.now();
   const n = Math.max(0, Math.min(step, scenario.steps.length));
   at = runScenario(scenario, { until: n });
+  shown = n;
   cells = at.machine ? new MemmapCells(at.machine.kernel.pa.memmap) : undefined;
   return { step: n, ms: performance.now() - t };
 }
 
-const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } = {
+type Handlers = {
+  [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] | Promise<Requests[K]['res']>;
+};
+const handlers: Handlers = {
   parse: ({ text, file }) => problems(text, file).errors,
   load: ({ text, file }) => {
     const t = performance.now();
@@ -67,6 +85,7 @@ const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } =
       failures: r.failures.filter((f) => f.step === st.n).map((f) => f.message),
     }));
     at = r;
+    shown = s.steps.length;
     cells = r.machine ? new MemmapCells(r.machine.kernel.pa.memmap) : undefined;
     return {
       ok: errs.length === 0 && !!r.machine,
@@ -116,17 +135,49 @@ const handlers: { [K in Kind]: (a: Requests[K]['req']) => Requests[K]['res'] } =
     if (!label) throw new Error(`process ${pid} has no label in the scenario`);
     return explainAddress(r, label, `0x${addr.toString(16)}`);
   },
+  mappings: ({ pfn }) => frameMappings(need().machine!, pfn),
+  procFrames: ({ pid }) => processFrames(need().machine!, pid),
+  designs: ({ deviceBytes }) => {
+    if (!scenario) throw new Error('no scenario loaded');
+    return designsData(scenario, need(), shown, deviceBytes);
+  },
+  capture: async ({ file, iomem }) => {
+    // The previous capture's arrays go first: two captures of a big machine need not fit at once.
+    capture = undefined;
+    captureCells = undefined;
+    const c = await readCapture(file, iomem ? await iomem.text() : undefined);
+    const t = performance.now();
+    captureCells = new CaptureCells(c.classification.frames);
+    capture = c;
+    return { ...c.summary, cellsMs: performance.now() - t };
+  },
+  captureCells: ({ start, fpc, count }) => {
+    const t = performance.now();
+    const out = needCapture().cells.cells(start, fpc, count);
+    return { cells: out, ms: performance.now() - t };
+  },
+  capturePageTypes: () => pageTypesText(needCapture().c),
+  captureInfo: ({ pfn }) => {
+    const { c } = needCapture();
+    if (pfn < 0 || pfn >= c.snapshot.nrPfns) return `pfn 0x${pfn.toString(16)}: beyond the capture`;
+    const f = c.classification.frames[pfn];
+    const lo = c.snapshot.flagsLo[pfn];
+    const hi = c.snapshot.flagsHi[pfn];
+    const type = `${FRAME_NAMES[f & ~TAIL]}${f & TAIL ? ' (tail)' : ''}`;
+    return `pfn 0x${pfn.toString(16)} · ${type} · ${kpfHex(lo, hi)} ${kpfLongName(lo, hi) || '(no flags)'}`;
+  },
 };
 
-self.onmessage = (ev: MessageEvent<Request>) => {
+self.onmessage = async (ev: MessageEvent<Request>) => {
   const { id, kind, args } = ev.data;
   let msg: Response;
   try {
-    const result = (handlers[kind] as (a: unknown) => unknown)(args);
+    const result = await (handlers[kind] as (a: unknown) => unknown)(args);
     msg = { id, result };
   } catch (e) {
     msg = { id, error: e instanceof Error ? e.message : String(e) };
   }
-  const transfer = kind === 'cells' ? [(msg.result as { cells: Uint8Array }).cells.buffer] : [];
+  const cellsOut = (kind === 'cells' || kind === 'captureCells') && msg.result;
+  const transfer = cellsOut ? [(msg.result as { cells: Uint8Array }).cells.buffer] : [];
   (self as unknown as Worker).postMessage(msg, transfer as Transferable[]);
 };
