@@ -19,7 +19,7 @@
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
-import { MIGRATE_NAMES } from '../mm/page_alloc.js';
+import { MIGRATE_NAMES } from '../mm/mmzone.js';
 import { PTE } from '../mm/pgtable.js';
 
 /** VMEMMAP_START, PAGE_OFFSET (4-level paging, no KASLR) and VMALLOC_START as %px prints them. */
