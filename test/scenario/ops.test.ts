@@ -233,7 +233,7 @@ describe('vmalloc areas as kernel addresses', () => {
       ]),
     );
     expect(errs).toHaveLength(2);
-    expect(errs[0]).toMatch(/t\.yaml:6:\d+ steps\[2\]\.area: .*nope/);
-    expect(errs[1]).toMatch(/steps\[3\]\.area: .*buf/);
+    expect(errs[0]).toMatch(/t\.yaml:6:\d+ step 3: area: .*nope/);
+    expect(errs[1]).toMatch(/step 4: area: .*buf/);
   });
 });
