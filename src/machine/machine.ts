@@ -12,7 +12,7 @@ import { doExit, doFork, spawn } from '../mm/fork.js';
 import { FOLL, gupCall, putUserPages, unpinUserPages } from '../mm/gup.js';
 import { ksmScan } from '../mm/ksm.js';
 import type { MemmapMode } from '../mm/memremap.js';
-import { MAP } from '../mm/mm_types.js';
+import { MADV, MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
 import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
@@ -89,6 +89,11 @@ export class Machine extends MachineBase {
     this.after(
       doMadvise(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length), parseAdvice(advice)),
     );
+  }
+
+  /** MADV_PAGEOUT: reclaim what [addr, addr+length) maps now — anon pages to swap, clean file pages dropped. */
+  pageout(pid: number, addr: number, length: number): void {
+    this.madvise(pid, addr, length, MADV.PAGEOUT);
   }
 
   /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
@@ -229,6 +234,11 @@ export class Machine extends MachineBase {
   /** The page a user address maps, as `page()` describes it, or undefined when nothing is mapped. */
   pageAt(pid: number, addr: number): (T.PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
     return taskMmu.pageAt(this.k, pid, V.addr('addr', addr));
+  }
+
+  /** The swap entry a user address holds instead of a page (pagemap's PM_SWAP), or undefined. */
+  swapEntry(pid: number, addr: number): T.SwapEntryInfo | undefined {
+    return taskMmu.swapEntryAt(this.k, pid, V.addr('addr', addr));
   }
 
   /** The page-table walk for an address, level by level (for `pagelab explain`). */
