@@ -165,6 +165,7 @@ const HANDLERS: Record<string, Handler> = {
     ),
   madvise: (p, a) =>
     cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${String(a.advice)}`),
+  pageout: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} pageout`),
   read: (p, a) => ({
     commands: [`read ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`],
     access: String(a.proc),
