@@ -10,6 +10,10 @@
  * its refcount covers mappings plus page-cache references, and each table's used-entry count is
  * exact. KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
  * node's list of mappings is exactly the PTEs found, and every mapped KSM folio has one (full).
+ * Swap: a swap entry sits only in a PTE of a private mapping with anon pages; each slot's
+ * swap_map count is the number of swap entries naming it, a cached slot has SWAP_HAS_CACHE and a
+ * live anon PG_swapcache folio covering it, whose refcount holds one reference per page for the
+ * cache (cheap); every slot in use is accounted for and inuse_pages adds up (full).
  * Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
  */
 
@@ -139,8 +143,9 @@ function checkLeaf(
     return;
   }
   if (isSwapEntry(e)) {
-    if (level !== PT_LEVEL.PTE || vma.file || vma.flags & VM.SHARED)
-      v.push(`${where}: swap entry outside a private anonymous PTE`, at);
+    // Anon pages of private mappings (anonymous, or COW copies in a private file mapping) swap.
+    if (level !== PT_LEVEL.PTE || vma.flags & VM.SHARED || !vma.anonVma)
+      v.push(`${where}: swap entry outside a private mapping with anon pages`, at);
     rss[MM_SWAPENTS]++;
     bump(t.swapRefs, swapOffset(e));
     return;

@@ -55,7 +55,7 @@ import {
   withBits,
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPtes, ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
-import { folioFreeSwap, zapSwapEntry } from './swapfile.js';
+import { folioFreeSwap, freeSwapCache, zapSwapEntry } from './swapfile.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
 /**
@@ -368,6 +368,7 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
   if (oldRow >= 0) {
     removeRmapPtes(k, oldRow, oldPfn, 1, mm);
     if (f.testFlag(oldRow, PG.ksm)) ksmRemoveMapping(k, oldRow, mm, addr);
+    freeSwapCache(k, oldRow);
     f.putRow(oldRow);
   } else if (oldRow === VMALLOC_PAGE) {
     k.vmalloc.addMap(oldPfn, -1);
@@ -446,6 +447,7 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   vma.mm.rss[mmCounter(f, row)]--;
   removeRmapPtes(k, row, entryPfn(pte), 1, vma.mm);
   if (f.testFlag(row, PG.ksm)) ksmRemoveMapping(k, row, vma.mm, addr);
+  freeSwapCache(k, row);
   f.putRow(row);
 }
 

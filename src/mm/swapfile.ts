@@ -175,6 +175,14 @@ export function folioFreeSwap(k: Kernel, row: number): boolean {
 }
 
 /**
+ * free_swap_cache(): when unmapping (zap's free_pages_and_swap_cache, wp_page_copy's old page)
+ * drops a swap-cache folio's last mapping, its slots go too if no swap entry names them.
+ */
+export function freeSwapCache(k: Kernel, row: number): void {
+  if (k.folios.testFlag(row, PG.owner_priv_1) && k.folios.mapcountOf(row) === 0) folioFreeSwap(k, row);
+}
+
+/**
  * free_swap_and_cache_nr() for one entry: drop the entry's reference on its slot; when only the
  * swap cache holds the slot then, __try_to_reclaim_swap(TTRS_UNMAPPED | TTRS_FULL) frees the
  * cached folio's slots if the folio is mapped nowhere (or swap is more than half full).

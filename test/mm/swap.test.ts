@@ -274,3 +274,136 @@ describe('THPs and swap', () => {
     expect(t.m.pageAt(t.p, t.buf)?.level).toBe('pmd');
   });
 });
+
+describe('page-cache pages under MADV_PAGEOUT', () => {
+  function fileMap(flags: string[]) {
+    const { m, p } = swapMachine();
+    m.fileCreate('f', 2 * PAGE, 0x44);
+    const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags, file: 'f' });
+    m.read(p, buf, 2 * PAGE);
+    return { m, p, buf };
+  }
+
+  it('a clean page leaves the page cache, and the next read fetches it from the file again', () => {
+    const { m, p, buf } = fileMap(['private']);
+    expect(m.fileInfo('f').cached).toBe(2);
+    m.pageout(p, buf, PAGE);
+    expect(m.fileInfo('f').cached).toBe(1);
+    expect(m.pageAt(p, buf)).toBeUndefined();
+    expect(m.swapEntry(p, buf)).toBeUndefined();
+    expect(m.read(p, buf, 1).bytes[0]).toBe(0x44);
+    expect(m.vmstat().pswpout).toBe(0);
+  });
+
+  it('a dirty shared page is unmapped but stays cached and dirty for the flusher (PG_reclaim)', () => {
+    const { m, p, buf } = fileMap(['shared']);
+    m.write(p, buf, { byte: 0x55, len: 1 });
+    const pfn = m.pageAt(p, buf)!.pfn;
+    m.pageout(p, buf, PAGE);
+    expect(m.pageAt(p, buf)).toBeUndefined();
+    expect(m.fileInfo('f')).toMatchObject({ cached: 2, dirty: true });
+    expect(m.page(pfn).flags & (1 << 16)).not.toBe(0);
+    expect(m.fileContents('f', 0, 1)[0]).toBe(0x44);
+    expect(m.read(p, buf, 1).bytes[0]).toBe(0x55);
+    expect(m.pageAt(p, buf)!.pfn).toBe(pfn);
+  });
+
+  it('a page another process maps is left alone', () => {
+    const { m, p, buf } = fileMap(['shared']);
+    const q = m.spawn('q');
+    const other = m.mmap(q, { length: 2 * PAGE, prot: 'r', flags: ['shared'], file: 'f' });
+    m.read(q, other, 1);
+    m.pageout(p, buf, 2 * PAGE);
+    expect(m.pageAt(p, buf)).toBeDefined();
+    expect(m.pageAt(p, buf + PAGE)).toBeUndefined();
+  });
+});
+
+describe('running out of swap, and swap more than half full', () => {
+  it('with too few slots, the pages that find none stay in memory', () => {
+    const { m, p } = swapMachine({ swap: '40K' });
+    const buf = anon(m, p, 12 * PAGE);
+    m.madvise(p, buf, 12 * PAGE, 'nohugepage');
+    m.write(p, buf, { byte: 9, len: 12 * PAGE });
+    m.pageout(p, buf, 12 * PAGE);
+    expect(m.vmstat().pswpout).toBe(9);
+    expect(m.meminfo().SwapFree).toBe(0);
+    expect(m.pageAt(p, buf + 11 * PAGE)).toBeDefined();
+  });
+
+  it('a THP with no free cluster is split and goes page by page (thp_swpout_fallback)', () => {
+    const { m, p } = swapMachine({ swap: '1M' });
+    const buf = anon(m, p, PMD);
+    m.madvise(p, buf, PMD, 'hugepage');
+    m.write(p, buf, { byte: 5, len: PMD });
+    m.pageout(p, buf, PMD);
+    expect(m.vmstat()).toMatchObject({
+      thp_swpout_fallback: 1,
+      thp_swpout: 0,
+      pswpout: 255,
+      thp_split_page: 1,
+    });
+    expect(m.pageAt(p, buf + 300 * PAGE)).toMatchObject({ order: 0 });
+  });
+
+  it('when swap is more than half full, zapping the last entry frees even a mapped swap-cache page (vm_swap_full)', () => {
+    for (const [swap, cached] of [
+      ['80K', 0],
+      ['64M', 4],
+    ] as const) {
+      const { m, p } = swapMachine({ swap });
+      const buf = anon(m, p, 12 * PAGE);
+      m.madvise(p, buf, 12 * PAGE, 'nohugepage');
+      m.write(p, buf, { byte: 9, len: 12 * PAGE });
+      m.pageout(p, buf, 12 * PAGE);
+      const c = m.fork(p, 'c');
+      m.read(c, buf, 1);
+      m.exit(p);
+      expect(m.meminfo().SwapCached, swap).toBe(cached);
+    }
+  });
+});
+
+describe('other paths over swap entries', () => {
+  it('mprotect leaves a swap entry as it is; the page comes back under the new protection', () => {
+    const { m, p } = swapMachine();
+    const buf = anon(m, p, PAGE);
+    m.write(p, buf, { byte: 8, len: 1 });
+    m.pageout(p, buf, PAGE);
+    m.mprotect(p, buf, PAGE, 'r');
+    expect(m.swapEntry(p, buf)).toMatchObject({ exclusive: true, count: 1 });
+    m.read(p, buf, 1);
+    expect(m.pageAt(p, buf)!.pte).not.toContain('write');
+    m.mprotect(p, buf, PAGE, 'rw');
+    expect(m.pageAt(p, buf)!.pte).toContain('write');
+  });
+
+  it('MADV_DONTNEED frees the slot; a WIPEONFORK child gets no entry; madvise(pageout) is the same op', () => {
+    const { m, p } = swapMachine();
+    const buf = anon(m, p, 2 * PAGE);
+    m.write(p, buf, { byte: 8, len: 2 * PAGE });
+    m.madvise(p, buf, 2 * PAGE, 'pageout');
+    const total = m.meminfo().SwapTotal;
+    m.madvise(p, buf, PAGE, 'dontneed');
+    expect(m.meminfo().SwapFree).toBe(total - 4);
+    m.madvise(p, buf, 2 * PAGE, 'wipeonfork');
+    const c = m.fork(p, 'c');
+    expect(m.swapEntry(c, buf + PAGE)).toBeUndefined();
+    expect(m.read(c, buf + PAGE, 1).bytes[0]).toBe(0);
+    expect(m.swapEntry(p, buf + PAGE)).toMatchObject({ count: 1 });
+  });
+
+  it('a KSM page is not paged out (the model keeps KSM folios in memory)', () => {
+    const { m, p } = swapMachine();
+    const buf = anon(m, p, 2 * PAGE);
+    m.write(p, buf, { byte: 8, len: 2 * PAGE });
+    m.madvise(p, buf, 2 * PAGE, 'mergeable');
+    expect(m.ksmScan()).toBe(1);
+    // Mapped once now, so only the KSM rule keeps it (not folio_maybe_mapped_shared).
+    m.munmap(p, buf + PAGE, PAGE);
+    expect(m.pageAt(p, buf)!.mapcount).toBe(1);
+    m.pageout(p, buf, PAGE);
+    expect(m.pageAt(p, buf)!.flags & (1 << 27)).not.toBe(0);
+    expect(m.vmstat().pswpout).toBe(0);
+  });
+});
