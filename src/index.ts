@@ -34,6 +34,7 @@ export type {
   MmapRequest,
   PageInfo,
   ProcessInfo,
+  SwapEntryInfo,
   TranslationInfo,
   VmaInfo,
   VmallocPageInfo,
