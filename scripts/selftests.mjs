@@ -56,6 +56,29 @@ const RUNNERS = {
   },
 };
 
+// cow.c's swapped-out runners: the same preparation, then MADV_PAGEOUT of what the test uses, and
+// the check that it went (cow.c skips the test when pagemap does not show it swapped).
+const SWAPPED = {
+  base: 'base page swapped out',
+  thp: 'THP swapped out',
+  'pte-thp': 'PTE-mapped THP swapped out',
+  'single-pte-thp': 'single PTE of a swapped-out THP',
+};
+for (const [from, what] of Object.entries(SWAPPED)) {
+  const r = RUNNERS[from];
+  RUNNERS[`${from}-swapped`] = {
+    what: `${r.what}, then MADV_PAGEOUT of the ${r.size === K ? 'page' : 'THP'} (${what})`,
+    thp: r.thp,
+    swap: true,
+    size: r.size,
+    prep: (S) => [
+      ...r.prep(S),
+      S`{ op: pageout, proc: p, addr: mem, len: $T }`,
+      S`{ op: expect, page: { proc: p, addr: mem }, state: { swapped: true } }`,
+    ],
+  };
+}
+
 function thpPrep(S) {
   return [
     S`{ op: mmap, proc: p, name: mem, size: 2M, prot: rw, flags: [private, anonymous] }`,
@@ -148,7 +171,10 @@ const ANON = {
     steps: (S) => [
       S`{ op: fork, proc: p, child: c }`,
       S`{ op: exit, proc: c }`,
-      S`{ op: expect, page: { proc: p, addr: mem }, state: { mapcount: 1, anon_exclusive: false, frame: A } }`,
+      // Swapped out, the page is still out: fork cleared its entry's exclusive marker.
+      S.swap
+        ? S`{ op: expect, page: { proc: p, addr: mem }, state: { swapped: true, anon_exclusive: false } }`
+        : S`{ op: expect, page: { proc: p, addr: mem }, state: { mapcount: 1, anon_exclusive: false, frame: A } }`,
       S`{ op: odirect, proc: p, addr: mem, pages: $N }`,
       S`{ op: expect, page: { proc: p, addr: mem }, state: { anon_exclusive: true, frame: B } }`,
       S`{ op: write, proc: p, addr: mem, len: $T, byte: 0xff }`,
@@ -160,8 +186,12 @@ const ANON = {
     what: 'a range mapped read-only and back: a read-only GUP-fast pin leaves each page exclusive on its frame, and the write reuses it',
     steps: (S) => [
       ...mprot(S, true),
-      S`{ op: expect, page: { proc: p, addr: mem }, state: { frame: A } }`,
+      // Swapped out, the pin brings the page back; its frame is taken from then on.
+      S.swap
+        ? S`{ op: expect, page: { proc: p, addr: mem }, state: { swapped: true, anon_exclusive: true } }`
+        : S`{ op: expect, page: { proc: p, addr: mem }, state: { frame: A } }`,
       S`{ op: odirect, proc: p, addr: mem, pages: $N }`,
+      ...(S.swap ? [S`{ op: expect, page: { proc: p, addr: mem }, state: { frame: A } }`] : []),
       S`{ op: write, proc: p, addr: mem, len: $T, byte: 0xff }`,
       S`{ op: expect, page: { proc: p, addr: mem }, state: { frame: A, anon_exclusive: true } }`,
     ],
@@ -348,7 +378,11 @@ for (const [test, t] of Object.entries(ANON))
         .replaceAll('$N', String(r.size / K))
         // vmsplice() moves what fits in a pipe of the default 64 KiB (the test compares what moved).
         .replaceAll('$P', String(Math.min(16, r.size / K)));
-    const machine = r.thp ? '{ memory: 1G, check: cheap, thp: madvise }' : '{ memory: 512M, check: full }';
+    S.swap = r.swap === true;
+    const swap = r.swap ? ', swap: 256M' : '';
+    const machine = r.thp
+      ? `{ memory: 1G, check: cheap, thp: madvise${swap} }`
+      : `{ memory: 512M, check: full${swap} }`;
     const steps = [S`{ op: spawn, name: p }`, ...r.prep(S), ...t.steps(S)];
     write(
       `cow-${test}--${runner}`,

@@ -43,6 +43,7 @@ export type {
   MmapRequest,
   PageInfo,
   ProcessInfo,
+  SwapEntryInfo,
   TranslationInfo,
   VmaInfo,
   VmallocPageInfo,

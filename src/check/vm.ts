@@ -10,6 +10,10 @@
  * its refcount covers mappings plus page-cache references, and each table's used-entry count is
  * exact. KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
  * node's list of mappings is exactly the PTEs found, and every mapped KSM folio has one (full).
+ * Swap: a swap entry sits only in a PTE of a private mapping with anon pages; each slot's
+ * swap_map count is the number of swap entries naming it, a cached slot has SWAP_HAS_CACHE and a
+ * live anon PG_swapcache folio covering it, whose refcount holds one reference per page for the
+ * cache (cheap); every slot in use is accounted for and inuse_pages adds up (full).
  * Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
  */
 
@@ -18,8 +22,17 @@ import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
 import { PAGES_PER_MEMMAP_PAGE } from '../mm/memremap.js';
-import { findVma, MM_ANONPAGES, MM_FILEPAGES, type Mm, VM } from '../mm/mm_types.js';
-import { entryBits, entryPfn, LEVEL_SIZE, PT_LEVEL, PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
+import { findVma, MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, type Mm, VM } from '../mm/mm_types.js';
+import {
+  entryBits,
+  entryPfn,
+  isSwapEntry,
+  LEVEL_SIZE,
+  PT_LEVEL,
+  PTE,
+  PTRS_PER_TABLE,
+  swapOffset,
+} from '../mm/pgtable.js';
 import { mmCounter } from '../mm/rmap.js';
 import { pinReferences } from './pins.js';
 import type { Violations } from './violation.js';
@@ -38,6 +51,8 @@ interface Tally {
   tables: Set<number>;
   /** KSM folio row -> "mm:addr" of every PTE found mapping it. */
   ksm: Map<number, string[]>;
+  /** Swap slot -> swap entries found naming it. */
+  swapRefs: Map<number, number>;
 }
 
 export function checkVm(k: Kernel, full: boolean, v: Violations): void {
@@ -48,6 +63,7 @@ export function checkVm(k: Kernel, full: boolean, v: Violations): void {
     vmallocMaps: new Map(),
     tables: new Set(),
     ksm: new Map(),
+    swapRefs: new Map(),
   };
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
@@ -59,6 +75,7 @@ export function checkVm(k: Kernel, full: boolean, v: Violations): void {
   checkPageCache(k, v);
   checkVmalloc(k, t, full, v);
   checkDevmem(k, v);
+  checkSwap(k, t, full, v);
   if (full) checkFolioCounts(k, t, v);
   if (full) checkKsm(k, t, v);
 }
@@ -123,6 +140,14 @@ function checkLeaf(
   const at = { pid: pidOf(k, mm), addr };
   if (!vma) {
     v.push(`${where}: entry outside every VMA`, at);
+    return;
+  }
+  if (isSwapEntry(e)) {
+    // Anon pages of private mappings (anonymous, or COW copies in a private file mapping) swap.
+    if (level !== PT_LEVEL.PTE || vma.flags & VM.SHARED || !vma.anonVma)
+      v.push(`${where}: swap entry outside a private mapping with anon pages`, at);
+    rss[MM_SWAPENTS]++;
+    bump(t.swapRefs, swapOffset(e));
     return;
   }
   if (!(bits & PTE.PRESENT)) return;
@@ -202,6 +227,46 @@ function checkLeaf(
   }
 }
 
+/**
+ * The swap device: each slot's swap_map count is the number of swap entries naming it, and its
+ * SWAP_HAS_CACHE bit says whether the swap cache holds a folio for it (that folio live, anon,
+ * PG_swapcache, at the right page). Full: every slot in use is accounted for, and inuse adds up.
+ */
+function checkSwap(k: Kernel, t: Tally, full: boolean, v: Violations): void {
+  const si = k.swap;
+  if (!si) {
+    if (t.swapRefs.size > 0) v.push(`${t.swapRefs.size} swap entries on a machine without swap`);
+    return;
+  }
+  for (const [off, refs] of t.swapRefs)
+    if (off <= 0 || off >= si.slots || si.swapMap[off] !== refs)
+      v.push(`swap slot ${off}: swap_map count ${si.swapMap[off]}, ${refs} swap entries name it`);
+  const f = k.folios;
+  for (const [off, row] of si.cache) {
+    const first = si.folioSwap.get(row);
+    if (!f.isLive(row) || f.kind[row] !== MT.ANON || !f.testFlag(row, PG.owner_priv_1) || first === undefined)
+      v.push(`swap slot ${off}: cached folio ${hex(f.pfn[row])} is not a live anon folio in the swap cache`);
+    else if (off < first || off >= first + f.nrPages(row))
+      v.push(`swap slot ${off}: cached folio ${hex(f.pfn[row])} starts at slot ${first}`);
+    if (!si.hasCache[off]) v.push(`swap slot ${off}: in the swap cache without SWAP_HAS_CACHE`);
+  }
+  for (const row of si.folioSwap.keys())
+    if (!f.isLive(row) || !f.testFlag(row, PG.owner_priv_1))
+      v.push(`folio ${hex(f.pfn[row])}: has a swap slot but no PG_swapcache`, { pfn: f.pfn[row] });
+  if (!full) return;
+  let inuse = 0;
+  for (let off = 1; off < si.slots; off++) {
+    const count = si.swapMap[off];
+    if (count === 0 && !si.hasCache[off]) continue;
+    inuse++;
+    if (count !== (t.swapRefs.get(off) ?? 0))
+      v.push(`swap slot ${off}: swap_map count ${count}, ${t.swapRefs.get(off) ?? 0} swap entries name it`);
+    if (si.hasCache[off] && !si.cache.has(off))
+      v.push(`swap slot ${off}: SWAP_HAS_CACHE with no cached folio`);
+  }
+  if (inuse !== si.inuse) v.push(`swap: ${inuse} slots in use, inuse_pages says ${si.inuse}`);
+}
+
 function checkPageCache(k: Kernel, v: Violations): void {
   for (const file of k.pagecache.allFiles()) {
     for (const index of k.pagecache.cachedFrom(file, 0)) {
@@ -241,7 +306,7 @@ function checkFolioCounts(k: Kernel, t: Tally, v: Violations): void {
     }
     // Page-cache references, or the reference a device pagemap holds on each descriptor.
     const cacheRefs =
-      kind === MT.FILE && f.mapping[row] !== 0
+      (kind === MT.FILE && f.mapping[row] !== 0) || k.swap?.folioSwap.has(row)
         ? f.nrPages(row)
         : kind === MT.DEVICE && pfn >= k.pa.maxPfn
           ? 1

@@ -73,7 +73,7 @@ export interface FuzzResult {
 }
 
 /** Ops whose failure may legitimately leave partial state, as Linux does (stated in the test that checks it). */
-const PARTIAL_ON_ERROR = new Set(['mprotect:ENOMEM', 'madvise:ENOMEM']);
+const PARTIAL_ON_ERROR = new Set(['mprotect:ENOMEM', 'madvise:ENOMEM', 'pageout:ENOMEM', 'pageout:EINVAL']);
 /** Ops that never fail with an error (they raise signals) and need no fingerprint. */
 const NO_FINGERPRINT = new Set(['spawn', 'read', 'write', 'touch', 'dma_read', 'ksm_scan']);
 
@@ -87,7 +87,15 @@ interface Execution {
 }
 
 function machineConfig(o: FuzzOptions) {
-  return { memory: o.memory, design: o.design, pincount: o.pincount, thp: o.thp, check: o.check };
+  // Swap, so that pageout sends anon pages out and later accesses and GUP bring them back.
+  return {
+    memory: o.memory,
+    design: o.design,
+    pincount: o.pincount,
+    thp: o.thp,
+    check: o.check,
+    swap: '64M',
+  };
 }
 
 function errorName(e: unknown): string | undefined {

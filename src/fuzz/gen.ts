@@ -25,6 +25,7 @@ type Kind =
   | 'munmap'
   | 'mprotect'
   | 'madvise'
+  | 'pageout'
   | 'read'
   | 'write'
   | 'touch'
@@ -51,6 +52,7 @@ const OPS: [Kind, number][] = [
   ['munmap', 2],
   ['mprotect', 2],
   ['madvise', 3],
+  ['pageout', 2],
   ['read', 14],
   ['write', 14],
   ['touch', 4],
@@ -141,6 +143,7 @@ export class Generator {
       case 'munmap':
       case 'mprotect':
       case 'madvise':
+      case 'pageout':
       case 'touch':
       case 'pin':
       case 'get': {
@@ -154,6 +157,7 @@ export class Generator {
         if (kind === 'mprotect') return [{ op: 'mprotect', ...range, prot: this.prot() }];
         if (kind === 'madvise')
           return [{ op: 'madvise', ...range, advice: ADVICE[r.weighted(ADVICE_WEIGHTS)] }];
+        if (kind === 'pageout') return [{ op: 'pageout', ...range }];
         if (kind === 'touch') return [{ op: 'touch', ...range, write: r.chance(0.5) }];
         const flags: string[] = [];
         if (r.chance(0.6)) flags.push('write');

@@ -40,6 +40,7 @@ export type FuzzOp =
   | { op: 'read'; proc: string; region: string; page: number; off: number; len: number }
   | { op: 'write'; proc: string; region: string; page: number; off: number; len: number; byte: number }
   | (Range & { op: 'touch'; write: boolean })
+  | (Range & { op: 'pageout' })
   | (Range & { op: 'pin' | 'get'; flags: string[]; fast: boolean; as: string })
   | { op: 'unpin'; pin: string; dirty: boolean }
   | { op: 'put'; get: string }

@@ -201,6 +201,16 @@ export class World {
           return {};
         });
       }
+      case 'pageout': {
+        // MADV_PAGEOUT moves pages to swap or drops clean cache pages: nothing a process reads
+        // changes, so the reference has nothing to do. A pfn map refuses it (EINVAL) part way.
+        const { p, va } = this.pagesIn(o);
+        const step = { op: 'pageout', proc: o.proc, addr: addrText(o.region, o.page), len: o.pages * PAGE };
+        return this.ranged(step, p, va, o.pages, () => {
+          m.pageout(p.pid, va, o.pages * PAGE);
+          return {};
+        });
+      }
       case 'read':
         return this.prepareRead(o);
       case 'write': {

@@ -1,7 +1,7 @@
 /**
  * The Machine's core and its kernel-internal surface: configuration and boot, the invariant checks
  * after every operation, the allocators as a module calls them (kapi.ts), and the views of
- * physical memory (dump_page in debug.ts, /proc in procfs.ts). `Machine` (machine.ts) adds the
+ * physical memory (dump_page in debug.ts, /proc in procfs.ts), /proc/PID/mem. `Machine` (machine.ts) adds the
  * user-space and driver surfaces on top.
  */
 import { type CheckLevel, checkInvariants } from '../check/invariants.js';
@@ -9,6 +9,7 @@ import type { Census, LayoutAccounting } from '../designs/layout.js';
 import type { Kernel } from '../mm/kernel.js';
 import type { MfOutcome } from '../mm/memory-failure.js';
 import { NULL_HANDLE } from '../mm/pool.js';
+import { memRead, memWrite } from '../mm/proc_mem.js';
 import type { SlabInfoRow } from '../mm/slab.js';
 import type { UserData } from '../mm/uaccess.js';
 import type { EventListener, VmStat } from '../mm/vmstat.js';
@@ -252,6 +253,18 @@ export class MachineBase {
     this.physRange(pfn, offset, data instanceof Uint8Array ? data.length : data.len);
     if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
     else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
+  }
+
+  // ---------------------------------------------------------------- /proc/PID/mem (proc_mem.ts)
+
+  /** A write to /proc/PID/mem (ptrace's POKE): FOLL_FORCE, so read-only private memory is COWed and written. */
+  memWrite(pid: number, addr: number, data: UserData): number {
+    return this.after(memWrite(this.k, this.proc(pid).mm, V.addr('addr', addr), V.userData('data', data)));
+  }
+
+  /** A read of /proc/PID/mem (ptrace's PEEK): FOLL_FORCE, so PROT_NONE memory reads too. */
+  memRead(pid: number, addr: number, len: number): Uint8Array {
+    return this.after(memRead(this.k, this.proc(pid).mm, V.addr('addr', addr), V.len('len', len)));
   }
 
   /** Read `len` bytes of a frame at `offset`, as the kernel's direct map would. */

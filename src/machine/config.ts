@@ -47,6 +47,8 @@ export interface MachineConfig {
   pincount?: PinDesign;
   /** CONFIG_ARCH_HAS_PTE_SPECIAL; false models an architecture using vm_normal_page's linear rule. Default true. */
   pteSpecial?: boolean;
+  /** Size of the one swap device (a zram disk, as `swapon` sees it), e.g. '256M'. Default 0: no swap. */
+  swap?: string | number;
 }
 
 export interface ResolvedConfig {
@@ -62,6 +64,8 @@ export interface ResolvedConfig {
   thpZeroPage: boolean;
   pincount: PinDesign;
   pteSpecial: boolean;
+  /** Bytes of swap, a whole number of pages (0: none). */
+  swap: number;
 }
 
 const KERNEL_START = 16 * MiB;
@@ -97,6 +101,7 @@ const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   thpZeroPage: true,
   pincount: true,
   pteSpecial: true,
+  swap: true,
 };
 
 export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
@@ -124,6 +129,10 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     start: size(r.start, `reserved[${i}].start`, 0),
     size: size(r.size, `reserved[${i}].size`, 0),
   }));
+  const swap = size(c.swap, 'swap', 0);
+  // mkswap refuses fewer than 10 pages; the model keeps one count per slot, so it stops at 64G.
+  if (swap !== 0 && (swap % PAGE_SIZE !== 0 || swap < 10 * PAGE_SIZE || swap > 64 * 1024 * MiB))
+    throw new ConfigError(`swap: ${c.swap} is not a whole number of pages from 40K to 64G`);
   return {
     memory,
     nodes,
@@ -137,6 +146,7 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     thpZeroPage: c.thpZeroPage ?? true,
     pincount: choice(c.pincount, 'pincount', 'bias', PIN_DESIGNS),
     pteSpecial: c.pteSpecial ?? true,
+    swap,
   };
 }
 
@@ -160,6 +170,7 @@ export function bootKernel(c: ResolvedConfig): Kernel {
         thp: c.thp,
         thpZeroPage: c.thpZeroPage,
         pteSpecial: c.pteSpecial,
+        swapSlots: c.swap / PAGE_SIZE,
         pinPolicy: (k) => makePinPolicy(c.pincount, k, c.design),
       },
     );

@@ -12,12 +12,11 @@ import { doExit, doFork, spawn } from '../mm/fork.js';
 import { FOLL, gupCall, putUserPages, unpinUserPages } from '../mm/gup.js';
 import { ksmScan } from '../mm/ksm.js';
 import type { MemmapMode } from '../mm/memremap.js';
-import { MAP } from '../mm/mm_types.js';
+import { MADV, MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
 import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
 import type { PinScore } from '../mm/pincount.js';
-import { memRead, memWrite } from '../mm/proc_mem.js';
 import { type AccessResult, type UserData, userRead, userTouch, userWrite } from '../mm/uaccess.js';
 import { MachineBase } from './base.js';
 import type { MachineConfig } from './config.js';
@@ -92,6 +91,11 @@ export class Machine extends MachineBase {
     );
   }
 
+  /** MADV_PAGEOUT: reclaim what [addr, addr+length) maps now — anon pages to swap, clean file pages dropped. */
+  pageout(pid: number, addr: number, length: number): void {
+    this.madvise(pid, addr, length, MADV.PAGEOUT);
+  }
+
   /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
   read(pid: number, addr: number, len: number): AccessResult & { bytes: Uint8Array } {
     return this.after(userRead(this.k, this.proc(pid), V.addr('addr', addr), V.len('len', len)));
@@ -100,16 +104,6 @@ export class Machine extends MachineBase {
   /** The process writes `data` (or `len` copies of one byte) at `addr`. */
   write(pid: number, addr: number, data: UserData): AccessResult {
     return this.after(userWrite(this.k, this.proc(pid), V.addr('addr', addr), V.userData('data', data)));
-  }
-
-  /** A write to /proc/PID/mem (ptrace's POKE): FOLL_FORCE, so read-only private memory is COWed and written. */
-  memWrite(pid: number, addr: number, data: UserData): number {
-    return this.after(memWrite(this.k, this.proc(pid).mm, V.addr('addr', addr), V.userData('data', data)));
-  }
-
-  /** A read of /proc/PID/mem (ptrace's PEEK): FOLL_FORCE, so PROT_NONE memory reads too. */
-  memRead(pid: number, addr: number, len: number): Uint8Array {
-    return this.after(memRead(this.k, this.proc(pid).mm, V.addr('addr', addr), V.len('len', len)));
   }
 
   /** One load (or store of `byte`) in every page of [addr, addr+len), as a program faults a buffer in. */
@@ -248,6 +242,11 @@ export class Machine extends MachineBase {
   /** The page a user address maps, as `page()` describes it, or undefined when nothing is mapped. */
   pageAt(pid: number, addr: number): (T.PageInfo & { pte: string; level: 'pte' | 'pmd' }) | undefined {
     return taskMmu.pageAt(this.k, pid, V.addr('addr', addr));
+  }
+
+  /** The swap entry a user address holds instead of a page (pagemap's PM_SWAP), or undefined. */
+  swapEntry(pid: number, addr: number): T.SwapEntryInfo | undefined {
+    return taskMmu.swapEntryAt(this.k, pid, V.addr('addr', addr));
   }
 
   /** The page-table walk for an address, level by level (for `pagelab explain`). */

@@ -19,6 +19,7 @@ import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { MIGRATE, MIGRATE_NAMES, ZONE_NAMES } from '../mm/mmzone.js';
+import { totalSwapcachePages } from '../mm/swap_state.js';
 import { MAX_PAGE_ORDER, PAGE_SIZE } from '../mm/types.js';
 import { VM_EVENTS, type VmEvent } from '../mm/vmstat.js';
 import type { BuddyInfo, Meminfo, ZoneInfo } from './types.js';
@@ -79,6 +80,9 @@ export function meminfo(k: Kernel): Meminfo {
     PageTables: kb(t[MT.PGTABLE]),
     CmaTotal: kb(cmaTotal),
     CmaFree: kb(cmaFree),
+    SwapCached: kb(totalSwapcachePages(k)),
+    SwapTotal: kb(k.swap?.pages ?? 0),
+    SwapFree: kb(k.swap?.free ?? 0),
     pagelab_AnonUnmapped: kb(t[MT.ANON] - c.anonMapped),
     pagelab_DriverPages: kb(t[MT.UNKNOWN]),
     // The shared zero page sits in the kernel image; the huge zero folio came from the buddy allocator.
@@ -113,6 +117,12 @@ const LINUX_EVENTS: Partial<Record<VmEvent, string>> = {
   memory_failure_delayed: 'memory_failure_delayed',
   memory_failure_failed: 'memory_failure_failed',
   memory_failure_ignored: 'memory_failure_ignored',
+  pswpin: 'pswpin',
+  pswpout: 'pswpout',
+  pgmajfault: 'pgmajfault',
+  thp_swpout: 'thp_swpout',
+  thp_swpout_fallback: 'thp_swpout_fallback',
+  thp_split_page: 'thp_split_page',
 };
 
 /** The /proc/vmstat name of a model event counter. */
@@ -128,7 +138,9 @@ export function vmstat(k: Kernel): Record<string, number> {
   const out: Record<string, number> = {
     nr_free_pages: k.pa.totalFreePages,
     nr_anon_pages: c.anonMapped,
-    nr_file_pages: t[MT.FILE],
+    // NR_FILE_PAGES counts the swap cache too (meminfo's Cached takes it out again).
+    nr_file_pages: t[MT.FILE] + totalSwapcachePages(k),
+    nr_swapcached: totalSwapcachePages(k),
     nr_shmem: c.shmem,
     nr_anon_transparent_hugepages: c.anonThp / 512,
     nr_slab_unreclaimable: t[MT.SLAB] + t[MT.LARGE_KMALLOC],

@@ -8,13 +8,21 @@
  */
 import type { Kernel } from '../mm/kernel.js';
 import { findVma, MMF, type Process, VM_NAMES, type Vma } from '../mm/mm_types.js';
-import { entryBits, entryPfn, PT_LEVEL_NAMES, PTE } from '../mm/pgtable.js';
+import {
+  entryBits,
+  entryPfn,
+  isSwapEntry,
+  PT_LEVEL_NAMES,
+  PTE,
+  swapOffset,
+  swpExclusive,
+} from '../mm/pgtable.js';
 import { rmapWalk } from '../mm/rmap.js';
 import { formatFlags, PAGE_SIZE } from '../mm/types.js';
 import { translate } from '../mm/uaccess.js';
 import { InputError } from './config.js';
 import { page } from './debug.js';
-import type { PageInfo, ProcessInfo, TranslationInfo, VmaInfo, WalkStep } from './types.js';
+import type { PageInfo, ProcessInfo, SwapEntryInfo, TranslationInfo, VmaInfo, WalkStep } from './types.js';
 
 /** A live process by pid, or an InputError naming what is wrong. */
 export function findProcess(k: Kernel, pid: number): Process {
@@ -89,6 +97,20 @@ export function pageAt(
   if (t.level === 'pmd' && info.folio)
     info.anonExclusive = k.folios.pageAnonExclusive(info.folio >>> 0, info.head);
   return info;
+}
+
+/** The swap entry at a user address (without faulting), or undefined when the PTE holds none. */
+export function swapEntryAt(k: Kernel, pid: number, addr: number): SwapEntryInfo | undefined {
+  const levels = k.ptdesc.walk(findProcess(k, pid).mm.pgd, addr);
+  const last = levels[levels.length - 1];
+  if (last.level !== 1 || !isSwapEntry(last.entry) || !k.swap) return undefined;
+  const offset = swapOffset(last.entry);
+  return {
+    offset,
+    exclusive: swpExclusive(last.entry),
+    count: k.swap.count(offset),
+    cached: k.swap.cache.has(offset),
+  };
 }
 
 /** The page-table walk for an address, level by level (for `pagelab explain`). */

@@ -58,6 +58,12 @@ export interface Meminfo {
   PageTables: number;
   CmaTotal: number;
   CmaFree: number;
+  /** Pages in the swap cache (total_swapcache_pages), in memory and on the swap device both. */
+  SwapCached: number;
+  /** The swap device's usable size, its header page left out. */
+  SwapTotal: number;
+  /** Swap slots nobody holds. */
+  SwapFree: number;
   /** Model-only: anon-typed folios nobody maps (pinned after munmap, allocated by folio_alloc). */
   pagelab_AnonUnmapped: number;
   /** Model-only: pages of allocations by driver code (alloc_pages, no folio type). */
@@ -65,6 +71,18 @@ export interface Meminfo {
   /** Model-only: reserved frames (memblock reservations, the zero pages). */
   pagelab_Reserved: number;
   [k: string]: number;
+}
+
+/** A swap entry in a PTE, as pagemap and the swap device describe it. */
+export interface SwapEntryInfo {
+  /** The swap slot (pagemap's offset field, the type being 0). */
+  offset: number;
+  /** pte_swp_exclusive(): the page was exclusive to this mapping when it went out. */
+  exclusive: boolean;
+  /** swap_map's count: swap entries naming the slot. */
+  count: number;
+  /** Whether the swap cache still holds the page in memory. */
+  cached: boolean;
 }
 
 /** One zone of /proc/zoneinfo, summarised. */

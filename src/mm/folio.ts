@@ -113,27 +113,11 @@ export class FolioPool extends HandlePool {
   }
 
   hostBytes(): number {
-    return (
-      this.baseHostBytes() +
-      [
-        this.pfn,
-        this.order,
-        this.kind,
-        this.refcount,
-        this.mapcount,
-        this.flags,
-        this.mapping,
-        this.index,
-        this.large,
-      ]
-        .map((a) => a.byteLength)
-        .reduce((x, y) => x + y, 0) +
-      this.entireMapcount.byteLength * 5 +
-      this.mmId.byteLength * 2 +
-      this.mmShared.byteLength +
-      this.pageMapcount.byteLength +
-      this.pageFlags.byteLength
-    );
+    const rows = [this.pfn, this.order, this.kind, this.refcount, this.mapcount, this.flags, this.mapping];
+    const perPage = this.pageMapcount.byteLength + this.pageFlags.byteLength + this.mmShared.byteLength;
+    const extension = this.entireMapcount.byteLength * 5 + this.mmId.byteLength * 2 + perPage;
+    const own = [...rows, this.index, this.large].reduce((n, a) => n + a.byteLength, 0);
+    return this.baseHostBytes() + own + extension;
   }
 
   // ---------------------------------------------------------------- allocation
@@ -278,6 +262,39 @@ export class FolioPool extends HandlePool {
       }
     }
     this.stat.events.folio_free++;
+  }
+
+  /**
+   * __split_folio_to_order() down to order 0: each page of a large folio gets a descriptor of its
+   * own (page 0 keeps `row`), carrying its own mapcount, anon-exclusive bit, flags, mapping and
+   * index; the extension row and per-page arena go back. Refcounts are left at 0 for the caller
+   * (split_folio) to set. Returns the rows in page order.
+   */
+  splitToSmall(row: number): number[] {
+    const pfn = this.pfn[row];
+    const n = this.nrPages(row);
+    const base = this.pageBase[this.large[row]];
+    const largeOnly = PG.head | PG.anon_exclusive | PG.has_hwpoisoned | PG.large_rmappable;
+    const keep = this.flags[row] & ~(largeOnly | PG.partially_mapped);
+    const rows: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = i === 0 ? row : this.allocRow();
+      this.pfn[r] = pfn + i;
+      this.kind[r] = this.kind[row];
+      this.refcount[r] = 0;
+      this.mapcount[r] = this.pageMapcount[base + i];
+      this.flags[r] = keep | (this.pageFlags[base + i] ? PG.anon_exclusive : 0);
+      this.mapping[r] = this.mapping[row];
+      this.index[r] = this.index[row] + i;
+      rows.push(r);
+    }
+    this.releaseLarge(row, this.order[row]);
+    for (const r of rows) {
+      this.order[r] = 0;
+      this.large[r] = NO_LARGE;
+      this.pa.memmap.set(this.pfn[r], mdWord(this.kind[r] as MemType, 0), r);
+    }
+    return rows;
   }
 
   // ---------------------------------------------------------------- references
@@ -477,24 +494,5 @@ export class FolioPool extends HandlePool {
     this.nrPagesMapped[a] = 0;
     this.pincount[a] = 0;
     this.pageMapcount.fill(-1, this.pageBase[a], this.pageBase[a] + n);
-  }
-
-  /** Describe a folio as the kernel's dump_page() does (one line plus flags). */
-  describe(row: number): {
-    refcount: number;
-    mapcount: number;
-    order: number;
-    pfn: number;
-    flags: number;
-    kind: number;
-  } {
-    return {
-      refcount: this.refcount[row],
-      mapcount: this.mapcountOf(row),
-      order: this.order[row],
-      pfn: this.pfn[row],
-      flags: this.flags[row],
-      kind: this.kind[row],
-    };
   }
 }

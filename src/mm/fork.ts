@@ -4,7 +4,7 @@
  * Models: kernel/fork.c (dup_mmap: VM_DONTCOPY VMAs are skipped, VM_WIPEONFORK ones start empty),
  * mm/memory.c copy_page_range (vma_needs_copy R4.1; copy_present_ptes R4.2 — share and
  * write-protect, or give the child its own copy of a maybe-pinned exclusive anon page),
- * mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
+ * copy_nonpresent_pte for swap entries, mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
  * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
  */
 import { PG } from './folio.js';
@@ -16,6 +16,7 @@ import {
   isCowMapping,
   MM_ANONPAGES,
   MM_FILEPAGES,
+  MM_SWAPENTS,
   MMF,
   type Mm,
   type Process,
@@ -26,12 +27,15 @@ import { GFP, GFP_HIGHUSER_MOVABLE } from './mmzone.js';
 import {
   entryBits,
   entryPfn,
+  isSwapEntry,
   levelIndex,
   mkEntry,
   PMD_SIZE,
   PT_LEVEL,
   PTE,
   PTRS_PER_TABLE,
+  swapOffset,
+  swpClearExclusive,
   withBits,
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPmd, addRmapPtes, ksmAddMapping, mmCounter } from './rmap.js';
@@ -108,7 +112,8 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
             const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
             dstPte = pd.pteTableAt(dstPmd, pmdIdx);
           }
-          copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
+          if (isSwapEntry(pte)) copyNonpresentPte(k, dst, srcPte, dstPte, i, pte);
+          else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
         }
       }
     }
@@ -175,6 +180,27 @@ function copyPresentPte(
   }
   if (src.flags & VM.SHARED) drop |= PTE.DIRTY;
   pd.set(dstPte, i, pte - (bits & drop));
+}
+
+/**
+ * copy_nonpresent_pte() for a swap entry: the slot gains the child's reference (swap_duplicate),
+ * and the page is no longer exclusive to anyone — the marker is cleared in the parent's entry
+ * and the child's copy, so neither side may later map it writable without checking. The child's
+ * entry loses uffd-wp (the child has no userfaultfd registration).
+ */
+function copyNonpresentPte(
+  k: Kernel,
+  dst: Vma,
+  srcPte: number,
+  dstPte: number,
+  i: number,
+  pte: number,
+): void {
+  k.swap!.dup(swapOffset(pte));
+  const shared = swpClearExclusive(pte);
+  if (shared !== pte) k.ptdesc.entries[srcPte * PTRS_PER_TABLE + i] = shared;
+  k.ptdesc.set(dstPte, i, withBits(shared, 0, PTE.UFFD_WP));
+  dst.mm.rss[MM_SWAPENTS]++;
 }
 
 /** copy_present_page(): the child's own copy of a page the parent may have pinned. */

@@ -5,10 +5,13 @@
  * (the huge zero folio on read faults, a new order-9 folio on writes), do_huge_pmd_wp_page and
  * do_huge_zero_wp_pmd, __split_huge_pmd with the deposited page table that makes a split unable to
  * fail (pgtable_trans_huge_deposit / withdraw), split_huge_pmd_address for VMA boundaries, and
- * zap_huge_pmd. Leaves out: mTHP sizes, khugepaged, file and shmem THPs, PUD mappings, the
- * deferred split queue (a partly unmapped THP stays whole until freed).
+ * zap_huge_pmd, and split_folio for an anon THP (split_huge_page_to_list_to_order down to order 0,
+ * as MADV_PAGEOUT and reclaim ask for it). Leaves out: mTHP sizes, khugepaged, file and shmem THPs,
+ * PUD mappings, the deferred split queue (a partly unmapped THP stays whole until something splits
+ * it), splitting a folio that is in the swap cache (refused, as a failed split).
  */
 
+import { PG } from './folio.js';
 import {
   allocAnonFolio,
   anonVmaPrepare,
@@ -32,7 +35,7 @@ import {
   PTRS_PER_TABLE,
   TABLE_BITS,
 } from './pgtable.js';
-import { addNewAnonRmap, addRmapPtes, removeRmapPmd } from './rmap.js';
+import { addNewAnonRmap, addRmapPtes, removeRmapPmd, rmapWalk } from './rmap.js';
 import { HPAGE_PMD_ORDER, KernelBug, KernelError } from './types.js';
 
 /** May a fault at `addr` map a PMD-sized anon folio (thp_vma_allowable_order for PMD_ORDER)? */
@@ -210,4 +213,34 @@ export function zapHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, p
   vma.mm.rss[MM_ANONPAGES] -= HPAGE_PMD_NR;
   removeRmapPmd(k, row, vma.mm);
   f.putRow(row);
+}
+
+/**
+ * split_folio() of an anon THP: every PMD mapping becomes PTEs first (the kernel's unmap_folio /
+ * remap_page round trip leaves the same frames mapped), then each page becomes an order-0 folio
+ * with its own mappings, exclusivity and one reference per mapping; pages nobody maps are freed.
+ * Refused (false) when references beyond the mappings exist (can_split_folio: a pin, a GUP
+ * reference), and for a folio in the swap cache.
+ */
+export function splitFolio(k: Kernel, row: number): boolean {
+  const f = k.folios;
+  if (!f.isLarge(row) || f.kind[row] !== MT.ANON || f.testFlag(row, PG.owner_priv_1)) return false;
+  if (f.mapcountOf(row) !== f.refcount[row]) return false;
+  splitFolioPmds(k, row);
+  for (const r of f.splitToSmall(row)) {
+    f.refcount[r] = f.mapcountOf(r) + 1;
+    f.putRow(r);
+  }
+  k.stat.events.thp_split_page++;
+  return true;
+}
+
+/** Split every PMD mapping of a THP into PTEs (try_to_unmap's TTU_SPLIT_HUGE_PMD, unmap_folio). */
+export function splitFolioPmds(k: Kernel, row: number): void {
+  if (k.folios.entireMapcountOf(row) === 0) return;
+  for (const hit of rmapWalk(k, row)) {
+    if (hit.level !== 'pmd') continue;
+    const pmdRow = k.ptdesc.tableFor(hit.mm.pgd, hit.addr, PT_LEVEL.PMD, false);
+    splitHugePmd(k, hit.vma, hit.addr, pmdRow, levelIndex(hit.addr, PT_LEVEL.PMD));
+  }
 }

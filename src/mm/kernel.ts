@@ -20,6 +20,7 @@ import { PtdescPool } from './pgtable.js';
 import { BiasPinPolicy, type PinPolicy, type PinSite, PinTracker } from './pincount.js';
 import { KsmState } from './rmap.js';
 import { SlabAllocator } from './slab.js';
+import { SwapInfo } from './swapfile.js';
 import { VmallocSpace } from './vmalloc.js';
 import { VmStat } from './vmstat.js';
 
@@ -40,6 +41,8 @@ export interface KernelOptions {
   pteSpecial?: boolean;
   /** The pin-count design, built over this kernel at boot (default: Linux's bias). */
   pinPolicy?: (k: Kernel) => PinPolicy;
+  /** Page-sized slots of the swap device, its header included (0: no swap). */
+  swapSlots?: number;
 }
 
 export class Kernel {
@@ -75,6 +78,7 @@ export class Kernel {
     this.vmalloc = new VmallocSpace(this);
     this.pins = new PinTracker(opts.pinPolicy ? opts.pinPolicy(this) : new BiasPinPolicy(this.folios));
     this.compaction = new CompactionState(this.pa.maxPfn);
+    this.swap = opts.swapSlots ? new SwapInfo(opts.swapSlots, opts.contents) : null;
     this.pa.directCompact = (order, gfp, nid) => directCompact(this, order, gfp, nid);
     this.folios.onPoisonedFree = (row) => poisonedFree(this, row);
     // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
@@ -86,6 +90,8 @@ export class Kernel {
 
   /** pte_special() exists on this architecture (read on every entry vm_normal_page looks at). */
   readonly pteSpecial: boolean;
+  /** The swap device and the swap cache (swapfile.ts, swap_state.ts), or null without swap. */
+  readonly swap: SwapInfo | null;
   /** Pageblock skip hints of compaction (compaction.ts). */
   readonly compaction: CompactionState;
   /** Poisoned frames and the signals memory failure sent (memory-failure.ts). */

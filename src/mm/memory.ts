@@ -6,8 +6,10 @@
  * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared; kernel-semantics R5), vm_normal_page
  * (R7.1), zap_pte_range (R12's dirtying on zap) and free_pgtables. Every handler takes one
  * vm_fault record (internal.ts). PMD-level faults, splits and zaps are in huge_memory.ts.
- * Leaves out: swap, userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
+ * A swap entry's fault is do_swap_page.ts; its zap, swapfile.ts (free_swap_and_cache).
+ * Leaves out: userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
  */
+import { doSwapPage } from './do_swap_page.js';
 import { PG } from './folio.js';
 import {
   doHugePmdAnonymousPage,
@@ -42,6 +44,7 @@ import { folioMarkDirty } from './page-writeback.js';
 import {
   entryBits,
   entryPfn,
+  isSwapEntry,
   LEVEL_SIZE,
   levelIndex,
   mkEntry,
@@ -52,6 +55,7 @@ import {
   withBits,
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPtes, ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
+import { folioFreeSwap, freeSwapCache, zapSwapEntry } from './swapfile.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 
 /**
@@ -146,10 +150,14 @@ function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
   const i = levelIndex(addr, PT_LEVEL.PTE);
   vmf.pteRow = pteRow;
   vmf.ptIdx = i;
-  const pte = pd.get(pteRow, i);
+  let pte = pd.get(pteRow, i);
   if (pte === 0) return doPteMissing(k, vmf);
-  // A non-present entry is a hwpoison entry (memory-failure.ts): do_swap_page's VM_FAULT_HWPOISON.
-  if (!(entryBits(pte) & PTE.PRESENT)) return 'sigbus';
+  if (!(entryBits(pte) & PTE.PRESENT)) {
+    // do_swap_page(): a swap entry comes back; a hwpoison entry (memory-failure.ts) is VM_FAULT_HWPOISON.
+    const r = isSwapEntry(pte) ? doSwapPage(k, vmf) : 'sigbus';
+    if (r !== 'ok') return r;
+    pte = pd.get(pteRow, i);
+  }
   if (wantsWrite) {
     if (!(entryBits(pte) & PTE.WRITE)) return doWpPage(k, vmf, (flags & FAULT.UNSHARE) !== 0);
     if (write) pd.set(pteRow, i, withBits(pte, PTE.DIRTY | PTE.YOUNG, 0));
@@ -249,13 +257,8 @@ function doReadFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
   const { vma } = vmf;
   const row = fileFolio(k, vma, index);
   if (row < 0) return 'oom';
-  const writable = (vma.flags & VM.SHARED) !== 0 && !wantsWritenotify(vma);
-  mapPagecacheFolio(
-    k,
-    vmf,
-    row,
-    PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable && vma.flags & VM.WRITE ? PTE.WRITE : 0),
-  );
+  const writable = (vma.flags & VM.SHARED) !== 0 && !wantsWritenotify(vma) && vma.flags & VM.WRITE;
+  mapPagecacheFolio(k, vmf, row, PTE.PRESENT | PTE.USER | PTE.YOUNG | (writable ? PTE.WRITE : 0));
   return 'ok';
 }
 
@@ -297,7 +300,8 @@ function doSharedFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
 export function canReuseAnonFolio(k: Kernel, row: number): boolean {
   const f = k.folios;
   if (f.testFlag(row, PG.ksm)) return false;
-  if (!f.isLarge(row)) return f.refcount[row] === 1;
+  // A small folio also held by the swap cache is reused once the cache lets go (folio_free_swap).
+  if (!f.isLarge(row)) return f.refcount[row] === 1 || (f.refcount[row] === 2 && folioFreeSwap(k, row));
   const mapcount = f.mapcountOf(row);
   if (mapcount <= 1) return false;
   if (f.mmShared[f.large[row]]) return false;
@@ -352,17 +356,10 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
   if (!k.pa.isZeroPfn(oldPfn)) k.frames.copyFrom(pfn, k.frames, oldPfn);
   addNewAnonRmap(k, row, vma, addr, false);
   const mm = vma.mm;
-  if (oldRow === VMALLOC_PAGE) {
-    // A vmalloc page mapped by vm_insert_page: its file rss and mapping move to the new anon page.
-    mm.rss[MM_FILEPAGES]--;
-    mm.rss[MM_ANONPAGES]++;
-  } else if (oldRow >= 0) {
-    const counter = mmCounter(f, oldRow);
-    if (counter !== MM_ANONPAGES) {
-      mm.rss[counter]--;
-      mm.rss[MM_ANONPAGES]++;
-    }
-  } else {
+  // A vmalloc page mapped by vm_insert_page was file rss; a special page (zero page) no rss at all.
+  const counter = oldRow === VMALLOC_PAGE ? MM_FILEPAGES : oldRow >= 0 ? mmCounter(f, oldRow) : -1;
+  if (counter !== MM_ANONPAGES) {
+    if (counter >= 0) mm.rss[counter]--;
     mm.rss[MM_ANONPAGES]++;
   }
   const carried = entryBits(pte) & (PTE.SOFT_DIRTY | PTE.UFFD_WP);
@@ -371,6 +368,7 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
   if (oldRow >= 0) {
     removeRmapPtes(k, oldRow, oldPfn, 1, mm);
     if (f.testFlag(oldRow, PG.ksm)) ksmRemoveMapping(k, oldRow, mm, addr);
+    freeSwapCache(k, oldRow);
     f.putRow(oldRow);
   } else if (oldRow === VMALLOC_PAGE) {
     k.vmalloc.addMap(oldPfn, -1);
@@ -435,6 +433,7 @@ function nextPopulated(k: Kernel, mm: Mm, addr: number, end: number): number {
 
 function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pte: number): void {
   k.ptdesc.set(pteRow, i, 0);
+  if (zapSwapEntry(k, vma, pte)) return;
   const row = vmNormalPage(k, vma, addr, pte);
   if (row === VMALLOC_PAGE) {
     vma.mm.rss[MM_FILEPAGES]--;
@@ -448,6 +447,7 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   vma.mm.rss[mmCounter(f, row)]--;
   removeRmapPtes(k, row, entryPfn(pte), 1, vma.mm);
   if (f.testFlag(row, PG.ksm)) ksmRemoveMapping(k, row, vma.mm, addr);
+  freeSwapCache(k, row);
   f.putRow(row);
 }
 

@@ -65,6 +65,7 @@ export const MADV = {
   NOHUGEPAGE: 15,
   WIPEONFORK: 18,
   KEEPONFORK: 19,
+  PAGEOUT: 21,
 } as const;
 
 /** Per-mm rss counter indices (enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }). */

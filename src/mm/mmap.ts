@@ -4,7 +4,7 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts).
+ * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts, PAGEOUT to madvise.ts).
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -13,6 +13,7 @@ import { splitHugePmdAddress } from './huge_memory.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
+import { madvisePageout } from './madvise.js';
 import { MT } from './memdesc.js';
 import { freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
@@ -292,7 +293,8 @@ function changeProtection(k: Kernel, vma: Vma): void {
           for (let b = a; b < Math.min(next, vma.end); b += PAGE_SIZE) {
             const i = levelIndex(b, PT_LEVEL.PTE);
             const pte = pd.get(pteRow, i);
-            if (pte === 0) continue;
+            // A swap or hwpoison entry keeps its bits: they are not permissions.
+            if (!(entryBits(pte) & PTE.PRESENT)) continue;
             const upgrade = writable && accessible && canChangePteWritable(k, vma, pte);
             pd.set(pteRow, i, withBits(pte, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
           }
@@ -346,6 +348,8 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
       if (v.file || v.flags & VM.SHARED)
         throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
     for (const v of vmasIn(k, mm, addr, end, (v) => !(v.flags & VM.WIPEONFORK))) v.flags |= VM.WIPEONFORK;
+  } else if (advice === MADV.PAGEOUT) {
+    madvisePageout(k, vmas, addr, end);
   } else if (advice === MADV.MERGEABLE) {
     ksmMergeable(vmasIn(k, mm, addr, end));
   } else if (advice === MADV.UNMERGEABLE) {

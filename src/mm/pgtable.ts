@@ -235,3 +235,31 @@ export interface WalkLevel {
   index: number;
   entry: number;
 }
+
+// ---------------------------------------------------------------- swap entries
+
+/**
+ * A swap PTE (swp_entry_to_pte, include/linux/swapops.h): not present, the swap offset where a
+ * leaf keeps its frame, SW2 saying "swap entry" (SW3 alone is a hwpoison entry, memory-failure.ts).
+ * The model has one swap device, so the type is implicit. Besides the offset it carries the
+ * anon-exclusive marker (pte_swp_exclusive) and the soft-dirty and uffd-wp bits a present PTE
+ * had (pte_swp_mksoft_dirty, pte_swp_mkuffd_wp), each in the bit it occupies in a present PTE,
+ * except the marker, which takes the PSE bit as x86's _PAGE_SWP_EXCLUSIVE does.
+ */
+export const SWP_EXCLUSIVE = PTE.HUGE;
+const SWP_CARRIED = PTE.SOFT_DIRTY | PTE.UFFD_WP;
+
+/** swp_entry_to_pte(): the entry for swap slot `offset`, keeping `carried`'s soft-dirty and uffd-wp bits. */
+export const mkSwapEntry = (offset: number, exclusive: boolean, carried = 0): number =>
+  mkEntry(offset, PTE.USER | PTE.SW2 | (carried & SWP_CARRIED) | (exclusive ? SWP_EXCLUSIVE : 0));
+/** is_swap_pte() && !non_swap_entry(): a PTE naming a swap slot. */
+export const isSwapEntry = (e: number): boolean =>
+  e !== 0 && (mod(e, ENTRY_UNIT) & (PTE.PRESENT | PTE.SW2 | PTE.SW3)) === PTE.SW2;
+/** swp_offset(pte_to_swp_entry()). */
+export const swapOffset = (e: number): number => Math.floor(e / ENTRY_UNIT);
+/** pte_swp_exclusive(). */
+export const swpExclusive = (e: number): boolean => (mod(e, ENTRY_UNIT) & SWP_EXCLUSIVE) !== 0;
+/** pte_swp_clear_exclusive(). */
+export const swpClearExclusive = (e: number): number => withBits(e, 0, SWP_EXCLUSIVE);
+/** The soft-dirty and uffd-wp bits a swap entry hands back to the PTE that replaces it. */
+export const swpCarried = (e: number): number => mod(e, ENTRY_UNIT) & SWP_CARRIED;

@@ -14,8 +14,17 @@ import type { FolioPool } from './folio.js';
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { findVma, MM_ANONPAGES, MM_FILEPAGES, MM_SHMEMPAGES, type Mm, type Vma } from './mm_types.js';
-import { entryBits, entryPfn, PT_LEVEL, PTE } from './pgtable.js';
+import {
+  findVma,
+  MM_ANONPAGES,
+  MM_FILEPAGES,
+  MM_SHMEMPAGES,
+  MM_SWAPENTS,
+  type Mm,
+  type Vma,
+} from './mm_types.js';
+import { folioMarkDirty } from './page-writeback.js';
+import { entryBits, entryPfn, mkSwapEntry, PT_LEVEL, PTE } from './pgtable.js';
 import { PAGE_SIZE } from './types.js';
 
 /** The rss counter a folio's mappings are charged to (mm_counter_file / mm_counter). */
@@ -189,6 +198,38 @@ function rmapWalkKsm(k: Kernel, row: number): RmapHit[] {
     if (entryPfn(last.entry) === pfn) hits.push({ mm: m.mm, vma, addr: m.addr, pfn, level: 'pte' });
   }
   return hits;
+}
+
+/**
+ * try_to_unmap() of a folio mapped by PTEs only (the caller split any PMD: TTU_SPLIT_HUGE_PMD):
+ * every PTE goes. An anon page's PTE becomes the swap entry of its slot (`swapOff` + its index),
+ * taking a reference on the slot and keeping the page's anon-exclusive bit as the entry's marker
+ * while the page loses it (folio_try_share_anon_rmap_pte); a page-cache page's PTE is cleared. A
+ * dirty PTE dirties the folio. An exclusive anon page that may be DMA-pinned cannot be shared, so
+ * the walk stops there (walk_abort). True when the folio is mapped nowhere afterwards.
+ */
+export function tryToUnmap(k: Kernel, row: number, swapOff: number): boolean {
+  const f = k.folios;
+  const anon = f.kind[row] === MT.ANON;
+  for (const hit of rmapWalk(k, row)) {
+    const slot = k.ptdesc.leafSlot(hit.mm.pgd, hit.addr);
+    const pte = k.ptdesc.entries[slot];
+    const exclusive = anon && f.pageAnonExclusive(row, hit.pfn);
+    if (exclusive && k.maybeDmaPinned(row, hit.pfn, { mm: hit.mm, addr: hit.addr })) return false;
+    if (entryBits(pte) & PTE.DIRTY) folioMarkDirty(k, row);
+    const table = Math.floor(slot / 512);
+    if (anon) {
+      const off = swapOff + (hit.pfn - f.pfn[row]);
+      k.swap!.dup(off);
+      k.ptdesc.set(table, slot - table * 512, mkSwapEntry(off, exclusive, entryBits(pte)));
+      f.setPageAnonExclusive(row, hit.pfn, false);
+      hit.mm.rss[MM_SWAPENTS]++;
+    } else k.ptdesc.set(table, slot - table * 512, 0);
+    hit.mm.rss[mmCounter(f, row)]--;
+    removeRmapPtes(k, row, hit.pfn, 1, hit.mm);
+    f.putRow(row);
+  }
+  return f.mapcountOf(row) === 0;
 }
 
 // ---------------------------------------------------------------- KSM stable nodes

@@ -49,6 +49,12 @@ export const VM_EVENTS = [
   'memory_failure_delayed',
   'memory_failure_failed',
   'memory_failure_ignored',
+  'pswpin',
+  'pswpout',
+  'pgmajfault',
+  'thp_swpout',
+  'thp_swpout_fallback',
+  'thp_split_page',
 ] as const;
 export type VmEvent = (typeof VM_EVENTS)[number];
 

@@ -61,7 +61,12 @@ export function normalise(steps: { regions: RegionObs[] }[]): Map<string, NormPa
 }
 
 function normPage(p: PageObs, cls: (pfn: number) => string, before: number | undefined): NormPage {
-  if (!p.present) return { present: false, count: 0, flags: '', cls: '-' };
+  // A swapped-out page: which pages share a swap slot is compared like which share a frame (slots
+  // are keyed apart from frames, below zero).
+  if (!p.present)
+    return p.flags.includes('swap')
+      ? { present: false, count: 0, flags: 'swap', cls: cls(-1 - p.pfn) }
+      : { present: false, count: 0, flags: '', cls: '-' };
   const thp = p.flags.includes('thp');
   const sub = p.pfn % PMD_PAGES;
   const c = p.flags.includes('zero')
@@ -87,7 +92,7 @@ const FIELDS = ['present', 'byte', 'excl', 'count', 'flags', 'cls', 'same'] as c
 /** One page in a table cell; the class keeps only its base so THP subpages group into one row. */
 function render(p: NormPage | undefined, whole = false): string {
   if (!p) return 'missing';
-  if (!p.present) return 'not present';
+  if (!p.present) return p.flags === 'swap' ? `swapped ${whole ? p.cls : 'slot'}` : 'not present';
   const b = p.byte === undefined ? '-' : p.byte.toString(16).padStart(2, '0');
   const cls = whole ? p.cls : p.cls.replace(/\+\d+$/, '+*');
   const same = p.same === undefined ? '' : p.same ? ' same' : ' moved';

@@ -16,7 +16,11 @@ const ABSENT: PageObs = { present: false, excl: false, pfn: 0, count: 0, flags: 
 
 function pageObs(m: Machine, pid: number, addr: number): PageObs {
   const o = m.observe(pid, addr);
-  if (!o) return ABSENT;
+  if (!o) {
+    // pagemap's PM_SWAP: the frame field is the swap slot.
+    const swap = m.swapEntry(pid, addr);
+    return swap ? { ...ABSENT, pfn: swap.offset, flags: ['swap'] } : ABSENT;
+  }
   const p = m.page(o.pfn);
   const zero = p.type === 'zero';
   const flags: string[] = [];

@@ -1,6 +1,7 @@
 /**
  * `runOracle`: one scenario on the real kernel (through the probe) and on the model, compared.
- * This is the only part of the oracle that touches the host's state (the sysfs knobs).
+ * This is the only part of the oracle that touches the host's state (the sysfs knobs, and the zram
+ * device a scenario with swap borrows).
  */
 import { resolveConfig } from '../machine/config.js';
 import type { Scenario } from '../scenario/parse.js';
@@ -13,6 +14,7 @@ import { runModel } from './model.js';
 import { type KernelRun, oracleUnavailableReason, runProbe } from './probe.js';
 import { type OraclePlan, planScenario } from './translate.js';
 import type { ExpectationResult, Knob, OracleResult, Verdict } from './types.js';
+import { setupSwap, teardownSwap } from './zram.js';
 
 export interface OracleOptions {
   /** Change the model's machine (e.g. a pin-count design), to show the oracle catching a wrong model. */
@@ -25,9 +27,16 @@ export interface OracleOptions {
 function onKernel(plan: OraclePlan, s: Scenario, lockWaitMs: number): { kernel: KernelRun; knobs: Knob[] } {
   const lock = acquireOracleLock(lockWaitMs);
   try {
-    const knobs = applyKnobs(wantedKnobs(resolveConfig(s.machine)));
+    const config = resolveConfig(s.machine);
+    const knobs = applyKnobs(wantedKnobs(config));
     try {
-      return { kernel: runProbe(plan), knobs };
+      // A scenario with swap gets the host's zram device as its swap for the run (zram.ts).
+      const swap = config.swap > 0 ? setupSwap(config.swap) : null;
+      try {
+        return { kernel: runProbe(plan), knobs: [...knobs, ...(swap?.knobs ?? [])] };
+      } finally {
+        if (swap) teardownSwap(swap);
+      }
     } finally {
       restoreKnobs(knobs);
     }

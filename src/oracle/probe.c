@@ -114,7 +114,7 @@ static int advice_of(const char *s)
 		{"dontneed", MADV_DONTNEED}, {"hugepage", MADV_HUGEPAGE}, {"nohugepage", MADV_NOHUGEPAGE},
 		{"dontfork", MADV_DONTFORK}, {"dofork", MADV_DOFORK}, {"wipeonfork", MADV_WIPEONFORK},
 		{"keeponfork", MADV_KEEPONFORK}, {"normal", MADV_NORMAL}, {"mergeable", MADV_MERGEABLE},
-		{"unmergeable", MADV_UNMERGEABLE},
+		{"unmergeable", MADV_UNMERGEABLE}, {"pageout", MADV_PAGEOUT},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) if (!strcmp(s, t[i].n)) return t[i].v;
 	return -1;
@@ -693,6 +693,11 @@ static void observe(int s, const char *name)
 		int present = (int)(e >> 63 & 1), excl = (int)(e >> 56 & 1);
 		uint64_t pfn = e & ((1ULL << 55) - 1);
 		char byte[8] = "-", flags[128] = "";
+		/* PM_SWAP (bit 62): the frame field holds the swap type (5 bits) and offset instead. */
+		if (!present && (e >> 62 & 1)) {
+			pfn >>= 5;
+			strcpy(flags, "swap,");
+		}
 		if (present) {
 			if (peek[3 + 2 * i] != '-') snprintf(byte, sizeof byte, "%.2s", peek + 3 + 2 * i);
 			if (pfn && !pread_u64(kcount_fd, pfn, &cnt) && !pread_u64(kflags_fd, pfn, &fl)) {

@@ -176,6 +176,7 @@ const HANDLERS: Record<string, Handler> = {
     ),
   madvise: (p, a) =>
     cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${String(a.advice)}`),
+  pageout: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} pageout`),
   read: (p, a) => {
     const { region, offset, text } = p.addr(a.addr);
     const len = Math.min(Number(a.len), LOADED_BYTES);

@@ -23,6 +23,7 @@ export const machineSchema = z.strictObject({
   pincount: oneOf(PIN_DESIGNS, 'a pin-count design:').optional(),
   thp: oneOf(THP_MODES, 'a THP mode:').optional(),
   contents: z.boolean().optional(),
+  swap: sizeText().optional(),
 });
 
 export type MachineSection = z.output<typeof machineSchema>;

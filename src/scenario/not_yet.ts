@@ -6,7 +6,7 @@
  */
 
 /** Ops whose mechanisms do not exist yet. */
-export const NOT_YET_OPS: ReadonlySet<string> = new Set<string>(['mremap', 'pageout', 'collapse']);
+export const NOT_YET_OPS: ReadonlySet<string> = new Set<string>(['mremap', 'collapse']);
 
 /** Keys of `machine:` for designs not built yet, with what they will configure. */
 export const NOT_YET_MACHINE_KEYS: ReadonlyMap<string, string> = new Map();

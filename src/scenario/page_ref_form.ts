@@ -4,7 +4,7 @@
  * to a frame during it.
  */
 import type { z } from 'zod';
-import type { PageInfo } from '../machine/types.js';
+import type { PageInfo, SwapEntryInfo } from '../machine/types.js';
 import type { Path } from './diagnostics.js';
 import type { RunContext, StaticContext } from './step.js';
 
@@ -16,6 +16,8 @@ export interface ResolvedPage {
   name: string;
   /** What the mapping says about the page, when it was reached through one (a PMD mapping counts as a whole). */
   info?: PageInfo;
+  /** The swap entry the address holds instead of a page (pfn is then -1). */
+  swap?: SwapEntryInfo;
 }
 
 export interface PageRefForm {

@@ -1,6 +1,7 @@
 /**
  * `page: { proc: p, addr: buf+4K }` — the frame a process address maps now, found by walking its
- * page tables without faulting (an unmapped address names no frame, and an expectation on it fails).
+ * page tables without faulting (an unmapped address names no frame, and an expectation on it fails;
+ * a swapped-out one names its swap entry, which `state: { swapped: true }` checks).
  */
 import { z } from 'zod';
 import { addr, analyseAddr, resolveAddr } from './address.js';
@@ -17,7 +18,8 @@ export const userAddressPageRef = definePageRefForm({
   resolve: (ref, ctx, path) => {
     const at = resolveAddr(ref.addr, ctx, [...path, 'addr']);
     const name = `${ref.proc}:${typeof ref.addr === 'string' ? ref.addr : hex(ref.addr)}`;
-    const page = ctx.m.pageAt(ctx.labels.num(ref.proc), at);
-    return page ? { pfn: page.pfn, name, info: page } : { pfn: -1, name };
+    const pid = ctx.labels.num(ref.proc);
+    const page = ctx.m.pageAt(pid, at);
+    return page ? { pfn: page.pfn, name, info: page } : { pfn: -1, name, swap: ctx.m.swapEntry(pid, at) };
   },
 });

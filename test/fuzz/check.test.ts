@@ -200,9 +200,9 @@ describe('what a failed op may change', () => {
 });
 
 describe('what the fuzzer found', () => {
-  // Each reproducer failed when pagelab check wrote it (a THP range split by mprotect, then fork);
-  // the VMA-boundary PMD split (__split_vma -> vma_adjust_trans_huge) fixed both. They stay as
-  // regression tests, under the full checks.
+  // Each reproducer failed when pagelab check wrote it (a THP range split by mprotect, then fork;
+  // a pageout of a COW page in a private file mapping); the VMA-boundary PMD split and a corrected
+  // swap invariant fixed them. They stay as regression tests, under the full checks.
   const dir = join(__dirname, 'found');
   it.each(readdirSync(dir).filter((f) => f.endsWith('.yaml')))('%s now runs clean', (f) => {
     const p = parseScenario(readFileSync(join(dir, f), 'utf8'), f);

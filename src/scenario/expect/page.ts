@@ -7,7 +7,7 @@
  * PFNs; `same_frame_as` / `not_same_frame_as` compare with another page.
  */
 import { z } from 'zod';
-import type { PageInfo } from '../../machine/types.js';
+import type { PageInfo, SwapEntryInfo } from '../../machine/types.js';
 import { PG } from '../../mm/folio.js';
 import { MT_NAMES } from '../../mm/memdesc.js';
 import { MIGRATE_NAMES, ZONE_NAMES } from '../../mm/mmzone.js';
@@ -46,6 +46,10 @@ const pageState = z
     node: uint('a node number'),
     migratetype: oneOf(MIGRATE_NAMES, 'a migratetype:'),
     frame: labelName(),
+    /** The address holds a swap entry (pagemap's PM_SWAP), not a page. */
+    swapped: z.boolean(),
+    /** swap_map's count of that entry's slot: how many page-table entries name it. */
+    swap_count: uint(),
     same_frame_as: pageRef,
     not_same_frame_as: pageRef,
   })
@@ -80,6 +84,7 @@ function checkState(
   want: PageState,
   ctx: RunContext,
 ): { checks: number; failures: Failure[] } {
+  if (page.swap) return checkSwapped(page, page.swap, want);
   if (page.pfn < 0)
     return { checks: 1, failures: [{ path: ['page'], message: `${page.name}: nothing is mapped there` }] };
   const info = page.info ?? ctx.m.page(page.pfn);
@@ -87,6 +92,14 @@ function checkState(
   let checks = 0;
   const fail = (key: string, message: string) =>
     failures.push({ path: ['state', key], message: `${pageName(page)}: ${message}` });
+  if (want.swapped !== undefined) {
+    checks++;
+    if (want.swapped) fail('swapped', 'is mapped, not swapped out');
+  }
+  if (want.swap_count !== undefined) {
+    checks++;
+    fail('swap_count', 'is not swapped out, so it has no swap count');
+  }
   for (const [key, actual] of SCALARS) {
     if (want[key] === undefined) continue;
     checks++;
@@ -119,6 +132,34 @@ function checkState(
     const same = other.pfn === page.pfn;
     if (key === 'same_frame_as' && !same) fail(key, `is not on the frame of ${pageName(other)}`);
     if (key === 'not_same_frame_as' && same) fail(key, `shares its frame with ${other.name}`);
+  }
+  return { checks, failures };
+}
+
+/**
+ * A swapped-out address: `swapped`, `anon_exclusive` (the entry's pte_swp_exclusive marker) and
+ * `swap_count` are checked; any other key fails, since no page is there to have it.
+ */
+function checkSwapped(
+  page: ResolvedPage,
+  swap: SwapEntryInfo,
+  want: PageState,
+): { checks: number; failures: Failure[] } {
+  const failures: Failure[] = [];
+  const fail = (key: string, message: string) =>
+    failures.push({ path: ['state', key], message: `${page.name}: ${message}` });
+  let checks = 0;
+  for (const key of Object.keys(want) as (keyof PageState)[]) {
+    checks++;
+    if (key === 'swapped') {
+      if (!want.swapped) fail(key, `is swapped out (slot ${swap.offset})`);
+    } else if (key === 'anon_exclusive') {
+      if (want.anon_exclusive !== swap.exclusive)
+        fail(key, `swap entry's exclusive marker is ${swap.exclusive}, expected ${want.anon_exclusive}`);
+    } else if (key === 'swap_count') {
+      if (want.swap_count !== swap.count)
+        fail(key, `swap count is ${swap.count}, expected ${want.swap_count}`);
+    } else fail(key, `is swapped out (slot ${swap.offset}): there is no page to have a ${key}`);
   }
   return { checks, failures };
 }

@@ -139,6 +139,24 @@ export const madviseOp = defineOp({
   },
 });
 
+export const pageoutOp = defineOp({
+  name: 'pageout',
+  doc: 'madvise(MADV_PAGEOUT): reclaim what the range maps now — exclusive anon pages to swap, clean file pages dropped',
+  fields: rangeFields,
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    const before = ctx.m.vmstat();
+    ctx.m.pageout(pid(ctx, a.proc), at, a.len);
+    const after = ctx.m.vmstat();
+    const out = after.pswpout - before.pswpout;
+    const dropped = before.nr_file_pages - after.nr_file_pages + (after.nr_swapcached - before.nr_swapcached);
+    return {
+      summary: `${addrText(a.addr, at)} +${a.len}: ${out} page(s) to swap, ${dropped} page-cache page(s) dropped`,
+    };
+  },
+});
+
 /** What a value check says: every byte equal to `byte`, or exactly `data` (hex). */
 export const valueExpect = z.strictObject({
   byte: byteValue().optional(),
@@ -279,6 +297,7 @@ export const VM_OPS = [
   munmapOp,
   mprotectOp,
   madviseOp,
+  pageoutOp,
   readOp,
   writeOp,
   touchOp,

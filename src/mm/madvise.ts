@@ -1,0 +1,141 @@
+/**
+ * MADV_PAGEOUT: reclaim the folios a range maps, now.
+ *
+ * Models: mm/madvise.c — madvise_pageout (can_madv_lru_vma: EINVAL on VM_LOCKED, VM_PFNMAP and
+ * VM_HUGETLB mappings; can_do_pageout: anonymous memory, or a file the caller owns — the
+ * scenario owns its files) and madvise_cold_or_pageout_pte_range: the huge zero page and
+ * special entries are skipped; a folio that may be mapped by another process is left alone
+ * (folio_maybe_mapped_shared); a PMD-mapped THP the range covers whole is reclaimed whole, one
+ * it covers in part is split first (split_folio) and its pages in the range go; a PTE-mapped
+ * large folio not wholly mapped by the PTEs met (madvise_folio_pte_batch) is split likewise, or
+ * skipped when it cannot be; the PTEs of the folios taken are made old. Then reclaim_pages
+ * (vmscan.ts) does the work.
+ */
+import { PG } from './folio.js';
+import { splitFolio } from './huge_memory.js';
+import { pmdFolio } from './internal.js';
+import type { Kernel } from './kernel.js';
+import { MT } from './memdesc.js';
+import { vmNormalPage } from './memory.js';
+import { VM, type Vma } from './mm_types.js';
+import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { KernelError, PAGE_SIZE } from './types.js';
+import { type ReclaimResult, reclaimPages } from './vmscan.js';
+
+/** folio_maybe_mapped_shared() (include/linux/mm.h): might another MM map this folio? */
+export function folioMaybeMappedShared(k: Kernel, row: number): boolean {
+  const f = k.folios;
+  const mapcount = f.mapcountOf(row);
+  if (!f.isLarge(row)) return mapcount > 1;
+  if (mapcount <= 1) return false;
+  if (f.entireMapcountOf(row) > 0 || mapcount > f.nrPages(row)) return true;
+  return f.mmShared[f.large[row]] !== 0;
+}
+
+/** can_madv_lru_vma(): MADV_COLD and MADV_PAGEOUT refuse these mappings with EINVAL. */
+export function checkPageoutVma(vma: Vma): void {
+  if (vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
+    throw new KernelError('EINVAL', 'MADV_PAGEOUT on a locked, pfnmap or hugetlb mapping');
+}
+
+/**
+ * madvise_pageout() over the VMAs `vmas` meets in [start, end), in address order. The first
+ * VMA that refuses stops the walk with EINVAL (what came before it was paged out). Neighbours the
+ * kernel would have merged into one VMA (vma_merge: same flags, anon_vma, file and contiguous
+ * offsets; the model keeps them apart, as after an mprotect and its undo) are walked as one,
+ * so a large folio spanning them is met whole, as it would be in Linux.
+ */
+export function madvisePageout(k: Kernel, vmas: readonly Vma[], start: number, end: number): ReclaimResult {
+  const out: ReclaimResult = { reclaimed: 0, kept: 0 };
+  for (let i = 0; i < vmas.length; i++) {
+    let j = i;
+    for (checkPageoutVma(vmas[i]); j + 1 < vmas.length && wouldMerge(vmas[j], vmas[j + 1]); j++)
+      checkPageoutVma(vmas[j + 1]);
+    const vma = vmas[i];
+    // can_do_pageout(): a mapping with neither anonymous memory nor a file (a driver's) is left as it is.
+    if (vma.file || vma.ops === undefined) {
+      const rows: number[] = [];
+      const taken = new Set<number>();
+      const take = (row: number) => {
+        if (!taken.has(row)) rows.push(row);
+        taken.add(row);
+      };
+      const e = Math.min(vmas[j].end, end);
+      for (let addr = Math.max(vma.start, start); addr < e; ) {
+        const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
+        pageoutPmdRange(k, vma, addr, next, take);
+        addr = next;
+      }
+      const r = reclaimPages(k, rows);
+      out.reclaimed += r.reclaimed;
+      out.kept += r.kept;
+    }
+    i = j;
+  }
+  return out;
+}
+
+/** Would vma_merge() have made `a` and its successor `b` one VMA? */
+function wouldMerge(a: Vma, b: Vma): boolean {
+  if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonVma !== b.anonVma) return false;
+  if (a.ops !== undefined || b.ops !== undefined) return false;
+  return b.pgoff === a.pgoff + (a.end - a.start) / PAGE_SIZE;
+}
+
+/** madvise_cold_or_pageout_pte_range() for [addr, next), inside one PMD. */
+function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: (row: number) => void): void {
+  const pd = k.ptdesc;
+  const pmdRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
+  if (pmdRow < 0) return;
+  const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+  const pmd = pd.get(pmdRow, pmdIdx);
+  if (pmd === 0) return;
+  if (entryBits(pmd) & PTE.HUGE) {
+    const row = pmdFolio(k, pmd);
+    if (row < 0 || folioMaybeMappedShared(k, row)) return;
+    if (next - addr === PMD_SIZE) {
+      pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.YOUNG));
+      take(row);
+      return;
+    }
+    if (!splitFolio(k, row)) return;
+  }
+  const pteRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PTE, false);
+  if (pteRow < 0) return;
+  const f = k.folios;
+  for (let a = addr; a < next; ) {
+    const i = levelIndex(a, PT_LEVEL.PTE);
+    const pte = pd.get(pteRow, i);
+    const row = pte !== 0 && entryBits(pte) & PTE.PRESENT ? vmNormalPage(k, vma, a, pte) : -1;
+    if (row < 0 || (f.kind[row] !== MT.ANON && f.kind[row] !== MT.FILE)) {
+      a += PAGE_SIZE;
+      continue;
+    }
+    const nr = f.isLarge(row) ? folioPteBatch(k, pteRow, i, a, next, row) : 1;
+    if (nr < f.nrPages(row)) {
+      // Part of a large folio: split it only if this process alone maps it; then look again.
+      if (!folioMaybeMappedShared(k, row) && splitFolio(k, row)) continue;
+      a += nr * PAGE_SIZE;
+      continue;
+    }
+    if (f.testFlag(row, PG.lru) && !folioMaybeMappedShared(k, row)) {
+      for (let j = 0; j < nr; j++) pd.set(pteRow, i + j, withBits(pd.get(pteRow, i + j), 0, PTE.YOUNG));
+      take(row);
+    }
+    a += nr * PAGE_SIZE;
+  }
+}
+
+/** madvise_folio_pte_batch(): how many PTEs from `i` map consecutive pages of folio `row`. */
+function folioPteBatch(k: Kernel, pteRow: number, i: number, a: number, next: number, row: number): number {
+  const pd = k.ptdesc;
+  const first = entryPfn(pd.get(pteRow, i));
+  const end = k.folios.pfn[row] + k.folios.nrPages(row);
+  let n = 1;
+  while (a + n * PAGE_SIZE < next && first + n < end) {
+    const e = pd.get(pteRow, i + n);
+    if (e === 0 || !(entryBits(e) & PTE.PRESENT) || entryPfn(e) !== first + n) break;
+    n++;
+  }
+  return n;
+}
