@@ -25,7 +25,7 @@ export interface Ctx {
   url: string;
 }
 
-const SNAPSHOTS = path.join(ROOT, 'test/fixtures/snapshots');
+const SNAPSHOTS = path.join(ROOT, 'examples/snapshots');
 const COLORS = {
   mark: '#00b3ff',
   shared: '#ff2d9b',
