@@ -17,8 +17,8 @@ import { formatPageTypes } from '../src/snapshot/page_types.js';
 import { priceMemdesc } from '../src/snapshot/price.js';
 import { fmtBytes, fmtMs, median, progress, QUICK, type SuiteResult } from './util.js';
 
-const FLAGS = path.resolve('test/fixtures/snapshots/loaded.kpageflags.gz');
-const COUNT = path.resolve('test/fixtures/snapshots/loaded.kpagecount.gz');
+const FLAGS = path.resolve('examples/snapshots/loaded.kpageflags.gz');
+const COUNT = path.resolve('examples/snapshots/loaded.kpagecount.gz');
 const TARGET_MS = 500;
 const TARGET_RSS = 200 * 2 ** 20;
 

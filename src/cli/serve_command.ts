@@ -1,6 +1,7 @@
 /**
  * `pagelab serve`: the web visualiser. The server only serves files — the built app (dist/web)
- * and the scenario files of examples/ — and the model runs in the browser, in a Web Worker.
+ * and examples/ (the scenario files and the sample capture) — and the model runs in the browser,
+ * in a Web Worker.
  *
  * Bound to 127.0.0.1 unless --host says otherwise (with a warning: the app has no
  * authentication, and anyone who reaches it reads examples/). Every request path is decoded once
@@ -45,6 +46,12 @@ const MIME: Record<string, string> = {
   '.png': 'image/png',
   '.ico': 'image/x-icon',
   '.yaml': 'text/yaml; charset=utf-8',
+  // The sample capture of examples/snapshots/: its README and /proc texts shown as text, and the
+  // compressed capture as data (no content-encoding: the page decompresses it as a picked file).
+  '.txt': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+  '.gz': 'application/gzip',
+  '.zst': 'application/zstd',
   '.map': 'application/json',
   '.woff2': 'font/woff2',
 };

@@ -29,7 +29,7 @@ async function document(command: JsonCommand, argv: string[], code = 0) {
   return doc;
 }
 
-const SNAPSHOT = 'test/fixtures/snapshots/loaded.kpageflags.gz';
+const SNAPSHOT = 'examples/snapshots/loaded.kpageflags.gz';
 
 describe('--json', () => {
   it('boot: the machine report as data', async () => {

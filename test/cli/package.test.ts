@@ -4,7 +4,15 @@
  * there — and the CLI run by an unprivileged user, who gets one line and exit 2 from the oracle.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +68,17 @@ describe('the packed, installed package', () => {
     );
     expect(readFileSync(join(pkg, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
     expect(JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).license).toBe('MIT');
+  });
+
+  it('ships the sample capture that pagelab serve offers, and the installed CLI reads it', () => {
+    const dir = join(project, 'node_modules', 'pagelab', 'examples', 'snapshots');
+    for (const f of ['loaded.kpageflags.gz', 'loaded.iomem.txt', 'README.md'])
+      expect(readFileSync(join(dir, f)).equals(readFileSync(join('examples/snapshots', f)))).toBe(true);
+    expect(existsSync(join(dir, 'loaded.kpageflags.zst'))).toBe(false);
+    const r = run(bin, ['snapshot', join(dir, 'loaded.kpageflags.gz'), '--page-types']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(readFileSync('examples/snapshots/loaded.page-types.txt', 'utf8'));
   });
 
   it("runs the README's library snippet", () => {

@@ -1,11 +1,11 @@
 /**
- * The shipped capture (test/fixtures/snapshots/, copied from a real 6.18 x86-64 VM; its README
+ * The shipped capture (examples/snapshots/, copied from a real 6.18 x86-64 VM; its README
  * says what ran on it), read once per test file.
  */
 import { join } from 'node:path';
 import { readSnapshot, type Snapshot } from '../../src/snapshot/read.js';
 
-export const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'snapshots');
+export const FIXTURES = join(import.meta.dirname, '..', '..', 'examples', 'snapshots');
 export const fixture = (name: string): string => join(FIXTURES, name);
 
 let loaded: Promise<Snapshot> | undefined;

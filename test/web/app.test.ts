@@ -267,7 +267,7 @@ describe('performance in Chromium', () => {
   it('renders the shipped capture (6.5 M frames, gzip) under 1 s and pans and zooms under 33 ms a frame', async () => {
     await page.goto(`${server.url}?view=snapshot`);
     const files = ['loaded.kpageflags.gz', 'loaded.iomem.txt'].map((f) =>
-      path.join(ROOT, 'test/fixtures/snapshots', f),
+      path.join(ROOT, 'examples/snapshots', f),
     );
     const capture = () =>
       page.evaluate(

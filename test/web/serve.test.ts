@@ -8,7 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { type RunningServer, safeRelative, serveCommand, startServer } from '../../src/cli/serve_command.js';
+import {
+  DEFAULT_EXAMPLES_ROOT,
+  type RunningServer,
+  safeRelative,
+  serveCommand,
+  startServer,
+} from '../../src/cli/serve_command.js';
 
 let server: RunningServer;
 let webRoot: string | undefined;
@@ -64,6 +70,24 @@ describe('pagelab serve', () => {
     expect(yaml.body).toContain('steps:');
   });
 
+  it('serves the sample capture of examples/snapshots/ byte for byte, not content-encoded', async () => {
+    for (const [name, type] of [
+      ['loaded.kpageflags.gz', 'application/gzip'],
+      ['loaded.iomem.txt', 'text/plain; charset=utf-8'],
+      ['README.md', 'text/plain; charset=utf-8'],
+    ]) {
+      const res = await fetch(new URL(`examples/snapshots/${name}`, server.url));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(type);
+      expect(res.headers.get('content-encoding')).toBeNull();
+      const file = fs.readFileSync(path.join(DEFAULT_EXAMPLES_ROOT, 'snapshots', name));
+      expect(Buffer.from(await res.arrayBuffer()).equals(file)).toBe(true);
+    }
+    // The scenario list is scenarios only: the capture's files are not in it.
+    const list = JSON.parse((await raw('/examples/')).body) as string[];
+    expect(list.filter((x) => x.startsWith('snapshots/'))).toEqual([]);
+  });
+
   const traversals = [
     '/../package.json',
     '/..%2fpackage.json',
@@ -81,6 +105,9 @@ describe('pagelab serve', () => {
     '/.git/config',
     '/examples/%2e%2e%2f%2e%2e%2fsrc%2fcli%2fmain.ts',
     '/%c0%ae%c0%ae/package.json',
+    '/examples/snapshots/../../package.json',
+    '/examples/snapshots/%2e%2e/%2e%2e/package.json',
+    '/examples/snapshots/%252e%252e%252f%252e%252e%252fpackage.json',
   ];
   it.each(traversals)('refuses %s', async (path) => {
     const r = await raw(path);

@@ -14,10 +14,10 @@ import { compareScenario } from '../../src/scenario/compare.js';
 import { formatDiagnostic } from '../../src/scenario/diagnostics.js';
 import { parseScenario, type Scenario } from '../../src/scenario/parse.js';
 import { runScenario } from '../../src/scenario/run.js';
-import { classify, FRAME, FRAME_NAMES, TAIL } from '../../src/snapshot/classify.js';
+import { type Classification, classify, FRAME, FRAME_NAMES, TAIL } from '../../src/snapshot/classify.js';
 import { kpfLongName } from '../../src/snapshot/kpageflags.js';
 import { priceMemdesc } from '../../src/snapshot/price.js';
-import { readSnapshot } from '../../src/snapshot/read.js';
+import { readSnapshot, type Snapshot } from '../../src/snapshot/read.js';
 import { ROOT, SCREENSHOTS } from './browser.js';
 
 export interface Ctx {
@@ -25,7 +25,7 @@ export interface Ctx {
   url: string;
 }
 
-const SNAPSHOTS = path.join(ROOT, 'test/fixtures/snapshots');
+const SNAPSHOTS = path.join(ROOT, 'examples/snapshots');
 const COLORS = {
   mark: '#00b3ff',
   shared: '#ff2d9b',
@@ -108,6 +108,67 @@ async function probe<T>(page: Page, f: string): Promise<T> {
   ) as Promise<T>;
 }
 
+/** The shipped capture as the CLI's code reads it in Node (once per file): what the page must show. */
+let shipped: Promise<{ flags: string; s: Snapshot; c: Classification }> | undefined;
+function shippedCapture() {
+  const flags = path.join(SNAPSHOTS, 'loaded.kpageflags.gz');
+  shipped ??= readSnapshot({ flags, count: null }).then((s) => ({ flags, s, c: classify(s) }));
+  return shipped;
+}
+
+/** The page has read loaded.kpageflags.gz with its iomem: the census and price are the CLI's. */
+async function expectShippedCensus(page: Page): Promise<void> {
+  const { c } = await shippedCapture();
+  const price = priceMemdesc(c);
+  await page.getByTestId('census').waitFor({ timeout: 30_000 });
+  expect(await page.locator('[data-testid=census] > p').first().textContent()).toMatch(
+    /^loaded\.kpageflags\.gz \(gzip, .*\(per iomem\)/,
+  );
+  for (const f of [FRAME.FREE, FRAME.SLAB, FRAME.HUGETLB, FRAME.ANON, FRAME.HOLE]) {
+    const row = page.locator(`[data-testid=census] tr[data-type="${FRAME_NAMES[f]}"] td`);
+    expect(await row.nth(1).textContent()).toBe(c.pages[f].toLocaleString('en-US'));
+  }
+  // The capture's README: numbers an analyser must reproduce.
+  expect([c.pages[FRAME.FREE], c.pages[FRAME.SLAB], c.pages[FRAME.HUGETLB]]).toEqual([807167, 13673, 32768]);
+  const total = page.locator('[data-testid=price-total] td');
+  expect(Number(await total.nth(3).getAttribute('data-bytes'))).toBe(price.structPage);
+  expect(Number(await total.nth(4).getAttribute('data-bytes'))).toBe(price.memdesc);
+  await expect
+    .poll(async () => (await probe<CaptureProbe>(page, 'captureProbe')).firstRenderMs)
+    .toBeGreaterThan(0);
+}
+
+/**
+ * A slab frame of the shipped capture, zoomed in to 4 pixels a frame with the wheel around it, is
+ * painted in the slab colour, and hovering it names its kpageflags.
+ */
+async function expectSlabFramePainted(page: Page): Promise<void> {
+  const { s, c } = await shippedCapture();
+  const pfn = c.frames.findIndex((f, i) => f === FRAME.SLAB && i > 0x100000);
+  const map = page.getByTestId('heatmap');
+  const box = (await map.boundingBox())!;
+  const scale = box.width / 1024;
+  const pixelOf = () =>
+    page.evaluate((p) => (window as unknown as Win).__pagelab.captureProbe.pixelOf(p), pfn);
+  for (let i = 0; i < 12 && (await probe<CaptureProbe>(page, 'captureProbe')).view.z > -2; i++) {
+    const at = await pixelOf();
+    if (!at) throw new Error(`pfn ${pfn} is off the map`);
+    await page.mouse.move(box.x + at.x * scale, box.y + at.y * scale);
+    await page.mouse.wheel(0, -100);
+    await page.locator('canvas[data-testid=heatmap][data-painted]').waitFor();
+  }
+  const at = (await pixelOf())!;
+  expect((await probe<CaptureProbe>(page, 'captureProbe')).view.z).toBe(-2);
+  expect(await canvasPixel(page, 'canvas[data-testid=heatmap]', at.x, at.y)).toBe(COLORS.slab);
+  await map.hover({ position: { x: at.x * scale, y: at.y * scale } });
+  const flagNames = kpfLongName(s.flagsLo[pfn], s.flagsHi[pfn]);
+  const tail = c.frames[pfn] & TAIL ? ' (tail)' : '';
+  await expect
+    .poll(() => page.getByTestId('hover').textContent())
+    .toContain(`pfn 0x${pfn.toString(16)} · slab${tail} · 0x`);
+  expect(await page.getByTestId('hover').textContent()).toContain(flagNames);
+}
+
 export function viewTests(ctx: () => Ctx): void {
   describe('the Designs view', () => {
     it("charts compare's answers, metadata and fork copies per pin design, the layouts and devmem", async () => {
@@ -183,66 +244,42 @@ export function viewTests(ctx: () => Ctx): void {
   describe('the Snapshot view', () => {
     it('reads the shipped capture (gzip) with its iomem and shows its census, price and frame types', async () => {
       const { page, url } = ctx();
-      const flags = path.join(SNAPSHOTS, 'loaded.kpageflags.gz');
-      const s = await readSnapshot({ flags, count: null });
-      const c = classify(s);
-      const price = priceMemdesc(c);
+      const { flags } = await shippedCapture();
       await page.goto(`${url}?view=snapshot`);
       await page.getByTestId('capture-file').setInputFiles([flags, path.join(SNAPSHOTS, 'loaded.iomem.txt')]);
-      await page.getByTestId('census').waitFor({ timeout: 30_000 });
-      for (const f of [FRAME.FREE, FRAME.SLAB, FRAME.HUGETLB, FRAME.ANON, FRAME.HOLE]) {
-        const row = page.locator(`[data-testid=census] tr[data-type="${FRAME_NAMES[f]}"] td`);
-        expect(await row.nth(1).textContent()).toBe(c.pages[f].toLocaleString('en-US'));
-      }
-      // The capture's README: numbers an analyser must reproduce.
-      expect([c.pages[FRAME.FREE], c.pages[FRAME.SLAB], c.pages[FRAME.HUGETLB]]).toEqual([
-        807167, 13673, 32768,
-      ]);
-      const total = page.locator('[data-testid=price-total] td');
-      expect(Number(await total.nth(3).getAttribute('data-bytes'))).toBe(price.structPage);
-      expect(Number(await total.nth(4).getAttribute('data-bytes'))).toBe(price.memdesc);
-      await expect
-        .poll(async () => (await probe<CaptureProbe>(page, 'captureProbe')).firstRenderMs)
-        .toBeGreaterThan(0);
+      await expectShippedCensus(page);
       await page.screenshot({ path: path.join(SCREENSHOTS, 'snapshot.png'), fullPage: true });
-
-      // A slab frame, zoomed in to 4 pixels a frame with the wheel around it, is painted in the
-      // slab colour, and hovering it names its kpageflags.
-      const pfn = c.frames.findIndex((f, i) => f === FRAME.SLAB && i > 0x100000);
-      const map = page.getByTestId('heatmap');
-      const box = (await map.boundingBox())!;
-      const scale = box.width / 1024;
-      for (let i = 0; i < 12 && (await probe<CaptureProbe>(page, 'captureProbe')).view.z > -2; i++) {
-        const at = await page.evaluate(
-          (p) => (window as unknown as Win).__pagelab.captureProbe.pixelOf(p),
-          pfn,
-        );
-        if (!at) throw new Error(`pfn ${pfn} is off the map`);
-        await page.mouse.move(box.x + at.x * scale, box.y + at.y * scale);
-        await page.mouse.wheel(0, -100);
-        await page.locator('canvas[data-testid=heatmap][data-painted]').waitFor();
-      }
-      const at = (await page.evaluate(
-        (p) => (window as unknown as Win).__pagelab.captureProbe.pixelOf(p),
-        pfn,
-      ))!;
-      expect((await probe<CaptureProbe>(page, 'captureProbe')).view.z).toBe(-2);
-      expect(await canvasPixel(page, 'canvas[data-testid=heatmap]', at.x, at.y)).toBe(COLORS.slab);
-      await map.hover({ position: { x: at.x * scale, y: at.y * scale } });
-      const flagNames = kpfLongName(s.flagsLo[pfn], s.flagsHi[pfn]);
-      const tail = c.frames[pfn] & TAIL ? ' (tail)' : '';
-      await expect
-        .poll(() => page.getByTestId('hover').textContent())
-        .toContain(`pfn 0x${pfn.toString(16)} · slab${tail} · 0x`);
-      expect(await page.getByTestId('hover').textContent()).toContain(flagNames);
+      await expectSlabFramePainted(page);
       await page.locator('.heatmap').screenshot({ path: path.join(SCREENSHOTS, 'snapshot-heatmap.png') });
+      await releaseCapture(page);
+    });
+
+    it('loads the sample capture from the server with one click, offline, as if its files were picked', async () => {
+      const { page, url } = ctx();
+      await page.goto(`${url}?view=snapshot`);
+      const elsewhere: string[] = [];
+      const origin = new URL(url).origin;
+      page.on('request', (r) => {
+        if (/^https?:/.test(r.url()) && new URL(r.url()).origin !== origin) elsewhere.push(r.url());
+      });
+      const fetched: string[] = [];
+      page.on('requestfinished', (r) => fetched.push(new URL(r.url()).pathname));
+      await page.getByTestId('capture-sample').click();
+      await expectShippedCensus(page);
+      expect(fetched).toEqual(
+        expect.arrayContaining([
+          '/examples/snapshots/loaded.kpageflags.gz',
+          '/examples/snapshots/loaded.iomem.txt',
+        ]),
+      );
+      expect(elsewhere).toEqual([]);
+      await expectSlabFramePainted(page);
       await releaseCapture(page);
     });
 
     it('takes a zstd capture dropped on it, and says what is wrong with a file that is not one', async () => {
       const { page, url } = ctx();
-      const s = await readSnapshot({ flags: path.join(SNAPSHOTS, 'loaded.kpageflags.gz'), count: null });
-      const c = classify(s);
+      const { c } = await shippedCapture();
       await page.goto(`${url}?view=snapshot`);
       await dropFiles(page, '[data-testid=capture-drop]', [
         {

@@ -38,6 +38,21 @@ export function pickFiles(files: File[]): { flags?: File; iomem?: File; why?: st
   };
 }
 
+/** The capture shipped in examples/snapshots/ (its README says what machine it is). */
+export const SAMPLE_DIR = 'examples/snapshots/';
+export const SAMPLE_FILES = ['loaded.kpageflags.gz', 'loaded.iomem.txt'];
+
+/** The sample's files fetched from the server, as the Files a picker would give. */
+export async function sampleFiles(): Promise<File[]> {
+  return Promise.all(
+    SAMPLE_FILES.map(async (name) => {
+      const res = await fetch(SAMPLE_DIR + name);
+      if (!res.ok) throw new Error(`${SAMPLE_DIR}${name}: ${res.status} ${res.statusText}`.trim());
+      return new File([await res.blob()], name);
+    }),
+  );
+}
+
 export function CaptureView({ client }: { client: ModelClient }) {
   const [summary, setSummary] = useState<(CaptureSummary & { cellsMs: number }) | null>(null);
   const [busy, setBusy] = useState('');
@@ -73,6 +88,19 @@ export function CaptureView({ client }: { client: ModelClient }) {
     } finally {
       setBusy('');
     }
+  };
+
+  const loadSample = async () => {
+    setError('');
+    setBusy(`fetching ${SAMPLE_FILES.join(' and ')}…`);
+    let files: File[];
+    try {
+      files = await sampleFiles();
+    } catch (e) {
+      setBusy('');
+      return setError((e as Error).message);
+    }
+    await load(files);
   };
 
   const source = useMemo<MapSource | null>(
@@ -115,6 +143,23 @@ export function CaptureView({ client }: { client: ModelClient }) {
               onChange={(e) => void load([...((e.target as HTMLInputElement).files ?? [])])}
             />
           </label>
+          <p>
+            <button
+              type="button"
+              data-testid="capture-sample"
+              disabled={!!busy}
+              onClick={() => void loadSample()}
+            >
+              Load the sample capture
+            </button>{' '}
+            <span class="muted">
+              a 24 GiB Linux 6.18 x86-64 VM running THP, KSM, tmpfs and hugetlb (
+              <a href={`${SAMPLE_DIR}README.md`} target="_blank" rel="noreferrer">
+                what ran on it
+              </a>
+              )
+            </span>
+          </p>
           <p class="muted">
             Save one with <code>sudo cat /proc/kpageflags | gzip &gt; host.kpageflags.gz</code> and{' '}
             <code>sudo cat /proc/iomem &gt; host.iomem.txt</code>. Nothing leaves the browser.
