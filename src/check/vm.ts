@@ -8,7 +8,8 @@
  * its tables hold; every page table is reachable from its mm (or deposited for a PMD leaf).
  * `full`: additionally each folio's mapcounts (folio, entire, per page) equal the mappings found,
  * its refcount covers mappings plus page-cache references, and each table's used-entry count is
- * exact. KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
+ * exact, and every anon page sits where its anon rmap looks for it (its anon_vma and index agree
+ * with the VMA's). KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
  * node's list of mappings is exactly the PTEs found, and every mapped KSM folio has one (full).
  * Models the checks behind CONFIG_DEBUG_VM (page_table_check, VM_BUG_ON_FOLIO in rmap.c).
  */
@@ -18,9 +19,10 @@ import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
 import { PAGES_PER_MEMMAP_PAGE } from '../mm/memremap.js';
-import { findVma, MM_ANONPAGES, MM_FILEPAGES, type Mm, VM } from '../mm/mm_types.js';
+import { findVma, MM_ANONPAGES, MM_FILEPAGES, type Mm, VM, type Vma } from '../mm/mm_types.js';
 import { entryBits, entryPfn, LEVEL_SIZE, PT_LEVEL, PTE, PTRS_PER_TABLE } from '../mm/pgtable.js';
 import { mmCounter } from '../mm/rmap.js';
+import { PAGE_SIZE } from '../mm/types.js';
 import { pinReferences } from './pins.js';
 import type { Violations } from './violation.js';
 
@@ -94,7 +96,7 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: Violations): voi
         }
         t.tables.add(child);
         visit(child, level - 1, addr);
-      } else checkLeaf(k, mm, addr, e, level, t, rss, v);
+      } else checkLeaf(k, mm, addr, e, level, t, rss, v, full);
     }
     if (full && used !== pd.used[row])
       v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`, {
@@ -115,6 +117,7 @@ function checkLeaf(
   t: Tally,
   rss: number[],
   v: Violations,
+  full = false,
 ): void {
   const bits = entryBits(e);
   const pfn = entryPfn(e);
@@ -192,6 +195,7 @@ function checkLeaf(
     if (found) found.push(`${mm.id}:${hex(addr)}`);
     else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
   }
+  if (full && f.kind[row] === MT.ANON && !(f.flags[row] & PG.ksm)) checkAnonRmap(k, vma, addr, pfn, row, v);
   if (
     f.kind[row] === MT.ANON &&
     bits & PTE.WRITE &&
@@ -200,6 +204,22 @@ function checkLeaf(
   ) {
     v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`, { ...at, pfn });
   }
+}
+
+/**
+ * The anon rmap finds this mapping: the folio belongs to the VMA's anon_vma, and the page's index
+ * (the folio's plus its offset in it) is the VMA's pgoff at this address — what rmap_walk_anon
+ * computes the address from (vma_address). mremap keeps the pgoff of a moved VMA for this.
+ */
+function checkAnonRmap(k: Kernel, vma: Vma, addr: number, pfn: number, row: number, v: Violations): void {
+  const f = k.folios;
+  const index = f.index[row] + (pfn - f.pfn[row]);
+  const want = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
+  if (vma.anonVma?.id !== f.mapping[row] || index !== want)
+    v.push(
+      `mm ${vma.mm.id} ${hex(addr)}: anon page ${hex(pfn)} has anon_vma ${f.mapping[row]} index ${index}, the VMA has anon_vma ${vma.anonVma?.id ?? 'none'} and pgoff ${want} there: rmap cannot find it`,
+      { pid: pidOf(k, vma.mm), addr, pfn },
+    );
 }
 
 function checkPageCache(k: Kernel, v: Violations): void {
