@@ -13,13 +13,14 @@
  * pgoff for private anonymous memory, __thp_get_unmapped_area), move_vma (prep_move_vma's KSM
  * unmerge, copy_vma keeping the pgoff so the anon rmap finds the pages at their new address,
  * move_page_tables, unmap_source_vma or dontunmap_complete, and the move back on a short move)
- * and move_page_tables (try_realign_addr, move_normal_pmd, move_huge_pmd with its deposited
- * table, split_huge_pmd where a PMD leaf is only partly moved, move_ptes setting soft-dirty).
+ * and move_page_tables (try_realign_addr, move_normal_pud and move_normal_pmd moving whole tables,
+ * move_huge_pmd with its deposited table, split_huge_pmd where a PMD leaf is only partly moved,
+ * move_ptes setting soft-dirty).
  * rss, mapcounts, refcounts and anon-exclusive bits do not change: the same mm maps the same
  * pages at other addresses.
  * Leaves out: VMA merging (copy_vma and vma_merge_extend never merge here), mlock and VM_ACCOUNT
  * charging, map-count and address-space limits, hugetlb, userfaultfd, mseal, vm_ops->mremap and
- * may_split, PUD-level moves (nothing maps a PUD).
+ * may_split, PUD leaves (nothing maps a PUD).
  */
 import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
@@ -29,6 +30,7 @@ import { doMunmap, insertVma, linkVma, MMAP_MIN_ADDR, TASK_SIZE, unmappedArea } 
 import {
   entryBits,
   entryPfn,
+  LEVEL_SIZE,
   levelIndex,
   PMD_SIZE,
   PT_LEVEL,
@@ -42,6 +44,7 @@ import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 export const MREMAP = { MAYMOVE: 1, FIXED: 2, DONTUNMAP: 4 } as const;
 
 const ALL_FLAGS = MREMAP.MAYMOVE | MREMAP.FIXED | MREMAP.DONTUNMAP;
+const PUD_SIZE = LEVEL_SIZE[PT_LEVEL.PUD];
 const hex = (n: number) => `0x${n.toString(16)}`;
 const pageAlign = (n: number) => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
@@ -305,6 +308,25 @@ export function movePageTables(
   let o = oldAddr;
   let n = newAddr;
   for (let extent = 0; o < oldEnd; o += extent, n += extent) {
+    // get_old_pud() / alloc_new_pud(), and move_normal_pud() for a whole, mutually aligned PUD.
+    extent = Math.min(PUD_SIZE - (o % PUD_SIZE), oldEnd - o, PUD_SIZE - (n % PUD_SIZE));
+    const srcPud = pd.tableFor(mm.pgd, o, PT_LEVEL.PUD, false);
+    const ui = levelIndex(o, PT_LEVEL.PUD);
+    if (srcPud < 0 || pd.get(srcPud, ui) === 0) continue;
+    let dstPud: number;
+    try {
+      dstPud = pd.tableFor(mm.pgd, n, PT_LEVEL.PUD, true);
+    } catch (e) {
+      if (e instanceof KernelError) break;
+      throw e;
+    }
+    const uj = levelIndex(n, PT_LEVEL.PUD);
+    if (extent === PUD_SIZE && pd.get(dstPud, uj) === 0) {
+      pd.set(dstPud, uj, pd.get(srcPud, ui));
+      pd.set(srcPud, ui, 0);
+      movedPmdTable(k, mm, entryPfn(pd.get(dstPud, uj)), o, n);
+      continue;
+    }
     extent = Math.min(PMD_SIZE - (o % PMD_SIZE), oldEnd - o, PMD_SIZE - (n % PMD_SIZE));
     const srcPmd = pd.tableFor(mm.pgd, o, PT_LEVEL.PMD, false);
     if (srcPmd < 0) continue;
@@ -401,6 +423,26 @@ function movePtes(k: Kernel, mm: Mm, src: number, dst: number, o: number, n: num
 function ksmMoved(k: Kernel, mm: Mm, from: number, to: number): void {
   for (const maps of k.ksm.stable.values())
     for (const m of maps) if (m.mm === mm && m.addr === from) m.addr = to;
+}
+
+/**
+ * A whole PMD table moved (move_normal_pud): the deposited tables of its PMD leaves are keyed by
+ * address and move along, and so do its PTE tables' KSM mappings.
+ */
+function movedPmdTable(k: Kernel, mm: Mm, table: number, o: number, n: number): void {
+  for (let i = 0; i < PTRS_PER_TABLE; i++) {
+    const e = k.ptdesc.get(table, i);
+    if (e === 0) continue;
+    const from = o + i * PMD_SIZE;
+    const to = n + i * PMD_SIZE;
+    if (entryBits(e) & PTE.HUGE) {
+      const dep = mm.deposited.get(from);
+      if (dep !== undefined) {
+        mm.deposited.delete(from);
+        mm.deposited.set(to, dep);
+      }
+    } else ksmTableMoved(k, mm, e, from, to);
+  }
 }
 
 function ksmTableMoved(k: Kernel, mm: Mm, pmd: number, o: number, n: number): void {

@@ -274,6 +274,36 @@ describe('mremap: MREMAP_DONTUNMAP', () => {
   });
 });
 
+describe('mremap: shared and file mappings', () => {
+  it('growing shared anonymous memory reaches past its shmem object: the new pages are SIGBUS', () => {
+    const { m, p } = setup();
+    m.mmap(p, { length: PAGE, prot: 'r', flags: ['private', 'anonymous'] }); // blocks growth in place
+    const s = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['shared', 'anonymous'] });
+    m.write(p, s, { byte: 4, len: 2 * PAGE });
+    const to = m.mremap(p, s, 2 * PAGE, 4 * PAGE, { flags: ['maymove'] });
+    expect(to).not.toBe(s);
+    expect(m.read(p, to + PAGE, 1).bytes[0]).toBe(4);
+    expect(m.read(p, to + 3 * PAGE, 1).signal).toBe('SIGBUS');
+    expect(m.process(p).rss.shmem).toBe(2);
+  });
+
+  it('a file mapping keeps its offset: the moved VMA maps the same file pages, a growth the next ones', () => {
+    const { m, p } = setup();
+    m.fileCreate('f', 8 * PAGE, 0);
+    m.write(p, m.mmap(p, { length: 8 * PAGE, prot: 'rw', flags: ['shared'], file: 'f' }), {
+      byte: 0,
+      len: 1,
+    });
+    const f = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['shared'], file: 'f', offset: 2 * PAGE });
+    m.write(p, f, { byte: 8, len: 1 });
+    const to = m.mremap(p, f, 2 * PAGE, 4 * PAGE, { flags: ['maymove'] });
+    expect(m.process(p).vmas.find((v) => v.start === to)!.pgoff).toBe(2);
+    expect(m.read(p, to, 1).bytes[0]).toBe(8);
+    m.write(p, to + 3 * PAGE, { byte: 9, len: 1 });
+    expect(m.read(p, m.process(p).vmas.find((v) => v.pgoff === 0)!.start + 5 * PAGE, 1).bytes[0]).toBe(9);
+  });
+});
+
 describe('mremap: transparent huge pages', () => {
   it('a PMD-aligned move takes the PMD leaf whole, with its deposited table', () => {
     const { m, p } = setup('1G');
@@ -417,6 +447,25 @@ describe('mremap: what moves with the pages', () => {
     expect(m.read(p, to + M2 - PAGE, 1).bytes[0]).toBe(1);
     // Two PTE tables moved; the destination needed no new PTE table, the source freed none.
     expect(m.meminfo().PageTables).toBe(tables);
+  });
+
+  it('a whole, mutually aligned PUD moves its PMD table (move_normal_pud), deposits included', () => {
+    const { m, p } = setup('1G');
+    const G = 2 ** 30;
+    const a = 0x400000000000;
+    const b = 0x500000000000;
+    m.mmap(p, { addr: a, length: G, prot: 'rw', flags: ['private', 'anonymous', 'fixed'] });
+    m.madvise(p, a, M2, 'hugepage');
+    m.write(p, a, { byte: 1, len: M2 });
+    m.write(p, a + 512 * 2 ** 20, { byte: 2, len: PAGE });
+    const head = m.translate(p, a)!.pfn;
+    const levels = m.kernel.ptdesc.countByLevel();
+    m.mremap(p, a, G, G, { flags: ['maymove', 'fixed'], newAddr: b });
+    expect(m.pageAt(p, b)).toMatchObject({ level: 'pmd', pfn: head });
+    expect(m.kernel.processes.get(p)!.mm.deposited.has(b)).toBe(true);
+    expect(m.read(p, b + 512 * 2 ** 20, 1).bytes[0]).toBe(2);
+    // The same PMD and PTE tables; the PUD table moved to the new PGD slot's (one freed, one new).
+    expect(m.kernel.ptdesc.countByLevel()).toEqual(levels);
   });
 
   it('no memory for a page table: everything moves back, the new VMA goes, ENOMEM', () => {
