@@ -22,6 +22,7 @@
  * charging, map-count and address-space limits, hugetlb, userfaultfd, mseal, vm_ops->mremap and
  * may_split, PUD leaves (nothing maps a PUD).
  */
+import { PG } from './folio.js';
 import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { breakKsm } from './ksm.js';
@@ -411,7 +412,7 @@ function movePtes(k: Kernel, mm: Mm, src: number, dst: number, o: number, n: num
     pd.set(src, i, 0);
     const present = (entryBits(e) & PTE.PRESENT) !== 0;
     pd.set(dst, j, present ? withBits(e, PTE.SOFT_DIRTY, 0) : e);
-    if (present && k.ksm.stable.size > 0) ksmMoved(k, mm, o + off, n + off);
+    if (present && k.ksm.stable.size > 0) ksmMoved(k, mm, e, o + off, n + off);
   }
 }
 
@@ -420,9 +421,11 @@ function movePtes(k: Kernel, mm: Mm, src: number, dst: number, o: number, n: num
  * takes its entry along. (prep_move_vma breaks KSM pages of VM_MERGEABLE ranges first, so this is
  * for the pages no madvise made mergeable.)
  */
-function ksmMoved(k: Kernel, mm: Mm, from: number, to: number): void {
-  for (const maps of k.ksm.stable.values())
-    for (const m of maps) if (m.mm === mm && m.addr === from) m.addr = to;
+function ksmMoved(k: Kernel, mm: Mm, pte: number, from: number, to: number): void {
+  const pfn = entryPfn(pte);
+  const row = pfn < k.pa.maxPfn ? k.pa.memmap.folioRow(pfn) : -1;
+  if (row < 0 || !k.folios.testFlag(row, PG.ksm)) return;
+  for (const m of k.ksm.stable.get(row) ?? []) if (m.mm === mm && m.addr === from) m.addr = to;
 }
 
 /**
@@ -448,6 +451,8 @@ function movedPmdTable(k: Kernel, mm: Mm, table: number, o: number, n: number): 
 function ksmTableMoved(k: Kernel, mm: Mm, pmd: number, o: number, n: number): void {
   if (k.ksm.stable.size === 0) return;
   const table = entryPfn(pmd);
-  for (let i = 0; i < PTRS_PER_TABLE; i++)
-    if (k.ptdesc.get(table, i) !== 0) ksmMoved(k, mm, o + i * PAGE_SIZE, n + i * PAGE_SIZE);
+  for (let i = 0; i < PTRS_PER_TABLE; i++) {
+    const e = k.ptdesc.get(table, i);
+    if (e !== 0 && entryBits(e) & PTE.PRESENT) ksmMoved(k, mm, e, o + i * PAGE_SIZE, n + i * PAGE_SIZE);
+  }
 }

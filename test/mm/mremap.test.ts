@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import { VM } from '../../src/mm/mm_types.js';
 import { errnoOf as errno } from '../helpers.js';
 
 const PAGE = 4096;
@@ -287,6 +288,21 @@ describe('mremap: shared and file mappings', () => {
     expect(m.process(p).rss.shmem).toBe(2);
   });
 
+  it('old_len 0 duplicates a shared mapping (the source stays): both map the same shmem pages', () => {
+    const { m, p } = setup();
+    const s = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['shared', 'anonymous'] });
+    m.write(p, s, { byte: 7, len: 1 });
+    m.write(p, s + PAGE, { byte: 8, len: 1 });
+    const dup = m.mremap(p, s, 0, 2 * PAGE, { flags: ['maymove'] });
+    expect(dup).not.toBe(s);
+    expect(m.read(p, dup + PAGE, 1).bytes[0]).toBe(8);
+    m.write(p, dup, { byte: 9, len: 1 });
+    expect(m.read(p, s, 1).bytes[0]).toBe(9);
+    const second = m.mremap(p, s + PAGE, 0, PAGE, { flags: ['maymove'] });
+    expect(m.read(p, second, 1).bytes[0]).toBe(8);
+    expect(m.process(p).vmas).toHaveLength(3);
+  });
+
   it('a file mapping keeps its offset: the moved VMA maps the same file pages, a growth the next ones', () => {
     const { m, p } = setup();
     m.fileCreate('f', 8 * PAGE, 0);
@@ -431,6 +447,21 @@ describe('mremap: what moves with the pages', () => {
       expect(pg.anonExclusive).toBe(true);
     }
     expect(m.process(p).vmas.find((v) => v.start === to)!.flags).toContain('mergeable');
+  });
+
+  it('a KSM page that does move (its VMA no longer VM_MERGEABLE, set up by hand) takes its stable-node entry along', () => {
+    const { m, p, anon } = setup();
+    anon(PAGE);
+    const a = anon(4 * PAGE);
+    m.madvise(p, a, 4 * PAGE, 'mergeable');
+    m.write(p, a, { byte: 0x42, len: 4 * PAGE });
+    m.ksmScan();
+    // Not a state Linux reaches (MADV_UNMERGEABLE breaks the pages): it makes move_ptes see KSM pages.
+    m.kernel.processes.get(p)!.mm.vmas.find((v) => v.start === a)!.flags &= ~VM.MERGEABLE;
+    const to = m.mremap(p, a, 4 * PAGE, 8 * PAGE, { flags: ['maymove'] });
+    expect(m.pageAt(p, to + 3 * PAGE)!.flagNames).toContain('ksm');
+    expect(m.rmap(m.translate(p, to)!.pfn)).toContainEqual({ pid: p, addr: to + 3 * PAGE, level: 'pte' });
+    m.check('full');
   });
 
   it('whole PTE tables move when both ends share their PMD offset (move_normal_pmd, realigned)', () => {
