@@ -42,6 +42,17 @@ const RUNNERS = {
     size: K,
     prep: (S) => [...thpPrep(S), S`{ op: madvise, proc: p, addr: mem+4K, len: 2044K, advice: dontneed }`],
   },
+  'partial-mremap-thp': {
+    what: "a partially mremap()'ed THP (its upper half moved with MREMAP_MAYMOVE|MREMAP_FIXED onto a 1 MiB PROT_NONE placeholder, which splits the PMD; the test uses the lower 1 MiB)",
+    thp: true,
+    size: M2 / 2,
+    prep: (S) => [
+      ...thpPrep(S),
+      S`{ op: mmap, proc: p, name: rem, size: 1M, prot: none, flags: [private, anonymous] }`,
+      S`{ op: mremap, proc: p, addr: mem+1M, old_len: 1M, new_len: 1M, flags: [maymove, fixed], new_addr: rem }`,
+      S`{ op: expect, page: { proc: p, addr: rem }, state: { order: 9, mapcount: 1 } }`,
+    ],
+  },
   'partial-shared-thp': {
     what: 'a partially shared THP (only the first subpage was shared with a child, which exited)',
     thp: true,

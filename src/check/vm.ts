@@ -8,7 +8,8 @@
  * its tables hold; every page table is reachable from its mm (or deposited for a PMD leaf).
  * `full`: additionally each folio's mapcounts (folio, entire, per page) equal the mappings found,
  * its refcount covers mappings plus page-cache references, and each table's used-entry count is
- * exact. KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
+ * exact, and every anon page sits where its anon rmap looks for it (its anon_vma and index agree
+ * with the VMA's). KSM folios: mapped read-only by PTEs only, never anon-exclusive (cheap); each stable
  * node's list of mappings is exactly the PTEs found, and every mapped KSM folio has one (full).
  * Swap: a swap entry sits only in a PTE of a private mapping with anon pages; each slot's
  * swap_map count is the number of swap entries naming it, a cached slot has SWAP_HAS_CACHE and a
@@ -22,7 +23,7 @@ import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
 import { PAGES_PER_MEMMAP_PAGE } from '../mm/memremap.js';
-import { findVma, MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, type Mm, VM } from '../mm/mm_types.js';
+import { findVma, MM_ANONPAGES, MM_FILEPAGES, MM_SWAPENTS, type Mm, VM, type Vma } from '../mm/mm_types.js';
 import {
   entryBits,
   entryPfn,
@@ -34,6 +35,7 @@ import {
   swapOffset,
 } from '../mm/pgtable.js';
 import { mmCounter } from '../mm/rmap.js';
+import { PAGE_SIZE } from '../mm/types.js';
 import { pinReferences } from './pins.js';
 import type { Violations } from './violation.js';
 
@@ -111,7 +113,7 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: Violations): voi
         }
         t.tables.add(child);
         visit(child, level - 1, addr);
-      } else checkLeaf(k, mm, addr, e, level, t, rss, v);
+      } else checkLeaf(k, mm, addr, e, level, t, rss, v, full);
     }
     if (full && used !== pd.used[row])
       v.push(`mm ${mm.id}: table ${hex(pd.pfn[row])} counts ${pd.used[row]} used entries, holds ${used}`, {
@@ -132,6 +134,7 @@ function checkLeaf(
   t: Tally,
   rss: number[],
   v: Violations,
+  full = false,
 ): void {
   const bits = entryBits(e);
   const pfn = entryPfn(e);
@@ -217,6 +220,7 @@ function checkLeaf(
     if (found) found.push(`${mm.id}:${hex(addr)}`);
     else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
   }
+  if (full && f.kind[row] === MT.ANON && !(f.flags[row] & PG.ksm)) checkAnonRmap(k, vma, addr, pfn, row, v);
   if (
     f.kind[row] === MT.ANON &&
     bits & PTE.WRITE &&
@@ -265,6 +269,22 @@ function checkSwap(k: Kernel, t: Tally, full: boolean, v: Violations): void {
       v.push(`swap slot ${off}: SWAP_HAS_CACHE with no cached folio`);
   }
   if (inuse !== si.inuse) v.push(`swap: ${inuse} slots in use, inuse_pages says ${si.inuse}`);
+}
+
+/**
+ * The anon rmap finds this mapping: the folio belongs to the VMA's anon_vma, and the page's index
+ * (the folio's plus its offset in it) is the VMA's pgoff at this address — what rmap_walk_anon
+ * computes the address from (vma_address). mremap keeps the pgoff of a moved VMA for this.
+ */
+function checkAnonRmap(k: Kernel, vma: Vma, addr: number, pfn: number, row: number, v: Violations): void {
+  const f = k.folios;
+  const index = f.index[row] + (pfn - f.pfn[row]);
+  const want = vma.pgoff + (addr - vma.start) / PAGE_SIZE;
+  if (vma.anonVma?.id !== f.mapping[row] || index !== want)
+    v.push(
+      `mm ${vma.mm.id} ${hex(addr)}: anon page ${hex(pfn)} has anon_vma ${f.mapping[row]} index ${index}, the VMA has anon_vma ${vma.anonVma?.id ?? 'none'} and pgoff ${want} there: rmap cannot find it`,
+      { pid: pidOf(k, vma.mm), addr, pfn },
+    );
 }
 
 function checkPageCache(k: Kernel, v: Violations): void {

@@ -72,8 +72,25 @@ export interface FuzzResult {
   ms: number;
 }
 
-/** Ops whose failure may legitimately leave partial state, as Linux does (stated in the test that checks it). */
-const PARTIAL_ON_ERROR = new Set(['mprotect:ENOMEM', 'madvise:ENOMEM', 'pageout:ENOMEM', 'pageout:EINVAL']);
+/**
+ * Ops whose failure may legitimately leave partial state, as Linux does (stated in the test that
+ * checks it): MADV_PAGEOUT keeps what it paged out before the VMA that refused; MADV_POPULATE keeps what it populated before the page that failed; a fixed mremap
+ * unmaps its destination before it can fail, a fixed move of several VMAs keeps those it moved,
+ * and a move that ran out of memory has broken its KSM pages.
+ */
+const PARTIAL_ON_ERROR = new Set([
+  'mprotect:ENOMEM',
+  'madvise:ENOMEM',
+  'pageout:ENOMEM',
+  'pageout:EINVAL',
+  'populate:ENOMEM',
+  'populate:EINVAL',
+  'populate:EFAULT',
+  'populate:EHWPOISON',
+  'mremap:EFAULT',
+  'mremap:ENOMEM',
+  'mremap:EPERM',
+]);
 /** Ops that never fail with an error (they raise signals) and need no fingerprint. */
 const NO_FINGERPRINT = new Set(['spawn', 'read', 'write', 'touch', 'dma_read', 'ksm_scan']);
 

@@ -14,6 +14,7 @@ const KIND_WEIGHTS = [5, 2, 2, 2, 1, 1, 1, 1];
 const ADVICE = ['dontneed', 'hugepage', 'nohugepage', 'mergeable', 'unmergeable'] as const;
 const ADVICE_WEIGHTS = [5, 2, 1, 2, 1];
 const KMALLOC_SIZES = [8, 64, 100, 512, 4096, 9000, 20000];
+const MREMAP_MODES = ['inplace', 'maymove', 'maymove', 'fixed', 'dontunmap'] as const;
 
 type Kind =
   | 'spawn'
@@ -29,6 +30,8 @@ type Kind =
   | 'read'
   | 'write'
   | 'touch'
+  | 'populate'
+  | 'mremap'
   | 'pin'
   | 'get'
   | 'unpin'
@@ -56,6 +59,8 @@ const OPS: [Kind, number][] = [
   ['read', 14],
   ['write', 14],
   ['touch', 4],
+  ['populate', 2],
+  ['mremap', 3],
   ['pin', 4],
   ['get', 2],
   ['unpin', 3],
@@ -140,11 +145,14 @@ export class Generator {
       }
       case 'mmap':
         return this.mmap();
+      case 'mremap':
+        return this.mremap();
       case 'munmap':
       case 'mprotect':
       case 'madvise':
       case 'pageout':
       case 'touch':
+      case 'populate':
       case 'pin':
       case 'get': {
         const at = this.where();
@@ -159,6 +167,7 @@ export class Generator {
           return [{ op: 'madvise', ...range, advice: ADVICE[r.weighted(ADVICE_WEIGHTS)] }];
         if (kind === 'pageout') return [{ op: 'pageout', ...range }];
         if (kind === 'touch') return [{ op: 'touch', ...range, write: r.chance(0.5) }];
+        if (kind === 'populate') return [{ op: 'populate', ...range, write: r.chance(0.5) }];
         const flags: string[] = [];
         if (r.chance(0.6)) flags.push('write');
         if (r.chance(0.3)) flags.push('longterm');
@@ -264,6 +273,28 @@ export class Generator {
     };
     if (kind !== 'thp') return [o];
     return [o, { op: 'madvise', proc, region: name, page: 0, pages, advice: 'hugepage' }];
+  }
+
+  /** An mremap of part of a region that is not a device's: shrink, grow, move, fixed or dontunmap. */
+  private mremap(): FuzzOp[] | undefined {
+    const r = this.r;
+    const at = this.where();
+    if (!at || this.w.procs.get(at.proc)!.regions.size >= MAX_REGIONS) return undefined;
+    const kind = this.w.regions.get(at.region)!.kind;
+    if (kind === 'dio' || kind === 'dio_private' || kind === 'dram') return undefined;
+    const page = r.chance(0.5) ? 0 : r.int(at.pages);
+    const pages = r.range(1, at.pages - page);
+    const mode = r.pick(MREMAP_MODES);
+    let newPages = mode === 'dontunmap' || r.chance(0.3) ? pages : r.range(1, pages * 2 + 1);
+    let target: { region: string; page: number } | undefined;
+    if (mode === 'fixed') {
+      const regions = [...this.w.procs.get(at.proc)!.regions].filter((x) => x !== at.region);
+      if (!regions.length) return undefined;
+      const region = r.pick(regions);
+      target = { region, page: r.int(this.w.regions.get(region)!.pages) };
+      if (r.chance(0.5)) newPages = pages;
+    }
+    return [{ op: 'mremap', ...at, page, pages, newPages, mode, target, as: this.label('r') }];
   }
 
   private bad(): FuzzOp {

@@ -7,6 +7,9 @@ import type { Prot } from './reference.js';
 
 export type MapKind = 'anon' | 'shared' | 'file' | 'file_shared' | 'thp' | 'dio' | 'dio_private' | 'dram';
 
+/** How an mremap is asked: in place only, MAYMOVE, MAYMOVE|FIXED (to a target) or MAYMOVE|DONTUNMAP. */
+export type MremapMode = 'inplace' | 'maymove' | 'fixed' | 'dontunmap';
+
 /** A page range in a region: `pages` pages from page `page` of region `region`. */
 interface Range {
   proc: string;
@@ -41,6 +44,17 @@ export type FuzzOp =
   | { op: 'write'; proc: string; region: string; page: number; off: number; len: number; byte: number }
   | (Range & { op: 'touch'; write: boolean })
   | (Range & { op: 'pageout' })
+  /** MADV_POPULATE_WRITE (write) or MADV_POPULATE_READ over the range. */
+  | (Range & { op: 'populate'; write: boolean })
+  /** mremap of the range to `newPages` pages; `as` labels the result as a region. */
+  | (Range & {
+      op: 'mremap';
+      newPages: number;
+      mode: MremapMode;
+      /** new_addr for fixed moves (page `page` of region `region`). */
+      target?: { region: string; page: number };
+      as: string;
+    })
   | (Range & { op: 'pin' | 'get'; flags: string[]; fast: boolean; as: string })
   | { op: 'unpin'; pin: string; dirty: boolean }
   | { op: 'put'; get: string }
@@ -116,5 +130,6 @@ export function usedLabels(o: FuzzOp): string[] {
     if (typeof v === 'string') out.push(v);
   }
   if (o.op === 'mmap' && o.fixed) out.push(o.fixed.region);
+  if (o.op === 'mremap' && o.target) out.push(o.target.region);
   return out;
 }

@@ -8,6 +8,7 @@ import { Labels } from '../scenario/labels.js';
 import { deviceOp } from '../scenario/ops/driver.js';
 import { prepareBad } from './bad.js';
 import { prepareKernelObject } from './kobj.js';
+import { prepareMremap, preparePopulate } from './mremap.js';
 import type { FuzzOp, MapKind } from './ops.js';
 import { Backing, type Cell, cellBytes, compareCell, PAGE, type Prot, RefProcess } from './reference.js';
 
@@ -88,7 +89,7 @@ export class World {
     return steps;
   }
 
-  private pagesIn(o: { proc: string; region: string; page: number }) {
+  pagesIn(o: { proc: string; region: string; page: number }) {
     const p = this.procs.get(o.proc)!;
     return { p, va: this.regions.get(o.region)!.start + o.page * PAGE };
   }
@@ -269,6 +270,10 @@ export class World {
       case 'pin':
       case 'get':
         return this.prepareGup(o);
+      case 'populate':
+        return preparePopulate(this, o);
+      case 'mremap':
+        return prepareMremap(this, o);
       case 'unpin':
       case 'put': {
         const label = o.op === 'unpin' ? o.pin : o.get;
@@ -348,7 +353,7 @@ export class World {
     };
   }
 
-  private ranged(step: Step, p: ProcState, va: number, pages: number, run: () => CallResult): Prepared {
+  ranged(step: Step, p: ProcState, va: number, pages: number, run: () => CallResult): Prepared {
     return { step, touched: { pid: p.pid, addr: va, pages }, call: run };
   }
 
@@ -397,7 +402,7 @@ export class World {
           : file
             ? this.files.get(file)
             : shared
-              ? new Backing('shm')
+              ? new Backing('shm', o.pages) // shmem_zero_setup(): an object of the mapping's size
               : undefined;
         for (let i = 0; i < o.pages; i++)
           p.ref.pages.set(start + i * PAGE, {
@@ -485,5 +490,6 @@ function labelsOf(o: FuzzOp): string[] {
   }
   if (o.op === 'truncate') out.push(o.file);
   if (o.op === 'mmap' && o.fixed) out.push(o.fixed.region);
+  if (o.op === 'mremap' && o.target) out.push(o.target.region);
   return out;
 }

@@ -14,6 +14,7 @@ import { ksmScan } from '../mm/ksm.js';
 import type { MemmapMode } from '../mm/memremap.js';
 import { MADV, MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
+import { doMremap } from '../mm/mremap.js';
 import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
 import type { PinScore } from '../mm/pincount.js';
@@ -25,7 +26,7 @@ import { DriverHarness, ioRegion, memremapPages, pagemap, pagemapInfo, vmNormalP
 import { dmaRead, dmaWrite, fileByName, fileContents, fileCreate, fileTruncate } from './files.js';
 import * as taskMmu from './task_mmu.js';
 import type * as T from './types.js';
-import { parseAdvice, parseFollFlags, parseMapFlags, parseProt } from './uapi.js';
+import { parseAdvice, parseFollFlags, parseMapFlags, parseMremapFlags, parseProt } from './uapi.js';
 import * as V from './validate.js';
 
 export class Machine extends MachineBase {
@@ -75,6 +76,17 @@ export class Machine extends MachineBase {
   /** munmap(): unmaps [addr, addr+length), splitting VMAs; frees page tables no VMA covers. */
   munmap(pid: number, addr: number, length: number): void {
     this.after(doMunmap(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length)));
+  }
+
+  /** mremap(): shrink, grow or move [addr, addr+oldLength) (flags 'maymove', 'fixed', 'dontunmap'); returns where it is now. */
+  mremap(pid: number, addr: number, oldLength: number, newLength: number, o: T.MremapOptions = {}): number {
+    const [flags, to] = [parseMremapFlags(o.flags ?? []), V.optional(V.addr, 'newAddr', o.newAddr)];
+    const [a, from, len] = [
+      V.addr('addr', addr),
+      V.len('oldLength', oldLength),
+      V.len('newLength', newLength),
+    ];
+    return this.after(doMremap(this.k, this.proc(pid), a, from, len, flags, to));
   }
 
   /** mprotect(): new protections ('r', 'rw', 'none' or PROT_* bits) for a range. */

@@ -128,6 +128,14 @@ export interface MmapRequest {
   name?: string;
 }
 
+/** What `mremap()` takes besides the range and the new length. */
+export interface MremapOptions {
+  /** MREMAP_* bits, or names: 'maymove', 'fixed', 'dontunmap'. */
+  flags?: number | string[];
+  /** Where to move for MREMAP_FIXED; a hint for MREMAP_DONTUNMAP. */
+  newAddr?: number;
+}
+
 export interface VmaInfo {
   start: number;
   end: number;

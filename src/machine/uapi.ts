@@ -1,6 +1,7 @@
 /**
- * The user-space vocabulary of the kernel's interfaces: FOLL_*, MAP_*, MADV_*, PROT_* and the THP
- * modes by name, each list derived from the flag table the model implements (gup.ts, mm_types.ts),
+ * The user-space vocabulary of the kernel's interfaces: FOLL_*, MAP_*, MADV_*, MREMAP_*, PROT_* and
+ * the THP modes by name, each list derived from the flag table the model implements (gup.ts,
+ * mm_types.ts, mremap.ts),
  * so adding a flag there is the only edit: the scenario schema, the CLI and the Machine read these.
  *
  * Names are the kernel's without the prefix, lower case (`longterm`, `dontneed`); the kernel's own
@@ -11,6 +12,7 @@ import { FOLL } from '../mm/gup.js';
 export { THP_MODES } from '../mm/kernel.js';
 
 import { MADV, MAP, PROT } from '../mm/mm_types.js';
+import { MREMAP } from '../mm/mremap.js';
 import { InputError } from './config.js';
 
 type Lower<T extends string> = Lowercase<T>;
@@ -23,6 +25,8 @@ export const FOLL_NAMES = lowerKeys(FOLL);
 export const MAP_NAMES = lowerKeys(MAP);
 /** Every MADV_* advice of mm_types.ts, by name. */
 export const MADV_NAMES = lowerKeys(MADV);
+/** Every MREMAP_* flag of mremap.ts, by name. */
+export const MREMAP_NAMES = lowerKeys(MREMAP);
 /** PROT_* as letters: 'none' and every combination of r, w, x in that order. */
 export const PROT_NAMES = ['none', 'r', 'w', 'x', 'rw', 'rx', 'wx', 'rwx'] as const;
 
@@ -51,6 +55,11 @@ export function parseFollFlags(flags: number | string[]): number {
 /** MAP_* from bits or names ('private', 'anonymous', 'fixed', 'populate', ...). */
 export function parseMapFlags(flags: number | string[]): number {
   return typeof flags === 'number' ? flags : parseNames(MAP, 'MAP', 'mmap flag', flags);
+}
+
+/** MREMAP_* from bits or names ('maymove', 'fixed', 'dontunmap'). */
+export function parseMremapFlags(flags: number | string[]): number {
+  return typeof flags === 'number' ? flags : parseNames(MREMAP, 'MREMAP', 'mremap flag', flags);
 }
 
 /** MADV_* from its value or its name ('dontneed', 'MADV_HUGEPAGE', ...). */

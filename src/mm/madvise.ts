@@ -1,25 +1,41 @@
 /**
- * MADV_PAGEOUT: reclaim the folios a range maps, now.
+ * madvise() advice that acts on the pages of a range now: MADV_PAGEOUT and MADV_POPULATE_READ /
+ * MADV_POPULATE_WRITE (the others, which change VMA flags or zap, are in mmap.ts).
  *
- * Models: mm/madvise.c — madvise_pageout (can_madv_lru_vma: EINVAL on VM_LOCKED, VM_PFNMAP and
- * VM_HUGETLB mappings; can_do_pageout: anonymous memory, or a file the caller owns — the
- * scenario owns its files) and madvise_cold_or_pageout_pte_range: the huge zero page and
- * special entries are skipped; a folio that may be mapped by another process is left alone
- * (folio_maybe_mapped_shared); a PMD-mapped THP the range covers whole is reclaimed whole, one
- * it covers in part is split first (split_folio) and its pages in the range go; a PTE-mapped
- * large folio not wholly mapped by the PTEs met (madvise_folio_pte_batch) is split likewise, or
- * skipped when it cannot be; the PTEs of the folios taken are made old. Then reclaim_pages
- * (vmscan.ts) does the work.
+ * MADV_PAGEOUT: reclaim the folios a range maps, now. Models mm/madvise.c — madvise_pageout
+ * (can_madv_lru_vma: EINVAL on VM_LOCKED, VM_PFNMAP and VM_HUGETLB mappings; can_do_pageout:
+ * anonymous memory, or a file the caller owns — the scenario owns its files) and
+ * madvise_cold_or_pageout_pte_range: the huge zero page and special entries are skipped; a folio
+ * that may be mapped by another process is left alone (folio_maybe_mapped_shared); a PMD-mapped
+ * THP the range covers whole is reclaimed whole, one it covers in part is split first
+ * (split_folio) and its pages in the range go; a PTE-mapped large folio not wholly mapped by the
+ * PTEs met (madvise_folio_pte_batch) is split likewise, or skipped when it cannot be; the PTEs of
+ * the folios taken are made old. Then reclaim_pages (vmscan.ts) does the work.
+ *
+ * MADV_POPULATE_READ / _WRITE: fault a range in as loads or stores would, without touching its
+ * bytes. Models mm/madvise.c madvise_populate() and mm/gup.c faultin_page_range(), that is
+ * __get_user_pages() with FOLL_TOUCH | FOLL_HWPOISON | FOLL_MADV_POPULATE (| FOLL_WRITE) and no
+ * pages array. Each VMA comes from vma_lookup() — none there is ENOMEM — and must pass
+ * check_vma_flags() without FOLL_FORCE, else EINVAL: no VM_IO or VM_PFNMAP, VM_READ for a read,
+ * VM_WRITE for a write (so PROT_NONE is EINVAL both ways). Each page is followed; a missing entry,
+ * or for a write one that is not writable, is faulted with FAULT_FLAG_WRITE as a store would be:
+ * COW is broken, the zero page (and the huge zero page) unshared, a shared file page dirtied. A
+ * read maps the zero page or the page-cache page and shares what is shared. A fault that ends in
+ * SIGBUS or SIGSEGV is EFAULT, on a hwpoison entry EHWPOISON, out of memory ENOMEM. Pages are
+ * populated in address order up to the one that failed; what was populated stays.
  */
 import { PG } from './folio.js';
+import { checkVmaFlags, FOLL } from './gup.js';
 import { splitFolio } from './huge_memory.js';
-import { pmdFolio } from './internal.js';
+import { FAULT, pmdFolio } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { vmNormalPage } from './memory.js';
-import { VM, type Vma } from './mm_types.js';
+import { handleMmFault, vmNormalPage } from './memory.js';
+import { hwpoisonEntry } from './memory-failure.js';
+import { findVma, type Mm, VM, type Vma } from './mm_types.js';
+import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
-import { KernelError, PAGE_SIZE } from './types.js';
+import { type Errno, KernelBug, KernelError, PAGE_SIZE } from './types.js';
 import { type ReclaimResult, reclaimPages } from './vmscan.js';
 
 /** folio_maybe_mapped_shared() (include/linux/mm.h): might another MM map this folio? */
@@ -138,4 +154,63 @@ function folioPteBatch(k: Kernel, pteRow: number, i: number, a: number, next: nu
     n++;
   }
   return n;
+}
+
+/** madvise_populate(): populate [start, end) of `mm` (both page aligned) for reading or writing. */
+export function madvisePopulate(k: Kernel, mm: Mm, start: number, end: number, write: boolean): void {
+  const flags = FOLL.TOUCH | FOLL.HWPOISON | FOLL.MADV_POPULATE | (write ? FOLL.WRITE : 0);
+  let vma: Vma | undefined;
+  for (let addr = start; addr < end; addr += PAGE_SIZE) {
+    if (!vma || addr >= vma.end) {
+      vma = findVma(mm, addr);
+      if (!vma) throw new KernelError('ENOMEM', `MADV_POPULATE: no VMA at 0x${addr.toString(16)}`);
+      if (checkVmaFlags(vma, flags))
+        throw new KernelError(
+          'EINVAL',
+          `MADV_POPULATE: the VMA at 0x${addr.toString(16)} may not be populated so`,
+        );
+    }
+    const err = populatePage(k, vma, addr, write);
+    if (err) throw new KernelError(err, `MADV_POPULATE stopped at 0x${addr.toString(16)}`);
+  }
+}
+
+/**
+ * One page of __get_user_pages(): follow_page_mask() — a present entry satisfies a read, a
+ * writable one a write (no FOLL_FORCE) — else faultin_page() and follow again.
+ */
+function populatePage(k: Kernel, vma: Vma, addr: number, write: boolean): Errno | null {
+  const pd = k.ptdesc;
+  for (let tries = 0; tries < 3; tries++) {
+    const slot = pd.leafSlot(vma.mm.pgd, addr);
+    const e = slot >= 0 ? pd.entries[slot] : 0;
+    const bits = entryBits(e);
+    if (e !== 0 && bits & PTE.PRESENT && (!write || bits & PTE.WRITE)) {
+      touch(k, vma, addr, slot, write);
+      return null;
+    }
+    const poisoned = e !== 0 && e === hwpoisonEntry(k);
+    const r = handleMmFault(k, vma, addr, write ? FAULT.WRITE : 0);
+    if (r === 'oom') return 'ENOMEM';
+    if (r !== 'ok') return poisoned ? 'EHWPOISON' : 'EFAULT';
+  }
+  throw new KernelBug(`MADV_POPULATE at 0x${addr.toString(16)} made no progress after faulting`, {
+    rule: '__get_user_pages: retry loop',
+  });
+}
+
+/**
+ * FOLL_TOUCH on what was found: a PMD leaf is made young (and dirty for a write, touch_pmd); a
+ * write through a clean PTE marks its folio dirty (follow_page_pte), as a store would have.
+ */
+function touch(k: Kernel, vma: Vma, addr: number, slot: number, write: boolean): void {
+  const pd = k.ptdesc;
+  const e = pd.entries[slot];
+  if (pd.leafLevel === PT_LEVEL.PMD) {
+    pd.entries[slot] = withBits(e, write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG, 0);
+    return;
+  }
+  if (!write || entryBits(e) & PTE.DIRTY) return;
+  const row = vmNormalPage(k, vma, addr, e);
+  if (row >= 0 && !k.pa.isZeroPfn(k.folios.pfn[row])) folioMarkDirty(k, row);
 }

@@ -66,6 +66,8 @@ export const MADV = {
   WIPEONFORK: 18,
   KEEPONFORK: 19,
   PAGEOUT: 21,
+  POPULATE_READ: 22,
+  POPULATE_WRITE: 23,
 } as const;
 
 /** Per-mm rss counter indices (enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }). */

@@ -4,8 +4,9 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts, PAGEOUT to madvise.ts).
- * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, mremap, ASLR (the layout
+ * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts,
+ * PAGEOUT and POPULATE_READ/WRITE to madvise.ts). mremap() is mremap.ts.
+ * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
 import type { File } from './filemap.js';
@@ -13,7 +14,7 @@ import { splitHugePmdAddress } from './huge_memory.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
-import { madvisePageout } from './madvise.js';
+import { madvisePageout, madvisePopulate } from './madvise.js';
 import { MT } from './memdesc.js';
 import { freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
@@ -55,27 +56,31 @@ function vmFlagsFor(prot: number, flags: number): number {
   return vm;
 }
 
-/** get_unmapped_area(): the highest gap below mmap_base that fits, PMD-aligned for large anon maps. */
-function unmappedArea(mm: Mm, length: number, align: number): number {
+/**
+ * get_unmapped_area(): the highest gap below mmap_base that fits, its start `off` past a multiple
+ * of `align` (PMD-aligned for large anon maps; mremap aligns relative to the pgoff, as
+ * __thp_get_unmapped_area does).
+ */
+export function unmappedArea(mm: Mm, length: number, align: number, off = 0): number {
   let top = MMAP_BASE;
   for (let i = mm.vmas.length - 1; i >= -1; i--) {
     const v = i >= 0 ? mm.vmas[i] : undefined;
     const floor = v ? v.end : MMAP_MIN_ADDR;
     if (v && v.start >= top) continue;
-    const start = Math.floor((top - length) / align) * align;
+    const start = Math.floor((top - length - off) / align) * align + off;
     if (start >= floor) return start;
     if (v) top = Math.min(top, v.start);
   }
   throw new KernelError('ENOMEM', `no room for ${length} bytes below mmap_base`);
 }
 
-function insertVma(mm: Mm, vma: Vma): void {
+export function insertVma(mm: Mm, vma: Vma): void {
   let i = 0;
   while (i < mm.vmas.length && mm.vmas[i].start < vma.start) i++;
   mm.vmas.splice(i, 0, vma);
 }
 
-function linkVma(vma: Vma): void {
+export function linkVma(vma: Vma): void {
   vma.file?.mmap.add(vma);
   vma.anonVma?.vmas.add(vma);
 }
@@ -323,7 +328,10 @@ function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {
   return (entryBits(pte) & PTE.DIRTY) !== 0 || !!vma.file?.shmem;
 }
 
-/** madvise(). Unmapped parts of the range give ENOMEM after the mapped parts are handled. */
+/**
+ * madvise(). Unmapped parts of the range give ENOMEM after the mapped parts are handled, except
+ * for MADV_POPULATE_READ/WRITE, which stop at the first hole (madvise.ts).
+ */
 export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, advice: number): void {
   if (!pageAligned(addr))
     throw new KernelError('EINVAL', `madvise address 0x${addr.toString(16)} is not page aligned`);
@@ -332,6 +340,10 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
   const end = addr + Math.ceil(len / PAGE_SIZE) * PAGE_SIZE;
   if (len === 0) return;
   const mm = proc.mm;
+  if (advice === MADV.POPULATE_READ || advice === MADV.POPULATE_WRITE) {
+    madvisePopulate(k, mm, addr, end, advice === MADV.POPULATE_WRITE);
+    return;
+  }
   const holes = !fullyMapped(mm, addr, end);
   const vmas = mm.vmas.filter((v) => v.start < end && v.end > addr);
   if (advice === MADV.DONTNEED) {

@@ -18,6 +18,8 @@
  *   spawn S | fork S C | exit S | file ID LEN BYTE|- memfd|disk | trunc ID LEN | fsync ID | quit
  *   mmap S NAME LEN PROT FLAGS [FILEID OFF]   FLAGS: private|shared[,populate]
  *   munmap|mprotect|madvise S NAME OFF LEN [PROT|ADVICE]
+ *   mremap S NAME OFF OLDLEN NEWLEN FLAGS NEWNAME NEWOFF ASNAME   FLAGS: maymove,fixed,dontunmap or -;
+ *                                    NEWNAME -: no new_addr; ASNAME -: the result gets no region name
  *   read S NAME OFF LEN | write S NAME OFF HEXDATA | fill S NAME OFF LEN BYTE
  *   pin S LABEL NAME OFF PAGES | unpin S LABEL      (io_uring fixed buffers: FOLL_WRITE|PIN|LONGTERM)
  *   get S LABEL NAME OFF PAGES | put S LABEL        (vmsplice into a pipe: FOLL_GET)
@@ -50,6 +52,14 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
 
 #define MAXSLOT 16
 #define MAXREGION 32
@@ -115,6 +125,7 @@ static int advice_of(const char *s)
 		{"dontfork", MADV_DONTFORK}, {"dofork", MADV_DOFORK}, {"wipeonfork", MADV_WIPEONFORK},
 		{"keeponfork", MADV_KEEPONFORK}, {"normal", MADV_NORMAL}, {"mergeable", MADV_MERGEABLE},
 		{"unmergeable", MADV_UNMERGEABLE}, {"pageout", MADV_PAGEOUT},
+		{"populate_read", MADV_POPULATE_READ}, {"populate_write", MADV_POPULATE_WRITE},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) if (!strcmp(s, t[i].n)) return t[i].v;
 	return -1;
@@ -496,6 +507,34 @@ static void w_odirect(char **a)
 	reply("ok");
 }
 
+static int mremap_flags_of(const char *s)
+{
+	int f = 0;
+	if (strstr(s, "maymove")) f |= MREMAP_MAYMOVE;
+	if (strstr(s, "fixed")) f |= MREMAP_FIXED;
+	if (strstr(s, "dontunmap")) f |= MREMAP_DONTUNMAP;
+	return f;
+}
+
+/* mremap S NAME OFF OLDLEN NEWLEN FLAGS NEWNAME NEWOFF ASNAME: the result becomes region ASNAME. */
+static void w_mremap(char **a, int n)
+{
+	if (n < 10) return reply("err mremap EINVAL");
+	char *p = waddr(a[2], a[3]), *to = NULL;
+	if (!p) return;
+	if (strcmp(a[7], "-") && !(to = waddr(a[7], a[8]))) return;
+	size_t newlen = strtoul(a[5], NULL, 16);
+	void *r = mremap(p, strtoul(a[4], NULL, 16), newlen, mremap_flags_of(a[6]), to);
+	if (r == MAP_FAILED) return reply_err("mremap");
+	if (strcmp(a[9], "-") && wnreg < MAXREGION) {
+		struct region *g = &wreg[wnreg++];
+		snprintf(g->name, sizeof g->name, "%s", a[9]);
+		g->addr = (uintptr_t)r;
+		g->len = newlen;
+	}
+	reply("ok %lx", (unsigned long)r);
+}
+
 static void w_range(char **a, int what)
 {
 	char *p = waddr(a[2], a[3]);
@@ -579,6 +618,7 @@ static void worker_loop(int slot)
 		else if (!strcmp(c, "munmap")) w_range(a, 0);
 		else if (!strcmp(c, "mprotect")) w_range(a, 1);
 		else if (!strcmp(c, "madvise")) w_range(a, 2);
+		else if (!strcmp(c, "mremap")) w_mremap(a, n);
 		else if (!strcmp(c, "read")) w_access(a, 0);
 		else if (!strcmp(c, "write")) w_access(a, 1);
 		else if (!strcmp(c, "fill")) w_access(a, 2);
@@ -877,6 +917,11 @@ static void controller_cmd(char *line)
 			snprintf(r->name, sizeof r->name, "%s", a[2]);
 			r->addr = strtoul(out + 3, NULL, 16);
 			r->len = strtoul(a[3], NULL, 16);
+		} else if (!strcmp(c, "mremap") && n >= 10 && strcmp(a[9], "-") && slots[s].nreg < MAXREGION) {
+			struct region *r = &slots[s].reg[slots[s].nreg++];
+			snprintf(r->name, sizeof r->name, "%s", a[9]);
+			r->addr = strtoul(out + 3, NULL, 16);
+			r->len = strtoul(a[5], NULL, 16);
 		}
 	}
 }

@@ -176,6 +176,14 @@ const HANDLERS: Record<string, Handler> = {
     ),
   madvise: (p, a) =>
     cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${String(a.advice)}`),
+  mremap: (p, a) => {
+    const flags = (a.flags as string[]).length ? (a.flags as string[]).join(',') : '-';
+    const to = a.new_addr === undefined ? '- 0' : p.addr(a.new_addr).text;
+    const c = `mremap ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.old_len))} ${x(Number(a.new_len))} ${flags} ${to} ${a.as === undefined ? '-' : String(a.as)}`;
+    // The result is observed as a region of its own (the kernel chooses where it goes).
+    if (a.as !== undefined) p.mapped(String(a.proc), String(a.as), Number(a.new_len));
+    return cmds(c);
+  },
   pageout: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} pageout`),
   read: (p, a) => {
     const { region, offset, text } = p.addr(a.addr);

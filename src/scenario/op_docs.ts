@@ -48,7 +48,14 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
   'mmap.addr': 'the address to map at (a hint, or exact with fixed)',
   'mmap.offset': 'byte offset into the file or device',
   'madvise.advice':
-    'MADV_* advice: dontneed, hugepage, dontfork, mergeable, ... (MADV_DONTNEED spelling too)',
+    'MADV_* advice: dontneed, hugepage, dontfork, mergeable, populate_write, ... (MADV_DONTNEED spelling too)',
+  'mremap.addr': 'the start of the range to remap (page aligned)',
+  'mremap.old_len': 'bytes of the range now (a shrink may reach past its VMA)',
+  'mremap.new_len': 'bytes it is to have',
+  'mremap.flags':
+    'MREMAP_* flags: maymove, fixed, dontunmap (MREMAP_MAYMOVE spelling too); none: in place only',
+  'mremap.new_addr': 'where to move to with fixed (what is there is unmapped first); a hint with dontunmap',
+  'mremap.as': 'label the address the range has afterwards, as a region',
   'folio_alloc.kind': 'anon or file folio',
   'kmem_cache_create.name': 'the cache name, which becomes its label',
   'kmem_cache_create.reclaimable': 'SLAB_RECLAIM_ACCOUNT: its slabs count as reclaimable',

@@ -28,6 +28,7 @@ import { makeExpectOp } from './ops/expect.js';
 import { FILE_OPS } from './ops/file.js';
 import { GUP_OPS } from './ops/gup.js';
 import { KSM_OPS } from './ops/ksm.js';
+import { MREMAP_OPS } from './ops/mremap.js';
 import { ODIRECT_OPS } from './ops/odirect.js';
 import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
 import { PGTABLE_OPS } from './ops/pgtable.js';
@@ -64,6 +65,7 @@ export const OPS: readonly Op[] = [
   ...SLAB_OPS,
   ...PGTABLE_OPS,
   ...VM_OPS,
+  ...MREMAP_OPS,
   ...KSM_OPS,
   ...FILE_OPS,
   ...GUP_OPS,

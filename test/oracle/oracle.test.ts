@@ -82,4 +82,26 @@ describe('what the oracle can run', () => {
       ['madvise 0 b 0 2000 unmergeable'],
     ]);
   });
+
+  it('turns mremap into a probe command that names the result, observed as a region of its own', () => {
+    const p = plan(
+      'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: mmap, proc: p, name: b, size: 8K, prot: rw, flags: [private, anonymous] }\n  - { op: mmap, proc: p, name: d, size: 16K, prot: none, flags: [private, anonymous] }\n  - { op: mremap, proc: p, addr: b+4K, old_len: 4K, new_len: 4K, flags: [maymove, fixed], new_addr: d+8K }\n  - { op: mremap, proc: p, addr: b, old_len: 4K, new_len: 12K, flags: [MREMAP_MAYMOVE], as: big }\n  - { op: mremap, proc: p, addr: big, old_len: 12K, new_len: 4K }\n  - { op: madvise, proc: p, addr: big, len: 4K, advice: populate_write }\n',
+    )();
+    expect(p.steps.slice(3).map((s) => s.commands)).toEqual([
+      ['mremap 0 b 1000 1000 1000 maymove,fixed d 2000 -'],
+      ['mremap 0 b 0 1000 3000 maymove - 0 big'],
+      ['mremap 0 big 0 3000 1000 - - 0 -'],
+      ['madvise 0 big 0 1000 populate_write'],
+    ]);
+    expect(p.steps[4].observe.map((o) => `${o.proc}/${o.region}/${o.pages}`)).toEqual([
+      'p/b/2',
+      'p/d/4',
+      'p/big/3',
+    ]);
+    expect(
+      plan(
+        'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: mmap, proc: p, name: b, size: 4K, prot: rw, flags: [private, anonymous] }\n  - { op: mremap, proc: p, addr: b, old_len: 4K, new_len: 4K, flags: [maymove, fixed], new_addr: 0x100000 }\n',
+      ),
+    ).toThrow(/region\+offset/);
+  });
 });

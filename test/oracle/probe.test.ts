@@ -25,4 +25,17 @@ describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the native probe'), () => 
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
+
+  it('mremaps: the page moves with its frame, the result is a region the controller observes', () => {
+    const out = probe(
+      'spawn 0\nmmap 0 a 2000 rw private\nfill 0 a 0 1 5a\nmremap 0 a 0 1000 3000 maymove - 0 big\nread 0 big 0 1\nobs 0 big\nmremap 0 big 1 1000 1000 - - 0 -\nmadvise 0 big 1000 1000 populate_read\nquit\n',
+    );
+    expect(out[4]).toMatch(/^ok [0-9a-f]+$/);
+    expect(out[5]).toBe('ok 5a');
+    expect(out[6]).toMatch(/^p 0 1 5a 1 [0-9a-f]+ 1 anon,anonexcl$/);
+    expect(out[7]).toBe('p 1 0 - 0 0 0 -');
+    expect(out[9]).toBe('end');
+    expect(out[10]).toBe('err mremap EINVAL');
+    expect(out[11]).toBe('ok');
+  });
 });

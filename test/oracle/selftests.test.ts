@@ -28,7 +28,8 @@ describe('the ported selftests', () => {
 
 describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the ported selftests against the live kernel'), () => {
   it.each(files)('%s agrees with the kernel on every page after every step', (name) => {
-    const r = runOracle(loadScenario(join(DIR, name)), { lockWaitMs: 600_000 }); // other clones' runs wait their turn
+    // Other oracle runs on this host (another checkout's tests) hold the lock for a while: wait.
+    const r = runOracle(loadScenario(join(DIR, name)), { lockWaitMs: 600_000 });
     expect(disagreements(r)).toEqual([]);
     expect(r.exitCode).toBe(0);
     expect(r.counts.agree).toBeGreaterThan(0);

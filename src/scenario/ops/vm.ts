@@ -129,7 +129,7 @@ export const mprotectOp = defineOp({
 
 export const madviseOp = defineOp({
   name: 'madvise',
-  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK',
+  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE',
   fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
