@@ -7,6 +7,7 @@
 import { type CheckLevel, checkInvariants } from '../check/invariants.js';
 import type { Census, LayoutAccounting } from '../designs/layout.js';
 import type { Kernel } from '../mm/kernel.js';
+import { ksmScan } from '../mm/ksm.js';
 import type { MfOutcome } from '../mm/memory-failure.js';
 import { NULL_HANDLE } from '../mm/pool.js';
 import { memRead, memWrite } from '../mm/proc_mem.js';
@@ -253,6 +254,19 @@ export class MachineBase {
     this.physRange(pfn, offset, data instanceof Uint8Array ? data.length : data.len);
     if (data instanceof Uint8Array) this.k.frames.write(pfn, offset, data);
     else this.k.frames.fillRange(pfn, offset, data.len, data.byte);
+  }
+
+  // ---------------------------------------------------------------- ksmd and /sys/kernel/mm/ksm (ksm.ts)
+
+  /** ksmd runs one full pass (to convergence): identical pages of VM_MERGEABLE VMAs merge. Returns the pages merged. */
+  ksmScan(): number {
+    return this.after(ksmScan(this.k));
+  }
+
+  /** /sys/kernel/mm/ksm: KSM pages in use, the mappings beyond the first sharing them, passes run. */
+  ksmStats(): { pagesShared: number; pagesSharing: number; fullScans: number } {
+    const s = this.k.ksm;
+    return { pagesShared: s.pagesShared, pagesSharing: s.pagesSharing, fullScans: s.fullScans };
   }
 
   // ---------------------------------------------------------------- /proc/PID/mem (proc_mem.ts)

@@ -10,7 +10,6 @@
  */
 import { doExit, doFork, spawn } from '../mm/fork.js';
 import { FOLL, gupCall, putUserPages, unpinUserPages } from '../mm/gup.js';
-import { ksmScan } from '../mm/ksm.js';
 import type { MemmapMode } from '../mm/memremap.js';
 import { MADV, MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';
@@ -335,19 +334,6 @@ export class Machine extends MachineBase {
   /** What an ordinary pfn_to_page() sees for a device pfn. */
   devicePage(pfn: number): T.DevicePageInfo {
     return devicePage(this.k, V.pfn('pfn', pfn));
-  }
-
-  // ---------------------------------------------------------------- KSM (ksm.ts)
-
-  /** ksmd runs one full pass (to convergence): identical pages of VM_MERGEABLE VMAs merge. Returns the pages merged. */
-  ksmScan(): number {
-    return this.after(ksmScan(this.k));
-  }
-
-  /** /sys/kernel/mm/ksm: KSM pages in use, the mappings beyond the first sharing them, passes run. */
-  ksmStats(): { pagesShared: number; pagesSharing: number; fullScans: number } {
-    const s = this.k.ksm;
-    return { pagesShared: s.pagesShared, pagesSharing: s.pagesSharing, fullScans: s.fullScans };
   }
 }
 
