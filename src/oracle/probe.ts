@@ -55,6 +55,11 @@ export function oracleUnavailableReason(kpageflags = '/proc/kpageflags'): string
  */
 const CFLAGS = ['-O2', '-Wall', '-Wl,-z,now'];
 
+/** The compiled probe's file name in the cache: one per source text and compiler flags. */
+export function probeFileName(source: Buffer): string {
+  return `probe-${createHash('sha256').update(source).update(CFLAGS.join(' ')).digest('hex').slice(0, 16)}`;
+}
+
 /** The probe's path, compiled on first use; OracleUnavailable when there is no source or compiler. */
 export function probeBinary(): string {
   let src: Buffer;
@@ -66,10 +71,7 @@ export function probeBinary(): string {
     );
   }
   const dir = join(process.env.PAGELAB_CACHE ?? join(tmpdir(), 'pagelab-oracle'));
-  const exe = join(
-    dir,
-    `probe-${createHash('sha256').update(src).update(CFLAGS.join(' ')).digest('hex').slice(0, 16)}`,
-  );
+  const exe = join(dir, probeFileName(src));
   if (existsSync(exe)) return exe;
   try {
     mkdirSync(dir, { recursive: true });

@@ -5,12 +5,12 @@
  * process killed by SIGTERM while the device is set up, and a refusal because zram0 is busy.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runOracle } from '../../src/oracle/oracle.js';
+import { probeFileName } from '../../src/oracle/probe.js';
 import { activeSwaps, zramDisksize } from '../../src/oracle/zram.js';
 import { parseScenario, type Scenario } from '../../src/scenario/parse.js';
 import { liveTitle, UNAVAILABLE } from './helpers.js';
@@ -63,7 +63,7 @@ describe.skipIf(!canZram)(liveTitle("the oracle's swap leaves the host's swap as
     try {
       // A probe that looks at the host's swap, then dies: the run fails after the setup.
       const src = readFileSync('src/oracle/probe.c');
-      const exe = join(dir, `probe-${createHash('sha256').update(src).digest('hex').slice(0, 16)}`);
+      const exe = join(dir, probeFileName(src));
       writeFileSync(exe, `#!/bin/sh\ncat /proc/swaps > ${dir}/seen\nexit 3\n`);
       chmodSync(exe, 0o755);
       process.env.PAGELAB_CACHE = dir;

@@ -69,8 +69,8 @@ describe('mremap op', () => {
         ]),
       ),
     ).toEqual([
-      "t.yaml:5:61 steps[1].new_len: bad size 'x': expected a number with an optional K, M, G, T or P suffix",
-      't.yaml:5:72 steps[1].flags[0]: expected mremap flags from maymove, fixed, dontunmap (or MREMAP_MAYMOVE, ...)',
+      "t.yaml:5:61 step 2: new_len: bad size 'x': expected a number with an optional K, M, G, T or P suffix",
+      't.yaml:5:72 step 2: flags[0]: expected mremap flags from maymove, fixed, dontunmap (or MREMAP_MAYMOVE, ...)',
     ]);
     expect(
       errorsOf(
@@ -81,10 +81,10 @@ describe('mremap op', () => {
         ]),
       ),
     ).toEqual([
-      "t.yaml:5:25 steps[1].proc: unknown label 'q' (define it with as: on an earlier step)",
-      "t.yaml:5:34 steps[1].addr: unknown label 'buf' (define it with as: on an earlier step)",
-      "t.yaml:5:75 steps[1].new_addr: unknown label 'nowhere' (define it with as: on an earlier step)",
-      't.yaml:6:73 steps[2].as: a step that expects an error binds no label',
+      "t.yaml:5:25 step 2: proc: unknown label 'q' (define it with as: on an earlier step)",
+      "t.yaml:5:34 step 2: addr: unknown label 'buf' (define it with as: on an earlier step)",
+      "t.yaml:5:75 step 2: new_addr: unknown label 'nowhere' (define it with as: on an earlier step)",
+      't.yaml:6:73 step 3: as: a step that expects an error binds no label',
     ]);
   });
 });
