@@ -3,33 +3,19 @@
  * with FOLL_FORCE, so a read-only private mapping is written through a COW copy and PROT_NONE
  * memory can be read. mkdirty.c's ptrace cases are built from these.
  */
-import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
-import { byteValue, hex, hexData, labelName, size } from '../fields.js';
+import { hex, labelName, size } from '../fields.js';
 import { defineOp } from '../step.js';
-import { checkBytes, hexBytes, valueExpect } from './vm.js';
+import { analyseStore, checkBytes, storeData, storeFields, valueExpect } from './vm.js';
 
 export const memWriteOp = defineOp({
   name: 'mem_write',
   doc: 'write to /proc/PID/mem (ptrace POKE): FOLL_FORCE COWs read-only private memory and writes the copy',
-  fields: {
-    proc: labelName(),
-    addr: addr(),
-    len: size().optional(),
-    byte: byteValue().optional(),
-    data: hexData().optional(),
-  },
-  analyse: (a, ctx) => {
-    ctx.use(a.proc, ['process'], ['proc']);
-    analyseAddr(a.addr, ['addr'], ctx);
-    if ((a.byte === undefined) === (a.data === undefined))
-      ctx.error([], 'give exactly one of byte (a fill) and data (hex bytes)');
-    if (a.data !== undefined && a.len !== undefined) ctx.error(['len'], 'data gives its own length');
-  },
+  fields: storeFields,
+  analyse: analyseStore,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);
-    const data = a.data !== undefined ? hexBytes(a.data) : { byte: a.byte!, len: a.len ?? PAGE_SIZE };
-    const done = ctx.m.memWrite(ctx.labels.num(a.proc), at, data);
+    const done = ctx.m.memWrite(ctx.labels.num(a.proc), at, storeData(a));
     return { summary: `${a.proc} ${addrText(a.addr, at)}: ${done} byte(s) written` };
   },
 });

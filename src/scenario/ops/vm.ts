@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { MADV_NAMES, MAP_NAMES, PROT_NAMES } from '../../machine/uapi.js';
 import { PAGE_SIZE } from '../../mm/types.js';
+import type { UserData } from '../../mm/uaccess.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { byteValue, hex, hexData, kernelName, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type Failure, type RunContext, type StaticContext } from '../step.js';
@@ -235,26 +236,37 @@ export const readOp = defineOp({
   },
 });
 
+/** What a store writes: `len` copies of `byte` (a page by default), or exact `data`. */
+export const storeFields = {
+  proc: labelName(),
+  addr: addr(),
+  len: size().optional(),
+  byte: byteValue().optional(),
+  data: hexData().optional(),
+};
+
+type Store = { proc: string; addr: string | number; len?: number; byte?: number; data?: string };
+
+/** A store's fields make sense: one of byte and data, and no len with data. */
+export function analyseStore(a: Store, ctx: StaticContext): void {
+  analyseRange(a, ctx);
+  if ((a.byte === undefined) === (a.data === undefined))
+    ctx.error([], 'give exactly one of byte (a fill) and data (hex bytes)');
+  if (a.data !== undefined && a.len !== undefined) ctx.error(['len'], 'data gives its own length');
+}
+
+/** The bytes a store writes, as the Machine takes them. */
+export const storeData = (a: Store): UserData =>
+  a.data !== undefined ? hexBytes(a.data) : { byte: a.byte!, len: a.len ?? PAGE_SIZE };
+
 export const writeOp = defineOp({
   name: 'write',
   doc: 'the process stores bytes: a write fault allocates, COW-copies or reuses as do_wp_page decides',
-  fields: {
-    proc: labelName(),
-    addr: addr(),
-    len: size().optional(),
-    byte: byteValue().optional(),
-    data: hexData().optional(),
-    expect: valueExpect.pick({ signal: true }).optional(),
-  },
-  analyse: (a, ctx) => {
-    analyseRange(a, ctx);
-    if ((a.byte === undefined) === (a.data === undefined))
-      ctx.error([], 'give exactly one of byte (a fill) and data (hex bytes)');
-    if (a.data !== undefined && a.len !== undefined) ctx.error(['len'], 'data gives its own length');
-  },
+  fields: { ...storeFields, expect: valueExpect.pick({ signal: true }).optional() },
+  analyse: analyseStore,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);
-    const data = a.data !== undefined ? hexBytes(a.data) : { byte: a.byte!, len: a.len ?? PAGE_SIZE };
+    const data = storeData(a);
     const r = ctx.m.write(pid(ctx, a.proc), at, data);
     const s = signalOutcome(r, a.expect, 'the write');
     const len = data instanceof Uint8Array ? data.length : data.len;
