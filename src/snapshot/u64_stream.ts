@@ -8,10 +8,10 @@
  * doubling from a size hint, so a 1 TiB machine (2^28 PFNs) costs 2 GiB of typed arrays and no
  * JavaScript object per PFN.
  */
-import os from 'node:os';
 import { SnapshotError } from './errors.js';
 
-if (os.endianness() !== 'LE')
+// Words are read in the host's order (no node:os, so the browser's worker streams with it too).
+if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1)
   throw new Error('src/snapshot reads little-endian captures on a little-endian host');
 
 /** The decoded entries: word i is `hi[i] * 2^32 + lo[i]` (`hi` is empty in saturate mode). */

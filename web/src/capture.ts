@@ -18,6 +18,7 @@ import {
 import { formatPageTypes, pageTypes } from '../../src/snapshot/page_types.js';
 import { type Price, priceMemdesc } from '../../src/snapshot/price.js';
 import type { Snapshot } from '../../src/snapshot/read.js';
+import { U64Collector } from '../../src/snapshot/u64_stream.js';
 
 export type CaptureFormat = Snapshot['source']['format'];
 
@@ -27,84 +28,6 @@ export function captureFormat(head: Uint8Array): CaptureFormat {
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)
     return 'zstd';
   return 'raw';
-}
-
-// The aligned fast path reads words in the host's order; captures are little-endian.
-if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1)
-  throw new Error('pagelab reads captures on a little-endian host');
-
-/** Little-endian u64 entries into lo/hi columns, a chunk at a time; an entry may span chunks. */
-export class U64Columns {
-  lo: Uint32Array;
-  hi: Uint32Array;
-  length = 0;
-  private readonly carry = new Uint8Array(8);
-  private carryLen = 0;
-
-  constructor(hint: number) {
-    const cap = Math.max(1 << 16, hint);
-    this.lo = new Uint32Array(cap);
-    this.hi = new Uint32Array(cap);
-  }
-
-  private room(n: number): void {
-    if (this.length + n <= this.lo.length) return;
-    let cap = this.lo.length * 2;
-    while (cap < this.length + n) cap *= 2;
-    const lo = new Uint32Array(cap);
-    const hi = new Uint32Array(cap);
-    lo.set(this.lo.subarray(0, this.length));
-    hi.set(this.hi.subarray(0, this.length));
-    this.lo = lo;
-    this.hi = hi;
-  }
-
-  push(chunk: Uint8Array): void {
-    let off = 0;
-    if (this.carryLen > 0) {
-      const take = Math.min(8 - this.carryLen, chunk.length);
-      this.carry.set(chunk.subarray(0, take), this.carryLen);
-      this.carryLen += take;
-      off = take;
-      if (this.carryLen < 8) return;
-      this.words(this.carry, 0, 1);
-      this.carryLen = 0;
-    }
-    const whole = (chunk.length - off) >>> 3;
-    this.words(chunk, off, whole);
-    off += whole * 8;
-    if (off < chunk.length) {
-      this.carry.set(chunk.subarray(off));
-      this.carryLen = chunk.length - off;
-    }
-  }
-
-  private words(bytes: Uint8Array, off: number, n: number): void {
-    this.room(n);
-    const { lo, hi } = this;
-    let j = this.length;
-    const at = bytes.byteOffset + off;
-    if (at % 4 === 0) {
-      // Aligned (the usual case): read the words directly, little-endian like the host.
-      const w = new Uint32Array(bytes.buffer, at, n * 2);
-      for (let i = 0; i < n; i++, j++) {
-        lo[j] = w[2 * i];
-        hi[j] = w[2 * i + 1];
-      }
-    } else {
-      const v = new DataView(bytes.buffer, at, n * 8);
-      for (let i = 0; i < n; i++, j++) {
-        lo[j] = v.getUint32(i * 8, true);
-        hi[j] = v.getUint32(i * 8 + 4, true);
-      }
-    }
-    this.length = j;
-  }
-
-  /** The trailing bytes that did not make a whole entry (a truncated file), if any. */
-  get leftover(): number {
-    return this.carryLen;
-  }
 }
 
 /** Stream `file` through its decoder into `sink`. */
@@ -169,21 +92,19 @@ export async function readCapture(file: File, iomem?: string): Promise<Capture> 
   let hint = format === 'raw' ? file.size / 8 : 0;
   if (format === 'gzip' && file.size >= 18)
     hint = new DataView(await file.slice(file.size - 4).arrayBuffer()).getUint32(0, true) / 8;
-  const cols = new U64Columns(Math.ceil(hint));
+  // The CLI's own collector: the carry across chunk boundaries and the partial-entry refusal.
+  const collector = new U64Collector(Math.ceil(hint));
   try {
-    await decode(file, format, (c) => cols.push(c));
+    await decode(file, format, (c) => collector.push(c));
   } catch (e) {
     throw new Error(`${file.name}: corrupt or truncated ${format} data (${(e as Error).message})`);
   }
-  if (cols.leftover !== 0)
-    throw new Error(
-      `${file.name}: ${cols.length} whole entries and ${cols.leftover} bytes more: a kpageflags capture holds 8 bytes a PFN`,
-    );
+  const cols = collector.finish(file.name);
   if (cols.length === 0) throw new Error(`${file.name}: empty: no PFNs`);
   const snapshot: Snapshot = {
     nrPfns: cols.length,
-    flagsLo: cols.lo.subarray(0, cols.length),
-    flagsHi: cols.hi.subarray(0, cols.length),
+    flagsLo: cols.lo,
+    flagsHi: cols.hi,
     mapcount: null,
     mapcountSaturated: 0,
     source: { flags: file.name, count: null, format },
