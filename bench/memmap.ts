@@ -7,6 +7,7 @@
  * of a populated section is measured two ways: from Machine.hostBytes() and, independently, from
  * the runtime's arrayBuffers counter minus what the descriptor pools and allocator grew by.
  */
+import type { FolioId } from '../src/machine/ids.js';
 import { PAGES_PER_SECTION } from '../src/mm/types.js';
 import {
   benchMachine,
@@ -74,7 +75,7 @@ function measure(fill: Fill): FillResult {
     totalPerAllocatedPage: (memmapDelta + descDelta) / pagesAllocated,
   };
   // Give everything back (and keep the handles alive until here).
-  for (let i = 0; i < fill.count; i++) m.folioPut(handles[i]);
+  for (let i = 0; i < fill.count; i++) m.folioPut(handles[i] as FolioId);
   if (m.sections().populated !== s0) throw new Error('memmap bench: sections stayed populated after freeing');
   return result;
 }

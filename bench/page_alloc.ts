@@ -10,8 +10,10 @@
  * extreme: an empty machine, where every pair splits a 4 MiB block ten times, merges it back and
  * populates and drops a section memmap.
  */
+
 import { Bench } from 'tinybench';
 import type { Machine } from '../src/index.js';
+import type { FolioId } from '../src/machine/ids.js';
 import type { VmEvent } from '../src/mm/vmstat.js';
 import {
   benchMachine,
@@ -42,8 +44,8 @@ function warmMachine(contents = false): Machine {
   const m = benchMachine(MEMORY, contents);
   const rnd = prng(0x5eed);
   const pages: number[] = [];
-  const folios: number[] = [];
-  const thps: number[] = [];
+  const folios: FolioId[] = [];
+  const thps: FolioId[] = [];
   const n = QUICK ? 16_384 : 65_536;
   for (let i = 0; i < n; i++) {
     pages.push(m.allocPages(0));
@@ -117,7 +119,7 @@ function cases(warm: Machine, cold: Machine, withContents: Machine): Case[] {
       machine: m,
       fn: () => {
         for (let i = 0; i < BATCH; i++) handles[i] = m.folioAlloc(0);
-        for (let i = 0; i < BATCH; i++) m.folioPut(handles[i]);
+        for (let i = 0; i < BATCH; i++) m.folioPut(handles[i] as FolioId);
       },
     },
     {

@@ -21,7 +21,7 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './machine/config.js';
-export { type FolioId, formatId, type PinHandle, type PtdescId } from './machine/ids.js';
+export { type FolioId, formatId, type PagemapId, type PinHandle, type PtdescId } from './machine/ids.js';
 export { Machine } from './machine/machine.js';
 export {
   canonical,

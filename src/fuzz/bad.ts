@@ -3,6 +3,7 @@
  * length, address, byte, order, handle or pfn may take. The answer must be an InputError or a
  * KernelError, never a crash and never a success (for NaN, negative or fractional values).
  */
+import type { FolioId, PinHandle } from '../machine/ids.js';
 import type { Machine } from '../machine/machine.js';
 import type { BadCall, FuzzOp } from './ops.js';
 import { PAGE } from './reference.js';
@@ -16,7 +17,7 @@ export function badCall(
   m: Machine,
   call: BadCall,
   v: number,
-  at: { pid: number; va: number; id: number; file: string },
+  at: { pid: number; va: number; id: PinHandle; file: string },
 ): { text: string; run: () => void } {
   const { pid, va, id, file } = at;
   const t = num(v);
@@ -42,8 +43,8 @@ export function badCall(
     'touch.len': [`touch(${pid}, ${va}, ${t})`, () => m.touch(pid, va, v)],
     'pin.nrPages': [`pinUserPages(${pid}, ${va}, ${t})`, () => m.pinUserPages(pid, va, v)],
     'get.addr': [`getUserPages(${pid}, ${t}, 1)`, () => m.getUserPages(pid, v, 1)],
-    'unpin.id': [`unpinUserPages(${t})`, () => m.unpinUserPages(v)],
-    'put.id': [`putUserPages(${t})`, () => m.putUserPages(v)],
+    'unpin.id': [`unpinUserPages(${t})`, () => m.unpinUserPages(v as PinHandle)],
+    'put.id': [`putUserPages(${t})`, () => m.putUserPages(v as PinHandle)],
     'dmaRead.offset': [`dmaRead(${id}, ${t}, 1)`, () => m.dmaRead(id, v, 1)],
     'dmaRead.len': [`dmaRead(${id}, 0, ${t})`, () => m.dmaRead(id, 0, v)],
     'dmaWrite.offset': [
@@ -53,7 +54,7 @@ export function badCall(
     'fork.pid': [`fork(${t})`, () => m.fork(v)],
     'exit.pid': [`exit(${t})`, () => m.exit(v)],
     'folioAlloc.order': [`folioAlloc(${t})`, () => m.folioAlloc(v)],
-    'folioPut.handle': [`folioPut(${t})`, () => m.folioPut(v)],
+    'folioPut.handle': [`folioPut(${t})`, () => m.folioPut(v as FolioId)],
     'kmalloc.size': [`kmalloc(${t})`, () => m.kmalloc(v)],
     'kfree.addr': [`kfree(${t})`, () => m.kfree(v)],
     'vmalloc.size': [`vmalloc(${t})`, () => m.vmalloc(v)],
@@ -83,7 +84,7 @@ export function prepareBad(w: World, o: Extract<FuzzOp, { op: 'bad' }>): Prepare
   const call = badCall(w.m, o.call, v, {
     pid: p?.pid ?? 1,
     va: r?.start ?? 0x10000,
-    id: h?.id ?? 1,
+    id: h?.id ?? (1 as PinHandle),
     file: o.handle ?? 'f0',
   });
   const clearlyInvalid = Number.isNaN(v) || v < 0 || !Number.isInteger(v);

@@ -3,6 +3,7 @@
  * label. `prepare()` turns an op into the scenario step it is and a call that runs it on the
  * Machine, updates the reference only once the Machine succeeded, and says what disagreed.
  */
+import type { FolioId, PinHandle } from '../machine/ids.js';
 import type { Machine } from '../machine/machine.js';
 import { Labels } from '../scenario/labels.js';
 import { deviceOp } from '../scenario/ops/driver.js';
@@ -25,7 +26,7 @@ export interface RegionState {
   kind: MapKind;
 }
 export interface HandleState {
-  id: number;
+  id: PinHandle;
   kind: 'pin' | 'get';
   pages: number;
   pfns: Float64Array;
@@ -62,7 +63,7 @@ export class World {
   readonly files = new Map<string, Backing>();
   readonly devices = new Map<string, Backing>();
   readonly handles = new Map<string, HandleState>();
-  readonly folios = new Map<string, number>();
+  readonly folios = new Map<string, FolioId>();
   readonly kobjs = new Map<string, number>();
   readonly areas = new Map<string, number>();
 

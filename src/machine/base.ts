@@ -101,12 +101,12 @@ export class MachineBase {
   }
 
   /** folio_get(). */
-  folioGet(h: number): void {
+  folioGet(h: FolioId): void {
     this.after(this.k.folios.get(V.handle('handle', h)));
   }
 
   /** folio_put(): at refcount 0 the folio goes back to the buddy allocator. */
-  folioPut(h: number): void {
+  folioPut(h: FolioId): void {
     this.after(this.k.folios.put(V.handle('handle', h)));
   }
 
@@ -118,7 +118,7 @@ export class MachineBase {
   }
 
   /** The first frame of a folio. */
-  folioPfn(h: number): number {
+  folioPfn(h: FolioId): number {
     return this.k.folios.pfn[this.k.folios.row(h)];
   }
 
@@ -158,12 +158,12 @@ export class MachineBase {
   }
 
   /** pagetable_free(). */
-  pagetableFree(h: number): void {
+  pagetableFree(h: PtdescId): void {
     this.after(this.k.ptdesc.free(h));
   }
 
   /** The frame of a page-table page (a handle from pagetableAlloc). */
-  pagetablePfn(h: number): number {
+  pagetablePfn(h: PtdescId): number {
     return this.k.ptdesc.pfn[this.k.ptdesc.row(h)];
   }
 

@@ -8,6 +8,7 @@
  * with the mmap_lock they hold; memremap_pages() (memremap.ts); vm_normal_page() (memory.ts)
  * asked from outside. The mechanisms live in src/mm; this file names things by pid and address.
  */
+
 import type { Kernel } from '../mm/kernel.js';
 import { VMALLOC_PAGE } from '../mm/memdesc.js';
 import { vmNormalPage } from '../mm/memory.js';
@@ -26,6 +27,7 @@ import { entryPfn } from '../mm/pgtable.js';
 import { formatFlags, parseSize } from '../mm/types.js';
 import { remapVmallocRangePartial } from '../mm/vmalloc.js';
 import { InputError } from './config.js';
+import type { PagemapId } from './ids.js';
 import { findProcess, findVmaOf } from './task_mmu.js';
 import type { DeviceDriver, DevicePagemapInfo, DriverContext, MmapRequest } from './types.js';
 import { parseMapFlags, parseProt } from './uapi.js';
@@ -164,7 +166,7 @@ export function pagemap(k: Kernel, id: number) {
 export function pagemapInfo(k: Kernel, id: number): DevicePagemapInfo {
   const m = pagemap(k, id);
   return {
-    id: m.id,
+    id: m.id as PagemapId,
     name: m.name,
     startPfn: m.startPfn,
     nrPages: m.nrPages,

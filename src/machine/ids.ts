@@ -16,6 +16,8 @@ export type FolioId = Branded<'FolioId'>;
 export type PtdescId = Branded<'PtdescId'>;
 /** What get_user_pages()/pin_user_pages() returned: the handle to unpin, put or DMA through. */
 export type PinHandle = Branded<'PinHandle'>;
+/** A memremap_pages() range of device memory (its dev_pagemap). */
+export type PagemapId = Branded<'PagemapId'>;
 
 /** `folio#3.1`: a pooled handle as users read it (the pool's name, row and generation). */
 export function formatId(kind: 'folio' | 'ptdesc', h: FolioId | PtdescId | number): string {

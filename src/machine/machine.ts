@@ -23,6 +23,7 @@ import type { MachineConfig } from './config.js';
 import { devicePage } from './debug.js';
 import { DriverHarness, ioRegion, memremapPages, pagemap, pagemapInfo, vmNormalPageAt } from './driver.js';
 import { dmaRead, dmaWrite, fileByName, fileContents, fileCreate, fileTruncate } from './files.js';
+import type { FolioId, PagemapId, PinHandle } from './ids.js';
 import * as taskMmu from './task_mmu.js';
 import type * as T from './types.js';
 import { parseAdvice, parseFollFlags, parseMapFlags, parseMremapFlags, parseProt } from './uapi.js';
@@ -165,22 +166,22 @@ export class Machine extends MachineBase {
   }
 
   /** unpin_user_pages() or, with `dirty`, unpin_user_pages_dirty_lock(). */
-  unpinUserPages(id: number, opts: { dirty?: boolean } = {}): void {
+  unpinUserPages(id: PinHandle, opts: { dirty?: boolean } = {}): void {
     this.after(unpinUserPages(this.k, V.handle('id', id), opts.dirty ?? false));
   }
 
   /** put_page() on every reference of a get_user_pages() result. */
-  putUserPages(id: number): void {
+  putUserPages(id: PinHandle): void {
     this.after(putUserPages(this.k, V.handle('id', id)));
   }
 
   /** A device reads `len` bytes through a GUP handle, starting `offset` bytes into it. */
-  dmaRead(id: number, offset = 0, len?: number): Uint8Array {
+  dmaRead(id: PinHandle, offset = 0, len?: number): Uint8Array {
     return dmaRead(this.k, V.handle('id', id), V.len('offset', offset), V.optional(V.len, 'len', len));
   }
 
   /** A device writes through a GUP handle (the bytes land in the pinned frames, whoever maps them now). */
-  dmaWrite(id: number, data: UserData, offset = 0): void {
+  dmaWrite(id: PinHandle, data: UserData, offset = 0): void {
     this.after(dmaWrite(this.k, V.handle('id', id), V.userData('data', data), V.len('offset', offset)));
   }
 
@@ -312,22 +313,22 @@ export class Machine extends MachineBase {
   }
 
   /** memunmap_pages(): the device memory and its memmap go. */
-  memunmapPages(id: number): void {
+  memunmapPages(id: PagemapId): void {
     this.after(this.k.devmem.memunmapPages(pagemap(this.k, id)));
   }
 
   /** A memremap'ed range: its pfns, memmap mode and how much of it is populated. */
-  pagemapInfo(id: number): T.DevicePagemapInfo {
+  pagemapInfo(id: PagemapId): T.DevicePagemapInfo {
     return pagemapInfo(this.k, id);
   }
 
   /** The sanctioned accessor of a lazy memmap: populate the pfn's memmap page; returns the folio handle. */
-  pfnToPagePopulate(pfn: number): number {
-    return this.after(this.k.folios.handleOf(this.k.devmem.pfnToPagePopulate(V.pfn('pfn', pfn))));
+  pfnToPagePopulate(pfn: number): FolioId {
+    return this.after(this.k.folios.handleOf(this.k.devmem.pfnToPagePopulate(V.pfn('pfn', pfn)))) as FolioId;
   }
 
   /** Reclaim idle lazy memmap chunks, least recently allocated first; returns how many went. */
-  devmemReclaim(id: number): number {
+  devmemReclaim(id: PagemapId): number {
     return this.after(this.k.devmem.reclaim(pagemap(this.k, id)));
   }
 

@@ -6,7 +6,7 @@
 import type { MemmapMode } from '../mm/memremap.js';
 import type { VmFaultResult } from '../mm/mm_types.js';
 import type { InsertPagesResult } from '../mm/pfnmap.js';
-import type { PinHandle } from './ids.js';
+import type { PagemapId, PinHandle } from './ids.js';
 
 /** What `page(pfn)` tells about one frame (the fields of dump_page()). */
 export interface PageInfo {
@@ -210,7 +210,7 @@ export interface DeviceDriver {
 }
 
 export interface DevicePagemapInfo {
-  id: number;
+  id: PagemapId;
   name: string;
   startPfn: number;
   nrPages: number;

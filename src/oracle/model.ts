@@ -3,6 +3,7 @@
  * kernel's terms — its frame as the PFN, the zero pages by their flags, page_mapcount() as
  * kpagecount, PG_anon_exclusive as kpageflags bit 34, PG_ksm as KPF_KSM — plus what each step returned.
  */
+import type { PinHandle } from '../machine/ids.js';
 import type { Machine } from '../machine/machine.js';
 import { PG } from '../mm/folio.js';
 import { PAGE_SIZE } from '../mm/types.js';
@@ -117,7 +118,7 @@ function stepOutcome(
 ): string {
   if (ps.step.expectError) return `err ${ps.step.expectError}`;
   if (ps.dma) {
-    return `data ${hexOf(m.dmaRead(num(ps.dma.label), ps.dma.offset, ps.dma.len))}`;
+    return `data ${hexOf(m.dmaRead(num(ps.dma.label) as PinHandle, ps.dma.offset, ps.dma.len))}`;
   }
   if (ps.access) {
     const p = m.process(num(ps.access));

@@ -50,8 +50,9 @@ export class Labels {
     return b;
   }
 
-  num(name: string): number {
-    return this.get(name).value as number;
+  /** A label's number, typed as the id it names (`num<PinHandle>('p')`); the binding kind vouches for it. */
+  num<T extends number = number>(name: string): T {
+    return this.get(name).value as T;
   }
 
   /** Every bound label, in binding order. */

@@ -2,6 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { checkInvariants, InvariantViolation } from '../../src/check/invariants.js';
 import { LAYOUTS, Machine } from '../../src/index.js';
+import type { FolioId, PtdescId } from '../../src/machine/ids.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/mmzone.js';
 import { setMigratetypeIsolate, unsetMigratetypeIsolate } from '../../src/mm/page_isolation.js';
@@ -27,10 +28,10 @@ describe('invariants hold over long random operation sequences', () => {
   );
   type Obj =
     | { k: 'pages'; pfn: number; order: number }
-    | { k: 'folio'; h: number }
+    | { k: 'folio'; h: FolioId }
     | { k: 'kmalloc'; addr: number }
     | { k: 'slab'; cache: string; addr: number }
-    | { k: 'pt'; h: number };
+    | { k: 'pt'; h: PtdescId };
 
   test.prop([fc.array(op, { minLength: 20, maxLength: 200 }), fc.constantFrom(...LAYOUTS)], { numRuns: 30 })(
     "check 'full' after every step under either memmap layout; everything freed gives back the boot state",
@@ -169,7 +170,7 @@ describe('invariants hold on a machine with several nodes and zones', () => {
   );
   type Obj =
     | { k: 'pages'; pfn: number; order: number }
-    | { k: 'folio'; h: number }
+    | { k: 'folio'; h: FolioId }
     | { k: 'kmalloc'; addr: number };
 
   test.prop([fc.array(op, { minLength: 20, maxLength: 200 })], { numRuns: 10 })(

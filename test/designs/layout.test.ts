@@ -9,6 +9,7 @@ import {
   perPfnBytes,
 } from '../../src/designs/layout.js';
 import { Machine } from '../../src/index.js';
+import type { FolioId, PtdescId } from '../../src/machine/ids.js';
 import { pagesOf } from '../helpers.js';
 
 const PAGES = pagesOf(256);
@@ -171,10 +172,10 @@ describe('accounting over random workloads', () => {
       ] as const)
         m.kmemCacheCreate(n, size);
       type Obj =
-        | { k: 'anon' | 'file'; h: number; order: number }
+        | { k: 'anon' | 'file'; h: FolioId; order: number }
         | { k: 'driver'; pfn: number; order: number }
         | { k: 'slab'; cache: string; addr: number }
-        | { k: 'pt'; h: number };
+        | { k: 'pt'; h: PtdescId };
       const live: Obj[] = [];
       for (const o of ops) {
         if (o.op === 'anon' || o.op === 'file')
@@ -189,7 +190,7 @@ describe('accounting over random workloads', () => {
           if (x.k === 'anon' || x.k === 'file') m.folioPut(x.h);
           else if (x.k === 'driver') m.freePages(x.pfn, x.order);
           else if (x.k === 'slab') m.kmemCacheFree(x.cache, x.addr);
-          else m.pagetableFree(x.h);
+          else if (x.k === 'pt') m.pagetableFree(x.h);
         }
       }
       const slabs = m.slabinfo().reduce((s, r) => s + r.numSlabs, 0);

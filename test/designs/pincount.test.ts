@@ -3,9 +3,11 @@
  * costs, and that the designs able to say "not pinned" for a pinned page corrupt what a device
  * sees after fork while the others never do.
  */
+
 import { describe, expect, it } from 'vitest';
 import { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../../src/designs/pincount.js';
 import { Machine } from '../../src/index.js';
+import type { PinHandle } from '../../src/machine/ids.js';
 
 const PAGE = 4096;
 const SAFE = PIN_DESIGNS.filter((d) => !UNSAFE_PIN_DESIGNS.includes(d));
@@ -19,7 +21,7 @@ function machine(pincount: PinDesign) {
 }
 
 /** The seed question: pin, fork, write in both, read through the pin. True when the device saw the parent's write. */
-function pinForkWrite(m: Machine, p: number, buf: number, pinId: number): boolean {
+function pinForkWrite(m: Machine, p: number, buf: number, pinId: PinHandle): boolean {
   const c = m.fork(p, 'c');
   m.write(p, buf, { byte: 0x22, len: 1 });
   m.write(c, buf, { byte: 0x33, len: 1 });

@@ -5,6 +5,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type FolioId,
+  type PagemapId,
   formatId,
   KernelBug,
   Machine,
@@ -27,6 +28,31 @@ describe('typed ids', () => {
     expect([wrong, guessed]).toEqual([f, 0x100]);
     // Still the model's plain numbers: every API taking a number takes them.
     expect(typeof f).toBe('number');
+    m.folioPut(f);
+  });
+
+  it('the methods taking a handle take only their own kind: parameters are branded as well as results', () => {
+    expectTypeOf<Parameters<Machine['folioPut']>[0]>().toEqualTypeOf<FolioId>();
+    expectTypeOf<Parameters<Machine['folioGet']>[0]>().toEqualTypeOf<FolioId>();
+    expectTypeOf<Parameters<Machine['folioPfn']>[0]>().toEqualTypeOf<FolioId>();
+    expectTypeOf<Parameters<Machine['pagetableFree']>[0]>().toEqualTypeOf<PtdescId>();
+    expectTypeOf<Parameters<Machine['pagetablePfn']>[0]>().toEqualTypeOf<PtdescId>();
+    expectTypeOf<Parameters<Machine['unpinUserPages']>[0]>().toEqualTypeOf<PinHandle>();
+    expectTypeOf<Parameters<Machine['putUserPages']>[0]>().toEqualTypeOf<PinHandle>();
+    expectTypeOf<Parameters<Machine['dmaRead']>[0]>().toEqualTypeOf<PinHandle>();
+    expectTypeOf<Parameters<Machine['dmaWrite']>[0]>().toEqualTypeOf<PinHandle>();
+    expectTypeOf<Parameters<Machine['memunmapPages']>[0]>().toEqualTypeOf<PagemapId>();
+    expectTypeOf<Parameters<Machine['pagemapInfo']>[0]>().toEqualTypeOf<PagemapId>();
+    expectTypeOf<ReturnType<Machine['memremapPages']>['id']>().toEqualTypeOf<PagemapId>();
+    expectTypeOf<ReturnType<Machine['pfnToPagePopulate']>>().toEqualTypeOf<FolioId>();
+    const m = new Machine({ memory: '128M' });
+    const pt = m.pagetableAlloc(1);
+    // @ts-expect-error a page-table handle cannot be put as a folio
+    expect(() => m.folioPut(pt)).toThrow(KernelBug);
+    m.pagetableFree(pt);
+    const f = m.folioAlloc(0);
+    // @ts-expect-error nor a folio unpinned as a GUP handle
+    expect(() => m.unpinUserPages(f)).toThrow();
     m.folioPut(f);
   });
 

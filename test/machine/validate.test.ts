@@ -5,8 +5,10 @@
  * (Before, these ended in TypeError or RangeError from deep in the model, or were taken:
  * `write(pid, addr, { byte: 1, len: -4096 })` succeeded, a pfn ≥ 2^41 lost its PTE bits.)
  */
+
 import { describe, expect, it } from 'vitest';
 import { InputError, Machine } from '../../src/index.js';
+import type { FolioId, PinHandle } from '../../src/machine/ids.js';
 
 const BAD = [Number.NaN, -1, 0.5, Number.POSITIVE_INFINITY, 2 ** 64];
 
@@ -47,8 +49,8 @@ const CALLS: Call[] = [
   ['touch', 'len', (m, v, s) => m.touch(s.pid, s.a, v)],
   ['pinUserPages', 'nrPages', (m, v, s) => m.pinUserPages(s.pid, s.a, v)],
   ['getUserPages', 'addr', (m, v, s) => m.getUserPages(s.pid, v, 1)],
-  ['unpinUserPages', 'id', (m, v) => m.unpinUserPages(v)],
-  ['putUserPages', 'id', (m, v) => m.putUserPages(v)],
+  ['unpinUserPages', 'id', (m, v) => m.unpinUserPages(v as PinHandle)],
+  ['putUserPages', 'id', (m, v) => m.putUserPages(v as PinHandle)],
   ['dmaRead', 'offset', (m, v, s) => m.dmaRead(s.pin, v, 1)],
   ['dmaRead', 'len', (m, v, s) => m.dmaRead(s.pin, 0, v)],
   ['dmaWrite', 'offset', (m, v, s) => m.dmaWrite(s.pin, { byte: 1, len: 1 }, v)],
@@ -60,7 +62,7 @@ const CALLS: Call[] = [
   ['allocPages', 'order', (m, v) => m.allocPages(v)],
   ['freePages', 'pfn', (m, v) => m.freePages(v, 0)],
   ['folioAlloc', 'order', (m, v) => m.folioAlloc(v)],
-  ['folioPut', 'handle', (m, v) => m.folioPut(v)],
+  ['folioPut', 'handle', (m, v) => m.folioPut(v as FolioId)],
   ['kfree', 'addr', (m, v) => m.kfree(v)],
   ['vmalloc', 'size', (m, v) => m.vmalloc(v)],
   ['vfree', 'kaddr', (m, v) => m.vfree(v)],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import type { FolioId, PtdescId } from '../../src/machine/ids.js';
 import {
   allocContigFolio,
   allocContigPagetable,
@@ -40,7 +41,7 @@ describe('alloc_contig_range', () => {
     const m = machine();
     m.allocContigRange(BASE + 512, 512, { gfp: GFP.COMP });
     const h = m.pageFolio(BASE + 1000);
-    expect(m.folioPfn(h)).toBe(BASE + 512);
+    expect(m.folioPfn(h as FolioId)).toBe(BASE + 512);
     expect(m.page(BASE + 512).order).toBe(9);
     expectErrno(() => m.allocContigRange(BASE + 2048 + 1, 4, { gfp: GFP.COMP }), 'EINVAL');
     expectErrno(() => m.allocContigRange(BASE + 2048, 3, { gfp: GFP.COMP }), 'EINVAL');
@@ -72,7 +73,7 @@ describe('typed placement at a PFN (a capture replay)', () => {
     const m = machine();
     const k = m.kernel;
     const h = allocContigFolio(k, BASE + 16, 4, MT.ANON);
-    expect(m.folioPfn(h)).toBe(BASE + 16);
+    expect(m.folioPfn(h as FolioId)).toBe(BASE + 16);
     expect(m.page(BASE + 31).type).toBe('anon');
     m.kmemCacheCreate('placed', 1024);
     const cache = k.slab.cacheByName('placed');
@@ -81,7 +82,7 @@ describe('typed placement at a PFN (a capture replay)', () => {
     expect(m.page(BASE + 64).type).toBe('slab');
     expect(m.slabinfo().find((r) => r.name === 'placed')?.activeObjs).toBe(1);
     const pt = allocContigPagetable(k, BASE + 200);
-    expect(m.pagetablePfn(pt)).toBe(BASE + 200);
+    expect(m.pagetablePfn(pt as PtdescId)).toBe(BASE + 200);
     const managed = m.zoneinfo()[0].managed;
     allocContigTyped(k, BASE + 300, 5, MT.RESERVED);
     expect(m.page(BASE + 304).type).toBe('reserved');

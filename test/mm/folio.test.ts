@@ -1,6 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import type { FolioId } from '../../src/machine/ids.js';
 import { GUP_PIN_COUNTING_BIAS, PG } from '../../src/mm/folio.js';
 import { MT } from '../../src/mm/memdesc.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';
@@ -174,8 +175,8 @@ describe('folio references', () => {
     (ops) => {
       const m = new Machine({ memory: '256M', check: 'cheap' });
       const free0 = m.meminfo().MemFree;
-      const refs = new Map<number, { pfn: number; order: number; ref: number }>();
-      const dead: { h: number; pfn: number }[] = [];
+      const refs = new Map<FolioId, { pfn: number; order: number; ref: number }>();
+      const dead: { h: FolioId; pfn: number }[] = [];
       const pick = (n: number) => [...refs.keys()][n % refs.size];
       for (const o of ops) {
         if (o.op === 'alloc') {

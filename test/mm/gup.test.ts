@@ -2,8 +2,10 @@
  * get_user_pages / pin_user_pages: kernel-semantics §2-§5 and §16 cases 1-10, every errno of
  * §3.1 and §3.2, unsharing of read-only pins after fork, FOLL_LONGTERM migration, release rules.
  */
+
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import type { FolioId } from '../../src/machine/ids.js';
 import { GUP_PIN_COUNTING_BIAS } from '../../src/mm/folio.js';
 import { VM } from '../../src/mm/mm_types.js';
 import { GFP } from '../../src/mm/mmzone.js';
@@ -385,7 +387,7 @@ describe('FOLL_LONGTERM placement (§3.6)', () => {
     const buf = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
     m.write(p, buf + PAGE, { byte: 0x1, len: 1 }); // page tables now exist
     // Hold ordinary movable memory until a movable allocation has to come from CMA.
-    const held: number[] = [];
+    const held: FolioId[] = [];
     for (;;) {
       const h = m.folioAlloc(0);
       if (m.page(m.folioPfn(h)).migratetype === 'CMA') {

@@ -3,8 +3,10 @@
  * Expected values follow mm/huge_memory.c and what the kernel on these machines shows
  * (shared/oracle-notes.md: "What the kernel did").
  */
+
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
+import type { FolioId } from '../../src/machine/ids.js';
 
 const PAGE = 4096;
 const PMD = 2 << 20;
@@ -19,7 +21,7 @@ function thpRegion(thp: 'madvise' | 'always' | 'never' = 'madvise') {
 
 /** Fragment every movable block: hold all memory in order-0 folios, give every other one back. */
 function fragment(m: Machine): void {
-  const held: number[] = [];
+  const held: FolioId[] = [];
   for (;;) {
     try {
       held.push(m.folioAlloc(0));

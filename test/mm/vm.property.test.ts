@@ -7,9 +7,11 @@
  * the page mapped, a device reading through the pin sees what that process sees — unless the design
  * is one that may answer not-pinned (then only the invariants are required).
  */
+
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { Machine, PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from '../../src/index.js';
+import type { PinHandle } from '../../src/machine/ids.js';
 import { KernelError } from '../../src/mm/types.js';
 
 const PAGE = 4096;
@@ -106,7 +108,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /** A live pin: its handle, and while `page` is set, the reference page the device must read like. */
 interface RefPin {
-  id: number;
+  id: PinHandle;
   ref: RefMm;
   addr: number;
   page?: RefPage;

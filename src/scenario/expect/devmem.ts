@@ -2,7 +2,9 @@
  * `expect: { devmem: { pagemap: D, populated: 2, reclaimed: 1, chunks: 2 } }` — the lazy memmap of
  * a memremap'd range: memmap chunks populated so far, reclaimed so far, and live now.
  */
+
 import { z } from 'zod';
+import type { PagemapId } from '../../machine/ids.js';
 import { labelName, uint } from '../fields.js';
 import { defineExpectation, type Failure } from '../step.js';
 
@@ -22,7 +24,7 @@ export const devmemExpectation = defineExpectation({
   },
   check: (a, ctx) => {
     if (!a.devmem) return { checks: 0, failures: [] };
-    const info = ctx.m.pagemapInfo(ctx.labels.num(a.devmem.pagemap));
+    const info = ctx.m.pagemapInfo(ctx.labels.num<PagemapId>(a.devmem.pagemap));
     const got = { populated: info.populated, reclaimed: info.reclaimed, chunks: info.chunks.length };
     const failures: Failure[] = [];
     let checks = 0;

@@ -13,7 +13,9 @@
  * a memremap step, `pagemap: NAME`, given real descriptors on fault by the sanctioned accessor). Each page's first byte
  * says where it came from: 0x40+n for I/O or flash page n, 0x80+n for RAM page n.
  */
+
 import { z } from 'zod';
+import type { PagemapId } from '../../machine/ids.js';
 import type { Machine } from '../../machine/machine.js';
 import type { DeviceDriver, DriverContext } from '../../machine/types.js';
 import { PAGE_SIZE } from '../../mm/types.js';
@@ -147,7 +149,7 @@ export const deviceOp = defineOp({
   run: (a, ctx) => {
     const { m } = ctx;
     if (a.backing === 'devmem') {
-      const pm = m.pagemapInfo(ctx.labels.num(a.pagemap!));
+      const pm = m.pagemapInfo(ctx.labels.num<PagemapId>(a.pagemap!));
       m.defineDevice(a.name, devmemDriver(m, pm.startPfn, pm.nrPages));
       return {
         summary: `${a.name}: vm_insert_page of ${a.pagemap} (${pm.mode} memmap)`,

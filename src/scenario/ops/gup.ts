@@ -3,7 +3,9 @@
  * (put_page / unpin_user_pages[_dirty_lock]), and dma_read / dma_write, which act on the pinned
  * physical frames so a scenario shows what a device sees after fork and COW (mm/gup.c).
  */
+
 import { z } from 'zod';
+import type { PinHandle } from '../../machine/ids.js';
 import { FOLL_NAMES } from '../../machine/uapi.js';
 import { PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
@@ -72,7 +74,7 @@ export const unpinOp = defineOp({
   fields: { pin: labelName(), dirty: z.boolean().default(false) },
   analyse: (a, ctx) => void ctx.use(a.pin, ['pin', 'gup'], ['pin']),
   run: (a, ctx) => {
-    ctx.m.unpinUserPages(ctx.labels.num(a.pin), { dirty: a.dirty });
+    ctx.m.unpinUserPages(ctx.labels.num<PinHandle>(a.pin), { dirty: a.dirty });
     return { summary: `${a.pin}${a.dirty ? ' (dirty)' : ''}` };
   },
 });
@@ -83,7 +85,7 @@ export const putOp = defineOp({
   fields: { get: labelName() },
   analyse: (a, ctx) => void ctx.use(a.get, ['gup', 'pin'], ['get']),
   run: (a, ctx) => {
-    ctx.m.putUserPages(ctx.labels.num(a.get));
+    ctx.m.putUserPages(ctx.labels.num<PinHandle>(a.get));
     return { summary: a.get };
   },
 });
@@ -99,7 +101,7 @@ export const dmaReadOp = defineOp({
   },
   analyse: (a, ctx) => void ctx.use(a.pin, ['pin', 'gup'], ['pin']),
   run: (a, ctx) => {
-    const bytes = ctx.m.dmaRead(ctx.labels.num(a.pin), a.offset, a.len);
+    const bytes = ctx.m.dmaRead(ctx.labels.num<PinHandle>(a.pin), a.offset, a.len);
     return {
       summary: `${a.pin} +${a.offset}: first byte ${hex(bytes[0])}`,
       checks: a.expect ? 1 : 0,
@@ -125,7 +127,7 @@ export const dmaWriteOp = defineOp({
   },
   run: (a, ctx) => {
     const data = a.data !== undefined ? hexBytes(a.data) : { byte: a.byte!, len: a.len ?? PAGE_SIZE };
-    ctx.m.dmaWrite(ctx.labels.num(a.pin), data, a.offset);
+    ctx.m.dmaWrite(ctx.labels.num<PinHandle>(a.pin), data, a.offset);
     return {
       summary: `${a.pin} +${a.offset}: ${data instanceof Uint8Array ? data.length : data.len} byte(s)`,
     };

@@ -3,6 +3,7 @@
  * folio_put (mm/page_alloc.c, include/linux/mm.h).
  */
 
+import type { FolioId } from '../../machine/ids.js';
 import type { Machine } from '../../machine/machine.js';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../../mm/mmzone.js';
 import { count, gfpFlags, gfpWord, hex, labelName, nid, oneOf, order } from '../fields.js';
@@ -15,7 +16,7 @@ function pagesBinding(pfn: number, ord: number): Binding {
   return { kind: 'pages', value: pfn, frames: () => ({ pfn, count: 1 << ord }) };
 }
 
-function folioBinding(h: number, ord: number): Binding {
+function folioBinding(h: FolioId, ord: number): Binding {
   return { kind: 'folio', value: h, frames: (m: Machine) => ({ pfn: m.folioPfn(h), count: 1 << ord }) };
 }
 
@@ -87,9 +88,9 @@ export const folioAlloc = defineOp({
 });
 
 /** The folio handle a `folio` or `pages` label stands for (alloc_pages memory is a folio too). */
-function folioOf(name: string, ctx: RunContext): number {
+function folioOf(name: string, ctx: RunContext): FolioId {
   const b = ctx.labels.get(name);
-  return b.kind === 'folio' ? (b.value as number) : ctx.m.pageFolio(b.value as number);
+  return b.kind === 'folio' ? (b.value as FolioId) : ctx.m.pageFolio(b.value as number);
 }
 
 const FOLIO_LABELS = ['folio', 'pages'] as const;

@@ -3,6 +3,7 @@
  * processes exist these are tables nobody walks; they still take frames and descriptors, which is
  * what the accounting compares.
  */
+import type { PtdescId } from '../../machine/ids.js';
 import { count, hex, labelName, nid, oneOf } from '../fields.js';
 import { defineOp } from '../step.js';
 import { analyseCount, asText, pfnsText, repeat } from './bulk.js';
@@ -39,7 +40,7 @@ export const pagetableFree = defineOp({
   fields: { table: labelName() },
   analyse: (a, ctx) => void ctx.use(a.table, ['table'], ['table']),
   run: (a, { m, labels }) => {
-    const h = labels.num(a.table);
+    const h = labels.num<PtdescId>(a.table);
     const pfn = m.pagetablePfn(h);
     m.pagetableFree(h);
     return { summary: `${a.table} (pfn ${hex(pfn)})` };
