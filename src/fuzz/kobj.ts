@@ -3,7 +3,6 @@
  * vmalloc/vfree, as a module calls them — no reference bytes, only the invariants and the
  * fingerprint watch them.
  */
-import type { FolioId } from '../machine/ids.js';
 import type { FuzzOp } from './ops.js';
 import { PAGE } from './reference.js';
 import type { Prepared, World } from './world.js';

@@ -21,10 +21,11 @@ import type { Kernel } from '../mm/kernel.js';
 import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm/memdesc.js';
 import { MIGRATE_NAMES } from '../mm/mmzone.js';
 import { PTE } from '../mm/pgtable.js';
+import { PAGE_OFFSET } from '../mm/types.js';
 
-/** VMEMMAP_START, PAGE_OFFSET (4-level paging, no KASLR) and VMALLOC_START as %px prints them. */
+/** VMEMMAP_START and VMALLOC_START (4-level paging, no KASLR) as %px prints them. */
+export { PAGE_OFFSET };
 export const VMEMMAP_START = 0xffffea0000000000n;
-export const PAGE_OFFSET = 0xffff888000000000n;
 export const VMALLOC_BASE = 0xffffc90000000000n;
 /** sizeof(struct page) on x86-64. */
 export const STRUCT_PAGE_SIZE = 64;

@@ -18,7 +18,7 @@ import { MT, mdWord } from './memdesc.js';
 import { GFP, GFP_KERNEL } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
 import { grown, HandlePool } from './pool.js';
-import { KernelBug, KernelError, MAX_PAGE_ORDER, PAGE_SIZE } from './types.js';
+import { KernelBug, KernelError, kernelPointer, MAX_PAGE_ORDER, PAGE_SIZE } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 /** SLUB's slub_max_order default. */
@@ -219,7 +219,7 @@ export class SlabAllocator extends HandlePool {
   private slabOf(addr: number, rule: string): number {
     const pfn = Math.floor(addr / PAGE_SIZE);
     if (!this.pa.memmap.pfnValid(pfn) || this.pa.memmap.type(pfn) !== MT.SLAB) {
-      throw new KernelBug(`address 0x${addr.toString(16)} is not a slab object`, { pfn, rule });
+      throw new KernelBug(`address ${kernelPointer(addr)} is not a slab object`, { pfn, rule });
     }
     return this.pa.memmap.hi(pfn);
   }
@@ -242,7 +242,7 @@ export class SlabAllocator extends HandlePool {
     const off = addr - pfn * PAGE_SIZE;
     const idx = off / c.stride;
     if (!Number.isInteger(idx) || idx >= c.objectsPerSlab) {
-      throw new KernelBug(`0x${addr.toString(16)} is not the start of an object in ${c.name}`, {
+      throw new KernelBug(`${kernelPointer(addr)} is not the start of an object in ${c.name}`, {
         pfn,
         rule: 'slab: invalid object pointer',
       });
@@ -250,7 +250,7 @@ export class SlabAllocator extends HandlePool {
     const word = this.bitsBase[row] + (idx >>> 5);
     const bit = 1 << (idx & 31);
     if (this.freeBits[word] & bit)
-      throw new KernelBug(`double free of 0x${addr.toString(16)} in ${c.name}`, {
+      throw new KernelBug(`double free of ${kernelPointer(addr)} in ${c.name}`, {
         pfn,
         rule: 'slab: double free',
       });
@@ -294,7 +294,7 @@ export class SlabAllocator extends HandlePool {
       const h = this.folios.pageFolio(pfn);
       const row = h >>> 0;
       if (this.folios.pfn[row] * PAGE_SIZE !== addr) {
-        throw new KernelBug(`kfree(0x${addr.toString(16)}) inside a large kmalloc`, {
+        throw new KernelBug(`kfree(${kernelPointer(addr)}) inside a large kmalloc`, {
           pfn,
           rule: 'kfree: invalid pointer',
         });

@@ -135,4 +135,17 @@ export class KernelBug extends Error {
  * `x mod n` for a non-negative x: Math.floor instead of `%`, which V8 compiles to a slow fmod call
  * whenever x may exceed 31 bits (addresses, PTEs, frame numbers loaded from Float64Arrays).
  */
+/** PAGE_OFFSET, the direct map's base (x86-64, 4-level paging, no KASLR). */
+export const PAGE_OFFSET = 0xffff888000000000n;
+
+/**
+ * A model kernel address as the kernel prints the pointer (%px): vmalloc addresses are kept as
+ * their low 48 bits and get the sign extension back; slab and kmalloc objects are kept as
+ * physical addresses (__pa of the object) and read as their direct-map address (__va).
+ */
+export function kernelPointer(addr: number): string {
+  const a = BigInt(addr);
+  return `0x${(a >= 0x800000000000n ? a | 0xffff000000000000n : PAGE_OFFSET + a).toString(16)}`;
+}
+
 export const mod = (x: number, n: number): number => x - Math.floor(x / n) * n;

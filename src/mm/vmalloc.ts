@@ -28,8 +28,8 @@
  * after vfree while a user mapping (or a pin) holds any of them — and, the cost of one refcount
  * per allocation, so do the area's unmapped pages. Pins on vmalloc pages do not go through the
  * pin-count design (they are not folios); they use Linux's bias.
- * Leaves out: huge vmalloc mappings, vmap/vmap_pfn, lazy TLB purge, KASAN shadow, the real
- * sign-extended kernel addresses (addresses here are the low 48 bits of 0xffffc90000000000...).
+ * Leaves out: huge vmalloc mappings, vmap/vmap_pfn, lazy TLB purge, KASAN shadow. Addresses are
+ * kept as the low 48 bits of 0xffffc90000000000...; text prints them sign-extended (kernelPointer).
  */
 import { GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Kernel } from './kernel.js';
@@ -38,7 +38,7 @@ import { VM, type Vma } from './mm_types.js';
 import { GFP_KERNEL } from './mmzone.js';
 import { vmInsertPage } from './pfnmap.js';
 import { grown, HandlePool } from './pool.js';
-import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import { KernelBug, KernelError, kernelPointer, PAGE_SIZE } from './types.js';
 
 /** VMALLOC_START / VMALLOC_END (x86-64, 4-level), without the sign extension. */
 export const VMALLOC_START = 0xc90000000000;
@@ -163,7 +163,7 @@ export class VmallocSpace {
   vfree(addr: number): void {
     const row = this.findVmArea(addr);
     if (row < 0)
-      throw new KernelBug(`vfree of 0x${addr.toString(16)}, which is no live vmalloc area`, {
+      throw new KernelBug(`vfree of ${kernelPointer(addr)}, which is no live vmalloc area`, {
         rule: 'vfree: Trying to vfree() nonexistent vm area',
       });
     this.areas.delete(addr);
@@ -181,7 +181,7 @@ export class VmallocSpace {
       if (kaddr >= start && kaddr < end)
         return this.scamem.pages[row][Math.floor((kaddr - start) / PAGE_SIZE)];
     }
-    throw new KernelError('EFAULT', `0x${kaddr.toString(16)} is not inside a live vmalloc area`);
+    throw new KernelError('EFAULT', `${kernelPointer(kaddr)} is not inside a live vmalloc area`);
   }
 
   private putScamem(row: number, n: number): void {
@@ -300,7 +300,7 @@ export function remapVmallocRangePartial(
     throw new KernelError('EINVAL', 'user or kernel address not page aligned');
   const s = k.vmalloc.scamem;
   const area = k.vmalloc.areaContaining(kaddr);
-  if (!area) throw new KernelError('EINVAL', `0x${kaddr.toString(16)} is in no vmalloc area (find_vm_area)`);
+  if (!area) throw new KernelError('EINVAL', `${kernelPointer(kaddr)} is in no vmalloc area (find_vm_area)`);
   const { row } = area;
   if (!(s.areaFlags[row] & (VM_AREA.USERMAP | VM_AREA.DMA_COHERENT)))
     throw new KernelError('EINVAL', 'the area lacks VM_USERMAP (use vmalloc_user)');
@@ -312,7 +312,7 @@ export function remapVmallocRangePartial(
   // finds nothing and vm_insert_page() dereferences NULL. Caught before anything is mapped.
   const first = (kaddr - area.start) / PAGE_SIZE + pgoff;
   if (first + bytes / PAGE_SIZE > s.nrPages[row])
-    throw new KernelBug(`remap_vmalloc_range_partial from 0x${kaddr.toString(16)} runs into the guard page`, {
+    throw new KernelBug(`remap_vmalloc_range_partial from ${kernelPointer(kaddr)} runs into the guard page`, {
       rule: 'remap_vmalloc_range_partial: vm_insert_page(NULL) from vmalloc_to_page past the area',
     });
   for (let n = 0; n < bytes / PAGE_SIZE; n++)

@@ -51,9 +51,7 @@ export function resolveAddr(a: Addr, ctx: RunContext, path: Path): number {
   return s.name === undefined ? s.offset : ctx.labels.num(s.name) + s.offset;
 }
 
-/** `buf+0x1000 (0x7f...)` for summaries. */
-export function addrText(a: Addr, value: number): string {
-  return typeof a === 'string' && !/^0x/i.test(a)
-    ? `${a} (0x${value.toString(16)})`
-    : `0x${value.toString(16)}`;
+/** `buf+0x1000 (0x7f...)` for summaries; kernel addresses pass kernelPointer as `format`. */
+export function addrText(a: Addr, value: number, format = (v: number) => `0x${v.toString(16)}`): string {
+  return typeof a === 'string' && !/^0x/i.test(a) ? `${a} (${format(value)})` : format(value);
 }

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import type { PagemapId } from '../../machine/ids.js';
 import type { Machine } from '../../machine/machine.js';
 import type { DeviceDriver, DriverContext } from '../../machine/types.js';
-import { PAGE_SIZE } from '../../mm/types.js';
+import { kernelPointer, PAGE_SIZE } from '../../mm/types.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
 import { hex, labelName, oneOf, size, uint } from '../fields.js';
 import { defineOp, type RunContext } from '../step.js';
@@ -163,7 +163,7 @@ export const deviceOp = defineOp({
     m.defineDevice(a.name, driverFor(m, a.map, a.backing, pfns, kaddr));
     const where = pfns.length
       ? ` pfn ${hex(pfns[0])}${pfns.length > 1 ? `..${hex(pfns[pfns.length - 1])}` : ''}`
-      : ` area ${addrText(a.area!, kaddr)}`;
+      : ` area ${addrText(a.area!, kaddr, kernelPointer)}`;
     return {
       summary: `${a.name}: ${a.map} of ${a.backing}${where}`,
       binding: { kind: 'device', value: a.name },
@@ -192,7 +192,7 @@ function vmallocRun(a: { size: number; as: string }, ctx: RunContext, user: bool
   const kaddr = user ? m.vmallocUser(a.size) : m.vmalloc(a.size);
   const first = m.vmallocToPfn(kaddr);
   return {
-    summary: `${a.as} = ${hex(kaddr)}, ${Math.ceil(a.size / PAGE_SIZE)} page(s), first pfn ${hex(first)}`,
+    summary: `${a.as} = ${kernelPointer(kaddr)}, ${Math.ceil(a.size / PAGE_SIZE)} page(s), first pfn ${hex(first)}`,
     binding: {
       kind: 'vmalloc',
       value: kaddr,

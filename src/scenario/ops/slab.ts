@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Machine } from '../../machine/machine.js';
-import { PAGE_SIZE } from '../../mm/types.js';
+import { kernelPointer, PAGE_SIZE } from '../../mm/types.js';
 import { count, hex, labelName, nid, size } from '../fields.js';
 import type { Binding } from '../labels.js';
 import { defineOp } from '../step.js';
@@ -13,8 +13,8 @@ import { analyseCount, asText, repeat } from './bulk.js';
 
 const pfnOf = (addr: number) => Math.floor(addr / PAGE_SIZE);
 
-/** Where an object lives: `0x1234040 (pfn 0x1234)`. */
-const objText = (addr: number) => `${hex(addr)} (pfn ${hex(pfnOf(addr))})`;
+/** Where an object lives: `0xffff888001234040 (pfn 0x1234)`. */
+const objText = (addr: number) => `${kernelPointer(addr)} (pfn ${hex(pfnOf(addr))})`;
 
 function objectBinding(kind: 'object' | 'kmalloc', addr: number, cache?: string): Binding {
   return { kind, value: addr, cache, frames: () => ({ pfn: pfnOf(addr), count: 1 }) };
@@ -79,7 +79,7 @@ export const kmemCacheFree = defineOp({
     const b = labels.get(a.obj);
     const cache = a.cache ?? b.cache!;
     m.kmemCacheFree(cache, b.value as number);
-    return { summary: `${a.obj} ${hex(b.value as number)} to ${cache}` };
+    return { summary: `${a.obj} ${kernelPointer(b.value as number)} to ${cache}` };
   },
 });
 
@@ -111,7 +111,7 @@ export const kfree = defineOp({
   run: (a, { m, labels }) => {
     const addr = labels.num(a.obj);
     m.kfree(addr);
-    return { summary: `${a.obj} ${hex(addr)}` };
+    return { summary: `${a.obj} ${kernelPointer(addr)}` };
   },
 });
 
