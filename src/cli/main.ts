@@ -297,7 +297,11 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
   return program;
 }
 
-const STDIO: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+const STDIO: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  tty: process.stderr.isTTY === true,
+};
 
 /** Run the CLI; returns the exit code. */
 export async function main(argv: string[], io: Io = STDIO): Promise<number> {

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { runText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
+import { progress } from './progress.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
@@ -54,7 +55,9 @@ export function runCommand(files: string[], opts: { json?: string; force?: boole
   const emit = toStdout ? (l: string) => io.out(`${l}\n`) : (l: string) => writeSync(fd, `${l}\n`);
   try {
     return forEachScenario(files, io, (s, i) => {
-      const r = runScenario(s, { trace: opts.json !== undefined, onRecord: emit });
+      const bar = progress(io, `pagelab run ${s.file}`, 'steps');
+      const r = runScenario(s, { trace: opts.json !== undefined, onRecord: emit, onStep: bar.update });
+      bar.end();
       text(`${i > 0 ? '\n' : ''}${runText(r)}\n`);
       return r.exitCode;
     });

@@ -63,6 +63,8 @@ export interface RunOptions {
   trace?: boolean;
   /** Receive each trace record as it happens instead of collecting them in `trace`. */
   onRecord?: (line: string) => void;
+  /** Called after each step with the steps run and the scenario's total (progress output). */
+  onStep?: (done: number, total: number) => void;
   /** Build the machine from the scenario's config instead of `new Machine` (a snapshot's replay). */
   machine?: (config: MachineConfig) => Machine;
 }
@@ -128,6 +130,7 @@ class Runner {
       for (const step of s.steps) {
         if (this.opts.until !== undefined && step.n > this.opts.until) break;
         const ok = this.runStep(m, step);
+        this.opts.onStep?.(step.n, s.steps.length);
         const counters = moved?.take();
         if (counters) this.record({ type: 'counters', step: step.n, counters });
         if (!ok) {
