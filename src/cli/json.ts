@@ -91,10 +91,16 @@ export const JSON_SCHEMAS = {
         pfns: z.number(),
         rows: z.array(
           z
-            .object({
+            .strictObject({
+              deviceBytes: z.number(),
               layout: z.string(),
               mode: z.string(),
               touched: z.number().meta({ description: 'fraction of the device touched, 0..1' }),
+              memmapBytes: z.number(),
+              descriptorBytes: z.number(),
+              reserveBytes: z.number().meta({
+                description: 'page tables mapping the unpopulated vmemmap to the shared invalid page, and that page',
+              }),
               totalBytes: z.number(),
             })
             .meta({ description: 'DevmemCost' }),

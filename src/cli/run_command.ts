@@ -8,7 +8,7 @@
  * not be one of the scenarios, and an existing file is replaced only if pagelab wrote it (its first
  * record is a trace's `boot` record) or `--force` says so.
  */
-import { closeSync, existsSync, openSync, readSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { runText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
@@ -36,6 +36,8 @@ export function openTraceOutput(path: string, inputs: string[], force: boolean):
   const target = real(path);
   if (inputs.some((f) => real(f) === target))
     throw new UsageError(`--json ${path} is one of the scenario files: refusing to overwrite an input`);
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new UsageError(`--json ${path} is a directory: name a file (or - for stdout)`);
   if (existsSync(path) && !force && !writtenByPagelab(path))
     throw new UsageError(`--json ${path} exists and is not a pagelab trace: use --force to overwrite it`);
   try {

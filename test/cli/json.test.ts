@@ -26,6 +26,9 @@ async function document(command: JsonCommand, argv: string[], code = 0) {
   expect(doc.command).toBe(command);
   const valid = JSON_SCHEMAS[command].safeParse(doc);
   expect(valid.error?.issues ?? []).toEqual([]);
+  // z.object() drops keys it does not list while the JSON schema (io: output) forbids them: the
+  // document must come through parsing unchanged, or the published schema rejects it.
+  expect(valid.data).toEqual(doc);
   return doc;
 }
 

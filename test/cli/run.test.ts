@@ -122,6 +122,13 @@ describe('pagelab run', () => {
     expect(nowhere.code).toBe(2);
     expect(nowhere.out).toBe('');
     expect(nowhere.err).toMatch(/cannot write \(ENOENT\)/);
+    // A directory, with or without --force: one line, exit 2, nothing run.
+    for (const force of [[], ['--force']]) {
+      const folder = await cli('run', passing, '--json', dir, ...force);
+      expect(folder.code).toBe(2);
+      expect(folder.out).toBe('');
+      expect(folder.err).toBe(`pagelab: --json ${dir} is a directory: name a file (or - for stdout)\n`);
+    }
   });
 
   it('the same input gives the same output, byte for byte', async () => {
