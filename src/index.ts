@@ -2,6 +2,7 @@
  * pagelab's library API: `import { Machine } from 'pagelab'`.
  */
 export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
+export type { Violation } from './check/violation.js';
 export { type DevmemCost, devmemCost, devmemTable } from './designs/devmem.js';
 export type { Census } from './designs/layout.js';
 export {
@@ -10,6 +11,7 @@ export {
   LAYOUTS,
   type LayoutAccounting,
   type LayoutName,
+  type TypeAccounting,
 } from './designs/layout.js';
 export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
 export { MachineBase } from './machine/base.js';
@@ -21,7 +23,14 @@ export {
   type ResolvedConfig,
   resolveConfig,
 } from './machine/config.js';
-export { type FolioId, formatId, type PagemapId, type PinHandle, type PtdescId } from './machine/ids.js';
+export {
+  type Branded,
+  type FolioId,
+  formatId,
+  type PagemapId,
+  type PinHandle,
+  type PtdescId,
+} from './machine/ids.js';
 export { Machine } from './machine/machine.js';
 export {
   canonical,
@@ -64,9 +73,12 @@ export {
   parseProt,
   THP_MODES,
 } from './machine/uapi.js';
+export type { CompactOutcome, CompactResult, CompactSkip } from './mm/compaction.js';
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
+export type { ThpMode } from './mm/kernel.js';
 export { MT, MT_NAMES } from './mm/memdesc.js';
-export type { MfOutcome } from './mm/memory-failure.js';
+export type { MfFlagName, MfOutcome, MfPageType, MfResult, MfSignal } from './mm/memory-failure.js';
+export type { MemmapMode } from './mm/memremap.js';
 export type { VmFaultResult } from './mm/mm_types.js';
 export {
   GFP,
@@ -95,12 +107,12 @@ export {
   parseSize,
 } from './mm/types.js';
 export type { AccessResult, UserData } from './mm/uaccess.js';
-export type { EventListener, MmEvent, VmEvent } from './mm/vmstat.js';
+export type { EventListener, MmEvent, VmEvent, VmStat } from './mm/vmstat.js';
 export { type ScenarioReport, scenarioReport } from './scenario/api.js';
 export { type Diagnostic, formatDiagnostic, type Path, type Pos } from './scenario/diagnostics.js';
 export { type X86WalkStep, x86Walk } from './scenario/explain.js';
 export { runText } from './scenario/format.js';
-export type { Labels } from './scenario/labels.js';
+export type { Binding, Labels, StaticLabel } from './scenario/labels.js';
 export { type ParseResult, parseScenario, type Scenario, type Step } from './scenario/parse.js';
 export type { BuiltSection } from './scenario/report.js';
 export {
@@ -111,7 +123,7 @@ export {
   type StepRecord,
 } from './scenario/run.js';
 export { scenarioJsonSchema } from './scenario/schema.js';
-export type { Op } from './scenario/step.js';
+export type { At, Binds, Failure, Op, RunContext, StaticContext, StepOutcome } from './scenario/step.js';
 export { type AnalyseOptions, type Analysis, analyseCapture, analyseLive } from './snapshot/analyse.js';
 export {
   type Classification,
@@ -123,6 +135,7 @@ export {
   folioTotals,
   objectCount,
 } from './snapshot/classify.js';
+export type { Format as SnapshotFormat } from './snapshot/decompress.js';
 export { SnapshotError } from './snapshot/errors.js';
 export { kpfHex, kpfLongName } from './snapshot/kpageflags.js';
 export {
@@ -153,6 +166,7 @@ export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';
 export {
   type CaptureDir,
   type Manifest,
+  type ManifestFile,
   openCaptureDir,
   type SaveOptions,
   saveCapture,

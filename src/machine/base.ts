@@ -35,7 +35,11 @@ export class MachineBase {
     this.checkLevel = this.config.check;
   }
 
-  /** The model's internals, for the invariant checkers, mechanism tests and benchmarks only. */
+  /**
+   * The model's internals, for the invariant checkers, mechanism tests and benchmarks only: not
+   * part of the library's API (left out of the published declarations).
+   * @internal
+   */
   get kernel(): Kernel {
     return this.k;
   }

@@ -8,7 +8,7 @@
 import { formatHandle } from '../mm/pool.js';
 
 declare const brand: unique symbol;
-type Branded<K extends string> = number & { readonly [brand]: K };
+export type Branded<K extends string> = number & { readonly [brand]: K };
 
 /** A folio handle (folio_alloc, page_folio); 0 is "no folio". */
 export type FolioId = Branded<'FolioId'>;
