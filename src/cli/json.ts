@@ -99,7 +99,8 @@ export const JSON_SCHEMAS = {
               memmapBytes: z.number(),
               descriptorBytes: z.number(),
               reserveBytes: z.number().meta({
-                description: 'page tables mapping the unpopulated vmemmap to the shared invalid page, and that page',
+                description:
+                  'page tables mapping the unpopulated vmemmap to the shared invalid page, and that page',
               }),
               totalBytes: z.number(),
             })

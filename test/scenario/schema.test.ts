@@ -1,4 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { NOT_YET_OPS } from '../../src/scenario/not_yet.js';
 import { OPS } from '../../src/scenario/registry.js';
 import { scenarioJsonSchema } from '../../src/scenario/schema.js';
@@ -22,5 +26,21 @@ describe('the JSON schema of scenario files', () => {
     expect(schema.required).toEqual(['name', 'steps']);
     expect(Object.keys(schema.properties)).toEqual(['name', 'description', 'machine', 'steps']);
     expect(schema.$defs?.page).toBeDefined();
+  });
+
+  it('every shipped example is valid under the published schema, as an editor would check it', () => {
+    const validate = new Ajv2020({ strict: false, allErrors: true }).compile(scenarioJsonSchema());
+    const files = ['examples', 'examples/oracle'].flatMap((d) =>
+      readdirSync(d)
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => join(d, f)),
+    );
+    expect(files.length).toBeGreaterThan(30);
+    const invalid = files.flatMap((f) =>
+      validate(parse(readFileSync(f, 'utf8')))
+        ? []
+        : [`${f}: ${JSON.stringify(validate.errors?.slice(0, 3))}`],
+    );
+    expect(invalid).toEqual([]);
   });
 });

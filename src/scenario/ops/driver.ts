@@ -235,11 +235,10 @@ export const memremapOp = defineOp({
 export const vmNormalPageExpect = z.strictObject({
   proc: labelName(),
   addr: addr(),
-  // YAML reads NULL (and null, ~) as null itself.
-  returns: z.preprocess(
-    (v) => (v === null ? 'null' : v),
-    oneOf(['page', 'null', 'nothing'], 'returns: one of page, NULL,'),
-  ),
+  // YAML reads NULL (and null, ~) as null itself: the schema takes null too, so an editor does.
+  returns: z.union([z.null().transform(() => 'null' as const), z.enum(['page', 'null', 'nothing'])], {
+    error: 'expected returns: one of page, NULL, nothing',
+  }),
 });
 
 export function checkVmNormalPage(
