@@ -62,15 +62,19 @@ export const meminfoSection: ReportSection = {
   build: (m) => ({ data: m.meminfo(), text: meminfoText(m) }),
 };
 
-/** vmstat's event counters; its nr_*_pages page counts are the first section already. */
+/**
+ * vmstat's event counters; its nr_* page counts are the first section already. The GUP pin
+ * counters are named nr_* too (node_stat_item) but count events: they stay.
+ */
+const isPageCount = (k: string) =>
+  (k.startsWith('nr_') && !k.startsWith('nr_foll_pin_')) || k.startsWith('pagelab_nr_');
+
 export const vmstatSection: ReportSection = {
   id: 'vmstat',
   title: 'vmstat events (non-zero)',
   build: (m) => {
     const data = Object.fromEntries(
-      Object.entries(m.vmstat()).filter(
-        ([k, v]) => v !== 0 && !k.startsWith('nr_') && !k.startsWith('pagelab_nr_'),
-      ),
+      Object.entries(m.vmstat()).filter(([k, v]) => v !== 0 && !isPageCount(k)),
     );
     return {
       data,

@@ -205,3 +205,22 @@ describe('invariants', () => {
     }
   });
 });
+
+describe('the report', () => {
+  it("lists the GUP pin counters among vmstat's events (nr_foll_pin_* count events, not pages)", () => {
+    const r = run(
+      yaml([
+        '{ op: spawn, name: p }',
+        '{ op: mmap, proc: p, name: b, size: 4K, prot: rw, flags: [private, anonymous] }',
+        '{ op: write, proc: p, addr: b, len: 4K, byte: 1 }',
+        '{ op: pin, proc: p, addr: b, pages: 1, as: x }',
+        '{ op: unpin, pin: x }',
+      ]),
+    );
+    const vmstat = r.report.find((s) => s.id === 'vmstat')!;
+    expect(vmstat.data).toMatchObject({ nr_foll_pin_acquired: 1, nr_foll_pin_released: 1 });
+    expect(
+      Object.keys(vmstat.data as object).some((k) => k.startsWith('nr_') && !k.startsWith('nr_foll_pin_')),
+    ).toBe(false);
+  });
+});
