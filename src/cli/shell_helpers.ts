@@ -4,6 +4,7 @@
  * pfn_to_page(), page_folio(), follow_page(), for_each_page(), for_each_vma(), dump_page(),
  * decode_page_flags(). Each reads the machine; none changes it.
  */
+import { inspect } from 'node:util';
 import {
   decodeFlagsWord,
   formatFlags,
@@ -104,13 +105,21 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
     return p ? withId(p) : null;
   }
 
-  /** for_each_page(): every frame matching the filter, one at a time (never an array of them all). */
-  function* for_each_page(filter: PageFilter = {}): Generator<PageInfo> {
+  /**
+   * for_each_page(): every frame matching the filter, one at a time (never an array of them all:
+   * a machine may have 2^28 frames). The filter is checked at the call, not at the first next().
+   */
+  function for_each_page(filter: PageFilter = {}): Generator<PageInfo> {
     const { type, flag } = filter;
     if (type !== undefined && !MT_NAMES.includes(type) && type !== 'device')
       throw new ShellError(`type '${type}' is none of ${MT_NAMES.join(', ')}`);
     if (flag !== undefined && !(flag in PG))
       throw new ShellError(`flag '${flag}' is none of ${Object.keys(PG).join(', ')}`);
+    return shown('for_each_page', pages(filter));
+  }
+
+  function* pages(filter: PageFilter): Generator<PageInfo> {
+    const { type, flag } = filter;
     const machine = m();
     const to = Math.min(filter.to ?? machine.totalPages, machine.totalPages);
     for (let pfn = Math.max(0, filter.from ?? 0); pfn < to; pfn++) {
@@ -127,8 +136,8 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
   }
 
   /** for_each_vma(): the VMAs of a process, in address order. */
-  function* for_each_vma(proc: number | string) {
-    yield* m().process(pidOf(proc)).vmas;
+  function for_each_vma(proc: number | string) {
+    return shown('for_each_vma', m().process(pidOf(proc)).vmas.values());
   }
 
   /** dump_page(): print the kernel's dump of one frame and both of its layouts. */
@@ -155,6 +164,14 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
   }
 
   return { pfn_to_page, page_folio, follow_page, for_each_page, for_each_vma, dump_page, decode_page_flags };
+}
+
+/** An iterator the REPL prints as a hint of how to use it, instead of `Object [Generator] {}`. */
+function shown<T extends Iterator<unknown>>(name: string, it: T): T {
+  Object.defineProperty(it, inspect.custom, {
+    value: () => `[${name}: an iterator — [...${name}(...)] for an array, or for (const x of ${name}(...))]`,
+  });
+  return it;
 }
 
 export const SHELL_HELP = `pagelab shell: one machine state, questioned with kernel-named helpers.

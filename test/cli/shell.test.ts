@@ -47,6 +47,8 @@ describe('pagelab shell, scripted', () => {
         '[...for_each_vma("p")].map((v) => v.start === labels.buf.value)',
         'decode_page_flags(0x17ffffc0000000n)',
         'decode_page_flags(0x820)',
+        'for_each_page({ type: "anon" })',
+        'for_each_vma("p")',
       ],
     );
     expect(r.err).toBe('');
@@ -71,6 +73,9 @@ describe('pagelab shell, scripted', () => {
         '[ true ]',
         "{ flags: '', node: 0, zone: 'Normal', lastCpupid: '0x1fffff' }",
         'lru|anon_exclusive',
+        // An iterator printed says how to use it (not `Object [Generator] {}`).
+        '[for_each_page: an iterator — [...for_each_page(...)] for an array, or for (const x of for_each_page(...))]',
+        '[for_each_vma: an iterator — [...for_each_vma(...)] for an array, or for (const x of for_each_vma(...))]',
         '',
       ].join('\n'),
     );
@@ -83,7 +88,7 @@ describe('pagelab shell, scripted', () => {
       [
         'dump_page("A")',
         'pfn_to_page(-1)',
-        'for_each_page({ type: "folio" }).next()',
+        'for_each_page({ type: "folio" })',
         'pfn_to_page("nope")',
         '1 + 1',
       ],

@@ -217,7 +217,7 @@ describe('the report', () => {
         '{ op: unpin, pin: x }',
       ]),
     );
-    const vmstat = r.report.find((s) => s.id === 'vmstat')!;
+    const vmstat = r.report!.find((s) => s.id === 'vmstat')!;
     expect(vmstat.data).toMatchObject({ nr_foll_pin_acquired: 1, nr_foll_pin_released: 1 });
     expect(
       Object.keys(vmstat.data as object).some((k) => k.startsWith('nr_') && !k.startsWith('nr_foll_pin_')),
