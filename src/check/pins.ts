@@ -2,8 +2,8 @@
  * Invariants of pinning, whatever the pin-count design: the truth the model keeps (PinTracker)
  * agrees with the live GUP handles, each pin holds the references its design says it holds, and
  * under a design that never answers "not pinned" for a pinned page, a pinned anon page that is
- * mapped is anon-exclusive — the property COW-after-fork correctness rests on (R2.3, R4.x:
- * fork copies a maybe-pinned page instead of sharing it; GUP unshares before pinning).
+ * mapped is anon-exclusive — the property COW-after-fork correctness rests on (fork
+ * copies a maybe-pinned page instead of sharing it; GUP unshares before pinning).
  *
  * `cheap`: the live pin count equals the pins the live handles hold; exclusivity of pinned anon
  * pages (O(pinned pages)). `full` (with check/vm.ts's mapping tally): refcount ≥ mappings +
@@ -14,7 +14,7 @@ import type { Kernel } from '../mm/kernel.js';
 import { MT } from '../mm/memdesc.js';
 import type { Violations } from './violation.js';
 
-/** Pins the live FOLL_PIN handles hold on frames that take pins (the zero pages do not, R2.6). */
+/** Pins the live FOLL_PIN handles hold on frames that take pins (the zero pages do not). */
 function handlePins(k: Kernel): number {
   let n = 0;
   for (const h of k.gup.values()) {

@@ -163,7 +163,7 @@ function checkLeaf(
     if (k.pteSpecial || k.pa.isZeroPfn(pfn)) return;
   }
   if (!k.pteSpecial && !pmd) {
-    // No special bit: the VMA decides which entries have no page behind them (R7.2).
+    // No special bit: the VMA decides which entries have no page behind them.
     let row: number;
     try {
       row = vmNormalPage(k, vma, addr, e);

@@ -2,7 +2,7 @@
  * Metadata cost of device memory (ZONE_DEVICE) under each memmap mode and descriptor layout.
  *
  * Modes (src/mm/memremap.ts): `eager` describes every pfn at memremap time
- * (memmap_init_zone_device); `lazy` (kernel-semantics §14.2, [D]) maps the whole vmemmap to one
+ * (memmap_init_zone_device); `lazy` maps the whole vmemmap to one
  * shared read-only page of "invalid" descriptors and populates one memmap page at a time; `none`
  * is pfn-only memory with no metadata at all (only special pfnmap entries can map it).
  * Layouts (src/designs/layout.ts): `struct-page` — the descriptor *is* the 64-byte memmap entry, so

@@ -1,9 +1,9 @@
 /**
  * Descriptor layouts: how many bytes of metadata describe physical memory.
  *
- * `struct-page`: Linux today — a 64-byte struct page for every present frame (R1.1), with folio,
- * slab and ptdesc data living inside that array (R1.7–R1.9), so nothing is allocated beside it.
- * `memdesc`: the memdesc plan (R13) — an 8-byte word per frame, plus one separately allocated
+ * `struct-page`: Linux today — a 64-byte struct page for every present frame, with folio,
+ * slab and ptdesc data living inside that array, so nothing is allocated beside it.
+ * `memdesc`: the memdesc plan — an 8-byte word per frame, plus one separately allocated
  * descriptor per object, sized by DESCRIPTOR_BYTES below. Free, reserved, zero and other
  * "Misc" frames keep their data inline in the word and cost nothing more.
  *
@@ -27,7 +27,7 @@ export interface Census {
 
 /**
  * Descriptor sizes under memdescs, in bytes, with what they hold. Each is the sum of the fields
- * the kernel keeps for that object today (kernel-semantics R1.7–R1.9) once they no longer overlay
+ * the kernel keeps for that object today once they no longer overlay
  * struct page, plus the frame number a detached descriptor must record, rounded to 16 bytes.
  */
 export const DESCRIPTOR_BYTES = {
@@ -40,7 +40,7 @@ export const DESCRIPTOR_BYTES = {
   /** pt_flags, pt_list, pmd_huge_pte, pt_mm, ptl, pt_memcg_data, pfn: 56 -> 64. */
   ptdesc: 64,
   /**
-   * A raw alloc_pages() driver page still needs a refcount to be vm_insert_page()d (R8.1); the
+   * A raw alloc_pages() driver page still needs a refcount to be vm_insert_page()d; the
    * plan keeps such pages inline as Misc "unknown", which loses it. pagelab charges refcount,
    * mapcount and pfn.
    */

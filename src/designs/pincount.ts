@@ -1,6 +1,6 @@
 /**
  * Pin-count designs: the ways of answering folio_maybe_dma_pinned() argued on linux-mm, runnable
- * side by side on the same work (kernel-semantics §14.1).
+ * side by side on the same work.
  *
  * - `bias`   Linux since 5.7: +1024 on the refcount of a small folio, exact _pincount in large
  *            ones (src/mm/pincount.ts). False positives at >= 1024 plain references and for every

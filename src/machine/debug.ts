@@ -104,7 +104,7 @@ function describePagetable(k: Kernel, info: PageInfo): PageInfo {
   return { ...info, refcount: 1, flagNames: `table:${PT_LEVEL_NAMES[level]}` };
 }
 
-/** A vmalloc page: the per-page counts its scamem keeps (vmalloc.ts, R9). */
+/** A vmalloc page: the per-page counts its scamem keeps (vmalloc.ts). */
 function describeVmalloc(k: Kernel, info: PageInfo): PageInfo {
   const v = vmallocPage(k, info.pfn);
   return {
@@ -248,7 +248,7 @@ export function devicePage(k: Kernel, pfn: number): DevicePageInfo {
   };
 }
 
-/** A vmalloc page's counts: R9's per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
+/** A vmalloc page's counts: the per-page refcount and mapcount, its scamem's refcount, page_to_nid. */
 export function vmallocPage(k: Kernel, pfn: number): VmallocPageInfo {
   const v = k.vmalloc;
   if (!v.isPage(pfn)) throw new InputError(`pfn ${pfn} is not a vmalloc page`);

@@ -93,7 +93,7 @@ export function pageAt(
   const t = translateUser(k, pid, addr);
   if (!t) return undefined;
   const info = { ...page(k, t.pfn), pte: t.flags, level: t.level };
-  // A PMD mapping is exclusive or not as a whole: only the head page's bit counts (R1.5).
+  // A PMD mapping is exclusive or not as a whole: only the head page's bit counts.
   if (t.level === 'pmd' && info.folio)
     info.anonExclusive = k.folios.pageAnonExclusive(info.folio >>> 0, info.head);
   return info;

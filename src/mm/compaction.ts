@@ -4,7 +4,7 @@
  *
  * Models: mm/compaction.c — compact_zone() with its two scanners (isolate_migratepages from the
  * zone start, isolate_freepages from the end, stopping when they meet), isolate_migratepages_block
- * and its skip rules (kernel-semantics §11), suitable_migration_source / suitable_migration_target,
+ * and its skip rules, suitable_migration_source / suitable_migration_target,
  * the pageblock skip hints (PB_compact_skip, isolation_suitable / update_pageblock_skip),
  * compaction_alloc as the migration target allocator, __compact_finished's "is a block of the
  * requested order free now" test, __alloc_pages_direct_compact (compact, then retry), compact_node

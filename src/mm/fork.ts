@@ -2,7 +2,7 @@
  * Process creation, fork() and exit().
  *
  * Models: kernel/fork.c (dup_mmap: VM_DONTCOPY VMAs are skipped, VM_WIPEONFORK ones start empty),
- * mm/memory.c copy_page_range (vma_needs_copy R4.1; copy_present_ptes R4.2 — share and
+ * mm/memory.c copy_page_range (vma_needs_copy; copy_present_ptes — share and
  * write-protect, or give the child its own copy of a maybe-pinned exclusive anon page),
  * copy_nonpresent_pte for swap entries, mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
  * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
@@ -122,7 +122,7 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
 }
 
 /**
- * copy_present_ptes() for one entry (R4.2). Special entries are copied as they are; file pages gain
+ * copy_present_ptes() for one entry. Special entries are copied as they are; file pages gain
  * a reference and a mapping; anon pages are shared (anon-exclusive cleared) unless they may be
  * DMA-pinned while exclusive, in which case the child gets a private copy and the parent's PTE is
  * left alone — the pin keeps seeing the parent's page.
@@ -165,7 +165,7 @@ function copyPresentPte(
     addRmapPtes(k, row, pfn, 1, dst.mm);
     dst.mm.rss[mmCounter(f, row)]++;
   } else if (row === VMALLOC_PAGE) {
-    // A vmalloc page inserted by vm_insert_page: a file-rmap dup on its scamem (R9).
+    // A vmalloc page inserted by vm_insert_page: a file-rmap dup on its scamem.
     k.vmalloc.get(pfn);
     k.vmalloc.addMap(pfn, 1);
     dst.mm.rss[MM_FILEPAGES]++;

@@ -1,10 +1,10 @@
 /**
  * get_user_pages / pin_user_pages and their release.
  *
- * Models: mm/gup.c — is_valid_gup_args (R3.1), check_vma_flags (R3.2), follow_page_pte (R3.3),
- * gup_must_unshare (R3.4, mm/internal.h), faultin_page (R3.5), try_grab_folio / gup_put_folio and
- * their arithmetic (R2.4), mm_set_has_pinned_flag (R2.7), check_and_migrate_movable_folios for
- * FOLL_LONGTERM (R3.6), unpin_user_pages_dirty_lock (R3.7, R12), and GUP-fast's lockless walk that
+ * Models: mm/gup.c — is_valid_gup_args, check_vma_flags, follow_page_pte,
+ * gup_must_unshare (mm/internal.h), faultin_page, try_grab_folio / gup_put_folio and
+ * their arithmetic, mm_set_has_pinned_flag, check_and_migrate_movable_folios for
+ * FOLL_LONGTERM, unpin_user_pages_dirty_lock, and GUP-fast's lockless walk that
  * falls back to the slow path for anything it cannot decide alone.
  *
  * A successful call returns a GupHandle naming the frames it grabbed; the handle remembers
@@ -39,7 +39,7 @@ export const FOLL = {
   PCI_P2PDMA: 1 << 10,
   INTERRUPTIBLE: 1 << 11,
   HONOR_NUMA_FAULT: 1 << 12,
-  // Internal flags a caller may not pass (R3.1 rule 1).
+  // Internal flags a caller may not pass.
   TOUCH: 1 << 16,
   TRIED: 1 << 17,
   REMOTE: 1 << 18,
@@ -66,7 +66,7 @@ export interface GupHandle {
 }
 
 /**
- * is_valid_gup_args() (R3.1). `wrapper` is the flag the API adds (FOLL_PIN for pin_user_pages*,
+ * is_valid_gup_args(). `wrapper` is the flag the API adds (FOLL_PIN for pin_user_pages*,
  * FOLL_GET for get_user_pages* with a pages array). Returns the effective flags.
  */
 export function validGupArgs(
@@ -126,7 +126,7 @@ export function gupCall(k: Kernel, mm: Mm, req: GupRequest, wrapper: number): Gu
 const needsDirtyTracking = (vma: Vma): boolean =>
   (vma.flags & (VM.SHARED | VM.WRITE)) === (VM.SHARED | VM.WRITE) && !!vma.file && !vma.file.shmem;
 
-/** check_vma_flags() (R3.2): EFAULT / EOPNOTSUPP for VMAs GUP may not touch this way. */
+/** check_vma_flags(): EFAULT / EOPNOTSUPP for VMAs GUP may not touch this way. */
 export function checkVmaFlags(vma: Vma, flags: number): Errno | null {
   if (vma.flags & (VM.IO | VM.PFNMAP)) return 'EFAULT';
   if (flags & FOLL.ANON && !vmaIsAnonymous(vma)) return 'EFAULT';
@@ -143,7 +143,7 @@ export function checkVmaFlags(vma: Vma, flags: number): Errno | null {
   return null;
 }
 
-/** gup_must_unshare() (R3.4), for a read-only entry. */
+/** gup_must_unshare(), for a read-only entry. */
 function mustUnshare(k: Kernel, vma: Vma, flags: number, row: number, pfn: number): boolean {
   if ((flags & (FOLL.PIN | FOLL.WRITE)) !== FOLL.PIN) return false;
   if (row >= 0 && k.folios.kind[row] === MT.ANON) return !k.folios.pageAnonExclusive(row, pfn);
@@ -154,7 +154,7 @@ function mustUnshare(k: Kernel, vma: Vma, flags: number, row: number, pfn: numbe
 const hit = { pfn: 0, row: -1 };
 
 /**
- * follow_page_pte() / follow_pmd_mask() (R3.3) for one address whose leaf entry sits at `slot`
+ * follow_page_pte() / follow_pmd_mask() for one address whose leaf entry sits at `slot`
  * (-1: walk to find it). null means found (in `hit`); 'nopage' means a fault is needed.
  */
 function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1): Errno | 'nopage' | null {
@@ -202,7 +202,7 @@ function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn:
   return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
 }
 
-/** folio_is_longterm_pinnable() (R3.6). */
+/** folio_is_longterm_pinnable(). */
 export function longtermPinnable(k: Kernel, pfn: number): boolean {
   if (k.pa.isZeroPfn(pfn)) return true;
   // ZONE_DEVICE pages of a generic pagemap are pinnable (only coherent and fsdax ones are not).
@@ -212,7 +212,7 @@ export function longtermPinnable(k: Kernel, pfn: number): boolean {
   return k.pa.zoneOf(pfn).id !== ZONE.MOVABLE;
 }
 
-/** try_grab_folio() (R2.4): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
+/** try_grab_folio(): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
 function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: number): void {
   if (row === VMALLOC_PAGE) {
     if (flags & FOLL.GET) k.vmalloc.get(pfn);
@@ -250,7 +250,7 @@ function releaseAll(
   let zero = 0;
   for (let i = 0; i < pfns.length; i++) {
     const pfn = pfns[i];
-    // Pins and references on the zero pages were never taken as folio references (R2.6).
+    // Pins and references on the zero pages were never taken as folio references.
     const row = pfn === zeroPfn || pa.isZeroPfn(pfn) ? -1 : memmap.folioRow(pfn);
     if (row >= 0) {
       if (dirty) folioMarkDirty(k, row);
@@ -429,7 +429,7 @@ function fastOne(k: Kernel, vma: Vma, addr: number, flags: number): Errno | 'nop
   return r === null && fastAllowed(k, hit.pfn, hit.row, flags) ? null : 'nopage';
 }
 
-/** One page of __get_user_pages(): follow, fault in as needed (R3.5), follow again. Found in `hit`. */
+/** One page of __get_user_pages(): follow, fault in as needed, follow again. Found in `hit`. */
 function slowOne(k: Kernel, vma: Vma, addr: number, flags: number): Errno | null {
   for (let tries = 0; tries < 3; tries++) {
     const r = followPage(k, vma, addr, flags);
@@ -460,7 +460,9 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
         : 'put_page on a FOLL_PIN pin (1 versus 1024: the accounting breaks)',
       {
         pfn,
-        rule: pin ? 'unpin_user_pages: page was not pinned' : 'R3.7: pins must not be released with put_page',
+        rule: pin
+          ? 'unpin_user_pages: page was not pinned'
+          : 'unpin_user_page: pins must not be released with put_page',
       },
     );
   }
@@ -468,8 +470,8 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
 }
 
 /**
- * unpin_user_pages() / unpin_user_pages_dirty_lock() (R3.7): with `dirty`, each folio not already
- * dirty is marked dirty first, dispatched by what owns it (R12); then every pin is dropped.
+ * unpin_user_pages() / unpin_user_pages_dirty_lock(): with `dirty`, each folio not already
+ * dirty is marked dirty first, dispatched by what owns it; then every pin is dropped.
  */
 export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   const h = liveHandle(k, id, true);

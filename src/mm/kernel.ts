@@ -36,7 +36,7 @@ export interface KernelOptions {
   thpZeroPage: boolean;
   /**
    * CONFIG_ARCH_HAS_PTE_SPECIAL (default true, as x86-64). Without it vm_normal_page() falls back
-   * to the VMA flags and the linear rule of VM_PFNMAP (kernel-semantics R7.2).
+   * to the VMA flags and the linear rule of VM_PFNMAP.
    */
   pteSpecial?: boolean;
   /** The pin-count design, built over this kernel at boot (default: Linux's bias). */

@@ -1,7 +1,7 @@
 /**
  * Memory types, the 8-byte memdesc word and the sparse memory map.
  *
- * Models: the memdesc plan (kernelnewbies MatthewWilcox/Memdescs; kernel-semantics §13) — one
+ * Models: the memdesc plan (kernelnewbies MatthewWilcox/Memdescs) — one
  * 64-bit word per page frame holding a 4-bit type plus either a descriptor pointer or inline
  * data — and SPARSEMEM's per-section memmap (mm/sparse.c), which here is allocated only when a
  * 128 MiB section first holds something other than free memory.

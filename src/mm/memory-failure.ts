@@ -2,7 +2,7 @@
  * Memory failure: a frame reported bad (a machine check, or an injection), dispatched by what
  * the frame is, its users unmapped and signalled, the frame kept out of use for good.
  *
- * Models: mm/memory-failure.c (kernel-semantics §10) — memory_failure()'s dispatch order (no
+ * Models: mm/memory-failure.c — memory_failure()'s dispatch order (no
  * struct page: memory_failure_pfn and ZONE_DEVICE; already poisoned; get_hwpoison_page taking a
  * free page off the buddy lists or refusing what is not LRU; large folios; the error_states
  * table and its me_* handlers; has_extra_refcount), hwpoison_user_mappings (PTEs become

@@ -3,8 +3,8 @@
  *
  * Models: mm/memory.c — handle_mm_fault, do_anonymous_page (the zero page on read faults),
  * do_read_fault / do_cow_fault / do_shared_fault, do_wp_page with its reuse-versus-copy rules
- * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared; kernel-semantics R5), vm_normal_page
- * (R7.1), zap_pte_range (R12's dirtying on zap) and free_pgtables. Every handler takes one
+ * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared), vm_normal_page,
+ * zap_pte_range (with its dirtying of file folios on zap) and free_pgtables. Every handler takes one
  * vm_fault record (internal.ts). PMD-level faults, splits and zaps are in huge_memory.ts.
  * A swap entry's fault is do_swap_page.ts; its zap, swapfile.ts (free_swap_and_cache).
  * Leaves out: userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
@@ -61,8 +61,8 @@ import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
 /**
  * vm_normal_page(): the folio row a present entry maps "normally", SPECIAL_PAGE for a special
  * mapping (pfnmap, mixedmap special, the zero pages, frames without a descriptor), or VMALLOC_PAGE. With
- * pte_special the entry's bit decides (R7.1); without it, the VMA flags and the linear rule of
- * VM_PFNMAP do (R7.2). A special entry in an ordinary VMA, or a frame beyond every memmap, is the
+ * pte_special the entry's bit decides; without it, the VMA flags and the linear rule of
+ * VM_PFNMAP do. A special entry in an ordinary VMA, or a frame beyond every memmap, is the
  * kernel's "bad page map": a KernelBug.
  */
 export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): number {
@@ -293,7 +293,7 @@ function doSharedFault(k: Kernel, vmf: Vmf, index: number): FaultOutcome {
 // ---------------------------------------------------------------- write-protect faults
 
 /**
- * wp_can_reuse_anon_folio() (R5.4). Small folios: only the sole reference holder may reuse; the
+ * wp_can_reuse_anon_folio(). Small folios: only the sole reference holder may reuse; the
  * mapcount is not consulted. Large folios: never when mapped once (copy so the rest can be freed),
  * never when maybe mapped by another MM, and only when every reference is a mapping.
  */
@@ -340,7 +340,7 @@ function doWpPage(k: Kernel, vmf: Vmf, unshare: boolean): FaultOutcome {
 }
 
 /**
- * wp_page_copy() (R5.5): a new exclusive anon page with the old contents (zeros for the zero
+ * wp_page_copy(): a new exclusive anon page with the old contents (zeros for the zero
  * page); the old page loses this mapping and its reference. An unshare leaves the PTE read-only.
  */
 function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): FaultOutcome {
@@ -383,7 +383,7 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
 
 /**
  * zap_page_range_single / unmap_page_range over [start, end) of one VMA: clear every entry, drop
- * each normal page's mapping and reference, dirty file folios whose PTE was dirty (R12), adjust
+ * each normal page's mapping and reference, dirty file folios whose PTE was dirty, adjust
  * rss. A PMD leaf only partly inside the range is split first.
  */
 export function zapRange(k: Kernel, vma: Vma, start: number, end: number): void {

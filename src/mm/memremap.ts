@@ -3,7 +3,7 @@
  *
  * Models: mm/memremap.c (memremap_pages / memunmap_pages, struct dev_pagemap), mm/mm_init.c
  * memmap_init_zone_device (every device pfn gets a descriptor at hotplug time: the `eager` mode),
- * and the 2015 pmem/GPU proposal of a lazily populated vmemmap (kernel-semantics §14.2, [D]):
+ * and the 2015 pmem/GPU proposal of a lazily populated vmemmap:
  * every pfn of a `lazy` range starts as one shared read-only "invalid" descriptor; only the
  * sanctioned accessor (pfnToPagePopulate, the proposal's explicitly allowed pfn_to_page variant)
  * gives a memmap page's worth of pfns — 64 struct pages, one 4 KiB page of vmemmap — real

@@ -3,7 +3,7 @@
  *
  * Models: mm/migrate.c (migrate_pages → migrate_folio_unmap / move_to_new_folio / remove_migration_ptes,
  * folio_migrate_mapping's expected-reference test) as used by check_and_migrate_movable_folios
- * (FOLL_LONGTERM, kernel-semantics R3.6) and, later, compaction. The model moves in one step what
+ * (FOLL_LONGTERM) and, later, compaction. The model moves in one step what
  * the kernel does with migration entries: every PTE/PMD mapping the old folio (found by the rmap
  * walk) is rewritten to the new frames with the same bits; counts, flags, page-cache slot and
  * per-page anon exclusivity move across; the old folio is freed.

@@ -2,7 +2,7 @@
  * Dirtying a folio: folio_mark_dirty() / set_page_dirty() dispatched by what owns the folio.
  *
  * Models: folio_mark_dirty (mm/page-writeback.c), folio_mapping (mm/util.c), filemap_dirty_folio
- * and noop_dirty_folio (kernel-semantics R12). Anonymous, KSM, driver and vmalloc folios have no
+ * and noop_dirty_folio. Anonymous, KSM, driver and vmalloc folios have no
  * address_space to tell: only PG_dirty is set. A file folio also marks its inode I_DIRTY_PAGES;
  * shmem folios behave like the noop path (the flag only).
  * Writeback (fsync) cleans the folio the way folio_clear_dirty_for_io() does: folio_mkclean()

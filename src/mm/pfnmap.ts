@@ -3,9 +3,9 @@
  * remap_pfn_range, plus the driver's side of mmap.
  *
  * Models: the insert half of mm/memory.c — validate_page_before_insert, insert_page,
- * vm_insert_page / vm_insert_pages (R8.1, R8.2), insert_pfn / vmf_insert_pfn_prot (R8.3),
- * vm_mixed_ok / vm_mixed_zeropage_allowed / __vm_insert_mixed (R8.4), remap_pfn_range with its
- * whole-VMA rule for COW mappings and the PAT tracking context (R8.6) — kept apart from memory.ts
+ * vm_insert_page / vm_insert_pages, insert_pfn / vmf_insert_pfn_prot,
+ * vm_mixed_ok / vm_mixed_zeropage_allowed / __vm_insert_mixed, remap_pfn_range with its
+ * whole-VMA rule for COW mappings and the PAT tracking context — kept apart from memory.ts
  * so that file stays the fault path. A driver is an mmap handler plus vm_ops (mm_types.ts VmOps).
  *
  * Frames may be RAM with a descriptor (alloc_pages, vmalloc pages, ZONE_DEVICE pages with a real
@@ -74,7 +74,7 @@ export function vmMixedZeropageAllowed(vma: Vma): boolean {
 /** What validate_page_before_insert() found: a folio row, the zero page, or a vmalloc page. */
 type PageRef = { kind: 'folio'; row: number } | { kind: 'zero' } | { kind: 'vmalloc' };
 
-/** validate_page_before_insert() (R8.1 step 3): EINVAL for pages that may not be inserted. */
+/** validate_page_before_insert(): EINVAL for pages that may not be inserted. */
 function validatePage(k: Kernel, vma: Vma, pfn: number): PageRef {
   if (k.pa.isZeroPfn(pfn)) {
     if (!vmMixedZeropageAllowed(vma))
@@ -101,7 +101,7 @@ function validatePage(k: Kernel, vma: Vma, pfn: number): PageRef {
   throw new KernelError('EINVAL', `page ${hex(pfn)} is not insertable (typed or free)`);
 }
 
-/** The VM_MIXEDMAP rule of vm_insert_page(s) (R8.1 step 2): BUGs, then the flag. */
+/** The VM_MIXEDMAP rule of vm_insert_page(s): BUGs, then the flag. */
 function needMixedmap(vma: Vma, lock: MmapLock): void {
   if (vma.flags & VM.MIXEDMAP) return;
   if (lock !== 'write')
@@ -113,7 +113,7 @@ function needMixedmap(vma: Vma, lock: MmapLock): void {
   vma.flags |= VM.MIXEDMAP;
 }
 
-/** insert_page() once validated: +1 reference, +1 file-rmap mapcount, +1 file/shmem rss (R8.1 step 6). */
+/** insert_page() once validated: +1 reference, +1 file-rmap mapcount, +1 file/shmem rss. */
 function insertPage(k: Kernel, vma: Vma, addr: number, pfn: number, page: PageRef): void {
   const [pteRow, i] = pteSlot(k, vma, addr);
   if (k.ptdesc.get(pteRow, i) !== 0)
@@ -140,7 +140,7 @@ function inVma(vma: Vma, addr: number, len = PAGE_SIZE): boolean {
   return addr >= vma.start && addr + len <= vma.end;
 }
 
-/** vm_insert_page() (R8.1): map a page with a descriptor, refcounted, into `vma`. */
+/** vm_insert_page(): map a page with a descriptor, refcounted, into `vma`. */
 export function vmInsertPage(k: Kernel, vma: Vma, addr: number, pfn: number, lock: MmapLock = 'write'): void {
   if (addr % PAGE_SIZE !== 0 || !inVma(vma, addr))
     throw new KernelError('EFAULT', `${hex(addr)} is outside the VMA`);
@@ -155,7 +155,7 @@ export interface InsertPagesResult {
   notMapped: number;
 }
 
-/** vm_insert_pages() (R8.2): page after page; the first error stops, earlier pages stay mapped. */
+/** vm_insert_pages(): page after page; the first error stops, earlier pages stay mapped. */
 export function vmInsertPages(
   k: Kernel,
   vma: Vma,
@@ -197,7 +197,7 @@ function insertPfn(k: Kernel, vma: Vma, addr: number, pfn: number): VmFaultResul
 }
 
 /**
- * vmf_insert_pfn() (R8.3). Misuse the kernel BUGs on is a KernelBug: no pfnmap/mixedmap flag, both
+ * vmf_insert_pfn(). Misuse the kernel BUGs on is a KernelBug: no pfnmap/mixedmap flag, both
  * flags, a COW pfnmap (its linear rule cannot hold for a single inserted pfn), or a mixedmap VMA
  * given a pfn that has a struct page. Success and "already populated" are both VM_FAULT_NOPAGE.
  */
@@ -217,7 +217,7 @@ export function vmfInsertPfn(k: Kernel, vma: Vma, addr: number, pfn: number): Vm
 }
 
 /**
- * vmf_insert_mixed() / vmf_insert_mixed_mkwrite() (R8.4). With pte_special every pfn — RAM with a
+ * vmf_insert_mixed() / vmf_insert_mixed_mkwrite(). With pte_special every pfn — RAM with a
  * descriptor too — becomes a special, uncounted entry; without it, a pfn with a struct page is
  * inserted as a counted page.
  */
@@ -247,9 +247,9 @@ export function vmfInsertMixed(
 const patTracked = new WeakSet<Vma>();
 
 /**
- * remap_pfn_range() (R8.6): map [addr, addr+size) to consecutive pfns with special entries. A COW
- * mapping must be remapped whole, and its vm_pgoff becomes the first pfn (the linear rule of R7.2
- * depends on it). The VMA gains VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP.
+ * remap_pfn_range(): map [addr, addr+size) to consecutive pfns with special entries. A COW
+ * mapping must be remapped whole, and its vm_pgoff becomes the first pfn (vm_normal_page's linear rule
+ * for VM_PFNMAP depends on it). The VMA gains VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP.
  */
 export function remapPfnRange(k: Kernel, vma: Vma, addr: number, pfn: number, size: number): void {
   const end = addr + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;

@@ -2,8 +2,7 @@
  * How DMA pins are counted, and how folio_maybe_dma_pinned() answers: the policy interface, the
  * ground truth every policy is scored against, and Linux's own policy.
  *
- * Models: try_grab_folio / gup_put_folio / folio_maybe_dma_pinned (include/linux/mm.h, mm/gup.c;
- * kernel-semantics R2.3–R2.5). Linux adds GUP_PIN_COUNTING_BIAS (1024) to the refcount of a small
+ * Models: try_grab_folio / gup_put_folio / folio_maybe_dma_pinned (include/linux/mm.h, mm/gup.c). Linux adds GUP_PIN_COUNTING_BIAS (1024) to the refcount of a small
  * folio per pin and keeps an exact _pincount in large folios. The alternatives argued upstream live
  * in src/designs/pincount.ts and implement the same interface.
  *

@@ -5,7 +5,7 @@
  * Models: mm/rmap.c and include/linux/rmap.h — folio_add_new_anon_rmap, folio_add_anon_rmap_ptes/
  * _pmd, folio_add_file_rmap_ptes/_pmd, folio_remove_rmap_ptes/_pmd, folio_dup_*_rmap, the
  * _large_mapcount / _entire_mapcount / _nr_pages_mapped counters and the two-slot MM-id tracking
- * with its "maybe mapped by more than one MM" bit (kernel-semantics R2.2, R5.4), and rmap_walk
+ * with its "maybe mapped by more than one MM" bit, and rmap_walk
  * over anon_vma and i_mmap (and rmap_walk_ksm over a KSM folio's stable node, whose bookkeeping lives here so the fault
  * path never depends on ksm.ts). Per-page mapcounts of large folios are kept too (CONFIG_PAGE_MAPCOUNT)
  * because /proc/kpagecount reports them.

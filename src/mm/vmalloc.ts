@@ -3,9 +3,9 @@
  * refcounted **scamem** descriptor.
  *
  * Models: mm/vmalloc.c (__vmalloc_node_range, vfree, find_vm_area, vmalloc_to_page,
- * remap_vmalloc_range_partial — kernel-semantics §9) and the 2024 "scamem" proposal [D]: under
- * memdescs vmalloc pages are Misc with no descriptor (R13.2), yet remap_vmalloc_range maps them to
- * user space with vm_insert_page's refcount/mapcount semantics (R9), so a separately allocated
+ * remap_vmalloc_range_partial) and the 2024 "scamem" proposal: under
+ * memdescs vmalloc pages are Misc with no descriptor, yet remap_vmalloc_range maps them to
+ * user space with vm_insert_page's refcount/mapcount semantics, so a separately allocated
  * descriptor per allocation carries the page count, one refcount and the list of pages.
  *
  * Where the scamem pointer lives — the decision: in the **memdesc word of every page** (`hi` =
@@ -16,12 +16,12 @@
  *  + The same area can be mapped by several VMAs of several processes (and partially), and the
  *    pages outlive vfree: a pointer per page does not care which mapping asks.
  *  − It spends the word's payload on a pointer, so vmalloc pages lose the Misc inline data (order,
- *    node/zone bits) R13.2 gives them; the node must be read from the section (as here).
+ *    node/zone bits) the memdesc plan gives them; the node must be read from the section (as here).
  *  The alternative, vm_private_data of the user VMA, costs nothing per page but only serves paths
  *    that hold the VMA; it would need one VMA per area, break on fork/split (the pointer must be
  *    copied and refcounted per VMA), and leave GUP-fast, memory_failure and compaction blind.
  *
- * Counting: each page keeps R9's observable counts (page refcount: 1 for the vmalloc owner, +1 per
+ * Counting: each page keeps vm_insert_page's observable counts (page refcount: 1 for the vmalloc owner, +1 per
  * user mapping, +1 per FOLL_GET, +1024 per pin as a small page without a pincount; mapcount: +1
  * per PTE). The scamem refcount is the sum of references on any of its pages beyond the owner's,
  * plus 1 while the owner holds it; the whole area is freed when it reaches 0. So pages stay alive
@@ -228,7 +228,7 @@ export class VmallocSpace {
     return this.scamem.pageMap[row][i];
   }
 
-  /** get_page() on a vmalloc page: refuses a page whose refcount is 0 (R8.1 step 3's test). */
+  /** get_page() on a vmalloc page: refuses a page whose refcount is 0. */
   get(pfn: number, n = 1): void {
     const [row, i] = this.where(pfn);
     const s = this.scamem;
@@ -251,13 +251,13 @@ export class VmallocSpace {
     this.putScamem(row, n);
   }
 
-  /** One more (or fewer) PTE mapping the page: the file rmap of R8.1 step 6. */
+  /** One more (or fewer) PTE mapping the page: the file rmap insert_page() keeps. */
   addMap(pfn: number, delta: number): void {
     const [row, i] = this.where(pfn);
     this.scamem.pageMap[row][i] += delta;
   }
 
-  /** Pin (FOLL_PIN) a vmalloc page: small and without a pincount, so the refcount bias (R2.4). */
+  /** Pin (FOLL_PIN) a vmalloc page: small and without a pincount, so the refcount bias. */
   pin(pfn: number): void {
     this.get(pfn, GUP_PIN_COUNTING_BIAS);
     this.k.pins.tally(pfn, 1);
@@ -280,7 +280,7 @@ export class VmallocSpace {
 }
 
 /**
- * remap_vmalloc_range_partial() (R9): map `size` bytes of the area at `kaddr`, from page `pgoff`
+ * remap_vmalloc_range_partial(): map `size` bytes of the area at `kaddr`, from page `pgoff`
  * on, at `uaddr` of `vma`, one vm_insert_page per page. Every check is EINVAL; the first
  * insertion error is returned with the earlier pages left mapped. On success the VMA gains
  * VM_DONTEXPAND | VM_DONTDUMP (VM_MIXEDMAP came with the first insertion).

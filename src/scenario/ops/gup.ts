@@ -70,7 +70,7 @@ export const getOp = defineOp({
 
 export const unpinOp = defineOp({
   name: 'unpin',
-  doc: 'unpin_user_pages(), or unpin_user_pages_dirty_lock() with dirty: true (dirtying by owner, R12)',
+  doc: 'unpin_user_pages(), or unpin_user_pages_dirty_lock() with dirty: true (set_page_dirty by owner: page cache, anon, KSM, driver)',
   fields: { pin: labelName(), dirty: z.boolean().default(false) },
   analyse: (a, ctx) => void ctx.use(a.pin, ['pin', 'gup'], ['pin']),
   run: (a, ctx) => {

@@ -2,7 +2,7 @@
  * The O_DIRECT write from a user buffer (fs/direct-io.c, iomap_dio_rw): the block layer pins the
  * buffer's pages read-only (FOLL_PIN without FOLL_WRITE, not long-term) for the I/O and unpins
  * them when it completes. The pin is short but it is a pin: a shared anonymous page is unshared
- * first (gup_must_unshare, R3.4), so the device reads a page nobody else can write. This op exists
+ * first (gup_must_unshare), so the device reads a page nobody else can write. This op exists
  * so the oracle can drive the one user-space path to a read-only pin.
  */
 import { PAGE_SIZE } from '../../mm/types.js';
