@@ -1,5 +1,5 @@
 /**
- * `pagelab demo`: the built-in default job. Boots a 4 GiB machine, allocates a mix of folios,
+ * `pagelab demo`: a built-in demo, no scenario file needed. Boots a 4 GiB machine, allocates a mix of folios,
  * slabs, page-table pages and driver pages the way a small running system would, and prints the
  * machine report with the metadata accounting under both layouts.
  */
