@@ -287,7 +287,9 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
 
   program
     .command('demo')
-    .description('a built-in demo: a 4 GiB machine with a mix of folios, slabs and page tables, and its report')
+    .description(
+      'a built-in demo: a 4 GiB machine with a mix of folios, slabs and page tables, and its report',
+    )
     .option('--memory <size>', 'RAM size', sizeArg, '4G')
     .option('--json', JSON_HELP)
     .action((o: { memory: string; json?: boolean }) =>

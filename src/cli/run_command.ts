@@ -10,6 +10,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type Diagnostic, formatPath } from '../scenario/diagnostics.js';
 import { runText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
@@ -49,6 +50,24 @@ export function openTraceOutput(path: string, inputs: string[], force: boolean):
   }
 }
 
+/** The trace's record of a file that did not parse: it ran nothing, and this is why. */
+function badInputRecord(file: string, errors: Diagnostic[]): string {
+  return JSON.stringify({
+    type: 'result',
+    file,
+    status: 'bad-input',
+    steps: 0,
+    expectations: 0,
+    failed: 0,
+    errors: errors.map((d) => ({
+      line: d.pos.line,
+      col: d.pos.col,
+      path: formatPath(d.path),
+      message: d.message,
+    })),
+  });
+}
+
 export function runCommand(files: string[], opts: { json?: string; force?: boolean }, io: Io): number {
   const toStdout = opts.json === '-';
   const fd =
@@ -56,13 +75,18 @@ export function runCommand(files: string[], opts: { json?: string; force?: boole
   const text = toStdout ? io.err : io.out;
   const emit = toStdout ? (l: string) => io.out(`${l}\n`) : (l: string) => writeSync(fd, `${l}\n`);
   try {
-    return forEachScenario(files, io, (s, i) => {
-      const bar = progress(io, `pagelab run ${s.file}`, 'steps');
-      const r = runScenario(s, { trace: opts.json !== undefined, onRecord: emit, onStep: bar.update });
-      bar.end();
-      text(`${i > 0 ? '\n' : ''}${runText(r)}\n`);
-      return r.exitCode;
-    });
+    return forEachScenario(
+      files,
+      io,
+      (s, i) => {
+        const bar = progress(io, `pagelab run ${s.file}`, 'steps');
+        const r = runScenario(s, { trace: opts.json !== undefined, onRecord: emit, onStep: bar.update });
+        bar.end();
+        text(`${i > 0 ? '\n' : ''}${runText(r)}\n`);
+        return r.exitCode;
+      },
+      opts.json === undefined ? undefined : (file, errors) => emit(badInputRecord(file, errors)),
+    );
   } finally {
     if (fd >= 0) closeSync(fd);
   }

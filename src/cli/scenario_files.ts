@@ -1,6 +1,6 @@
 /** Reading scenario files from disk: the only part of running a scenario that needs Node. */
 import { readFileSync } from 'node:fs';
-import { formatDiagnostic } from '../scenario/diagnostics.js';
+import { type Diagnostic, formatDiagnostic } from '../scenario/diagnostics.js';
 import { type ParseResult, parseScenario, type Scenario } from '../scenario/parse.js';
 import type { Io } from './io.js';
 import { UsageError } from './usage_error.js';
@@ -17,14 +17,21 @@ export function readScenario(file: string): ParseResult {
 
 /**
  * Parse each file and hand the good ones to `each` (with their position in the list); a file with
- * bad input has its diagnostics printed and makes the result 2. Returns the worst exit code.
+ * bad input has its diagnostics printed (and given to `bad`) and makes the result 2. Returns the
+ * worst exit code.
  */
-export function forEachScenario(files: string[], io: Io, each: (s: Scenario, i: number) => number): number {
+export function forEachScenario(
+  files: string[],
+  io: Io,
+  each: (s: Scenario, i: number) => number,
+  bad?: (file: string, errors: Diagnostic[]) => void,
+): number {
   let code = 0;
   files.forEach((file, i) => {
     const parsed = readScenario(file);
     if (!parsed.ok) {
       for (const d of parsed.errors) io.err(`${formatDiagnostic(d)}\n`);
+      bad?.(file, parsed.errors);
       code = 2;
       return;
     }

@@ -93,8 +93,17 @@ export function explainAddress(r: RunResult, proc: string, address: string): str
     );
   }
   const page = m.pageAt(pid, at);
-  if (!page) lines.push(indent('nothing mapped: the next access faults'));
-  else {
+  if (!page) {
+    // No page: a fault fills it if a VMA covers the address; outside every VMA an access is SIGSEGV.
+    const vma = m.process(pid).vmas.find((v) => at >= v.start && at < v.end);
+    lines.push(
+      indent(
+        vma
+          ? `nothing mapped yet in ${vma.name || 'its VMA'} (${hex(vma.start)}-${hex(vma.end)}): the next access faults it in`
+          : 'no VMA covers this address: an access here is SIGSEGV',
+      ),
+    );
+  } else {
     lines.push(
       indent(
         `maps pfn ${hex(page.pfn)} through a ${page.level.toUpperCase()} (the model's bits: ${page.pte})`,

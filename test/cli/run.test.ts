@@ -122,6 +122,18 @@ describe('pagelab run', () => {
     expect(nowhere.code).toBe(2);
     expect(nowhere.out).toBe('');
     expect(nowhere.err).toMatch(/cannot write \(ENOENT\)/);
+    // A file that does not parse still leaves its record in the trace, beside the good ones.
+    const mixed = join(dir, 'mixed.jsonl');
+    expect((await cli('run', bad, passing, '--json', mixed)).code).toBe(2);
+    const results = readFileSync(mixed, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'result');
+    expect(results.map((r) => r.status)).toEqual(['bad-input', 'pass']);
+    expect(results[0]).toMatchObject({ file: bad, steps: 0, failed: 0 });
+    expect(results[0].errors.length).toBe(2);
+    expect(results[0].errors[0]).toMatchObject({ line: 4, path: 'steps[0].size' });
     // A directory, with or without --force: one line, exit 2, nothing run.
     for (const force of [[], ['--force']]) {
       const folder = await cli('run', passing, '--json', dir, ...force);
@@ -232,7 +244,13 @@ describe('pagelab explain', () => {
     );
     expect(walk.out).toContain("(the model's bits: present|write|user|dirty|young)");
     expect(walk.out).toContain('page: refcount:1 mapcount:1 mapping:anon');
-    expect((await cli('explain', vm, '--proc', 'p', '--addr', 'buf')).out).toContain('nothing mapped');
+    // Inside the VMA, not yet faulted in; past its end, no VMA at all: a SIGSEGV, said as such.
+    expect((await cli('explain', vm, '--proc', 'p', '--addr', 'buf')).out).toMatch(
+      /nothing mapped yet in buf \(0x[0-9a-f]+-0x[0-9a-f]+\): the next access faults it in/,
+    );
+    expect((await cli('explain', vm, '--proc', 'p', '--addr', 'buf+64K')).out).toContain(
+      'no VMA covers this address: an access here is SIGSEGV',
+    );
     expect((await cli('explain', vm, '--proc', 'p')).code).toBe(2);
     expect((await cli('explain', vm, '--proc', 'q', '--addr', 'buf')).code).toBe(2);
     expect((await cli('explain', f, '--after', '9', '--pfn', '0')).err).toBe(
