@@ -27,6 +27,7 @@ import { formatFlags } from '../mm/types.js';
 import { ConfigError, InputError } from './config.js';
 import {
   canonical,
+  decodeFlagsWord,
   directMapAddress,
   hex64,
   memdescWord,
@@ -203,6 +204,26 @@ export function pageLayouts(k: Kernel, pfn: number) {
 }
 
 /**
+ * dump_page()'s `flags:` line as %pGp prints it: the page->flags word in kernel bit positions,
+ * its flag names, node, zone and last_cpupid; then any state the model keeps as a flag bit that
+ * the kernel keeps elsewhere (PG_large_rmappable lives in the folio's second page, for one).
+ */
+function flagsLine(p: PageInfo, word: bigint | undefined): string {
+  if (word === undefined) return `flags: (device memory) ${p.flagNames}`;
+  const w = decodeFlagsWord(word);
+  const kernelNames = formatFlags(w.flags, PG);
+  const fields = `node=${w.nid}|zone=${w.zone}|lastcpupid=0x${w.lastCpupid.toString(16)}`;
+  const shown = new Set(kernelNames.split('|'));
+  const elsewhere = formatFlags(p.flags & ~w.flags, PG)
+    .split('|')
+    .filter((n) => n && !shown.has(n));
+  // A page that is no folio says what it is instead of flag names (`vmalloc (vfreed, ...)`).
+  const what = p.flagNames !== formatFlags(p.flags, PG) ? `; ${p.flagNames}` : '';
+  const kept = elsewhere.length ? `; kept elsewhere by the kernel: ${elsewhere.join('|')}` : '';
+  return `flags: 0x${BigInt.asUintN(64, word).toString(16)}(${kernelNames ? `${kernelNames}|` : ''}${fields})${kept}${what}`;
+}
+
+/**
  * The kernel's dump_page() text for a frame, then both layouts of it: the model's memdesc word
  * decoded, and the struct page Linux would keep (its `raw:` lines), with the frame's addresses.
  */
@@ -212,11 +233,12 @@ export function dumpPage(k: Kernel, pfn: number): string {
   const lines = [
     `page: refcount:${p.refcount} mapcount:${p.mapcount} mapping:${p.type === 'anon' ? 'anon' : '0'} index:0x${index.toString(16)} pfn:0x${pfn.toString(16)}`,
   ];
-  if (p.head !== pfn || p.order > 0)
+  // A free buddy block is not a compound page: dump_page() has no head line for it.
+  if ((p.head !== pfn || p.order > 0) && p.type !== 'buddy')
     lines.push(`head: order:${p.order} pincount:${p.pincount} pfn:0x${p.head.toString(16)}`);
   lines.push(`memdesc: ${p.type} node:${p.nid} zone:${p.zone} migratetype:${p.migratetype}`);
-  lines.push(`flags: 0x${p.flags.toString(16)}(${p.flagNames})`);
   const l = pageLayouts(k, pfn);
+  lines.push(flagsLine(p, l.structPage?.words[0]));
   if (l.memdescWord) {
     lines.push(`memdesc word: ${l.memdescWord}`);
     lines.push(...rawLines(l.structPage!));

@@ -196,7 +196,9 @@ describe('pagelab explain', () => {
         '  page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x100',
         '  head: order:2 pincount:0 pfn:0x100',
         '  memdesc: anon node:0 zone:DMA32 migratetype:Movable',
-        '  flags: 0x2020040(head|swapbacked|large_rmappable)',
+        // page->flags as %pGp prints it (the raw line's first word); PG_large_rmappable is the model's bit
+        // on the head where the kernel keeps it in the folio's second page.
+        '  flags: 0xfffffc0020040(head|swapbacked|node=0|zone=1|lastcpupid=0x1fffff); kept elsewhere by the kernel: large_rmappable',
         '  memdesc word: 0x0000000000000022: type 2 (anon), order 2, descriptor: folio row 0',
         '  raw: 000fffffc0020040 dead000000000100 dead000000000122 0000000000000000',
         '  raw: 0000000000000000 0000000000000000 00000001ffffffff 0000000000000000',

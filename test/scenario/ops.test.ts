@@ -193,7 +193,7 @@ describe('dump', () => {
     const d = r.steps[1];
     expect(d.summary).toMatch(/^f \(pfn 0x[0-9a-f]+\), buddyinfo, meminfo$/);
     expect(d.output).toMatch(/^page: refcount:1 mapcount:0 mapping:anon index:0x0 pfn:0x[0-9a-f]+\n/);
-    expect(d.output).toContain('flags: 0x20000(swapbacked)');
+    expect(d.output).toContain('flags: 0xfffffc0020000(swapbacked|node=0|zone=1|lastcpupid=0x1fffff)');
     expect(d.output).toContain('buddyinfo:\nNode 0, zone    DMA32');
     expect(d.output).toContain('meminfo:\nMemTotal:');
     const views = run(
