@@ -90,17 +90,14 @@ export function madviseCollapseErrno(r: ScanResult): Errno {
   return 'EINVAL';
 }
 
-/**
- * thp_vma_allowable_order(vma, vm_flags, TVA_FORCED_COLLAPSE, PMD_ORDER) for an anonymous VMA
- * spanning [start, end) (a model VMA and the neighbours Linux would have merged it with).
- */
-export function thpVmaAllowableCollapse(vma: Vma, start: number, end: number): boolean {
+/** thp_vma_allowable_order(vma, vm_flags, TVA_FORCED_COLLAPSE, PMD_ORDER) for a VMA MADV_COLLAPSE meets. */
+export function thpVmaAllowableCollapse(vma: Vma): boolean {
   if (vma.flags & (VM.NOHUGEPAGE | VM.HUGETLB | VM.IO | VM.DONTEXPAND | VM.PFNMAP | VM.MIXEDMAP))
     return false;
   if (vma.file || vma.ops !== undefined || vma.flags & VM.SHARED) return false;
   // The size check of a non-fault caller: some PMD-aligned 2 MiB must fit (thp_vma_suitable_order).
-  const haddr = end - PMD_SIZE - ((end - PMD_SIZE) % PMD_SIZE);
-  if (haddr < start) return false;
+  const haddr = vma.end - PMD_SIZE - ((vma.end - PMD_SIZE) % PMD_SIZE);
+  if (haddr < vma.start) return false;
   // khugepaged and MADV_COLLAPSE need the anon_vma a fault would have prepared.
   return vma.anonVma !== null;
 }
@@ -116,43 +113,53 @@ export function madviseCollapse(k: Kernel, mm: Mm, start: number, end: number): 
   let a = start;
   const vmas = mm.vmas;
   for (let i = vmas.findIndex((v) => v.end > start); i >= 0 && i < vmas.length && a < end; i++) {
-    let first = i;
-    while (first > 0 && wouldMerge(vmas[first - 1], vmas[first])) first--;
-    while (i + 1 < vmas.length && wouldMerge(vmas[i], vmas[i + 1])) i++;
-    const gStart = vmas[first].start;
-    const gEnd = vmas[i].end;
-    if (gStart >= end) break;
-    if (gStart > a) unmapped = true;
-    const from = Math.max(a, gStart);
-    const to = Math.min(end, gEnd);
-    const r = collapseVma(k, vmas[first], gStart, gEnd, from, to);
+    const vma = mergeNeighbours(mm, i);
+    i = vmas.indexOf(vma);
+    if (vma.start >= end) break;
+    if (vma.start > a) unmapped = true;
+    const from = Math.max(a, vma.start);
+    const to = Math.min(end, vma.end);
+    const r = collapseVma(k, vma, from, to);
     thps += r.thps;
     if (r.errno)
       throw new KernelError(r.errno, `MADV_COLLAPSE of 0x${from.toString(16)}-0x${to.toString(16)}`);
-    a = gEnd;
+    a = vma.end;
   }
   if (unmapped || a < end) throw new KernelError('ENOMEM', 'MADV_COLLAPSE range has unmapped holes');
   return thps;
 }
 
-/** madvise_collapse() for one (merged) VMA [gStart, gEnd) and the part [from, to) of the range in it. */
-function collapseVma(
-  k: Kernel,
-  vma: Vma,
-  gStart: number,
-  gEnd: number,
-  from: number,
-  to: number,
-): { thps: number; errno: Errno | null } {
+/**
+ * The model keeps neighbours Linux would have merged (vma_merge: after an madvise and its undo)
+ * as separate VMAs; Linux sees one VMA there, and a PMD leaf may not span two model VMAs
+ * (splitVma splits one at every boundary). So the VMA at `i` and every such neighbour become the
+ * one VMA Linux has before the collapse looks at it.
+ */
+function mergeNeighbours(mm: Mm, i: number): Vma {
+  const vmas = mm.vmas;
+  let first = i;
+  while (first > 0 && wouldMerge(vmas[first - 1], vmas[first])) first--;
+  let last = i;
+  while (last + 1 < vmas.length && wouldMerge(vmas[last], vmas[last + 1])) last++;
+  const vma = vmas[first];
+  for (const gone of vmas.splice(first + 1, last - first)) {
+    vma.end = gone.end;
+    gone.anonVma?.vmas.delete(gone);
+  }
+  return vma;
+}
+
+/** madvise_collapse() for one VMA and the part [from, to) of the range inside it. */
+function collapseVma(k: Kernel, vma: Vma, from: number, to: number): { thps: number; errno: Errno | null } {
   if (vma.file?.shmem || (vma.flags & VM.SHARED && !vma.file && vma.ops === undefined))
     throw new KernelError('EOPNOTSUPP', 'MADV_COLLAPSE of shmem (hpage_collapse_scan_file) is not modelled');
-  if (!thpVmaAllowableCollapse(vma, gStart, gEnd)) return { thps: 0, errno: 'EINVAL' };
+  if (!thpVmaAllowableCollapse(vma)) return { thps: 0, errno: 'EINVAL' };
   const hstart = Math.ceil(from / PMD_SIZE) * PMD_SIZE;
   const hend = Math.floor(to / PMD_SIZE) * PMD_SIZE;
   let thps = 0;
   let lastFail: ScanResult = 'fail';
   for (let haddr = hstart; haddr < hend; haddr += PMD_SIZE) {
-    const r = hpageCollapseScanPmd(k, vma.mm, haddr);
+    const r = hpageCollapseScanPmd(k, vma, haddr);
     if (r === 'succeed' || r === 'pmd_mapped') {
       thps++;
       continue;
@@ -161,11 +168,6 @@ function collapseVma(
     if (!GO_ON.has(r)) break;
   }
   return { thps, errno: thps === (hend - hstart) / PMD_SIZE ? null : madviseCollapseErrno(lastFail) };
-}
-
-/** The VMA of `mm` that maps `addr` (inside a merged group every part has the same flags and anon_vma). */
-function vmaAt(mm: Mm, addr: number): Vma {
-  return mm.vmas.find((v) => v.start <= addr && addr < v.end)!;
 }
 
 /** find_pmd_or_thp_or_none(): the PMD table row, or why there is no PTE table to collapse. */
@@ -205,7 +207,8 @@ function checkPresentPte(k: Kernel, vma: Vma, addr: number, e: number): { row: n
 }
 
 /** hpage_collapse_scan_pmd() with cc->is_khugepaged false: no PTE limits, no young check. */
-export function hpageCollapseScanPmd(k: Kernel, mm: Mm, haddr: number): ScanResult {
+export function hpageCollapseScanPmd(k: Kernel, vma: Vma, haddr: number): ScanResult {
+  const mm = vma.mm;
   const found = findPmd(k, mm, haddr);
   if (found.result !== 'succeed') return found.result;
   const pd = k.ptdesc;
@@ -221,14 +224,15 @@ export function hpageCollapseScanPmd(k: Kernel, mm: Mm, haddr: number): ScanResu
       continue;
     }
     if (noneOrZero(k, e)) continue;
-    const r = checkPresentPte(k, vmaAt(mm, addr), addr, e).result;
+    const r = checkPresentPte(k, vma, addr, e).result;
     if (r !== 'succeed') return r;
   }
-  return collapseHugePage(k, mm, haddr, unmapped);
+  return collapseHugePage(k, vma, haddr, unmapped);
 }
 
 /** collapse_huge_page(): allocate, swap in, isolate, copy, and map the new folio with one PMD. */
-function collapseHugePage(k: Kernel, mm: Mm, haddr: number, unmapped: number): ScanResult {
+function collapseHugePage(k: Kernel, vma: Vma, haddr: number, unmapped: number): ScanResult {
+  const mm = vma.mm;
   const f = k.folios;
   const row = allocAnonFolio(k, HPAGE_PMD_ORDER);
   if (row < 0) {
@@ -238,14 +242,13 @@ function collapseHugePage(k: Kernel, mm: Mm, haddr: number, unmapped: number): S
   k.stat.events.thp_collapse_alloc++;
   const { pmdRow } = findPmd(k, mm, haddr);
   const pteRow = k.ptdesc.tableFor(mm.pgd, haddr, PT_LEVEL.PTE, false);
-  let result: ScanResult = unmapped ? collapseHugePageSwapin(k, mm, haddr, pmdRow, pteRow) : 'succeed';
-  if (result === 'succeed') result = collapseHugePageIsolate(k, mm, haddr, pteRow);
+  let result: ScanResult = unmapped ? collapseHugePageSwapin(k, vma, haddr, pmdRow, pteRow) : 'succeed';
+  if (result === 'succeed') result = collapseHugePageIsolate(k, vma, haddr, pteRow);
   if (result !== 'succeed') {
     f.put(f.handleOf(row));
     return result;
   }
-  collapseHugePageCopy(k, mm, haddr, pteRow, row);
-  const vma = vmaAt(mm, haddr);
+  collapseHugePageCopy(k, vma, haddr, pteRow, row);
   // The emptied PTE table becomes the one a later split of this PMD gets back (pgtable_trans_huge_deposit).
   mm.deposited.set(haddr, pteRow);
   addNewAnonRmap(k, row, vma, haddr, true);
@@ -259,7 +262,7 @@ function collapseHugePage(k: Kernel, mm: Mm, haddr: number, unmapped: number): S
 /** __collapse_huge_page_swapin(): fault every swap entry of the PMD range back in, as reads. */
 function collapseHugePageSwapin(
   k: Kernel,
-  mm: Mm,
+  vma: Vma,
   haddr: number,
   pmdRow: number,
   pteRow: number,
@@ -271,7 +274,7 @@ function collapseHugePageSwapin(
     // A hwpoison (or any other non-swap) entry: do_swap_page answers VM_FAULT_ERROR, SCAN_FAIL.
     if (!isSwapEntry(e) || isHwpoisonEntry(e)) return 'fail';
     const addr = haddr + i * PAGE_SIZE;
-    const vmf = vmfGet(vmaAt(mm, addr), addr, 0);
+    const vmf = vmfGet(vma, addr, 0);
     try {
       vmf.pmdRow = pmdRow;
       vmf.pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
@@ -289,7 +292,7 @@ function collapseHugePageSwapin(
  * __collapse_huge_page_isolate(): every present page checked again, now that the PMD is cleared
  * and nobody can map them anew (a large folio once); a swap entry still there is SCAN_PTE_NON_PRESENT.
  */
-function collapseHugePageIsolate(k: Kernel, mm: Mm, haddr: number, pteRow: number): ScanResult {
+function collapseHugePageIsolate(k: Kernel, vma: Vma, haddr: number, pteRow: number): ScanResult {
   const pd = k.ptdesc;
   const seen = new Set<number>();
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
@@ -297,9 +300,9 @@ function collapseHugePageIsolate(k: Kernel, mm: Mm, haddr: number, pteRow: numbe
     if (noneOrZero(k, e)) continue;
     if (!(entryBits(e) & PTE.PRESENT)) return 'pte_non_present';
     const addr = haddr + i * PAGE_SIZE;
-    const row = vmNormalPage(k, vmaAt(mm, addr), addr, e);
+    const row = vmNormalPage(k, vma, addr, e);
     if (row >= 0 && seen.has(row)) continue;
-    const r = checkPresentPte(k, vmaAt(mm, addr), addr, e);
+    const r = checkPresentPte(k, vma, addr, e);
     if (r.result !== 'succeed') return r.result;
     if (k.folios.isLarge(r.row)) seen.add(r.row);
   }
@@ -313,7 +316,8 @@ function collapseHugePageIsolate(k: Kernel, mm: Mm, haddr: number, pteRow: numbe
  * dropped (free_page_and_swap_cache), and none or zero PTEs are charged to the rss the new folio
  * takes over.
  */
-function collapseHugePageCopy(k: Kernel, mm: Mm, haddr: number, pteRow: number, row: number): void {
+function collapseHugePageCopy(k: Kernel, vma: Vma, haddr: number, pteRow: number, row: number): void {
+  const mm = vma.mm;
   const pd = k.ptdesc;
   const f = k.folios;
   const dst = f.pfn[row];
@@ -329,7 +333,7 @@ function collapseHugePageCopy(k: Kernel, mm: Mm, haddr: number, pteRow: number, 
       continue;
     }
     const addr = haddr + i * PAGE_SIZE;
-    const old = vmNormalPage(k, vmaAt(mm, addr), addr, e);
+    const old = vmNormalPage(k, vma, addr, e);
     pd.set(pteRow, i, 0);
     removeRmapPtes(k, old, entryPfn(e), 1, mm);
     if (f.testFlag(old, PG.ksm)) ksmRemoveMapping(k, old, mm, addr);
