@@ -131,7 +131,7 @@ export const mprotectOp = defineOp({
 
 export const madviseOp = defineOp({
   name: 'madvise',
-  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE',
+  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
   fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
