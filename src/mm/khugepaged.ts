@@ -108,10 +108,17 @@ export function thpVmaAllowableCollapse(vma: Vma): boolean {
  * Returns how many PMD ranges are PMD-mapped THPs afterwards.
  */
 export function madviseCollapse(k: Kernel, mm: Mm, start: number, end: number): number {
+  const vmas = mm.vmas;
+  // A model limit, not a kernel answer: refused before anything changes.
+  for (const v of vmas)
+    if (v.start < end && v.end > start && isShmem(v))
+      throw new KernelError(
+        'EOPNOTSUPP',
+        'MADV_COLLAPSE of shmem (hpage_collapse_scan_file) is not modelled',
+      );
   let unmapped = false;
   let thps = 0;
   let a = start;
-  const vmas = mm.vmas;
   for (let i = vmas.findIndex((v) => v.end > start); i >= 0 && i < vmas.length && a < end; i++) {
     const vma = mergeNeighbours(mm, i);
     i = vmas.indexOf(vma);
@@ -149,10 +156,12 @@ function mergeNeighbours(mm: Mm, i: number): Vma {
   return vma;
 }
 
+/** Linux would collapse this one into a shmem THP (memfd, MAP_SHARED|MAP_ANONYMOUS). */
+const isShmem = (v: Vma): boolean =>
+  !!v.file?.shmem || (!!(v.flags & VM.SHARED) && !v.file && v.ops === undefined);
+
 /** madvise_collapse() for one VMA and the part [from, to) of the range inside it. */
 function collapseVma(k: Kernel, vma: Vma, from: number, to: number): { thps: number; errno: Errno | null } {
-  if (vma.file?.shmem || (vma.flags & VM.SHARED && !vma.file && vma.ops === undefined))
-    throw new KernelError('EOPNOTSUPP', 'MADV_COLLAPSE of shmem (hpage_collapse_scan_file) is not modelled');
   if (!thpVmaAllowableCollapse(vma)) return { thps: 0, errno: 'EINVAL' };
   const hstart = Math.ceil(from / PMD_SIZE) * PMD_SIZE;
   const hend = Math.floor(to / PMD_SIZE) * PMD_SIZE;

@@ -240,6 +240,20 @@ describe('MADV_COLLAPSE: what refuses it, with the errno madvise_collapse_errno 
     expect(m.vmstat().thp_collapse_alloc_failed).toBe(1);
   });
 
+  it('refuses shmem, which it does not model, before changing anything (EOPNOTSUPP)', () => {
+    const { m, p, anon } = setup();
+    const a = anon(M2);
+    m.write(p, a, { byte: 1, len: M2 });
+    const s = m.mmap(p, { length: M2, prot: 'rw', flags: ['shared', 'anonymous'] });
+    m.write(p, s, { byte: 2, len: PAGE });
+    const lo = Math.min(a, s);
+    const hi = Math.max(a, s) + M2;
+    expect(errnoOf(() => m.collapse(p, lo, hi - lo))).toBe('EOPNOTSUPP');
+    expect(errnoOf(() => m.collapse(p, s, M2))).toBe('EOPNOTSUPP');
+    expect(level(m, p, a)).toBe('pte');
+    expect(m.vmstat().thp_collapse_alloc).toBe(0);
+  });
+
   it('maps each scan result to madvise_collapse_errno()', () => {
     expect(madviseCollapseErrno('alloc_huge_page_fail')).toBe('ENOMEM');
     expect(madviseCollapseErrno('page_count')).toBe('EAGAIN');
