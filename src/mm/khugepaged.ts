@@ -27,6 +27,8 @@
  * - The old pages lose this mm's mappings and references (shared ones stay with their other
  *   mappers, so a collapse after fork leaves the other process's pages alone), the old PTE table
  *   becomes the deposited table of the new PMD, and the rss stays 512 pages.
+ * - The walk sees VMAs as Linux has them: neighbours the model kept apart after an madvise and its
+ *   undo (Linux merged them) are merged first, since no PMD leaf may span two model VMAs.
  * Leaves out: khugepaged itself (the scanner thread and its limits), file and shmem collapse
  * (hpage_collapse_scan_file: a regular file is refused here as on a kernel without
  * CONFIG_READ_ONLY_THP_FOR_FS; shmem is refused with EOPNOTSUPP as not modelled), mTHP orders,
