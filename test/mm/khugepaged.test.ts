@@ -18,12 +18,7 @@ const PAGE = 4096;
 const M2 = 2 << 20;
 
 function setup(
-  opts: {
-    thp?: 'never' | 'madvise' | 'always';
-    swap?: string;
-    memory?: string;
-    check?: 'full' | 'off';
-  } = {},
+  opts: { thp?: 'never' | 'madvise' | 'always'; swap?: string; memory?: string; check?: 'full' | 'off' } = {},
 ) {
   const m = new Machine({
     memory: opts.memory ?? '512M',
