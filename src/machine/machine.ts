@@ -108,6 +108,11 @@ export class Machine extends MachineBase {
     this.madvise(pid, addr, length, MADV.PAGEOUT);
   }
 
+  /** MADV_COLLAPSE: collapse every PMD-aligned 2 MiB of [addr, addr+length) into a PMD-mapped THP now. */
+  collapse(pid: number, addr: number, length: number): void {
+    this.madvise(pid, addr, length, MADV.COLLAPSE);
+  }
+
   /** The process reads `len` bytes: the bytes, or the signal that stopped it. */
   read(pid: number, addr: number, len: number): AccessResult & { bytes: Uint8Array } {
     return this.after(userRead(this.k, this.proc(pid), V.addr('addr', addr), V.len('len', len)));

@@ -101,6 +101,8 @@ const LINUX_EVENTS: Partial<Record<VmEvent, string>> = {
   thp_fault_alloc: 'thp_fault_alloc',
   thp_fault_fallback: 'thp_fault_fallback',
   thp_split_pmd: 'thp_split_pmd',
+  thp_collapse_alloc: 'thp_collapse_alloc',
+  thp_collapse_alloc_failed: 'thp_collapse_alloc_failed',
   foll_pin_acquired: 'nr_foll_pin_acquired',
   foll_pin_released: 'nr_foll_pin_released',
   pgmigrate_success: 'pgmigrate_success',

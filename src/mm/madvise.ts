@@ -91,8 +91,8 @@ export function madvisePageout(k: Kernel, vmas: readonly Vma[], start: number, e
   return out;
 }
 
-/** Would vma_merge() have made `a` and its successor `b` one VMA? */
-function wouldMerge(a: Vma, b: Vma): boolean {
+/** Would vma_merge() have made `a` and its successor `b` one VMA? (khugepaged.ts asks too.) */
+export function wouldMerge(a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.flags !== b.flags || a.file !== b.file || a.anonVma !== b.anonVma) return false;
   if (a.ops !== undefined || b.ops !== undefined) return false;
   return b.pgoff === a.pgoff + (a.end - a.start) / PAGE_SIZE;

@@ -68,6 +68,7 @@ export const MADV = {
   PAGEOUT: 21,
   POPULATE_READ: 22,
   POPULATE_WRITE: 23,
+  COLLAPSE: 25,
 } as const;
 
 /** Per-mm rss counter indices (enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES }). */

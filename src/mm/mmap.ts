@@ -5,7 +5,7 @@
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
  * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts,
- * PAGEOUT and POPULATE_READ/WRITE to madvise.ts). mremap() is mremap.ts.
+ * PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -13,6 +13,7 @@ import type { File } from './filemap.js';
 import { splitHugePmdAddress } from './huge_memory.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
+import { madviseCollapse } from './khugepaged.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { madvisePageout, madvisePopulate } from './madvise.js';
 import { MT } from './memdesc.js';
@@ -342,6 +343,10 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
   const mm = proc.mm;
   if (advice === MADV.POPULATE_READ || advice === MADV.POPULATE_WRITE) {
     madvisePopulate(k, mm, addr, end, advice === MADV.POPULATE_WRITE);
+    return;
+  }
+  if (advice === MADV.COLLAPSE) {
+    madviseCollapse(k, mm, addr, end);
     return;
   }
   const holes = !fullyMapped(mm, addr, end);

@@ -33,6 +33,8 @@ export const VM_EVENTS = [
   'thp_fault_alloc',
   'thp_fault_fallback',
   'thp_split_pmd',
+  'thp_collapse_alloc',
+  'thp_collapse_alloc_failed',
   'fork_copy',
   'foll_pin_acquired',
   'foll_pin_released',

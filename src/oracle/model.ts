@@ -100,9 +100,14 @@ function anonHugePages(
   vmas: { start: number; end: number; file?: string }[],
 ): number {
   const HPAGE = 2 << 20;
+  // By PMD, not by VMA: neighbours Linux merged into one VMA stay apart in the model (after an
+  // madvise and its undo), and a THP collapsed across them is one PMD mapping all the same.
+  const seen = new Set<number>();
   let kb = 0;
   for (const v of vmas) {
-    for (let a = Math.ceil(v.start / HPAGE) * HPAGE; a + HPAGE <= v.end; a += HPAGE) {
+    for (let a = Math.floor(v.start / HPAGE) * HPAGE; a < v.end; a += HPAGE) {
+      if (seen.has(a)) continue;
+      seen.add(a);
       const t = m.translate(pid, a);
       if (t?.level === 'pmd' && m.page(t.pfn).type === 'anon') kb += HPAGE / 1024;
     }

@@ -57,6 +57,9 @@
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
 #endif
@@ -126,6 +129,7 @@ static int advice_of(const char *s)
 		{"keeponfork", MADV_KEEPONFORK}, {"normal", MADV_NORMAL}, {"mergeable", MADV_MERGEABLE},
 		{"unmergeable", MADV_UNMERGEABLE}, {"pageout", MADV_PAGEOUT},
 		{"populate_read", MADV_POPULATE_READ}, {"populate_write", MADV_POPULATE_WRITE},
+		{"collapse", MADV_COLLAPSE},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) if (!strcmp(s, t[i].n)) return t[i].v;
 	return -1;

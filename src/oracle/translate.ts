@@ -185,6 +185,7 @@ const HANDLERS: Record<string, Handler> = {
     return cmds(c);
   },
   pageout: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} pageout`),
+  collapse: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} collapse`),
   read: (p, a) => {
     const { region, offset, text } = p.addr(a.addr);
     const len = Math.min(Number(a.len), LOADED_BYTES);

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { MADV_NAMES, MAP_NAMES, PROT_NAMES } from '../../machine/uapi.js';
+import { PMD_SIZE } from '../../mm/pgtable.js';
 import { PAGE_SIZE } from '../../mm/types.js';
 import type { UserData } from '../../mm/uaccess.js';
 import { addr, addrText, analyseAddr, resolveAddr } from '../address.js';
@@ -130,7 +131,7 @@ export const mprotectOp = defineOp({
 
 export const madviseOp = defineOp({
   name: 'madvise',
-  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE',
+  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
   fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
@@ -155,6 +156,23 @@ export const pageoutOp = defineOp({
     return {
       summary: `${addrText(a.addr, at)} +${a.len}: ${out} page(s) to swap, ${dropped} page-cache page(s) dropped`,
     };
+  },
+});
+
+export const collapseOp = defineOp({
+  name: 'collapse',
+  doc: 'madvise(MADV_COLLAPSE): copy each PMD-aligned 2 MiB of the range into a new THP mapped by one PMD, now (khugepaged.c rules)',
+  fields: rangeFields,
+  analyse: analyseRange,
+  run: (a, ctx) => {
+    const at = resolveAddr(a.addr, ctx, ['addr']);
+    const p = pid(ctx, a.proc);
+    ctx.m.collapse(p, at, a.len);
+    let huge = 0;
+    let ranges = 0;
+    for (let h = Math.ceil(at / PMD_SIZE) * PMD_SIZE; h + PMD_SIZE <= at + a.len; h += PMD_SIZE, ranges++)
+      if (ctx.m.translate(p, h)?.level === 'pmd') huge++;
+    return { summary: `${addrText(a.addr, at)} +${a.len}: ${huge} of ${ranges} 2 MiB range(s) PMD-mapped` };
   },
 });
 
@@ -310,6 +328,7 @@ export const VM_OPS = [
   mprotectOp,
   madviseOp,
   pageoutOp,
+  collapseOp,
   readOp,
   writeOp,
   touchOp,
