@@ -49,7 +49,7 @@ export interface SnapshotOptions {
 }
 
 /** Machine keys a replay takes from the capture: the scenario's are replaced, and the run says so. */
-const FROM_CAPTURE = ['memory', 'nodes', 'reserved', 'movable', 'cma'] as const;
+const FROM_CAPTURE = ['memory', 'nodes', 'reserved', 'movable', 'cma', 'zeroPage', 'deferredInit'] as const;
 
 /**
  * Run one scenario on a machine shaped like the capture: its memory map and every frame where it
