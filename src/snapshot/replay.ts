@@ -24,8 +24,8 @@
  * - hugetlb folios are file-kind folios of their order (pagelab has no hugetlb pool); KSM pages are
  *   order-0 anon folios; no folio is mapped (kpageflags does not say by whom), so mapcounts,
  *   page contents and the page cache are not replayed, and compaction cannot move the placed
- *   folios (a reference no mapping explains: its extra_refs rule) — unless synthetic owners are
- *   asked for (replay_owners.ts);
+ *   folios (on no LRU, with a reference no mapping explains) — unless synthetic owners are asked
+ *   for (replay_owners.ts: anon folios get made-up processes that map them);
  * - frames with no flags in initialised memory (untyped kernel pages: vmalloc, stacks, page_frag)
  *   and torn tails are reserved frames that stay managed (allocated, then marked reserved);
  *   PG_reserved frames are memblock-reserved (not managed); kernel compound pages are
@@ -50,13 +50,14 @@ import { type Classification, classify, FRAME, type Frame, TAIL } from './classi
 import { parseIomemRam, parseZoneinfo } from './companions.js';
 import { SnapshotError } from './errors.js';
 import type { Snapshot, SnapshotInfo } from './read.js';
+import { addSyntheticOwners, type OwnerOptions } from './replay_owners.js';
 
 export const REPLAY_NOTES: readonly string[] = [
   "every frame is at its captured PFN: the memory map is the capture's RAM (iomem, else the sections with a memmap), holes stay holes",
   "zones are x86-64's over that map (DMA < 16 MiB, DMA32 < 4 GiB, Normal), one node; checked against zoneinfo when the capture has it",
   "all-zero sections at the top of the highest zone are never-initialised struct pages: the machine boots with deferredInit and grows to the capture's initialised end",
   'hugetlb folios are file-kind folios of the same order (pagelab has no hugetlb pool); KSM pages are order-0 anon folios',
-  'no folio is mapped: mappings, mapcounts, page contents and the page cache are not replayed, so compaction can move none of the placed folios (each holds a reference no mapping explains)',
+  'no folio is mapped (unless synthetic owners are asked for): mappings, mapcounts, page contents and the page cache are not replayed, so compaction can move none of the placed folios (they are on no LRU, and no mapping explains their reference)',
   'frames with no flags in initialised memory and torn tails are reserved but stay managed (allocated kernel pages the flags cannot type); PG_reserved frames are memblock-reserved; kernel compound pages are large-kmalloc folios; slabs come from one cache per order, one object each',
 ];
 
@@ -164,6 +165,7 @@ export function machineFromSnapshot(
   s: Snapshot | SnapshotInfo,
   c: Classification = classify(s as Snapshot),
   config: ReplayConfig = {},
+  opts: { owners?: boolean | OwnerOptions } = {},
 ): Replay {
   const ram = captureRam(s, c);
   if (ram.length === 0) throw new SnapshotError('replay: the capture has no RAM');
@@ -185,6 +187,7 @@ export function machineFromSnapshot(
   const checkLevel = m.checkLevel;
   m.checkLevel = 'off';
   placeFrames(m, k, c, ram, Math.min(uninit, c.nrPfns));
+  if (opts.owners) notes.push(...addSyntheticOwners(m, opts.owners === true ? {} : opts.owners).notes);
   m.checkLevel = checkLevel;
   if (s.companions.zoneinfo !== undefined)
     notes.push(...zoneMismatches(m, parseZoneinfo(s.companions.zoneinfo)));

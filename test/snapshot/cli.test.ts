@@ -92,6 +92,21 @@ describe('pagelab snapshot --replay', () => {
     expect(r.out).toContain('ENOMEM');
   });
 
+  it('--owners gives the anon folios synthetic owners and says so; without --replay it is a usage error', async () => {
+    const yaml = join(tmpdir(), `pagelab-owners-${process.pid}.yaml`);
+    writeFileSync(
+      yaml,
+      'name: owners\nmachine: { check: full }\nsteps:\n  - { op: compact, zone: Normal }\n',
+    );
+    const r = await run('snapshot', FLAGS, '--replay', yaml, '--owners');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/synthetic owners: 356,435 anon folios mapped once each by 88 made-up processes/);
+    const u = await run('snapshot', FLAGS, '--owners');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/--owners applies to --replay only/);
+  });
+
   it('--replay with --json or --page-types is a usage error', async () => {
     const r = await run('snapshot', FLAGS, '--replay', 'x.yaml', '--json');
     expect(r.code).toBe(2);
