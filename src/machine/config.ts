@@ -137,13 +137,11 @@ function memoryMap(ranges: RamRange[]): { start: number; end: number }[] {
 /** Every key MachineConfig has (a key missing here is a type error). */
 const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   memory: true,
-  deferredInit: true,
   nodes: true,
   design: true,
   movable: true,
   cma: true,
   reserved: true,
-  zeroPage: true,
   check: true,
   contents: true,
   thp: true,
@@ -151,6 +149,8 @@ const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   pincount: true,
   pteSpecial: true,
   swap: true,
+  zeroPage: true,
+  deferredInit: true,
 };
 
 /** Validate and default a configuration; throws ConfigError with one readable line. */

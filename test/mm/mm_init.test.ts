@@ -65,6 +65,8 @@ describe('a memory map with holes (calculate_node_totalpages, init_unavailable_r
     expect(m.page(0).type).toBe('reserved');
     expect(() => m.page(2 ** 19)).toThrow(/hole/);
     expect(() => m.page(2 ** 19)).toThrow(ConfigError);
+    // explain prints dump_page(), which says the same.
+    expect(() => m.dumpPage(G4 - 1)).toThrow(/hole .*pfn_valid\(\) is false/);
     expect(m.census().presentPages).toBe((16 + 8) * PAGES_PER_SECTION);
   });
 
