@@ -162,6 +162,7 @@ export {
   type SnapshotInfo,
 } from './snapshot/read.js';
 export { machineFromSnapshot, REPLAY_NOTES, type Replay, type ReplayConfig } from './snapshot/replay.js';
+export { addSyntheticOwners, type OwnerOptions, type Owners } from './snapshot/replay_owners.js';
 export { censusJson, formatCensus, formatPrice } from './snapshot/report.js';
 export {
   type CaptureDir,

@@ -78,7 +78,13 @@ function checkCounters({ pa, stat }: KernelParts, v: Violations): void {
     if (stat.pagesByType[t] < 0) v.push(`negative page count for type ${MT_NAMES[t]}`);
     total += stat.pagesByType[t];
   }
-  if (total !== pa.maxPfn) v.push(`pages by type add up to ${total}, machine has ${pa.maxPfn}`);
+  const memmap = pa.memmapPages;
+  if (total !== memmap) v.push(`pages by type add up to ${total}, the memmap covers ${memmap}`);
+  // Untyped frames outside free blocks are exactly the struct pages the deferred init has not reached.
+  let deferred = 0;
+  for (const z of pa.zones) deferred += z.deferredPages;
+  if (deferred !== stat.pagesByType[MT.NONE])
+    v.push(`zones hold ${deferred} uninitialised pages, counters say ${stat.pagesByType[MT.NONE]}`);
 }
 
 function checkFolios({ pa, folios, stat }: KernelParts, v: Violations): void {
@@ -248,6 +254,9 @@ function checkMemmap(
   for (let s = 0; s < mm.nrSections; s++) {
     if (!mm.isPresentSection(s)) continue;
     const end = (s + 1) * PAGES_PER_SECTION;
+    // A deferred section's untyped frames are uninitialised struct pages, on no free list.
+    const deferred = mm.isDeferredSection(s);
+    if (!mm.isPopulated(s) && deferred) continue;
     if (!mm.isPopulated(s)) {
       for (let pfn = s * PAGES_PER_SECTION; pfn < end; pfn += maxBlock)
         if (freeHeads.get(pfn) !== MAX_PAGE_ORDER)
@@ -272,7 +281,7 @@ function checkMemmap(
       }
       const row = mm.hi(pfn);
       if (t === MT.NONE) {
-        v.push(`frame ${hex(pfn)} is typed none outside any free block`, { pfn });
+        if (!deferred) v.push(`frame ${hex(pfn)} is typed none outside any free block`, { pfn });
       } else if (FOLIO_TYPES.has(t)) {
         if (!folios.isLive(row)) v.push(`frame ${hex(pfn)} points at dead folio row ${row}`, { pfn });
         else if (pfn < folios.pfn[row] || pfn >= folios.pfn[row] + folios.nrPages(row))

@@ -26,8 +26,10 @@ const zone = z.strictObject({
   zone: z.string(),
   startPfn: z.number(),
   endPfn: z.number(),
-  present: z.number(),
+  spanned: z.number().meta({ description: 'spanned_pages: endPfn - startPfn, holes included' }),
+  present: z.number().meta({ description: 'present_pages: RAM in the span' }),
   managed: z.number(),
+  deferred: z.number().meta({ description: 'present pages whose struct pages are not initialised yet' }),
   free: z.number(),
   cma: z.number(),
 });
@@ -40,6 +42,9 @@ const accounting = z
   .object({
     layout: z.string(),
     memmapBytes: z.number(),
+    memmapInitialisedBytes: z
+      .number()
+      .meta({ description: 'memmapBytes less the struct pages the deferred init has not reached' }),
     descriptorBytes: z.number(),
     totalBytes: z.number(),
     bytesPerPage: z.number(),

@@ -273,6 +273,7 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--save <dir>', 'capture the live machine (root) into DIR: compressed files and a manifest')
     .option('--force', 'with --save: write into a non-empty directory no capture wrote')
     .option('--replay <scenario>', "run SCENARIO.yaml on a machine with the capture's frames where they were")
+    .option('--owners', 'with --replay: map the anon folios into synthetic processes (made up, and said so)')
     .action(async (file: string | undefined, o) => setCode(await snapshotCommand(file, o, io)));
 
   program

@@ -154,7 +154,7 @@ export function shellHelpers(get: () => RunResult, print: (s: string) => void) {
       throw new ShellError('decode_page_flags needs a non-negative integer (or a bigint page->flags word)');
     if (typeof x === 'number' && x < 2 ** 32) return formatFlags(x, PG);
     const w = decodeFlagsWord(BigInt(x));
-    const zone = ['DMA', ...ZONE_NAMES, 'Device'][w.zone] ?? String(w.zone);
+    const zone = [...ZONE_NAMES, 'Device'][w.zone] ?? String(w.zone);
     return {
       flags: formatFlags(w.flags, PG),
       node: w.nid,

@@ -46,16 +46,17 @@ export interface SnapshotOptions {
   save?: string;
   force?: boolean;
   replay?: string;
+  owners?: boolean;
 }
 
 /** Machine keys a replay takes from the capture: the scenario's are replaced, and the run says so. */
-const FROM_CAPTURE = ['memory', 'nodes', 'reserved', 'movable', 'cma'] as const;
+const FROM_CAPTURE = ['memory', 'nodes', 'reserved', 'movable', 'cma', 'zeroPage', 'deferredInit'] as const;
 
 /**
  * Run one scenario on a machine shaped like the capture: its memory map and every frame where it
  * was (src/snapshot/replay.ts); the scenario's other machine keys (design, thp, check, ...) apply.
  */
-function replay(a: Analysis, file: string, io: Io): number {
+function replay(a: Analysis, file: string, owners: boolean, io: Io): number {
   const c = a.classification;
   if (c === null) throw new Error('snapshot: a census analysis returned no classification');
   return forEachScenario([file], io, (s) => {
@@ -66,7 +67,7 @@ function replay(a: Analysis, file: string, io: Io): number {
         const rest = Object.fromEntries(
           Object.entries(config).filter(([key]) => !(FROM_CAPTURE as readonly string[]).includes(key)),
         );
-        const built = machineFromSnapshot(a.info, c, rest);
+        const built = machineFromSnapshot(a.info, c, rest, { owners });
         notes = built.notes;
         return built.machine;
       },
@@ -131,10 +132,11 @@ export async function snapshotCommand(file: string | undefined, o: SnapshotOptio
   if (o.force && o.save === undefined) throw new UsageError('--force applies to --save');
   try {
     if (o.save !== undefined) return await save(file, { ...o, save: o.save }, io);
+    if (o.owners && o.replay === undefined) throw new UsageError('--owners applies to --replay only');
     if (o.replay !== undefined && (o.pageTypes || o.json))
       throw new UsageError('--replay prints the scenario run: no --page-types or --json with it');
     const a = await load(file, o, io);
-    if (o.replay !== undefined) return replay(a, o.replay, io);
+    if (o.replay !== undefined) return replay(a, o.replay, o.owners === true, io);
     if (a.pageTypes) {
       const sum = a.pageTypes;
       if (!o.json) io.out(formatPageTypes(sum));

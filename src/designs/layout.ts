@@ -62,6 +62,11 @@ export interface TypeAccounting {
 export interface LayoutAccounting {
   layout: LayoutName;
   memmapBytes: number;
+  /**
+   * The part of memmapBytes already written: all of it but the struct pages (or words) the
+   * deferred init has not reached (census type `none`, CONFIG_DEFERRED_STRUCT_PAGE_INIT).
+   */
+  memmapInitialisedBytes: number;
   descriptorBytes: number;
   totalBytes: number;
   /** Metadata bytes per present frame. */
@@ -112,11 +117,12 @@ export function accountLayout(layout: LayoutName, c: Census): LayoutAccounting {
     memmap += pages * per;
     desc += descBytes[t];
   }
-  // Frames the census did not type (none today) are still covered by the memmap.
+  // Frames the census did not count are still covered by the memmap.
   memmap = Math.max(memmap, c.presentPages * per);
   return {
     layout,
     memmapBytes: memmap,
+    memmapInitialisedBytes: memmap - c.pagesByType[MT.NONE] * per,
     descriptorBytes: desc,
     totalBytes: memmap + desc,
     bytesPerPage: c.presentPages ? (memmap + desc) / c.presentPages : 0,

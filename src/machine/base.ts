@@ -225,6 +225,14 @@ export class MachineBase {
     return procfs.zoneinfo(this.k);
   }
 
+  /**
+   * page_alloc_init_late(): the deferred struct page init "thread" (deferred_init_memmap) frees
+   * all the memory whose struct pages boot left uninitialised; returns the pages it freed.
+   */
+  pageAllocInitLate(): number {
+    return this.k.pa.pageAllocInitLate();
+  }
+
   /** What exists now, counted from the pools (input to the design accounting). */
   census(): Census {
     return procfs.census(this.k);

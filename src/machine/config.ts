@@ -22,9 +22,27 @@ export class ConfigError extends InputError {
   override readonly name = 'ConfigError';
 }
 
+/** One range of RAM in a memory map (an e820 "usable" entry, a memblock.memory region). */
+export interface RamRange {
+  start: string | number;
+  size: string | number;
+}
+
 export interface MachineConfig {
-  /** RAM size, e.g. '4G' or a byte count; a multiple of 128 MiB. Default 4G. */
-  memory?: string | number;
+  /**
+   * RAM size, e.g. '4G' or a byte count, a multiple of 128 MiB (RAM from 0, no holes, no DMA
+   * zone); or a memory map: RAM ranges in ascending order with holes between them, e.g.
+   * `[{ start: 4K, size: 636K }, { start: 1M, size: 3071M }, { start: 4G, size: 4G }]`, whole
+   * pages — the machine then has x86-64's zones (DMA < 16 MiB, DMA32 < 4 GiB, Normal), one node.
+   * Default 4G.
+   */
+  memory?: string | number | RamRange[];
+  /**
+   * CONFIG_DEFERRED_STRUCT_PAGE_INIT: boot initialises the struct pages of one section of the
+   * highest zone; the rest is initialised a section at a time when an allocation would fail
+   * (deferred_grow_zone) or all at once by Machine.pageAllocInitLate(). Default false.
+   */
+  deferredInit?: boolean;
   /** NUMA nodes; memory is split evenly. Default 1. */
   nodes?: number;
   /** The descriptor layout whose accounting is reported first. Default memdesc. */
@@ -33,6 +51,11 @@ export interface MachineConfig {
   movable?: string | number;
   /** Bytes of CMA in the first node. Default 0. */
   cma?: string | number;
+  /**
+   * Physical address of the shared zero page (empty_zero_page, in the kernel image's .bss); it
+   * must lie in a reserved range. Default: the last page of the default kernel image, 32M − 4K.
+   */
+  zeroPage?: string | number;
   /** Boot-reserved ranges; default: the first MiB (firmware) and 16 MiB of kernel image at 16 MiB. */
   reserved?: { start: string | number; size: string | number }[];
   /** Invariant checks after every mutating operation. Default off. */
@@ -52,12 +75,17 @@ export interface MachineConfig {
 }
 
 export interface ResolvedConfig {
+  /** Bytes of RAM. */
   memory: number;
+  /** The memory map in PFNs when the config gave one. */
+  ram?: { start: number; end: number }[];
+  deferredInit: boolean;
   nodes: number;
   design: LayoutName;
   movable: number;
   cma: number;
   reserved: { start: number; size: number }[];
+  zeroPage: number;
   check: CheckLevel;
   contents: boolean;
   thp: ThpMode;
@@ -86,7 +114,26 @@ function choice<T extends string>(value: T | undefined, what: string, dflt: T, c
   return v;
 }
 
-/** Validate and default a configuration; throws ConfigError with one readable line. */
+/** A memory map as PFN ranges: whole pages, ascending, disjoint (the allocator checks the order too). */
+function memoryMap(ranges: RamRange[]): { start: number; end: number }[] {
+  if (ranges.length === 0) throw new ConfigError('memory: the memory map has no range');
+  let prev = 0;
+  return ranges.map((r, i) => {
+    const start = size(r.start, `memory[${i}].start`, 0);
+    const bytes = size(r.size, `memory[${i}].size`, 0);
+    if (start % PAGE_SIZE !== 0 || bytes % PAGE_SIZE !== 0 || bytes <= 0)
+      throw new ConfigError(
+        `memory[${i}].size: ${r.start} + ${r.size} is not a positive number of whole pages`,
+      );
+    if (start < prev)
+      throw new ConfigError(`memory[${i}].start: ${r.start} overlaps or precedes the range before it`);
+    prev = start + bytes;
+    if (prev / PAGE_SIZE > 2 ** 36)
+      throw new ConfigError(`memory[${i}].size: the map ends above the 256T pagelab supports`);
+    return { start: start / PAGE_SIZE, end: prev / PAGE_SIZE };
+  });
+}
+
 /** Every key MachineConfig has (a key missing here is a type error). */
 const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   memory: true,
@@ -102,17 +149,23 @@ const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   pincount: true,
   pteSpecial: true,
   swap: true,
+  zeroPage: true,
+  deferredInit: true,
 };
 
+/** Validate and default a configuration; throws ConfigError with one readable line. */
 export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
   for (const key of Object.keys(c))
     if (!Object.hasOwn(CONFIG_KEYS, key))
       throw new ConfigError(
         `unknown config key '${key}'${suggestion(key, Object.keys(CONFIG_KEYS))} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`,
       );
-  const memory = size(c.memory, 'memory', 4 * 1024 * MiB);
+  const ram = Array.isArray(c.memory) ? memoryMap(c.memory) : undefined;
+  const memory = ram
+    ? ram.reduce((n, r) => n + (r.end - r.start) * PAGE_SIZE, 0)
+    : size(c.memory as string | number | undefined, 'memory', 4 * 1024 * MiB);
   const section = PAGES_PER_SECTION * PAGE_SIZE;
-  if (memory < section || memory % section !== 0) {
+  if (!ram && (memory < section || memory % section !== 0)) {
     throw new ConfigError(`memory: ${c.memory} is not a positive multiple of the 128M section size`);
   }
   if (memory / PAGE_SIZE > 2 ** 36)
@@ -133,13 +186,18 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
   // mkswap refuses fewer than 10 pages; the model keeps one count per slot, so it stops at 64G.
   if (swap !== 0 && (swap % PAGE_SIZE !== 0 || swap < 10 * PAGE_SIZE || swap > 64 * 1024 * MiB))
     throw new ConfigError(`swap: ${c.swap} is not a whole number of pages from 40K to 64G`);
+  if (c.deferredInit !== undefined && typeof c.deferredInit !== 'boolean')
+    throw new ConfigError(`deferredInit: ${c.deferredInit} is not true or false`);
   return {
     memory,
+    ...(ram ? { ram } : {}),
+    deferredInit: c.deferredInit ?? false,
     nodes,
     design: choice(c.design, 'design', 'memdesc', LAYOUTS),
     movable: size(c.movable, 'movable', 0),
     cma: size(c.cma, 'cma', 0),
     reserved,
+    zeroPage: size(c.zeroPage, 'zeroPage', KERNEL_START + KERNEL_SIZE - PAGE_SIZE),
     check: choice(c.check, 'check', 'off', CHECK_LEVELS),
     contents: c.contents ?? true,
     thp: choice(c.thp, 'thp', 'madvise', THP_MODES),
@@ -159,11 +217,13 @@ export function bootKernel(c: ResolvedConfig): Kernel {
     return new Kernel(
       {
         memory: c.memory,
+        ram: c.ram,
+        deferredInit: c.deferredInit,
         nodes: c.nodes,
         movable: c.movable,
         cma: c.cma,
         reserved: c.reserved,
-        zeroPage: KERNEL_START + KERNEL_SIZE - PAGE_SIZE,
+        zeroPage: c.zeroPage,
       },
       {
         contents: c.contents,

@@ -161,6 +161,10 @@ export function page(k: Kernel, pfn: number): PageInfo {
   const pa = k.pa;
   const ram = Number.isSafeInteger(pfn) && pa.memmap.pfnValid(pfn);
   if (!ram && Number.isSafeInteger(pfn) && k.devmem.pagemapOf(pfn)) return describeDevice(k, pfn);
+  if (!ram && Number.isSafeInteger(pfn) && pfn >= 0 && pfn < pa.maxPfn)
+    throw new ConfigError(
+      `pfn ${pfn} is in a hole of this machine's memory map (no memmap: pfn_valid() is false)`,
+    );
   if (!ram) throw new ConfigError(`pfn ${pfn} is not RAM on this machine`);
   const type = mdType(pa.memmap.lo(pfn));
   const info = basePage(k, pfn, type);

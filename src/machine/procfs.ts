@@ -175,8 +175,10 @@ export function zoneinfo(k: Kernel): ZoneInfo[] {
     zone: z.name,
     startPfn: z.startPfn,
     endPfn: z.endPfn,
+    spanned: z.spannedPages,
     present: z.presentPages,
     managed: z.managedPages,
+    deferred: z.deferredPages,
     free: z.freePages,
     cma: z.cmaPages,
   }));
@@ -191,7 +193,7 @@ export function census(k: Kernel): Census {
     folios.set(key, (folios.get(key) ?? 0) + 1);
   }
   return {
-    presentPages: k.pa.maxPfn,
+    presentPages: k.pa.memmapPages,
     pagesByType: k.stat.pagesByType,
     folios,
     slabs: k.slab.live,

@@ -91,8 +91,14 @@ export interface ZoneInfo {
   zone: string;
   startPfn: number;
   endPfn: number;
+  /** spanned_pages: endPfn − startPfn, holes included. */
+  spanned: number;
+  /** present_pages: the RAM in the span (spanned − absent). */
   present: number;
+  /** managed_pages: present pages the buddy allocator was given (not reserved, initialised). */
   managed: number;
+  /** Present pages whose struct pages the deferred init has not reached (neither managed nor free). */
+  deferred: number;
   free: number;
   cma: number;
 }

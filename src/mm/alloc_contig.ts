@@ -129,13 +129,15 @@ export function allocContigHugeZero(k: Kernel, pfn: number): number {
 /**
  * Frames typed without a descriptor — reserved, offline, hwpoison — at
  * [pfn, pfn + nr): memblock_reserve()'s effect after boot. Reserved frames leave the zone's
- * managed pages, as memory memblock kept never reached the buddy allocator.
+ * managed pages, as memory memblock kept never reached the buddy allocator — unless `allocated`:
+ * pages the buddy allocator handed out and their owner then marked reserved (SetPageReserved on
+ * an alloc_pages() page), which stay managed.
  */
-export function allocContigTyped(k: Kernel, pfn: number, nr: number, type: MemType): void {
+export function allocContigTyped(k: Kernel, pfn: number, nr: number, type: MemType, allocated = false): void {
   if (type !== MT.RESERVED && type !== MT.OFFLINE && type !== MT.HWPOISON)
     throw new KernelError('EINVAL', `frames of type ${type} need a descriptor`);
   isolateFreepagesRange(k.pa, pfn, pfn + nr);
   k.pa.memmap.setRange(pfn, nr, mdWord(type), 0);
   k.stat.retype(MT.BUDDY, type, nr);
-  if (type === MT.RESERVED) k.pa.zoneOf(pfn).managedPages -= nr;
+  if (type === MT.RESERVED && !allocated) k.pa.zoneOf(pfn).managedPages -= nr;
 }

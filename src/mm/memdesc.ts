@@ -11,9 +11,11 @@
  * ptdesc, scamem, buddy block). Every page of a multi-page object carries the same row, so
  * page_folio() is one load, as under memdescs.
  *
- * A section without a memmap is entirely free (or a hole): its 4 MiB-aligned pfns read as free
- * max-order buddy blocks and every other pfn as the tail of one. Leaves out: memory hotplug of
- * partial sections; SPARSEMEM_VMEMMAP's virtual layout.
+ * A present section without a memmap is entirely free: its 4 MiB-aligned pfns read as free
+ * max-order buddy blocks and every other pfn as the tail of one. A section with no RAM is not
+ * present (pfn_valid() is false, every pfn reads NONE); a deferred section (struct pages not
+ * initialised yet, mm_init.ts) is present but reads NONE until the deferred init reaches it.
+ * Leaves out: memory hotplug of partial sections; SPARSEMEM_VMEMMAP's virtual layout.
  */
 import { MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
 
@@ -142,6 +144,8 @@ export const mdWord = (type: MemType, order = 0, migratetype = 0): number =>
   type | (order << ORDER_SHIFT) | (migratetype << MIGRATETYPE_SHIFT);
 
 const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
+const SECTION_PRESENT = 1;
+const SECTION_DEFERRED = 2;
 const SECTION_WORDS = PAGES_PER_SECTION * 2;
 
 /**
@@ -149,6 +153,7 @@ const SECTION_WORDS = PAGES_PER_SECTION * 2;
  */
 export class MemMap {
   private readonly sections: (Uint32Array | undefined)[];
+  /** Per section: 0 no RAM (no memmap), PRESENT, or DEFERRED (memmap not initialised yet). */
   private readonly present: Uint8Array;
   /**
    * The memmap of the last section given back, kept for the next section to come online, so a
@@ -186,18 +191,28 @@ export class MemMap {
     return this.sections.length;
   }
 
-  /** Mark a section as holding RAM (online); its memmap is still not allocated. */
+  /** Mark a section as holding RAM with its struct pages initialised; its memmap may still be unallocated. */
   setPresent(section: number): void {
-    this.present[section] = 1;
+    this.present[section] = SECTION_PRESENT;
   }
 
+  /** A section of RAM whose struct pages the deferred init has not reached (mm_init.ts). */
+  setDeferred(section: number): void {
+    this.present[section] = SECTION_DEFERRED;
+  }
+
+  /** The section has RAM, so a memmap (initialised or not). */
   isPresentSection(section: number): boolean {
-    return this.present[section] === 1;
+    return this.present[section] !== 0;
   }
 
-  /** pfn_valid(): the frame is RAM the memmap covers. */
+  isDeferredSection(section: number): boolean {
+    return this.present[section] === SECTION_DEFERRED;
+  }
+
+  /** pfn_valid(): the frame's section has a memmap (SPARSEMEM: a section holding RAM). */
   pfnValid(pfn: number): boolean {
-    return pfn >= 0 && pfn < this.maxPfn && this.present[Math.floor(pfn / PAGES_PER_SECTION)] === 1;
+    return pfn >= 0 && pfn < this.maxPfn && this.present[Math.floor(pfn / PAGES_PER_SECTION)] !== 0;
   }
 
   isPopulated(section: number): boolean {
@@ -241,7 +256,7 @@ export class MemMap {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
     if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2];
-    if (!this.pfnValid(pfn)) return MT.NONE;
+    if (pfn < 0 || pfn >= this.maxPfn || this.present[sec] !== SECTION_PRESENT) return MT.NONE;
     return pfn % MAX_ORDER_PAGES === 0 ? this.freeHeadWord(pfn) : MT.NONE;
   }
 
@@ -266,7 +281,7 @@ export class MemMap {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
     if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2 + 1];
-    return pfn % MAX_ORDER_PAGES === 0 ? pfn / MAX_ORDER_PAGES : 0;
+    return pfn % MAX_ORDER_PAGES === 0 && this.present[sec] === SECTION_PRESENT ? pfn / MAX_ORDER_PAGES : 0;
   }
 
   type(pfn: number): MemType {

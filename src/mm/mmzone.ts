@@ -18,8 +18,12 @@ export const MIGRATE = {
 export const MIGRATE_NAMES = ['Unmovable', 'Movable', 'Reclaimable', 'CMA', 'Isolate'] as const;
 export const NR_MIGRATETYPES = MIGRATE_NAMES.length;
 
-export const ZONE = { DMA32: 0, NORMAL: 1, MOVABLE: 2 } as const;
-export const ZONE_NAMES = ['DMA32', 'Normal', 'Movable'] as const;
+/**
+ * Zone indices in address order (enum zone_type). ZONE_DMA (below 16 MiB on x86-64) exists only on
+ * a machine given a memory map (mm_init.ts): the plain `memory: 4G` machine keeps the older layout.
+ */
+export const ZONE = { DMA: 0, DMA32: 1, NORMAL: 2, MOVABLE: 3 } as const;
+export const ZONE_NAMES = ['DMA', 'DMA32', 'Normal', 'Movable'] as const;
 export type ZoneId = (typeof ZONE)[keyof typeof ZONE];
 
 /** GFP flags the model understands (include/linux/gfp_types.h). */
@@ -66,8 +70,13 @@ const NR_LISTS = NR_PAGE_ORDERS * NR_MIGRATETYPES;
 export const listIndex = (order: number, mt: number): number => order * NR_MIGRATETYPES + mt;
 
 export class Zone {
-  /** Frames in the zone's span that are RAM. */
+  /** Frames in the zone's span that are RAM: spanned − absent (calculate_node_totalpages). */
   presentPages = 0;
+  /**
+   * RAM frames whose struct pages are not initialised yet (CONFIG_DEFERRED_STRUCT_PAGE_INIT):
+   * present, not managed, not free. Only the node's highest zone has any (defer_init()).
+   */
+  deferredPages = 0;
   /** Present frames handed to the buddy allocator at boot (present − reserved). */
   managedPages = 0;
   freePages = 0;
@@ -119,11 +128,29 @@ export interface PgDat {
   startPfn: number;
   endPfn: number;
   zones: Zone[];
+  /**
+   * pgdat->first_deferred_pfn: the first PFN whose struct page is still uninitialised, Infinity
+   * (ULONG_MAX) when none is.
+   */
+  firstDeferredPfn: number;
+}
+
+/** A range of RAM in PFNs, end exclusive (a memblock.memory region, e820 "usable"). */
+export interface PfnRange {
+  start: number;
+  end: number;
 }
 
 export interface MemoryLayout {
-  /** Bytes of RAM. */
+  /** Bytes of RAM (without `ram`: RAM is [0, memory)). */
   memory: number;
+  /**
+   * The memory map: RAM ranges in ascending PFN order, with holes between them. Given, the zones
+   * are x86-64's (DMA < 16 MiB, DMA32 < 4 GiB, Normal) clamped to the RAM, on one node.
+   */
+  ram?: PfnRange[];
+  /** CONFIG_DEFERRED_STRUCT_PAGE_INIT: boot initialises one section of the highest zone. */
+  deferredInit?: boolean;
   nodes: number;
   /** Bytes at the top of each node given to ZONE_MOVABLE in total (movablecore=). */
   movable: number;

@@ -13,7 +13,14 @@
  */
 import { FreeArea } from './free_area.js';
 import { MemMap, MT, mdOrder, mdType, mdWord } from './memdesc.js';
-import { layoutZones, memblockFreeAll } from './mm_init.js';
+import {
+  deferredGrowZone,
+  layoutZones,
+  memblockFreeAll,
+  memoryMap,
+  memoryMapEnd,
+  pageAllocInitLate,
+} from './mm_init.js';
 import {
   GFP,
   GFP_KERNEL,
@@ -25,6 +32,7 @@ import {
   type MemoryLayout,
   MIGRATE,
   NIL,
+  type PfnRange,
   type PgDat,
   ZONE_NAMES,
   type Zone,
@@ -61,7 +69,10 @@ export class PageAlloc {
   readonly memmap: MemMap;
   readonly nodes: PgDat[];
   readonly zones: Zone[];
+  /** End of the memmap: the last RAM frame's section end. Frames below it may still be holes. */
   readonly maxPfn: number;
+  /** The memory map: RAM ranges in PFNs (memblock.memory after boot). */
+  readonly ram: readonly PfnRange[];
   /** The free lists' rows (struct free_area and the memdesc plan's struct buddy). */
   readonly area: FreeArea;
   /** Migratetype of every pageblock. */
@@ -89,13 +100,14 @@ export class PageAlloc {
     layout: MemoryLayout,
     readonly stat: VmStat,
   ) {
-    const pages = Math.floor(layout.memory / PAGE_SIZE);
-    if (pages < PAGES_PER_SECTION || pages % PAGES_PER_SECTION !== 0) {
+    const pages = layout.ram ? memoryMapEnd(layout.ram) : Math.floor(layout.memory / PAGE_SIZE);
+    if (!layout.ram && (pages < PAGES_PER_SECTION || pages % PAGES_PER_SECTION !== 0)) {
       throw new RangeError(
         `memory must be a multiple of the 128 MiB section size, got ${layout.memory} bytes`,
       );
     }
     this.maxPfn = pages;
+    this.ram = memoryMap(layout, pages);
     this.pageblockMt = new Uint8Array(pages / PAGEBLOCK_PAGES).fill(MIGRATE.MOVABLE);
     this.memmap = new MemMap(pages, this.pageblockMt);
     const nrSections = pages / PAGES_PER_SECTION;
@@ -110,8 +122,20 @@ export class PageAlloc {
       const first = Math.ceil(z.startPfn / PAGES_PER_SECTION);
       this.sectionZone.fill(i, first, Math.max(first, Math.floor(z.endPfn / PAGES_PER_SECTION)));
     });
-    for (let s = 0; s < nrSections; s++) this.memmap.setPresent(s);
     this.zeroPfn = memblockFreeAll(this, layout);
+  }
+
+  /** Frames with a memmap (present sections), holes inside them included. */
+  get memmapPages(): number {
+    let n = 0;
+    for (let s = 0; s < this.memmap.nrSections; s++)
+      if (this.memmap.isPresentSection(s)) n += PAGES_PER_SECTION;
+    return n;
+  }
+
+  /** page_alloc_init_late(): the deferred init "thread" finishes the memmap (mm_init.ts). */
+  pageAllocInitLate(): number {
+    return pageAllocInitLate(this, this.ram);
   }
 
   // ---------------------------------------------------------------- lookups
@@ -122,6 +146,10 @@ export class PageAlloc {
       const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
       if (i !== MIXED_SECTION) return this.zones[i];
       for (const z of this.zones) if (pfn >= z.startPfn && pfn < z.endPfn) return z;
+      // init_unavailable_range(): a non-RAM frame of a section with RAM, outside every span, is
+      // linked to the zone above it (at the end of memory, to the highest zone).
+      if (this.memmap.pfnValid(pfn))
+        return this.zones.find((z) => z.startPfn > pfn) ?? this.zones[this.zones.length - 1];
     }
     throw new KernelBug(`pfn ${pfn} is outside every zone`, { pfn, rule: 'page_zone: pfn_valid' });
   }
@@ -350,8 +378,11 @@ export class PageAlloc {
     const zonelist = this.zonelistOf(gfp, nid);
     for (let i = 0; i < zonelist.length; i++) {
       const z = zonelist[i];
-      if (z.freePages < 1 << order) continue;
-      const pfn = this.rmqueueZone(z, order, mt);
+      let pfn = z.freePages < 1 << order ? -1 : this.rmqueueZone(z, order, mt);
+      // get_page_from_freelist(): a zone with deferred pages grows (deferred_grow_zone) and is
+      // tried again. The model has no watermarks, so "too little" means the request failed.
+      while (pfn < 0 && z.deferredPages > 0 && deferredGrowZone(this, z, order, this.ram))
+        pfn = z.freePages < 1 << order ? -1 : this.rmqueueZone(z, order, mt);
       if (pfn >= 0) {
         const n = 1 << order;
         z.freePages -= n;

@@ -13,13 +13,16 @@ import { oneOf, sizeText, uint } from './fields.js';
 
 /** Sizes stay as written: the Machine parses them, and quotes them in its messages. */
 export const machineSchema = z.strictObject({
-  memory: sizeText().optional(),
+  /** A size, or a memory map: RAM ranges with holes between them (config.ts MachineConfig.memory). */
+  memory: z.union([sizeText(), z.array(z.strictObject({ start: sizeText(), size: sizeText() }))]).optional(),
+  deferredInit: z.boolean().optional(),
   nodes: uint('a node count').optional(),
   design: oneOf(LAYOUTS, 'a design:').optional(),
   movable: sizeText().optional(),
   cma: sizeText().optional(),
   check: oneOf(CHECK_LEVELS, 'a check level:').optional(),
   reserved: z.array(z.strictObject({ start: sizeText(), size: sizeText() })).optional(),
+  zeroPage: sizeText().optional(),
   pincount: oneOf(PIN_DESIGNS, 'a pin-count design:').optional(),
   thp: oneOf(THP_MODES, 'a THP mode:').optional(),
   contents: z.boolean().optional(),

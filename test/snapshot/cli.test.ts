@@ -71,12 +71,13 @@ describe('pagelab snapshot', () => {
 });
 
 describe('pagelab snapshot --replay', () => {
-  it("runs a scenario on the capture's machine: its 777 free order-10 blocks and not one more", async () => {
+  it("runs a scenario on the capture's machine: its 777 free order-10 blocks and its 131 uninitialised sections' 4,192, not one more", async () => {
     const r = await run('snapshot', FLAGS, '--replay', join(import.meta.dirname, 'replay-max-order.yaml'));
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toContain('machine memory: taken from the capture, not the scenario');
-    expect(r.out).toMatch(/holes .* left out/);
+    expect(r.out).toMatch(/holes stay holes/);
+    expect(r.out).toMatch(/deferredInit/);
     expect(r.out).toContain('ENOMEM');
   });
 
@@ -84,11 +85,26 @@ describe('pagelab snapshot --replay', () => {
     const yaml = join(tmpdir(), `pagelab-replay-${process.pid}.yaml`);
     writeFileSync(
       yaml,
-      'name: too many\nmachine: {}\nsteps:\n  - { op: alloc_pages, order: 10, count: 778 }\n',
+      'name: too many\nmachine: {}\nsteps:\n  - { op: alloc_pages, order: 10, count: 4970 }\n',
     );
     const r = await run('snapshot', FLAGS, '--replay', yaml);
     expect(r.code).toBe(1);
     expect(r.out).toContain('ENOMEM');
+  });
+
+  it('--owners gives the anon folios synthetic owners and says so; without --replay it is a usage error', async () => {
+    const yaml = join(tmpdir(), `pagelab-owners-${process.pid}.yaml`);
+    writeFileSync(
+      yaml,
+      'name: owners\nmachine: { check: full }\nsteps:\n  - { op: compact, zone: Normal }\n',
+    );
+    const r = await run('snapshot', FLAGS, '--replay', yaml, '--owners');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/synthetic owners: 356,435 anon folios mapped once each by 88 made-up processes/);
+    const u = await run('snapshot', FLAGS, '--owners');
+    expect(u.code).toBe(2);
+    expect(u.err).toMatch(/--owners applies to --replay only/);
   });
 
   it('--replay with --json or --page-types is a usage error', async () => {
