@@ -44,6 +44,8 @@ export function parseSize(text: string | number): number {
   if (!m)
     throw new RangeError(`bad size '${text}': expected a number with an optional K, M, G, T or P suffix`);
   const bytes = Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()];
+  if (Number.isInteger(bytes) && !Number.isSafeInteger(bytes))
+    throw new RangeError(`bad size '${text}': more than 2^53 bytes, beyond what a size can hold exactly`);
   if (!Number.isSafeInteger(bytes)) throw new RangeError(`bad size '${text}': not a whole number of bytes`);
   return bytes;
 }
