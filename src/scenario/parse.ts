@@ -54,6 +54,15 @@ export const MAX_NESTING = 64;
 /** Aliases are allowed (an anchored step reused), but each may be expanded only so often. */
 export const MAX_ALIAS_COUNT = 1000;
 
+/** How a label of these kinds comes to be: `spawn name:` or `fork child:` for a process, ... */
+function definedBy(kinds: readonly string[] | 'memory'): string {
+  if (kinds === 'memory') return 'define it with as: on an earlier step';
+  const ways = [...OPS_BY_NAME.values()]
+    .filter((op) => op.binds && kinds.includes(op.binds.kind))
+    .map((op) => `${op.name} ${op.binds!.key}:`);
+  return ways.length ? `define it with ${ways.join(' or ')} on an earlier step` : 'define it on an earlier step';
+}
+
 export function parseScenario(text: string, file: string): ParseResult {
   const fail = (pos: Pos, message: string): ParseResult => ({
     ok: false,
@@ -306,7 +315,15 @@ class Parser {
       use: (name, kinds, path, on) => {
         const l = this.labels.get(name);
         if (!l) {
-          report(path, `unknown label '${name}' (define it with as: on an earlier step)`, on);
+          const fits = [...this.labels].filter(([, x]) =>
+            kinds === 'memory' ? x.memory : x.kind === '*' || kinds.includes(x.kind),
+          );
+          report(
+            path,
+            // A one- or two-letter label is too short to guess from.
+            `unknown label '${name}'${name.length > 2 ? suggestion(name, fits.map(([n]) => n)) : ''} (${definedBy(kinds)})`,
+            on,
+          );
           return undefined;
         }
         const ok = l.kind === '*' || (kinds === 'memory' ? l.memory : kinds.includes(l.kind));

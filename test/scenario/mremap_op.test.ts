@@ -81,9 +81,9 @@ describe('mremap op', () => {
         ]),
       ),
     ).toEqual([
-      "t.yaml:5:25 step 2: proc: unknown label 'q' (define it with as: on an earlier step)",
-      "t.yaml:5:34 step 2: addr: unknown label 'buf' (define it with as: on an earlier step)",
-      "t.yaml:5:75 step 2: new_addr: unknown label 'nowhere' (define it with as: on an earlier step)",
+      "t.yaml:5:25 step 2: proc: unknown label 'q' (define it with spawn name: or fork child: on an earlier step)",
+      "t.yaml:5:34 step 2: addr: unknown label 'buf' (define it with mmap name: or mremap as: on an earlier step)",
+      "t.yaml:5:75 step 2: new_addr: unknown label 'nowhere' (define it with mmap name: or mremap as: on an earlier step)",
       't.yaml:6:73 step 3: as: a step that expects an error binds no label',
     ]);
   });

@@ -180,8 +180,8 @@ describe('not implemented yet', () => {
     ).toEqual([
       't.yaml:2:22 machine.pincount: expected a pin-count design: bias, exact, ptable, shadow, sticky, ptebit',
       't.yaml:4:31 step 1: expect: not implemented yet: expect on this op (only user accesses, DMA reads and sync check values or signals)',
-      "t.yaml:5:33 step 2: page.proc: unknown label 'p' (define it with as: on an earlier step)",
-      "t.yaml:5:42 step 2: page.addr: unknown label 'buf' (define it with as: on an earlier step)",
+      "t.yaml:5:33 step 2: page.proc: unknown label 'p' (define it with spawn name: or fork child: on an earlier step)",
+      "t.yaml:5:42 step 2: page.addr: unknown label 'buf' (define it with mmap name: or mremap as: on an earlier step)",
     ]);
   });
 });
@@ -207,7 +207,7 @@ describe('labels', () => {
       "t.yaml:8:23 step 5: obj: 'buf' is a pages label (line 5); expected kmalloc or object",
       "t.yaml:9:36 step 6: cache: 'buf' is a pages label (line 5); expected cache",
       "t.yaml:10:25 step 7: page: 'dentry' is a cache label (line 7); expected a label naming memory",
-      "t.yaml:11:31 step 8: slabinfo.dentri: unknown label 'dentri' (define it with as: on an earlier step)",
+      "t.yaml:11:31 step 8: slabinfo.dentri: unknown label 'dentri': did you mean 'dentry'? (define it with kmem_cache_create name: on an earlier step)",
     ]);
   });
 
@@ -239,7 +239,7 @@ describe('labels', () => {
       ),
     ).toEqual([
       't.yaml:4:39 step 1: as: a step that expects an error binds no label',
-      "t.yaml:6:36 step 3: cache: unknown label 'c' (define it with as: on an earlier step)",
+      "t.yaml:6:36 step 3: cache: unknown label 'c' (define it with kmem_cache_create name: on an earlier step)",
       't.yaml:7:38 step 4: as: a label names one allocation: drop `as` or `count`',
     ]);
   });
