@@ -4,6 +4,7 @@
  * each kind, the architecture without pte_special, and the XIP mixed map of the 2007 AXFS case.
  */
 import { describe, expect, it } from 'vitest';
+import { fingerprint, fingerprintDiff } from '../../src/fuzz/fingerprint.js';
 import { type DriverContext, Machine, type MachineConfig } from '../../src/index.js';
 import { bugRuleOf as bug, errnoOf as errno } from '../helpers.js';
 
@@ -377,5 +378,52 @@ describe('XIP mixed map (the 2007 AXFS case)', () => {
       null,
       ram.get(3),
     ]);
+  });
+});
+
+describe('a KernelBug inside a driver fault leaves the machine as before the fault', () => {
+  /** A device whose fault handler maps a RAM page (mixed map, counted), then misuses vmf_insert_pfn. */
+  function buggyDevice(m: Machine, ram: number, bugAt: (pgoff: number) => boolean) {
+    m.defineDevice('buggy', {
+      mmap: (ctx) => ctx.setFlags(['mixedmap']),
+      fault: (ctx, vmf) => {
+        ctx.vmfInsertMixed(vmf.addr, ram);
+        // vmf_insert_pfn of a pfn with a struct page into a VM_MIXEDMAP VMA: BUG_ON in Linux.
+        if (bugAt(vmf.pgoff)) ctx.vmfInsertPfn(vmf.addr, ram);
+        return 'nopage';
+      },
+    });
+  }
+
+  it('the page tables the fault allocated go back to the buddy allocator, and the entry it made is zapped', () => {
+    const { m, p } = setup({ pteSpecial: false });
+    const ram = m.allocPages(0);
+    buggyDevice(m, ram, () => true);
+    const a = m.mmapDevice(p, { device: 'buggy', length: 4 * PAGE, prot: 'r', flags: ['shared'] });
+    const touched = { pid: p, addr: a, pages: 4 };
+    const before = fingerprint(m, touched);
+    expect(bug(() => m.read(p, a + PAGE, 1))).toMatch(/vmf_insert_pfn/);
+    const after = fingerprint(m, touched);
+    expect(fingerprintDiff(before, after)).toEqual([]);
+    expect(after.counters.pagelab_nr_pgtable_pages).toBe(before.counters.pagelab_nr_pgtable_pages);
+    expect(m.page(ram)).toMatchObject({ refcount: 1, mapcount: 0 });
+    expect(m.translate(p, a + PAGE)).toBeUndefined();
+    // The machine goes on: the process can unmap and exit cleanly.
+    m.munmap(p, a, 4 * PAGE);
+    m.exit(p);
+  });
+
+  it('in a table that already existed only the faulting entry goes; the earlier mappings stay', () => {
+    const { m, p } = setup({ pteSpecial: false });
+    const ram = m.allocPages(0);
+    buggyDevice(m, ram, (pgoff) => pgoff === 2);
+    const a = m.mmapDevice(p, { device: 'buggy', length: 4 * PAGE, prot: 'r', flags: ['shared'] });
+    m.read(p, a, 1);
+    const touched = { pid: p, addr: a, pages: 4 };
+    const before = fingerprint(m, touched);
+    expect(bug(() => m.read(p, a + 2 * PAGE, 1))).toMatch(/vmf_insert_pfn/);
+    expect(fingerprintDiff(before, fingerprint(m, touched))).toEqual([]);
+    expect(m.translate(p, a)?.pfn).toBe(ram);
+    expect(m.page(ram)).toMatchObject({ refcount: 2, mapcount: 1 });
   });
 });
