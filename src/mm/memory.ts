@@ -139,11 +139,11 @@ export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number):
 function undoFault(k: Kernel, vma: Vma, addr: number, level: number, table: number, i: number): void {
   const pd = k.ptdesc;
   if (pd.get(table, i) === 0) return;
-  if (level === PT_LEVEL.PTE) return zapRange(k, vma, addr, addr + PAGE_SIZE);
   // Everything under the entry that was empty is new: zap what it maps, then free its tables.
   const size = LEVEL_SIZE[level];
   const base = addr - (addr % size);
   zapRange(k, vma, Math.max(vma.start, base), Math.min(vma.end, base + size));
+  if (level === PT_LEVEL.PTE) return;
   const after = pd.get(table, i);
   if (after === 0 || entryBits(after) & PTE.HUGE) return;
   freeSubtree(k, entryPfn(after), level - 1);
