@@ -427,3 +427,45 @@ describe('a KernelBug inside a driver fault leaves the machine as before the fau
     expect(m.page(ram)).toMatchObject({ refcount: 2, mapcount: 1 });
   });
 });
+
+describe('a driver mmap(MAP_FIXED) that fails (mm/vma.c __mmap_region error path)', () => {
+  // __mmap_setup() gathers the old VMAs, then vms_clean_up_area() clears their PTEs and calls
+  // their vm_ops->close() *before* the driver's ->mmap runs. When ->mmap fails,
+  // vms_abort_munmap_vmas() sees the PTEs already cleared (clear_ptes false) and does not
+  // reattach: "leaving a gap where the MAP_FIXED mapping failed" — the munmap completes. Linux
+  // does not restore what MAP_FIXED replaced, so neither does the model. (It reattaches only when
+  // the failure comes before the clean-up: may_expand_vm, accounting — checks do_mmap does here
+  // before anything is unmapped.)
+  it('leaves a gap: the old VMA, its pages and its bytes are gone, as after munmap', () => {
+    const { m, p, io } = setup();
+    remapDevice(m, io, true); // a partial remap of a private (COW) mapping: EINVAL
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 0x5a, len: 4 * PAGE });
+    const c = m.fork(p, 'c'); // the child shares the pages: the failed mmap must not free them
+    const pfn = m.translate(p, a)!.pfn;
+    expect(m.page(pfn).mapcount).toBe(2);
+    expect(
+      errno(() =>
+        m.mmapDevice(p, {
+          device: 'bar',
+          addr: a,
+          length: 4 * PAGE,
+          prot: 'rw',
+          flags: ['private', 'fixed'],
+        }),
+      ),
+    ).toBe('EINVAL');
+    expect(m.process(p).vmas).toEqual([]);
+    expect(m.process(p).rss).toEqual({ file: 0, anon: 0, swap: 0, shmem: 0 });
+    expect(m.read(p, a, 1).signal).toBe('SIGSEGV');
+    // The child's mapping is untouched; the shared pages lost the parent's mapping only.
+    expect(m.page(pfn).mapcount).toBe(1);
+    expect(m.read(c, a + 3 * PAGE, 1).bytes[0]).toBe(0x5a);
+    // A failed mmap without MAP_FIXED replaced nothing and leaves nothing.
+    const before = fingerprint(m, { pid: c, addr: a, pages: 4 });
+    expect(
+      errno(() => m.mmapDevice(c, { device: 'bar', length: 4 * PAGE, prot: 'rw', flags: ['private'] })),
+    ).toBe('EINVAL');
+    expect(fingerprintDiff(before, fingerprint(m, { pid: c, addr: a, pages: 4 }))).toEqual([]);
+  });
+});
