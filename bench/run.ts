@@ -13,6 +13,7 @@ import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
+import { runParse } from './parse.js';
 import { runSnapshot } from './snapshot.js';
 import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
 import { runVm } from './vm.js';
@@ -26,6 +27,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['compaction', runCompaction],
   ['snapshot', runSnapshot],
   ['fuzz', () => runFuzz()],
+  ['parse', () => runParse()],
 ];
 
 function main(): void {

@@ -125,6 +125,12 @@ function checkMm(k: Kernel, mm: Mm, t: Tally, full: boolean, v: Violations): voi
     if (rss[i] !== mm.rss[i]) v.push(`mm ${mm.id}: rss[${i}] is ${mm.rss[i]}, page tables hold ${rss[i]}`);
 }
 
+/** A broken rule at one entry, with the mm, address and (if known) frame it is about. */
+function report(k: Kernel, v: Violations, mm: Mm, addr: number, what: string, pfn?: number): void {
+  const at = { pid: pidOf(k, mm), addr };
+  v.push(`mm ${mm.id} ${hex(addr)}: ${what}`, pfn === undefined ? at : { ...at, pfn });
+}
+
 function checkLeaf(
   k: Kernel,
   mm: Mm,
@@ -139,27 +145,27 @@ function checkLeaf(
   const bits = entryBits(e);
   const pfn = entryPfn(e);
   const vma = findVma(mm, addr);
-  const where = `mm ${mm.id} ${hex(addr)}`;
-  const at = { pid: pidOf(k, mm), addr };
+  // The message and its location are built only when a rule is broken (report): this runs for
+  // every entry after every op, and a string per PTE was most of the fuzzer's time at cheap.
   if (!vma) {
-    v.push(`${where}: entry outside every VMA`, at);
+    report(k, v, mm, addr, 'entry outside every VMA');
     return;
   }
   if (isSwapEntry(e)) {
     // Anon pages of private mappings (anonymous, or COW copies in a private file mapping) swap.
     if (level !== PT_LEVEL.PTE || vma.flags & VM.SHARED || !vma.anonVma)
-      v.push(`${where}: swap entry outside a private mapping with anon pages`, at);
+      report(k, v, mm, addr, `swap entry outside a private mapping with anon pages`);
     rss[MM_SWAPENTS]++;
     bump(t.swapRefs, swapOffset(e));
     return;
   }
   if (!(bits & PTE.PRESENT)) return;
   const pmd = level === PT_LEVEL.PMD;
-  if (pmd && !mm.deposited.has(addr)) v.push(`${where}: PMD leaf without a deposited page table`, at);
+  if (pmd && !mm.deposited.has(addr)) report(k, v, mm, addr, `PMD leaf without a deposited page table`);
   if (bits & PTE.SPECIAL) {
     if (!k.pa.isZeroPfn(pfn) && !(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
-      v.push(`${where}: special entry for ${hex(pfn)} outside a pfn map`, { ...at, pfn });
-    if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) v.push(`${where}: the zero page mapped writable`, at);
+      report(k, v, mm, addr, `special entry for ${hex(pfn)} outside a pfn map`, pfn);
+    if (bits & PTE.WRITE && k.pa.isZeroPfn(pfn)) report(k, v, mm, addr, `the zero page mapped writable`);
     if (k.pteSpecial || k.pa.isZeroPfn(pfn)) return;
   }
   if (!k.pteSpecial && !pmd) {
@@ -168,57 +174,67 @@ function checkLeaf(
     try {
       row = vmNormalPage(k, vma, addr, e);
     } catch (err) {
-      v.push(`${where}: ${(err as Error).message}`, at);
+      report(k, v, mm, addr, (err as Error).message);
       return;
     }
     if (row === -1) {
       if (!(vma.flags & (VM.PFNMAP | VM.MIXEDMAP)))
-        v.push(`${where}: entry for ${hex(pfn)} without a page outside a pfn map`, { ...at, pfn });
+        report(k, v, mm, addr, `entry for ${hex(pfn)} without a page outside a pfn map`, pfn);
       return;
     }
   }
   if (k.vmalloc.isPage(pfn)) {
     if (!(vma.flags & VM.MIXEDMAP))
-      v.push(`${where}: vmalloc page ${hex(pfn)} mapped outside a mixed map`, { ...at, pfn });
-    bump(t.vmallocMaps, pfn);
+      report(k, v, mm, addr, `vmalloc page ${hex(pfn)} mapped outside a mixed map`, pfn);
+    if (full) bump(t.vmallocMaps, pfn);
     rss[MM_FILEPAGES]++;
     return;
   }
   if (pfn >= k.pa.maxPfn && k.devmem.pfnValid(pfn)) {
     // A ZONE_DEVICE page: only with a real descriptor may a normal entry map it.
   } else if (!k.pa.memmap.pfnValid(pfn)) {
-    v.push(`${where}: maps ${hex(pfn)} beyond the memmap`, { ...at, pfn });
+    report(k, v, mm, addr, `maps ${hex(pfn)} beyond the memmap`, pfn);
     return;
   }
   const row = k.folios.pageRow(pfn);
   if (row < 0 || !k.folios.isLive(row)) {
-    v.push(`${where}: maps frame ${hex(pfn)} of type ${MT_NAMES[k.pa.memmap.type(pfn)]} (not a live folio)`, {
-      ...at,
+    report(
+      k,
+      v,
+      mm,
+      addr,
+      `maps frame ${hex(pfn)} of type ${MT_NAMES[k.pa.memmap.type(pfn)]} (not a live folio)`,
       pfn,
-    });
+    );
     return;
   }
   const f = k.folios;
   if (pmd) {
     if (f.pfn[row] !== pfn || f.order[row] !== 9)
-      v.push(`${where}: PMD maps ${hex(pfn)}, not the head of an order-9 folio`, { ...at, pfn });
-    bump(t.maps, row);
-    bump(t.pmdMaps, row);
+      report(k, v, mm, addr, `PMD maps ${hex(pfn)}, not the head of an order-9 folio`, pfn);
+    if (full) {
+      bump(t.maps, row);
+      bump(t.pmdMaps, row);
+    }
     rss[MM_ANONPAGES] += f.nrPages(row);
   } else {
-    bump(t.maps, row);
-    if (f.isLarge(row)) bump(t.pageMaps, pfn);
+    if (full) {
+      bump(t.maps, row);
+      if (f.isLarge(row)) bump(t.pageMaps, pfn);
+    }
     rss[mmCounter(f, row)]++;
   }
   if (f.flags[row] & PG.ksm) {
     // A KSM folio is shared by content: any write must fault and copy (write_protect_page).
-    if (pmd) v.push(`${where}: KSM folio ${hex(pfn)} mapped by a PMD`, { ...at, pfn });
-    if (bits & PTE.WRITE) v.push(`${where}: KSM folio ${hex(pfn)} mapped writable`, { ...at, pfn });
-    if (f.pageAnonExclusive(row, pfn))
-      v.push(`${where}: KSM folio ${hex(pfn)} is anon-exclusive`, { ...at, pfn });
-    const found = t.ksm.get(row);
-    if (found) found.push(`${mm.id}:${hex(addr)}`);
-    else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
+    if (pmd) report(k, v, mm, addr, `KSM folio ${hex(pfn)} mapped by a PMD`, pfn);
+    if (bits & PTE.WRITE) report(k, v, mm, addr, `KSM folio ${hex(pfn)} mapped writable`, pfn);
+    if (f.pageAnonExclusive(row, pfn)) report(k, v, mm, addr, `KSM folio ${hex(pfn)} is anon-exclusive`, pfn);
+    if (full) {
+      // The stable-node comparison (checkKsm) is a full check: only then are the names built.
+      const found = t.ksm.get(row);
+      if (found) found.push(`${mm.id}:${hex(addr)}`);
+      else t.ksm.set(row, [`${mm.id}:${hex(addr)}`]);
+    }
   }
   if (full && f.kind[row] === MT.ANON && !(f.flags[row] & PG.ksm)) checkAnonRmap(k, vma, addr, pfn, row, v);
   if (
@@ -227,7 +243,7 @@ function checkLeaf(
     !(vma.flags & VM.SHARED) &&
     !f.pageAnonExclusive(row, pfn)
   ) {
-    v.push(`${where}: writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`, { ...at, pfn });
+    report(k, v, mm, addr, `writable PTE maps anon page ${hex(pfn)} that is not anon-exclusive`, pfn);
   }
 }
 

@@ -7,6 +7,7 @@
  * holding the host's lock) that is said once, in one line, and nothing runs.
  */
 
+import { OracleBadInput } from '../oracle/errors.js';
 import { ORACLE_LEGEND, oracleSummary, oracleText } from '../oracle/format.js';
 import { runOracle } from '../oracle/oracle.js';
 import { OracleUnavailable } from '../oracle/probe.js';
@@ -40,6 +41,11 @@ export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io):
       text(`\n${oracleText(r, common)}\n`);
       return r.exitCode;
     } catch (e) {
+      if (e instanceof OracleBadInput) {
+        errors.push(e.message);
+        io.err(`${e.message}\n`);
+        return 2;
+      }
       if (e instanceof NotOracleable) {
         errors.push(`${s.file}: not oracle-able: ${e.message}`);
         io.err(`${s.file}: not oracle-able: ${e.message}\n`);

@@ -261,6 +261,14 @@ export class Machine extends MachineBase {
     return taskMmu.pageAt(this.k, pid, V.addr('addr', addr));
   }
 
+  /**
+   * The first address in [addr, end) that has a page-table entry (a page, a huge page or a swap
+   * entry), or `end` when none does; costs the tables that exist, not the range's size.
+   */
+  nextMapped(pid: number, addr: number, end: number): number {
+    return taskMmu.nextMapped(this.k, pid, V.addr('addr', addr), V.addr('end', end));
+  }
+
   /** The swap entry a user address holds instead of a page (pagemap's PM_SWAP), or undefined. */
   swapEntry(pid: number, addr: number): T.SwapEntryInfo | undefined {
     return taskMmu.swapEntryAt(this.k, pid, V.addr('addr', addr));

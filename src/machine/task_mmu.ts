@@ -99,6 +99,15 @@ export function pageAt(
   return info;
 }
 
+/**
+ * The first address in [addr, end) of a process that has an entry (present, swap or huge), or
+ * `end`: for views that walk a VMA (the report's process map), so they cost what is mapped, not
+ * the size of the virtual range (walk_page_range's pte_hole skipping).
+ */
+export function nextMapped(k: Kernel, pid: number, addr: number, end: number): number {
+  return k.ptdesc.nextPopulated(findProcess(k, pid).mm.pgd, addr, end);
+}
+
 /** The swap entry at a user address (without faulting), or undefined when the PTE holds none. */
 export function swapEntryAt(k: Kernel, pid: number, addr: number): SwapEntryInfo | undefined {
   const levels = k.ptdesc.walk(findProcess(k, pid).mm.pgd, addr);

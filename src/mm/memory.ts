@@ -105,11 +105,63 @@ export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): 
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {
   const vmf = vmfGet(vma, addr - (addr % PAGE_SIZE), flags);
+  // Where the walk ends before the fault (no allocation: faults are hot): what the fault
+  // allocates or fills below that entry is its own.
+  const pd = k.ptdesc;
+  let table = vma.mm.pgd;
+  let level: number = PT_LEVEL.PGD;
+  let i = levelIndex(vmf.addr, level);
+  let was = pd.get(table, i);
+  while (was !== 0 && level > PT_LEVEL.PTE && !(entryBits(was) & PTE.HUGE)) {
+    table = entryPfn(was);
+    level--;
+    i = levelIndex(vmf.addr, level);
+    was = pd.get(table, i);
+  }
   try {
     return handleFault(k, vmf);
+  } catch (e) {
+    if (e instanceof KernelBug && was === 0) undoFault(k, vma, vmf.addr, level, table, i);
+    throw e;
   } finally {
     vmfPut();
   }
+}
+
+/**
+ * A KernelBug inside a fault (a driver's vm_ops->fault calling an insert it may not) is an oops in
+ * Linux; the model reports it and keeps the machine usable, as it was before the fault: what the
+ * fault installed at its address is zapped and the page tables it allocated go back to the buddy
+ * allocator (zap_page_range_single + free_pgtables over the tables it added; nothing in Linux
+ * does this, since an oops never returns). Entries the driver inserted elsewhere, in tables that
+ * already existed, stay — they are ordinary driver mappings.
+ */
+function undoFault(k: Kernel, vma: Vma, addr: number, level: number, table: number, i: number): void {
+  const pd = k.ptdesc;
+  if (pd.get(table, i) === 0) return;
+  // Everything under the entry that was empty is new: zap what it maps, then free its tables.
+  const size = LEVEL_SIZE[level];
+  const base = addr - (addr % size);
+  zapRange(k, vma, Math.max(vma.start, base), Math.min(vma.end, base + size));
+  if (level === PT_LEVEL.PTE) return;
+  const after = pd.get(table, i);
+  if (after === 0 || entryBits(after) & PTE.HUGE) return;
+  freeSubtree(k, entryPfn(after), level - 1);
+  pd.set(table, i, 0);
+}
+
+/** free_pgd_range() below one table whose entries were all zapped: the tables, bottom-up. */
+function freeSubtree(k: Kernel, row: number, level: number): void {
+  const pd = k.ptdesc;
+  if (level > PT_LEVEL.PTE) {
+    for (let i = 0; i < PTRS_PER_TABLE && pd.used[row] > 0; i++) {
+      const e = pd.get(row, i);
+      if (e === 0 || entryBits(e) & PTE.HUGE) continue;
+      freeSubtree(k, entryPfn(e), level - 1);
+      pd.set(row, i, 0);
+    }
+  }
+  pd.free(pd.handleOf(row));
 }
 
 /** __handle_mm_fault(): walk to the PMD, then the THP paths, then the PTE paths, on one vm_fault. */

@@ -189,6 +189,8 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
   linkVma(vma);
   if (a.driver) {
     // call_mmap(): the driver sets the VMA up; if it fails, the VMA goes again (unmap_region).
+    // What MAP_FIXED replaced stays unmapped: Linux cleared its PTEs before ->mmap ran, so
+    // vms_abort_munmap_vmas() completes the munmap and leaves a gap (mm/vma.c).
     vma.ops = a.driver.ops ?? {};
     vma.name = a.name ?? a.driver.name;
     try {

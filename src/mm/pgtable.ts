@@ -179,6 +179,31 @@ export class PtdescPool extends HandlePool {
     return out;
   }
 
+  /**
+   * The first address in [addr, end) whose leaf entry (a PTE, swap entry included, or a huge PMD)
+   * is not empty, or `end`: walk_page_range()'s descent, which skips a hole at the highest level
+   * it is empty (pte_hole) instead of visiting its pages, so a 100 TiB VMA with three pages costs
+   * a few tables, not 2^35 lookups. A huge PMD answers its first address inside [addr, end).
+   */
+  nextPopulated(pgd: number, addr: number, end: number): number {
+    return this.scanLevel(pgd, PT_LEVEL.PGD, 0, addr, end);
+  }
+
+  private scanLevel(row: number, level: number, base: number, addr: number, end: number): number {
+    const size = LEVEL_SIZE[level];
+    for (let i = Math.max(0, Math.floor((addr - base) / size)); i < PTRS_PER_TABLE; i++) {
+      const s = base + i * size;
+      if (s >= end) return end;
+      const e = this.entries[row * PTRS_PER_TABLE + i];
+      if (e === 0) continue;
+      const from = Math.max(s, addr);
+      if (level === PT_LEVEL.PTE || mod(e, ENTRY_UNIT) & PTE.HUGE) return from;
+      const r = this.scanLevel(Math.floor(e / ENTRY_UNIT), level - 1, s, from, end);
+      if (r < end) return r;
+    }
+    return end;
+  }
+
   /** Live page-table pages per level (index = level). */
   countByLevel(): number[] {
     const n = [0, 0, 0, 0, 0];

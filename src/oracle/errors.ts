@@ -5,3 +5,9 @@ export class OracleUnavailable extends Error {}
 
 /** Another oracle run on this host holds the lock on the sysfs knobs. */
 export class OracleBusy extends OracleUnavailable {}
+
+/**
+ * The scenario is bad input for the model (a machine it cannot boot): found before the kernel side
+ * runs or any knob changes, told as `file:line:col message`, CLI exit 2.
+ */
+export class OracleBadInput extends Error {}

@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedConfig } from '../machine/config.js';
 import { OracleUnavailable } from './errors.js';
+import { onHostRestore } from './host_restore.js';
 import type { Knob } from './types.js';
 
 const THP = '/sys/kernel/mm/transparent_hugepage';
@@ -56,10 +57,13 @@ export function wantedKnobs(config: ResolvedConfig): [string, string][] {
 let active: Knob[] = [];
 let hooked = false;
 
-/** Set the knobs; returns each with its previous value. Throws (having restored any set) if one cannot be written. */
+/**
+ * Set the knobs; returns each with its previous value. Throws (having restored any set) if one
+ * cannot be written. Until restoreKnobs, an exit or a SIGINT/SIGTERM puts them back (host_restore.ts).
+ */
 export function applyKnobs(want: [string, string][]): Knob[] {
   if (!hooked) {
-    process.on('exit', () => restoreKnobs(active));
+    onHostRestore(() => restoreKnobs(active));
     hooked = true;
   }
   const knobs: Knob[] = [];

@@ -3,11 +3,12 @@
  * This is the only part of the oracle that touches the host's state (the sysfs knobs, and the zram
  * device a scenario with swap borrows).
  */
-import { resolveConfig } from '../machine/config.js';
+import { ConfigError, resolveConfig } from '../machine/config.js';
+import { Machine } from '../machine/machine.js';
 import type { Scenario } from '../scenario/parse.js';
 import { runScenario } from '../scenario/run.js';
 import { compare } from './compare.js';
-import { OracleUnavailable } from './errors.js';
+import { OracleBadInput, OracleUnavailable } from './errors.js';
 import { applyKnobs, restoreKnobs, wantedKnobs } from './knobs.js';
 import { acquireOracleLock } from './lock.js';
 import { runModel } from './model.js';
@@ -46,11 +47,13 @@ function onKernel(plan: OraclePlan, s: Scenario, lockWaitMs: number): { kernel: 
 }
 
 /**
- * Throws NotOracleable for a scenario the kernel cannot run, OracleUnavailable where no oracle can
- * run (OracleBusy while another run holds the host's lock), before any knob is touched.
+ * Throws NotOracleable for a scenario the kernel cannot run, OracleBadInput for a machine the model
+ * cannot boot, OracleUnavailable where no oracle can run (OracleBusy while another run holds the
+ * host's lock), all before any knob is touched.
  */
 export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
   const plan = planScenario(s);
+  bootModel(s);
   const why = oracleUnavailableReason();
   if (why) throw new OracleUnavailable(why);
   const { kernel, knobs } = onKernel(plan, s, opts.lockWaitMs ?? 0);
@@ -65,6 +68,22 @@ export function runOracle(s: Scenario, opts: OracleOptions = {}): OracleResult {
   const expectations = modelExpectations(s, opts.model);
   const failed = counts.disagree > 0 || expectations.failures.length > 0;
   return { file: s.file, name: s.name, knobs, steps, counts, expectations, exitCode: failed ? 1 : 0 };
+}
+
+/**
+ * Boot the model's machine once before the kernel side runs: a machine the model cannot build
+ * (more nodes than sections, a reserved range past the end of memory...) is bad input, and finding
+ * it after the probe ran would report a disagreement the kernel had no part in, with the host's
+ * knobs changed for nothing.
+ */
+function bootModel(s: Scenario): void {
+  try {
+    new Machine(s.machine);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const pos = s.locate(['machine']);
+    throw new OracleBadInput(`${s.file}:${pos.line}:${pos.col} machine: ${e.message}`);
+  }
 }
 
 /** The scenario's own expectations, on one full run of the model (as `pagelab run` checks them). */

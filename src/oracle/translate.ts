@@ -85,6 +85,21 @@ class Planner {
     return { region: m[1], offset, text: `${m[1]} ${x(offset)}` };
   }
 
+  /**
+   * An access of `len` bytes at `a` that ends past its region is refused here, on the model side:
+   * the probe would touch whatever the kernel placed after the region (or crash on a hole), so
+   * the step cannot be compared. Returns the resolved address.
+   */
+  within(a: unknown, len: number): { region: string; offset: number; text: string } {
+    const at = this.addr(a);
+    const pages = this.regions.get(at.region)!;
+    if (at.offset + len > pages * PAGE_SIZE)
+      this.fail(
+        `0x${x(len)} bytes at ${at.region}+0x${x(at.offset)} end past the region (0x${x(pages * PAGE_SIZE)} bytes): the probe would touch memory outside it`,
+      );
+    return at;
+  }
+
   plan(a: Args): Omit<PlannedStep, 'step' | 'observe'> {
     const op = this.step.op.name;
     const handler = HANDLERS[op];
@@ -100,6 +115,11 @@ class Planner {
   mapped(proc: string, region: string, size: number): void {
     this.regions.set(region, Math.ceil(size / PAGE_SIZE));
     this.pairs.push({ proc, region, pages: Math.ceil(size / PAGE_SIZE) });
+  }
+  /** An mremap in place may grow its region: accesses up to the new end are inside it. */
+  resized(at: { region: string; offset: number }, newLen: number): void {
+    const pages = Math.ceil((at.offset + newLen) / PAGE_SIZE);
+    if (pages > this.regions.get(at.region)!) this.regions.set(at.region, pages);
   }
   forked(parent: string, child: string): void {
     this.pairs.push(...this.pairs.filter((p) => p.proc === parent).map((p) => ({ ...p, proc: child })));
@@ -135,6 +155,10 @@ function sameFlags(got: unknown, want: string[]): boolean {
   const g = [...(got as string[])].sort();
   return g.length === want.length && g.every((f, i) => f === [...want].sort()[i]);
 }
+
+/** The bytes a write or mem_write stores: its data (hex, two digits a byte) or len (a page by default). */
+const storeLen = (a: Args): number =>
+  a.data !== undefined ? String(a.data).length / 2 : Number(a.len ?? PAGE_SIZE);
 
 const HANDLERS: Record<string, Handler> = {
   spawn: (p, a) => cmds(`spawn ${p.newSlot(String(a.name))}`),
@@ -182,12 +206,13 @@ const HANDLERS: Record<string, Handler> = {
     const c = `mremap ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.old_len))} ${x(Number(a.new_len))} ${flags} ${to} ${a.as === undefined ? '-' : String(a.as)}`;
     // The result is observed as a region of its own (the kernel chooses where it goes).
     if (a.as !== undefined) p.mapped(String(a.proc), String(a.as), Number(a.new_len));
+    else p.resized(p.addr(a.addr), Number(a.new_len));
     return cmds(c);
   },
   pageout: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} pageout`),
   collapse: (p, a) => cmds(`madvise ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} collapse`),
   read: (p, a) => {
-    const { region, offset, text } = p.addr(a.addr);
+    const { region, offset, text } = p.within(a.addr, Number(a.len));
     const len = Math.min(Number(a.len), LOADED_BYTES);
     return {
       commands: [`read ${p.slot(a.proc)} ${text} ${x(Number(a.len))}`],
@@ -196,7 +221,7 @@ const HANDLERS: Record<string, Handler> = {
     };
   },
   write: (p, a) => {
-    const at = `${p.slot(a.proc)} ${p.addr(a.addr).text}`;
+    const at = `${p.slot(a.proc)} ${p.within(a.addr, storeLen(a)).text}`;
     const c =
       a.data !== undefined
         ? `write ${at} ${String(a.data)}`
@@ -204,16 +229,17 @@ const HANDLERS: Record<string, Handler> = {
     return { commands: [c], access: String(a.proc) };
   },
   mem_write: (p, a) => {
-    const at = `${p.slot(a.proc)} ${p.addr(a.addr).text}`;
+    const at = `${p.slot(a.proc)} ${p.within(a.addr, storeLen(a)).text}`;
     return cmds(
       a.data !== undefined
         ? `memwrite ${at} ${String(a.data)}`
         : `memfill ${at} ${x(Number(a.len ?? PAGE_SIZE))} ${x(Number(a.byte))}`,
     );
   },
-  mem_read: (p, a) => cmds(`memread ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`),
+  mem_read: (p, a) =>
+    cmds(`memread ${p.slot(a.proc)} ${p.within(a.addr, Number(a.len)).text} ${x(Number(a.len))}`),
   touch: (p, a) => {
-    const { region, offset } = p.addr(a.addr);
+    const { region, offset } = p.within(a.addr, Number(a.len));
     const s = p.slot(a.proc);
     const commands: string[] = [];
     for (let o = offset; o < offset + Number(a.len); o += PAGE_SIZE - (o % PAGE_SIZE))

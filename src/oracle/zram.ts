@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { OracleUnavailable } from './errors.js';
+import { onHostRestore } from './host_restore.js';
 import type { Knob } from './types.js';
 
 const DEVICE = '/dev/zram0';
@@ -63,17 +64,13 @@ function mounted(): boolean {
     .some((l) => l.startsWith(`${DEVICE} `));
 }
 
+/** Tear down at exit and on SIGINT/SIGTERM, through the one handler the knobs use too. */
 function hook(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => {
+  onHostRestore(() => {
     if (active) teardownSwap(active);
   });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const)
-    process.on(sig, () => {
-      if (active) teardownSwap(active);
-      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
-    });
 }
 
 /** Give zram0 `bytes` of disk and swap on it; OracleUnavailable (nothing left changed) if it cannot. */

@@ -22,16 +22,25 @@ function pageChar(m: Machine, pid: number, addr: number): string {
   return '?';
 }
 
+/**
+ * One VMA's bar. A group shows its most telling page: anything mapped beats nothing, so only the
+ * entries the page tables hold are visited (Machine.nextMapped skips the holes at the highest
+ * empty level): a 100 TiB VMA with three pages touched costs three lookups, not 2^35.
+ */
 function bar(m: Machine, pid: number, start: number, end: number): string {
   const pages = (end - start) / PAGE;
   const step = Math.max(1, Math.ceil(pages / WIDTH));
-  let s = '';
-  for (let i = 0; i < pages; i += step) {
-    // A group shows its most telling page: anything mapped beats nothing.
-    let c = '.';
-    for (let j = i; j < Math.min(pages, i + step) && c === '.'; j++) c = pageChar(m, pid, start + j * PAGE);
-    s += c;
+  const chars = new Array<string>(Math.ceil(pages / step)).fill('.');
+  for (let a = m.nextMapped(pid, start, end); a < end; ) {
+    const g = Math.floor((a - start) / PAGE / step);
+    const c = pageChar(m, pid, a);
+    if (c !== '.') {
+      chars[g] = c;
+      // The group is decided; go on from the next one.
+      a = m.nextMapped(pid, Math.min(end, start + (g + 1) * step * PAGE), end);
+    } else a = m.nextMapped(pid, a + PAGE, end);
   }
+  const s = chars.join('');
   return step > 1 ? `${s} (${step} pages/char)` : s;
 }
 

@@ -4,6 +4,7 @@
  * each kind, the architecture without pte_special, and the XIP mixed map of the 2007 AXFS case.
  */
 import { describe, expect, it } from 'vitest';
+import { fingerprint, fingerprintDiff } from '../../src/fuzz/fingerprint.js';
 import { type DriverContext, Machine, type MachineConfig } from '../../src/index.js';
 import { bugRuleOf as bug, errnoOf as errno } from '../helpers.js';
 
@@ -377,5 +378,94 @@ describe('XIP mixed map (the 2007 AXFS case)', () => {
       null,
       ram.get(3),
     ]);
+  });
+});
+
+describe('a KernelBug inside a driver fault leaves the machine as before the fault', () => {
+  /** A device whose fault handler maps a RAM page (mixed map, counted), then misuses vmf_insert_pfn. */
+  function buggyDevice(m: Machine, ram: number, bugAt: (pgoff: number) => boolean) {
+    m.defineDevice('buggy', {
+      mmap: (ctx) => ctx.setFlags(['mixedmap']),
+      fault: (ctx, vmf) => {
+        ctx.vmfInsertMixed(vmf.addr, ram);
+        // vmf_insert_pfn of a pfn with a struct page into a VM_MIXEDMAP VMA: BUG_ON in Linux.
+        if (bugAt(vmf.pgoff)) ctx.vmfInsertPfn(vmf.addr, ram);
+        return 'nopage';
+      },
+    });
+  }
+
+  it('the page tables the fault allocated go back to the buddy allocator, and the entry it made is zapped', () => {
+    const { m, p } = setup({ pteSpecial: false });
+    const ram = m.allocPages(0);
+    buggyDevice(m, ram, () => true);
+    const a = m.mmapDevice(p, { device: 'buggy', length: 4 * PAGE, prot: 'r', flags: ['shared'] });
+    const touched = { pid: p, addr: a, pages: 4 };
+    const before = fingerprint(m, touched);
+    expect(bug(() => m.read(p, a + PAGE, 1))).toMatch(/vmf_insert_pfn/);
+    const after = fingerprint(m, touched);
+    expect(fingerprintDiff(before, after)).toEqual([]);
+    expect(after.counters.pagelab_nr_pgtable_pages).toBe(before.counters.pagelab_nr_pgtable_pages);
+    expect(m.page(ram)).toMatchObject({ refcount: 1, mapcount: 0 });
+    expect(m.translate(p, a + PAGE)).toBeUndefined();
+    // The machine goes on: the process can unmap and exit cleanly.
+    m.munmap(p, a, 4 * PAGE);
+    m.exit(p);
+  });
+
+  it('in a table that already existed only the faulting entry goes; the earlier mappings stay', () => {
+    const { m, p } = setup({ pteSpecial: false });
+    const ram = m.allocPages(0);
+    buggyDevice(m, ram, (pgoff) => pgoff === 2);
+    const a = m.mmapDevice(p, { device: 'buggy', length: 4 * PAGE, prot: 'r', flags: ['shared'] });
+    m.read(p, a, 1);
+    const touched = { pid: p, addr: a, pages: 4 };
+    const before = fingerprint(m, touched);
+    expect(bug(() => m.read(p, a + 2 * PAGE, 1))).toMatch(/vmf_insert_pfn/);
+    expect(fingerprintDiff(before, fingerprint(m, touched))).toEqual([]);
+    expect(m.translate(p, a)?.pfn).toBe(ram);
+    expect(m.page(ram)).toMatchObject({ refcount: 2, mapcount: 1 });
+  });
+});
+
+describe('a driver mmap(MAP_FIXED) that fails (mm/vma.c __mmap_region error path)', () => {
+  // __mmap_setup() gathers the old VMAs, then vms_clean_up_area() clears their PTEs and calls
+  // their vm_ops->close() *before* the driver's ->mmap runs. When ->mmap fails,
+  // vms_abort_munmap_vmas() sees the PTEs already cleared (clear_ptes false) and does not
+  // reattach: "leaving a gap where the MAP_FIXED mapping failed" — the munmap completes. Linux
+  // does not restore what MAP_FIXED replaced, so neither does the model. (It reattaches only when
+  // the failure comes before the clean-up: may_expand_vm, accounting — checks do_mmap does here
+  // before anything is unmapped.)
+  it('leaves a gap: the old VMA, its pages and its bytes are gone, as after munmap', () => {
+    const { m, p, io } = setup();
+    remapDevice(m, io, true); // a partial remap of a private (COW) mapping: EINVAL
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 0x5a, len: 4 * PAGE });
+    const c = m.fork(p, 'c'); // the child shares the pages: the failed mmap must not free them
+    const pfn = m.translate(p, a)!.pfn;
+    expect(m.page(pfn).mapcount).toBe(2);
+    expect(
+      errno(() =>
+        m.mmapDevice(p, {
+          device: 'bar',
+          addr: a,
+          length: 4 * PAGE,
+          prot: 'rw',
+          flags: ['private', 'fixed'],
+        }),
+      ),
+    ).toBe('EINVAL');
+    expect(m.process(p).vmas).toEqual([]);
+    expect(m.process(p).rss).toEqual({ file: 0, anon: 0, swap: 0, shmem: 0 });
+    expect(m.read(p, a, 1).signal).toBe('SIGSEGV');
+    // The child's mapping is untouched; the shared pages lost the parent's mapping only.
+    expect(m.page(pfn).mapcount).toBe(1);
+    expect(m.read(c, a + 3 * PAGE, 1).bytes[0]).toBe(0x5a);
+    // A failed mmap without MAP_FIXED replaced nothing and leaves nothing.
+    const before = fingerprint(m, { pid: c, addr: a, pages: 4 });
+    expect(
+      errno(() => m.mmapDevice(c, { device: 'bar', length: 4 * PAGE, prot: 'rw', flags: ['private'] })),
+    ).toBe('EINVAL');
+    expect(fingerprintDiff(before, fingerprint(m, { pid: c, addr: a, pages: 4 }))).toEqual([]);
   });
 });

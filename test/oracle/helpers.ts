@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveConfig } from '../../src/machine/config.js';
+import { wantedKnobs } from '../../src/oracle/knobs.js';
 import type { runOracle } from '../../src/oracle/oracle.js';
 import { parseScenario, type Scenario } from '../../src/scenario/parse.js';
 
@@ -42,4 +46,31 @@ export function disagreements(r: ReturnType<typeof runOracle>): string[] {
           `step ${s.n} ${p.proc} ${p.region}[${p.first}-${p.last}] ${p.verdict}: kernel ${p.kernel} / model ${p.model} (${p.note})`,
       ),
   ]);
+}
+
+/**
+ * The CLI, built as one file inside the repository's .cache (so it resolves node_modules and finds
+ * src/oracle/probe.c two levels up, as dist/cli/bin.js does). Returns the path of the bin.
+ */
+export function buildCli(dir: string): string {
+  const bin = join(dir, 'bin.mjs');
+  execFileSync('node_modules/.bin/esbuild', [
+    'src/cli/bin.ts',
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--packages=external',
+    `--outfile=${bin}`,
+  ]);
+  return bin;
+}
+
+/** The current value of every knob the oracle may set (the bracketed choice, or the text). */
+export function hostKnobs(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [path] of wantedKnobs(resolveConfig({}))) {
+    const text = readFileSync(path, 'utf8').trim();
+    out[path] = /\[([^\]]+)\]/.exec(text)?.[1] ?? text;
+  }
+  return out;
 }

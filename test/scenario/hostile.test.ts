@@ -84,3 +84,32 @@ describe('hostile scenario files', () => {
     expect(out.join('')).not.toMatch(/at .*\.js:\d+/);
   });
 });
+
+describe('a valid huge mapping', () => {
+  it('100 TiB with three pages touched: the run and its report cost the page tables, not the range', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pagelab-huge-'));
+    const file = join(dir, 'huge.yaml');
+    writeFileSync(
+      file,
+      `${HEAD}steps:
+  - { op: spawn, name: p }
+  - { op: mmap, proc: p, name: big, size: 100T, prot: rw, flags: [private, anonymous] }
+  - { op: write, proc: p, addr: big, byte: 1, len: 1 }
+  - { op: write, proc: p, addr: big+50T, byte: 2, len: 1 }
+  - { op: write, proc: p, addr: big+107374182396K, byte: 3, len: 1 }
+  - { op: read, proc: p, addr: big+107374182396K, len: 1, expect: { byte: 3 } }
+  - { op: expect, process: p, rss: { anon: 3 } }
+`,
+    );
+    const out: string[] = [];
+    const t0 = performance.now();
+    const code = await main(['run', file], { out: (s) => out.push(s), err: (s) => out.push(s) });
+    // Walking 2^35 pages takes minutes; a generous bound for a shared machine.
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(code).toBe(0);
+    const text = out.join('');
+    expect(text).toContain('rss anon 3 file 0 shmem 0');
+    // 64 characters of 2^35 / 64 pages each: the first, the middle and the last show the pages.
+    expect(text).toContain(`|a${'.'.repeat(31)}a${'.'.repeat(30)}a (419430400 pages/char)|`);
+  });
+});
