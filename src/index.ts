@@ -2,7 +2,14 @@
  * pagelab's library API: `import { Machine } from 'pagelab'`.
  */
 export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
-export { type DevmemCost, devmemCost, devmemTable } from './designs/devmem.js';
+export {
+  DEVMEM_ORDERS,
+  type DevmemCost,
+  devmemCost,
+  devmemTable,
+  VMEMMAP_RESERVE_NR,
+  vmemmapPagesPerFolio,
+} from './designs/devmem.js';
 export type { Census } from './designs/layout.js';
 export {
   accountLayout,

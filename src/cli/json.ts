@@ -94,6 +94,7 @@ export const JSON_SCHEMAS = {
             .object({
               layout: z.string(),
               mode: z.string(),
+              order: z.number().meta({ description: 'order of the device folios (pgmap vmemmap_shift)' }),
               touched: z.number().meta({ description: 'fraction of the device touched, 0..1' }),
               totalBytes: z.number(),
             })
