@@ -13,11 +13,14 @@
  * The hwpoison PTE is a non-present entry naming no frame (the kernel's keeps the pfn in a swap
  * entry); a later access to it is SIGBUS (do_swap_page's VM_FAULT_HWPOISON). A poisoned frame of
  * a freed folio is typed HWPOISON in the memdesc and never reused; a poisoned page still in use
- * carries PG_hwpoison until its last reference goes. Leaves out: splitting a THP (the model has no
- * split_huge_page: a large folio is UNSPLIT_THP, FAILED), hugetlb, swap cache, shmem keeping the
+ * carries PG_hwpoison until its last reference goes. A THP is split first (try_to_split_thp_page,
+ * an anon folio down to order 0; a pinned or extra-referenced one cannot split and is UNSPLIT_THP,
+ * FAILED, its mappers killed). Leaves out: splitting a large page-cache folio (the model splits
+ * anon folios only, so a file THP is UNSPLIT_THP), hugetlb, swap cache, shmem keeping the
  * poisoned folio in its cache (it is removed like a file's), hwpoison_filter, the retry loops.
  */
 import { PG } from './folio.js';
+import { splitFolio } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { MT, mdWord } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
@@ -198,19 +201,25 @@ export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: 
     k.stat.retype(MT.BUDDY, MT.HWPOISON, 1);
     return done(k, { pfn, type: 'buddy', result: 'MF_RECOVERED' });
   }
-  const row = f.pageRow(pfn);
+  let row = f.pageRow(pfn);
   // Slab, page tables, vmalloc, reserved and zero pages, driver and large kmalloc pages: not LRU.
   if (row < 0 || !f.testFlag(row, PG.lru))
     return done(k, { pfn, type: 'get_hwpoison', result: 'MF_IGNORED' });
-  // 6. A large folio: the model cannot split it; forced kill of its mappers.
+  // 6. A large folio is split first (try_to_split_thp_page); only the poisoned page is handled.
   if (f.isLarge(row)) {
     f.setFlag(row, PG.has_hwpoisoned);
-    const signals = kills(k, rmapWalk(k, row), flags, accessor, true);
-    return done(k, { pfn, type: 'unsplit_thp', result: 'MF_FAILED', errno: 'EHWPOISON', signals });
+    if (!splitFolio(k, row, pfn)) {
+      // kill_procs_now(): every mapper of the unsplit folio, forced.
+      const signals = kills(k, rmapWalk(k, row), flags, accessor, true);
+      return done(k, { pfn, type: 'unsplit_thp', result: 'MF_FAILED', errno: 'EHWPOISON', signals });
+    }
+    // The split left the reference get_hwpoison_page took on the poisoned page's own folio.
+    row = f.pageRow(pfn);
+  } else {
+    // Hold the reference memory_failure's get_hwpoison_page takes while unmapping.
+    f.refcount[row]++;
   }
   f.setFlag(row, PG.hwpoison);
-  // Hold the reference memory_failure's get_hwpoison_page takes while unmapping.
-  f.refcount[row]++;
   const um = unmapPoisoned(k, row, flags, accessor);
   const dirty = f.testFlag(row, PG.dirty) || um.dirtyPte;
   const type: MfPageType = dirty ? 'dirty_lru' : 'clean_lru';
