@@ -18,6 +18,7 @@ export {
   type LayoutAccounting,
   type LayoutName,
 } from './designs/layout.js';
+export { PFN_LOOKUPS, type PfnLookupName } from './designs/pfnlookup.js';
 export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
 export { MachineBase } from './machine/base.js';
 export type { CompactReport, CompactRequest, MemoryFailureRequest } from './machine/compaction.js';

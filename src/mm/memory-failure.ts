@@ -77,6 +77,8 @@ export interface MfOutcome {
   unmapped: number;
   /** Page-table entries visited to find mappers where no rmap exists (pfn maps, device memory). */
   walked: number;
+  /** Entries the pfn_lookup design visited to learn what the frame is (memmap: its one word). */
+  lookupVisited: number;
 }
 
 /** The kernel's hwpoison state. */
@@ -110,10 +112,17 @@ function pidOf(k: Kernel, mm: Mm): number {
 /** action_result(): count the outcome (not for ALREADY_POISONED and PFN_MAP), return it. */
 function done(
   k: Kernel,
-  o: Omit<MfOutcome, 'errno' | 'signals' | 'unmapped' | 'walked'> & Partial<MfOutcome>,
+  o: Omit<MfOutcome, 'errno' | 'signals' | 'unmapped' | 'walked' | 'lookupVisited'> & Partial<MfOutcome>,
 ): MfOutcome {
   const ok = o.result === 'MF_RECOVERED' || o.result === 'MF_DELAYED';
-  const out: MfOutcome = { errno: ok ? null : 'EBUSY', signals: [], unmapped: 0, walked: 0, ...o };
+  const out: MfOutcome = {
+    errno: ok ? null : 'EBUSY',
+    signals: [],
+    unmapped: 0,
+    walked: 0,
+    lookupVisited: 0,
+    ...o,
+  };
   if (o.type !== 'already_poisoned' && o.type !== 'pfn_map') {
     const e = k.stat.events;
     e.memory_failure_total++;
@@ -179,6 +188,13 @@ export function walkForPfn(
  * "current" of an action-required machine check).
  */
 export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: number): MfOutcome {
+  const before = k.stat.events.lookup_mf_visited;
+  const out = dispatch(k, pfn, flags, accessor);
+  out.lookupVisited = k.stat.events.lookup_mf_visited - before;
+  return out;
+}
+
+function dispatch(k: Kernel, pfn: number, flags: number, accessor?: number): MfOutcome {
   const hp = k.hwpoison;
   if (!(flags & MF.SW_SIMULATED)) hp.hwFailure = true;
   const { pa, folios: f } = k;
@@ -194,6 +210,16 @@ export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: 
   }
   // 4. PG_hwpoison, then get_hwpoison_page.
   hp.pfns.add(pfn);
+  // What the frame is: the memmap says, or (pfn_lookup: vma) a search of every map may find it.
+  // Unfound, the frame stays recorded as poisoned (retired when freed) and nothing else is done.
+  if (k.pfnLookup.mfOwner(k, pfn) === 'none') {
+    k.stat.events.lookup_mf_unhandled++;
+    // free_pages_prepare() checking the poisoned-pfn list when its last user lets go: the model
+    // keeps that check on the folio's flag (this design has no per-frame flag of its own).
+    const held = f.pageRow(pfn);
+    if (held >= 0) f.setFlag(held, PG.hwpoison);
+    return done(k, { pfn, type: 'unknown', result: 'MF_IGNORED' });
+  }
   const free = pa.findFreeBlock(pfn);
   if (free) {
     pa.takeFreeRange(pfn, 0);
