@@ -81,6 +81,9 @@ const expectationFailure = z.strictObject({
   message: z.string(),
 });
 
+/** Counts per consumer of the pfn_lookup design: GUP dirtying, compaction, memory failure. */
+const perConsumer = z.strictObject({ gup: z.number(), compact: z.number(), mf: z.number() });
+
 export const JSON_SCHEMAS = {
   boot: envelope('boot', machineShape),
   demo: envelope('demo', { ...machineShape, slabinfo: z.array(record('SlabInfoRow')) }),
@@ -138,7 +141,14 @@ export const JSON_SCHEMAS = {
     pid: z.number().optional(),
   }),
   compare: envelope('compare', {
-    designs: z.array(z.string()),
+    designs: z.array(z.string()).meta({ description: 'the pin-count designs asked for (--pincount)' }),
+    axes: z
+      .strictObject({
+        design: z.array(z.string()).optional(),
+        pincount: z.array(z.string()).optional(),
+        pfnLookup: z.array(z.string()).optional(),
+      })
+      .meta({ description: "the axes named on the command line; the others are held at the scenario's own" }),
     scenarios: z.array(
       z.strictObject({
         file: z.string(),
@@ -147,8 +157,11 @@ export const JSON_SCHEMAS = {
         inputErrors: z.array(z.string()),
         designs: z.array(
           z.strictObject({
-            design: z.string(),
-            metadataBytes: z.number(),
+            design: z.string().meta({ description: 'the pin-count design' }),
+            layout: z.string(),
+            pfnLookup: z.string(),
+            layoutBytes: z.number().meta({ description: "the layout's memmap plus descriptors at the end" }),
+            metadataBytes: z.number().meta({ description: "the pin-count design's own metadata" }),
             pinsTaken: z.number(),
             truePositives: z.number(),
             falsePositives: z.number(),
@@ -158,6 +171,12 @@ export const JSON_SCHEMAS = {
             declaredUnsafe: z.boolean(),
             forkCopies: z.number(),
             migrationSkips: z.number(),
+            compaction: z.strictObject({ moved: z.number(), skipped: z.number(), order9Gained: z.number() }),
+            memoryFailure: z
+              .record(z.string(), z.number())
+              .meta({ description: 'memory_failure results by MF_*' }),
+            lookupVisited: perConsumer,
+            lookupUnhandled: perConsumer,
             expectations: z.strictObject({
               checked: z.number(),
               held: z.number(),
