@@ -196,7 +196,8 @@ export function isolateMigratepagesBlock(
     const next = f.pfn[row] + n;
     const skip = isolateSkip(k, cc, row, pfn, order);
     if (skip) {
-      res.skipped[skip] += next - pfn;
+      // Pages of this block only: a folio spanning blocks is counted once per block it covers.
+      res.skipped[skip] += Math.min(next, end) - pfn;
       if (skip === 'pinned' && !anyPinned(k, f.pfn[row], n)) res.pinFalsePositives += n;
     } else {
       f.clearFlag(row, PG.lru);
