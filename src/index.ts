@@ -3,7 +3,14 @@
  */
 export { CHECK_LEVELS, type CheckLevel, InvariantViolation } from './check/invariants.js';
 export type { Violation } from './check/violation.js';
-export { type DevmemCost, devmemCost, devmemTable } from './designs/devmem.js';
+export {
+  DEVMEM_ORDERS,
+  type DevmemCost,
+  devmemCost,
+  devmemTable,
+  VMEMMAP_RESERVE_NR,
+  vmemmapPagesPerFolio,
+} from './designs/devmem.js';
 export type { Census } from './designs/layout.js';
 export {
   accountLayout,
@@ -13,6 +20,7 @@ export {
   type LayoutName,
   type TypeAccounting,
 } from './designs/layout.js';
+export { PFN_LOOKUPS, type PfnLookupName } from './designs/pfnlookup.js';
 export { PIN_DESIGNS, type PinDesign, UNSAFE_PIN_DESIGNS } from './designs/pincount.js';
 export { MachineBase } from './machine/base.js';
 export type { CompactReport, CompactRequest, MemoryFailureRequest } from './machine/compaction.js';
@@ -20,6 +28,7 @@ export {
   ConfigError,
   InputError,
   type MachineConfig,
+  type RamRange,
   type ResolvedConfig,
   resolveConfig,
 } from './machine/config.js';
@@ -86,6 +95,7 @@ export {
   GFP_KERNEL,
   MIGRATE,
   MIGRATE_NAMES,
+  type PfnRange,
   ZONE,
   ZONE_NAMES,
 } from './mm/mmzone.js';

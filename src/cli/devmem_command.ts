@@ -1,27 +1,37 @@
 /**
  * `pagelab devmem --size 1T`: metadata bytes of a device under each memmap mode (eager, lazy,
- * none) and descriptor layout (struct-page, memdesc), for workloads touching 1 %, 10 % and 100 %.
+ * none), descriptor layout (struct-page, memdesc) and device folio order (0, 9, 18: 4 KiB, 2 MiB,
+ * 1 GiB; struct page with the compound-devmap vmemmap dedup), for workloads touching 1 %, 10 %
+ * and 100 % of the folios.
  */
-import { devmemTable, formatSize, parseSize } from '../index.js';
+import { DEVMEM_ORDERS, devmemTable, formatSize, parseSize } from '../index.js';
 
 const pct = (f: number) => `${+(f * 100).toFixed(2)}%`;
 const size = (b: number) => (b === 0 ? '0' : formatSize(b));
 
-/** The table as text, one row per layout and mode, a column per touched fraction. */
+/** The table as text, one row per layout, mode and order, a column per touched fraction. */
 export function devmemReport(sizes: readonly string[]): string {
   const out: string[] = [];
   for (const s of sizes) {
     const bytes = parseSize(s);
-    const rows = devmemTable(bytes);
+    const rows = devmemTable(bytes, undefined, DEVMEM_ORDERS);
     const fractions = [...new Set(rows.map((r) => r.touched))];
     out.push(`device ${formatSize(bytes)} (${bytes / 4096} pfns): metadata bytes by touched fraction`);
-    out.push(['layout'.padEnd(12), 'mode'.padEnd(6), ...fractions.map((f) => pct(f).padStart(10))].join(' '));
+    out.push(
+      [
+        'layout'.padEnd(12),
+        'mode'.padEnd(6),
+        'order'.padEnd(5),
+        ...fractions.map((f) => pct(f).padStart(10)),
+      ].join(' '),
+    );
     for (let i = 0; i < rows.length; i += fractions.length) {
       const group = rows.slice(i, i + fractions.length);
       out.push(
         [
           group[0].layout.padEnd(12),
           group[0].mode.padEnd(6),
+          String(group[0].order).padEnd(5),
           ...group.map((r) => size(r.totalBytes).padStart(10)),
         ].join(' '),
       );
@@ -36,7 +46,7 @@ export function devmemJson(sizes: readonly string[]): Record<string, unknown> {
   return {
     devices: sizes.map((s) => {
       const bytes = parseSize(s);
-      return { bytes, pfns: bytes / 4096, rows: devmemTable(bytes) };
+      return { bytes, pfns: bytes / 4096, rows: devmemTable(bytes, undefined, DEVMEM_ORDERS) };
     }),
   };
 }

@@ -86,6 +86,9 @@ const expectationFailure = z.strictObject({
   message: z.string(),
 });
 
+/** Counts per consumer of the pfn_lookup design: GUP dirtying, compaction, memory failure. */
+const perConsumer = z.strictObject({ gup: z.number(), compact: z.number(), mf: z.number() });
+
 export const JSON_SCHEMAS = {
   boot: envelope('boot', machineShape),
   demo: envelope('demo', { ...machineShape, slabinfo: z.array(record('SlabInfoRow')) }),
@@ -100,12 +103,13 @@ export const JSON_SCHEMAS = {
               deviceBytes: z.number(),
               layout: z.string(),
               mode: z.string(),
+              order: z.number().meta({ description: 'order of the device folios (pgmap vmemmap_shift)' }),
               touched: z.number().meta({ description: 'fraction of the device touched, 0..1' }),
               memmapBytes: z.number(),
               descriptorBytes: z.number(),
               reserveBytes: z.number().meta({
                 description:
-                  'page tables mapping the unpopulated vmemmap to the shared invalid page, and that page',
+                  'page-table bytes: lazy, the PTEs mapping the unpopulated vmemmap to the shared invalid page and that page; a deduplicated struct-page vmemmap, its base-page PTEs',
               }),
               totalBytes: z.number(),
             })
@@ -149,7 +153,14 @@ export const JSON_SCHEMAS = {
     pid: z.number().optional(),
   }),
   compare: envelope('compare', {
-    designs: z.array(z.string()),
+    designs: z.array(z.string()).meta({ description: 'the pin-count designs asked for (--pincount)' }),
+    axes: z
+      .strictObject({
+        design: z.array(z.string()).optional(),
+        pincount: z.array(z.string()).optional(),
+        pfnLookup: z.array(z.string()).optional(),
+      })
+      .meta({ description: "the axes named on the command line; the others are held at the scenario's own" }),
     scenarios: z.array(
       z.strictObject({
         file: z.string(),
@@ -158,8 +169,11 @@ export const JSON_SCHEMAS = {
         inputErrors: z.array(z.string()),
         designs: z.array(
           z.strictObject({
-            design: z.string(),
-            metadataBytes: z.number(),
+            design: z.string().meta({ description: 'the pin-count design' }),
+            layout: z.string(),
+            pfnLookup: z.string(),
+            layoutBytes: z.number().meta({ description: "the layout's memmap plus descriptors at the end" }),
+            metadataBytes: z.number().meta({ description: "the pin-count design's own metadata" }),
             pinsTaken: z.number(),
             truePositives: z.number(),
             falsePositives: z.number(),
@@ -169,6 +183,12 @@ export const JSON_SCHEMAS = {
             declaredUnsafe: z.boolean(),
             forkCopies: z.number(),
             migrationSkips: z.number(),
+            compaction: z.strictObject({ moved: z.number(), skipped: z.number(), order9Gained: z.number() }),
+            memoryFailure: z
+              .record(z.string(), z.number())
+              .meta({ description: 'memory_failure results by MF_*' }),
+            lookupVisited: perConsumer,
+            lookupUnhandled: perConsumer,
             expectations: z.strictObject({
               checked: z.number(),
               held: z.number(),

@@ -13,6 +13,7 @@ import {
   LAYOUTS,
   type LayoutName,
   Machine,
+  PFN_LOOKUPS,
   PIN_DESIGNS,
   parseSize,
   THP_MODES,
@@ -22,7 +23,7 @@ import { opsText } from '../scenario/op_docs.js';
 import { OPS_BY_NAME } from '../scenario/registry.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { type CheckCommandOptions, checkCommand } from './check_command.js';
-import { compareCommand, parseDesigns } from './compare_command.js';
+import { compareCommand, parseAxes } from './compare_command.js';
 import { demoJson, runDemo } from './demo.js';
 import { devmemJson, devmemReport } from './devmem_command.js';
 import { type ExplainOptions, explainCommand } from './explain_command.js';
@@ -134,16 +135,23 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
 
   program
     .command('compare')
-    .description('run scenarios under several pin-count designs and compare their answers and costs')
+    .description(
+      'run scenarios under every combination of the design axes and compare their answers and costs',
+    )
     .argument('<files...>', 'scenario files (YAML)')
+    .option('--design <layouts>', `comma-separated descriptor layouts (${LAYOUTS.join(', ')})`)
     .option(
       '--pincount <designs>',
-      `comma-separated designs (${PIN_DESIGNS.join(', ')})`,
-      PIN_DESIGNS.join(','),
+      `comma-separated pin-count designs (${PIN_DESIGNS.join(', ')}); every one when no axis is given`,
     )
+    .option('--pfn-lookup <lookups>', `comma-separated PFN lookups (${PFN_LOOKUPS.join(', ')})`)
+    .option('--jobs <n>', 'worker threads for the combinations (1: serial); default one per CPU', intArg)
     .option('--json', JSON_HELP)
-    .action((files: string[], o: { pincount: string; json?: boolean }) =>
-      setCode(compareCommand(files, parseDesigns(o.pincount), io, o.json)),
+    .action(
+      async (
+        files: string[],
+        o: { design?: string; pincount?: string; pfnLookup?: string; jobs?: number; json?: boolean },
+      ) => setCode(await compareCommand(files, parseAxes(o), io, { json: o.json, jobs: o.jobs })),
     );
 
   program

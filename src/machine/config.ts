@@ -7,6 +7,7 @@
  */
 import { CHECK_LEVELS, type CheckLevel } from '../check/invariants.js';
 import { LAYOUTS, type LayoutName } from '../designs/layout.js';
+import { makePfnLookup, PFN_LOOKUPS, type PfnLookupName } from '../designs/pfnlookup.js';
 import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.js';
 import { Kernel, THP_MODES, type ThpMode } from '../mm/kernel.js';
 import { MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from '../mm/types.js';
@@ -72,6 +73,8 @@ export interface MachineConfig {
   pteSpecial?: boolean;
   /** Size of the one swap device (a zram disk, as `swapon` sees it), e.g. '256M'. Default 0: no swap. */
   swap?: string | number;
+  /** How code starting from a frame finds its owner (src/designs/pfnlookup.ts). Default memmap (Linux). */
+  pfn_lookup?: PfnLookupName;
 }
 
 export interface ResolvedConfig {
@@ -94,6 +97,7 @@ export interface ResolvedConfig {
   pteSpecial: boolean;
   /** Bytes of swap, a whole number of pages (0: none). */
   swap: number;
+  pfn_lookup: PfnLookupName;
 }
 
 const KERNEL_START = 16 * MiB;
@@ -151,6 +155,7 @@ const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   swap: true,
   zeroPage: true,
   deferredInit: true,
+  pfn_lookup: true,
 };
 
 /** Validate and default a configuration; throws ConfigError with one readable line. */
@@ -205,6 +210,7 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     pincount: choice(c.pincount, 'pincount', 'bias', PIN_DESIGNS),
     pteSpecial: c.pteSpecial ?? true,
     swap,
+    pfn_lookup: choice(c.pfn_lookup, 'pfn_lookup', 'memmap', PFN_LOOKUPS),
   };
 }
 
@@ -232,6 +238,7 @@ export function bootKernel(c: ResolvedConfig): Kernel {
         pteSpecial: c.pteSpecial,
         swapSlots: c.swap / PAGE_SIZE,
         pinPolicy: (k) => makePinPolicy(c.pincount, k, c.design),
+        pfnLookup: () => makePfnLookup(c.pfn_lookup),
       },
     );
   } catch (e) {

@@ -22,7 +22,7 @@
  */
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
-import { MT, mdOrder, mdType } from './memdesc.js';
+import { MT, MT_NAMES, mdOrder, mdType } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './mmzone.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
@@ -41,6 +41,7 @@ export const COMPACT_SKIPS = [
   'isolated_block',
   'cma_block',
   'migratetype_block',
+  'unreachable',
 ] as const;
 export type CompactSkip = (typeof COMPACT_SKIPS)[number];
 
@@ -74,6 +75,8 @@ export interface CompactControl {
   allowCma: boolean;
   /** ISOLATE_UNEVICTABLE (alloc_contig, CMA): mlocked pages move too. */
   unevictable: boolean;
+  /** Frames (from zone.startPfn) the pfn_lookup design can classify; absent: all (the memmap). */
+  reach?: Uint8Array | null;
 }
 
 /** What one compact_zone() run did. */
@@ -94,6 +97,10 @@ export interface CompactResult {
   skipped: Record<CompactSkip, number>;
   /** Pages the pin-count design called maybe pinned that no pin held: they could have moved. */
   pinFalsePositives: number;
+  /** Entries the pfn_lookup design visited to classify frames (memmap: one word per frame scanned). */
+  lookupVisited: number;
+  /** Frames the design could not classify (skipped as `unreachable`), by what they really were. */
+  unreachable: Record<string, number>;
 }
 
 const newResult = (z: Zone): CompactResult => ({
@@ -107,6 +114,8 @@ const newResult = (z: Zone): CompactResult => ({
   failed: 0,
   skipped: Object.fromEntries(COMPACT_SKIPS.map((s) => [s, 0])) as Record<CompactSkip, number>,
   pinFalsePositives: 0,
+  lookupVisited: 0,
+  unreachable: {},
 });
 
 const isMovableType = (mt: number): boolean => mt === MIGRATE.MOVABLE || mt === MIGRATE.CMA;
@@ -155,9 +164,19 @@ export function isolateMigratepagesBlock(
   const rows: number[] = [];
   const end = Math.min(start + PAGEBLOCK_PAGES, cc.zone.endPfn);
   let scanned = 0;
+  const reach = cc.reach;
   for (let pfn = start; pfn < end; ) {
     scanned++;
     const lo = pa.memmap.lo(pfn);
+    // No type per frame: what no map reached cannot be classified, not even a free block.
+    if (reach && !reach[pfn - cc.zone.startPfn]) {
+      res.skipped.unreachable++;
+      const what = MT_NAMES[mdType(lo)];
+      res.unreachable[what] = (res.unreachable[what] ?? 0) + 1;
+      k.stat.events.lookup_compact_unhandled++;
+      pfn++;
+      continue;
+    }
     // Rule 4: a free block is skipped whole, by its order.
     if (mdType(lo) === MT.BUDDY) {
       const n = Math.min(1 << mdOrder(lo), end - pfn);
@@ -177,7 +196,8 @@ export function isolateMigratepagesBlock(
     const next = f.pfn[row] + n;
     const skip = isolateSkip(k, cc, row, pfn, order);
     if (skip) {
-      res.skipped[skip] += next - pfn;
+      // Pages of this block only: a folio spanning blocks is counted once per block it covers.
+      res.skipped[skip] += Math.min(next, end) - pfn;
       if (skip === 'pinned' && !anyPinned(k, f.pfn[row], n)) res.pinFalsePositives += n;
     } else {
       f.clearFlag(row, PG.lru);
@@ -188,6 +208,11 @@ export function isolateMigratepagesBlock(
   }
   res.migrateScanned += scanned;
   k.stat.events.compact_migrate_scanned += scanned;
+  if (!reach) {
+    // The memmap answers: one word read per frame scanned.
+    res.lookupVisited += scanned;
+    k.stat.events.lookup_compact_visited += scanned;
+  }
   return rows;
 }
 
@@ -295,6 +320,10 @@ export function compactZone(k: Kernel, cc: CompactControl): CompactResult {
     res.outcome = 'success';
     return res;
   }
+  // A design with no type per frame first finds what it can through the maps (pfn_lookup.ts).
+  const visited = k.stat.events.lookup_compact_visited;
+  cc = { ...cc, reach: k.pfnLookup.compactReach(k, z) };
+  res.lookupVisited += k.stat.events.lookup_compact_visited - visited;
   const free: FreeBlock[] = [];
   let migrateBlock = Math.ceil(z.startPfn / PAGEBLOCK_PAGES);
   let freeBlock = Math.floor((z.endPfn - 1) / PAGEBLOCK_PAGES);

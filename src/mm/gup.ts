@@ -63,6 +63,8 @@ export interface GupHandle {
   readonly pin: boolean;
   readonly flags: number;
   released: boolean;
+  /** The VMAs the walk went through (few): what a design without a type per frame dirties by. */
+  readonly vmas: readonly Vma[];
 }
 
 /**
@@ -237,14 +239,7 @@ function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: 
  * run deoptimises that compiled loop again on every call (unpinning is benchmarked against
  * io_uring's unregistration).
  */
-function releaseAll(
-  k: Kernel,
-  mm: Mm,
-  start: number,
-  pfns: Float64Array,
-  pin: boolean,
-  dirty: boolean,
-): number {
+function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean): number {
   const { pa, pins, folios } = k;
   const { memmap, zeroPfn } = pa;
   let zero = 0;
@@ -253,7 +248,6 @@ function releaseAll(
     // Pins and references on the zero pages were never taken as folio references.
     const row = pfn === zeroPfn || pa.isZeroPfn(pfn) ? -1 : memmap.folioRow(pfn);
     if (row >= 0) {
-      if (dirty) folioMarkDirty(k, row);
       if (pin) pins.unpin(row, pfn, mm, start + i * PAGE_SIZE);
       else folios.putRow(row);
     } else if (k.vmalloc.isPage(pfn)) {
@@ -306,7 +300,7 @@ function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
     const pfns = collect(k, mm, req, attempt === 0 ? bad : undefined);
     if (bad.length === 0) return handle(k, mm, req, pfns);
     // check_and_migrate_movable_folios(): drop everything, migrate the offenders, retry once.
-    releaseAll(k, mm, req.start, pfns, true, false);
+    releaseAll(k, mm, req.start, pfns, true);
     migrateToPinnable(k, [...new Set(bad.map((pfn) => k.folios.pageRow(pfn)))]);
   }
 }
@@ -322,6 +316,18 @@ function countedPins(k: Kernel, pfns: Float64Array): number {
   return n;
 }
 
+/** The VMAs covering the `n` pages from `start`, in order (one findVma per VMA, not per page). */
+function walkedVmas(mm: Mm, start: number, n: number): Vma[] {
+  const out: Vma[] = [];
+  for (let a = start; a < start + n * PAGE_SIZE; ) {
+    const vma = findVma(mm, a);
+    if (!vma) break;
+    out.push(vma);
+    a = vma.end;
+  }
+  return out;
+}
+
 function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHandle {
   const h: GupHandle = {
     id: k.nextGupId++,
@@ -331,6 +337,7 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
     pin: (req.flags & FOLL.PIN) !== 0,
     flags: req.flags,
     released: false,
+    vmas: walkedVmas(mm, req.start, pfns.length),
   };
   k.gup.set(h.id, h);
   if (h.pin) k.stat.events.foll_pin_acquired += countedPins(k, pfns);
@@ -475,17 +482,34 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
  */
 export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   const h = liveHandle(k, id, true);
-  const zero = releaseAll(k, h.mm, h.start, h.pfns, true, dirty);
+  if (dirty) dirtyPinned(k, h);
+  const zero = releaseAll(k, h.mm, h.start, h.pfns, true);
   k.stat.events.foll_pin_released += h.pfns.length - zero;
   h.released = true;
   k.gup.delete(id);
   if (k.stat.tracing) k.stat.emit({ type: 'unpin', mm: h.mm.id, addr: h.start, pages: h.pfns.length, dirty });
 }
 
+/**
+ * The set_page_dirty_lock() half of unpin_user_pages_dirty_lock(): each page's folio as the
+ * pfn_lookup design finds it (the memmap, or the VMA the walk kept); a page it cannot place is
+ * left clean (counted in lookup_gup_unhandled by the design). Zero pages and vmalloc pages have
+ * no folio to dirty.
+ */
+function dirtyPinned(k: Kernel, h: GupHandle): void {
+  const { pa } = k;
+  for (let i = 0; i < h.pfns.length; i++) {
+    const pfn = h.pfns[i];
+    if (pa.isZeroPfn(pfn) || k.vmalloc.isPage(pfn)) continue;
+    const row = k.pfnLookup.gupDirtyFolio(k, h.mm, h.vmas, h.start + i * PAGE_SIZE, pfn);
+    if (row >= 0) folioMarkDirty(k, row);
+  }
+}
+
 /** put_page() on every reference a FOLL_GET call took. */
 export function putUserPages(k: Kernel, id: number): void {
   const h = liveHandle(k, id, false);
-  releaseAll(k, h.mm, h.start, h.pfns, false, false);
+  releaseAll(k, h.mm, h.start, h.pfns, false);
   h.released = true;
   k.gup.delete(id);
   if (k.stat.tracing) k.stat.emit({ type: 'put', mm: h.mm.id, addr: h.start, pages: h.pfns.length });

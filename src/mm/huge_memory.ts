@@ -220,15 +220,16 @@ export function zapHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, p
  * remap_page round trip leaves the same frames mapped), then each page becomes an order-0 folio
  * with its own mappings, exclusivity and one reference per mapping; pages nobody maps are freed.
  * Refused (false) when references beyond the mappings exist (can_split_folio: a pin, a GUP
- * reference), and for a folio in the swap cache.
+ * reference), and for a folio in the swap cache. `holdPfn`: the page whose reference the caller
+ * holds across the split (try_to_split_thp_page's page): its new folio keeps that reference.
  */
-export function splitFolio(k: Kernel, row: number): boolean {
+export function splitFolio(k: Kernel, row: number, holdPfn = -1): boolean {
   const f = k.folios;
   if (!f.isLarge(row) || f.kind[row] !== MT.ANON || f.testFlag(row, PG.owner_priv_1)) return false;
   if (f.mapcountOf(row) !== f.refcount[row]) return false;
   splitFolioPmds(k, row);
   for (const r of f.splitToSmall(row)) {
-    f.refcount[r] = f.mapcountOf(r) + 1;
+    f.refcount[r] = f.mapcountOf(r) + (f.pfn[r] === holdPfn ? 2 : 1);
     f.putRow(r);
   }
   k.stat.events.thp_split_page++;

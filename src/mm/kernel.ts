@@ -16,6 +16,7 @@ import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
 import type { MemoryLayout } from './mmzone.js';
 import { PageAlloc } from './page_alloc.js';
+import { MemmapLookup, type PfnLookup } from './pfn_lookup.js';
 import { PtdescPool } from './pgtable.js';
 import { BiasPinPolicy, type PinPolicy, type PinSite, PinTracker } from './pincount.js';
 import { KsmState } from './rmap.js';
@@ -43,6 +44,8 @@ export interface KernelOptions {
   pinPolicy?: (k: Kernel) => PinPolicy;
   /** Page-sized slots of the swap device, its header included (0: no swap). */
   swapSlots?: number;
+  /** How code starting from a frame finds its owner, built at boot (default: the memmap). */
+  pfnLookup?: (k: Kernel) => PfnLookup;
 }
 
 export class Kernel {
@@ -78,6 +81,7 @@ export class Kernel {
     this.vmalloc = new VmallocSpace(this);
     this.pins = new PinTracker(opts.pinPolicy ? opts.pinPolicy(this) : new BiasPinPolicy(this.folios));
     this.compaction = new CompactionState(this.pa.maxPfn);
+    this.pfnLookup = opts.pfnLookup ? opts.pfnLookup(this) : new MemmapLookup();
     this.swap = opts.swapSlots ? new SwapInfo(opts.swapSlots, opts.contents) : null;
     this.pa.directCompact = (order, gfp, nid) => directCompact(this, order, gfp, nid);
     this.folios.onPoisonedFree = (row) => poisonedFree(this, row);
@@ -92,6 +96,8 @@ export class Kernel {
   readonly pteSpecial: boolean;
   /** The swap device and the swap cache (swapfile.ts, swap_state.ts), or null without swap. */
   readonly swap: SwapInfo | null;
+  /** How compaction, memory failure and GUP dirtying learn what a frame is (pfn_lookup.ts). */
+  readonly pfnLookup: PfnLookup;
   /** Pageblock skip hints of compaction (compaction.ts). */
   readonly compaction: CompactionState;
   /** Poisoned frames and the signals memory failure sent (memory-failure.ts). */

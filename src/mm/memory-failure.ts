@@ -13,11 +13,14 @@
  * The hwpoison PTE is a non-present entry naming no frame (the kernel's keeps the pfn in a swap
  * entry); a later access to it is SIGBUS (do_swap_page's VM_FAULT_HWPOISON). A poisoned frame of
  * a freed folio is typed HWPOISON in the memdesc and never reused; a poisoned page still in use
- * carries PG_hwpoison until its last reference goes. Leaves out: splitting a THP (the model has no
- * split_huge_page: a large folio is UNSPLIT_THP, FAILED), hugetlb, swap cache, shmem keeping the
+ * carries PG_hwpoison until its last reference goes. A THP is split first (try_to_split_thp_page,
+ * an anon folio down to order 0; a pinned or extra-referenced one cannot split and is UNSPLIT_THP,
+ * FAILED, its mappers killed). Leaves out: splitting a large page-cache folio (the model splits
+ * anon folios only, so a file THP is UNSPLIT_THP), hugetlb, swap cache, shmem keeping the
  * poisoned folio in its cache (it is removed like a file's), hwpoison_filter, the retry loops.
  */
 import { PG } from './folio.js';
+import { splitFolio } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { MT, mdWord } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
@@ -74,6 +77,8 @@ export interface MfOutcome {
   unmapped: number;
   /** Page-table entries visited to find mappers where no rmap exists (pfn maps, device memory). */
   walked: number;
+  /** Entries the pfn_lookup design visited to learn what the frame is (memmap: its one word). */
+  lookupVisited: number;
 }
 
 /** The kernel's hwpoison state. */
@@ -107,10 +112,17 @@ function pidOf(k: Kernel, mm: Mm): number {
 /** action_result(): count the outcome (not for ALREADY_POISONED and PFN_MAP), return it. */
 function done(
   k: Kernel,
-  o: Omit<MfOutcome, 'errno' | 'signals' | 'unmapped' | 'walked'> & Partial<MfOutcome>,
+  o: Omit<MfOutcome, 'errno' | 'signals' | 'unmapped' | 'walked' | 'lookupVisited'> & Partial<MfOutcome>,
 ): MfOutcome {
   const ok = o.result === 'MF_RECOVERED' || o.result === 'MF_DELAYED';
-  const out: MfOutcome = { errno: ok ? null : 'EBUSY', signals: [], unmapped: 0, walked: 0, ...o };
+  const out: MfOutcome = {
+    errno: ok ? null : 'EBUSY',
+    signals: [],
+    unmapped: 0,
+    walked: 0,
+    lookupVisited: 0,
+    ...o,
+  };
   if (o.type !== 'already_poisoned' && o.type !== 'pfn_map') {
     const e = k.stat.events;
     e.memory_failure_total++;
@@ -176,6 +188,13 @@ export function walkForPfn(
  * "current" of an action-required machine check).
  */
 export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: number): MfOutcome {
+  const before = k.stat.events.lookup_mf_visited;
+  const out = dispatch(k, pfn, flags, accessor);
+  out.lookupVisited = k.stat.events.lookup_mf_visited - before;
+  return out;
+}
+
+function dispatch(k: Kernel, pfn: number, flags: number, accessor?: number): MfOutcome {
   const hp = k.hwpoison;
   if (!(flags & MF.SW_SIMULATED)) hp.hwFailure = true;
   const { pa, folios: f } = k;
@@ -191,6 +210,16 @@ export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: 
   }
   // 4. PG_hwpoison, then get_hwpoison_page.
   hp.pfns.add(pfn);
+  // What the frame is: the memmap says, or (pfn_lookup: vma) a search of every map may find it.
+  // Unfound, the frame stays recorded as poisoned (retired when freed) and nothing else is done.
+  if (k.pfnLookup.mfOwner(k, pfn) === 'none') {
+    k.stat.events.lookup_mf_unhandled++;
+    // free_pages_prepare() checking the poisoned-pfn list when its last user lets go: the model
+    // keeps that check on the folio's flag (this design has no per-frame flag of its own).
+    const held = f.pageRow(pfn);
+    if (held >= 0) f.setFlag(held, PG.hwpoison);
+    return done(k, { pfn, type: 'unknown', result: 'MF_IGNORED' });
+  }
   const free = pa.findFreeBlock(pfn);
   if (free) {
     pa.takeFreeRange(pfn, 0);
@@ -198,19 +227,25 @@ export function memoryFailure(k: Kernel, pfn: number, flags: number, accessor?: 
     k.stat.retype(MT.BUDDY, MT.HWPOISON, 1);
     return done(k, { pfn, type: 'buddy', result: 'MF_RECOVERED' });
   }
-  const row = f.pageRow(pfn);
+  let row = f.pageRow(pfn);
   // Slab, page tables, vmalloc, reserved and zero pages, driver and large kmalloc pages: not LRU.
   if (row < 0 || !f.testFlag(row, PG.lru))
     return done(k, { pfn, type: 'get_hwpoison', result: 'MF_IGNORED' });
-  // 6. A large folio: the model cannot split it; forced kill of its mappers.
+  // 6. A large folio is split first (try_to_split_thp_page); only the poisoned page is handled.
   if (f.isLarge(row)) {
     f.setFlag(row, PG.has_hwpoisoned);
-    const signals = kills(k, rmapWalk(k, row), flags, accessor, true);
-    return done(k, { pfn, type: 'unsplit_thp', result: 'MF_FAILED', errno: 'EHWPOISON', signals });
+    if (!splitFolio(k, row, pfn)) {
+      // kill_procs_now(): every mapper of the unsplit folio, forced.
+      const signals = kills(k, rmapWalk(k, row), flags, accessor, true);
+      return done(k, { pfn, type: 'unsplit_thp', result: 'MF_FAILED', errno: 'EHWPOISON', signals });
+    }
+    // The split left the reference get_hwpoison_page took on the poisoned page's own folio.
+    row = f.pageRow(pfn);
+  } else {
+    // Hold the reference memory_failure's get_hwpoison_page takes while unmapping.
+    f.refcount[row]++;
   }
   f.setFlag(row, PG.hwpoison);
-  // Hold the reference memory_failure's get_hwpoison_page takes while unmapping.
-  f.refcount[row]++;
   const um = unmapPoisoned(k, row, flags, accessor);
   const dirty = f.testFlag(row, PG.dirty) || um.dirtyPte;
   const type: MfPageType = dirty ? 'dirty_lru' : 'clean_lru';

@@ -57,6 +57,13 @@ export const VM_EVENTS = [
   'thp_swpout',
   'thp_swpout_fallback',
   'thp_split_page',
+  // The pfn_lookup design's work (pfn_lookup.ts): entries visited, frames not handled.
+  'lookup_gup_visited',
+  'lookup_gup_unhandled',
+  'lookup_compact_visited',
+  'lookup_compact_unhandled',
+  'lookup_mf_visited',
+  'lookup_mf_unhandled',
 ] as const;
 export type VmEvent = (typeof VM_EVENTS)[number];
 

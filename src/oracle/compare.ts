@@ -124,6 +124,10 @@ export function kernelOutcome(ps: PlannedStep, replies: string[]): string {
   return 'ok';
 }
 
+/** What a step compared by rules checks instead of frames (stated in the oracle's output). */
+export const COMPACT_RULES =
+  "compared by rules, not frames (which pages compact_memory moves is the kernel's choice): every page keeps its bytes, the pages sharing a frame still share one, a page keeps its mappings (present, mapcount, flags), a long-term-pinned page keeps its frame (pagemap PFN before and after)";
+
 /** Compare kernel and model, step by step. */
 export function compare(plan: PlannedStep[], kernel: KernelRun, model: SideStep[]): StepResult[] {
   const kn = normalise(kernel.steps);
@@ -145,12 +149,21 @@ export function compare(plan: PlannedStep[], kernel: KernelRun, model: SideStep[
     const rows: PageRow[] = [];
     for (const r of model[i].regions)
       r.pages.forEach((_, p) => {
-        const k = ks ? kn[i].get(key(r, p)) : undefined;
-        const m = mn[i].get(key(r, p));
+        let k = ks ? kn[i].get(key(r, p)) : undefined;
+        let m = mn[i].get(key(r, p));
+        // Compared by rules (compact): whether a page moved is each kernel's choice, except
+        // that a long-term-pinned page must keep its frame on both sides.
+        let broken: string | undefined;
+        if (ps.rules) {
+          const pinned = ps.rules.pinned.includes(key(r, p));
+          if (pinned && (k?.same === false || m?.same === false)) broken = 'a long-term-pinned page moved';
+          [k, m] = [k && { ...k, same: undefined }, m && { ...m, same: undefined }];
+        }
         if (thpNotObtained(k, m) && !tainted.has(r.region))
           tainted.set(r.region, `the kernel did not obtain a THP for ${r.region} (step ${ps.step.n})`);
         const why = refused ?? tainted.get(r.region);
         const d = diff(k, m);
+        if (broken) d.push(broken);
         const verdict: Verdict = why ? 'inconclusive' : d.length ? 'disagree' : 'agree';
         addRow(rows, {
           proc: r.proc,
@@ -168,6 +181,7 @@ export function compare(plan: PlannedStep[], kernel: KernelRun, model: SideStep[
       line: ps.step.pos.line,
       op: ps.step.op.name,
       commands: ps.commands,
+      ...(ps.rules ? { rules: COMPACT_RULES } : {}),
       outcome,
       rows,
       counters: compareCounters(

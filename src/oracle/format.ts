@@ -96,6 +96,7 @@ export function oracleText(r: OracleResult, common?: Knob[]): string {
     const o = s.outcome;
     const outcome = o.kernel === o.model ? o.kernel : `kernel ${o.kernel}, model ${o.model}`;
     out.push(`\nstep ${s.n} (line ${s.line}) ${s.op}: ${outcome} — ${o.verdict}`);
+    if (s.rules) out.push(`  ${s.rules}`);
     const rows = [['proc', 'region', 'pages', 'verdict', 'kernel', 'model', 'note']];
     for (const p of s.rows)
       rows.push([

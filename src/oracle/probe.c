@@ -28,6 +28,7 @@
  *   memwrite S NAME OFF HEXDATA | memfill S NAME OFF LEN BYTE | memread S NAME OFF LEN
  *                                                   (/proc/self/mem: GUP with FOLL_FORCE)
  *   ksmscan                                         (ksmd on until it has made 3 full passes, then off)
+ *   compact                                         (/proc/sys/vm/compact_memory: every zone, synchronously)
  *   ctr S -> "ok Anonymous AnonHugePages" (kB, /proc/self/smaps_rollup: exact, from the page tables)
  *   gstat -> "ok NAME=VALUE..." (/proc/vmstat's GUP-pin and THP counters, folded first)
  *   obs S NAME -> "p IDX PRESENT BYTE EXCL PFN COUNT FLAGS" per page, then "end"
@@ -822,6 +823,22 @@ static void ksm_scan_cmd(void)
 }
 
 /*
+ * compact: the write to /proc/sys/vm/compact_memory returns once compact_nodes() has run over
+ * every zone (sysctl_compaction_handler), so what moved has moved when the reply comes.
+ */
+static void compact_cmd(void)
+{
+	int fd = open("/proc/sys/vm/compact_memory", O_WRONLY);
+	if (fd < 0 || write(fd, "1\n", 2) != 2) {
+		printf("err compact %s\n", strerrorname_np(errno));
+		if (fd >= 0) close(fd);
+		return;
+	}
+	close(fd);
+	printf("ok\n");
+}
+
+/*
  * A regular file on a disk filesystem, as the model's files are (dirty tracking, writeback): an
  * unnamed O_TMPFILE, gone when its last descriptor closes, so a run never leaves a file behind.
  * Not on tmpfs, which is shmem (that is what `memfd` is for).
@@ -905,6 +922,8 @@ static void controller_cmd(char *line)
 		printf("%s\n", out);
 	} else if (!strcmp(c, "ksmscan")) {
 		ksm_scan_cmd();
+	} else if (!strcmp(c, "compact")) {
+		compact_cmd();
 	} else {
 		forward(s, line, out);
 		printf("%s\n", out);

@@ -25,6 +25,11 @@ export interface PlannedStep {
   loaded?: { proc: string; region: string; offset: number; len: number };
   /** What exists after the step, in observation order. */
   observe: Pair[];
+  /**
+   * Compared by rules, not frames (compact: the kernel chooses what moves): the pages
+   * (`proc/region/index`) a long-term pin holds, which must keep their frame on the kernel side.
+   */
+  rules?: { pinned: string[] };
 }
 
 export interface OraclePlan {
@@ -50,7 +55,7 @@ class Planner {
   readonly slots = new Map<string, number>();
   private readonly regions = new Map<string, number>(); // region -> pages
   private readonly files = new Map<string, number>();
-  private readonly holds = new Map<string, { proc: string; kind: 'pin' | 'get' }>();
+  private readonly holds = new Map<string, { proc: string; kind: 'pin' | 'get'; pages: string[] }>();
   private pairs: Pair[] = [];
 
   constructor(private step: Step) {}
@@ -136,8 +141,15 @@ class Planner {
     this.files.set(name, this.files.size);
     return this.files.size - 1;
   }
-  hold(label: string, proc: string, kind: 'pin' | 'get'): void {
-    this.holds.set(label, { proc, kind });
+  hold(label: string, proc: string, kind: 'pin' | 'get', pages: string[] = []): void {
+    this.holds.set(label, { proc, kind, pages });
+  }
+  release(label: string): void {
+    this.holds.delete(label);
+  }
+  /** The pages the live long-term pins hold, as `proc/region/index`. */
+  pinnedPages(): string[] {
+    return [...this.holds.values()].filter((h) => h.kind === 'pin').flatMap((h) => h.pages);
   }
   holder(label: unknown, kind?: 'pin' | 'get'): { proc: string; kind: 'pin' | 'get' } {
     const h = this.holds.get(String(label));
@@ -251,15 +263,25 @@ const HANDLERS: Record<string, Handler> = {
       p.fail(
         'pins other than [write, longterm] (io_uring buffer registration is the only one user space has)',
       );
-    p.hold(String(a.as), String(a.proc), 'pin');
-    return cmds(`pin ${p.slot(a.proc)} ${String(a.as)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`);
+    const at = p.addr(a.addr);
+    const first = Math.floor(at.offset / PAGE_SIZE);
+    const pages = Array.from(
+      { length: Number(a.pages) },
+      (_, i) => `${String(a.proc)}/${at.region}/${first + i}`,
+    );
+    p.hold(String(a.as), String(a.proc), 'pin', pages);
+    return cmds(`pin ${p.slot(a.proc)} ${String(a.as)} ${at.text} ${x(Number(a.pages))}`);
   },
   get: (p, a) => {
     if (!sameFlags(a.flags, [])) p.fail('gets with FOLL flags (vmsplice takes plain read references)');
     p.hold(String(a.as), String(a.proc), 'get');
     return cmds(`get ${p.slot(a.proc)} ${String(a.as)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`);
   },
-  unpin: (p, a) => cmds(`unpin ${p.slot(p.holder(a.pin, 'pin').proc)} ${String(a.pin)}`),
+  unpin: (p, a) => {
+    const c = cmds(`unpin ${p.slot(p.holder(a.pin, 'pin').proc)} ${String(a.pin)}`);
+    p.release(String(a.pin));
+    return c;
+  },
   put: (p, a) => cmds(`put ${p.slot(p.holder(a.get, 'get').proc)} ${String(a.get)}`),
   dma_read: (p, a) => ({
     commands: [
@@ -276,6 +298,15 @@ const HANDLERS: Record<string, Handler> = {
             .padStart(2, '0')
             .repeat(Number(a.len ?? PAGE_SIZE));
     return cmds(`dmawrite ${p.slot(h.proc)} ${String(a.pin)} ${x(Number(a.offset))} ${data}`);
+  },
+  // /proc/sys/vm/compact_memory: which pages move is the kernel's choice, so the step is compared
+  // by rules (compare.ts): bytes, sharing and mappings kept, long-term-pinned pages in place.
+  compact: (p, a) => {
+    if (a.node !== undefined || a.zone !== undefined || a.order !== undefined)
+      p.fail(
+        'compact with node, zone or order (the kernel side is compact_memory: every zone of every node)',
+      );
+    return { commands: ['compact'], rules: { pinned: p.pinnedPages() } };
   },
   // ksmd runs for a few passes at this step only; the knobs (knobs.ts) keep it stopped otherwise.
   ksm_scan: () => cmds('ksmscan'),

@@ -74,6 +74,8 @@ export interface StepResult {
   op: string;
   /** The probe commands the step became. */
   commands: string[];
+  /** Set when the step is compared by rules instead of frame by frame (compact): the rules. */
+  rules?: string;
   outcome: { kernel: string; model: string; verdict: Verdict };
   rows: PageRow[];
   counters: CounterRow[];

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { CHECK_LEVELS, type CheckLevel } from '../check/invariants.js';
 import { LAYOUTS } from '../designs/layout.js';
+import { PFN_LOOKUPS } from '../designs/pfnlookup.js';
 import { PIN_DESIGNS } from '../designs/pincount.js';
 import { ConfigError, type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
 import { THP_MODES } from '../machine/uapi.js';
@@ -27,6 +28,7 @@ export const machineSchema = z.strictObject({
   thp: oneOf(THP_MODES, 'a THP mode:').optional(),
   contents: z.boolean().optional(),
   swap: sizeText().optional(),
+  pfn_lookup: oneOf(PFN_LOOKUPS, 'a pfn lookup:').optional(),
 });
 
 export type MachineSection = z.output<typeof machineSchema>;

@@ -60,7 +60,9 @@ function definedBy(kinds: readonly string[] | 'memory'): string {
   const ways = [...OPS_BY_NAME.values()]
     .filter((op) => op.binds && kinds.includes(op.binds.kind))
     .map((op) => `${op.name} ${op.binds!.key}:`);
-  return ways.length ? `define it with ${ways.join(' or ')} on an earlier step` : 'define it on an earlier step';
+  return ways.length
+    ? `define it with ${ways.join(' or ')} on an earlier step`
+    : 'define it on an earlier step';
 }
 
 export function parseScenario(text: string, file: string): ParseResult {
@@ -321,7 +323,14 @@ class Parser {
           report(
             path,
             // A one- or two-letter label is too short to guess from.
-            `unknown label '${name}'${name.length > 2 ? suggestion(name, fits.map(([n]) => n)) : ''} (${definedBy(kinds)})`,
+            `unknown label '${name}'${
+              name.length > 2
+                ? suggestion(
+                    name,
+                    fits.map(([n]) => n),
+                  )
+                : ''
+            } (${definedBy(kinds)})`,
             on,
           );
           return undefined;

@@ -6,16 +6,14 @@
  * "System RAM" at the top level is memory the memmap covers), mm/vmstat.c (zoneinfo_show(),
  * frag_show() for buddyinfo). Unknown lines are skipped: these files gain fields over time.
  */
+import type { PfnRange } from '../mm/mmzone.js';
+import { PAGES_PER_SECTION } from '../mm/types.js';
 import { SnapshotError } from './errors.js';
 
-/** PAGES_PER_SECTION on x86-64 (128 MiB sections of 4 KiB pages): the memmap's granularity. */
-export const SECTION_PFNS = 32768;
+export type { PfnRange };
 
-export interface PfnRange {
-  start: number;
-  /** Exclusive. */
-  end: number;
-}
+/** PAGES_PER_SECTION on x86-64 (128 MiB sections of 4 KiB pages): the memmap's granularity. */
+export const SECTION_PFNS = PAGES_PER_SECTION;
 
 /** Top-level "System RAM" ranges of /proc/iomem, as PFN ranges (partial pages dropped). */
 export function parseIomemRam(text: string, pageSize = 4096): PfnRange[] {

@@ -17,11 +17,11 @@ describe('pagelab compare', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out.match(/^legend:/gm)).toHaveLength(1);
-    const header = r.out.split('\n').find((l) => l.startsWith('design'))!;
+    const header = r.out.split('\n').find((l) => l.startsWith('pincount'))!;
     const columns = header.split(/ {2,}/);
     expect(columns).toEqual([
-      'design',
-      'metadata',
+      'pincount',
+      'pin meta',
       'pins',
       'true+',
       'false+',
@@ -34,8 +34,8 @@ describe('pagelab compare', () => {
     ]);
     const legend = r.out.slice(0, r.out.indexOf('\n\n'));
     for (const c of columns.slice(1)) expect(legend).toContain(c);
-    expect(r.out).toContain(`(${FORK}) under 3 pin-count designs:`);
-    expect(r.out).toContain('(examples/cow-after-fork.yaml) under 3 pin-count designs:');
+    expect(r.out).toContain(`(${FORK}) under 3 combinations of pincount:`);
+    expect(r.out).toContain('(examples/cow-after-fork.yaml) under 3 combinations of pincount:');
     expect(r.out).toMatch(/\nshadow +512 KiB +1 +1 +0 +0 +0 +yes +1 +0 +18\/18 held\n/);
     expect(r.out).toMatch(/\nptebit +0 B .* yes \(unsafe\) /);
   });
@@ -52,6 +52,44 @@ describe('pagelab compare', () => {
       `${PTEBIT}:15:85 step 7 (expect): p:buf (pfn 0x100): maybe_dma_pinned is true, expected false`,
     );
     expect(bias[5]).toBe('  bias: ... and 1 more');
+  });
+
+  it('every axis: one row per combination, the metrics of each axis, a legend for every column', async () => {
+    const r = await cli(
+      'compare',
+      FORK,
+      '--design',
+      'memdesc,struct-page',
+      '--pincount',
+      'bias,exact',
+      '--pfn-lookup',
+      'memmap,vma',
+      '--jobs',
+      '1',
+    );
+    expect(r.err).toBe('');
+    const lines = r.out.split('\n');
+    const header = lines.find((l) => l.startsWith('design '))!;
+    const columns = header.split(/ {2,}/);
+    expect(columns.slice(0, 3)).toEqual(['design', 'metadata', 'pincount']);
+    expect(columns).toEqual(
+      expect.arrayContaining(['pfn lookup', 'moved', 'o9 gained', 'mf results', 'lookup work']),
+    );
+    const legend = r.out.slice(0, r.out.indexOf('\n\n'));
+    for (const c of columns.slice(1)) expect(legend).toContain(c);
+    expect(legend).toContain('FAIL');
+    const rows = lines.filter((l) => /^(memdesc|struct-page) /.test(l));
+    expect(rows).toHaveLength(8);
+    expect(rows[0]).toMatch(/^memdesc +\S+ \S+ +bias .* memmap /);
+    expect(rows[7]).toMatch(/^struct-page .* exact .* vma /);
+    // The layouts differ in metadata, never in what the run did.
+    expect(rows[0].split(/ {2,}/)[1]).not.toBe(rows[4].split(/ {2,}/)[1]);
+  });
+
+  it('rejects a name no axis knows', async () => {
+    const r = await cli('compare', FORK, '--pfn-lookup', 'rmap');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--pfn-lookup: 'rmap' is not one of memmap, vma");
   });
 
   it('bad input in one file: its diagnostics, exit 2', async () => {

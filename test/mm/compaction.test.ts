@@ -168,6 +168,15 @@ describe('isolate_migratepages_block (§11)', () => {
     for (const row of isolated) k.folios.setFlag(row, PG.lru);
   });
 
+  it('rule 5: a folio larger than a pageblock is counted once, its pages in each block it covers', () => {
+    const m = new Machine({ memory: '128M', thp: 'never' });
+    const k = m.kernel;
+    const pfn = m.folioPfn(m.folioAlloc(10));
+    const res = emptyResult(k);
+    for (const b of [pfn, pfn + PAGEBLOCK_PAGES]) isolateMigratepagesBlock(k, cc(k), b, res);
+    expect(res.skipped.huge).toBe(1024);
+  });
+
   it('skips GUP-referenced anon pages (rule 9) but isolates referenced file pages, which then fail to migrate', () => {
     const { m, p, a } = fragmented();
     m.getUserPages(p, a + PAGE, 1);

@@ -16,6 +16,17 @@ function machine() {
   return { m, p, k: m.kernel };
 }
 
+/** A PMD-mapped anon THP at h, its first 3 pages written with 7. */
+function thp() {
+  const m = new Machine({ memory: '128M', thp: 'always', check: 'full' });
+  const p = m.spawn('p');
+  const a = m.mmap(p, { length: 4 << 20, prot: 'rw', flags: ['private', 'anonymous'] });
+  const h = a + (2 << 20) - (a % (2 << 20));
+  m.write(p, h, { byte: 7, len: 3 * PAGE });
+  expect(m.translate(p, h + PAGE)!.level).toBe('pmd');
+  return { m, p, h };
+}
+
 function anonPage(m: Machine, p: number, byte = 1) {
   const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
   m.write(p, a, { byte, len: PAGE });
@@ -147,21 +158,66 @@ describe('memory_failure', () => {
     expect(m.page(pfn).type).toBe('hwpoison');
   });
 
-  it('a THP cannot be split in the model: UNSPLIT_THP, FAILED, -EHWPOISON, mappers killed', () => {
-    const m = new Machine({ memory: '128M', thp: 'always', check: 'full' });
-    const p = m.spawn('p');
-    const a = m.mmap(p, { length: 4 << 20, prot: 'rw', flags: ['private', 'anonymous'] });
-    const h = a + (2 << 20) - (a % (2 << 20));
-    m.write(p, h, { byte: 1, len: 1 });
+  it('a THP cannot split while pinned (can_split_folio): UNSPLIT_THP, FAILED, -EHWPOISON, every mapper killed', () => {
+    const { m, p, h } = thp();
+    const pin = m.pinUserPages(p, h + 5 * PAGE, 1, ['write']);
     const t = m.translate(p, h + PAGE)!;
-    expect(t.level).toBe('pmd');
     const r = m.memoryFailure({ pfn: t.pfn });
     expect([r.type, r.result, r.errno]).toEqual(['unsplit_thp', 'MF_FAILED', 'EHWPOISON']);
     expect(r.signals.map((s) => s.pid)).toEqual([p]);
+    // Nothing was split: still one PMD-mapped folio, flagged has_hwpoisoned.
+    expect(m.translate(p, h + PAGE)!.level).toBe('pmd');
+    expect(m.vmstat().thp_split_page).toBe(0);
     // When the THP goes, only the poisoned frame is kept out of the allocator.
+    m.unpinUserPages(pin.id);
     m.exit(p);
     expect(m.page(t.pfn).type).toBe('hwpoison');
     expect(m.vmstat().pagelab_nr_hwpoison_pages).toBe(1);
+  });
+
+  it('a THP with an extra FOLL_GET reference cannot split either: UNSPLIT_THP, FAILED', () => {
+    const { m, p, h } = thp();
+    const ref = m.getUserPages(p, h, 1);
+    const r = m.memoryFailure({ pfn: m.translate(p, h)!.pfn });
+    expect([r.type, r.result]).toEqual(['unsplit_thp', 'MF_FAILED']);
+    m.putUserPages(ref.id);
+  });
+
+  it('a PMD-mapped THP, tail page poisoned: split, only that page unmapped; the other 511 keep frame and bytes', () => {
+    const { m, p, h } = thp();
+    const before = [0, 1, 2, 511].map((i) => m.translate(p, h + i * PAGE)!.pfn);
+    const r = m.memoryFailure({ pid: p, addr: h + PAGE, flags: ['action_required'] });
+    expect([r.type, r.result, r.errno]).toEqual(['dirty_lru', 'MF_RECOVERED', null]);
+    expect(r.unmapped).toBe(1);
+    expect(r.signals).toEqual([{ pid: p, addr: h + PAGE, code: 'BUS_MCEERR_AR' }]);
+    expect(m.vmstat().thp_split_page).toBe(1);
+    expect(m.read(p, h + PAGE, 1).signal).toBe('SIGBUS');
+    for (const i of [0, 2, 511]) {
+      const t = m.translate(p, h + i * PAGE)!;
+      expect([t.level, t.pfn]).toEqual(['pte', before[[0, 1, 2, 511].indexOf(i)]]);
+      expect(m.read(p, h + i * PAGE, 1).bytes[0]).toBe(i === 511 ? 0 : 7);
+      expect(m.page(t.pfn).order).toBe(0);
+    }
+    // The poisoned frame is retired once its folio (now order 0) is freed: exactly one.
+    m.exit(p);
+    expect(m.page(before[1]).type).toBe('hwpoison');
+    expect(m.vmstat().pagelab_nr_hwpoison_pages).toBe(1);
+  });
+
+  it('a PTE-mapped THP (a page munmapped), head page poisoned: split; the unmapped page is freed, the rest stay', () => {
+    const { m, p, h } = thp();
+    const head = m.translate(p, h)!.pfn;
+    m.munmap(p, h + 3 * PAGE, PAGE);
+    expect(m.translate(p, h)!.level).toBe('pte');
+    expect(m.page(head).order).toBe(9);
+    const free = m.meminfo().MemFree;
+    const r = m.memoryFailure({ pfn: head });
+    expect([r.type, r.result]).toEqual(['dirty_lru', 'MF_RECOVERED']);
+    // The split freed the page nobody mapped (4 kB); the poisoned head was unmapped and retired.
+    expect(m.meminfo().MemFree).toBe(free + 4);
+    expect(m.read(p, h, 1).signal).toBe('SIGBUS');
+    expect(m.read(p, h + PAGE, 1).bytes[0]).toBe(7);
+    expect(m.page(head).type).toBe('hwpoison');
   });
 
   it('a second failure on the same frame is ALREADY_POISONED, FAILED, -EHWPOISON', () => {

@@ -148,3 +148,64 @@ describe('compare: counters', () => {
     expect(less[3]).toContain('nr_foll_pin_acquired over the run:0/1:disagree');
   });
 });
+
+describe('compare by rules (compact)', () => {
+  const s = parseScenario(
+    `name: x
+steps:
+  - { op: spawn, name: p }
+  - { op: mmap, proc: p, name: b, size: 12K, prot: rw, flags: [private, anonymous] }
+  - { op: write, proc: p, addr: b, byte: 1, len: 12K }
+  - { op: pin, proc: p, addr: b+4K, flags: [write, longterm], as: d }
+  - { op: compact }
+`,
+    'x.yaml',
+  );
+  if (!s.ok) throw new Error(s.errors[0].message);
+  const rplan = planScenario(s.scenario).steps;
+  const before = [page(10, ['anon']), page(11, ['anon']), page(12, ['anon'])];
+  const kernelRun = (after: PageObs[]) => ({
+    steps: side([[], [absent, absent, absent], before, before, after]).map((x) => ({
+      replies: ['ok'],
+      regions: x.regions,
+    })),
+  });
+  // The model moved the two unpinned pages, the pinned one stayed.
+  const model = side([
+    [],
+    [absent, absent, absent],
+    [page(1, ['anon']), page(2, ['anon']), page(3, ['anon'])],
+    [page(1, ['anon']), page(2, ['anon']), page(3, ['anon'])],
+    [page(7, ['anon']), page(2, ['anon']), page(8, ['anon'])],
+  ]);
+
+  it('the plan runs compact_memory and knows the pinned pages; a zone or an order is refused', () => {
+    expect(rplan[4].commands).toEqual(['compact']);
+    expect(rplan[4].rules).toEqual({ pinned: ['p/b/1'] });
+    const bad = parseScenario(
+      'name: x\nsteps:\n  - { op: spawn, name: p }\n  - { op: compact, order: 9 }\n',
+      'x.yaml',
+    );
+    if (!bad.ok) throw new Error(bad.errors[0].message);
+    expect(() => planScenario(bad.scenario)).toThrow(/compact_memory/);
+  });
+
+  it('agrees whether or not the kernel moved an unpinned page, and says it compared rules', () => {
+    const r = compare(rplan, kernelRun(before), model);
+    expect(r[4].rows.every((row) => row.verdict === 'agree')).toBe(true);
+    expect(r[4].rules).toMatch(/compared by rules, not frames/);
+    expect(r[3].rules).toBeUndefined();
+  });
+
+  it('disagrees when the kernel moved the long-term-pinned page, or a page lost its bytes or sharing', () => {
+    const moved = compare(rplan, kernelRun([before[0], page(99, ['anon']), before[2]]), model);
+    expect(moved[4].rows.find((row) => row.first === 1)).toMatchObject({
+      verdict: 'disagree',
+      note: 'a long-term-pinned page moved',
+    });
+    const bytes = compare(rplan, kernelRun([{ ...before[0], byte: 0 }, before[1], before[2]]), model);
+    expect(bytes[4].rows[0]).toMatchObject({ verdict: 'disagree', note: 'byte' });
+    const shared = compare(rplan, kernelRun([page(10, ['anon']), before[1], page(10, ['anon'])]), model);
+    expect(shared[4].rows.some((row) => row.verdict === 'disagree' && row.note.includes('cls'))).toBe(true);
+  });
+});
