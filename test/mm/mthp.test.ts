@@ -263,3 +263,46 @@ describe('machine: { thp } in its per-size form', () => {
     expect(m.pageAt(p, buf)!.order).toBe(4);
   });
 });
+
+describe('an mTHP swapped out and back in (alloc_swap_folio)', () => {
+  function swapped() {
+    const m = new Machine({
+      memory: '512M',
+      check: 'full',
+      swap: '64M',
+      thp: { '64K': 'always', '2M': 'never' },
+    });
+    const p = m.spawn('p');
+    const buf = m.mmap(p, { length: PMD, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, buf, { byte: 0x11, len: 64 * K });
+    m.madvise(p, buf, 64 * K, 'pageout');
+    expect(m.swapEntry(p, buf + 5 * PAGE)).toBeDefined();
+    return { m, p, buf };
+  }
+
+  it('a fault on a slot only this PTE names reads the 16 slots back as one exclusive 64K folio', () => {
+    const { m, p, buf } = swapped();
+    m.write(p, buf + 5 * PAGE, { byte: 0x22, len: 1 });
+    const pg = m.pageAt(p, buf + 5 * PAGE)!;
+    expect(pg).toMatchObject({ order: 4, anonExclusive: true, refcount: 16, mapcount: 1 });
+    expect(pg.pfn - pg.head).toBe(5);
+    expect(m.pageAt(p, buf + 15 * PAGE)!.pte).toContain('write');
+    expect(m.read(p, buf + 6 * PAGE, 1).bytes[0]).toBe(0x11);
+    expect(m.process(p).rss).toMatchObject({ anon: 16, swap: 0 });
+  });
+
+  it('after fork the slots have two references: each fault brings back one page', () => {
+    const { m, p, buf } = swapped();
+    const c = m.fork(p, 'c');
+    m.write(p, buf + 5 * PAGE, { byte: 0x22, len: 1 });
+    expect(m.pageAt(p, buf + 5 * PAGE)!.order).toBe(0);
+    expect(m.read(c, buf + 5 * PAGE, 1).bytes[0]).toBe(0x11);
+  });
+
+  it('with the size off (or a PTE of the block no longer a swap entry) the fault takes one page', () => {
+    const { m, p, buf } = swapped();
+    m.madvise(p, buf + 15 * PAGE, PAGE, 'dontneed');
+    m.read(p, buf, 1);
+    expect(m.pageAt(p, buf)!.order).toBe(0);
+  });
+});
