@@ -23,4 +23,24 @@ describe('the JSON schema of scenario files', () => {
     expect(Object.keys(schema.properties)).toEqual(['name', 'description', 'machine', 'steps']);
     expect(schema.$defs?.page).toBeDefined();
   });
+
+  it('offers machine.thp as a top-level mode or as per-size modes keyed 16K to 2M', () => {
+    const machine = schema.properties.machine as unknown as {
+      properties: { thp: { anyOf: { enum?: string[]; properties?: Record<string, { enum: string[] }> }[] } };
+    };
+    const [mode, sizes] = machine.properties.thp.anyOf;
+    expect(mode.enum).toEqual(['always', 'madvise', 'never']);
+    expect(Object.keys(sizes.properties!)).toEqual([
+      'enabled',
+      '16K',
+      '32K',
+      '64K',
+      '128K',
+      '256K',
+      '512K',
+      '1M',
+      '2M',
+    ]);
+    expect(sizes.properties!['64K'].enum).toEqual(['always', 'madvise', 'inherit', 'never']);
+  });
 });
