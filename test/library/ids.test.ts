@@ -5,10 +5,10 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type FolioId,
-  type PagemapId,
   formatId,
   KernelBug,
   Machine,
+  type PagemapId,
   type PinHandle,
   type PtdescId,
 } from '../../src/index.js';
