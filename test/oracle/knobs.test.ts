@@ -14,9 +14,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/machine/config.js';
 import { wantedKnobs } from '../../src/oracle/knobs.js';
+import { acquireOracleLock } from '../../src/oracle/lock.js';
 import { runOracle } from '../../src/oracle/oracle.js';
 import { probeFileName } from '../../src/oracle/probe.js';
 import { parseScenario, type Scenario } from '../../src/scenario/parse.js';
@@ -51,6 +52,19 @@ const hostThp = () =>
     ].map((f) => [f, readFileSync(join(THP, f), 'utf8').trim()]),
   );
 
+/**
+ * hostThp() read while holding the host's oracle lock: other test files run oracle scenarios in
+ * parallel, and between taking the lock and giving it back a run has the knobs set.
+ */
+function settledHostThp() {
+  const lock = acquireOracleLock(600_000);
+  try {
+    return hostThp();
+  } finally {
+    lock.release();
+  }
+}
+
 describe.skipIf(!hasSizes)('the per-size knobs a configuration asks for', () => {
   it('each named size gets its mode, 2M its own, the unnamed sizes never', () => {
     const want = new Map(
@@ -72,7 +86,10 @@ describe.skipIf(!hasSizes)('the per-size knobs a configuration asks for', () => 
 describe.skipIf(UNAVAILABLE !== undefined || !hasSizes)(
   liveTitle("the oracle's THP size knobs leave the host as it found them"),
   () => {
-    const before = UNAVAILABLE === undefined && hasSizes ? hostThp() : undefined;
+    let before: Record<string, string> | undefined;
+    beforeAll(() => {
+      before = settledHostThp();
+    });
     afterEach(() => {
       delete process.env.PAGELAB_CACHE;
     });
@@ -84,7 +101,7 @@ describe.skipIf(UNAVAILABLE !== undefined || !hasSizes)(
       expect(r.knobs).toContainEqual(
         expect.objectContaining({ path: join(THP, 'hugepages-16kB/enabled'), set: 'always' }),
       );
-      expect(hostThp()).toEqual(before);
+      expect(settledHostThp()).toEqual(before);
     });
 
     it('after a probe that dies half way, having seen the knobs set', () => {
@@ -101,7 +118,7 @@ describe.skipIf(UNAVAILABLE !== undefined || !hasSizes)(
         expect(readFileSync(join(dir, 'seen'), 'utf8')).toMatch(
           /^\[always\] inherit madvise never\n.*\[madvise\]/,
         );
-        expect(hostThp()).toEqual(before);
+        expect(settledHostThp()).toEqual(before);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
