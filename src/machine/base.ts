@@ -215,6 +215,11 @@ export class MachineBase {
     return procfs.vmstat(this.k);
   }
 
+  /** Each anonymous THP size's counters (hugepages-<size>kB/stats/), by directory name. */
+  thpSizeStats(): Record<string, Record<string, number>> {
+    return procfs.thpSizeStats(this.k);
+  }
+
   /** /proc/buddyinfo. */
   buddyinfo(): T.BuddyInfo[] {
     return procfs.buddyinfo(this.k);

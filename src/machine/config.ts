@@ -9,8 +9,9 @@ import { CHECK_LEVELS, type CheckLevel } from '../check/invariants.js';
 import { LAYOUTS, type LayoutName } from '../designs/layout.js';
 import { makePfnLookup, PFN_LOOKUPS, type PfnLookupName } from '../designs/pfnlookup.js';
 import { makePinPolicy, PIN_DESIGNS, type PinDesign } from '../designs/pincount.js';
+import { defaultThpOrders, MTHP_MIN_ORDER, THP_SIZE_MODES, type ThpSizeMode } from '../mm/huge_mm.js';
 import { Kernel, THP_MODES, type ThpMode } from '../mm/kernel.js';
-import { MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from '../mm/types.js';
+import { HPAGE_PMD_ORDER, MiB, PAGE_SIZE, PAGES_PER_SECTION, parseSize } from '../mm/types.js';
 import { suggestion } from './suggest.js';
 
 /** Bad input to the model: an unknown process, file or cache, a malformed argument. */
@@ -63,8 +64,13 @@ export interface MachineConfig {
   check?: CheckLevel;
   /** Keep page contents (default true; benchmarks turn it off and every page reads as zeros). */
   contents?: boolean;
-  /** THP policy, as /sys/kernel/mm/transparent_hugepage/enabled. Default madvise. */
-  thp?: ThpMode;
+  /**
+   * THP policy: a mode for /sys/kernel/mm/transparent_hugepage/enabled (default madvise), or an
+   * object of per-size knobs (hugepages-<size>kB/enabled) by size, e.g. `{ 64K: always, 2M: madvise }`,
+   * with `enabled` for the top-level mode. Sizes not named keep their boot default: 2M inherit, the
+   * rest never.
+   */
+  thp?: ThpMode | ThpConfig;
   /** Map the huge zero folio on THP read faults (use_zero_page). Default true. */
   thpZeroPage?: boolean;
   /** How pins are counted and folio_maybe_dma_pinned() answers (src/designs/pincount.ts). Default bias (Linux). */
@@ -76,6 +82,9 @@ export interface MachineConfig {
   /** How code starting from a frame finds its owner (src/designs/pfnlookup.ts). Default memmap (Linux). */
   pfn_lookup?: PfnLookupName;
 }
+
+/** The object form of `thp`: the top-level mode and the per-size knobs, keyed by size ('16K' ... '2M'). */
+export type ThpConfig = { enabled?: ThpMode } & { [size: string]: ThpSizeMode | undefined };
 
 export interface ResolvedConfig {
   /** Bytes of RAM. */
@@ -91,7 +100,10 @@ export interface ResolvedConfig {
   zeroPage: number;
   check: CheckLevel;
   contents: boolean;
+  /** The top-level THP mode. */
   thp: ThpMode;
+  /** The per-size knobs, indexed by order (2..9; the rest unused). */
+  thpOrders: ThpSizeMode[];
   thpZeroPage: boolean;
   pincount: PinDesign;
   pteSpecial: boolean;
@@ -205,13 +217,45 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     zeroPage: size(c.zeroPage, 'zeroPage', KERNEL_START + KERNEL_SIZE - PAGE_SIZE),
     check: choice(c.check, 'check', 'off', CHECK_LEVELS),
     contents: c.contents ?? true,
-    thp: choice(c.thp, 'thp', 'madvise', THP_MODES),
+    ...resolveThp(c.thp),
     thpZeroPage: c.thpZeroPage ?? true,
     pincount: choice(c.pincount, 'pincount', 'bias', PIN_DESIGNS),
     pteSpecial: c.pteSpecial ?? true,
     swap,
     pfn_lookup: choice(c.pfn_lookup, 'pfn_lookup', 'memmap', PFN_LOOKUPS),
   };
+}
+
+/**
+ * `thp` in either form: a top-level mode, or the per-size knobs by size with `enabled` as the
+ * top-level mode. A size must be one the kernel offers anonymous memory (16K up to the PMD size).
+ */
+function resolveThp(t: ThpMode | ThpConfig | undefined): { thp: ThpMode; thpOrders: ThpSizeMode[] } {
+  const thpOrders = defaultThpOrders();
+  if (t === undefined || typeof t === 'string')
+    return { thp: choice(t as ThpMode | undefined, 'thp', 'madvise', THP_MODES), thpOrders };
+  if (typeof t !== 'object' || t === null || Array.isArray(t))
+    throw new ConfigError(`thp: ${JSON.stringify(t)} is neither a THP mode nor an object of per-size modes`);
+  let thp: ThpMode = 'madvise';
+  for (const [key, value] of Object.entries(t)) {
+    if (key === 'enabled') {
+      thp = choice(value as ThpMode, 'thp', 'madvise', THP_MODES);
+      continue;
+    }
+    let bytes: number;
+    try {
+      bytes = parseSize(key);
+    } catch {
+      bytes = Number.NaN;
+    }
+    const order = Math.log2(bytes / PAGE_SIZE);
+    if (!Number.isInteger(order) || order < MTHP_MIN_ORDER || order > HPAGE_PMD_ORDER)
+      throw new ConfigError(
+        `thp: '${key}' is not a THP size (16K, 32K, 64K, 128K, 256K, 512K, 1M or 2M) nor 'enabled'`,
+      );
+    thpOrders[order] = choice(value as ThpSizeMode, `thp`, 'never', THP_SIZE_MODES);
+  }
+  return { thp, thpOrders };
 }
 
 /**
@@ -234,6 +278,7 @@ export function bootKernel(c: ResolvedConfig): Kernel {
       {
         contents: c.contents,
         thp: c.thp,
+        thpOrders: c.thpOrders,
         thpZeroPage: c.thpZeroPage,
         pteSpecial: c.pteSpecial,
         swapSlots: c.swap / PAGE_SIZE,

@@ -16,12 +16,13 @@ import {
   type LayoutName,
 } from '../designs/layout.js';
 import { PG } from '../mm/folio.js';
+import { MTHP_MIN_ORDER, mthpStats, orderKb } from '../mm/huge_mm.js';
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES } from '../mm/memdesc.js';
 import { MIGRATE, MIGRATE_NAMES, ZONE_NAMES } from '../mm/mmzone.js';
 import { totalSwapcachePages } from '../mm/swap_state.js';
-import { MAX_PAGE_ORDER, PAGE_SIZE } from '../mm/types.js';
-import { VM_EVENTS, type VmEvent } from '../mm/vmstat.js';
+import { HPAGE_PMD_ORDER, MAX_PAGE_ORDER, PAGE_SIZE } from '../mm/types.js';
+import { type MthpStat, VM_EVENTS, type VmEvent } from '../mm/vmstat.js';
 import type { BuddyInfo, Meminfo, ZoneInfo } from './types.js';
 
 const kb = (pages: number) => (pages * PAGE_SIZE) / 1024;
@@ -218,4 +219,14 @@ export function hostBytes(k: Kernel): {
   const allocator = k.pa.hostBytes();
   const descriptors = k.folios.hostBytes() + k.slab.hostBytes() + k.ptdesc.hostBytes();
   return { memmap, allocator, descriptors, total: memmap + allocator + descriptors };
+}
+
+/**
+ * /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/stats/ for every anonymous THP size: the
+ * counters the model keeps (huge_mm.ts count_mthp_stat), keyed by the directory's name.
+ */
+export function thpSizeStats(k: Kernel): Record<string, Record<MthpStat, number>> {
+  const out: Record<string, Record<MthpStat, number>> = {};
+  for (let o = MTHP_MIN_ORDER; o <= HPAGE_PMD_ORDER; o++) out[`hugepages-${orderKb(o)}kB`] = mthpStats(k, o);
+  return out;
 }

@@ -9,7 +9,17 @@
  */
 import { FOLL } from '../mm/gup.js';
 
+export { THP_SIZE_MODES } from '../mm/huge_mm.js';
 export { THP_MODES } from '../mm/kernel.js';
+
+import { MTHP_MIN_ORDER, orderKb } from '../mm/huge_mm.js';
+import { HPAGE_PMD_ORDER } from '../mm/types.js';
+
+/** The anonymous THP sizes by name, 16K to the PMD size 2M (the hugepages-<size>kB directories). */
+export const THP_SIZE_NAMES = Array.from({ length: HPAGE_PMD_ORDER - MTHP_MIN_ORDER + 1 }, (_, i) => {
+  const kb = orderKb(MTHP_MIN_ORDER + i);
+  return kb >= 1024 ? `${kb / 1024}M` : `${kb}K`;
+});
 
 import { MADV, MAP, PROT } from '../mm/mm_types.js';
 import { MREMAP } from '../mm/mremap.js';

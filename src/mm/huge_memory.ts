@@ -6,12 +6,13 @@
  * do_huge_zero_wp_pmd, __split_huge_pmd with the deposited page table that makes a split unable to
  * fail (pgtable_trans_huge_deposit / withdraw), split_huge_pmd_address for VMA boundaries, and
  * zap_huge_pmd, and split_folio for an anon THP (split_huge_page_to_list_to_order down to order 0,
- * as MADV_PAGEOUT and reclaim ask for it). Leaves out: mTHP sizes, khugepaged, file and shmem THPs,
+ * as MADV_PAGEOUT and reclaim ask for it; an mTHP too). Leaves out: khugepaged, file and shmem THPs,
  * PUD mappings, the deferred split queue (a partly unmapped THP stays whole until something splits
  * it), splitting a folio that is in the swap cache (refused, as a failed split).
  */
 
 import { PG } from './folio.js';
+import { countMthpStat, thpVmaAllowableOrders, thpVmaSuitableOrder } from './huge_mm.js';
 import {
   allocAnonFolio,
   anonVmaPrepare,
@@ -24,7 +25,7 @@ import {
 } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { MM_ANONPAGES, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
+import { MM_ANONPAGES, type Mm, VM, type Vma } from './mm_types.js';
 import {
   entryBits,
   levelIndex,
@@ -38,14 +39,13 @@ import {
 import { addNewAnonRmap, addRmapPtes, removeRmapPmd, rmapWalk } from './rmap.js';
 import { HPAGE_PMD_ORDER, KernelBug, KernelError } from './types.js';
 
-/** May a fault at `addr` map a PMD-sized anon folio (thp_vma_allowable_order for PMD_ORDER)? */
+/**
+ * May a fault at `addr` map a PMD-sized anon folio? thp_vma_allowable_order for PMD_ORDER (the
+ * hugepages-2048kB knob, `inherit` by default: huge_mm.ts) and thp_vma_suitable_order.
+ */
 export function thpSuitable(k: Kernel, vma: Vma, addr: number): boolean {
-  const mode = k.opts.thp;
-  if (mode === 'never' || vma.flags & VM.NOHUGEPAGE) return false;
-  if (mode === 'madvise' && !(vma.flags & VM.HUGEPAGE)) return false;
-  if (!vmaIsAnonymous(vma) || vma.flags & VM.SHARED) return false;
-  const haddr = addr - (addr % PMD_SIZE);
-  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+  const pmdOrder = 1 << HPAGE_PMD_ORDER;
+  return thpVmaAllowableOrders(k, vma, pmdOrder) !== 0 && thpVmaSuitableOrder(vma, addr, HPAGE_PMD_ORDER);
 }
 
 /** Deposit a PTE table for a later split of the PMD at `haddr` (pgtable_trans_huge_deposit). */
@@ -97,6 +97,7 @@ export function doHugePmdAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome | 'fal
   const row = allocAnonFolio(k, HPAGE_PMD_ORDER);
   if (row < 0) {
     k.stat.events.thp_fault_fallback++;
+    countMthpStat(k, HPAGE_PMD_ORDER, 'anon_fault_fallback');
     return 'fallback';
   }
   if (!deposit(k, mm, haddr)) {
@@ -113,6 +114,7 @@ function mapNewThp(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: n
   const pfn = k.folios.pfn[row];
   k.ptdesc.set(pmdRow, pmdIdx, mkEntry(pfn, userBits(vma, true) | PTE.HUGE));
   k.stat.events.thp_fault_alloc++;
+  countMthpStat(k, HPAGE_PMD_ORDER, 'anon_fault_alloc');
   if (k.stat.tracing)
     k.stat.emit({ type: 'fault', kind: 'thp', mm: vma.mm.id, addr: haddr, pfn, order: HPAGE_PMD_ORDER });
 }
@@ -227,12 +229,15 @@ export function splitFolio(k: Kernel, row: number, holdPfn = -1): boolean {
   const f = k.folios;
   if (!f.isLarge(row) || f.kind[row] !== MT.ANON || f.testFlag(row, PG.owner_priv_1)) return false;
   if (f.mapcountOf(row) !== f.refcount[row]) return false;
+  const order = Math.log2(f.nrPages(row));
   splitFolioPmds(k, row);
   for (const r of f.splitToSmall(row)) {
     f.refcount[r] = f.mapcountOf(r) + (f.pfn[r] === holdPfn ? 2 : 1);
     f.putRow(r);
   }
-  k.stat.events.thp_split_page++;
+  // THP_SPLIT_PAGE counts PMD-sized folios only (folio_test_pmd_mappable); every size has its own.
+  if (order >= HPAGE_PMD_ORDER) k.stat.events.thp_split_page++;
+  countMthpStat(k, order, 'split');
   return true;
 }
 

@@ -11,6 +11,7 @@ import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
 import { ContentStore } from './highmem.js';
+import type { ThpSizeMode } from './huge_mm.js';
 import { HwpoisonState, poisonedFree } from './memory-failure.js';
 import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
@@ -33,6 +34,11 @@ export interface KernelOptions {
   /** Keep page contents (off for benchmarks: every page reads as zeros). */
   contents: boolean;
   thp: ThpMode;
+  /**
+   * The per-size knobs (hugepages-<size>kB/enabled), indexed by order; default: the PMD order
+   * inherits `thp`, every smaller size is off (huge_mm.ts).
+   */
+  thpOrders?: readonly ThpSizeMode[];
   /** use_zero_page for THP read faults. */
   thpZeroPage: boolean;
   /**

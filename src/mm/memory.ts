@@ -7,7 +7,8 @@
  * zap_pte_range (with its dirtying of file folios on zap) and free_pgtables. Every handler takes one
  * vm_fault record (internal.ts). PMD-level faults, splits and zaps are in huge_memory.ts.
  * A swap entry's fault is do_swap_page.ts; its zap, swapfile.ts (free_swap_and_cache).
- * Leaves out: userfaultfd, NUMA hinting faults, mTHP sizes other than PMD, large file folios.
+ * The anonymous fault on an empty PTE, with its mTHP sizes, is memory_anon.ts.
+ * Leaves out: userfaultfd, NUMA hinting faults, large file folios.
  */
 import { doSwapPage } from './do_swap_page.js';
 import { PG } from './folio.js';
@@ -31,6 +32,7 @@ import {
 } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT, SPECIAL_PAGE, VMALLOC_PAGE } from './memdesc.js';
+import { doAnonymousPage } from './memory_anon.js';
 import {
   isCowMapping,
   MM_ANONPAGES,
@@ -250,29 +252,6 @@ function driverFault(k: Kernel, vmf: Vmf): FaultOutcome {
     vmf.ptIdx = slot - vmf.pteRow * PTRS_PER_TABLE;
     return doWpPage(k, vmf, false);
   }
-  return 'ok';
-}
-
-/**
- * do_anonymous_page(): a read maps the shared zero page (special, read-only, no counts touched);
- * a write gets a new zeroed, exclusive anon folio.
- */
-function doAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome {
-  const { vma, addr, pteRow, ptIdx: i, write } = vmf;
-  const pd = k.ptdesc;
-  if (!write) {
-    pd.set(pteRow, i, mkEntry(k.pa.zeroPfn, PTE.PRESENT | PTE.USER | PTE.SPECIAL | PTE.YOUNG));
-    if (k.stat.tracing) k.stat.emit({ type: 'zero_page', mm: vma.mm.id, addr, pfn: k.pa.zeroPfn });
-    return 'ok';
-  }
-  anonVmaPrepare(k, vma);
-  const row = allocAnonFolio(k, 0);
-  if (row < 0) return 'oom';
-  addNewAnonRmap(k, row, vma, addr, false);
-  vma.mm.rss[MM_ANONPAGES]++;
-  const pfn = k.folios.pfn[row];
-  pd.set(pteRow, i, mkEntry(pfn, userBits(vma, true)));
-  if (k.stat.tracing) k.stat.emit({ type: 'fault', kind: 'anon', mm: vma.mm.id, addr, pfn });
   return 'ok';
 }
 

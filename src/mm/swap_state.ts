@@ -52,11 +52,12 @@ export function swapWriteout(k: Kernel, row: number): void {
   if (nr > 1) k.stat.events.thp_swpout++;
 }
 
-/** swap_read_folio(): a small folio gets the contents of slot `off` (a major fault's read). */
+/** swap_read_folio(): each page of the folio gets the contents of its slot from `off` on (a major fault's read). */
 export function swapReadFolio(k: Kernel, row: number, off: number): void {
-  k.frames.copyFrom(k.folios.pfn[row], k.swap!.store, off);
+  const nr = k.folios.nrPages(row);
+  for (let j = 0; j < nr; j++) k.frames.copyFrom(k.folios.pfn[row] + j, k.swap!.store, off + j);
   k.folios.setFlag(row, PG.uptodate);
-  k.stat.events.pswpin++;
+  k.stat.events.pswpin += nr;
 }
 
 /** total_swapcache_pages(): pages in the swap cache (SwapCached). */

@@ -8,6 +8,11 @@
  * Leaves out: per-CPU counter batching (our counts are exact at every moment).
  */
 import { NR_MEM_TYPES } from './memdesc.js';
+import { HPAGE_PMD_ORDER } from './types.js';
+
+/** The per-size counters under hugepages-<size>kB/stats/ that the model keeps. */
+export const MTHP_STATS = ['anon_fault_alloc', 'anon_fault_fallback', 'split', 'split_deferred'] as const;
+export type MthpStat = (typeof MTHP_STATS)[number];
 
 /** Monotonic event counters, named as in /proc/vmstat. */
 export const VM_EVENTS = [
@@ -81,6 +86,11 @@ export class VmStat {
   readonly events: Record<VmEvent, number>;
   /** Pages per memory type (index: MT value); kept exact by every path that changes a type. */
   readonly pagesByType = new Float64Array(NR_MEM_TYPES);
+  /**
+   * The per-size THP counters (hugepages-<size>kB/stats/), one row of MTHP_STATS per order up to
+   * PMD order (huge_mm.ts names the columns and counts them: count_mthp_stat).
+   */
+  readonly mthp = new Float64Array((HPAGE_PMD_ORDER + 1) * MTHP_STATS.length);
   private listeners: EventListener[] = [];
   /** True when someone listens; callers test it before building an event object. */
   tracing = false;

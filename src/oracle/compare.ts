@@ -68,13 +68,17 @@ function normPage(p: PageObs, cls: (pfn: number) => string, before: number | und
       ? { present: false, count: 0, flags: 'swap', cls: cls(-1 - p.pfn) }
       : { present: false, count: 0, flags: '', cls: '-' };
   const thp = p.flags.includes('thp');
-  const sub = p.pfn % PMD_PAGES;
+  // A THP page is its folio's class plus its index there; the folio's size is part of the class
+  // (f1/16+3 is page 3 of a 64K folio), except at PMD size, the one size there was before mTHP.
+  const nr = p.folio?.nr ?? PMD_PAGES;
+  const sub = p.folio?.sub ?? p.pfn % PMD_PAGES;
+  const size = nr === PMD_PAGES ? '' : `/${nr}`;
   const c = p.flags.includes('zero')
     ? thp
       ? `hzero+${sub}`
       : 'zero'
     : thp
-      ? `${cls(p.pfn - sub)}+${sub}`
+      ? `${cls(p.pfn - sub)}${size}+${sub}`
       : cls(p.pfn);
   return {
     present: true,

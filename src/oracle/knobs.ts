@@ -1,7 +1,8 @@
 /**
  * The sysfs knobs a run depends on, set for the run and put back afterwards (also when the run
- * fails, and when the process exits while they are set). The model knows THP only at PMD size, so
- * every other mTHP size is turned off. ksmd is stopped (run = 0) so that pages merge only at a
+ * fails, and when the process exits while they are set). Every anonymous THP size's
+ * hugepages-<size>kB/enabled is set to what the machine configuration says for it (by default 2M
+ * inherits the top-level mode and every smaller size is off, as a fresh kernel boots). ksmd is stopped (run = 0) so that pages merge only at a
  * scenario's `ksm_scan`, where the probe runs it for a few passes and stops it again; the other KSM
  * knobs make those passes quick and plain: a large pages_to_scan, a short sleep, no smart_scan
  * (which skips pages that failed to merge before), no use_zero_pages (the model merges
@@ -34,10 +35,7 @@ export function wantedKnobs(config: ResolvedConfig): [string, string][] {
   const want: [string, string][] = [
     [join(THP, 'enabled'), config.thp],
     [join(THP, 'use_zero_page'), config.thpZeroPage ? '1' : '0'],
-    ...sizes.map((d): [string, string] => [
-      join(THP, d, 'enabled'),
-      d === 'hugepages-2048kB' ? 'inherit' : 'never',
-    ]),
+    ...sizes.map((d): [string, string] => [join(THP, d, 'enabled'), sizeKnob(config, d)]),
   ];
   if (existsSync(KSM_RUN)) {
     want.push([KSM_RUN, '0']);
@@ -52,6 +50,13 @@ export function wantedKnobs(config: ResolvedConfig): [string, string][] {
       if (existsSync(join(KSM, name))) want.push([join(KSM, name), value]);
   }
   return want;
+}
+
+/** The configured mode of one hugepages-<size>kB directory; a size the model has no order for is off. */
+function sizeKnob(config: ResolvedConfig, dir: string): string {
+  const kb = Number(/^hugepages-(\d+)kB$/.exec(dir)![1]);
+  const order = Math.log2(kb / 4);
+  return (Number.isInteger(order) && config.thpOrders[order]) || 'never';
 }
 
 let active: Knob[] = [];

@@ -40,6 +40,7 @@ function pageObs(m: Machine, pid: number, addr: number): PageObs {
     pfn: o.pfn,
     count: zero ? 0 : p.mapcount,
     flags,
+    ...(p.order > 0 ? { folio: { sub: o.pfn - p.head, nr: 2 ** p.order } } : {}),
   };
 }
 

@@ -716,6 +716,27 @@ static int pread_u64(int fd, uint64_t idx, uint64_t *v)
 
 static int kflags_fd, kcount_fd;
 
+/*
+ * The THP a page belongs to, from kpageflags: its head is the nearest COMPOUND_HEAD at or below
+ * (bit 15), its size the run of COMPOUND_TAIL pages (bit 16) after that. A folio is naturally
+ * aligned, but its size is what tells a 64K folio from a 2M one: the comparison needs both. The
+ * last folio found is kept for the pages after it; observe() forgets it, since a step may free it.
+ */
+static uint64_t thp_head = UINT64_MAX, thp_nr;
+
+static void thp_folio(uint64_t pfn, uint64_t fl, uint64_t *head, uint64_t *nr)
+{
+	if (thp_head == UINT64_MAX || pfn < thp_head || pfn >= thp_head + thp_nr) {
+		uint64_t h = pfn, f = fl, t = 0, n = 1;
+		while (!(f >> 15 & 1) && h > 0 && pfn - h < 512 && !pread_u64(kflags_fd, h - 1, &f)) h--;
+		while (n < 512 && !pread_u64(kflags_fd, h + n, &t) && (t >> 16 & 1)) n++;
+		thp_head = h;
+		thp_nr = n;
+	}
+	*head = thp_head;
+	*nr = thp_nr;
+}
+
 static void observe(int s, const char *name)
 {
 	struct slot *sl = &slots[s];
@@ -731,13 +752,14 @@ static void observe(int s, const char *name)
 	snprintf(path, sizeof path, "/proc/%d/pagemap", sl->pid);
 	int pm = open(path, O_RDONLY);
 	if (pm < 0) die("cannot open /proc/<pid>/pagemap");
+	thp_head = UINT64_MAX;
 	for (size_t i = 0; i < PAGES(r->len); i++) {
 		uintptr_t va = r->addr + i * PAGE;
 		uint64_t e = 0, cnt = 0, fl = 0;
 		pread_u64(pm, va / PAGE, &e);
 		int present = (int)(e >> 63 & 1), excl = (int)(e >> 56 & 1);
 		uint64_t pfn = e & ((1ULL << 55) - 1);
-		char byte[8] = "-", flags[128] = "";
+		char byte[8] = "-", flags[128] = "", folio[32] = "-";
 		/* PM_SWAP (bit 62): the frame field holds the swap type (5 bits) and offset instead. */
 		if (!present && (e >> 62 & 1)) {
 			pfn >>= 5;
@@ -753,12 +775,18 @@ static void observe(int s, const char *name)
 					if (fl >> names[k].bit & 1) { strcat(flags, names[k].n); strcat(flags, ","); }
 				/* Bit 34 (OWNER_2) is PG_anon_exclusive only on anon pages. */
 				if ((fl >> 12 & 1) && (fl >> 34 & 1)) strcat(flags, "anonexcl,");
+				if (fl >> 22 & 1) {
+					uint64_t head, nr;
+					thp_folio(pfn, fl, &head, &nr);
+					snprintf(folio, sizeof folio, "%llu/%llu", (unsigned long long)(pfn - head),
+						 (unsigned long long)nr);
+				}
 			}
 		}
 		if (!*flags) strcpy(flags, "-");
 		else flags[strlen(flags) - 1] = 0;
-		printf("p %zu %d %s %d %llx %llu %s\n", i, present, byte, excl, (unsigned long long)pfn,
-		       (unsigned long long)cnt, flags);
+		printf("p %zu %d %s %d %llx %llu %s %s\n", i, present, byte, excl, (unsigned long long)pfn,
+		       (unsigned long long)cnt, flags, folio);
 	}
 	close(pm);
 	printf("end\n");

@@ -112,8 +112,10 @@ export interface KernelRun {
 }
 
 function parsePage(line: string): PageObs {
-  const [, , present, byte, excl, pfn, count, flags] = line.split(' ');
+  const [, , present, byte, excl, pfn, count, flags, folio] = line.split(' ');
+  const [sub, nr] = folio && folio !== '-' ? folio.split('/').map(Number) : [];
   return {
+    ...(nr ? { folio: { sub, nr } } : {}),
     present: present === '1',
     byte: byte === '-' ? undefined : Number.parseInt(byte, 16),
     excl: excl === '1',

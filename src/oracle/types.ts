@@ -17,6 +17,8 @@ export interface PageObs {
   count: number;
   /** Stable identity flags: anon, ksm, zero, thp, head, tail, anonexcl. */
   flags: string[];
+  /** For a THP page: its index in the folio and the folio's pages (kpageflags' head and tail run). */
+  folio?: { sub: number; nr: number };
 }
 
 /** The pages of one region in one process. */

@@ -8,9 +8,21 @@ import { LAYOUTS } from '../designs/layout.js';
 import { PFN_LOOKUPS } from '../designs/pfnlookup.js';
 import { PIN_DESIGNS } from '../designs/pincount.js';
 import { ConfigError, type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
-import { THP_MODES } from '../machine/uapi.js';
+import { THP_MODES, THP_SIZE_MODES, THP_SIZE_NAMES } from '../machine/uapi.js';
 import type { Path } from './diagnostics.js';
 import { oneOf, sizeText, uint } from './fields.js';
+
+/**
+ * The per-size form of `thp`: `enabled` is the top-level mode, each size its hugepages-<size>kB/enabled
+ * (always, madvise, inherit, never).
+ */
+function thpSizesSchema() {
+  const size = oneOf(THP_SIZE_MODES, 'a per-size THP mode:').optional();
+  return z.strictObject({
+    enabled: oneOf(THP_MODES, 'a THP mode:').optional(),
+    ...Object.fromEntries(THP_SIZE_NAMES.map((n) => [n, size])),
+  });
+}
 
 /** Sizes stay as written: the Machine parses them, and quotes them in its messages. */
 export const machineSchema = z.strictObject({
@@ -25,7 +37,11 @@ export const machineSchema = z.strictObject({
   reserved: z.array(z.strictObject({ start: sizeText(), size: sizeText() })).optional(),
   zeroPage: sizeText().optional(),
   pincount: oneOf(PIN_DESIGNS, 'a pin-count design:').optional(),
-  thp: oneOf(THP_MODES, 'a THP mode:').optional(),
+  thp: z
+    .union([oneOf(THP_MODES, 'a THP mode:'), thpSizesSchema()], {
+      error: `expected a THP mode (${THP_MODES.join(', ')}) or per-size modes such as { 64K: always, 2M: madvise }`,
+    })
+    .optional(),
   contents: z.boolean().optional(),
   swap: sizeText().optional(),
   pfn_lookup: oneOf(PFN_LOOKUPS, 'a pfn lookup:').optional(),

@@ -8,7 +8,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { acquireOracleLock } from '../../src/oracle/lock.js';
 import { runOracle } from '../../src/oracle/oracle.js';
 import { probeFileName } from '../../src/oracle/probe.js';
 import { activeSwaps, zramDisksize } from '../../src/oracle/zram.js';
@@ -41,8 +42,24 @@ const hostSwap = () => ({
 
 const canZram = UNAVAILABLE === undefined && (existsSync('/sys/block/zram0') || existsSync('/sbin/modprobe'));
 
+/**
+ * hostSwap() read while holding the host's oracle lock: the ported selftests run in parallel, and
+ * between taking the lock and giving it back a swapped-out scenario has zram0 set up.
+ */
+function settledHostSwap() {
+  const lock = acquireOracleLock(600_000);
+  try {
+    return hostSwap();
+  } finally {
+    lock.release();
+  }
+}
+
 describe.skipIf(!canZram)(liveTitle("the oracle's swap leaves the host's swap as it found it"), () => {
-  const before = canZram ? hostSwap() : undefined;
+  let before: ReturnType<typeof hostSwap> | undefined;
+  beforeAll(() => {
+    before = settledHostSwap();
+  });
   afterEach(() => {
     delete process.env.PAGELAB_CACHE;
   });
@@ -55,7 +72,7 @@ describe.skipIf(!canZram)(liveTitle("the oracle's swap leaves the host's swap as
     expect(r.knobs.map((k) => k.path)).toEqual(
       expect.arrayContaining(['/sys/block/zram0/disksize', 'swapon /dev/zram0']),
     );
-    expect(hostSwap()).toEqual(before);
+    expect(settledHostSwap()).toEqual(before);
   });
 
   it('after a run whose probe fails half way, with zram0 swapped on while it ran', () => {
@@ -69,7 +86,7 @@ describe.skipIf(!canZram)(liveTitle("the oracle's swap leaves the host's swap as
       process.env.PAGELAB_CACHE = dir;
       expect(() => runOracle(scenario(), { lockWaitMs: 120_000 })).toThrow(/the probe .* failed/);
       expect(readFileSync(join(dir, 'seen'), 'utf8')).toContain('/dev/zram0');
-      expect(hostSwap()).toEqual(before);
+      expect(settledHostSwap()).toEqual(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NOT_YET_OPS } from '../../src/scenario/not_yet.js';
-import { errorsOf, parseOk, yaml } from './helpers.js';
+import { errorsOf, parse, parseOk, yaml } from './helpers.js';
 
 describe('parsing good files', () => {
   it('reads the top level, the machine section and every step with its position', () => {
@@ -126,6 +126,14 @@ describe('parsing bad files', () => {
     ]);
     expect(errorsOf(yaml([], '{ design: folio }'))).toEqual([
       't.yaml:2:20 machine.design: expected a design: struct-page, memdesc',
+    ]);
+    // thp per size: each size one of the four modes, `enabled` one of the three top-level ones.
+    expect(parse(yaml([], '{ thp: { 64K: always, 2M: madvise } }')).ok).toBe(true);
+    expect(errorsOf(yaml([], '{ thp: { 64K: sometimes } }'))).toEqual([
+      't.yaml:2:24 machine.thp.64K: expected a per-size THP mode: always, madvise, inherit, never',
+    ]);
+    expect(errorsOf(yaml([], '{ thp: { 3M: always } }'))).toEqual([
+      "t.yaml:2:19 machine.thp.3M: unknown key '3M'",
     ]);
   });
 

@@ -30,7 +30,7 @@ describe('the JSON schema of scenario files', () => {
 
   it('every shipped example is valid under the published schema, as an editor would check it', () => {
     const validate = new Ajv2020({ strict: false, allErrors: true }).compile(scenarioJsonSchema());
-    const files = ['examples', 'examples/oracle'].flatMap((d) =>
+    const files = ['examples', 'examples/oracle', 'examples/oracle/selftests'].flatMap((d) =>
       readdirSync(d)
         .filter((f) => f.endsWith('.yaml'))
         .map((f) => join(d, f)),
@@ -42,5 +42,25 @@ describe('the JSON schema of scenario files', () => {
         : [`${f}: ${JSON.stringify(validate.errors?.slice(0, 3))}`],
     );
     expect(invalid).toEqual([]);
+  });
+
+  it('offers machine.thp as a top-level mode or as per-size modes keyed 16K to 2M', () => {
+    const machine = schema.properties.machine as unknown as {
+      properties: { thp: { anyOf: { enum?: string[]; properties?: Record<string, { enum: string[] }> }[] } };
+    };
+    const [mode, sizes] = machine.properties.thp.anyOf;
+    expect(mode.enum).toEqual(['always', 'madvise', 'never']);
+    expect(Object.keys(sizes.properties!)).toEqual([
+      'enabled',
+      '16K',
+      '32K',
+      '64K',
+      '128K',
+      '256K',
+      '512K',
+      '1M',
+      '2M',
+    ]);
+    expect(sizes.properties!['64K'].enum).toEqual(['always', 'madvise', 'inherit', 'never']);
   });
 });
