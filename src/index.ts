@@ -31,6 +31,7 @@ export {
   type RamRange,
   type ResolvedConfig,
   resolveConfig,
+  type ThpConfig,
 } from './machine/config.js';
 export {
   type Branded,
@@ -84,6 +85,7 @@ export {
 } from './machine/uapi.js';
 export type { CompactOutcome, CompactResult, CompactSkip } from './mm/compaction.js';
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';
+export type { ThpSizeMode } from './mm/huge_mm.js';
 export type { ThpMode } from './mm/kernel.js';
 export { MT, MT_NAMES } from './mm/memdesc.js';
 export type { MfFlagName, MfOutcome, MfPageType, MfResult, MfSignal } from './mm/memory-failure.js';

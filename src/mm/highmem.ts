@@ -102,7 +102,8 @@ export class ContentStore {
     let s: Uint8Array;
     let used: number;
     if (v === undefined || v < 0) {
-      if (4 + data.length > SPARSE) return false;
+      // The header (base, count) and the run's own header (offset, length) come first.
+      if (2 + 3 + data.length > SPARSE) return false;
       const slot = this.sparse.alloc();
       s = this.sparse.view(slot);
       s[0] = v === undefined ? 0 : -1 - v;

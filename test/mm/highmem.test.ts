@@ -74,6 +74,18 @@ describe('ContentStore', () => {
     },
   );
 
+  it('a run that exactly fills a sparse slot, and one a byte too long, read back right', () => {
+    // 64-byte slot: 2 bytes of header, 3 per run: 59 data bytes fit in a fresh slot, 60 do not.
+    for (const len of [58, 59, 60, 61]) {
+      const store = new ContentStore();
+      const data = Uint8Array.from({ length: len }, (_, i) => i + 1);
+      store.write(7, 100, data);
+      const got = new Uint8Array(len + 2);
+      store.read(7, 99, len + 2, got);
+      expect([...got]).toEqual([0, ...data, 0]);
+    }
+  });
+
   it('a touch per page costs a sparse slot, not 4 KiB: 100,000 touched pages in under 10 MiB', () => {
     const store = new ContentStore();
     for (let key = 0; key < 100_000; key++) store.fillRange(key, key % PAGE_SIZE, 1, 1 + (key % 255));
