@@ -7,7 +7,6 @@
  * what a key means on one op where that differs.
  */
 import { z } from 'zod';
-import { NOT_YET_OPS } from './not_yet.js';
 import { OPS, OPS_BY_NAME } from './registry.js';
 import type { Op } from './step.js';
 
@@ -185,7 +184,5 @@ export function readmeOpList(): string {
     const keys = opKeys(o).filter((k) => k !== 'expect_error');
     return `- \`${o.name}\` — ${o.doc}${keys.length ? `. Keys: ${keys.map((k) => `\`${k}\``).join(', ')}` : ''}`;
   });
-  const later = [...NOT_YET_OPS].map((n) => `\`${n}\``).join(', ');
-  if (later) lines.push(`- not built yet, rejected with \`not implemented yet: <op>\`: ${later}`);
   return lines.join('\n');
 }

@@ -19,7 +19,7 @@ import {
   machineConfig,
   machineSchema,
 } from './machine_config.js';
-import { NOT_YET_MACHINE_KEYS, NOT_YET_OPS, NOT_YET_STEP_KEYS } from './not_yet.js';
+import { NOT_YET_STEP_KEYS } from './not_yet.js';
 import { OPS_BY_NAME } from './registry.js';
 import { stepSchema, TOP_LEVEL_KEYS, topLevelSchema } from './schema.js';
 import { SourceMap } from './source_map.js';
@@ -244,7 +244,7 @@ class Parser {
     const r = machineSchema.safeParse(raw ?? {}, { reportInput: true });
     if (!r.success) {
       const keys = Object.keys(machineSchema.shape);
-      this.issues(r.error.issues, ['machine'], raw, { keys, notYet: NOT_YET_MACHINE_KEYS });
+      this.issues(r.error.issues, ['machine'], raw, { keys });
       return undefined;
     }
     const checked = checkMachineConfig(r.data);
@@ -264,8 +264,6 @@ class Parser {
     const name = raw.op;
     const op = typeof name === 'string' ? OPS_BY_NAME.get(name) : undefined;
     if (name === undefined) this.error(path, "missing required key 'op'");
-    else if (typeof name === 'string' && NOT_YET_OPS.has(name))
-      this.error([...path, 'op'], `not implemented yet: ${name}`);
     else if (!op)
       this.error(
         [...path, 'op'],

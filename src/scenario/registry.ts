@@ -8,7 +8,7 @@
  *    `run` calls the Machine and returns `{ summary, binding }` (or `{ checks, failures }` when the
  *    op checks something itself, like a read's bytes). Errors the model throws are matched with
  *    `expect_error` by the runner.
- * 2. List those ops in OPS below and take their names out of NOT_YET_OPS in not_yet.ts.
+ * 2. List those ops in OPS below.
  * 3. If it brings something new to check, an `expect/<thing>.ts` (defineExpectation) in
  *    EXPECTATIONS; a new way of naming a page (the `{ proc, addr }` form) in PAGE_REF_FORMS of
  *    page_ref.ts; a report section (the per-process VMA bars) in PROCESS_MAP_SECTIONS.

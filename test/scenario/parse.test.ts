@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { NOT_YET_OPS } from '../../src/scenario/not_yet.js';
 import { errorsOf, parse, parseOk, yaml } from './helpers.js';
 
 describe('parsing good files', () => {
@@ -161,18 +160,6 @@ describe('parsing bad files', () => {
 });
 
 describe('not implemented yet', () => {
-  it('rejects every op whose mechanism does not exist yet, at parse time', () => {
-    // compact, memory_failure, mremap and collapse exist now (compaction.ts, memory-failure.ts,
-    // mremap.ts, khugepaged.ts).
-    parseOk(yaml(['{ op: compact, order: 9 }']));
-    expect([...NOT_YET_OPS]).not.toContain('mremap');
-    expect([...NOT_YET_OPS]).not.toContain('collapse');
-    for (const op of NOT_YET_OPS)
-      expect(errorsOf(yaml([`{ op: ${op} }`]))).toEqual([
-        `t.yaml:4:11 step 1: op: not implemented yet: ${op}`,
-      ]);
-  });
-
   it('takes signals only on user accesses, and checks process addresses and designs statically', () => {
     expect(
       errorsOf(
