@@ -130,12 +130,15 @@ interface JsonProp {
   anyOf?: JsonProp[];
 }
 
-/** A short type: `[a, b, ...]` for enums, `list of ...`, or the JSON type. */
+/**
+ * A short type: `a | b | c` for enums (every value: a reader looks for the one they need, and
+ * `longterm` once sat past a cut), `list of ...`, or the JSON type.
+ */
 function typeText(p: JsonProp | undefined): string {
   if (!p) return 'any';
   if (p.enum) {
     const v = p.enum.map(String).filter((s) => !/^[A-Z]+_/.test(s));
-    return v.length > 6 ? `${v.slice(0, 6).join(' | ')} | ...` : v.join(' | ');
+    return v.join(' | ');
   }
   if (p.type === 'array') return `list of ${typeText(p.items)}`;
   if (p.anyOf) return [...new Set(p.anyOf.map(typeText))].join(' or ');

@@ -48,7 +48,11 @@ describe('pagelab ops', () => {
     );
     expect(r.out).toMatch(/\n {2}proc +required +a process label \(from spawn or fork\) \(string\)\n/);
     expect(r.out).toMatch(/\n {2}advice +required +MADV_\* advice: .*\(normal \| dontneed \|/);
-    expect((await cli('ops', 'pin')).out).toMatch(/\n {2}pages +default 1 +how many pages/);
+    const pin = (await cli('ops', 'pin')).out;
+    expect(pin).toMatch(/\n {2}pages +default 1 +how many pages/);
+    // Every FOLL_ flag a pin takes is listed (longterm sat past a cut once), and every errno.
+    expect(pin).toMatch(/flags .*\| longterm \|/);
+    expect(pin).toMatch(/expect_error .*\| EHWPOISON\)/);
   });
 
   it('an unknown NAME: one line with the nearest op, exit 2', async () => {
