@@ -259,7 +259,12 @@ export function buildProgram(io: Io, setCode: (code: number) => void = () => {})
     .option('--json', JSON_HELP)
     .action((o: { size: string; json?: boolean }) => {
       const sizes = o.size.split(',');
-      for (const s of sizes) sizeArg(s);
+      for (const s of sizes) {
+        sizeArg(s);
+        // A device is at least one page: 0 or 100 bytes would price a memmap of no whole pfn.
+        if (parseSize(s) < 4096 || parseSize(s) % 4096 !== 0)
+          throw new UsageError(`--size ${s}: a device is a whole number of 4 KiB pages, at least one`);
+      }
       out(o.json ? jsonDocument('devmem', devmemJson(sizes)) : `${devmemReport(sizes)}\n`);
     });
 

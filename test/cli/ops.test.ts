@@ -116,3 +116,17 @@ describe('scenario files: did you mean, and kernel spellings', () => {
     expect(kernel.out.replace(/\/tmp\S+/g, '')).toBe(model.out.replace(/\/tmp\S+/g, ''));
   });
 });
+
+describe('pagelab devmem', () => {
+  it('prices every device size given; a size of no whole page is one line and exit 2', async () => {
+    const ok = await cli('devmem', '--size', '1T');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('device 1T (268435456 pfns)');
+    for (const bad of ['0', '100', '6K']) {
+      const r = await cli('devmem', '--size', `1T,${bad}`);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toBe(`pagelab: --size ${bad}: a device is a whole number of 4 KiB pages, at least one\n`);
+    }
+  });
+});
