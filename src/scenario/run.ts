@@ -202,7 +202,8 @@ class Runner {
           ? `expected ${step.expectError}, got ${(error as Error).message}`
           : (error as Error).message;
         this.fail(step, why, error instanceof KernelBug ? error.pfn : undefined);
-        this.stepRecord(step, 'failed', noted('FAILED'));
+        // The reason on the step's own line too, not only after the report.
+        this.stepRecord(step, 'failed', noted(`FAILED: ${why}`));
         ok = false;
       }
     } else if (outcome) {

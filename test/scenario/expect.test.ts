@@ -136,7 +136,9 @@ describe('steps that fail when they should not', () => {
     expect(failures(wrong)).toEqual([
       't.yaml:4:5 step 1 (alloc_pages): expected EINVAL, got ENOMEM: no free block of order 10 (1024 pages) in any allowed zone',
     ]);
-    expect(wrong.steps[0].summary).toBe('FAILED after 27 of 100');
+    expect(wrong.steps[0].summary).toBe(
+      'FAILED: expected EINVAL, got ENOMEM: no free block of order 10 (1024 pages) in any allowed zone after 27 of 100',
+    );
     const none = run(yaml(['{ op: alloc_pages, expect_error: ENOMEM }', '{ op: alloc_pages }']));
     expect(failures(none)).toEqual([
       't.yaml:4:5 step 1 (alloc_pages): expected ENOMEM, but it succeeded: order 0 -> pfn 0x400',
