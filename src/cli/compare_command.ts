@@ -94,7 +94,9 @@ const LEGEND: Record<'design' | 'pincount' | 'pfnLookup' | 'always', string[]> =
     '  pins         pins taken (FOLL_PIN) over the run',
     '  true+ false+ false- true-   folio_maybe_dma_pinned() against the exact truth: said pinned and was,',
     '               said pinned and was not (a needless copy), said not pinned and was (unsafe), neither',
-    '  safe         yes: no false negative in this run; a design declared unsafe is marked (unsafe)',
+    '  safe here    yes: no false negative in this run; NO: a pinned page was called not pinned',
+    '  pincount†    a design known to be unsafe (it can miss a pin, src/designs/pincount.ts), even in a',
+    '               run where it happened not to',
     '  fork copies  pages fork copied because they looked maybe-pinned (vmstat pagelab_fork_copy)',
     '  migr. fails  migrations that failed, e.g. for FOLL_LONGTERM on a pinned page (pgmigrate_fail)',
   ],
@@ -152,7 +154,7 @@ export function compareText(c: CompareResult, axes: CompareAxes): string {
       'false+',
       'false-',
       'true-',
-      'safe',
+      'safe here',
       'fork copies',
       'migr. fails',
     );
@@ -167,14 +169,14 @@ export function compareText(c: CompareResult, axes: CompareAxes): string {
     if (axes.design) row.push(d.layout, humanBytes(d.layoutBytes));
     if (axes.pincount)
       row.push(
-        d.design,
+        `${d.design}${d.declaredUnsafe ? '†' : ''}`,
         humanBytes(d.metadataBytes),
         String(d.pinsTaken),
         String(d.truePositives),
         String(d.falsePositives),
         String(d.falseNegatives),
         String(d.trueNegatives),
-        `${d.safe ? 'yes' : 'NO'}${d.declaredUnsafe ? ' (unsafe)' : ''}`,
+        d.safe ? 'yes' : 'NO',
         String(d.forkCopies),
         String(d.migrationSkips),
       );
