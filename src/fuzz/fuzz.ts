@@ -122,8 +122,16 @@ function errorName(e: unknown): string | undefined {
   return undefined;
 }
 
-/** Run ops from `next` until it returns undefined or a finding; records the steps when asked. */
-function execute(o: FuzzOptions, next: (w: World) => FuzzOp[] | undefined, record: boolean): Execution {
+/**
+ * Run ops from `next` (told how many have run) until it returns undefined, `limit` ops have run,
+ * or a finding; records the steps when asked.
+ */
+function execute(
+  o: FuzzOptions,
+  next: (w: World, ran: number) => FuzzOp[] | undefined,
+  record: boolean,
+  limit = Number.POSITIVE_INFINITY,
+): Execution {
   const m = new Machine(machineConfig(o));
   const w = new World(m, !UNSAFE_PIN_DESIGNS.includes(o.pincount));
   const setup = w.setup();
@@ -131,8 +139,9 @@ function execute(o: FuzzOptions, next: (w: World) => FuzzOp[] | undefined, recor
   const found = (kind: FindingKind, op: FuzzOp, message: string) => {
     ex.finding = { kind, at: ex.ran.length - 1, op: op.op === 'bad' ? `bad ${op.call}` : op.op, message };
   };
-  for (let batch = next(w); batch; batch = next(w)) {
+  for (let batch = next(w, 0); batch && ex.ops < limit; batch = next(w, ex.ops)) {
     for (const op of batch) {
+      if (ex.ops >= limit) break;
       const p = w.prepare(op);
       if (!p) continue;
       ex.ops++;
@@ -266,13 +275,16 @@ export function fuzz(opts: Partial<FuzzOptions> = {}): FuzzResult {
   let made = 0;
   const ex = execute(
     o,
-    (w) => {
+    (w, ran) => {
       gen ??= new Generator(prng, w, o.invalid);
-      if (made >= o.ops) return undefined;
+      // --ops N runs N ops: a batch may bring a prerequisite along, a skipped op runs nothing. The
+      // bound on batches only guards against a generator that offers nothing runnable.
+      if (ran >= o.ops || made >= 4 * o.ops + 100) return undefined;
       made++;
       return gen.next();
     },
     false,
+    o.ops,
   );
   const counts = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<FindingKind, number>;
   const result: FuzzResult = { options: o, ops: ex.ops, errors: ex.errors, counts, ms: 0 };
