@@ -8,7 +8,7 @@
  * mechanisms below see only valid ones.
  */
 import type { File } from '../mm/filemap.js';
-import { gupFrames } from '../mm/gup.js';
+import { gupFrames } from '../mm/gup_release.js';
 import type { Kernel } from '../mm/kernel.js';
 import { truncateFile } from '../mm/truncate.js';
 import { mod, PAGE_SIZE } from '../mm/types.js';

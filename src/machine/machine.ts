@@ -9,7 +9,8 @@
  * through `kernel`.
  */
 import { doExit, doFork, spawn } from '../mm/fork.js';
-import { FOLL, gupCall, putUserPages, unpinUserPages } from '../mm/gup.js';
+import { FOLL, gupCall } from '../mm/gup.js';
+import { putUserPages, unpinUserPages } from '../mm/gup_release.js';
 import type { MemmapMode } from '../mm/memremap.js';
 import { MADV, MAP } from '../mm/mm_types.js';
 import { doMadvise, doMmap, doMprotect, doMunmap } from '../mm/mmap.js';

@@ -11,7 +11,8 @@
  * put_page). Leaves out: the ptrace access check (the caller may always), vm_ops->access for
  * VM_IO/VM_PFNMAP mappings (they read as an error here, as for a driver without ->access).
  */
-import { FOLL, getUserPages, putUserPages } from './gup.js';
+import { FOLL, getUserPages } from './gup.js';
+import { putUserPages } from './gup_release.js';
 import type { Kernel } from './kernel.js';
 import type { Mm } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
