@@ -371,6 +371,32 @@ export class FolioPool extends HandlePool {
     this.refcount[row] = ref - n;
   }
 
+  /**
+   * folio_put() for an mmu_gather batch (mmu_gather.ts): an order-0 folio whose last reference
+   * this is loses its descriptor here, and its frame, returned, is left for the caller to free
+   * with the rest of the batch. Every other folio is put as putRow() does; -1 is returned then.
+   */
+  putRowDeferFree(row: number): number {
+    if (
+      this.refcount[row] !== 1 ||
+      this.large[row] !== NO_LARGE ||
+      this.mapcount[row] !== -1 ||
+      this.kind[row] === MT.DEVICE ||
+      this.flags[row] & PG.hwpoison
+    ) {
+      this.putRow(row);
+      return -1;
+    }
+    const pfn = this.pfn[row];
+    this.refcount[row] = 0;
+    this.stat.retype(this.kind[row], MT.BUDDY, 1);
+    this.freeRow(row);
+    this.onFree?.(pfn, 0);
+    this.stat.events.folio_free++;
+    if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order: 0 });
+    return pfn;
+  }
+
   // ---------------------------------------------------------------- lookups
 
   /** page_folio(): the folio a frame belongs to, or NULL_HANDLE if the frame is not in a folio. */

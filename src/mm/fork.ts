@@ -25,6 +25,7 @@ import {
 } from './mm_types.js';
 import { GFP, GFP_HIGHUSER_MOVABLE } from './mmzone.js';
 import {
+  ENTRY_UNIT,
   entryBits,
   entryPfn,
   isSwapEntry,
@@ -101,24 +102,81 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
       }
       // No PMD leaf (or it was just split): copy the PTEs, allocating the child's table on demand.
       const e = pd.get(pmdRow, pmdIdx);
-      if (e !== 0) {
-        const srcPte = entryPfn(e);
-        let dstPte = -1;
-        for (let a = addr; a < next; a += PAGE_SIZE) {
-          const i = levelIndex(a, PT_LEVEL.PTE);
-          const pte = pd.get(srcPte, i);
-          if (pte === 0) continue;
-          if (dstPte < 0) {
-            const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
-            dstPte = pd.pteTableAt(dstPmd, pmdIdx);
-          }
-          if (isSwapEntry(pte)) copyNonpresentPte(k, dst, srcPte, dstPte, i, pte);
-          else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
-        }
-      }
+      if (e !== 0) copyPteRange(k, dst, src, entryPfn(e), addr, next, pmdIdx);
     }
     addr = next;
   }
+}
+
+/**
+ * copy_pte_range() over [addr, end) of one source PTE table. A small anon folio that is not KSM
+ * in an mm that never pinned anything — nearly every entry of a big fork — is shared inline:
+ * what copyPresentPte() does for it, without the general lookups.
+ */
+function copyPteRange(
+  k: Kernel,
+  dst: Vma,
+  src: Vma,
+  srcPte: number,
+  addr: number,
+  end: number,
+  pmdIdx: number,
+): void {
+  const pd = k.ptdesc;
+  const f = k.folios;
+  const memmap = k.pa.memmap;
+  const maxPfn = k.pa.maxPfn;
+  const inline = k.pteSpecial && (src.mm.flags & MMF.HAS_PINNED) === 0;
+  const cow = isCowMapping(src.flags);
+  const drop = childDropBits(src);
+  const base = srcPte * PTRS_PER_TABLE;
+  const first = levelIndex(addr, PT_LEVEL.PTE);
+  const last = first + (end - addr) / PAGE_SIZE;
+  let dstPte = -1;
+  let anon = 0;
+  for (let i = first; i < last; i++) {
+    const pte = pd.entries[base + i];
+    if (pte === 0) continue;
+    if (dstPte < 0) {
+      const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
+      dstPte = pd.pteTableAt(dstPmd, pmdIdx);
+    }
+    // Read after the child's table exists: allocating it may have grown (replaced) the array.
+    const ents = pd.entries;
+    const pfn = entryPfn(pte);
+    const bits = pte - pfn * ENTRY_UNIT;
+    if (inline && (bits & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
+      const row = memmap.folioRow(pfn);
+      if (row >= 0 && f.kind[row] === MT.ANON && f.large[row] < 0 && (f.flags[row] & PG.ksm) === 0) {
+        // folio_try_dup_anon_rmap_pte() on a small folio, then step 5 of copyPresentPte().
+        f.flags[row] &= ~PG.anon_exclusive;
+        f.mapcount[row]++;
+        f.refcount[row]++;
+        anon++;
+        let child = pte - (bits & drop);
+        if (bits & PTE.WRITE && cow) {
+          ents[base + i] = pte - PTE.WRITE;
+          child -= PTE.WRITE;
+        }
+        ents[dstPte * PTRS_PER_TABLE + i] = child;
+        pd.used[dstPte]++;
+        continue;
+      }
+    }
+    const a = addr + (i - first) * PAGE_SIZE;
+    if (isSwapEntry(pte)) copyNonpresentPte(k, dst, srcPte, dstPte, i, pte);
+    else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
+  }
+  dst.mm.rss[MM_ANONPAGES] += anon;
+}
+
+/**
+ * The bits a child's copy of a present entry loses besides WRITE: it is old, it did not pin
+ * anything (a design's software "pinned" bit stays with the parent), it has no userfaultfd
+ * registration, and in a shared mapping it is clean.
+ */
+function childDropBits(src: Vma): number {
+  return PTE.YOUNG | PTE.UFFD_WP | PTE.SW1 | (src.flags & VM.SHARED ? PTE.DIRTY : 0);
 }
 
 /**
@@ -172,13 +230,11 @@ function copyPresentPte(
   }
   // Step 5: write-protect both sides of a COW mapping; the child's entry is old (and clean when shared).
   const bits = entryBits(pte);
-  // The child did not pin anything: a design's software "pinned" bit stays with the parent.
-  let drop = PTE.YOUNG | PTE.UFFD_WP | PTE.SW1;
+  let drop = childDropBits(src);
   if (bits & PTE.WRITE && isCowMapping(src.flags)) {
     pd.entries[srcPte * PTRS_PER_TABLE + i] = pte - PTE.WRITE;
     drop |= PTE.WRITE;
   }
-  if (src.flags & VM.SHARED) drop |= PTE.DIRTY;
   pd.set(dstPte, i, pte - (bits & drop));
 }
 

@@ -15,6 +15,7 @@ import type { ThpSizeMode } from './huge_mm.js';
 import { HwpoisonState, poisonedFree } from './memory-failure.js';
 import { DevMem } from './memremap.js';
 import type { AnonVma, Mm, Process } from './mm_types.js';
+import { MmuGather } from './mmu_gather.js';
 import type { MemoryLayout } from './mmzone.js';
 import { PageAlloc } from './page_alloc.js';
 import { MemmapLookup, type PfnLookup } from './pfn_lookup.js';
@@ -60,6 +61,8 @@ export class Kernel {
   readonly folios: FolioPool;
   readonly slab: SlabAllocator;
   readonly ptdesc: PtdescPool;
+  /** The references zaps drop, in batches (mmu_gather.ts); flushed before every zap returns. */
+  readonly tlb: MmuGather;
   /** Contents of every frame, keyed by pfn. */
   readonly frames: ContentStore;
   readonly pagecache: PageCache;
@@ -81,6 +84,7 @@ export class Kernel {
     this.folios = new FolioPool(this.pa, this.stat);
     this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
     this.ptdesc = new PtdescPool(this.pa, this.stat);
+    this.tlb = new MmuGather(this.folios, this.pa);
     this.frames = new ContentStore(opts.contents);
     this.pagecache = new PageCache(this.folios, this.frames);
     this.devmem = new DevMem(this);

@@ -45,6 +45,7 @@ import {
 } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
+  ENTRY_UNIT,
   entryBits,
   entryPfn,
   isSwapEntry,
@@ -355,35 +356,77 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
 export function zapRange(k: Kernel, vma: Vma, start: number, end: number): void {
   const pd = k.ptdesc;
   const mm = vma.mm;
-  for (let addr = start; addr < end; ) {
-    const pmdRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PMD, false);
-    const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
-    if (pmdRow < 0) {
-      addr = nextPopulated(k, mm, addr, end);
-      continue;
-    }
-    const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
-    const pmd = pd.get(pmdRow, pmdIdx);
-    if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
-      const haddr = addr - (addr % PMD_SIZE);
-      if (haddr === addr && next - addr === PMD_SIZE) {
-        zapHugePmd(k, vma, haddr, pmdRow, pmdIdx);
-        addr = next;
+  try {
+    for (let addr = start; addr < end; ) {
+      const pmdRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PMD, false);
+      const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      if (pmdRow < 0) {
+        addr = nextPopulated(k, mm, addr, end);
         continue;
       }
-      splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
-    }
-    const pteRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PTE, false);
-    if (pteRow >= 0) {
-      for (let a = addr; a < next; a += PAGE_SIZE) {
-        const i = levelIndex(a, PT_LEVEL.PTE);
-        const pte = pd.get(pteRow, i);
-        if (pte !== 0) zapPte(k, vma, a, pteRow, i, pte);
+      const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+      const pmd = pd.get(pmdRow, pmdIdx);
+      if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
+        const haddr = addr - (addr % PMD_SIZE);
+        if (haddr === addr && next - addr === PMD_SIZE) {
+          zapHugePmd(k, vma, haddr, pmdRow, pmdIdx);
+          addr = next;
+          continue;
+        }
+        splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
       }
+      const pteRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PTE, false);
+      if (pteRow >= 0) zapPteRange(k, vma, pteRow, addr, next);
+      addr = next;
     }
-    addr = next;
+  } finally {
+    k.tlb.flush();
   }
 }
+
+/**
+ * zap_pte_range() over [addr, end) of one PTE table. A small anon folio that is neither KSM nor in
+ * the swap cache — nearly every entry of a big zap — is handled inline: what zapPte() would do
+ * for it, without the general lookups. Its reference goes through the mmu_gather.
+ */
+function zapPteRange(k: Kernel, vma: Vma, pteRow: number, addr: number, end: number): void {
+  const pd = k.ptdesc;
+  const ents = pd.entries;
+  const f = k.folios;
+  const memmap = k.pa.memmap;
+  const maxPfn = k.pa.maxPfn;
+  const inline = k.pteSpecial;
+  const base = pteRow * PTRS_PER_TABLE;
+  const first = levelIndex(addr, PT_LEVEL.PTE);
+  const last = first + (end - addr) / PAGE_SIZE;
+  let anon = 0;
+  for (let i = first; i < last; i++) {
+    const pte = ents[base + i];
+    if (pte === 0) continue;
+    const pfn = entryPfn(pte);
+    if (inline && ((pte - pfn * ENTRY_UNIT) & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
+      const row = memmap.folioRow(pfn);
+      if (
+        row >= 0 &&
+        f.kind[row] === MT.ANON &&
+        f.large[row] < 0 &&
+        (f.flags[row] & INLINE_ZAP_EXCLUDED) === 0
+      ) {
+        ents[base + i] = 0;
+        pd.used[pteRow]--;
+        anon++;
+        f.mapcount[row]--;
+        k.tlb.removePage(row);
+        continue;
+      }
+    }
+    zapPte(k, vma, addr + (i - first) * PAGE_SIZE, pteRow, i, pte);
+  }
+  vma.mm.rss[MM_ANONPAGES] -= anon;
+}
+
+/** Folio flags that take an entry off zapPteRange's inline path: KSM, the swap cache. */
+const INLINE_ZAP_EXCLUDED = PG.ksm | PG.owner_priv_1;
 
 /** Skip to the next PMD-sized stretch that has a PMD table at all. */
 function nextPopulated(k: Kernel, mm: Mm, addr: number, end: number): number {
@@ -414,7 +457,7 @@ function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pt
   removeRmapPtes(k, row, entryPfn(pte), 1, vma.mm);
   if (f.testFlag(row, PG.ksm)) ksmRemoveMapping(k, row, vma.mm, addr);
   freeSwapCache(k, row);
-  f.putRow(row);
+  k.tlb.removePage(row);
 }
 
 /**

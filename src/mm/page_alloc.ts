@@ -141,6 +141,11 @@ export class PageAlloc {
   // ---------------------------------------------------------------- lookups
 
   /** page_zone(): the zone a frame belongs to. */
+  /** Every frame of `section` belongs to one zone. */
+  sectionInOneZone(section: number): boolean {
+    return this.sectionZone[section] !== MIXED_SECTION;
+  }
+
   zoneOf(pfn: number): Zone {
     if (pfn >= 0 && pfn < this.maxPfn) {
       const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
@@ -406,9 +411,10 @@ export class PageAlloc {
   /**
    * Return 2^order frames starting at `pfn` to the buddy allocator, merging with free buddies.
    * Models __free_pages_ok() -> split_large_buddy() -> __free_one_page(). The caller has already
-   * dropped the last reference; the frames' memdesc words are cleared here.
+   * dropped the last reference; the frames' memdesc words are cleared here. A batch of frees
+   * (mmu_gather.ts) gives the emptied section its memmap back once, after the batch.
    */
-  freeBlock(pfn: number, order: number): void {
+  freeBlock(pfn: number, order: number, depopulate = true): void {
     const z = this.zoneOf(pfn);
     const n = 1 << order;
     this.memmap.setRange(pfn, n, MT.NONE, 0);
@@ -420,7 +426,7 @@ export class PageAlloc {
     // with its own migratetype, so an isolated pageblock never rides along on a live list.
     const chunk = Math.min(order, PAGEBLOCK_ORDER);
     for (let p = pfn; p < pfn + n; p += 1 << chunk) this.mergeFree(z, p, chunk);
-    this.maybeDepopulate(section);
+    if (depopulate) this.maybeDepopulate(section);
   }
 
   /** __free_one_page(): merge a free block with its free buddies and list the result. */

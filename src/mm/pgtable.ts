@@ -236,7 +236,8 @@ export const PTE = {
   SW3: 1 << 11,
 } as const;
 
-const ENTRY_UNIT = 4096;
+/** An entry is `pfn * ENTRY_UNIT + bits`; hot loops split it with one division. */
+export const ENTRY_UNIT = 4096;
 export const mkEntry = (pfnOrRow: number, bits: number): number => pfnOrRow * ENTRY_UNIT + bits;
 export const entryPfn = (e: number): number => Math.floor(e / ENTRY_UNIT);
 export const entryBits = (e: number): number => mod(e, ENTRY_UNIT);
