@@ -21,7 +21,7 @@ import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { MIGRATE, ZONE } from './mmzone.js';
-import { entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
+import { ENTRY_UNIT, entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
 import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE, PAGEBLOCK_PAGES } from './types.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
@@ -323,11 +323,11 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
  */
 function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Float64Array {
   const pd = k.ptdesc;
-  // folio_is_longterm_pinnable() is a property of the pageblock (zone, migratetype) for every
-  // frame but the zero pages and device memory: ask once per pageblock.
-  let block = -1;
-  let blockOk = true;
+  lastBlock = -1;
   const out = new Float64Array(req.nrPages);
+  // The inline run needs pte_special to tell special entries apart, and GUP-fast's long-term
+  // pins ask folio_is_longterm_pinnable() of every page (fastAllowed).
+  const inline = k.pteSpecial && !(req.fast && req.flags & FOLL.LONGTERM);
   let n = 0;
   let err: Errno | null = null;
   let vma: Vma | undefined;
@@ -348,6 +348,15 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Flo
     else {
       slot = pd.leafSlot(mm.pgd, addr);
       tableEnd = slot >= 0 && pd.leafLevel === PT_LEVEL.PTE ? addr - (addr % PMD_SIZE) + PMD_SIZE : 0;
+    }
+    if (inline && tableEnd) {
+      const end = Math.min(tableEnd, vma.end);
+      const taken = grabRun(k, mm, req.flags, out, n, req.nrPages, slot, addr, end, unpinnable);
+      if (taken > n) {
+        slot += taken - n - 1;
+        n = taken - 1;
+        continue;
+      }
     }
     let r = tableEnd
       ? followPage(k, vma, addr, req.fast ? req.flags & ~FOLL.FORCE : req.flags, slot)
@@ -371,20 +380,68 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Flo
     }
     grab(k, hit.pfn, hit.row, req.flags, mm, addr);
     out[n] = hit.pfn;
-    if (unpinnable) {
-      const pfn = hit.pfn;
-      if (k.pa.isZeroPfn(pfn) || pfn >= k.pa.maxPfn) continue;
-      const b = Math.floor(pfn / PAGEBLOCK_PAGES);
-      if (b !== block) {
-        block = b;
-        blockOk = longtermPinnable(k, pfn);
-      }
-      if (!blockOk) unpinnable.push(pfn);
-    }
+    if (unpinnable) noteUnpinnable(k, hit.pfn, unpinnable);
   }
   if (err && n === 0)
     throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);
   return n === req.nrPages ? out : out.slice(0, n);
+}
+
+/**
+ * follow_page_pte() and try_grab_folio() inline over the run of present, writable, non-special
+ * PTEs of anon folios from `slot` (the bulk of any big pin): none of them needs a fault, an
+ * unshare or a refusal, so followPage() would only confirm it. Stops at `end`, at `nrPages` or
+ * at the first entry that needs the general path; returns the count of pages taken so far.
+ */
+function grabRun(
+  k: Kernel,
+  mm: Mm,
+  flags: number,
+  out: Float64Array,
+  n: number,
+  nrPages: number,
+  slot: number,
+  addr: number,
+  end: number,
+  unpinnable: number[] | undefined,
+): number {
+  const ents = k.ptdesc.entries;
+  const f = k.folios;
+  const memmap = k.pa.memmap;
+  const maxPfn = k.pa.maxPfn;
+  const get = (flags & FOLL.GET) !== 0;
+  const pin = !get && (flags & FOLL.PIN) !== 0;
+  for (; n < nrPages && addr < end; n++, slot++, addr += PAGE_SIZE) {
+    const e = ents[slot];
+    const pfn = entryPfn(e);
+    const bits = e - pfn * ENTRY_UNIT;
+    if ((bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) || pfn >= maxPfn)
+      break;
+    const row = memmap.folioRow(pfn);
+    if (row < 0 || f.kind[row] !== MT.ANON || f.refcount[row] <= 0) break;
+    if (get) f.refcount[row]++;
+    else if (pin) k.pins.pin(row, pfn, mm, addr);
+    out[n] = pfn;
+    if (unpinnable) noteUnpinnable(k, pfn, unpinnable);
+  }
+  return n;
+}
+
+/**
+ * folio_is_longterm_pinnable() is a property of the pageblock (zone, migratetype) for every
+ * frame but the zero pages and device memory: asked once per pageblock of one walk.
+ */
+let lastBlock = -1;
+let lastBlockOk = true;
+
+function noteUnpinnable(k: Kernel, pfn: number, unpinnable: number[]): void {
+  if (k.pa.isZeroPfn(pfn) || pfn >= k.pa.maxPfn) return;
+  const b = Math.floor(pfn / PAGEBLOCK_PAGES);
+  if (b !== lastBlock) {
+    lastBlock = b;
+    lastBlockOk = longtermPinnable(k, pfn);
+  }
+  if (!lastBlockOk) unpinnable.push(pfn);
 }
 
 /**

@@ -56,8 +56,12 @@ export class BiasPinPolicy implements PinPolicy {
 
   unpin(row: number): void {
     const lg = this.f.large[row];
-    if (lg < 0) this.f.putRow(row, GUP_PIN_COUNTING_BIAS);
-    else {
+    if (lg < 0) {
+      // Not the last references (the mapping holds one): no free to check for.
+      const left = this.f.refcount[row] - GUP_PIN_COUNTING_BIAS;
+      if (left > 0) this.f.refcount[row] = left;
+      else this.f.putRow(row, GUP_PIN_COUNTING_BIAS);
+    } else {
       this.f.pincount[lg]--;
       this.f.putRow(row);
     }
