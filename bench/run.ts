@@ -9,6 +9,7 @@
 import os from 'node:os';
 import { runBoot } from './boot.js';
 import { runCompaction } from './compaction.js';
+import { runFloor } from './floor.js';
 import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
@@ -22,6 +23,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['boot', runBoot],
   ['page_alloc', runPageAlloc],
   ['memmap', runMemmap],
+  ['floor', runFloor],
   ['vm', runVm],
   ['gup', runGup],
   ['compaction', runCompaction],

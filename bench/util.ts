@@ -28,8 +28,12 @@ export interface SuiteResult {
 /** `BENCH_QUICK=1 npm run bench`: fewer runs and shorter time budgets, for a smoke test. */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
-/** A short progress line on stderr (stdout carries only the tables). */
+/**
+ * A short progress line on stderr (stdout carries only the tables) when stderr is a terminal:
+ * a bench run into a pipe or a log stays silent but for its tables (BENCH_PROGRESS=1 forces it).
+ */
 export function progress(msg: string): void {
+  if (!process.stderr.isTTY && process.env.BENCH_PROGRESS !== '1') return;
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 

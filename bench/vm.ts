@@ -2,8 +2,11 @@
  * Virtual memory against the real kernel, in one run: 1 GiB of 4 KiB write faults, zero-page read
  * faults, fork of the process with 1 GiB touched, that child's exit, COW copy faults, reuse faults,
  * MADV_DONTNEED and munmap of 1 GiB (Virtual-memory issue, Benchmarks). Page contents off.
- * Each side runs the same sequence several times; medians are compared. Target: pagelab faster.
+ * Each side runs the same sequence several times; medians are compared. Target (Performance
+ * issue): pagelab at most half the kernel's time on every operation. Each row also gives the
+ * time per page next to the floor of bench/floor.ts for the loop the operation is.
  */
+import { floorNs } from './floor.js';
 import { runNative } from './native.js';
 import { benchMachine, fmtMs, fmtRatio, median, progress, QUICK, type SuiteResult } from './util.js';
 
@@ -21,6 +24,15 @@ const OPS = [
 ] as const;
 /** Operations whose cost is per page; the others are quoted as a total for the whole region. */
 const PER_PAGE = new Set<string>(['write_fault', 'zero_read_fault', 'cow_copy_fault', 'reuse_fault']);
+/** The floor loop (bench/floor.ts) each whole-region operation is. */
+const FLOOR: Record<string, 'fork' | 'zap'> = {
+  fork: 'fork',
+  child_exit: 'zap',
+  dontneed: 'zap',
+  munmap: 'zap',
+};
+/** The Performance issue's bar: pagelab in at most this fraction of the kernel's time. */
+export const KERNEL_RATIO_TARGET = 0.5;
 
 /** pagelab running the sequence of bench/native/vmbench.c; seconds per op per run. */
 function pagelabRuns(): Map<string, number[]> {
@@ -65,6 +77,7 @@ export function runVm(): SuiteResult {
   const kernel = runNative('vmbench', [String(MIB), String(RUNS)]);
   progress('vm: pagelab');
   const ours = pagelabRuns();
+  const floor = floorNs();
   const pages = (MIB << 20) / 4096;
   const fmt = (op: string, s: number) =>
     PER_PAGE.has(op) ? `${((s * 1e6) / pages).toFixed(3)} µs/page` : fmtMs(s * 1000);
@@ -78,25 +91,28 @@ export function runVm(): SuiteResult {
       theirs === undefined ? 'n/a' : fmt(op, theirs),
       fmt(op, mine),
       theirs === undefined ? 'n/a' : fmtRatio(mine / theirs),
+      ((mine * 1e9) / pages).toFixed(1),
+      FLOOR[op] ? floor[FLOOR[op]].toFixed(1) : '',
     ]);
     if (theirs !== undefined)
       targets.push({
         name: `vm ${op} (${MIB} MiB)`,
-        want: '< kernel',
+        want: `<= ${fmtRatio(KERNEL_RATIO_TARGET)} kernel`,
         got: fmtRatio(mine / theirs),
-        pass: mine < theirs,
+        pass: mine <= KERNEL_RATIO_TARGET * theirs,
       });
   }
   return {
     tables: [
       {
         title: `Virtual memory versus the real kernel (${MIB} MiB, median of ${RUNS})`,
-        columns: ['operation', 'kernel', 'pagelab', 'pagelab/kernel'],
+        columns: ['operation', 'kernel', 'pagelab', 'pagelab/kernel', 'pagelab ns/page', 'floor ns/page'],
         rows,
         notes: [
           kernel.ok
             ? 'kernel: bench/native/vmbench.c in this run, frames warmed first'
             : `kernel: ${kernel.reason}`,
+          "floor: the least typed-array work per page over the model's layout (bench/floor.ts), in this run",
         ],
       },
     ],

@@ -28,6 +28,7 @@ import { table } from '../scenario/procfs.js';
 import { defaultWorkerFile, poolSize, runPool } from './compare_pool.js';
 import type { Io } from './io.js';
 import { jsonDocument } from './json.js';
+import { progress } from './progress.js';
 import { UsageError } from './usage_error.js';
 
 export { type CompareResult, compareScenario, type DesignRow } from '../scenario/compare.js';
@@ -241,9 +242,17 @@ async function compareAll(
   const tasks = good.reduce((n, g) => n + g.combos.length, 0);
   const threads = poolSize(tasks, o.jobs);
   const worker = o.workerFile ?? defaultWorkerFile();
-  if (threads <= 1 || !worker) return { results: good.map((g) => compareCombos(g.scenario, g.combos)), bad };
-  const outcomes = await runPool(worker, good, threads);
-  return { results: good.map((g, i) => assembleCompare(g.scenario, outcomes[i])), bad };
+  const bar = progress(io, 'pagelab compare', 'runs');
+  let done = 0;
+  const tick = () => bar.update(++done, tasks);
+  try {
+    if (threads <= 1 || !worker)
+      return { results: good.map((g) => compareCombos(g.scenario, g.combos, tick)), bad };
+    const outcomes = await runPool(worker, good, threads, tick);
+    return { results: good.map((g, i) => assembleCompare(g.scenario, outcomes[i])), bad };
+  } finally {
+    bar.end();
+  }
 }
 
 export async function compareCommand(

@@ -25,15 +25,20 @@ export async function runPool(
   workerFile: string,
   tasks: { file: string; text: string; combos: readonly Combo[] }[],
   threads: number,
+  onDone?: () => void,
 ): Promise<ComboOutcome[][]> {
   const pool = new Tinypool({ filename: workerFile, minThreads: threads, maxThreads: threads });
   try {
     return await Promise.all(
       tasks.map((t) =>
         Promise.all(
-          t.combos.map(
-            (combo) =>
-              pool.run({ file: t.file, text: t.text, combo } satisfies CompareTask) as Promise<ComboOutcome>,
+          t.combos.map((combo) =>
+            (
+              pool.run({ file: t.file, text: t.text, combo } satisfies CompareTask) as Promise<ComboOutcome>
+            ).then((r) => {
+              onDone?.();
+              return r;
+            }),
           ),
         ),
       ),

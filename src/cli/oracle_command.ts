@@ -15,6 +15,7 @@ import { NotOracleable } from '../oracle/translate.js';
 import type { Knob, OracleResult } from '../oracle/types.js';
 import type { Io } from './io.js';
 import { jsonDocument } from './json.js';
+import { progress } from './progress.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
@@ -31,16 +32,21 @@ export function oracleCommand(files: string[], o: OracleCommandOptions, io: Io):
   const text = o.json ? () => {} : io.out;
   // The first scenario's knobs are listed once, in the summary; a scenario under others lists its own.
   let common: Knob[] | undefined;
-  const code = forEachScenario(files, io, (s) => {
+  // Each file is one probe run: the line counts files (the selftest matrix is hundreds).
+  const bar = progress(io, 'pagelab oracle', 'scenarios');
+  const code = forEachScenario(files, io, (s, i) => {
     if (unavailable) return 2;
+    bar.update(i, files.length);
     try {
       const r = runOracle(s, { lockWaitMs: (o.wait ?? 0) * 1000 });
+      bar.end();
       if (results.length === 0) text(`${ORACLE_LEGEND}\n`);
       common ??= r.knobs;
       results.push(r);
       text(`\n${oracleText(r, common)}\n`);
       return r.exitCode;
     } catch (e) {
+      bar.end();
       if (e instanceof OracleBadInput) {
         errors.push(e.message);
         io.err(`${e.message}\n`);

@@ -7,7 +7,7 @@
 import type { Io } from './io.js';
 
 export interface Progress {
-  /** `done` of `total` units finished. */
+  /** `done` of `total` units finished (`total` 0: not known, no percentage). */
   update(done: number, total: number): void;
   /** Erase the line (if it was drawn). */
   end(): void;
@@ -27,10 +27,12 @@ export function progress(io: Io, label: string, unit: string): Progress {
       if (now - start < after || now - drawn < REDRAW_MS) return;
       drawn = now;
       shown = true;
-      const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
-      io.err(
-        `\r${label}: ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit} (${pct}%)\x1b[K`,
-      );
+      const n = done.toLocaleString('en-US');
+      const of =
+        total > 0
+          ? `${n}/${total.toLocaleString('en-US')} ${unit} (${Math.floor((100 * done) / total)}%)`
+          : `${n} ${unit}`;
+      io.err(`\r${label}: ${of}\x1b[K`);
     },
     end() {
       if (shown) io.err('\r\x1b[K');

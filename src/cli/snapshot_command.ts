@@ -33,6 +33,7 @@ import { runText } from '../scenario/format.js';
 import { runScenario } from '../scenario/run.js';
 import type { Io } from './io.js';
 import { jsonDocument } from './json.js';
+import { progress } from './progress.js';
 import { forEachScenario } from './scenario_files.js';
 import { UsageError } from './usage_error.js';
 
@@ -87,15 +88,15 @@ async function load(file: string | undefined, o: SnapshotOptions, io: Io): Promi
     ? { census: false, pageTypes: o.raw ? 'raw' : 'normal' }
     : { census: true };
   if (file === undefined) {
-    let next = 0;
-    return analyseLive({
-      ...what,
-      progress: (f, bytes) => {
-        if (bytes < next) return;
-        next = bytes + 256 * 2 ** 20;
-        io.err(`pagelab snapshot: ${f}: ${(bytes / 2 ** 20).toFixed(0)} MiB read\n`);
-      },
-    });
+    const bar = progress(io, 'pagelab snapshot', 'MiB read');
+    try {
+      return await analyseLive({
+        ...what,
+        progress: (_f, bytes) => bar.update(Math.floor(bytes / 2 ** 20), 0),
+      });
+    } finally {
+      bar.end();
+    }
   }
   if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
     if (o.count !== undefined) throw new UsageError('--count does not apply to a capture directory');
@@ -116,7 +117,10 @@ async function save(
   const m = await saveCapture({
     dir: o.save,
     force: o.force === true,
-    progress: (line) => io.err(`pagelab snapshot: ${line}\n`),
+    // What it is reading, line by line, for a person watching; silent in a pipe or a log.
+    progress: (line) => {
+      if (io.tty) io.err(`pagelab snapshot: ${line}\n`);
+    },
   });
   const lines = [
     `saved ${m.pfns.toLocaleString('en-US')} PFNs of ${m.host} (Linux ${m.kernel.release}) to ${o.save}:`,

@@ -194,10 +194,15 @@ export function combos(
 }
 
 /** Run one scenario under each combination, one after the other. */
-export function compareCombos(s: Parameters<typeof runScenario>[0], list: readonly Combo[]): CompareResult {
+export function compareCombos(
+  s: Parameters<typeof runScenario>[0],
+  list: readonly Combo[],
+  onCombo?: () => void,
+): CompareResult {
   const outcomes: ComboOutcome[] = [];
   for (const c of list) {
     const o = compareCombo(s, c);
+    onCombo?.();
     outcomes.push(o);
     if ('inputErrors' in o) break;
   }

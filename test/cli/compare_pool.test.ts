@@ -11,7 +11,7 @@ import { poolSize } from '../../src/cli/compare_pool.js';
 
 const WORKER = '.cache/compare-pool/compare_worker.mjs';
 
-async function compare(jobs: number, workerFile?: string) {
+async function compare(jobs: number, workerFile?: string, tty = false) {
   let out = '';
   let err = '';
   const files = [
@@ -23,7 +23,7 @@ async function compare(jobs: number, workerFile?: string) {
   const code = await compareCommand(
     files,
     axes,
-    { out: (s) => (out += s), err: (s) => (err += s) },
+    { out: (s) => (out += s), err: (s) => (err += s), tty, progressAfterMs: 0 },
     { jobs, workerFile },
   );
   return { code, out, err };
@@ -51,6 +51,12 @@ describe('pagelab compare on a worker pool', () => {
     expect(pooled.code).toBe(serial.code);
     expect(pooled.out).toBe(serial.out);
     expect(serial.out.split('\n').filter((l) => /^(memdesc|struct-page) /.test(l))).toHaveLength(24);
+  }, 120_000);
+
+  it('on a terminal, the pool counts the runs as workers finish them, to the last of 24', async () => {
+    const pooled = await compare(2, WORKER, true);
+    expect(pooled.err).toMatch(/^\rpagelab compare: \d+\/24 runs \(\d+%\)\x1b\[K/);
+    expect(pooled.err.endsWith('\r\x1b[K')).toBe(true);
   }, 120_000);
 
   it('as many threads as combinations at most, one at least', () => {

@@ -72,6 +72,37 @@ describe('progress lines', () => {
     expect(pipe.text()).toBe('');
   });
 
+  it('an unknown total shows the count without a percentage', () => {
+    const t = io(true);
+    const bar = progress(t, 'pagelab snapshot', 'MiB read');
+    bar.update(512, 0);
+    expect(t.text()).toBe('\rpagelab snapshot: 512 MiB read\x1b[K');
+  });
+
+  it('pagelab compare counts the runs done on a terminal (serially; the pool in compare_pool.test.ts)', async () => {
+    const file = scenario(2, '1M');
+    for (const jobs of ['1', '2']) {
+      const tty = io(true);
+      expect(await main(['compare', '--jobs', jobs, file], tty)).toBe(0);
+      // Every pin-count design is a run; the last drawn count is at most the total.
+      expect(tty.text()).toMatch(/^\rpagelab compare: \d+\/\d+ runs \(\d+%\)\x1b\[K/);
+      expect(tty.text().endsWith('\r\x1b[K')).toBe(true);
+      const pipe = io(false);
+      expect(await main(['compare', '--jobs', jobs, file], pipe)).toBe(0);
+      expect(pipe.text()).toBe('');
+    }
+  });
+
+  it('pagelab oracle counts the scenarios on a terminal and erases the line before any message', async () => {
+    // Not oracle-able (a machine-only op), so it never reaches the host: the line is drawn, then
+    // erased before the file's one-line refusal.
+    const path = join(dir, 'not-oracle.yaml');
+    writeFileSync(path, ['name: x', 'steps:', '  - { op: alloc_pages, order: 0, as: a }', ''].join('\n'));
+    const tty = io(true);
+    expect(await main(['oracle', path], tty)).toBe(2);
+    expect(tty.text()).toMatch(/^\rpagelab oracle: 0\/1 scenarios \(0%\)\x1b\[K\r\x1b\[K.*not oracle-able/s);
+  });
+
   it('the built bin under a real terminal shows progress on a run that takes over a second', () => {
     const out = join(dir, 'dist');
     execFileSync(process.execPath, [

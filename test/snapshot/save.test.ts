@@ -12,9 +12,14 @@ import { fixture } from './fixture.js';
 const root = mkdtempSync(join(tmpdir(), 'pagelab-save-'));
 
 async function run(...argv: string[]) {
+  return runOn(false, ...argv);
+}
+
+/** With `tty`, stderr is a terminal and progress shows at once. */
+async function runOn(tty: boolean, ...argv: string[]) {
   let out = '';
   let err = '';
-  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s) });
+  const code = await main(argv, { out: (s) => (out += s), err: (s) => (err += s), tty, progressAfterMs: 0 });
   return { code, out, err };
 }
 const oneLine = (r: { code: number; out: string; err: string }) => {
@@ -168,9 +173,13 @@ describe('the live machine', () => {
     'pagelab snapshot --save DIR captures it with a manifest, and pagelab snapshot DIR reads it back',
     async () => {
       const dir = join(root, 'live');
-      const r = await run('snapshot', '--save', dir);
+      const r = await runOn(true, 'snapshot', '--save', dir);
       expect(r.code).toBe(0);
+      // On a terminal it says what it reads; in a pipe (the second save) nothing.
       expect(r.err).toMatch(/\/proc\/kpageflags: .* MiB/);
+      const quiet = await run('snapshot', '--save', join(root, 'live-quiet'));
+      expect(quiet.code).toBe(0);
+      expect(quiet.err).toBe('');
       const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
       expect(m.kernel.release).toBe((await import('node:os')).release());
       expect(m.pfns % 32_768).toBe(0);
@@ -181,6 +190,19 @@ describe('the live machine', () => {
       const j = JSON.parse(back.out);
       expect(j.capture.pfns).toBe(m.pfns);
       expect(j.memmapPfns).toBeGreaterThan(0);
+    },
+    120_000,
+  );
+
+  it.runIf(readable)(
+    'pagelab snapshot of the live machine counts the MiB read on a terminal, and is silent in a pipe',
+    async () => {
+      const tty = await runOn(true, 'snapshot', '--page-types');
+      expect(tty.code).toBe(0);
+      expect(tty.err).toMatch(/^\rpagelab snapshot: [\d,]+ MiB read\x1b\[K/);
+      expect(tty.err.endsWith('\r\x1b[K')).toBe(true);
+      const pipe = await run('snapshot', '--page-types');
+      expect(pipe.err).toBe('');
     },
     120_000,
   );
