@@ -9,6 +9,7 @@
 import os from 'node:os';
 import { runBoot } from './boot.js';
 import { runCompaction } from './compaction.js';
+import { runContents } from './contents.js';
 import { runFloor } from './floor.js';
 import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
@@ -28,6 +29,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['gup', runGup],
   ['compaction', runCompaction],
   ['snapshot', runSnapshot],
+  ['contents', runContents],
   ['fuzz', () => runFuzz()],
   ['parse', () => runParse()],
 ];
