@@ -1,7 +1,7 @@
 /**
  * Folio descriptors: refcount, mapcounts, pincount, flags, mapping/index, per-page exclusivity.
  *
- * Models: struct folio (include/linux/mm_types.h), page flags (include/linux/page-flags.h),
+ * Models: struct folio (include/linux/mm_types.h), its flags (page-flags.ts),
  * folio_get/folio_put and the refcount rules (include/linux/mm.h, page_ref.h), folio_alloc /
  * alloc_pages / __free_pages (mm/page_alloc.c, mm/mempolicy.c), folio_maybe_dma_pinned.
  *
@@ -14,44 +14,12 @@
  */
 import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
+import { PG } from './page-flags.js';
 import { grown, HandlePool, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
 
-/** Page flags, numbered as enum pageflags (include/linux/page-flags.h). */
-export const PG = {
-  locked: 1 << 0,
-  writeback: 1 << 1,
-  referenced: 1 << 2,
-  uptodate: 1 << 3,
-  dirty: 1 << 4,
-  lru: 1 << 5,
-  head: 1 << 6,
-  waiters: 1 << 7,
-  active: 1 << 8,
-  workingset: 1 << 9,
-  /** PG_swapcache when swapbacked; PG_checked otherwise. */
-  owner_priv_1: 1 << 10,
-  /** PG_anon_exclusive on anon pages (per page). */
-  anon_exclusive: 1 << 11,
-  arch_1: 1 << 12,
-  reserved: 1 << 13,
-  private: 1 << 14,
-  private_2: 1 << 15,
-  reclaim: 1 << 16,
-  swapbacked: 1 << 17,
-  unevictable: 1 << 18,
-  dropbehind: 1 << 19,
-  mlocked: 1 << 20,
-  hwpoison: 1 << 21,
-  /** Second-page flags of large folios, kept in high bits here. */
-  has_hwpoisoned: 1 << 24,
-  large_rmappable: 1 << 25,
-  partially_mapped: 1 << 26,
-  /** KSM folio (the kernel encodes it in the mapping's low bits). */
-  ksm: 1 << 27,
-} as const;
-export type PageFlag = keyof typeof PG;
+export { type PageFlag, PG } from './page-flags.js';
 
 /** GUP_PIN_COUNTING_BIAS (include/linux/mm.h): small folios count a pin as 1024 references. */
 export const GUP_PIN_COUNTING_BIAS = 1024;
