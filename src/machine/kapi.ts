@@ -21,8 +21,9 @@ export function allocPages(k: Kernel, order: number, gfp = GFP_KERNEL, nid = 0):
 /** __free_pages(page, order): drop the allocation's reference; frees at zero. */
 export function freePages(k: Kernel, pfn: number, order: number): void {
   const { folios, pa } = k;
-  const row = folios.pageRow(pfn);
-  if (!pa.memmap.pfnValid(pfn) || row < 0 || folios.kind[row] !== MT.UNKNOWN) {
+  // One memmap lookup on the way that succeeds; the error paths say what the frame is.
+  const row = pa.memmap.folioRow(pfn);
+  if (row < 0 || folios.kind[row] !== MT.UNKNOWN) {
     const what = pa.memmap.pfnValid(pfn) ? MT_NAMES[pa.memmap.type(pfn)] : 'not RAM';
     throw new KernelBug(`__free_pages of a frame that alloc_pages did not return (it is ${what})`, {
       pfn,
@@ -35,7 +36,7 @@ export function freePages(k: Kernel, pfn: number, order: number): void {
       { pfn, rule: '__free_pages: wrong page or order' },
     );
   }
-  folios.put(folios.handleOf(row));
+  folios.putRow(row);
 }
 
 /**

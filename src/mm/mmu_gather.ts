@@ -44,10 +44,17 @@ export class MmuGather {
     const n = this.nr;
     if (n === 0) return;
     this.nr = 0;
+    const f = this.folios;
     let nf = 0;
     for (let j = 0; j < n; j++) {
-      const pfn = this.folios.putRowDeferFree(this.rows[j]);
-      if (pfn >= 0) this.freed[nf++] = pfn;
+      const row = this.rows[j];
+      // Not the last reference (a fork's other side, the page cache, a pin): only the count drops.
+      const ref = f.refcount[row];
+      if (ref > 1) f.refcount[row] = ref - 1;
+      else {
+        const pfn = f.putRowDeferFree(row);
+        if (pfn >= 0) this.freed[nf++] = pfn;
+      }
     }
     if (nf > 0) freePagesBulk(this.pa, this.freed, nf);
   }
