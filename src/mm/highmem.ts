@@ -154,6 +154,8 @@ export class ContentStore {
 
   /** Fill `len` bytes from `off` with one value. */
   fillRange(key: number, off: number, len: number, byte: number): void {
+    // Contents off: not even the bytes to write are built (a touch stores one per page).
+    if (!this.enabled) return;
     if (off === 0 && len === PAGE_SIZE) this.fill(key, byte);
     else this.write(key, off, new Uint8Array(len).fill(byte));
   }
