@@ -1,0 +1,133 @@
+/**
+ * The fast path of parseScenario: the `steps:` section through the recogniser of fast_yaml.ts,
+ * the few lines around it (name, machine...) through `yaml` as usual, and a source map that knows
+ * where each step starts and finds anything inside a step by reading that step again. Valid files
+ * never pay for a source range per node; anything unsure, and every error, goes the slow way.
+ */
+import type { Path, Pos } from './diagnostics.js';
+import { notSure, type PosNode, StepScanner, unlessUnsure } from './fast_yaml.js';
+import { type Locator, SourceMap } from './source_map.js';
+import { readDocument } from './yaml_doc.js';
+
+/** `steps:` at the top level with nothing after it on the line but a comment. */
+const STEPS_KEY = /^steps:[ ]*(?:#[^\n]*)?$/m;
+
+/**
+ * The document's data and its source map, or undefined when the fast path is unsure of it or the
+ * rest of the document has problems (the slow path then reports them).
+ */
+export function fastParse(text: string): { data: Record<string, unknown>; map: Locator } | undefined {
+  if (/[\t\r\ufeff]/.test(text)) return undefined;
+  const key = STEPS_KEY.exec(text);
+  if (!key) return undefined;
+  const afterKey = key.index + 'steps:'.length;
+  const steps = unlessUnsure(() => scanSteps(text, text.indexOf('\n', afterKey)));
+  if (!steps) return undefined;
+  // The rest keeps every offset: the steps section becomes blank lines (or is cut when last).
+  const head =
+    steps.end >= text.length
+      ? `${text.slice(0, afterKey)}\n`
+      : text.slice(0, afterKey) + text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') + text.slice(steps.end);
+  const doc = readDocument(head);
+  if (!doc.ok || !isRecord(doc.data) || !('steps' in doc.data)) return undefined;
+  doc.data.steps = steps.values;
+  return { data: doc.data, map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), steps.seq, steps.starts) };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The items of the block sequence after `steps:` (from the newline ending that line). */
+function scanSteps(text: string, from: number) {
+  if (from < 0) notSure();
+  const s = new StepScanner(text);
+  s.offset = from + 1;
+  const values: unknown[] = [];
+  const starts: number[] = [];
+  const dash = s.nextContent();
+  if (dash <= 0) notSure(); // no items, or a sequence at column 0: left to yaml
+  const seq = s.offset + dash;
+  for (let indent = dash; indent === dash; indent = s.nextContent()) {
+    if (text[s.offset + indent] !== '-') notSure();
+    const item = s.item(indent);
+    values.push(item.value);
+    starts.push(item.start);
+  }
+  // The next thing at the top level (a key), or the end; anything else is left to yaml.
+  const end = s.nextContent() === -1 ? text.length : s.offset;
+  if (end < text.length && text[end] === ' ') notSure();
+  return { values, starts, seq, end };
+}
+
+/** Where things are in a file read by the fast path; the same answers as SourceMap gives. */
+class FastSourceMap implements Locator {
+  private lineStarts: number[] | undefined;
+
+  constructor(
+    private readonly text: string,
+    /** The document with its steps section blank: right for everything outside it. */
+    private readonly head: SourceMap,
+    /** The first dash: where the sequence is written. */
+    private readonly seq: number,
+    /** Where each step's node is written (after its dash). */
+    private readonly starts: readonly number[],
+  ) {}
+
+  at(path: Path): Pos {
+    if (path[0] !== 'steps') return this.head.at(path);
+    return this.posOf(this.walk(path).node);
+  }
+
+  keyAt(path: Path, key: string): Pos {
+    if (path.length === 0 || path[0] !== 'steps') return this.head.keyAt(path, key);
+    const { node, key: keyNode, depth } = this.walk([...path, key]);
+    return this.posOf(depth === path.length + 1 && keyNode !== undefined ? keyNode : node);
+  }
+
+  /** As SourceMap.walk: the offset of the node at `path` or of its deepest existing ancestor. */
+  private walk(path: Path): { node: number; key?: number; depth: number } {
+    const i = path[1];
+    if (typeof i !== 'number' || i >= this.starts.length) return { node: this.seq, depth: 1 };
+    if (path.length === 2) return { node: this.starts[i]!, depth: 2 };
+    let node: PosNode = this.step(i);
+    let key: number | undefined;
+    let depth = 2;
+    for (const seg of path.slice(2)) {
+      const entry = node.entries?.get(String(seg));
+      if (entry) {
+        key = entry.key;
+        node = entry.value;
+      } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
+        node = node.items[seg]!;
+        key = undefined;
+      } else break;
+      depth++;
+    }
+    return { node: node.start, key, depth };
+  }
+
+  /** Step `i` read again, with positions this time (cheap: one step, and only on demand). */
+  private step(i: number): PosNode {
+    const s = new StepScanner(this.text, true);
+    s.offset = this.starts[i]!;
+    return s.node(-1).pos!;
+  }
+
+  /** 1-based line and column, as yaml's LineCounter counts them. */
+  private posOf(offset: number): Pos {
+    if (!this.lineStarts) {
+      this.lineStarts = [0];
+      for (let nl = this.text.indexOf('\n'); nl >= 0; nl = this.text.indexOf('\n', nl + 1))
+        this.lineStarts.push(nl + 1);
+    }
+    const ls = this.lineStarts;
+    let lo = 0;
+    let hi = ls.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ls[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - ls[lo]! + 1 };
+  }
+}
