@@ -49,9 +49,8 @@ function scanSteps(text: string, from: number) {
   const seq = s.offset + dash;
   for (let indent = dash; indent === dash; indent = s.nextContent()) {
     if (text[s.offset + indent] !== '-') notSure();
-    const item = s.item(indent);
-    values.push(item.value);
-    starts.push(item.start);
+    values.push(s.item(indent));
+    starts.push(s.itemStart);
   }
   // The next thing at the top level (a key), or the end; anything else is left to yaml.
   const end = s.nextContent() === -1 ? text.length : s.offset;
@@ -110,7 +109,8 @@ class FastSourceMap implements Locator {
   private step(i: number): PosNode {
     const s = new StepScanner(this.text, true);
     s.offset = this.starts[i]!;
-    return s.node(-1).pos!;
+    s.node(-1);
+    return s.tracked;
   }
 
   /** 1-based line and column, as yaml's LineCounter counts them. */

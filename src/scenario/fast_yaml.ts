@@ -29,10 +29,17 @@ const SP = 0x20;
 const NL = 0x0a;
 const HASH = 0x23;
 const COLON = 0x3a;
+const COMMA = 0x2c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
 
-/** Flow indicators, and what else may not start a plain scalar (`yaml` reads them otherwise). */
-const FLOW = new Set([',', '[', ']', '{', '}']);
-const NOT_FIRST = new Set([...FLOW, '?', ':', '#', '&', '*', '!', '|', '>', "'", '"', '%', '@', '`', '-']);
+const isFlowIndicator = (c: number) =>
+  c === COMMA || c === LBRACKET || c === RBRACKET || c === LBRACE || c === RBRACE;
+
+/** What may not start a plain scalar here: `yaml` reads these as indicators (or, `-`, maybe). */
+const NOT_FIRST = new Set([...',[]{}?:#&*!|>\'"%@`-'].map((c) => c.charCodeAt(0)));
 
 /** Plain scalars that resolve to something other than a string, an int or a bool: left to `yaml`. */
 const OTHER_SCALAR = [
@@ -44,12 +51,17 @@ const OTHER_SCALAR = [
 
 /** A plain scalar's value as the core schema resolves it (the tag tests of yaml/dist/schema/core). */
 function resolvePlain(s: string): unknown {
+  const c = s.charCodeAt(0);
+  // Only these start a number of the core schema; any other text is a string, null or a bool.
+  if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) {
+    if (/^[-+]?[0-9]+$/.test(s)) return Number.parseInt(s, 10);
+    if (/^0x[0-9a-fA-F]+$/.test(s)) return Number.parseInt(s.slice(2), 16);
+    for (const re of OTHER_SCALAR) if (re.test(s)) notSure();
+    return s;
+  }
   if (s === 'null' || s === 'Null' || s === 'NULL' || s === '~') return null;
   if (s === 'true' || s === 'True' || s === 'TRUE') return true;
   if (s === 'false' || s === 'False' || s === 'FALSE') return false;
-  if (/^[-+]?[0-9]+$/.test(s)) return Number.parseInt(s, 10);
-  if (/^0x[0-9a-fA-F]+$/.test(s)) return Number.parseInt(s.slice(2), 16);
-  for (const re of OTHER_SCALAR) if (re.test(s)) throw UNSURE;
   return s;
 }
 
@@ -60,11 +72,13 @@ function resolvePlain(s: string): unknown {
 function keyOf(v: unknown, text: string): string {
   if (typeof v === 'string' && text !== '__proto__' && text !== '<<') return v;
   if (typeof v === 'number' && String(v) === text && v <= Number.MAX_SAFE_INTEGER) return text;
-  throw UNSURE;
+  return notSure();
 }
 
 export class StepScanner {
   private i = 0;
+  /** When tracking: the PosNode of the node just read. */
+  private pos: PosNode | undefined;
 
   constructor(
     private readonly text: string,
@@ -72,8 +86,12 @@ export class StepScanner {
     private readonly track = false,
   ) {}
 
-  private fail(): never {
-    return notSure();
+  get offset(): number {
+    return this.i;
+  }
+
+  set offset(at: number) {
+    this.i = at;
   }
 
   private code(at = this.i): number {
@@ -81,7 +99,7 @@ export class StepScanner {
   }
 
   private spaces(): void {
-    while (this.code() === SP) this.i++;
+    while (this.text.charCodeAt(this.i) === SP) this.i++;
   }
 
   /** The rest of a line: spaces, a comment after a space, the newline (or the end). */
@@ -89,11 +107,11 @@ export class StepScanner {
     const from = this.i;
     this.spaces();
     if (this.code() === HASH) {
-      if (this.i === from) this.fail();
+      if (this.i === from) notSure();
       const nl = this.text.indexOf('\n', this.i);
       this.i = nl < 0 ? this.text.length : nl;
     }
-    if (this.i < this.text.length && this.code() !== NL) this.fail();
+    if (this.i < this.text.length && this.code() !== NL) notSure();
     if (this.i < this.text.length) this.i++;
   }
 
@@ -106,8 +124,8 @@ export class StepScanner {
       if (this.i >= this.text.length) return -1;
       const start = this.i;
       this.spaces();
-      const c = this.code();
       if (this.i >= this.text.length) return -1;
+      const c = this.code();
       if (c === NL) {
         this.i++;
         continue;
@@ -123,62 +141,74 @@ export class StepScanner {
   }
 
   /**
-   * One item of a block sequence whose dashes are at `indent`, from its line's start: its value
-   * and, when tracking, its PosNode. Leaves `this.i` at the start of the next content line.
+   * One item of a block sequence whose dashes are at `indent`, from its line's start; returns its
+   * value and leaves `this.i` at the start of the next content line. Where the item's node
+   * starts is `this.itemStart`.
    */
-  item(indent: number): { value: unknown; pos?: PosNode; start: number } {
+  item(indent: number): unknown {
     this.i += indent + 1; // past the dash
-    if (this.code() !== SP) this.fail();
+    if (this.code() !== SP) notSure();
     this.spaces();
-    const start = this.i;
-    return { ...this.node(indent), start };
+    this.itemStart = this.i;
+    return this.node(indent);
   }
 
+  itemStart = 0;
+
   /** The node at `this.i`, a one-line flow collection or a block map, under a parent at `parent`. */
-  node(parent: number): { value: unknown; pos?: PosNode } {
-    const c = this.text[this.i];
-    if (c !== '{' && c !== '[') return this.blockMap(this.i - this.text.lastIndexOf('\n', this.i - 1) - 1, parent);
-    const r = this.flow(0);
+  node(parent: number): unknown {
+    const c = this.code();
+    if (c !== LBRACE && c !== LBRACKET)
+      return this.blockMap(this.i - this.text.lastIndexOf('\n', this.i - 1) - 1, parent, 0);
+    const v = this.flow(0);
     this.lineEnd();
-    return r;
+    return v;
+  }
+
+  /** The node just read, when tracking. */
+  get tracked(): PosNode {
+    return this.pos!;
   }
 
   /** A block map whose keys are at column `col` (0-based) under a parent at `parent`. */
-  private blockMap(col: number, parent: number, depth = 0): { value: unknown; pos?: PosNode } {
-    if (depth > MAX_DEPTH || col <= parent) this.fail();
+  private blockMap(col: number, parent: number, depth: number): unknown {
+    if (depth > MAX_DEPTH || col <= parent) notSure();
     const value: Record<string, unknown> = {};
     const pos: PosNode | undefined = this.track ? { start: this.i, entries: new Map() } : undefined;
     for (;;) {
       const keyAt = this.i;
       const key = this.key(false);
-      if (this.code() !== COLON) this.fail();
+      if (this.code() !== COLON) notSure();
       this.i++;
       const after = this.code();
-      if (after !== SP && after !== NL && this.i < this.text.length) this.fail();
+      if (after !== SP && after !== NL && this.i < this.text.length) notSure();
       this.spaces();
       const c = this.code();
-      let v: { value: unknown; pos?: PosNode };
+      let v: unknown;
       if (c === NL || c === HASH || this.i >= this.text.length) {
         // The value on the lines below: a nested block map or a one-line flow collection.
         this.lineEnd();
         const indent = this.nextContent();
-        if (indent <= col) this.fail(); // `key:` with no value: null, left to yaml
+        if (indent <= col) notSure(); // `key:` with no value: null, left to yaml
         this.i += indent;
-        const d = this.text[this.i];
-        if (d === '{' || d === '[') {
+        const d = this.code();
+        if (d === LBRACE || d === LBRACKET) {
           v = this.flow(depth + 1);
           this.lineEnd();
         } else v = this.blockMap(indent, col, depth + 1);
       } else {
-        v = c === 0x7b || c === 0x5b ? this.flow(depth + 1) : this.scalar(false);
+        v = c === LBRACE || c === LBRACKET ? this.flow(depth + 1) : this.scalar(false);
         this.lineEnd();
       }
-      if (Object.hasOwn(value, key)) this.fail();
-      value[key] = v.value;
-      pos?.entries!.set(key, { key: keyAt, value: v.pos! });
+      if (Object.hasOwn(value, key)) notSure();
+      value[key] = v;
+      pos?.entries!.set(key, { key: keyAt, value: this.pos! });
       const indent = this.nextContent();
-      if (indent < col) return { value, pos }; // the map ends (the caller checks what follows)
-      if (indent > col) this.fail();
+      if (indent < col) {
+        this.pos = pos;
+        return value; // the map ends (the caller checks what follows)
+      }
+      if (indent > col) notSure();
       this.i += indent;
     }
   }
@@ -186,120 +216,115 @@ export class StepScanner {
   /** A key: a plain scalar that ends at `: ` (quoted and complex keys are left to yaml). */
   private key(inFlow: boolean): string {
     const start = this.i;
-    const c = this.text[this.i];
-    if (c === "'" || c === '"') this.fail();
-    const { value } = this.scalar(inFlow);
-    return keyOf(value, this.text.slice(start, this.i).trimEnd());
+    const c = this.code();
+    if (c === 0x27 || c === 0x22) notSure();
+    const value = this.scalar(inFlow);
+    return keyOf(value, this.text.slice(start, this.i));
   }
 
   /** A flow collection on one line, at `this.i` (`{` or `[`). */
-  private flow(depth: number): { value: unknown; pos?: PosNode } {
-    if (depth > MAX_DEPTH) this.fail();
+  private flow(depth: number): unknown {
+    if (depth > MAX_DEPTH) notSure();
     const start = this.i;
-    const isMap = this.text[this.i] === '{';
-    const close = isMap ? '}' : ']';
+    const isMap = this.code() === LBRACE;
+    const close = isMap ? RBRACE : RBRACKET;
     this.i++;
     this.spaces();
-    const map: Record<string, unknown> = {};
-    const seq: unknown[] = [];
+    const map: Record<string, unknown> | undefined = isMap ? {} : undefined;
+    const seq: unknown[] | undefined = isMap ? undefined : [];
     const pos: PosNode | undefined = this.track
       ? isMap
         ? { start, entries: new Map() }
         : { start, items: [] }
       : undefined;
-    if (this.text[this.i] === close) {
-      this.i++;
-      return { value: isMap ? map : seq, pos };
-    }
-    for (;;) {
-      if (isMap) {
-        const keyAt = this.i;
-        const key = this.key(true);
-        if (this.code() !== COLON || this.code(this.i + 1) !== SP) this.fail();
-        this.i += 2;
+    if (this.code() !== close)
+      for (;;) {
+        if (map) {
+          const keyAt = this.i;
+          const key = this.key(true);
+          if (this.code() !== COLON || this.code(this.i + 1) !== SP) notSure();
+          this.i += 2;
+          this.spaces();
+          const v = this.flowValue(depth);
+          if (Object.hasOwn(map, key)) notSure();
+          map[key] = v;
+          pos?.entries!.set(key, { key: keyAt, value: this.pos! });
+        } else {
+          seq!.push(this.flowValue(depth));
+          pos?.items!.push(this.pos!);
+        }
         this.spaces();
-        const v = this.flowValue(depth);
-        if (Object.hasOwn(map, key)) this.fail();
-        map[key] = v.value;
-        pos?.entries!.set(key, { key: keyAt, value: v.pos! });
-      } else {
-        const v = this.flowValue(depth);
-        seq.push(v.value);
-        pos?.items!.push(v.pos!);
-      }
-      this.spaces();
-      const c = this.text[this.i];
-      if (c === close) {
+        const c = this.code();
+        if (c === close) break;
+        if (c !== COMMA) notSure(); // a `:` in a sequence (an implicit pair), a newline...
         this.i++;
-        return { value: isMap ? map : seq, pos };
+        this.spaces();
+        if (this.code() === close) notSure(); // a trailing comma
       }
-      if (c !== ',') this.fail(); // a `:` in a sequence (an implicit pair), a newline...
-      this.i++;
-      this.spaces();
-      if (this.text[this.i] === close) this.fail(); // a trailing comma
-    }
+    this.i++;
+    this.pos = pos;
+    return map ?? seq;
   }
 
-  private flowValue(depth: number): { value: unknown; pos?: PosNode } {
-    const c = this.text[this.i];
-    return c === '{' || c === '[' ? this.flow(depth + 1) : this.scalar(true);
+  private flowValue(depth: number): unknown {
+    const c = this.code();
+    return c === LBRACE || c === LBRACKET ? this.flow(depth + 1) : this.scalar(true);
   }
 
   /** A scalar on one line: plain, '' quoted or "" quoted without escapes; printable ASCII only. */
-  private scalar(inFlow: boolean): { value: unknown; pos?: PosNode } {
+  private scalar(inFlow: boolean): unknown {
     const start = this.i;
-    const pos = this.track ? { start } : undefined;
-    const q = this.text[this.i];
-    if (q === "'" || q === '"') {
-      let out = '';
-      for (let j = this.i + 1; ; j++) {
-        const c = this.code(j);
-        if (c < SP || c > 0x7e || (q === '"' && c === 0x5c)) this.fail();
-        if (this.text[j] !== q) continue;
-        if (q === "'" && this.text[j + 1] === "'") {
-          out += this.text.slice(this.i + 1, j + 1);
-          this.i = ++j;
-          continue;
-        }
-        out += this.text.slice(this.i + 1, j);
-        this.i = j + 1;
-        return { value: out, pos };
-      }
+    if (this.track) this.pos = { start };
+    const q = this.code();
+    if (q === 0x27 || q === 0x22) return this.quoted(q);
+    // `-1` and `-x` are plain scalars; `- ` and a lone `-` are not (and rare in a value).
+    if (NOT_FIRST.has(q) || Number.isNaN(q)) {
+      const n = this.code(start + 1);
+      if (q !== 0x2d || n === SP || n === NL || Number.isNaN(n) || isFlowIndicator(n)) notSure();
     }
-    const next = this.text[this.i + 1];
-    if (NOT_FIRST.has(q ?? ',') && !(q === '-' && next !== undefined && /[0-9A-Za-z_.]/.test(next)))
-      this.fail();
-    let end = this.i;
-    for (let j = this.i; j < this.text.length; j++) {
-      const c = this.code(j);
+    const text = this.text;
+    let end = start;
+    let j = start;
+    for (; j < text.length; j++) {
+      const c = text.charCodeAt(j);
+      if (c === SP) continue;
       if (c === NL) break;
       if (c === COLON) {
-        const n = this.code(j + 1);
-        if (n === SP || n === NL || j + 1 >= this.text.length) break;
-        this.fail(); // `a:b` is one plain scalar in YAML; rare enough to leave to yaml
+        const n = text.charCodeAt(j + 1);
+        if (n === SP || n === NL || j + 1 >= text.length) break;
+        notSure(); // `a:b` is one plain scalar in YAML; rare enough to leave to yaml
       }
       if (c === HASH) {
-        if (this.code(j - 1) === SP) break;
-        this.fail();
+        if (text.charCodeAt(j - 1) === SP) break;
+        notSure();
       }
-      if (c < SP || c > 0x7e) this.fail();
-      if (FLOW.has(this.text[j]!)) {
+      if (c < SP || c > 0x7e) notSure();
+      if (isFlowIndicator(c)) {
         if (inFlow) break;
-        this.fail(); // in block context `a,b` is one scalar; left to yaml
+        notSure(); // in block context `a,b` is one scalar; left to yaml
       }
-      if (c !== SP) end = j + 1;
+      end = j + 1;
     }
-    const s = this.text.slice(start, end);
     this.i = end;
-    return { value: resolvePlain(s), pos };
+    return resolvePlain(text.slice(start, end));
   }
 
-  get offset(): number {
-    return this.i;
-  }
-
-  set offset(at: number) {
-    this.i = at;
+  /** 'it''s' or "text" (no escapes), on one line. */
+  private quoted(q: number): string {
+    let out = '';
+    let from = this.i + 1;
+    for (let j = from; ; j++) {
+      const c = this.code(j);
+      if (Number.isNaN(c) || c < SP || c > 0x7e || (q === 0x22 && c === 0x5c)) notSure();
+      if (c !== q) continue;
+      if (q === 0x27 && this.code(j + 1) === 0x27) {
+        out += this.text.slice(from, j + 1);
+        from = ++j + 1;
+        continue;
+      }
+      this.i = j + 1;
+      return out + this.text.slice(from, j);
+    }
   }
 }
 
