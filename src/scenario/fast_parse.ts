@@ -27,11 +27,16 @@ export function fastParse(text: string): { data: Record<string, unknown>; map: L
   const head =
     steps.end >= text.length
       ? `${text.slice(0, afterKey)}\n`
-      : text.slice(0, afterKey) + text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') + text.slice(steps.end);
+      : text.slice(0, afterKey) +
+        text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') +
+        text.slice(steps.end);
   const doc = readDocument(head);
   if (!doc.ok || !isRecord(doc.data) || !('steps' in doc.data)) return undefined;
   doc.data.steps = steps.values;
-  return { data: doc.data, map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), steps.seq, steps.starts) };
+  return {
+    data: doc.data,
+    map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), steps.seq, steps.starts),
+  };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>

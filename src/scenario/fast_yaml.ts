@@ -131,7 +131,8 @@ export class StepScanner {
         continue;
       }
       if (c === HASH) {
-        this.lineEnd();
+        const nl = this.text.indexOf('\n', this.i);
+        this.i = nl < 0 ? this.text.length : nl + 1;
         continue;
       }
       const indent = this.i - start;
@@ -202,7 +203,7 @@ export class StepScanner {
       }
       if (Object.hasOwn(value, key)) notSure();
       value[key] = v;
-      pos?.entries!.set(key, { key: keyAt, value: this.pos! });
+      if (pos) pos.entries!.set(key, { key: keyAt, value: this.pos! });
       const indent = this.nextContent();
       if (indent < col) {
         this.pos = pos;
@@ -248,10 +249,10 @@ export class StepScanner {
           const v = this.flowValue(depth);
           if (Object.hasOwn(map, key)) notSure();
           map[key] = v;
-          pos?.entries!.set(key, { key: keyAt, value: this.pos! });
+          if (pos) pos.entries!.set(key, { key: keyAt, value: this.pos! });
         } else {
           seq!.push(this.flowValue(depth));
-          pos?.items!.push(this.pos!);
+          if (pos) pos.items!.push(this.pos!);
         }
         this.spaces();
         const c = this.code();

@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
 import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
 import { byPosition, type Diagnostic, type Path, type Pos, suggestion } from './diagnostics.js';
+import { fastParse } from './fast_parse.js';
 import type { StaticLabel } from './labels.js';
 import {
   checkMachineConfig,
@@ -21,7 +22,6 @@ import {
 import { NOT_YET_STEP_KEYS } from './not_yet.js';
 import { OPS_BY_NAME } from './registry.js';
 import { stepSchema, TOP_LEVEL_KEYS, topLevelSchema } from './schema.js';
-import { fastParse } from './fast_parse.js';
 import { type Locator, SourceMap } from './source_map.js';
 import type { At, Op, StaticContext } from './step.js';
 import { readDocument } from './yaml_doc.js';
@@ -65,6 +65,20 @@ function definedBy(kinds: readonly string[] | 'memory'): string {
 }
 
 export function parseScenario(text: string, file: string): ParseResult {
+  // Most files are all common step shapes and valid: read them without a source range per node.
+  // Any doubt, and any problem at all, and the file is read again the slow way, which alone
+  // reports errors, so they are the same whichever way the file went first.
+  const fast = text.length <= MAX_DOCUMENT_BYTES ? fastParse(text) : undefined;
+  if (fast) {
+    const p = new Parser(file, fast.map, true);
+    const scenario = p.scenario(fast.data);
+    if (scenario && p.errors.length === 0) return { ok: true, scenario };
+  }
+  return parseWithYaml(text, file);
+}
+
+/** The slow path alone, every node's source range kept: what the fast path is tested against. */
+export function parseWithYaml(text: string, file: string): ParseResult {
   if (text.length > MAX_DOCUMENT_BYTES)
     return {
       ok: false,
@@ -77,15 +91,6 @@ export function parseScenario(text: string, file: string): ParseResult {
         },
       ],
     };
-  // Most files are all common step shapes and valid: read them without a source range per node.
-  // Any doubt, and any problem at all, and the file is read again the slow way, which alone
-  // reports errors, so they are the same whichever way the file went first.
-  const fast = fastParse(text);
-  if (fast) {
-    const p = new Parser(file, fast.map, true);
-    const scenario = p.scenario(fast.data);
-    if (scenario && p.errors.length === 0) return { ok: true, scenario };
-  }
   const read = readDocument(text);
   if (!read.ok) return { ok: false, errors: read.problems.map((d) => ({ file, path: [], ...d })) };
   const p = new Parser(file, new SourceMap(read.doc, read.lines), false);
