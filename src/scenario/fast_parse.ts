@@ -4,13 +4,14 @@
  * where each step starts and finds anything inside a step by reading that step again. Valid files
  * never pay for a source range per node; anything unsure, and every error, goes the slow way.
  */
+import { isMap, isScalar, type Scalar } from 'yaml';
 import type { Path, Pos } from './diagnostics.js';
 import { notSure, type PosNode, StepScanner, unlessUnsure } from './fast_yaml.js';
 import { type Locator, SourceMap } from './source_map.js';
 import { readDocument } from './yaml_doc.js';
 
-/** `steps:` at the top level with nothing after it on the line but a comment. */
-const STEPS_KEY = /^steps:[ ]*(?:#[^\n]*)?$/m;
+/** `steps:` at the start of a line with nothing after it but a comment. */
+const STEPS_KEY = /^steps:(?:[ ]+#[^\n]*)?[ ]*$/m;
 
 /**
  * The document's data and its source map, or undefined when the fast path is unsure of it or the
@@ -31,7 +32,10 @@ export function fastParse(text: string): { data: Record<string, unknown>; map: L
         text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') +
         text.slice(steps.end);
   const doc = readDocument(head);
-  if (!doc.ok || !isRecord(doc.data) || !('steps' in doc.data)) return undefined;
+  if (!doc.ok || !isRecord(doc.data) || !isMap(doc.doc.contents)) return undefined;
+  // The line found must be the top level's steps key, not text inside a quoted scalar.
+  const pair = doc.doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'steps');
+  if (!pair || (pair.key as Scalar).range?.[0] !== key.index) return undefined;
   doc.data.steps = steps.values;
   return {
     data: doc.data,

@@ -116,6 +116,11 @@ describe('the fast path', () => {
     ['steps written as a flow list', 'name: t\nsteps: [{ op: spawn, name: p }]\n'],
     ['the steps key twice', `${doc('  - { op: spawn, name: p }')}steps:\n  - { op: exit, proc: p }\n`],
     ['a syntax error around the steps', `name: [t\n${doc('  - { op: spawn, name: p }')}`],
+    [
+      'a steps line inside a quoted scalar',
+      "name: 'a\nsteps:\n  - { op: nope }\n'\nsteps:\n  - { op: spawn, name: p }\n",
+    ],
+    ['a steps line inside a flow map', 'name: t\nmachine: { memory: 1G,\nsteps:\n  - { op: x }\n}\n'],
   ])('leaves %s to yaml', (_, text) => {
     expect(fastParse(text)).toBeUndefined();
     sameScenario(text);
