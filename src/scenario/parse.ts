@@ -6,6 +6,10 @@
  * schema of the top level, the machine and each step (each step on its own, so one bad step does
  * not hide the next); and, step by step in file order, the static checks of the ops — labels
  * defined before use, of the right kind, never defined twice.
+ *
+ * Two ways to read the YAML: the fast path (fast_parse.ts) for files whose steps are all of the
+ * common shapes, without a source range per node; and `yaml` with every range kept, for the rest
+ * and for every file with a problem, so that errors come from one place only.
  */
 import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
