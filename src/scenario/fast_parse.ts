@@ -96,8 +96,11 @@ class FastSourceMap implements Locator {
   private walk(path: Path): { node: number; key?: number; depth: number } {
     const i = path[1];
     if (typeof i !== 'number' || i >= this.starts.length) return { node: this.seq, depth: 1 };
-    if (path.length === 2) return { node: this.starts[i]!, depth: 2 };
-    let node: PosNode = this.step(i);
+    // A negative or fractional index: yaml's walk finds no node there, so offset 0.
+    const start = this.starts[i];
+    if (start === undefined) return { node: 0, depth: 2 };
+    if (path.length === 2) return { node: start, depth: 2 };
+    let node = this.step(start);
     let key: number | undefined;
     let depth = 2;
     for (const seg of path.slice(2)) {
@@ -106,7 +109,9 @@ class FastSourceMap implements Locator {
         key = entry.key;
         node = entry.value;
       } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
-        node = node.items[seg]!;
+        const item = node.items[seg];
+        if (!item) return { node: 0, depth: depth + 1 };
+        node = item;
         key = undefined;
       } else break;
       depth++;
@@ -114,10 +119,10 @@ class FastSourceMap implements Locator {
     return { node: node.start, key, depth };
   }
 
-  /** Step `i` read again, with positions this time (cheap: one step, and only on demand). */
-  private step(i: number): PosNode {
+  /** The step at `start` read again, with positions this time (one step, and only on demand). */
+  private step(start: number): PosNode {
     const s = new StepScanner(this.text, true);
-    s.offset = this.starts[i]!;
+    s.offset = start;
     s.node(-1);
     return s.tracked;
   }

@@ -32,7 +32,7 @@ export function agreesWithYaml(text: string): boolean {
     for (const k of [...keys, 'missing'])
       expect(fast.map.keyAt(path, k), `keyAt ${JSON.stringify(path)} ${k}`).toEqual(map.keyAt(path, k));
     expect(fast.map.at([...path, 'missing', 3])).toEqual(map.at([...path, 'missing', 3]));
-    expect(fast.map.at([...path, 99])).toEqual(map.at([...path, 99]));
+    for (const i of [99, -1, 0.5]) expect(fast.map.at([...path, i])).toEqual(map.at([...path, i]));
   }
   return true;
 }
