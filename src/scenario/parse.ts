@@ -6,12 +6,16 @@
  * schema of the top level, the machine and each step (each step on its own, so one bad step does
  * not hide the next); and, step by step in file order, the static checks of the ops — labels
  * defined before use, of the right kind, never defined twice.
+ *
+ * Two ways to read the YAML: the fast path (fast_parse.ts) for files whose steps are all of the
+ * common shapes, without a source range per node; and `yaml` with every range kept, for the rest
+ * and for every file with a problem, so that errors come from one place only.
  */
-import { isCollection, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
 import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
 import { byPosition, type Diagnostic, type Path, type Pos, suggestion } from './diagnostics.js';
+import { fastParse } from './fast_parse.js';
 import type { StaticLabel } from './labels.js';
 import {
   checkMachineConfig,
@@ -22,8 +26,9 @@ import {
 import { NOT_YET_STEP_KEYS } from './not_yet.js';
 import { OPS_BY_NAME } from './registry.js';
 import { stepSchema, TOP_LEVEL_KEYS, topLevelSchema } from './schema.js';
-import { SourceMap } from './source_map.js';
+import { type Locator, SourceMap } from './source_map.js';
 import type { At, Op, StaticContext } from './step.js';
+import { readDocument } from './yaml_doc.js';
 
 export interface Step {
   /** 1-based, as printed. */
@@ -50,9 +55,7 @@ export type ParseResult = { ok: true; scenario: Scenario } | { ok: false; errors
 
 /** Hostile-input bounds: a scenario is a page of steps, not a resource-exhaustion attack. */
 export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
-export const MAX_NESTING = 64;
-/** Aliases are allowed (an anchored step reused), but each may be expanded only so often. */
-export const MAX_ALIAS_COUNT = 1000;
+export { MAX_ALIAS_COUNT, MAX_NESTING } from './yaml_doc.js';
 
 /** How a label of these kinds comes to be: `spawn name:` or `fork child:` for a process, ... */
 function definedBy(kinds: readonly string[] | 'memory'): string {
@@ -66,81 +69,39 @@ function definedBy(kinds: readonly string[] | 'memory'): string {
 }
 
 export function parseScenario(text: string, file: string): ParseResult {
-  const fail = (pos: Pos, message: string): ParseResult => ({
-    ok: false,
-    errors: [{ file, pos, path: [], message }],
-  });
+  // Most files are all common step shapes and valid: read them without a source range per node.
+  // Any doubt, and any problem at all, and the file is read again the slow way, which alone
+  // reports errors, so they are the same whichever way the file went first.
+  const fast = text.length <= MAX_DOCUMENT_BYTES ? fastParse(text) : undefined;
+  if (fast) {
+    const p = new Parser(file, fast.map, true);
+    const scenario = p.scenario(fast.data);
+    if (scenario && p.errors.length === 0) return { ok: true, scenario };
+  }
+  return parseWithYaml(text, file);
+}
+
+/** The slow path alone, every node's source range kept: what the fast path is tested against. */
+export function parseWithYaml(text: string, file: string): ParseResult {
   if (text.length > MAX_DOCUMENT_BYTES)
-    return fail(
-      { line: 1, col: 1 },
-      `the file is ${text.length} bytes; a scenario may have at most ${MAX_DOCUMENT_BYTES}`,
-    );
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map((e) => {
-      const { line, col } = lines.linePos(e.pos[0]);
-      const msg = e.message.split('\n')[0];
-      const message = /call stack/i.test(msg) ? `nesting deeper than ${MAX_NESTING} levels` : msg;
-      return { file, pos: { line, col }, path: [], message };
-    });
-    return { ok: false, errors };
-  }
-  const hostile = hostileStructure(doc, lines);
-  if (hostile) return fail(hostile.pos, hostile.message);
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (e) {
-    if (!(e instanceof ReferenceError || e instanceof RangeError)) throw e;
-    const at = firstAlias(doc, lines, e.message);
-    const message = /resource exhaustion|alias count/i.test(e.message)
-      ? `aliases expand past ${MAX_ALIAS_COUNT} nodes (an alias bomb?)`
-      : e.message.split('\n')[0];
-    return fail(at, message);
-  }
-  const map = new SourceMap(doc, lines);
-  const p = new Parser(file, map);
-  const scenario = p.scenario(data);
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          pos: { line: 1, col: 1 },
+          path: [],
+          message: `the file is ${text.length} bytes; a scenario may have at most ${MAX_DOCUMENT_BYTES}`,
+        },
+      ],
+    };
+  const read = readDocument(text);
+  if (!read.ok) return { ok: false, errors: read.problems.map((d) => ({ file, path: [], ...d })) };
+  const p = new Parser(file, new SourceMap(read.doc, read.lines), false);
+  const scenario = p.scenario(read.data);
   return p.errors.length > 0 || !scenario
     ? { ok: false, errors: bounded(p.errors.sort(byPosition)) }
     : { ok: true, scenario };
-}
-
-type Doc = ReturnType<typeof parseDocument>;
-
-/** Collections nested deeper than MAX_NESTING, found without recursion. */
-function hostileStructure(doc: Doc, lines: LineCounter): { pos: Pos; message: string } | undefined {
-  const stack: [unknown, number][] = [[doc.contents, 1]];
-  while (stack.length) {
-    const [node, depth] = stack.pop()!;
-    if (!isCollection(node)) continue;
-    if (depth > MAX_NESTING) {
-      const { line, col } = lines.linePos(node.range?.[0] ?? 0);
-      return { pos: { line, col }, message: `nesting deeper than ${MAX_NESTING} levels` };
-    }
-    for (const item of node.items as unknown[]) {
-      const pair = item as { key?: unknown; value?: unknown };
-      if (pair && typeof pair === 'object' && 'value' in pair) stack.push([pair.value, depth + 1]);
-      else stack.push([item, depth + 1]);
-    }
-  }
-  return undefined;
-}
-
-/** Where the alias an error is about is written: the one it names, else the first. */
-function firstAlias(doc: Doc, lines: LineCounter, message: string): Pos {
-  let first: number | undefined;
-  let named: number | undefined;
-  visit(doc, {
-    Alias(_, node) {
-      const at = node.range?.[0] ?? 0;
-      first ??= at;
-      if (named === undefined && message.includes(`: ${node.source}`)) named = at;
-    },
-  });
-  const { line, col } = lines.linePos(named ?? first ?? 0);
-  return { line, col };
 }
 
 /** Errors reported one by one; past this, one line counts the rest. */
@@ -211,7 +172,9 @@ class Parser {
 
   constructor(
     private readonly file: string,
-    private readonly map: SourceMap,
+    private readonly map: Locator,
+    /** The fast path: errors are only counted (the slow path reports them), so zod need not keep inputs. */
+    private readonly quick: boolean,
   ) {}
 
   error(path: Path, message: string, pos: Pos = this.map.at(path)): void {
@@ -270,7 +233,8 @@ class Parser {
         `unknown op '${String(name)}'${suggestion(String(name), OPS_BY_NAME.keys())} (ops: ${[...OPS_BY_NAME.keys()].join(', ')})`,
       );
     if (!op) return undefined;
-    const r = stepSchema.safeParse(raw, { reportInput: true });
+    // Any params object at all takes zod off its fast path (twice the time on a valid step).
+    const r = stepSchema.safeParse(raw, this.quick ? undefined : { reportInput: true });
     if (!r.success) {
       const keys = Object.keys(op.schema.shape);
       this.issues(r.error.issues, path, raw, { keys, notYet: NOT_YET_STEP_KEYS, schema: op.schema });

@@ -5,7 +5,13 @@
 import { type Document, isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
 import type { Path, Pos } from './diagnostics.js';
 
-export class SourceMap {
+/** Where a path of the document is written: its value, or a key of the map at a path. */
+export interface Locator {
+  at(path: Path): Pos;
+  keyAt(path: Path, key: string): Pos;
+}
+
+export class SourceMap implements Locator {
   constructor(
     private readonly doc: Document,
     private readonly lines: LineCounter,

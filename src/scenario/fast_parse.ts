@@ -1,0 +1,147 @@
+/**
+ * The fast path of parseScenario: the `steps:` section through the recogniser of fast_yaml.ts,
+ * the few lines around it (name, machine...) through `yaml` as usual, and a source map that knows
+ * where each step starts and finds anything inside a step by reading that step again. Valid files
+ * never pay for a source range per node; anything unsure, and every error, goes the slow way.
+ */
+import { isMap, isScalar, type Scalar } from 'yaml';
+import type { Path, Pos } from './diagnostics.js';
+import { notSure, type PosNode, StepScanner, unlessUnsure } from './fast_yaml.js';
+import { type Locator, SourceMap } from './source_map.js';
+import { readDocument } from './yaml_doc.js';
+
+/** `steps:` at the start of a line with nothing after it but a comment. */
+const STEPS_KEY = /^steps:(?:[ ]+#[^\n]*)?[ ]*$/m;
+
+/**
+ * The document's data and its source map, or undefined when the fast path is unsure of it or the
+ * rest of the document has problems (the slow path then reports them).
+ */
+export function fastParse(text: string): { data: Record<string, unknown>; map: Locator } | undefined {
+  if (/[\t\r\ufeff]/.test(text)) return undefined;
+  const key = STEPS_KEY.exec(text);
+  if (!key) return undefined;
+  const afterKey = key.index + 'steps:'.length;
+  const steps = unlessUnsure(() => scanSteps(text, text.indexOf('\n', afterKey)));
+  if (!steps) return undefined;
+  // The rest keeps every offset: the steps section becomes blank lines (or is cut when last).
+  const head =
+    steps.end >= text.length
+      ? `${text.slice(0, afterKey)}\n`
+      : text.slice(0, afterKey) +
+        text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') +
+        text.slice(steps.end);
+  const doc = readDocument(head);
+  if (!doc.ok || !isRecord(doc.data) || !isMap(doc.doc.contents)) return undefined;
+  // The line found must be the top level's steps key, not text inside a quoted scalar.
+  const pair = doc.doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'steps');
+  if (!pair || (pair.key as Scalar).range?.[0] !== key.index) return undefined;
+  doc.data.steps = steps.values;
+  return {
+    data: doc.data,
+    map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), steps.seq, steps.starts),
+  };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The items of the block sequence after `steps:` (from the newline ending that line). */
+function scanSteps(text: string, from: number) {
+  if (from < 0) notSure();
+  const s = new StepScanner(text);
+  s.offset = from + 1;
+  const values: unknown[] = [];
+  const starts: number[] = [];
+  const dash = s.nextContent();
+  if (dash <= 0) notSure(); // no items, or a sequence at column 0: left to yaml
+  const seq = s.offset + dash;
+  for (let indent = dash; indent === dash; indent = s.nextContent()) {
+    if (text[s.offset + indent] !== '-') notSure();
+    values.push(s.item(indent));
+    starts.push(s.itemStart);
+  }
+  // The next thing at the top level (a key), or the end; anything else is left to yaml.
+  const end = s.nextContent() === -1 ? text.length : s.offset;
+  if (end < text.length && text[end] === ' ') notSure();
+  return { values, starts, seq, end };
+}
+
+/** Where things are in a file read by the fast path; the same answers as SourceMap gives. */
+class FastSourceMap implements Locator {
+  private lineStarts: number[] | undefined;
+
+  constructor(
+    private readonly text: string,
+    /** The document with its steps section blank: right for everything outside it. */
+    private readonly head: SourceMap,
+    /** The first dash: where the sequence is written. */
+    private readonly seq: number,
+    /** Where each step's node is written (after its dash). */
+    private readonly starts: readonly number[],
+  ) {}
+
+  at(path: Path): Pos {
+    if (path[0] !== 'steps') return this.head.at(path);
+    return this.posOf(this.walk(path).node);
+  }
+
+  keyAt(path: Path, key: string): Pos {
+    if (path.length === 0 || path[0] !== 'steps') return this.head.keyAt(path, key);
+    const { node, key: keyNode, depth } = this.walk([...path, key]);
+    return this.posOf(depth === path.length + 1 && keyNode !== undefined ? keyNode : node);
+  }
+
+  /** As SourceMap.walk: the offset of the node at `path` or of its deepest existing ancestor. */
+  private walk(path: Path): { node: number; key?: number; depth: number } {
+    const i = path[1];
+    if (typeof i !== 'number' || i >= this.starts.length) return { node: this.seq, depth: 1 };
+    // A negative or fractional index: yaml's walk finds no node there, so offset 0.
+    const start = this.starts[i];
+    if (start === undefined) return { node: 0, depth: 2 };
+    if (path.length === 2) return { node: start, depth: 2 };
+    let node = this.step(start);
+    let key: number | undefined;
+    let depth = 2;
+    for (const seg of path.slice(2)) {
+      const entry = node.entries?.get(String(seg));
+      if (entry) {
+        key = entry.key;
+        node = entry.value;
+      } else if (node.items && typeof seg === 'number' && seg < node.items.length) {
+        const item = node.items[seg];
+        if (!item) return { node: 0, depth: depth + 1 };
+        node = item;
+        key = undefined;
+      } else break;
+      depth++;
+    }
+    return { node: node.start, key, depth };
+  }
+
+  /** The step at `start` read again, with positions this time (one step, and only on demand). */
+  private step(start: number): PosNode {
+    const s = new StepScanner(this.text, true);
+    s.offset = start;
+    s.node(-1);
+    return s.tracked;
+  }
+
+  /** 1-based line and column, as yaml's LineCounter counts them. */
+  private posOf(offset: number): Pos {
+    if (!this.lineStarts) {
+      this.lineStarts = [0];
+      for (let nl = this.text.indexOf('\n'); nl >= 0; nl = this.text.indexOf('\n', nl + 1))
+        this.lineStarts.push(nl + 1);
+    }
+    const ls = this.lineStarts;
+    let lo = 0;
+    let hi = ls.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ls[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - ls[lo]! + 1 };
+  }
+}
