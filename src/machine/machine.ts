@@ -197,7 +197,7 @@ export class Machine extends MachineBase {
     const ctx = this.proc(pid).mm.uffd;
     if (!ctx) return undefined;
     const features = UFFD_FEATURE_NAMES.filter((n) => ctx.features & parseUffdFeatures([n]));
-    return { features, pending: ctx.msgs.length, waiting: ctx.waiting.length };
+    return { features, pending: ctx.msgs.length, waiting: ctx.waiting.length, lastRead: ctx.lastRead };
   }
 
   /** pagemap's PM_UFFD_WP (bit 57) at an address, and whether the entry is a uffd-wp PTE marker. */

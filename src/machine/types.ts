@@ -155,6 +155,8 @@ export interface UffdInfo {
   pending: number;
   /** Faults waiting for the monitor (a resolve without DONTWAKE, or UFFDIO_WAKE, wakes them). */
   waiting: number;
+  /** What the last read() returned: how many messages, of which fork events. */
+  lastRead?: { messages: number; forks: number };
 }
 
 /** What `mremap()` takes besides the range and the new length. */

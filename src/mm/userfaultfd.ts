@@ -175,7 +175,9 @@ export function userfaultfdWriteprotect(
 /** read() on the userfaultfd: every message queued so far, oldest first (the queue empties). */
 export function userfaultfdRead(proc: Process): UffdMsg[] {
   const ctx = ctxOf(proc);
-  return ctx.msgs.splice(0, ctx.msgs.length);
+  const msgs = ctx.msgs.splice(0, ctx.msgs.length);
+  ctx.lastRead = { messages: msgs.length, forks: msgs.filter((m) => m.event === 'fork').length };
+  return msgs;
 }
 
 /** UFFDIO_WAKE: wake the faults waiting in the range without changing any protection. */

@@ -69,6 +69,8 @@ export interface UffdCtx {
   readonly msgs: UffdMsg[];
   /** Addresses of faults still waiting to be woken (threads parked in handle_userfault). */
   readonly waiting: number[];
+  /** What the last read() returned: messages, of which fork events (for reports and the oracle). */
+  lastRead?: { messages: number; forks: number };
 }
 
 /** userfaultfd_wp(): the VMA is registered in write-protect mode. */
