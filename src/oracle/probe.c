@@ -615,7 +615,8 @@ static void w_uffd(char **a)
 	struct uffdio_api api = { .api = UFFD_API, .features = strtoull(a[2], NULL, 16) };
 	if (ioctl(fd, UFFDIO_API, &api)) { int e = errno; close(fd); errno = e; return reply_err("UFFDIO_API"); }
 	uffd = fd;
-	uffd_features = api.features;
+	/* UFFDIO_API answers with every feature the kernel has: keep the ones asked for. */
+	uffd_features = strtoull(a[2], NULL, 16);
 	reply("ok");
 }
 
@@ -724,9 +725,15 @@ static void worker_loop(int slot)
 		if (n == 0) continue;
 		const char *c = a[0];
 		if (!strcmp(c, "fork")) {
+			/* The reader runs on a static stack, prefaulted with the rest of the probe: a
+			 * fresh thread stack would count in the step's Anonymous change. */
+			static char reader_stack[1 << 17] __attribute__((aligned(4096)));
 			pthread_t reader;
+			pthread_attr_t attr;
+			pthread_attr_init(&attr);
+			pthread_attr_setstack(&attr, reader_stack, sizeof reader_stack);
 			int forking = uffd >= 0 && (uffd_features & UFFD_FEATURE_EVENT_FORK) &&
-				      !pthread_create(&reader, NULL, uffd_fork_reader, NULL);
+				      !pthread_create(&reader, &attr, uffd_fork_reader, NULL);
 			pid_t pid = fork();
 			if (pid == 0) {
 				/* The inherited descriptor is the parent's context: the child has none of its own. */
