@@ -65,6 +65,8 @@ export type {
   ProcessInfo,
   SwapEntryInfo,
   TranslationInfo,
+  UffdInfo,
+  UffdMessage,
   VmaInfo,
   VmallocPageInfo,
   WalkStep,
@@ -81,7 +83,9 @@ export {
   parseMapFlags,
   parseMremapFlags,
   parseProt,
+  parseUffdFeatures,
   THP_MODES,
+  UFFD_FEATURE_NAMES,
 } from './machine/uapi.js';
 export type { CompactOutcome, CompactResult, CompactSkip } from './mm/compaction.js';
 export { GUP_PIN_COUNTING_BIAS, PG } from './mm/folio.js';

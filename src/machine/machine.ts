@@ -19,6 +19,14 @@ import { fileFsync } from '../mm/page-writeback.js';
 import type { MmapLock } from '../mm/pfnmap.js';
 import type { PinScore } from '../mm/pincount.js';
 import { type AccessResult, type UserData, userRead, userTouch, userWrite } from '../mm/uaccess.js';
+import {
+  userfaultfdApi,
+  userfaultfdRead,
+  userfaultfdRegister,
+  userfaultfdUnregister,
+  userfaultfdWake,
+  userfaultfdWriteprotect,
+} from '../mm/userfaultfd.js';
 import { MachineBase } from './base.js';
 import type { MachineConfig } from './config.js';
 import { devicePage } from './debug.js';
@@ -27,7 +35,15 @@ import { dmaRead, dmaWrite, fileByName, fileContents, fileCreate, fileTruncate }
 import type { FolioId, PagemapId, PinHandle } from './ids.js';
 import * as taskMmu from './task_mmu.js';
 import type * as T from './types.js';
-import { parseAdvice, parseFollFlags, parseMapFlags, parseMremapFlags, parseProt } from './uapi.js';
+import {
+  parseAdvice,
+  parseFollFlags,
+  parseMapFlags,
+  parseMremapFlags,
+  parseProt,
+  parseUffdFeatures,
+  UFFD_FEATURE_NAMES,
+} from './uapi.js';
 import * as V from './validate.js';
 
 export class Machine extends MachineBase {
@@ -130,6 +146,63 @@ export class Machine extends MachineBase {
     return this.after(
       userTouch(this.k, this.proc(pid), V.addr('addr', addr), V.len('len', len), opts.write ?? false, byte),
     );
+  }
+
+  // ---------------------------------------------------------------- userfaultfd, write-protect mode (userfaultfd.ts)
+
+  /** userfaultfd(2) + UFFDIO_API for the process, with features by name ('wp_async', 'event_fork', ...). */
+  uffdOpen(pid: number, features: number | string[] = []): void {
+    this.after(void userfaultfdApi(this.proc(V.handle('pid', pid)), parseUffdFeatures(features)));
+  }
+
+  /** UFFDIO_REGISTER in UFFDIO_REGISTER_MODE_WP: the VMAs of the range become VM_UFFD_WP. */
+  uffdRegister(pid: number, addr: number, length: number): void {
+    this.after(userfaultfdRegister(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length)));
+  }
+
+  /** UFFDIO_UNREGISTER: the range forgets the registration (its protection is reset first). */
+  uffdUnregister(pid: number, addr: number, length: number): void {
+    this.after(userfaultfdUnregister(this.k, this.proc(pid), V.addr('addr', addr), V.len('length', length)));
+  }
+
+  /** UFFDIO_WRITEPROTECT: protect (`wp: true`) or resolve a range; `dontwake` leaves waiting faults asleep. */
+  uffdWriteprotect(
+    pid: number,
+    addr: number,
+    length: number,
+    mode: { wp: boolean; dontwake?: boolean },
+  ): void {
+    const [a, len] = [V.addr('addr', addr), V.len('length', length)];
+    this.after(userfaultfdWriteprotect(this.k, this.proc(pid), a, len, mode));
+  }
+
+  /** UFFDIO_WAKE: wake the faults waiting in a range. */
+  uffdWake(pid: number, addr: number, length: number): void {
+    this.after(userfaultfdWake(this.proc(pid), V.addr('addr', addr), V.len('length', length)));
+  }
+
+  /** read() on the process's userfaultfd: the queued messages, oldest first (the queue empties). */
+  uffdRead(pid: number): T.UffdMessage[] {
+    return userfaultfdRead(this.proc(pid)).map((m) => ({
+      event: m.event,
+      addr: m.addr,
+      write: (m.flags & 1) !== 0,
+      wp: (m.flags & 2) !== 0,
+      ...(m.child === undefined ? {} : { childMm: m.child }),
+    }));
+  }
+
+  /** The process's userfaultfd: features, unread messages and faults still waiting; undefined if none. */
+  uffdState(pid: number): T.UffdInfo | undefined {
+    const ctx = this.proc(pid).mm.uffd;
+    if (!ctx) return undefined;
+    const features = UFFD_FEATURE_NAMES.filter((n) => ctx.features & parseUffdFeatures([n]));
+    return { features, pending: ctx.msgs.length, waiting: ctx.waiting.length, lastRead: ctx.lastRead };
+  }
+
+  /** pagemap's PM_UFFD_WP (bit 57) at an address, and whether the entry is a uffd-wp PTE marker. */
+  uffdWpAt(pid: number, addr: number): { uffdWp: boolean; marker: boolean } {
+    return taskMmu.uffdWpAt(this.k, pid, V.addr('addr', addr));
   }
 
   // ---------------------------------------------------------------- GUP and pins (gup.ts)

@@ -11,6 +11,8 @@ import { findVma, MMF, type Process, VM_NAMES, type Vma } from '../mm/mm_types.j
 import {
   entryBits,
   entryPfn,
+  entryUffdWp,
+  isPteMarker,
   isSwapEntry,
   PT_LEVEL_NAMES,
   PTE,
@@ -120,6 +122,17 @@ export function swapEntryAt(k: Kernel, pid: number, addr: number): SwapEntryInfo
     count: k.swap.count(offset),
     cached: k.swap.cache.has(offset),
   };
+}
+
+/**
+ * pagemap's PM_UFFD_WP (bit 57) for a user address — a write-protected present entry (PTE or PMD
+ * leaf), swap entry or uffd-wp marker (pte_to_pagemap_entry, pmd's too) — and whether the entry is
+ * a PTE marker (pagemap reports it as a swap entry of the marker type).
+ */
+export function uffdWpAt(k: Kernel, pid: number, addr: number): { uffdWp: boolean; marker: boolean } {
+  const levels = k.ptdesc.walk(findProcess(k, pid).mm.pgd, addr);
+  const e = levels[levels.length - 1].entry;
+  return { uffdWp: entryUffdWp(e), marker: isPteMarker(e) };
 }
 
 /** The page-table walk for an address, level by level (for `pagelab explain`). */

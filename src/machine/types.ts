@@ -134,6 +134,31 @@ export interface MmapRequest {
   name?: string;
 }
 
+/** A message read() returns from a userfaultfd (struct uffd_msg, reduced). */
+export interface UffdMessage {
+  /** UFFD_EVENT_PAGEFAULT or UFFD_EVENT_FORK. */
+  event: 'pagefault' | 'fork';
+  /** The faulting address (page aligned); 0 for a fork. */
+  addr: number;
+  /** UFFD_PAGEFAULT_FLAG_WRITE / _WP of a page fault. */
+  write: boolean;
+  wp: boolean;
+  /** The child's address space (mm id) for a fork event. */
+  childMm?: number;
+}
+
+/** A process's userfaultfd context. */
+export interface UffdInfo {
+  /** The features enabled, after the ones UFFDIO_API implies (WP_ASYNC brings WP_UNPOPULATED). */
+  features: string[];
+  /** Messages not read yet. */
+  pending: number;
+  /** Faults waiting for the monitor (a resolve without DONTWAKE, or UFFDIO_WAKE, wakes them). */
+  waiting: number;
+  /** What the last read() returned: how many messages, of which fork events. */
+  lastRead?: { messages: number; forks: number };
+}
+
 /** What `mremap()` takes besides the range and the new length. */
 export interface MremapOptions {
   /** MREMAP_* bits, or names: 'maymove', 'fixed', 'dontunmap'. */

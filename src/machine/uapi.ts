@@ -1,7 +1,7 @@
 /**
- * The user-space vocabulary of the kernel's interfaces: FOLL_*, MAP_*, MADV_*, MREMAP_*, PROT_* and
- * the THP modes by name, each list derived from the flag table the model implements (gup.ts,
- * mm_types.ts, mremap.ts),
+ * The user-space vocabulary of the kernel's interfaces: FOLL_*, MAP_*, MADV_*, MREMAP_*, PROT_*,
+ * UFFD_FEATURE_* and the THP modes by name, each list derived from the flag table the model
+ * implements (gup.ts, mm_types.ts, mremap.ts, userfaultfd.ts),
  * so adding a flag there is the only edit: the scenario schema, the CLI and the Machine read these.
  *
  * Names are the kernel's without the prefix, lower case (`longterm`, `dontneed`); the kernel's own
@@ -23,6 +23,7 @@ export const THP_SIZE_NAMES = Array.from({ length: HPAGE_PMD_ORDER - MTHP_MIN_OR
 
 import { MADV, MAP, PROT } from '../mm/mm_types.js';
 import { MREMAP } from '../mm/mremap.js';
+import { UFFD_API_FEATURES } from '../mm/userfaultfd.js';
 import { InputError } from './config.js';
 
 type Lower<T extends string> = Lowercase<T>;
@@ -37,6 +38,8 @@ export const MAP_NAMES = lowerKeys(MAP);
 export const MADV_NAMES = lowerKeys(MADV);
 /** Every MREMAP_* flag of mremap.ts, by name. */
 export const MREMAP_NAMES = lowerKeys(MREMAP);
+/** Every UFFD_FEATURE_* UFFDIO_API accepts (userfaultfd.ts), by name. */
+export const UFFD_FEATURE_NAMES = lowerKeys(UFFD_API_FEATURES);
 /** PROT_* as letters: 'none' and every combination of r, w, x in that order. */
 export const PROT_NAMES = ['none', 'r', 'w', 'x', 'rw', 'rx', 'wx', 'rwx'] as const;
 
@@ -70,6 +73,13 @@ export function parseMapFlags(flags: number | string[]): number {
 /** MREMAP_* from bits or names ('maymove', 'fixed', 'dontunmap'). */
 export function parseMremapFlags(flags: number | string[]): number {
   return typeof flags === 'number' ? flags : parseNames(MREMAP, 'MREMAP', 'mremap flag', flags);
+}
+
+/** UFFD_FEATURE_* from bits or names ('wp_async', 'event_fork', 'wp_unpopulated', ...). */
+export function parseUffdFeatures(features: number | string[]): number {
+  return typeof features === 'number'
+    ? features
+    : parseNames(UFFD_API_FEATURES, 'UFFD_FEATURE', 'userfaultfd feature', features);
 }
 
 /** MADV_* from its value or its name ('dontneed', 'MADV_HUGEPAGE', ...). */

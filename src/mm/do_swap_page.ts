@@ -17,19 +17,20 @@
  * On that synchronous path a large folio may come back whole, at the largest size the THP knobs
  * allow whose block of entries is consecutive slots outside the swap cache (alloc_swap_folio).
  * Leaves out: KSM copies (ksm_might_need_to_copy), mapping a large swap-cache folio whole (one
- * page is mapped per fault), the zeromap (an all-zero page is written to its slot like any other), the SWP_STABLE_WRITES writeback rule, uffd-wp and soft-dirty
- * write-protection, mlocked VMAs.
+ * page is mapped per fault), the zeromap (an all-zero page is written to its slot like any other), the SWP_STABLE_WRITES writeback rule, soft-dirty
+ * write-protection, mlocked VMAs. A uffd-wp swap entry comes back write-protected (pte_swp_uffd_wp).
  */
 import { PG } from './folio.js';
 import { highestOrder, thpVmaAllowableOrders, thpVmaSuitableOrders } from './huge_mm.js';
 import { allocAnonFolio, anonVmaPrepare, FAULT, type FaultOutcome, userBits, type Vmf } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { MM_ANONPAGES, MM_SWAPENTS, VM } from './mm_types.js';
-import { entryBits, mkEntry, PTE, swapOffset, swpCarried, swpExclusive } from './pgtable.js';
+import { MM_ANONPAGES, MM_SWAPENTS, VM, type Vma } from './mm_types.js';
+import { entryBits, mkEntry, PTE, pteSwpUffdWp, swapOffset, swpCarried, swpExclusive } from './pgtable.js';
 import { addNewAnonRmap, addRmapPtes } from './rmap.js';
 import { addToSwapCache, swapCacheGetFolio, swapReadFolio } from './swap_state.js';
 import { folioFreeSwap } from './swapfile.js';
 import { HPAGE_PMD_ORDER, KernelBug, PAGE_SIZE } from './types.js';
+import { userfaultfdWp } from './userfaultfd_k.js';
 
 /** do_swap_page() for the swap entry at vmf's PTE slot. */
 export function doSwapPage(k: Kernel, vmf: Vmf): FaultOutcome {
@@ -68,7 +69,8 @@ export function doSwapPage(k: Kernel, vmf: Vmf): FaultOutcome {
   vma.mm.rss[MM_SWAPENTS]--;
   const mine = exclusive || f.refcount[row] === 1;
   let bits = userBits(vma, false) | swpCarried(pte);
-  if (mine && vma.flags & VM.WRITE) bits |= PTE.WRITE | (write ? PTE.DIRTY : 0);
+  // Mapped writable at once unless uffd-wp still tracks the page (userfaultfd_pte_wp).
+  if (mine && vma.flags & VM.WRITE && !uffdWpKept(vma, pte)) bits |= PTE.WRITE | (write ? PTE.DIRTY : 0);
   if (f.mapping[row] === 0 || !f.testFlag(row, PG.lru)) {
     // A folio read from swap is not anon until mapped: folio_add_new_anon_rmap().
     addNewAnonRmap(k, row, vma, addr, false);
@@ -146,7 +148,7 @@ function mapSwapFolio(k: Kernel, vmf: Vmf, row: number, write: boolean): FaultOu
   vma.mm.rss[MM_SWAPENTS] -= nr;
   addNewAnonRmap(k, row, vma, start, false);
   const pfn = f.pfn[row];
-  const writable = vma.flags & VM.WRITE ? PTE.WRITE : 0;
+  const writable = vma.flags & VM.WRITE && !uffdWpKept(vma, entries[ptIdx - first]) ? PTE.WRITE : 0;
   for (let j = 0; j < nr; j++) {
     const dirty = write && first + j === ptIdx ? PTE.DIRTY : 0;
     const bits = userBits(vma, false) | swpCarried(entries[j]) | writable | dirty;
@@ -156,3 +158,6 @@ function mapSwapFolio(k: Kernel, vmf: Vmf, row: number, write: boolean): FaultOu
     k.stat.emit({ type: 'swapin', mm: vma.mm.id, addr: start, pfn, exclusive: true, fresh: true, nr });
   return 'ok';
 }
+
+/** The swap entry was write-protected and its VMA still tracks that (userfaultfd_pte_wp on the new PTE). */
+const uffdWpKept = (vma: Vma, e: number): boolean => userfaultfdWp(vma) && pteSwpUffdWp(e);

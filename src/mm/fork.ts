@@ -4,7 +4,8 @@
  * Models: kernel/fork.c (dup_mmap: VM_DONTCOPY VMAs are skipped, VM_WIPEONFORK ones start empty),
  * mm/memory.c copy_page_range (vma_needs_copy; copy_present_ptes — share and
  * write-protect, or give the child its own copy of a maybe-pinned exclusive anon page),
- * copy_nonpresent_pte for swap entries, mm/huge_memory.c copy_huge_pmd, and exit_mmap (zap everything, free every page table).
+ * copy_nonpresent_pte for swap entries and uffd-wp markers, mm/huge_memory.c copy_huge_pmd, dup_userfaultfd
+ * (userfaultfd_k.ts), and exit_mmap (zap everything, free every page table).
  * A fork that runs out of memory tears the half-built child down and fails with ENOMEM.
  */
 import { PG } from './folio.js';
@@ -28,6 +29,7 @@ import {
   ENTRY_UNIT,
   entryBits,
   entryPfn,
+  isPteMarker,
   isSwapEntry,
   levelIndex,
   mkEntry,
@@ -41,6 +43,7 @@ import {
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPmd, addRmapPtes, ksmAddMapping, mmCounter } from './rmap.js';
 import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+import { dupUserfaultfd, userfaultfdWp } from './userfaultfd_k.js';
 
 const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
 
@@ -61,8 +64,12 @@ export function spawn(k: Kernel, name: string, parent = 0): Process {
   return p;
 }
 
-/** vma_needs_copy(): page tables are copied eagerly only where a later fault could not rebuild them. */
+/**
+ * vma_needs_copy(): page tables are copied eagerly only where a later fault could not rebuild
+ * them — including a child VMA that keeps uffd-wp, whose bits and markers no fault could restore.
+ */
 function vmaNeedsCopy(dst: Vma, src: Vma): boolean {
+  if (userfaultfdWp(dst)) return true;
   return (dst.flags & (VM.PFNMAP | VM.MIXEDMAP)) !== 0 || src.anonVma !== null;
 }
 
@@ -74,6 +81,7 @@ export function doFork(k: Kernel, parent: Process, name: string): Process {
       if (src.flags & VM.DONTCOPY) continue;
       const wipe = (src.flags & VM.WIPEONFORK) !== 0;
       const dst: Vma = { ...src, mm: child.mm, anonVma: wipe ? null : src.anonVma };
+      dupUserfaultfd(parent.mm, child.mm, dst);
       child.mm.vmas.push(dst);
       dst.file?.mmap.add(dst);
       dst.anonVma?.vmas.add(dst);
@@ -128,7 +136,7 @@ function copyPteRange(
   const maxPfn = k.pa.maxPfn;
   const inline = k.pteSpecial && (src.mm.flags & MMF.HAS_PINNED) === 0;
   const cow = isCowMapping(src.flags);
-  const drop = childDropBits(src);
+  const drop = childDropBits(src, dst);
   const base = srcPte * PTRS_PER_TABLE;
   const first = levelIndex(addr, PT_LEVEL.PTE);
   const last = first + (end - addr) / PAGE_SIZE;
@@ -165,18 +173,23 @@ function copyPteRange(
     }
     const a = addr + (i - first) * PAGE_SIZE;
     if (isSwapEntry(pte)) copyNonpresentPte(k, dst, srcPte, dstPte, i, pte);
-    else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
+    else if (isPteMarker(pte)) {
+      // copy_pte_marker(): a uffd-wp marker survives only into a child VMA that keeps uffd-wp.
+      if (userfaultfdWp(dst)) pd.set(dstPte, i, pte);
+    } else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
   }
   dst.mm.rss[MM_ANONPAGES] += anon;
 }
 
 /**
  * The bits a child's copy of a present entry loses besides WRITE: it is old, it did not pin
- * anything (a design's software "pinned" bit stays with the parent), it has no userfaultfd
- * registration, and in a shared mapping it is clean.
+ * anything (a design's software "pinned" bit stays with the parent), its uffd-wp bit goes unless
+ * its VMA is still registered (EVENT_FORK: dup_userfaultfd), and in a shared mapping it is clean.
  */
-function childDropBits(src: Vma): number {
-  return PTE.YOUNG | PTE.UFFD_WP | PTE.SW1 | (src.flags & VM.SHARED ? PTE.DIRTY : 0);
+function childDropBits(src: Vma, dst: Vma): number {
+  return (
+    PTE.YOUNG | PTE.SW1 | (userfaultfdWp(dst) ? 0 : PTE.UFFD_WP) | (src.flags & VM.SHARED ? PTE.DIRTY : 0)
+  );
 }
 
 /**
@@ -230,7 +243,7 @@ function copyPresentPte(
   }
   // Step 5: write-protect both sides of a COW mapping; the child's entry is old (and clean when shared).
   const bits = entryBits(pte);
-  let drop = childDropBits(src);
+  let drop = childDropBits(src, dst);
   if (bits & PTE.WRITE && isCowMapping(src.flags)) {
     pd.entries[srcPte * PTRS_PER_TABLE + i] = pte - PTE.WRITE;
     drop |= PTE.WRITE;
@@ -242,7 +255,7 @@ function copyPresentPte(
  * copy_nonpresent_pte() for a swap entry: the slot gains the child's reference (swap_duplicate),
  * and the page is no longer exclusive to anyone — the marker is cleared in the parent's entry
  * and the child's copy, so neither side may later map it writable without checking. The child's
- * entry loses uffd-wp (the child has no userfaultfd registration).
+ * entry loses uffd-wp unless its VMA kept the registration (pte_swp_clear_uffd_wp).
  */
 function copyNonpresentPte(
   k: Kernel,
@@ -255,7 +268,7 @@ function copyNonpresentPte(
   k.swap!.dup(swapOffset(pte));
   const shared = swpClearExclusive(pte);
   if (shared !== pte) k.ptdesc.entries[srcPte * PTRS_PER_TABLE + i] = shared;
-  k.ptdesc.set(dstPte, i, withBits(shared, 0, PTE.UFFD_WP));
+  k.ptdesc.set(dstPte, i, userfaultfdWp(dst) ? shared : withBits(shared, 0, PTE.UFFD_WP));
   dst.mm.rss[MM_SWAPENTS]++;
 }
 
@@ -301,13 +314,13 @@ function copyHugePmd(k: Kernel, dst: Vma, src: Vma, haddr: number, pmdRow: numbe
     dst.mm.rss[MM_ANONPAGES] += HPAGE_PMD_NR;
     pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.WRITE));
   }
-  pd.set(dstPmd, pmdIdx, withBits(pmd, 0, PTE.WRITE | PTE.YOUNG));
+  pd.set(dstPmd, pmdIdx, withBits(pmd, 0, PTE.WRITE | PTE.YOUNG | (userfaultfdWp(dst) ? 0 : PTE.UFFD_WP)));
   return true;
 }
 
 /** exit_mmap(): unmap every VMA, then free every page table including the PGD. */
 export function exitMmap(k: Kernel, mm: Mm): void {
-  for (const v of mm.vmas) zapRange(k, v, v.start, v.end);
+  for (const v of mm.vmas) zapRange(k, v, v.start, v.end, true);
   for (const v of mm.vmas) {
     v.file?.mmap.delete(v);
     v.anonVma?.vmas.delete(v);

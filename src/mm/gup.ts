@@ -23,6 +23,7 @@ import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } fro
 import { MIGRATE, ZONE } from './mmzone.js';
 import { ENTRY_UNIT, entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
 import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE, PAGEBLOCK_PAGES } from './types.js';
+import { userfaultfdPteWp } from './userfaultfd_k.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
 export const FOLL = {
@@ -183,7 +184,7 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
   // A PMD leaf's anon-exclusive bit lives on its head page (follow_huge_pmd and gup_fast_pmd_leaf
   // pass pmd_page(), can_follow_write_pmd likewise), not on the subpage being grabbed.
   const bitPfn = pmd ? entryPfn(e) : pfn;
-  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, bitPfn))
+  if (flags & FOLL.WRITE && !(bits & PTE.WRITE) && !canFollowWritePte(k, vma, flags, row, bitPfn, e))
     return 'nopage';
   if (row < 0) {
     if (flags & FOLL.DUMP) return 'EFAULT';
@@ -196,12 +197,17 @@ function followPage(k: Kernel, vma: Vma, addr: number, flags: number, slot = -1)
   return null;
 }
 
-/** can_follow_write_pte(): FOLL_FORCE may write a read-only PTE only of an exclusive anon page in a COW mapping. */
-function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn: number): boolean {
+/**
+ * can_follow_write_pte() / can_follow_write_pmd(): FOLL_FORCE may write a read-only entry only of
+ * an exclusive anon page in a COW mapping, and only when no write fault is needed for another
+ * reason: an entry uffd-wp tracks must take its fault (userfaultfd_pte_wp).
+ */
+function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn: number, e: number): boolean {
   if (!(flags & FOLL.FORCE)) return false;
   if (vma.flags & (VM.SHARED | VM.MAYSHARE) || !(vma.flags & VM.MAYWRITE) || vma.flags & VM.WRITE)
     return false;
-  return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
+  if (!(row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn))) return false;
+  return !userfaultfdPteWp(vma, e);
 }
 
 /** folio_is_longterm_pinnable(). */

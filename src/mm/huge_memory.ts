@@ -160,7 +160,8 @@ export function doHugePmdWpPage(k: Kernel, vmf: Vmf): FaultOutcome | 'fallback' 
 /**
  * __split_huge_pmd(): replace a PMD leaf by the deposited PTE table mapping the same 512 frames.
  * The folio stays whole: its PMD mapping becomes 512 PTE mappings (refcount +511) and the head's
- * anon-exclusive bit is handed to every subpage. The huge zero folio becomes 512 small zero PTEs.
+ * anon-exclusive bit is handed to every subpage, and every PTE keeps the PMD's uffd-wp bit
+ * (__split_huge_pmd_locked). The huge zero folio becomes 512 small zero PTEs, uffd-wp kept too.
  */
 export function splitHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number, pmdIdx: number): void {
   const pd = k.ptdesc;
@@ -171,7 +172,11 @@ export function splitHugePmd(k: Kernel, vma: Vma, haddr: number, pmdRow: number,
   const row = pmdFolio(k, pmd);
   if (row < 0) {
     for (let i = 0; i < PTRS_PER_TABLE; i++)
-      pd.set(table, i, mkEntry(k.pa.zeroPfn, PTE.PRESENT | PTE.USER | PTE.SPECIAL | (bits & PTE.YOUNG)));
+      pd.set(
+        table,
+        i,
+        mkEntry(k.pa.zeroPfn, PTE.PRESENT | PTE.USER | PTE.SPECIAL | (bits & (PTE.YOUNG | PTE.UFFD_WP))),
+      );
   } else {
     const f = k.folios;
     const head = f.pfn[row];

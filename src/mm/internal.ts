@@ -14,8 +14,11 @@ import { HPAGE_PMD_ORDER, KernelError, PAGE_SIZE } from './types.js';
 /** fault flags (FAULT_FLAG_*). */
 export const FAULT = { WRITE: 1, UNSHARE: 2, USER: 4, REMOTE: 8 } as const;
 
-/** What a fault came to (vm_fault_t, reduced to what callers distinguish). */
-export type FaultOutcome = 'ok' | 'sigsegv' | 'sigbus' | 'oom';
+/**
+ * What a fault came to (vm_fault_t, reduced to what callers distinguish). 'userfault': the fault
+ * was handed to userfaultfd and waits for its monitor (handle_userfault; userfaultfd_k.ts).
+ */
+export type FaultOutcome = 'ok' | 'sigsegv' | 'sigbus' | 'oom' | 'userfault';
 
 export const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
 

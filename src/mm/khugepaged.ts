@@ -53,7 +53,7 @@ import {
   PMD_SIZE,
   PT_LEVEL,
   PTE,
-  swpCarried,
+  pteSwpUffdWpAny,
 } from './pgtable.js';
 import { addNewAnonRmap, ksmRemoveMapping, removeRmapPtes } from './rmap.js';
 import { folioTestSwapcache } from './swap_state.js';
@@ -231,7 +231,7 @@ export function hpageCollapseScanPmd(k: Kernel, vma: Vma, haddr: number): ScanRe
     if (e !== 0 && !(entryBits(e) & PTE.PRESENT)) {
       // is_swap_pte(): a swap entry, or another non-present entry do_swap_page will refuse.
       unmapped++;
-      if (swpCarried(e) & PTE.UFFD_WP) return 'pte_uffd_wp';
+      if (pteSwpUffdWpAny(e)) return 'pte_uffd_wp';
       continue;
     }
     if (noneOrZero(k, e)) continue;

@@ -96,7 +96,7 @@ export class HwpoisonState {
 /** The non-present PTE left where a poisoned page was mapped (make_hwpoison_entry). */
 export const hwpoisonEntry = (k: Kernel): number => mkEntry(k.pa.zeroPfn, PTE.USER | PTE.SW3);
 export const isHwpoisonEntry = (e: number): boolean =>
-  e !== 0 && (entryBits(e) & (PTE.PRESENT | PTE.SW3)) === PTE.SW3;
+  e !== 0 && (entryBits(e) & (PTE.PRESENT | PTE.SW2 | PTE.SW3)) === PTE.SW3;
 
 /** The folio-free hook: a folio holding a poisoned page keeps that frame (free_pages_prepare). */
 export function poisonedFree(k: Kernel, row: number): boolean {

@@ -1,14 +1,17 @@
 /**
- * Page faults, copy-on-write, zapping and vm_normal_page().
+ * Page faults, copy-on-write and zapping.
  *
  * Models: mm/memory.c — handle_mm_fault, do_anonymous_page (the zero page on read faults),
  * do_read_fault / do_cow_fault / do_shared_fault, do_wp_page with its reuse-versus-copy rules
- * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared), vm_normal_page,
+ * (wp_can_reuse_anon_folio, wp_page_copy, wp_page_shared), handle_pte_marker,
  * zap_pte_range (with its dirtying of file folios on zap) and free_pgtables. Every handler takes one
  * vm_fault record (internal.ts). PMD-level faults, splits and zaps are in huge_memory.ts.
  * A swap entry's fault is do_swap_page.ts; its zap, swapfile.ts (free_swap_and_cache).
- * The anonymous fault on an empty PTE, with its mTHP sizes, is memory_anon.ts.
- * Leaves out: userfaultfd, NUMA hinting faults, large file folios.
+ * The anonymous fault on an empty PTE, with its mTHP sizes, is memory_anon.ts; vm_normal_page,
+ * vm_normal_page.ts (re-exported here).
+ * userfaultfd's write-protect faults are delivered here (do_wp_page, wp_huge_pmd, the uffd-wp PTE
+ * marker) through userfaultfd_k.ts.
+ * Leaves out: userfaultfd's missing and minor modes, NUMA hinting faults, large file folios.
  */
 import { doSwapPage } from './do_swap_page.js';
 import { PG } from './folio.js';
@@ -31,23 +34,16 @@ import {
   vmfPut,
 } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { MT, SPECIAL_PAGE, VMALLOC_PAGE } from './memdesc.js';
+import { MT, VMALLOC_PAGE } from './memdesc.js';
 import { doAnonymousPage } from './memory_anon.js';
 import { doCowFault, doReadFault, doSharedFault } from './memory_file.js';
-import {
-  isCowMapping,
-  MM_ANONPAGES,
-  MM_FILEPAGES,
-  type Mm,
-  VM,
-  type Vma,
-  vmaIsAnonymous,
-} from './mm_types.js';
+import { MM_ANONPAGES, MM_FILEPAGES, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
   ENTRY_UNIT,
   entryBits,
   entryPfn,
+  isPteMarker,
   isSwapEntry,
   LEVEL_SIZE,
   levelIndex,
@@ -56,53 +52,23 @@ import {
   PT_LEVEL,
   PTE,
   PTRS_PER_TABLE,
+  pteClearUffdWp,
+  pteMkUffdWp,
   withBits,
 } from './pgtable.js';
 import { addNewAnonRmap, ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
 import { folioFreeSwap, freeSwapCache, zapSwapEntry } from './swapfile.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import {
+  handleUserfault,
+  pteInstallUffdWpIfNeeded,
+  userfaultfdPteWp,
+  userfaultfdWp,
+  userfaultfdWpAsync,
+} from './userfaultfd_k.js';
+import { vmNormalPage } from './vm_normal_page.js';
 
-/**
- * vm_normal_page(): the folio row a present entry maps "normally", SPECIAL_PAGE for a special
- * mapping (pfnmap, mixedmap special, the zero pages, frames without a descriptor), or VMALLOC_PAGE. With
- * pte_special the entry's bit decides; without it, the VMA flags and the linear rule of
- * VM_PFNMAP do. A special entry in an ordinary VMA, or a frame beyond every memmap, is the
- * kernel's "bad page map": a KernelBug.
- */
-export function vmNormalPage(k: Kernel, vma: Vma, addr: number, entry: number): number {
-  const pfn = entryPfn(entry);
-  // Fast path (fork and zap ask for every entry): a non-special entry of a RAM frame with a folio.
-  if (k.pteSpecial && !(entryBits(entry) & PTE.SPECIAL) && pfn < k.pa.maxPfn) {
-    const row = k.pa.memmap.folioRow(pfn);
-    if (row >= 0) return row;
-  }
-  if (!k.pteSpecial) {
-    if (vma.flags & VM.MIXEDMAP) {
-      if (!k.pa.memmap.pfnValid(pfn) && !k.devmem.pfnValid(pfn)) return SPECIAL_PAGE;
-    } else if (vma.flags & VM.PFNMAP) {
-      // The untouched original of a linear pfnmap, or any entry of a mapping that cannot COW.
-      if (pfn === vma.pgoff + (addr - vma.start) / PAGE_SIZE) return SPECIAL_PAGE;
-      if (!isCowMapping(vma.flags)) return SPECIAL_PAGE;
-    }
-    if (k.pa.isZeroPfn(pfn)) return SPECIAL_PAGE;
-  } else if (entryBits(entry) & PTE.SPECIAL) {
-    if (vma.flags & (VM.PFNMAP | VM.MIXEDMAP)) return SPECIAL_PAGE;
-    if (k.pa.isZeroPfn(pfn)) return SPECIAL_PAGE;
-    throw new KernelBug(`bad page map: special entry at 0x${addr.toString(16)} in an ordinary VMA`, {
-      pfn,
-      rule: 'vm_normal_page: print_bad_page_map',
-    });
-  }
-  if (pfn >= k.pa.maxPfn && k.devmem.pfnValid(pfn)) return k.folios.pageRow(pfn);
-  if (!k.pa.memmap.pfnValid(pfn)) {
-    throw new KernelBug(`bad page map: entry at 0x${addr.toString(16)} beyond highest_memmap_pfn`, {
-      pfn,
-      rule: 'vm_normal_page: pfn > highest_memmap_pfn',
-    });
-  }
-  const row = k.folios.pageRow(pfn);
-  return row < 0 && k.vmalloc.isPage(pfn) ? VMALLOC_PAGE : row;
-}
+export { vmNormalPage } from './vm_normal_page.js';
 
 // ---------------------------------------------------------------- the fault entry
 
@@ -193,8 +159,14 @@ function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
       pd.set(pmdRow, pmdIdx, withBits(pmd, write ? PTE.YOUNG | PTE.DIRTY : PTE.YOUNG, 0));
       return 'ok';
     }
-    const r = doHugePmdWpPage(k, vmf);
-    if (r !== 'fallback') return r;
+    // wp_huge_pmd(): a uffd-wp PMD waits for the monitor, or (WP_ASYNC) goes to the PTE level split.
+    if (!(flags & FAULT.UNSHARE) && userfaultfdPteWp(vma, pmd)) {
+      if (!userfaultfdWpAsync(vma)) return handleUserfault(vma, addr);
+      splitHugePmd(k, vma, addr - (addr % PMD_SIZE), pmdRow, pmdIdx);
+    } else {
+      const r = doHugePmdWpPage(k, vmf);
+      if (r !== 'fallback') return r;
+    }
   }
   let pteRow: number;
   try {
@@ -208,6 +180,7 @@ function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
   vmf.ptIdx = i;
   let pte = pd.get(pteRow, i);
   if (pte === 0) return doPteMissing(k, vmf);
+  if (isPteMarker(pte)) return handlePteMarker(k, vmf);
   if (!(entryBits(pte) & PTE.PRESENT)) {
     // do_swap_page(): a swap entry comes back; a hwpoison entry (memory-failure.ts) is VM_FAULT_HWPOISON.
     const r = isSwapEntry(pte) ? doSwapPage(k, vmf) : 'sigbus';
@@ -221,6 +194,24 @@ function handleFault(k: Kernel, vmf: Vmf): FaultOutcome {
   }
   pd.set(pteRow, i, withBits(pte, PTE.YOUNG, 0));
   return 'ok';
+}
+
+/**
+ * handle_pte_marker() for a uffd-wp marker: a leftover in a VMA no longer registered is dropped
+ * (the retried access faults on a none entry); otherwise do_pte_missing's fault runs and the entry
+ * it installs is write-protected (vmf_orig_pte_uffd_wp in do_anonymous_page and set_pte_range),
+ * so a write faults once more, on the protection. A fault that fails leaves the marker.
+ */
+function handlePteMarker(k: Kernel, vmf: Vmf): FaultOutcome {
+  const { vma, pteRow, ptIdx } = vmf;
+  const marker = k.ptdesc.get(pteRow, ptIdx);
+  k.ptdesc.set(pteRow, ptIdx, 0);
+  if (!userfaultfdWp(vma)) return 'ok';
+  const r = doPteMissing(k, vmf);
+  const e = k.ptdesc.get(pteRow, ptIdx);
+  if (e === 0) k.ptdesc.set(pteRow, ptIdx, marker);
+  else if (entryBits(e) & PTE.PRESENT) k.ptdesc.set(pteRow, ptIdx, pteMkUffdWp(e));
+  return r;
 }
 
 function doPteMissing(k: Kernel, vmf: Vmf): FaultOutcome {
@@ -279,7 +270,13 @@ export function canReuseAnonFolio(k: Kernel, row: number): boolean {
 function doWpPage(k: Kernel, vmf: Vmf, unshare: boolean): FaultOutcome {
   const { vma, addr, pteRow, ptIdx: i } = vmf;
   const pd = k.ptdesc;
-  const pte = pd.get(pteRow, i);
+  let pte = pd.get(pteRow, i);
+  if (!unshare && userfaultfdPteWp(vma, pte)) {
+    if (!userfaultfdWpAsync(vma)) return handleUserfault(vma, addr);
+    // WP_ASYNC: only the (user-invisible) bit goes; the write goes on as any write fault would.
+    pte = pteClearUffdWp(pte);
+    pd.set(pteRow, i, pte);
+  }
   const row = vmNormalPage(k, vma, addr, pte);
   const f = k.folios;
   if (vma.flags & (VM.SHARED | VM.MAYSHARE)) {
@@ -351,9 +348,11 @@ function wpPageCopy(k: Kernel, vmf: Vmf, oldRow: number, unshare: boolean): Faul
 /**
  * zap_page_range_single / unmap_page_range over [start, end) of one VMA: clear every entry, drop
  * each normal page's mapping and reference, dirty file folios whose PTE was dirty, adjust
- * rss. A PMD leaf only partly inside the range is split first.
+ * rss. A PMD leaf only partly inside the range is split first. In a file or shmem VMA a
+ * write-protected entry leaves a uffd-wp marker, and markers stay, unless `dropMarkers`
+ * (ZAP_FLAG_DROP_MARKER: munmap, exit, a MAP_FIXED replacement).
  */
-export function zapRange(k: Kernel, vma: Vma, start: number, end: number): void {
+export function zapRange(k: Kernel, vma: Vma, start: number, end: number, dropMarkers = false): void {
   const pd = k.ptdesc;
   const mm = vma.mm;
   try {
@@ -376,7 +375,7 @@ export function zapRange(k: Kernel, vma: Vma, start: number, end: number): void 
         splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
       }
       const pteRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PTE, false);
-      if (pteRow >= 0) zapPteRange(k, vma, pteRow, addr, next);
+      if (pteRow >= 0) zapPteRange(k, vma, pteRow, addr, next, dropMarkers);
       addr = next;
     }
   } finally {
@@ -389,13 +388,21 @@ export function zapRange(k: Kernel, vma: Vma, start: number, end: number): void 
  * the swap cache — nearly every entry of a big zap — is handled inline: what zapPte() would do
  * for it, without the general lookups. Its reference goes through the mmu_gather.
  */
-function zapPteRange(k: Kernel, vma: Vma, pteRow: number, addr: number, end: number): void {
+function zapPteRange(
+  k: Kernel,
+  vma: Vma,
+  pteRow: number,
+  addr: number,
+  end: number,
+  dropMarkers: boolean,
+): void {
   const pd = k.ptdesc;
   const ents = pd.entries;
   const f = k.folios;
   const memmap = k.pa.memmap;
   const maxPfn = k.pa.maxPfn;
-  const inline = k.pteSpecial;
+  // A uffd-wp registered VMA may leave markers behind (pteInstallUffdWpIfNeeded): not inline.
+  const inline = k.pteSpecial && !userfaultfdWp(vma);
   const base = pteRow * PTRS_PER_TABLE;
   const first = levelIndex(addr, PT_LEVEL.PTE);
   const last = first + (end - addr) / PAGE_SIZE;
@@ -420,7 +427,7 @@ function zapPteRange(k: Kernel, vma: Vma, pteRow: number, addr: number, end: num
         continue;
       }
     }
-    zapPte(k, vma, addr + (i - first) * PAGE_SIZE, pteRow, i, pte);
+    zapPte(k, vma, addr + (i - first) * PAGE_SIZE, pteRow, i, pte, dropMarkers);
   }
   vma.mm.rss[MM_ANONPAGES] -= anon;
 }
@@ -440,8 +447,22 @@ function nextPopulated(k: Kernel, mm: Mm, addr: number, end: number): number {
   return end;
 }
 
-function zapPte(k: Kernel, vma: Vma, addr: number, pteRow: number, i: number, pte: number): void {
+function zapPte(
+  k: Kernel,
+  vma: Vma,
+  addr: number,
+  pteRow: number,
+  i: number,
+  pte: number,
+  drop: boolean,
+): void {
+  // zap_nonpresent_ptes(): anonymous memory always drops a marker, file memory only when asked.
+  if (isPteMarker(pte)) {
+    if (drop || vmaIsAnonymous(vma)) k.ptdesc.set(pteRow, i, 0);
+    return;
+  }
   k.ptdesc.set(pteRow, i, 0);
+  if (!drop) pteInstallUffdWpIfNeeded(k.ptdesc, vma, pteRow, i, pte);
   if (zapSwapEntry(k, vma, pte)) return;
   const row = vmNormalPage(k, vma, addr, pte);
   if (row === VMALLOC_PAGE) {

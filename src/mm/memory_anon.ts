@@ -7,7 +7,8 @@
  * every PTE none — pte_range_none — falling back order by order to a single page), then
  * set_ptes over the whole folio: an mTHP is PTE-mapped from birth, never by a PMD. Split out of
  * memory.ts, which keeps the fault dispatch, COW and zap.
- * Leaves out: userfaultfd (a uffd-armed VMA takes single pages), memcg charging
+ * A userfaultfd-armed VMA takes single pages (alloc_anon_folio's userfaultfd_armed check).
+ * Leaves out: memcg charging
  * (anon_fault_fallback_charge), the racing-fault recheck (the model has no concurrent faults).
  */
 import { countMthpStat, highestOrder, thpVmaAllowableOrders, thpVmaSuitableOrders } from './huge_mm.js';
@@ -17,6 +18,7 @@ import { MM_ANONPAGES } from './mm_types.js';
 import { mkEntry, PTE } from './pgtable.js';
 import { addNewAnonRmap } from './rmap.js';
 import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+import { userfaultfdArmed } from './userfaultfd_k.js';
 
 /**
  * do_anonymous_page(): a read maps the shared zero page (special, read-only, no counts touched);
@@ -67,7 +69,8 @@ function pteRangeNone(k: Kernel, pteRow: number, first: number, nr: number): boo
  */
 export function allocAnonFolioForFault(k: Kernel, vmf: Vmf): number {
   const { vma, addr, pteRow, ptIdx } = vmf;
-  let orders = thpVmaAllowableOrders(k, vma, (1 << HPAGE_PMD_ORDER) - 1);
+  // A registered VMA is tracked page by page (uffd-wp bits, markers): no mTHP there.
+  let orders = userfaultfdArmed(vma) ? 0 : thpVmaAllowableOrders(k, vma, (1 << HPAGE_PMD_ORDER) - 1);
   orders = thpVmaSuitableOrders(vma, addr, orders);
   while (orders) {
     const o = highestOrder(orders);

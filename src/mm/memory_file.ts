@@ -15,6 +15,7 @@ import { folioMarkDirty } from './page-writeback.js';
 import { mkEntry, PTE } from './pgtable.js';
 import { addNewAnonRmap, addRmapPtes, mmCounter } from './rmap.js';
 import { KernelError } from './types.js';
+import { userfaultfdWp } from './userfaultfd_k.js';
 
 /** Read the page-cache folio for a file fault, or -1 on ENOMEM. */
 function fileFolio(k: Kernel, vma: Vma, index: number): number {
@@ -26,9 +27,12 @@ function fileFolio(k: Kernel, vma: Vma, index: number): number {
   }
 }
 
-/** Does a shared mapping write-protect its pages to track dirtying (vma_wants_writenotify)? */
+/**
+ * Does a shared mapping write-protect its pages to track dirtying or uffd-wp
+ * (vma_wants_writenotify)? Then even a read fault maps a page read-only.
+ */
 const wantsWritenotify = (vma: Vma): boolean =>
-  (vma.flags & VM.SHARED) !== 0 && !!vma.file && !vma.file.shmem;
+  (vma.flags & VM.SHARED) !== 0 && !!vma.file && (!vma.file.shmem || userfaultfdWp(vma));
 
 /**
  * finish_fault() / set_pte_range() for a page-cache folio: the mapping takes a reference, joins

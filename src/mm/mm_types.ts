@@ -11,6 +11,7 @@
  * therefore visits a superset of the VMAs that can map a page and filters by the PTE.
  */
 import type { File } from './filemap.js';
+import type { UffdCtx } from './userfaultfd_k.js';
 
 /** vm_flags bits (include/linux/mm.h). */
 export const VM = {
@@ -22,8 +23,10 @@ export const VM = {
   MAYWRITE: 1 << 5,
   MAYEXEC: 1 << 6,
   MAYSHARE: 1 << 7,
-  /** VM_UFFD_WP etc. are not modelled; the bit numbers below follow the kernel's. */
+  /** The bit numbers follow the kernel's (VM_UFFD_MISSING and VM_UFFD_MINOR are not modelled). */
   PFNMAP: 1 << 10,
+  /** Registered with userfaultfd in write-protect mode (userfaultfd.ts). */
+  UFFD_WP: 1 << 12,
   LOCKED: 1 << 13,
   IO: 1 << 14,
   DONTCOPY: 1 << 17,
@@ -143,6 +146,12 @@ export interface Mm {
   flags: number;
   /** Page tables deposited for PMD leaves, by PMD address (pgtable_trans_huge_deposit). */
   readonly deposited: Map<number, number>;
+  /**
+   * The userfaultfd context whose VMAs here are VM_UFFD_WP (vma->vm_userfaultfd_ctx): one per mm
+   * in the model, where Linux allows one per VMA (a second uffd on the same mm is EBUSY there only
+   * for VMAs the first registered).
+   */
+  uffd?: UffdCtx;
 }
 
 export interface Process {

@@ -3,8 +3,7 @@
  *
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
- * do_vmi_munmap), mm/mprotect.c (mprotect_fixup, change_protection and the write-upgrade rule of
- * can_change_pte_writable / can_change_pmd_writable) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts,
+ * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts,
  * PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
@@ -16,10 +15,10 @@ import type { Kernel } from './kernel.js';
 import { madviseCollapse } from './khugepaged.js';
 import { ksmMergeable, ksmUnmergeable } from './ksm.js';
 import { madvisePageout, madvisePopulate } from './madvise.js';
-import { MT } from './memdesc.js';
 import { freePgtables, handleMmFault, zapRange } from './memory.js';
 import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
-import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { changeProtection, mprotectCpFlags } from './mprotect.js';
+import { PMD_SIZE } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
 
 /** TASK_SIZE on x86-64 with 4-level paging. */
@@ -196,7 +195,7 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
     try {
       a.driver.mmap?.(vma);
     } catch (e) {
-      zapRange(k, vma, vma.start, vma.end);
+      zapRange(k, vma, vma.start, vma.end, true);
       mm.vmas.splice(mm.vmas.indexOf(vma), 1);
       unlinkVma(vma);
       freePgtables(k, mm, vma.start, vma.end);
@@ -236,7 +235,7 @@ export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): v
   if (end > TASK_SIZE) throw new KernelError('EINVAL', 'munmap range beyond the user address space');
   const mm = proc.mm;
   const victims = vmasIn(k, mm, addr, end);
-  for (const v of victims) zapRange(k, v, v.start, v.end);
+  for (const v of victims) zapRange(k, v, v.start, v.end, true);
   for (const v of victims) {
     mm.vmas.splice(mm.vmas.indexOf(v), 1);
     unlinkVma(v);
@@ -270,65 +269,9 @@ export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, 
     }
     const [part] = vmasIn(k, mm, a, Math.min(end, v.end));
     part.flags = (part.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
-    changeProtection(k, part);
+    changeProtection(k, part, part.start, part.end, mprotectCpFlags(part));
     a = part.end;
   }
-}
-
-/**
- * change_protection(): every present entry takes the new protections. Write permission is removed
- * at once; it is granted up front only where no fault is needed to keep COW and dirty tracking
- * right (can_change_pte_writable): exclusive anon pages of private mappings, and shared pages
- * whose PTE is already dirty or that need no write notification.
- */
-function changeProtection(k: Kernel, vma: Vma): void {
-  const pd = k.ptdesc;
-  const writable = (vma.flags & VM.WRITE) !== 0;
-  const accessible = (vma.flags & (VM.READ | VM.WRITE | VM.EXEC)) !== 0;
-  for (let a = vma.start; a < vma.end; ) {
-    const pmdRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PMD, false);
-    const next = a - (a % PMD_SIZE) + PMD_SIZE;
-    if (pmdRow >= 0) {
-      const pmdIdx = levelIndex(a, PT_LEVEL.PMD);
-      const pmd = pd.get(pmdRow, pmdIdx);
-      if (pmd !== 0 && entryBits(pmd) & PTE.HUGE) {
-        // change_huge_pmd(): the same rule for a PMD leaf (can_change_pmd_writable).
-        const upgrade = writable && accessible && canChangePmdWritable(k, vma, pmd);
-        pd.set(pmdRow, pmdIdx, withBits(pmd, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
-      } else {
-        const pteRow = pd.tableFor(vma.mm.pgd, a, PT_LEVEL.PTE, false);
-        if (pteRow >= 0) {
-          for (let b = a; b < Math.min(next, vma.end); b += PAGE_SIZE) {
-            const i = levelIndex(b, PT_LEVEL.PTE);
-            const pte = pd.get(pteRow, i);
-            // A swap or hwpoison entry keeps its bits: they are not permissions.
-            if (!(entryBits(pte) & PTE.PRESENT)) continue;
-            const upgrade = writable && accessible && canChangePteWritable(k, vma, pte);
-            pd.set(pteRow, i, withBits(pte, upgrade ? PTE.WRITE : 0, upgrade ? 0 : PTE.WRITE));
-          }
-        }
-      }
-    }
-    a = next;
-  }
-}
-
-/** can_change_pmd_writable(): a private PMD-mapped THP whose head is anon-exclusive. */
-function canChangePmdWritable(k: Kernel, vma: Vma, pmd: number): boolean {
-  if (vma.flags & VM.SHARED) return false;
-  const pfn = entryPfn(pmd);
-  if (k.pa.isZeroPfn(pfn)) return false;
-  const row = k.folios.pageRow(pfn);
-  return row >= 0 && k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
-}
-
-function canChangePteWritable(k: Kernel, vma: Vma, pte: number): boolean {
-  if (entryBits(pte) & PTE.SPECIAL) return false;
-  const pfn = entryPfn(pte);
-  const row = k.folios.pageRow(pfn);
-  if (row < 0) return false;
-  if (!(vma.flags & VM.SHARED)) return k.folios.kind[row] === MT.ANON && k.folios.pageAnonExclusive(row, pfn);
-  return (entryBits(pte) & PTE.DIRTY) !== 0 || !!vma.file?.shmem;
 }
 
 /**

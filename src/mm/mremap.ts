@@ -40,6 +40,7 @@ import {
   withBits,
 } from './pgtable.js';
 import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import { mremapUserfaultfdClear } from './userfaultfd_k.js';
 
 /** mremap() flags (include/uapi/linux/mman.h). */
 export const MREMAP = { MAYMOVE: 1, FIXED: 2, DONTUNMAP: 4 } as const;
@@ -260,6 +261,8 @@ function moveVma(k: Kernel, r: Remap): number {
     doMunmap(k, r.proc, fresh.start, r.newLen);
     throw new KernelError('ENOMEM', 'mremap ran out of memory for page tables');
   }
+  // Without UFFD_FEATURE_EVENT_REMAP the moved entries and the new VMA lose uffd-wp.
+  mremapUserfaultfdClear(k.ptdesc, fresh, fresh.start, fresh.start + r.oldLen);
   if (r.flags & MREMAP.DONTUNMAP) {
     // dontunmap_complete()
     vma.flags &= ~VM.LOCKED;

@@ -289,3 +289,38 @@ export const swpExclusive = (e: number): boolean => (mod(e, ENTRY_UNIT) & SWP_EX
 export const swpClearExclusive = (e: number): number => withBits(e, 0, SWP_EXCLUSIVE);
 /** The soft-dirty and uffd-wp bits a swap entry hands back to the PTE that replaces it. */
 export const swpCarried = (e: number): number => mod(e, ENTRY_UNIT) & SWP_CARRIED;
+
+// ---------------------------------------------------------------- uffd-wp bits and PTE markers
+
+/**
+ * A PTE marker (make_pte_marker, include/linux/swapops.h): a non-present entry that names no page
+ * and no swap slot, only a reason for the next fault to look. The kernel encodes it as a swap
+ * entry of type SWP_PTE_MARKER with the marker bits in the offset; the model takes SW2 and SW3
+ * together (SW2 alone is a swap entry, SW3 alone a hwpoison entry) and puts the marker bits where
+ * a swap entry keeps its offset. PTE_MARKER_UFFD_WP is the only marker the model makes: "this
+ * none entry is write-protected by userfaultfd" (mm/userfaultfd.c, zap_install_uffd_wp_if_needed).
+ */
+export const PTE_MARKER_UFFD_WP = 1;
+const MARKER_BITS = PTE.USER | PTE.SW2 | PTE.SW3;
+
+/** make_pte_marker(PTE_MARKER_UFFD_WP). */
+export const mkUffdWpMarker = (): number => mkEntry(PTE_MARKER_UFFD_WP, MARKER_BITS);
+/** is_pte_marker(). */
+export const isPteMarker = (e: number): boolean =>
+  e !== 0 && (mod(e, ENTRY_UNIT) & (PTE.PRESENT | PTE.SW2 | PTE.SW3)) === (PTE.SW2 | PTE.SW3);
+/** pte_marker_uffd_wp(): a marker carrying PTE_MARKER_UFFD_WP. */
+export const pteMarkerUffdWp = (e: number): boolean =>
+  isPteMarker(e) && (Math.floor(e / ENTRY_UNIT) & PTE_MARKER_UFFD_WP) !== 0;
+/** pte_uffd_wp(): the software bit of a present entry (PTE or PMD leaf). */
+export const pteUffdWp = (e: number): boolean =>
+  (mod(e, ENTRY_UNIT) & (PTE.PRESENT | PTE.UFFD_WP)) === (PTE.PRESENT | PTE.UFFD_WP);
+/** pte_mkuffd_wp(): on x86 setting the bit also write-protects the entry. */
+export const pteMkUffdWp = (e: number): number => withBits(e, PTE.UFFD_WP, PTE.WRITE);
+/** pte_clear_uffd_wp() / pte_swp_clear_uffd_wp(): the bit sits in the same place in both forms. */
+export const pteClearUffdWp = (e: number): number => withBits(e, 0, PTE.UFFD_WP);
+/** pte_swp_uffd_wp(): a swap entry that was write-protected when its page went out. */
+export const pteSwpUffdWp = (e: number): boolean => isSwapEntry(e) && (swpCarried(e) & PTE.UFFD_WP) !== 0;
+/** pte_swp_uffd_wp_any(): a swap entry or a marker that says "write-protected". */
+export const pteSwpUffdWpAny = (e: number): boolean => pteSwpUffdWp(e) || pteMarkerUffdWp(e);
+/** What pagemap's PM_UFFD_WP (bit 57) says of an entry: present, swapped or marker. */
+export const entryUffdWp = (e: number): boolean => pteUffdWp(e) || pteSwpUffdWpAny(e);

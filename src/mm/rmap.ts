@@ -26,6 +26,7 @@ import {
 import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, mkSwapEntry, PT_LEVEL, PTE } from './pgtable.js';
 import { PAGE_SIZE } from './types.js';
+import { pteInstallUffdWpIfNeeded } from './userfaultfd_k.js';
 
 /** The rss counter a folio's mappings are charged to (mm_counter_file / mm_counter). */
 export function mmCounter(f: FolioPool, row: number): number {
@@ -224,7 +225,11 @@ export function tryToUnmap(k: Kernel, row: number, swapOff: number): boolean {
       k.ptdesc.set(table, slot - table * 512, mkSwapEntry(off, exclusive, entryBits(pte)));
       f.setPageAnonExclusive(row, hit.pfn, false);
       hit.mm.rss[MM_SWAPENTS]++;
-    } else k.ptdesc.set(table, slot - table * 512, 0);
+    } else {
+      k.ptdesc.set(table, slot - table * 512, 0);
+      // try_to_unmap_one(): a write-protected file PTE leaves its uffd-wp marker.
+      pteInstallUffdWpIfNeeded(k.ptdesc, hit.vma, table, slot - table * 512, pte);
+    }
     hit.mm.rss[mmCounter(f, row)]--;
     removeRmapPtes(k, row, hit.pfn, 1, hit.mm);
     f.putRow(row);

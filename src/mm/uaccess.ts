@@ -57,7 +57,12 @@ export interface AccessResult {
   /** Bytes transferred before any signal. */
   done: number;
   signal?: 'SIGSEGV' | 'SIGBUS';
-  /** The faulting address when a signal was raised. */
+  /**
+   * The access waits on a userfaultfd write-protect fault (sync mode): its message is queued and
+   * the rest is not done until the monitor resolves it and the access runs again.
+   */
+  userfault?: true;
+  /** The faulting address when a signal was raised or a userfault is pending. */
   addr?: number;
 }
 
@@ -83,19 +88,22 @@ export function userAccess(
     // PROT_NONE and missing VMAs fault before any table is consulted (the entry is not accessible).
     const allowed = vma && (write ? vma.flags & VM.WRITE : vma.flags & (VM.READ | VM.WRITE | VM.EXEC));
     let pfn = allowed ? hwAccess(k, mm, a, write) : -1;
-    if (pfn < 0) {
+    // The instruction is retried after each fault; a uffd-wp marker takes two (the page comes in
+    // write-protected, then the write faults on the protection), anything else one.
+    for (let tries = 0; pfn < 0; tries++) {
+      if (tries === 3)
+        throw new Error(
+          `faults at 0x${a.toString(16)} returned ok but the entry still does not allow the access`,
+        );
       const r = allowed ? handleMmFault(k, vma, a, write ? FAULT.WRITE | FAULT.USER : FAULT.USER) : 'sigsegv';
       if (r === 'oom') throw new KernelError('ENOMEM', `out of memory in a fault at 0x${a.toString(16)}`);
+      if (r === 'userfault') return { done, userfault: true, addr: a };
       if (r !== 'ok') {
         const signal = r === 'sigbus' ? 'SIGBUS' : 'SIGSEGV';
         p.signals.push({ signal, addr: a });
         return { done, signal, addr: a };
       }
       pfn = hwAccess(k, mm, a, write);
-      if (pfn < 0)
-        throw new Error(
-          `fault at 0x${a.toString(16)} returned ok but the entry still does not allow the access`,
-        );
     }
     copy(pfn, off, n, done);
     done += n;

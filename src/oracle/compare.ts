@@ -63,10 +63,11 @@ export function normalise(steps: { regions: RegionObs[] }[]): Map<string, NormPa
 function normPage(p: PageObs, cls: (pfn: number) => string, before: number | undefined): NormPage {
   // A swapped-out page: which pages share a swap slot is compared like which share a frame (slots
   // are keyed apart from frames, below zero).
+  // A uffd-wp marker has no slot: its flags (marker,uffd_wp) are all there is to compare.
   if (!p.present)
     return p.flags.includes('swap')
-      ? { present: false, count: 0, flags: 'swap', cls: cls(-1 - p.pfn) }
-      : { present: false, count: 0, flags: '', cls: '-' };
+      ? { present: false, count: 0, flags: [...p.flags].sort().join(','), cls: cls(-1 - p.pfn) }
+      : { present: false, count: 0, flags: [...p.flags].sort().join(','), cls: '-' };
   const thp = p.flags.includes('thp');
   // A THP page is its folio's class plus its index there; the folio's size is part of the class
   // (f1/16+3 is page 3 of a 64K folio), except at PMD size, the one size there was before mTHP.
@@ -96,7 +97,12 @@ const FIELDS = ['present', 'byte', 'excl', 'count', 'flags', 'cls', 'same'] as c
 /** One page in a table cell; the class keeps only its base so THP subpages group into one row. */
 function render(p: NormPage | undefined, whole = false): string {
   if (!p) return 'missing';
-  if (!p.present) return p.flags === 'swap' ? `swapped ${whole ? p.cls : 'slot'}` : 'not present';
+  if (!p.present)
+    return p.flags.startsWith('swap')
+      ? `swapped ${whole ? p.cls : 'slot'}${p.flags.includes('uffd_wp') ? ' uffd_wp' : ''}`
+      : p.flags
+        ? `not present (${p.flags})`
+        : 'not present';
   const b = p.byte === undefined ? '-' : p.byte.toString(16).padStart(2, '0');
   const cls = whole ? p.cls : p.cls.replace(/\+\d+$/, '+*');
   const same = p.same === undefined ? '' : p.same ? ' same' : ' moved';
@@ -124,6 +130,8 @@ export function kernelOutcome(ps: PlannedStep, replies: string[]): string {
   if (err) return `err ${err.split(' ')[2] ?? '?'}`;
   const sig = replies.find((r) => r.startsWith('sig'));
   if (sig) return sig.split(' ')[1];
+  if (replies.some((r) => r.startsWith('uffd'))) return 'userfault';
+  if (ps.uffdRead) return `uffd ${replies[0].split(' ').slice(1).join(' ')}`;
   if (ps.dma || ps.loaded) return `data ${replies[0].split(' ')[1] ?? ''}`;
   return 'ok';
 }

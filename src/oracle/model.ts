@@ -20,7 +20,10 @@ function pageObs(m: Machine, pid: number, addr: number): PageObs {
   if (!o) {
     // pagemap's PM_SWAP: the frame field is the swap slot.
     const swap = m.swapEntry(pid, addr);
-    return swap ? { ...ABSENT, pfn: swap.offset, flags: ['swap'] } : ABSENT;
+    const u = m.uffdWpAt(pid, addr);
+    // pagemap's PM_UFFD_WP on a swap entry or a uffd-wp marker (a swap entry of the marker type).
+    if (u.marker) return { ...ABSENT, flags: ['marker', ...(u.uffdWp ? ['uffd_wp'] : [])] };
+    return swap ? { ...ABSENT, pfn: swap.offset, flags: ['swap', ...(u.uffdWp ? ['uffd_wp'] : [])] } : ABSENT;
   }
   const p = m.page(o.pfn);
   const zero = p.type === 'zero';
@@ -32,6 +35,7 @@ function pageObs(m: Machine, pid: number, addr: number): PageObs {
   // kpageflags reports the folio's flags for every page of it, so a subpage shows the head's PG_anon_exclusive.
   const exclusive = p.order > 0 ? m.page(p.head).anonExclusive : p.anonExclusive;
   if (p.type === 'anon' && exclusive) flags.push('anonexcl');
+  if (m.uffdWpAt(pid, addr).uffdWp) flags.push('uffd_wp');
   return {
     present: true,
     byte: o.byte,
@@ -49,6 +53,11 @@ function signalCounts(m: Machine): Map<number, number> {
   return new Map(m.processes().map((p) => [p.pid, p.signals.length]));
 }
 
+/** Faults waiting on each live process's userfaultfd. */
+function waitingCounts(m: Machine): Map<number, number> {
+  return new Map(m.processes().map((p) => [p.pid, p.alive ? (m.uffdState(p.pid)?.waiting ?? 0) : 0]));
+}
+
 /** Run the model through `plan`, observing after each planned step; `override` changes the machine. */
 export function runModel(
   s: Scenario,
@@ -57,14 +66,16 @@ export function runModel(
 ): SideStep[] {
   const scenario = { ...s, machine: { ...s.machine, ...override } };
   let signals = new Map<number, number>();
+  let waits = new Map<number, number>();
   return plan.steps.map((ps) => {
     // Each prefix runs on a fresh machine: the runner has no hook between steps, and it is cheap.
     const r = runScenario(scenario, { until: ps.step.n });
     const m = r.machine;
     if (!m || r.stoppedAt !== undefined)
       return { outcome: `stopped: ${r.failures[0]?.message ?? 'bad input'}`, regions: [] };
-    const outcome = stepOutcome(ps, m, r.labels.num.bind(r.labels), signals);
+    const outcome = stepOutcome(ps, m, r.labels.num.bind(r.labels), signals, waits);
     signals = signalCounts(m);
+    waits = waitingCounts(m);
     const regions = ps.observe.map((o) => {
       const pid = r.labels.num(o.proc);
       const start = r.labels.num(o.region);
@@ -121,6 +132,7 @@ function stepOutcome(
   m: Machine,
   num: (label: string) => number,
   before: Map<number, number>,
+  waits: Map<number, number>,
 ): string {
   if (ps.step.expectError) return `err ${ps.step.expectError}`;
   if (ps.dma) {
@@ -130,6 +142,11 @@ function stepOutcome(
     const p = m.process(num(ps.access));
     const fresh = p.signals.slice(before.get(p.pid) ?? 0);
     if (fresh.length > 0) return fresh[0].signal;
+    if ((m.uffdState(p.pid)?.waiting ?? 0) > (waits.get(p.pid) ?? 0)) return 'userfault';
+  }
+  if (ps.uffdRead) {
+    const r = m.uffdState(num(ps.uffdRead))?.lastRead;
+    return `uffd ${r?.messages ?? 0} ${r?.forks ?? 0}`;
   }
   if (ps.loaded) return `data ${hexOf(loadedBytes(m, num, ps.loaded))}`;
   return 'ok';

@@ -29,14 +29,26 @@
  *                                                   (/proc/self/mem: GUP with FOLL_FORCE)
  *   ksmscan                                         (ksmd on until it has made 3 full passes, then off)
  *   compact                                         (/proc/sys/vm/compact_memory: every zone, synchronously)
+ *   uffd S FEATURES | uffdreg S NAME OFF LEN | uffdunreg S NAME OFF LEN | uffdwp S NAME OFF LEN WP DONTWAKE
+ *   uffdread S -> "ok MSGS FORKS"                  (userfaultfd in write-protect mode; FEATURES in hex)
  *   ctr S -> "ok Anonymous AnonHugePages" (kB, /proc/self/smaps_rollup: exact, from the page tables)
  *   gstat -> "ok NAME=VALUE..." (/proc/vmstat's GUP-pin and THP counters, folded first)
  *   obs S NAME -> "p IDX PRESENT BYTE EXCL PFN COUNT FLAGS" per page, then "end"
+ *
+ * userfaultfd: a worker opens its own with the syscall (the probe runs as root, so no
+ * vm.unprivileged_userfaultfd is needed) and non-blocking. A sync-mode write-protect fault would
+ * park the worker's only thread, so a write first reads pagemap's uffd-wp bit (57) of each page and
+ * answers "uffd" instead of writing where it is set. A fork with UFFD_FEATURE_EVENT_FORK waits
+ * until the monitor reads the event: a helper thread reads it (and keeps the child's new
+ * userfaultfd open, as closing it would undo the child's protection); uffdread counts it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -60,6 +72,12 @@
 #endif
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
 #endif
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -302,6 +320,8 @@ static char *waddr(const char *name, const char *off)
 	return (char *)r->addr + strtoul(off, NULL, 16);
 }
 
+static int uffd_would_wait(const char *p, size_t len);
+
 static void w_access(char **a, int write_it)
 {
 	char *p = waddr(a[2], a[3]);
@@ -309,6 +329,7 @@ static void w_access(char **a, int write_it)
 	static unsigned char buf[LINE / 2];
 	size_t len = write_it == 2 ? strtoul(a[4], NULL, 16) : write_it ? unhex(a[4], buf, sizeof buf) : strtoul(a[4], NULL, 16);
 	unsigned char fill = write_it == 2 ? (unsigned char)strtoul(a[5], NULL, 16) : 0;
+	if (write_it && len && uffd_would_wait(p, len)) return reply("uffd wp");
 	volatile unsigned char first[16] = {0};
 	size_t i = 0;
 	fault_sig = 0;
@@ -578,6 +599,98 @@ static void w_peek(char **a)
 	free(out);
 }
 
+/* ------------------------------------------------------------------ userfaultfd (worker side) */
+
+static int uffd = -1;
+static uint64_t uffd_features;
+static int uffd_forks_read;
+static int uffd_child_fds[MAXSLOT];
+static int uffd_nchild;
+
+static void w_uffd(char **a)
+{
+	if (uffd >= 0) { errno = EBUSY; return reply_err("userfaultfd"); }
+	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) return reply_err("userfaultfd");
+	struct uffdio_api api = { .api = UFFD_API, .features = strtoull(a[2], NULL, 16) };
+	if (ioctl(fd, UFFDIO_API, &api)) { int e = errno; close(fd); errno = e; return reply_err("UFFDIO_API"); }
+	uffd = fd;
+	/* UFFDIO_API answers with every feature the kernel has: keep the ones asked for. */
+	uffd_features = strtoull(a[2], NULL, 16);
+	reply("ok");
+}
+
+static void w_uffd_range(char **a, int what)
+{
+	char *p = waddr(a[2], a[3]);
+	if (!p) return;
+	if (uffd < 0) { errno = EBADF; return reply_err("userfaultfd"); }
+	struct uffdio_range r = { (uintptr_t)p, strtoul(a[4], NULL, 16) };
+	if (what == 0) {
+		struct uffdio_register reg = { .range = r, .mode = UFFDIO_REGISTER_MODE_WP };
+		if (ioctl(uffd, UFFDIO_REGISTER, &reg)) return reply_err("UFFDIO_REGISTER");
+	} else if (what == 1) {
+		if (ioctl(uffd, UFFDIO_UNREGISTER, &r)) return reply_err("UFFDIO_UNREGISTER");
+	} else {
+		struct uffdio_writeprotect wp = { .range = r };
+		if (atoi(a[5])) wp.mode |= UFFDIO_WRITEPROTECT_MODE_WP;
+		if (atoi(a[6])) wp.mode |= UFFDIO_WRITEPROTECT_MODE_DONTWAKE;
+		if (ioctl(uffd, UFFDIO_WRITEPROTECT, &wp)) return reply_err("UFFDIO_WRITEPROTECT");
+	}
+	reply("ok");
+}
+
+/* Every message there is now (the descriptor is non-blocking), and the fork events a helper read. */
+static void w_uffd_read(void)
+{
+	if (uffd < 0) { errno = EBADF; return reply_err("userfaultfd"); }
+	struct uffd_msg m;
+	int msgs = uffd_forks_read, forks = uffd_forks_read;
+	uffd_forks_read = 0;
+	while (read(uffd, &m, sizeof m) == (ssize_t)sizeof m) {
+		msgs++;
+		if (m.event == UFFD_EVENT_FORK) {
+			forks++;
+			if (uffd_nchild < MAXSLOT) uffd_child_fds[uffd_nchild++] = (int)m.arg.fork.ufd;
+		}
+	}
+	reply("ok %d %d", msgs, forks);
+}
+
+/* The fork event's reader: fork() returns only once the monitor has read UFFD_EVENT_FORK. */
+static void *uffd_fork_reader(void *arg)
+{
+	(void)arg;
+	struct pollfd p = { uffd, POLLIN, 0 };
+	for (int tries = 0; tries < 200; tries++) {
+		struct uffd_msg m;
+		if (poll(&p, 1, 50) <= 0) continue;
+		if (read(uffd, &m, sizeof m) != (ssize_t)sizeof m || m.event != UFFD_EVENT_FORK) continue;
+		if (uffd_nchild < MAXSLOT) uffd_child_fds[uffd_nchild++] = (int)m.arg.fork.ufd;
+		uffd_forks_read++;
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * Would a store at p park this thread on a sync-mode write-protect fault? pagemap's uffd-wp bit
+ * says the entry is protected (present, swapped or a marker); WP_ASYNC and SIGBUS never wait.
+ */
+static int uffd_would_wait(const char *p, size_t len)
+{
+	if (uffd < 0 || uffd_features & (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_SIGBUS)) return 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	if (pm < 0) return 0;
+	int wait = 0;
+	for (uintptr_t v = (uintptr_t)p / PAGE; v <= ((uintptr_t)p + len - 1) / PAGE && !wait; v++) {
+		uint64_t e = 0;
+		if (pread(pm, &e, 8, (off_t)(v * 8)) == 8 && (e >> 57 & 1)) wait = 1;
+	}
+	close(pm);
+	return wait;
+}
+
 static int split(char *line, char **a, int max)
 {
 	int n = 0;
@@ -612,8 +725,27 @@ static void worker_loop(int slot)
 		if (n == 0) continue;
 		const char *c = a[0];
 		if (!strcmp(c, "fork")) {
+			/* The reader runs on a static stack, prefaulted with the rest of the probe: a
+			 * fresh thread stack would count in the step's Anonymous change. */
+			static char reader_stack[1 << 17] __attribute__((aligned(4096)));
+			pthread_t reader;
+			pthread_attr_t attr;
+			pthread_attr_init(&attr);
+			pthread_attr_setstack(&attr, reader_stack, sizeof reader_stack);
+			int forking = uffd >= 0 && (uffd_features & UFFD_FEATURE_EVENT_FORK) &&
+				      !pthread_create(&reader, &attr, uffd_fork_reader, NULL);
 			pid_t pid = fork();
-			if (pid == 0) { my_slot = atoi(a[2]); reply_fd = rep_fd[my_slot][1]; continue; }
+			if (pid == 0) {
+				/* The inherited descriptor is the parent's context: the child has none of its own. */
+				if (uffd >= 0) close(uffd);
+				uffd = -1;
+				uffd_nchild = 0;
+				uffd_forks_read = 0;
+				my_slot = atoi(a[2]);
+				reply_fd = rep_fd[my_slot][1];
+				continue;
+			}
+			if (forking) pthread_join(reader, NULL);
 			if (pid < 0) reply_err("fork");
 			else reply("ok %d", pid);
 		} else if (!strcmp(c, "exit")) {
@@ -636,6 +768,11 @@ static void worker_loop(int slot)
 		else if (!strcmp(c, "memread")) w_mem(a, 0);
 		else if (!strcmp(c, "memwrite")) w_mem(a, 1);
 		else if (!strcmp(c, "memfill")) w_mem(a, 2);
+		else if (!strcmp(c, "uffd")) w_uffd(a);
+		else if (!strcmp(c, "uffdreg")) w_uffd_range(a, 0);
+		else if (!strcmp(c, "uffdunreg")) w_uffd_range(a, 1);
+		else if (!strcmp(c, "uffdwp")) w_uffd_range(a, 2);
+		else if (!strcmp(c, "uffdread")) w_uffd_read();
 		else if (!strcmp(c, "ctr")) w_ctr();
 		else if (!strcmp(c, "peek")) w_peek(a);
 		else reply("err command EINVAL");
@@ -760,11 +897,18 @@ static void observe(int s, const char *name)
 		int present = (int)(e >> 63 & 1), excl = (int)(e >> 56 & 1);
 		uint64_t pfn = e & ((1ULL << 55) - 1);
 		char byte[8] = "-", flags[128] = "", folio[32] = "-";
-		/* PM_SWAP (bit 62): the frame field holds the swap type (5 bits) and offset instead. */
+		/* PM_SWAP (bit 62): the frame field holds the swap type (5 bits) and offset instead. A
+		 * PTE marker is a swap entry of the last type, SWP_PTE_MARKER; PM_UFFD_WP is bit 57. */
 		if (!present && (e >> 62 & 1)) {
-			pfn >>= 5;
-			strcpy(flags, "swap,");
+			if ((pfn & 31) == 31) {
+				strcpy(flags, "marker,");
+				pfn = 0;
+			} else {
+				pfn >>= 5;
+				strcpy(flags, "swap,");
+			}
 		}
+		if (e >> 57 & 1) strcat(flags, "uffd_wp,");
 		if (present) {
 			if (peek[3 + 2 * i] != '-') snprintf(byte, sizeof byte, "%.2s", peek + 3 + 2 * i);
 			if (pfn && !pread_u64(kcount_fd, pfn, &cnt) && !pread_u64(kflags_fd, pfn, &fl)) {

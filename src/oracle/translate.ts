@@ -4,6 +4,7 @@
  * allocator and slab ops, files with exact contents, fixed addresses, GUP flags no user-space
  * path gives — makes the scenario not oracle-able, and the error says which step and why.
  */
+import { parseUffdFeatures } from '../machine/uapi.js';
 import { PAGE_SIZE, parseSize } from '../mm/types.js';
 import type { Scenario, Step } from '../scenario/parse.js';
 
@@ -21,6 +22,8 @@ export interface PlannedStep {
   dma?: { label: string; offset: number; len: number };
   /** The process whose user access this step is (its signal is the step's outcome). */
   access?: string;
+  /** A read() of this process's userfaultfd: how many messages (and fork events) is the outcome. */
+  uffdRead?: string;
   /** A load: its first bytes (at most LOADED_BYTES) are the step's outcome when it raises no signal. */
   loaded?: { proc: string; region: string; offset: number; len: number };
   /** What exists after the step, in observation order. */
@@ -57,6 +60,8 @@ class Planner {
   private readonly files = new Map<string, number>();
   private readonly holds = new Map<string, { proc: string; kind: 'pin' | 'get'; pages: string[] }>();
   private pairs: Pair[] = [];
+  /** Processes that opened a userfaultfd of their own (a fork's child has none on the kernel side). */
+  private readonly uffds = new Set<string>();
 
   constructor(private step: Step) {}
 
@@ -151,6 +156,17 @@ class Planner {
   pinnedPages(): string[] {
     return [...this.holds.values()].filter((h) => h.kind === 'pin').flatMap((h) => h.pages);
   }
+  openedUffd(proc: string): void {
+    this.uffds.add(proc);
+  }
+  /** The probe slot of a process that has its own userfaultfd. */
+  uffdSlot(proc: unknown): number {
+    if (!this.uffds.has(String(proc)))
+      this.fail(
+        `'${String(proc)}' has no userfaultfd of its own here (a child's, from EVENT_FORK, is read by the parent's monitor)`,
+      );
+    return this.slot(proc);
+  }
   holder(label: unknown, kind?: 'pin' | 'get'): { proc: string; kind: 'pin' | 'get' } {
     const h = this.holds.get(String(label));
     if (!h || (kind && h.kind !== kind))
@@ -233,6 +249,7 @@ const HANDLERS: Record<string, Handler> = {
     };
   },
   write: (p, a) => {
+    noUserfault(p, a);
     const at = `${p.slot(a.proc)} ${p.within(a.addr, storeLen(a)).text}`;
     const c =
       a.data !== undefined
@@ -251,6 +268,7 @@ const HANDLERS: Record<string, Handler> = {
   mem_read: (p, a) =>
     cmds(`memread ${p.slot(a.proc)} ${p.within(a.addr, Number(a.len)).text} ${x(Number(a.len))}`),
   touch: (p, a) => {
+    noUserfault(p, a);
     const { region, offset } = p.within(a.addr, Number(a.len));
     const s = p.slot(a.proc);
     const commands: string[] = [];
@@ -311,7 +329,31 @@ const HANDLERS: Record<string, Handler> = {
   // ksmd runs for a few passes at this step only; the knobs (knobs.ts) keep it stopped otherwise.
   ksm_scan: () => cmds('ksmscan'),
   odirect: (p, a) => cmds(`odirect ${p.slot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.pages))}`),
+  uffd: (p, a) => {
+    p.openedUffd(String(a.proc));
+    return cmds(`uffd ${p.slot(a.proc)} ${x(parseUffdFeatures(a.features as string[]))}`);
+  },
+  uffd_register: (p, a) => {
+    if ((a.mode as string[]).some((m) => m !== 'wp')) p.fail('modes other than wp');
+    return cmds(`uffdreg ${p.uffdSlot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`);
+  },
+  uffd_unregister: (p, a) =>
+    cmds(`uffdunreg ${p.uffdSlot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))}`),
+  uffd_writeprotect: (p, a) =>
+    cmds(
+      `uffdwp ${p.uffdSlot(a.proc)} ${p.addr(a.addr).text} ${x(Number(a.len))} ${a.wp ? 1 : 0} ${a.dontwake ? 1 : 0}`,
+    ),
+  uffd_read: (p, a) => ({ commands: [`uffdread ${p.uffdSlot(a.proc)}`], uffdRead: String(a.proc) }),
 };
+
+/**
+ * A store the scenario expects to wait on a sync-mode userfault would park the probe's only
+ * thread (a real monitor would resolve it from another): such a step stays on the model side.
+ */
+function noUserfault(p: Planner, a: Args): void {
+  if ((a.expect as { userfault?: boolean } | undefined)?.userfault)
+    p.fail('an access that waits on a sync-mode userfault (the probe has no monitor thread to resolve it)');
+}
 
 /** The probe commands of every active step; throws NotOracleable naming the first step it cannot run. */
 export function planScenario(s: Scenario): OraclePlan {

@@ -15,7 +15,7 @@ export interface PageObs {
   pfn: number;
   /** kpagecount: the page's mapcount (0 for the zero pages). */
   count: number;
-  /** Stable identity flags: anon, ksm, zero, thp, head, tail, anonexcl. */
+  /** Stable identity flags: anon, ksm, zero, thp, head, tail, anonexcl; uffd_wp (pagemap bit 57); swap, marker when not present. */
   flags: string[];
   /** For a THP page: its index in the folio and the folio's pages (kpageflags' head and tail run). */
   folio?: { sub: number; nr: number };

@@ -55,6 +55,13 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
     'MREMAP_* flags: maymove, fixed, dontunmap (MREMAP_MAYMOVE spelling too); none: in place only',
   'mremap.new_addr': 'where to move to with fixed (what is there is unmapped first); a hint with dontunmap',
   'mremap.as': 'label the address the range has afterwards, as a region',
+  'uffd.features':
+    'UFFD_FEATURE_* names: wp_async, event_fork, wp_unpopulated, sigbus, pagefault_flag_wp, wp_hugetlbfs_shmem',
+  'uffd_register.mode': 'UFFDIO_REGISTER_MODE_*: wp (write-protect mode, the only one modelled)',
+  'uffd_writeprotect.wp': 'true: write-protect the range (UFFDIO_WRITEPROTECT_MODE_WP); false: resolve it',
+  'uffd_writeprotect.dontwake': 'resolving leaves the faults waiting in the range asleep (MODE_DONTWAKE)',
+  'uffd_read.expect':
+    'messages (how many), faults (their addresses, in order), forks (fork events), waiting (faults still asleep)',
   'folio_alloc.kind': 'anon or file folio',
   'kmem_cache_create.name': 'the cache name, which becomes its label',
   'kmem_cache_create.reclaimable': 'SLAB_RECLAIM_ACCOUNT: its slabs count as reclaimable',
@@ -64,8 +71,10 @@ const FIELD_DOCS: Readonly<Record<string, string>> = {
     'memfd_create(): a shmem file (bytes cached at once, no writeback) instead of a file on disk',
   'free_pages.order': 'the order it was allocated with (default: the label says)',
   'read.expect': 'what the load must see: {byte: N}, {data: hex} or {signal: SIGSEGV}',
-  'write.expect': 'the signal the store must raise ({signal: SIGSEGV})',
-  'touch.expect': 'the signal the accesses must raise ({signal: SIGSEGV})',
+  'write.expect':
+    'the signal the store must raise ({signal: SIGSEGV}), or {userfault: true}: it waits on a sync-mode uffd-wp fault',
+  'touch.expect':
+    'the signal the accesses must raise ({signal: SIGSEGV}), or {userfault: true}: they wait on a uffd-wp fault',
   'touch.write': 'store instead of load',
   'sync.expect': 'what must be on disk afterwards: {byte: N} or {data: hex}',
   'sync.len': 'bytes to check on disk with expect',

@@ -18,6 +18,8 @@ export interface ResolvedPage {
   info?: PageInfo;
   /** The swap entry the address holds instead of a page (pfn is then -1). */
   swap?: SwapEntryInfo;
+  /** For a user address: pagemap's uffd-wp bit there, and whether the entry is a uffd-wp marker. */
+  uffd?: { uffdWp: boolean; marker: boolean };
 }
 
 export interface PageRefForm {

@@ -34,6 +34,7 @@ import { PAGE_ALLOC_OPS } from './ops/page_alloc.js';
 import { PGTABLE_OPS } from './ops/pgtable.js';
 import { PROC_MEM_OPS } from './ops/proc_mem.js';
 import { SLAB_OPS } from './ops/slab.js';
+import { USERFAULTFD_OPS } from './ops/userfaultfd.js';
 import { VM_OPS } from './ops/vm.js';
 import { processMapSection } from './process_map.js';
 import {
@@ -66,6 +67,7 @@ export const OPS: readonly Op[] = [
   ...PGTABLE_OPS,
   ...VM_OPS,
   ...MREMAP_OPS,
+  ...USERFAULTFD_OPS,
   ...KSM_OPS,
   ...FILE_OPS,
   ...GUP_OPS,

@@ -1,7 +1,8 @@
 /**
  * `page: { proc: p, addr: buf+4K }` — the frame a process address maps now, found by walking its
  * page tables without faulting (an unmapped address names no frame, and an expectation on it fails;
- * a swapped-out one names its swap entry, which `state: { swapped: true }` checks).
+ * a swapped-out one names its swap entry, which `state: { swapped: true }` checks; pagemap's
+ * uffd-wp bit, `state: { uffd_wp }`, is read for present, swapped and marker entries alike).
  */
 import { z } from 'zod';
 import { addr, analyseAddr, resolveAddr } from './address.js';
@@ -20,6 +21,9 @@ export const userAddressPageRef = definePageRefForm({
     const name = `${ref.proc}:${typeof ref.addr === 'string' ? ref.addr : hex(ref.addr)}`;
     const pid = ctx.labels.num(ref.proc);
     const page = ctx.m.pageAt(pid, at);
-    return page ? { pfn: page.pfn, name, info: page } : { pfn: -1, name, swap: ctx.m.swapEntry(pid, at) };
+    const uffd = ctx.m.uffdWpAt(pid, at);
+    return page
+      ? { pfn: page.pfn, name, info: page, uffd }
+      : { pfn: -1, name, swap: ctx.m.swapEntry(pid, at), uffd };
   },
 });

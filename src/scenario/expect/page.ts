@@ -50,6 +50,11 @@ const pageState = z
     swapped: z.boolean(),
     /** swap_map's count of that entry's slot: how many page-table entries name it. */
     swap_count: uint(),
+    /**
+     * pagemap's PM_UFFD_WP (bit 57): the entry is write-protected by userfaultfd — a present
+     * page, a swap entry, or a uffd-wp marker where nothing is mapped. Needs a user address.
+     */
+    uffd_wp: z.boolean(),
     same_frame_as: pageRef,
     not_same_frame_as: pageRef,
   })
@@ -85,8 +90,7 @@ function checkState(
   ctx: RunContext,
 ): { checks: number; failures: Failure[] } {
   if (page.swap) return checkSwapped(page, page.swap, want);
-  if (page.pfn < 0)
-    return { checks: 1, failures: [{ path: ['page'], message: `${page.name}: nothing is mapped there` }] };
+  if (page.pfn < 0) return checkUnmapped(page, want);
   const info = page.info ?? ctx.m.page(page.pfn);
   const failures: Failure[] = [];
   let checks = 0;
@@ -99,6 +103,12 @@ function checkState(
   if (want.swap_count !== undefined) {
     checks++;
     fail('swap_count', 'is not swapped out, so it has no swap count');
+  }
+  if (want.uffd_wp !== undefined) {
+    checks++;
+    if (!page.uffd) fail('uffd_wp', 'uffd_wp is a pagemap bit: name the page by { proc, addr }');
+    else if (page.uffd.uffdWp !== want.uffd_wp)
+      fail('uffd_wp', `uffd_wp is ${page.uffd.uffdWp}, expected ${want.uffd_wp}`);
   }
   for (const [key, actual] of SCALARS) {
     if (want[key] === undefined) continue;
@@ -159,7 +169,35 @@ function checkSwapped(
     } else if (key === 'swap_count') {
       if (want.swap_count !== swap.count)
         fail(key, `swap count is ${swap.count}, expected ${want.swap_count}`);
+    } else if (key === 'uffd_wp') {
+      const got = page.uffd?.uffdWp ?? false;
+      if (got !== want.uffd_wp) fail(key, `swap entry's uffd-wp bit is ${got}, expected ${want.uffd_wp}`);
     } else fail(key, `is swapped out (slot ${swap.offset}): there is no page to have a ${key}`);
+  }
+  return { checks, failures };
+}
+
+/**
+ * An address with no page and no swap entry: only `uffd_wp` can be checked —
+ * a uffd-wp marker answers true, an empty entry false; anything else fails, there being no page.
+ */
+function checkUnmapped(page: ResolvedPage, want: PageState): { checks: number; failures: Failure[] } {
+  const failures: Failure[] = [];
+  const what = page.uffd?.marker ? 'holds a uffd-wp marker, no page' : 'nothing is mapped there';
+  let checks = 0;
+  for (const key of Object.keys(want) as (keyof PageState)[]) {
+    checks++;
+    if (key === 'uffd_wp' && page.uffd) {
+      if (page.uffd.uffdWp !== want.uffd_wp)
+        failures.push({
+          path: ['state', key],
+          message: `${page.name}: ${what}, uffd_wp is ${page.uffd.uffdWp}`,
+        });
+    } else
+      failures.push({
+        path: key === 'uffd_wp' ? ['state', key] : ['page'],
+        message: `${page.name}: ${what}`,
+      });
   }
   return { checks, failures };
 }

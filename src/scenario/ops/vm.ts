@@ -181,6 +181,8 @@ export const valueExpect = z.strictObject({
   byte: byteValue().optional(),
   data: hexData(true).optional(),
   signal: oneOf(SIGNALS, 'a signal:').optional(),
+  /** The access stops on a userfaultfd write-protect fault that waits for its monitor (sync mode). */
+  userfault: z.boolean().optional(),
 });
 type ValueExpect = z.output<typeof valueExpect>;
 
@@ -208,12 +210,28 @@ export function checkBytes(bytes: Uint8Array, e: ValueExpect | undefined): Failu
   return out;
 }
 
-/** A user access either completes or raises a signal; the step's `expect.signal` says which is right. */
+/**
+ * A user access completes, raises a signal, or waits on a userfault; the step's `expect.signal`
+ * or `expect.userfault` says which is right.
+ */
 function signalOutcome(
-  r: { signal?: string; addr?: number },
+  r: { signal?: string; addr?: number; userfault?: true },
   e: ValueExpect | undefined,
   what: string,
 ): { failures: Failure[]; text: string } {
+  if (r.userfault) {
+    const text = `blocked: userfault (wp) at ${hex(r.addr!)}, message queued`;
+    if (e?.userfault) return { failures: [], text: `${text} (expected)` };
+    return {
+      failures: [{ path: e?.userfault === false ? ['expect', 'userfault'] : [], message: `${what} ${text}` }],
+      text,
+    };
+  }
+  if (e?.userfault)
+    return {
+      failures: [{ path: ['expect', 'userfault'], message: `${what} did not wait on a userfault` }],
+      text: r.signal ? `${r.signal} at ${hex(r.addr!)}` : 'ok',
+    };
   if (r.signal) {
     const text = `${r.signal} at ${hex(r.addr!)}`;
     if (e?.signal === r.signal) return { failures: [], text: `${text} (expected)` };
@@ -280,7 +298,7 @@ export const storeData = (a: Store): UserData =>
 export const writeOp = defineOp({
   name: 'write',
   doc: 'the process stores bytes: a write fault allocates, COW-copies or reuses as do_wp_page decides',
-  fields: { ...storeFields, expect: valueExpect.pick({ signal: true }).optional() },
+  fields: { ...storeFields, expect: valueExpect.pick({ signal: true, userfault: true }).optional() },
   analyse: analyseStore,
   run: (a, ctx) => {
     const at = resolveAddr(a.addr, ctx, ['addr']);
@@ -304,7 +322,7 @@ export const touchOp = defineOp({
     addr: addr(),
     len: size(),
     write: z.boolean().default(false),
-    expect: valueExpect.pick({ signal: true }).optional(),
+    expect: valueExpect.pick({ signal: true, userfault: true }).optional(),
   },
   analyse: analyseRange,
   run: (a, ctx) => {
