@@ -76,6 +76,7 @@ export function doFork(k: Kernel, parent: Process, name: string): Process {
       child.mm.vmas.push(dst);
       dst.file?.mmap.add(dst);
       dst.anonVma?.vmas.add(dst);
+      k.vmaTouched.add(parent.mm, src.start, src.end); // copy_page_range rewrites these entries in place
       if (!wipe && vmaNeedsCopy(dst, src)) copyPageRange(k, dst, src);
     }
   } catch (e) {

@@ -7,6 +7,7 @@
  */
 
 import { CompactionState, directCompact } from './compaction.js';
+import { DirtyRanges } from './dirty.js';
 import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
@@ -66,6 +67,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly mms = new Set<Mm>();
   readonly anonVmas = new Map<number, AnonVma>();
+  /** Address ranges whose VMAs changed under their page tables, for the incremental check (dirty.ts). */
+  readonly vmaTouched = new DirtyRanges();
   /** KSM's stable nodes (ksm.ts). */
   readonly ksm = new KsmState();
   private nextPid = 1;

@@ -197,6 +197,7 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
       a.driver.mmap?.(vma);
     } catch (e) {
       zapRange(k, vma, vma.start, vma.end);
+      k.vmaTouched.add(mm, vma.start, vma.end);
       mm.vmas.splice(mm.vmas.indexOf(vma), 1);
       unlinkVma(vma);
       freePgtables(k, mm, vma.start, vma.end);
@@ -236,6 +237,7 @@ export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): v
   if (end > TASK_SIZE) throw new KernelError('EINVAL', 'munmap range beyond the user address space');
   const mm = proc.mm;
   const victims = vmasIn(k, mm, addr, end);
+  k.vmaTouched.add(mm, addr, end);
   for (const v of victims) zapRange(k, v, v.start, v.end);
   for (const v of victims) {
     mm.vmas.splice(mm.vmas.indexOf(v), 1);
@@ -270,6 +272,7 @@ export function doMprotect(k: Kernel, proc: Process, addr: number, len: number, 
     }
     const [part] = vmasIn(k, mm, a, Math.min(end, v.end));
     part.flags = (part.flags & ~(VM.READ | VM.WRITE | VM.EXEC)) | want;
+    k.vmaTouched.add(mm, part.start, part.end);
     changeProtection(k, part);
     a = part.end;
   }
