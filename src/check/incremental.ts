@@ -67,8 +67,14 @@ export class IncrementalState {
   private vlevel = new Uint8Array(0);
   private rss = new Float64Array(0);
   private children = new Int32Array(0);
+  /** Entries in use the last verify saw. */
+  private count = new Int32Array(0);
+  private readonly scratch = newTally();
+  private readonly rssScratch = [0, 0, 0, 0];
   private queued = new Uint8Array(0);
   private readonly mms = new Map<number, MmTally>();
+  /** mm ids whose tallies changed, or whose ranges were marked, since the last check. */
+  private readonly dirtyMms = new Set<number>();
   /** Swap slot -> swap entries naming it (as the walk's swapRefs). */
   private readonly slotRefs = new Map<number, number>();
   private swapEntries = 0;
@@ -89,6 +95,7 @@ export class IncrementalState {
     this.vlevel = grownTo(this.vlevel, n);
     this.rss = grownTo(this.rss, n * 4);
     this.children = grownTo(this.children, n);
+    this.count = grownTo(this.count, n);
     this.queued = grownTo(this.queued, n);
   }
 
@@ -105,8 +112,7 @@ export class IncrementalState {
   check(k: Kernel, v: Violations, vf: Violations, vp: Violations): void {
     const pd = k.ptdesc;
     this.ensure(pd.rowsUsed);
-    const byId = new Map<number, Mm>();
-    for (const mm of k.mms) byId.set(mm.id, mm);
+    const byId = (id: number) => k.mms.byId(id);
     const buckets: number[][] = [[], [], [], [], []];
     const enqueue = (row: number) => {
       if (this.queued[row]) return;
@@ -119,14 +125,19 @@ export class IncrementalState {
     const ranges = k.vmaTouched.drain();
     if (this.fresh || ranges.all) {
       for (let r = 0; r < pd.rowsUsed; r++) if (pd.isLive(r) || this.vlevel[r]) enqueue(r);
+      for (const mm of k.mms) this.dirtyMms.add(mm.id);
       if (this.fresh) this.folios.markAll(k);
       this.fresh = false;
     } else {
       for (const r of touched) enqueue(r);
       for (const { mm, start, end } of ranges.ranges)
-        if (byId.get(mm.id) === mm) this.enqueueRange(k, mm.pgd, PT_LEVEL.PGD, 0, start, end, enqueue);
+        if (k.mms.has(mm)) {
+          this.dirtyMms.add(mm.id);
+          if (end > start) this.enqueueRange(k, mm.pgd, PT_LEVEL.PGD, 0, start, end, enqueue);
+        }
     }
     const slots = k.swap?.touched.drain() ?? [];
+    const before = v.list.length;
     const recheck: number[] = [];
     for (let level = PT_LEVEL.PGD; level >= PT_LEVEL.PTE; level--) {
       for (const row of buckets[level]) {
@@ -150,7 +161,11 @@ export class IncrementalState {
       if (refs > 0) checkSlotRefs(k, off, refs, v);
     }
     if (!k.swap && this.swapEntries > 0) v.push(`${this.swapEntries} swap entries on a machine without swap`);
-    this.checkMms(k, byId, v);
+    this.checkMms(k, v);
+    // An mm found broken stays marked, as a broken table does.
+    const broken = v.list.length > before ? [...this.dirtyMms] : [];
+    this.dirtyMms.clear();
+    for (const id of broken) this.dirtyMms.add(id);
     if (pd.live !== k.stat.pagesByType[MT.PGTABLE])
       vp.push(`${pd.live} ptdescs, counters say ${k.stat.pagesByType[MT.PGTABLE]} page-table pages`);
     this.folios.check(k, vf);
@@ -183,7 +198,7 @@ export class IncrementalState {
   private verify(
     k: Kernel,
     row: number,
-    byId: Map<number, Mm>,
+    byId: (id: number) => Mm | undefined,
     v: Violations,
     enqueue: (row: number) => void,
     slots: number[],
@@ -194,6 +209,7 @@ export class IncrementalState {
     const wasWalked = this.walked[row] === 1;
     // Undo what the last verify counted.
     if (this.owner[row] !== 0) {
+      this.dirtyMms.add(this.owner[row]);
       const m = this.tally(this.owner[row]);
       m.owned--;
       if (wasWalked) {
@@ -203,15 +219,20 @@ export class IncrementalState {
     }
     const live = pd.isLive(row);
     const id = live ? pd.mm[row] : 0;
-    const mm = id !== 0 ? byId.get(id) : undefined;
+    const mm = id !== 0 ? byId(id) : undefined;
     const reach = mm !== undefined && (row === mm.pgd || this.linked(k, row, id));
-    if (id !== 0) this.tally(id).owned++;
+    if (id !== 0) {
+      this.tally(id).owned++;
+      this.dirtyMms.add(id);
+    }
     this.owner[row] = id;
     this.vlevel[row] = live ? pd.level[row] : 0;
     if (wasWalked) {
-      for (let i = 0; i < N; i++) {
+      // Downwards, and no further than the entries counted: user mappings sit high in each table.
+      for (let i = N - 1, seen = 0; i >= 0 && seen < this.count[row]; i--) {
         const old = this.shadow[at + i];
         if (old === 0) continue;
+        seen++;
         if (!isLeaf(old, oldLevel)) {
           // Its old children move, go or stay; those whose entry changed are looked at again.
           if (!reach || old !== pd.entries[at + i]) enqueue(entryPfn(old));
@@ -221,18 +242,21 @@ export class IncrementalState {
     }
     if (!mm || !reach) {
       this.walked[row] = 0;
+      this.count[row] = 0;
       if (wasWalked) this.shadow.fill(0, at, at + N);
       return;
     }
     const level = pd.level[row];
     const base = row === mm.pgd ? 0 : this.base[row];
     const moved = !wasWalked || this.vbase[row] !== base;
-    const rss = [0, 0, 0, 0];
-    const scratch = newTally();
+    const rss = this.rssScratch.fill(0);
     let links = 0;
-    for (let i = 0; i < N; i++) {
+    let present = 0;
+    // As above; `used` is the table's own count of entries in use (exact, or the full check says so).
+    for (let i = N - 1; i >= 0 && present < pd.used[row]; i--) {
       const e = pd.entries[at + i];
       if (e === 0) continue;
+      present++;
       const addr = base + i * LEVEL_SIZE[level];
       if (!isLeaf(e, level)) {
         links++;
@@ -253,12 +277,14 @@ export class IncrementalState {
         }
         continue;
       }
-      checkLeaf(k, mm, addr, e, level, scratch, rss, v);
+      checkLeaf(k, mm, addr, e, level, this.scratch, rss, v);
       if (isSwapEntry(e)) this.refSlot(swapOffset(e), 1, slots);
       else this.touchFolio(k, entryPfn(e));
     }
     this.shadow.set(pd.entries.subarray(at, at + N), at);
+    this.scratch.swapRefs.clear();
     this.walked[row] = 1;
+    this.count[row] = present;
     this.vbase[row] = base;
     this.children[row] = links;
     const m = this.tally(id);
@@ -301,10 +327,20 @@ export class IncrementalState {
     if (row >= 0) k.folios.touched.add(row);
   }
 
-  /** Per mm, O(mms): rss against the tables' tallies, and every owned table reachable or deposited. */
-  private checkMms(k: Kernel, byId: Map<number, Mm>, v: Violations): void {
-    for (const mm of k.mms) {
-      const m = this.mms.get(mm.id);
+  /**
+   * Each mm the op touched (its tables, or a range of it): rss against the tables' tallies, and
+   * every table it owns reachable from its PGD or deposited. An mm gone must own no table.
+   */
+  private checkMms(k: Kernel, v: Violations): void {
+    for (const id of this.dirtyMms) {
+      const mm = k.mms.byId(id);
+      const m = this.mms.get(id);
+      if (!mm) {
+        if (m && m.owned > 0)
+          v.push(`${m.owned} page tables of mm ${id} are reachable from no mm (the mm is gone)`);
+        else this.mms.delete(id);
+        continue;
+      }
       for (let i = 0; i < 4; i++) {
         const held = m ? m.rss[i] : 0;
         if (held !== mm.rss[i]) v.push(`mm ${mm.id}: rss[${i}] is ${mm.rss[i]}, page tables hold ${held}`);
@@ -315,11 +351,6 @@ export class IncrementalState {
         v.push(
           `mm ${mm.id}: ${owned} page tables, but ${reachable} reachable from its PGD or deposited: a table is reachable from no mm, or linked twice`,
         );
-    }
-    for (const [id, m] of this.mms) {
-      if (byId.has(id)) continue;
-      if (m.owned > 0) v.push(`${m.owned} page tables of mm ${id} are reachable from no mm (the mm is gone)`);
-      else this.mms.delete(id);
     }
   }
 }

@@ -53,6 +53,9 @@ export function checkInvariants(k: KernelParts, level: CheckLevel): void {
   else if (level === 'full') checkWalk(k, level);
 }
 
+/** checkVmalloc reads the mapping tally only when full. */
+const NO_TALLY = newTally();
+
 function checkCheap(k: KernelParts): void {
   const v = new Violations();
   checkCounters(k, v.scope('counters'));
@@ -61,7 +64,7 @@ function checkCheap(k: KernelParts): void {
   s.check(k, vm, v.scope('folio'), v.scope('ptdesc'));
   checkSlabs(k, v.scope('slab'));
   checkPageCache(k, vm);
-  checkVmalloc(k, newTally(), false, vm);
+  checkVmalloc(k, NO_TALLY, false, vm);
   checkDevmem(k, vm, s.folios.liveDevice);
   checkSwapCache(k, vm);
   checkPins(k, v.scope('pins'));
