@@ -15,6 +15,7 @@ import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
 import { runParse } from './parse.js';
 import { runSnapshot } from './snapshot.js';
+import { runSteps } from './steps.js';
 import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
 import { runVm } from './vm.js';
 
@@ -27,6 +28,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['compaction', runCompaction],
   ['snapshot', runSnapshot],
   ['fuzz', () => runFuzz()],
+  ['steps', () => runSteps()],
   ['parse', () => runParse()],
 ];
 
