@@ -135,7 +135,7 @@ function run(name: string, total: number, bound: (n: number) => number, points: 
   };
 }
 
-export function runSteps(total = QUICK ? 100000 : 1000000): SuiteResult {
+export function runSteps(total = QUICK ? 20000 : 1000000): SuiteResult {
   const points = [10000, 100000, 1000000].filter((p) => p <= total && p > WINDOW);
   const curves = [
     run('growing', total, (n) => 16 + Math.floor(((GROW_PROCS - 16) * n) / total), points),

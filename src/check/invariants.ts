@@ -1,8 +1,10 @@
 /**
  * Invariants of the physical-memory layer, the CONFIG_DEBUG_VM analogue.
  *
- * Levels: `off`; `cheap` — counters add up and every live descriptor is sane and agrees with the
- * memdesc word of its first frame (O(zones + live descriptors)); `full` — additionally every free
+ * Levels: `off`; `cheap` — counters add up and every descriptor and page table the op touched is
+ * sane and agrees with the memdesc word of its first frame (incremental.ts: O(zones + what the op
+ * touched), plus the slab, page-cache, vmalloc, device and pin checks, which still walk theirs);
+ * checkWalk(k, 'cheap') is the same rules over every live descriptor. `full` — additionally every free
  * list is walked (heads typed BUDDY with their order, no overlaps, no two free buddies left
  * unmerged) and every frame of every populated section is checked against its descriptor.
  * Models the checks of mm/debug_vm_pgtable.c, check_new_page/free_page_is_bad (mm/page_alloc.c)
