@@ -158,7 +158,9 @@ export class IncrementalState {
     for (const r of recheck) pd.touched.add(r);
     for (const off of slots) {
       const refs = this.slotRefs.get(off) ?? 0;
+      const n = v.list.length;
       if (refs > 0) checkSlotRefs(k, off, refs, v);
+      if (v.list.length > n && k.swap && off > 0 && off < k.swap.slots) k.swap.touched.add(off);
     }
     if (!k.swap && this.swapEntries > 0) v.push(`${this.swapEntries} swap entries on a machine without swap`);
     this.checkMms(k, v);
