@@ -16,9 +16,12 @@ import { level } from './fuzz.js';
 import { fmtRate, printTable } from './util.js';
 
 const [cheapArg, fullArg, only] = process.argv.slice(2);
+/** A budget argument, or the issue's default when it is not given (0 skips the level). */
+const budget = (arg: string | undefined, dflt: number) =>
+  arg === undefined || arg === '' ? dflt : Number(arg);
 const budgets: [CheckLevel, number][] = [
-  ['cheap', Number(cheapArg) || 1e6],
-  ['full', Number(fullArg) || 1e5],
+  ['cheap', budget(cheapArg, 1e6)],
+  ['full', budget(fullArg, 1e5)],
 ];
 const designs = LAYOUTS.flatMap((design) => PIN_DESIGNS.map((pincount) => ({ design, pincount }))).filter(
   (d) => !only || only.split(',').includes(`${d.design}/${d.pincount}`),
