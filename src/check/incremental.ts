@@ -123,6 +123,12 @@ export class IncrementalState {
     };
     const touched = pd.touched.drain();
     const ranges = k.vmaTouched.drain();
+    if (this.fresh) {
+      pd.touched.on = true;
+      k.folios.touched.on = true;
+      if (k.swap) k.swap.touched.on = true;
+      k.vmaTouched.on = true;
+    }
     if (this.fresh || ranges.all) {
       for (let r = 0; r < pd.rowsUsed; r++) if (pd.isLive(r) || this.vlevel[r]) enqueue(r);
       for (const mm of k.mms) this.dirtyMms.add(mm.id);

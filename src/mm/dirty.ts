@@ -2,8 +2,9 @@
  * What an operation touched, for the incremental `cheap` invariant check (check/incremental.ts):
  * the kernel's analogue is the VM_BUG_ON at the site, which looks at the object in hand, not a
  * walk of the whole world. The mm layer marks at low cost — a byte per row, deduplicated — and
- * the check drains the marks after each op. Marking is always on (a check may be asked for on a
- * machine running with `check: off`); the lists are bounded by the rows that exist.
+ * the check drains the marks after each op. Marking starts with the first incremental check
+ * (`on`; that check verifies everything), so a machine that never asks for one pays a branch per
+ * mark; once on, the lists stay bounded by the rows that exist.
  */
 import type { Mm } from './mm_types.js';
 
@@ -11,8 +12,10 @@ import type { Mm } from './mm_types.js';
 export class DirtyRows {
   private mark = new Uint8Array(64);
   rows: number[] = [];
+  on = false;
 
   add(row: number): void {
+    if (!this.on) return;
     if (row >= this.mark.length) {
       const b = new Uint8Array(Math.max(row + 1, this.mark.length * 2));
       b.set(this.mark);
@@ -46,9 +49,10 @@ export class DirtyRanges {
   ranges: { mm: Mm; start: number; end: number }[] = [];
   /** Too many ranges piled up (a long run at `check: off`): verify everything. */
   overflow = false;
+  on = false;
 
   add(mm: Mm, start: number, end: number): void {
-    if (this.overflow) return;
+    if (!this.on || this.overflow) return;
     if (this.ranges.length >= MAX_RANGES) {
       this.overflow = true;
       this.ranges = [];
