@@ -1,16 +1,14 @@
 /**
  * The fuzzer's throughput: `pagelab check` budgets per check level, ops/s, and the finding
- * counts (which must be zero). In `npm run bench` it runs a short budget per level; run alone —
- * `node dist-bench/bench/fuzz.js [cheapOps] [fullOps] [offOps]` after `tsc -p tsconfig.bench.json` —
- * it takes the issue's budgets (10^6 ops at cheap, 10^5 at full) or those given.
+ * counts (which must be zero). In `npm run bench` it runs a short budget per level; the issue's
+ * budgets (10^6 ops at cheap, 10^5 at full) per design are `npm run fuzz:long` (fuzz_long.ts).
  */
-import { pathToFileURL } from 'node:url';
-import { FINDING_KINDS, fuzz } from '../src/fuzz/fuzz.js';
+import { FINDING_KINDS, type FuzzOptions, fuzz } from '../src/fuzz/fuzz.js';
 import type { CheckLevel } from '../src/index.js';
-import { fmtRate, printTable, progress, QUICK, type SuiteResult } from './util.js';
+import { fmtRate, progress, QUICK, type SuiteResult } from './util.js';
 
 /** One seeded run per 10^4 ops, so a finding names a short sequence; counts and rates add up. */
-function level(check: CheckLevel, ops: number) {
+export function level(check: CheckLevel, ops: number, design: Partial<FuzzOptions> = {}) {
   const chunk = Math.min(ops, 10000);
   let ran = 0;
   let executed = 0;
@@ -19,7 +17,7 @@ function level(check: CheckLevel, ops: number) {
   const counts = Object.fromEntries(FINDING_KINDS.map((k) => [k, 0])) as Record<string, number>;
   const found: string[] = [];
   for (let seed = 1; ran < ops; seed++) {
-    const r = fuzz({ ops: Math.min(chunk, ops - ran), seed, check, shrinkBudget: 0 });
+    const r = fuzz({ ...design, ops: Math.min(chunk, ops - ran), seed, check, shrinkBudget: 0 });
     ran += r.options.ops;
     executed += r.ops; // a run stops at its first finding
     ms += r.ms;
@@ -29,7 +27,7 @@ function level(check: CheckLevel, ops: number) {
       found.push(
         `seed ${seed} (${check}): ${r.finding.kind} in ${r.finding.op}: ${r.finding.message.slice(0, 160)}`,
       );
-    progress(`fuzz ${check}: ${ran}/${ops} ops`);
+    if (seed % 10 === 0 || ran >= ops) progress(`fuzz ${check}: ${ran}/${ops} ops`);
   }
   return { check, ops: executed, ms, errors, counts, found };
 }
@@ -66,10 +64,4 @@ export function runFuzz(budgets: Partial<Record<CheckLevel, number>> = {}): Suit
       },
     ],
   };
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [cheap, full, off] = process.argv.slice(2).map(Number);
-  const r = runFuzz({ cheap: cheap || 1e6, full: full || 1e5, off: off || 0 });
-  for (const t of r.tables) printTable(t);
 }

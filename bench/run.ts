@@ -17,6 +17,7 @@ import { runMemmap } from './memmap.js';
 import { runPageAlloc } from './page_alloc.js';
 import { runParse } from './parse.js';
 import { runSnapshot } from './snapshot.js';
+import { runSteps } from './steps.js';
 import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
 import { runVm } from './vm.js';
 
@@ -31,6 +32,7 @@ const SUITES: [string, () => SuiteResult][] = [
   ['snapshot', runSnapshot],
   ['contents', runContents],
   ['fuzz', () => runFuzz()],
+  ['steps', () => runSteps()],
   ['parse', () => runParse()],
 ];
 

@@ -1,8 +1,10 @@
 /**
  * Invariants of the physical-memory layer, the CONFIG_DEBUG_VM analogue.
  *
- * Levels: `off`; `cheap` — counters add up and every live descriptor is sane and agrees with the
- * memdesc word of its first frame (O(zones + live descriptors)); `full` — additionally every free
+ * Levels: `off`; `cheap` — counters add up and every descriptor and page table the op touched is
+ * sane and agrees with the memdesc word of its first frame (incremental.ts: O(zones + what the op
+ * touched), plus the slab, page-cache, vmalloc, device and pin checks, which still walk theirs);
+ * checkWalk(k, 'cheap') is the same rules over every live descriptor. `full` — additionally every free
  * list is walked (heads typed BUDDY with their order, no overlaps, no two free buddies left
  * unmerged) and every frame of every populated section is checked against its descriptor.
  * Models the checks of mm/debug_vm_pgtable.c, check_new_page/free_page_is_bad (mm/page_alloc.c)
@@ -14,9 +16,10 @@ import { FOLIO_TYPES, MT, MT_NAMES, mdMigratetype, mdOrder, mdType } from '../mm
 import { MIGRATE, NR_MIGRATETYPES } from '../mm/mmzone.js';
 import type { PageAlloc } from '../mm/page_alloc.js';
 import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.js';
+import { incrementalState } from './incremental.js';
 import { checkPins } from './pins.js';
 import { type Violation, Violations } from './violation.js';
-import { checkVm } from './vm.js';
+import { checkDevmem, checkPageCache, checkSwapCache, checkVm, checkVmalloc, newTally } from './vm.js';
 
 export const CHECK_LEVELS = ['off', 'cheap', 'full'] as const;
 export type CheckLevel = (typeof CHECK_LEVELS)[number];
@@ -42,9 +45,36 @@ export class InvariantViolation extends Error {
 
 const hex = (pfn: number) => `0x${pfn.toString(16)}`;
 
-/** Run the checks of `level`; throws InvariantViolation listing everything that is wrong. */
+/**
+ * Run the checks of `level`; throws InvariantViolation listing everything that is wrong. `cheap`
+ * verifies what changed since the last cheap check (incremental.ts) plus the global counters;
+ * `full` walks the whole world.
+ */
 export function checkInvariants(k: KernelParts, level: CheckLevel): void {
-  if (level === 'off') return;
+  if (level === 'cheap') checkCheap(k);
+  else if (level === 'full') checkWalk(k, level);
+}
+
+/** checkVmalloc reads the mapping tally only when full. */
+const NO_TALLY = newTally();
+
+function checkCheap(k: KernelParts): void {
+  const v = new Violations();
+  checkCounters(k, v.scope('counters'));
+  const s = incrementalState(k);
+  const vm = v.scope('vm');
+  s.check(k, vm, v.scope('folio'), v.scope('ptdesc'));
+  checkSlabs(k, v.scope('slab'));
+  checkPageCache(k, vm);
+  checkVmalloc(k, NO_TALLY, false, vm);
+  checkDevmem(k, vm, s.folios.liveDevice);
+  checkSwapCache(k, vm);
+  checkPins(k, v.scope('pins'));
+  throwIfAny(v);
+}
+
+/** The whole-world walk at `level` (`cheap` as it was before incremental.ts: the tests' reference). */
+export function checkWalk(k: KernelParts, level: 'cheap' | 'full'): void {
   const v = new Violations();
   checkCounters(k, v.scope('counters'));
   checkFolios(k, v.scope('folio'));
@@ -56,6 +86,10 @@ export function checkInvariants(k: KernelParts, level: CheckLevel): void {
     const freeHeads = checkFreeLists(k, v.scope('buddy'));
     checkMemmap(k, v.scope('memmap'), freeHeads);
   }
+  throwIfAny(v);
+}
+
+function throwIfAny(v: Violations): void {
   const all = v.list;
   if (all.length > 0) throw new InvariantViolation(all.slice(0, 20), Math.max(0, all.length - 20));
 }

@@ -41,7 +41,7 @@ import type { Violations } from './violation.js';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-interface Tally {
+export interface Tally {
   /** Folio row -> mappings found (PTE + PMD). */
   maps: Map<number, number>;
   /** Folio row -> PMD mappings found. */
@@ -57,16 +57,19 @@ interface Tally {
   swapRefs: Map<number, number>;
 }
 
+export const newTally = (): Tally => ({
+  maps: new Map(),
+  pmdMaps: new Map(),
+  pageMaps: new Map(),
+  vmallocMaps: new Map(),
+  tables: new Set(),
+  ksm: new Map(),
+  swapRefs: new Map(),
+});
+
+/** The whole-world walk: every page table of every mm (`full`, and `cheap` as it was before incremental.ts). */
 export function checkVm(k: Kernel, full: boolean, v: Violations): void {
-  const t: Tally = {
-    maps: new Map(),
-    pmdMaps: new Map(),
-    pageMaps: new Map(),
-    vmallocMaps: new Map(),
-    tables: new Set(),
-    ksm: new Map(),
-    swapRefs: new Map(),
-  };
+  const t = newTally();
   for (const mm of k.mms) checkMm(k, mm, t, full, v);
   for (const row of k.ptdesc.liveRows()) {
     if (k.ptdesc.mm[row] !== 0 && !t.tables.has(row))
@@ -131,7 +134,7 @@ function report(k: Kernel, v: Violations, mm: Mm, addr: number, what: string, pf
   v.push(`mm ${mm.id} ${hex(addr)}: ${what}`, pfn === undefined ? at : { ...at, pfn });
 }
 
-function checkLeaf(
+export function checkLeaf(
   k: Kernel,
   mm: Mm,
   addr: number,
@@ -258,9 +261,22 @@ function checkSwap(k: Kernel, t: Tally, full: boolean, v: Violations): void {
     if (t.swapRefs.size > 0) v.push(`${t.swapRefs.size} swap entries on a machine without swap`);
     return;
   }
-  for (const [off, refs] of t.swapRefs)
-    if (off <= 0 || off >= si.slots || si.swapMap[off] !== refs)
-      v.push(`swap slot ${off}: swap_map count ${si.swapMap[off]}, ${refs} swap entries name it`);
+  for (const [off, refs] of t.swapRefs) checkSlotRefs(k, off, refs, v);
+  checkSwapCache(k, v);
+  if (full) checkSwapFull(k, t, v);
+}
+
+/** A slot some swap entries name: its swap_map count is their number. */
+export function checkSlotRefs(k: Kernel, off: number, refs: number, v: Violations): void {
+  const si = k.swap;
+  if (si && (off <= 0 || off >= si.slots || si.swapMap[off] !== refs))
+    v.push(`swap slot ${off}: swap_map count ${si.swapMap[off]}, ${refs} swap entries name it`);
+}
+
+/** The swap cache against its folios (O(cached slots)). */
+export function checkSwapCache(k: Kernel, v: Violations): void {
+  const si = k.swap;
+  if (!si) return;
   const f = k.folios;
   for (const [off, row] of si.cache) {
     const first = si.folioSwap.get(row);
@@ -273,7 +289,11 @@ function checkSwap(k: Kernel, t: Tally, full: boolean, v: Violations): void {
   for (const row of si.folioSwap.keys())
     if (!f.isLive(row) || !f.testFlag(row, PG.owner_priv_1))
       v.push(`folio ${hex(f.pfn[row])}: has a swap slot but no PG_swapcache`, { pfn: f.pfn[row] });
-  if (!full) return;
+}
+
+function checkSwapFull(k: Kernel, t: Tally, v: Violations): void {
+  const si = k.swap;
+  if (!si) return;
   let inuse = 0;
   for (let off = 1; off < si.slots; off++) {
     const count = si.swapMap[off];
@@ -303,7 +323,7 @@ function checkAnonRmap(k: Kernel, vma: Vma, addr: number, pfn: number, row: numb
     );
 }
 
-function checkPageCache(k: Kernel, v: Violations): void {
+export function checkPageCache(k: Kernel, v: Violations): void {
   for (const file of k.pagecache.allFiles()) {
     for (const index of k.pagecache.cachedFrom(file, 0)) {
       const row = k.pagecache.lookup(file, index);
@@ -362,7 +382,7 @@ function checkFolioCounts(k: Kernel, t: Tally, v: Violations): void {
  * the owner's reference plus every page reference beyond it; each page's mapcount equals the PTEs
  * found (full) and its refcount covers them.
  */
-function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: Violations): void {
+export function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: Violations): void {
   const s = k.vmalloc.scamem;
   let pages = 0;
   for (const row of s.liveRows()) {
@@ -397,7 +417,7 @@ function checkVmalloc(k: Kernel, t: Tally, full: boolean, v: Violations): void {
 }
 
 /** Device pagemaps: every chunk's descriptors are live device folios of the right frames, and nothing else is. */
-function checkDevmem(k: Kernel, v: Violations): void {
+export function checkDevmem(k: Kernel, v: Violations, liveDevice?: number): void {
   const f = k.folios;
   let rows = 0;
   for (const m of k.devmem.maps) {
@@ -416,8 +436,8 @@ function checkDevmem(k: Kernel, v: Violations): void {
       }
     }
   }
-  let live = 0;
-  for (const r of f.liveRows()) if (f.pfn[r] >= k.pa.maxPfn) live++;
+  let live = liveDevice ?? 0;
+  if (liveDevice === undefined) for (const r of f.liveRows()) if (f.pfn[r] >= k.pa.maxPfn) live++;
   if (live !== rows) v.push(`${live} device descriptors live, pagemaps hold ${rows}`);
 }
 

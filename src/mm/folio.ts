@@ -308,6 +308,7 @@ export class FolioPool extends HandlePool {
 
   /** folio_put() on a row the caller knows is live (a mapping or the page cache holds it). */
   putRow(row: number, n = 1): void {
+    this.touched.add(row);
     const ref = this.refcount[row];
     const pfn = this.pfn[row];
     if (!Number.isInteger(n) || n <= 0)

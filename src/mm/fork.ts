@@ -85,6 +85,7 @@ export function doFork(k: Kernel, parent: Process, name: string): Process {
       child.mm.vmas.push(dst);
       dst.file?.mmap.add(dst);
       dst.anonVma?.vmas.add(dst);
+      k.vmaTouched.add(parent.mm, src.start, src.end); // copy_page_range rewrites these entries in place
       if (!wipe && vmaNeedsCopy(dst, src)) copyPageRange(k, dst, src);
     }
   } catch (e) {
@@ -148,6 +149,8 @@ function copyPteRange(
     if (dstPte < 0) {
       const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
       dstPte = pd.pteTableAt(dstPmd, pmdIdx);
+      // The inline copy writes past PtdescPool.set: the incremental check learns of the table here.
+      pd.touched.add(dstPte);
     }
     // Read after the child's table exists: allocating it may have grown (replaced) the array.
     const ents = pd.entries;
@@ -160,6 +163,7 @@ function copyPteRange(
         f.flags[row] &= ~PG.anon_exclusive;
         f.mapcount[row]++;
         f.refcount[row]++;
+        f.touched.add(row);
         anon++;
         let child = pte - (bits & drop);
         if (bits & PTE.WRITE && cow) {

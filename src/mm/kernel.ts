@@ -7,6 +7,7 @@
  */
 
 import { CompactionState, directCompact } from './compaction.js';
+import { DirtyRanges } from './dirty.js';
 import { PageCache } from './filemap.js';
 import { FolioPool } from './folio.js';
 import type { GupHandle } from './gup.js';
@@ -55,6 +56,25 @@ export interface KernelOptions {
   pfnLookup?: (k: Kernel) => PfnLookup;
 }
 
+/** The live address spaces, findable by id too (a ptdesc names its mm by id: pt_mm). */
+export class MmSet extends Set<Mm> {
+  private readonly ids = new Map<number, Mm>();
+
+  override add(mm: Mm): this {
+    this.ids.set(mm.id, mm);
+    return super.add(mm);
+  }
+
+  override delete(mm: Mm): boolean {
+    this.ids.delete(mm.id);
+    return super.delete(mm);
+  }
+
+  byId(id: number): Mm | undefined {
+    return this.ids.get(id);
+  }
+}
+
 export class Kernel {
   readonly stat = new VmStat();
   readonly pa: PageAlloc;
@@ -67,8 +87,10 @@ export class Kernel {
   readonly frames: ContentStore;
   readonly pagecache: PageCache;
   readonly processes = new Map<number, Process>();
-  readonly mms = new Set<Mm>();
+  readonly mms = new MmSet();
   readonly anonVmas = new Map<number, AnonVma>();
+  /** Address ranges whose VMAs changed under their page tables, for the incremental check (dirty.ts). */
+  readonly vmaTouched = new DirtyRanges();
   /** KSM's stable nodes (ksm.ts). */
   readonly ksm = new KsmState();
   private nextPid = 1;

@@ -406,6 +406,8 @@ function zapPteRange(
   const base = pteRow * PTRS_PER_TABLE;
   const first = levelIndex(addr, PT_LEVEL.PTE);
   const last = first + (end - addr) / PAGE_SIZE;
+  // The inline path writes entries past PtdescPool.set: the incremental check learns of the table here.
+  pd.touched.add(pteRow);
   let anon = 0;
   for (let i = first; i < last; i++) {
     const pte = ents[base + i];
@@ -423,6 +425,7 @@ function zapPteRange(
         pd.used[pteRow]--;
         anon++;
         f.mapcount[row]--;
+        f.touched.add(row);
         k.tlb.removePage(row);
         continue;
       }

@@ -50,8 +50,10 @@ export class MmuGather {
       const row = this.rows[j];
       // Not the last reference (a fork's other side, the page cache, a pin): only the count drops.
       const ref = f.refcount[row];
-      if (ref > 1) f.refcount[row] = ref - 1;
-      else {
+      if (ref > 1) {
+        f.refcount[row] = ref - 1;
+        f.touched.add(row);
+      } else {
         const pfn = f.putRowDeferFree(row);
         if (pfn >= 0) this.freed[nf++] = pfn;
       }

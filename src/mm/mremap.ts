@@ -269,6 +269,7 @@ function moveVma(k: Kernel, r: Remap): number {
     if (r.addr === vma.start && r.addr + r.oldLen === vma.end && vma.anonVma) {
       vma.anonVma.vmas.delete(vma);
       vma.anonVma = null;
+      k.vmaTouched.add(vma.mm, vma.start, vma.end);
     }
   } else if (r.oldLen > 0) {
     doMunmap(k, r.proc, r.addr, r.oldLen);

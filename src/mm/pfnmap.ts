@@ -273,6 +273,7 @@ export function remapPfnRange(k: Kernel, vma: Vma, addr: number, pfn: number, si
       });
   }
   if (isCowMapping(vma.flags)) vma.pgoff = pfn;
+  k.vmaTouched.add(vma.mm, vma.start, vma.end);
   vma.flags |= VM.IO | VM.PFNMAP | VM.DONTEXPAND | VM.DONTDUMP;
   const special = k.pteSpecial ? PTE.SPECIAL : 0;
   try {

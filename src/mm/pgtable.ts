@@ -104,6 +104,7 @@ export class PtdescPool extends HandlePool {
     if (old === 0 && e !== 0) this.used[row]++;
     else if (old !== 0 && e === 0) this.used[row]--;
     this.entries[k] = e;
+    this.touched.add(row);
   }
 
   /**

@@ -7,6 +7,7 @@
  * was freed is detected instead of silently naming the row's next owner.
  * Leaves out: per-CPU caching; rows are reused lowest-freed-last (a LIFO free stack).
  */
+import { DirtyRows } from './dirty.js';
 import { KernelBug } from './types.js';
 
 type TypedArray = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float64Array;
@@ -51,6 +52,11 @@ export abstract class HandlePool {
   protected capacity: number;
   /** Rows currently allocated. */
   live = 0;
+  /**
+   * Rows allocated, freed or (as the subclass marks them) changed since the incremental check
+   * last looked (dirty.ts): a descriptor's life always marks it.
+   */
+  readonly touched = new DirtyRows();
 
   /** Rows below this may be live (for a walk over every descriptor: test each with isLive). */
   get rowsUsed(): number {
@@ -83,12 +89,14 @@ export abstract class HandlePool {
     }
     this.liveRow[row] = 1;
     this.live++;
+    this.touched.add(row);
     return row;
   }
 
   protected freeRow(row: number): void {
     this.freedPfn[row] = this.pfn[row];
     this.liveRow[row] = 0;
+    this.touched.add(row);
     const g = this.gen[row] + 1;
     this.gen[row] = g < GEN_LIMIT ? g : 1;
     this.freeStack[this.freeTop++] = row;

@@ -73,6 +73,7 @@ function mmIdUpdateShared(f: FolioPool, row: number): void {
 /** Map `nr` consecutive pages from `pfn` of a folio with PTEs of `mm`. */
 export function addRmapPtes(k: Kernel, row: number, pfn: number, nr: number, mm: Mm): void {
   const f = k.folios;
+  f.touched.add(row);
   if (!f.isLarge(row)) {
     f.mapcount[row] += nr;
     return;
@@ -89,6 +90,7 @@ export function addRmapPtes(k: Kernel, row: number, pfn: number, nr: number, mm:
 
 export function removeRmapPtes(k: Kernel, row: number, pfn: number, nr: number, mm: Mm): void {
   const f = k.folios;
+  f.touched.add(row);
   if (!f.isLarge(row)) {
     f.mapcount[row] -= nr;
     return;
@@ -106,6 +108,7 @@ export function removeRmapPtes(k: Kernel, row: number, pfn: number, nr: number, 
 /** Map a whole large folio with one PMD of `mm`. */
 export function addRmapPmd(k: Kernel, row: number, mm: Mm): void {
   const f = k.folios;
+  f.touched.add(row);
   const lg = f.large[row];
   f.entireMapcount[lg]++;
   f.mapcount[row]++;
@@ -115,6 +118,7 @@ export function addRmapPmd(k: Kernel, row: number, mm: Mm): void {
 
 export function removeRmapPmd(k: Kernel, row: number, mm: Mm): void {
   const f = k.folios;
+  f.touched.add(row);
   const lg = f.large[row];
   f.entireMapcount[lg]--;
   f.mapcount[row]--;

@@ -13,6 +13,8 @@
  * Leaves out: several devices and priorities, swap count continuations (counts are 32-bit),
  * per-CPU clusters and their fragmentation rules, discard, swapoff, cgroup swap accounting.
  */
+
+import { DirtyRows } from './dirty.js';
 import { PG } from './folio.js';
 import { ContentStore } from './highmem.js';
 import type { Kernel } from './kernel.js';
@@ -27,6 +29,8 @@ export const SWAPFILE_CLUSTER = 1 << HPAGE_PMD_ORDER;
 export class SwapInfo {
   /** swap_map's counts: how many page-table entries name each slot. */
   readonly swapMap: Uint32Array;
+  /** Slots whose swap_map count changed since the incremental check last looked (dirty.ts). */
+  readonly touched = new DirtyRows();
   /** swap_map's SWAP_HAS_CACHE bit, one byte per slot. */
   readonly hasCache: Uint8Array;
   /** Slots in use per cluster (the cluster allocator's count). */
@@ -120,6 +124,7 @@ export class SwapInfo {
   dup(off: number): void {
     this.check(off, 'swap_duplicate');
     this.swapMap[off]++;
+    this.touched.add(off);
   }
 
   /** swap_free(): an entry naming the slot went; the slot is free once nothing holds it. */
@@ -128,6 +133,7 @@ export class SwapInfo {
     if (this.swapMap[off] === 0)
       throw new KernelBug(`swap_free of slot ${off} with count 0`, { rule: 'swap_free' });
     this.swapMap[off]--;
+    this.touched.add(off);
     if (this.swapMap[off] === 0 && !this.hasCache[off]) this.release(off);
   }
 

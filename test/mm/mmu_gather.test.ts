@@ -106,3 +106,48 @@ describe('copy_pte_range: the inline copy of small anon folios', () => {
     expect(m.process(c).rss.anon).toBe(8);
   });
 });
+
+describe('the inline paths mark what they touch for the incremental cheap check', () => {
+  /** A machine whose incremental marking is on (the first cheap check turns it on) and four pages touched. */
+  function marked() {
+    const m = new Machine({ memory: '256M', check: 'off' });
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: 8 * PAGE, ...rw });
+    m.touch(p, a, 8 * PAGE, { write: true });
+    m.check('cheap');
+    return { m, p, a };
+  }
+  const slotOf = (m: Machine, pid: number, addr: number) => {
+    const k = m.kernel;
+    return k.ptdesc.leafSlot(k.processes.get(pid)!.mm.pgd, addr);
+  };
+
+  it("fork: a folio it shared and the child's table it filled are checked afterwards", () => {
+    const { m, p, a } = marked();
+    const c = m.fork(p);
+    // Behind the model's back, after the op: a folio fork shared, then an entry of the child's
+    // table. Only the op's own marks can lead the incremental check to either.
+    const row = m.kernel.folios.pageRow(m.translate(p, a + PAGE)!.pfn);
+    m.kernel.folios.mapcount[row] += 5;
+    expect(() => m.check('cheap')).toThrow(/refcount 2 below mapcount 7/);
+    m.kernel.folios.mapcount[row] -= 5;
+    m.check('cheap');
+    const free = m.allocPages(0);
+    m.freePages(free, 0);
+    const d = m.fork(p);
+    const slot = slotOf(m, d, a + 2 * PAGE);
+    const e = m.kernel.ptdesc.entries[slot];
+    m.kernel.ptdesc.entries[slot] = free * 4096 + (e - Math.floor(e / 4096) * 4096); // a free frame
+    expect(() => m.check('cheap')).toThrow(/invariant violated/);
+    expect(d).toBeGreaterThan(c);
+  });
+
+  it('zap: the table it cleared is checked afterwards', () => {
+    const { m, p, a } = marked();
+    m.madvise(p, a, 4 * PAGE, 'dontneed');
+    // Behind the model's back, an entry the zap left in that table now names another frame.
+    const slot = slotOf(m, p, a + 5 * PAGE);
+    m.kernel.ptdesc.entries[slot] += 100 * 4096;
+    expect(() => m.check('cheap')).toThrow(/invariant violated/);
+  });
+});
