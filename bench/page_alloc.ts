@@ -37,7 +37,8 @@ const PAIRS_9 = 2_000;
 const PAIRS_COLD = 2_000;
 /** Blocks held at once by the batch pattern. */
 const BATCH = 4096;
-const TARGET_ORDER0 = 5e6;
+/** The Performance issue's bar (the Foundation issue asked for 5 M). */
+const TARGET_ORDER0 = 10e6;
 
 /** A 64 GiB machine with fragmented free lists in every migratetype the tasks use. */
 function warmMachine(contents = false): Machine {
