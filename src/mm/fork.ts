@@ -12,7 +12,8 @@ import { PG } from './folio.js';
 import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { MT, VMALLOC_PAGE } from './memdesc.js';
-import { freePgtables, vmNormalPage, zapRange } from './memory.js';
+import { vmNormalPage } from './memory.js';
+import { freePgtables, zapRange } from './memory_zap.js';
 import {
   isCowMapping,
   MM_ANONPAGES,

@@ -16,7 +16,7 @@
  */
 import type { Kernel } from './kernel.js';
 import { INVALID_PAGE, MT, TYPE_MASK } from './memdesc.js';
-import { zapRange } from './memory.js';
+import { zapRange } from './memory_zap.js';
 import { isCowMapping, MM_FILEPAGES, VM, type Vma, type VmFaultResult, type VmOps } from './mm_types.js';
 import { entryBits, levelIndex, mkEntry, PT_LEVEL, PTE } from './pgtable.js';
 import { addRmapPtes, mmCounter } from './rmap.js';

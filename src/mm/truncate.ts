@@ -7,7 +7,7 @@
  */
 import type { File } from './filemap.js';
 import type { Kernel } from './kernel.js';
-import { zapRange } from './memory.js';
+import { zapRange } from './memory_zap.js';
 import { PAGE_SIZE } from './types.js';
 
 /**
