@@ -56,7 +56,7 @@ describe('pagelab compare on a worker pool', () => {
   it('on a terminal, the pool counts the runs as workers finish them, to the last of 24', async () => {
     const pooled = await compare(2, WORKER, true);
     expect(pooled.err.startsWith('\rpagelab compare: ')).toBe(true);
-    expect(pooled.err).toMatch(/^.pagelab compare: \d+\/24 runs \(\d+%\)/);
+    expect(pooled.err).toMatch(/^\spagelab compare: \d+\/24 runs \(\d+%\)/);
     expect(pooled.err).toContain('%)\x1b[K');
     expect(pooled.err.endsWith('\r\x1b[K')).toBe(true);
   }, 120_000);

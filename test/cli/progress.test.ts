@@ -86,7 +86,7 @@ describe('progress lines', () => {
       expect(await main(['compare', '--jobs', jobs, file], tty)).toBe(0);
       // Every pin-count design is a run; the last drawn count is at most the total.
       expect(tty.text().startsWith('\rpagelab compare: ')).toBe(true);
-      expect(tty.text()).toMatch(/^.pagelab compare: \d+\/\d+ runs \(\d+%\)/);
+      expect(tty.text()).toMatch(/^\spagelab compare: \d+\/\d+ runs \(\d+%\)/);
       expect(tty.text()).toContain('%)\x1b[K');
       expect(tty.text().endsWith('\r\x1b[K')).toBe(true);
       const pipe = io(false);

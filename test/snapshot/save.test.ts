@@ -200,7 +200,7 @@ describe('the live machine', () => {
       const tty = await runOn(true, 'snapshot', '--page-types');
       expect(tty.code).toBe(0);
       expect(tty.err.startsWith('\rpagelab snapshot: ')).toBe(true);
-      expect(tty.err).toMatch(/^.pagelab snapshot: [\d,]+ MiB read/);
+      expect(tty.err).toMatch(/^\spagelab snapshot: [\d,]+ MiB read/);
       expect(tty.err).toContain('MiB read\x1b[K');
       expect(tty.err.endsWith('\r\x1b[K')).toBe(true);
       const pipe = await run('snapshot', '--page-types');
