@@ -343,13 +343,8 @@ export class PageAlloc {
     return pfn;
   }
 
-  /** The zonelist for a request: preferred node's zones from the highest allowed down, then other nodes. */
-  *zonelist(gfp: number, nid: number): Generator<Zone> {
-    yield* this.zonelistOf(gfp, nid);
-  }
-
-  /** zonelist() as a cached array (the allocation fast path must not build one per call). */
-  private zonelistOf(gfp: number, nid: number): Zone[] {
+  /** The zonelist for a request: the preferred node's zones, highest allowed first, then others. Cached. */
+  zonelist(gfp: number, nid: number): readonly Zone[] {
     const high = gfpZone(gfp);
     const key = (nid * ZONE_NAMES.length + high) * 2 + (gfp & GFP.THISNODE ? 1 : 0);
     let list = this.zonelists[key];
@@ -380,7 +375,7 @@ export class PageAlloc {
     // current_gfp_context(): inside memalloc_pin_save() nothing may be movable.
     if (this.memallocPin !== 0) gfp &= ~GFP.MOVABLE;
     const mt = gfpMigratetype(gfp);
-    const zonelist = this.zonelistOf(gfp, nid);
+    const zonelist = this.zonelist(gfp, nid);
     for (let i = 0; i < zonelist.length; i++) {
       const z = zonelist[i];
       let pfn = z.freePages < 1 << order ? -1 : this.rmqueueZone(z, order, mt);
