@@ -121,7 +121,9 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
 /**
  * copy_pte_range() over [addr, end) of one source PTE table. A small anon folio that is not KSM
  * in an mm that never pinned anything — nearly every entry of a big fork — is shared inline:
- * what copyPresentPte() does for it, without the general lookups.
+ * what copyPresentPte() does for it, without the general lookups. It marks nothing for the
+ * incremental check: the child's tables are new (marked when allocated) and doFork marks the
+ * parent's range, whose tables lead the check to every folio shared.
  */
 function copyPteRange(
   k: Kernel,
@@ -150,8 +152,6 @@ function copyPteRange(
     if (dstPte < 0) {
       const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
       dstPte = pd.pteTableAt(dstPmd, pmdIdx);
-      // The inline copy writes past PtdescPool.set: the incremental check learns of the table here.
-      pd.touched.add(dstPte);
     }
     // Read after the child's table exists: allocating it may have grown (replaced) the array.
     const ents = pd.entries;
@@ -164,7 +164,6 @@ function copyPteRange(
         f.flags[row] &= ~PG.anon_exclusive;
         f.mapcount[row]++;
         f.refcount[row]++;
-        f.touched.add(row);
         anon++;
         let child = pte - (bits & drop);
         if (bits & PTE.WRITE && cow) {

@@ -20,6 +20,15 @@ function setup(opts: { swap?: string; thp?: 'always' | 'never' } = {}) {
 
 const anon = (m: Machine, p: number, len: number) =>
   m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
+/** One written anon page, registered in WP mode and write-protected (sync mode, no features). */
+function protectedPage(m: Machine, p: number): number {
+  const a = anon(m, p, PAGE);
+  m.write(p, a, { byte: 1, len: PAGE });
+  m.uffdOpen(p);
+  m.uffdRegister(p, a, PAGE);
+  m.uffdWriteprotect(p, a, PAGE, { wp: true });
+  return a;
+}
 const wp = (m: Machine, p: number, a: number) => m.uffdWpAt(p, a).uffdWp;
 const pteBits = (m: Machine, p: number, a: number) => m.translate(p, a)?.bits ?? 0;
 
@@ -72,11 +81,7 @@ describe('UFFDIO_REGISTER and UNREGISTER', () => {
 
   it('unregister resets the protection (uffd_wp_range) and wakes a waiting fault', () => {
     const { m, p } = setup();
-    const a = anon(m, p, PAGE);
-    m.write(p, a, { byte: 1, len: PAGE });
-    m.uffdOpen(p);
-    m.uffdRegister(p, a, PAGE);
-    m.uffdWriteprotect(p, a, PAGE, { wp: true });
+    const a = protectedPage(m, p);
     expect(m.write(p, a, { byte: 2, len: 1 }).userfault).toBe(true);
     expect(m.uffdState(p)?.waiting).toBe(1);
     m.uffdUnregister(p, a, PAGE);
@@ -254,11 +259,7 @@ describe('write faults on a protected page (do_wp_page)', () => {
 describe('fork (dup_userfaultfd, copy_present_pte, copy_nonpresent_pte)', () => {
   it('without EVENT_FORK the child loses VM_UFFD_WP and every bit; the parent keeps them', () => {
     const { m, p } = setup();
-    const a = anon(m, p, PAGE);
-    m.write(p, a, { byte: 1, len: PAGE });
-    m.uffdOpen(p);
-    m.uffdRegister(p, a, PAGE);
-    m.uffdWriteprotect(p, a, PAGE, { wp: true });
+    const a = protectedPage(m, p);
     const c = m.fork(p);
     expect(wp(m, p, a)).toBe(true);
     expect(wp(m, c, a)).toBe(false);
@@ -346,11 +347,7 @@ describe('zap (zap_install_uffd_wp_if_needed)', () => {
 describe('mprotect, mremap, GUP, THP, mTHP, khugepaged', () => {
   it('mprotect keeps the bit and does not upgrade a protected PTE to writable', () => {
     const { m, p } = setup();
-    const a = anon(m, p, PAGE);
-    m.write(p, a, { byte: 1, len: PAGE });
-    m.uffdOpen(p);
-    m.uffdRegister(p, a, PAGE);
-    m.uffdWriteprotect(p, a, PAGE, { wp: true });
+    const a = protectedPage(m, p);
     m.mprotect(p, a, PAGE, 'r');
     m.mprotect(p, a, PAGE, 'rw');
     expect(wp(m, p, a)).toBe(true);
