@@ -13,9 +13,13 @@ import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { type ParseResult, parseScenario, parseWithYaml } from '../src/scenario/parse.js';
 import { runScenario } from '../src/scenario/run.js';
-import { fmtBytes, hostMem, printTable, progress, QUICK, type SuiteResult } from './util.js';
+import { fmtBytes, hostMem, median, printTable, progress, QUICK, type SuiteResult } from './util.js';
 
 const TARGET_US = 20;
+/** "Well under a second" for the 100,000-step file, with margin: half of one. */
+const TARGET_FILE_MS = 500;
+/** Parses of the big file: the first (a fresh process's JIT) and the median of all. */
+const ROUNDS = 5;
 /** The parsed steps (objects, strings, closures) against the file's bytes. */
 const TARGET_HEAP_RATIO = 10;
 
@@ -52,7 +56,11 @@ export function runParse(steps = QUICK ? 10000 : 100000): SuiteResult {
   parseWithYaml(manySteps(1000), 'warmup.yaml');
   progress(`parse: ${steps} steps, ${(text.length / 2 ** 20).toFixed(1)} MiB`);
   const fast = measure(parseScenario, text);
-  const us = (fast.ms * 1000) / (steps + 2);
+  const times = [fast.ms];
+  for (let i = 1; i < ROUNDS; i++) times.push(measure(parseScenario, text).ms);
+  const first = fast.ms;
+  const ms = median(times);
+  const us = (ms * 1000) / (steps + 2);
   // The slow path (yaml with a source range per node) is what a file the recogniser is unsure
   // of costs, and what every file cost before; a smaller file, as it is 20 times slower.
   const slowSteps = Math.min(steps, 5000);
@@ -73,10 +81,10 @@ export function runParse(steps = QUICK ? 10000 : 100000): SuiteResult {
         columns: ['path', 'steps', 'bytes', 'total', 'per step', 'CPU per step', 'heap held'],
         rows: [
           [
-            'parseScenario',
+            `parseScenario (median of ${ROUNDS}; first ${first.toFixed(0)} ms)`,
             String(steps + 2),
             String(text.length),
-            `${fast.ms.toFixed(0)} ms`,
+            `${ms.toFixed(0)} ms`,
             `${us.toFixed(1)} µs`,
             `${((fast.cpuMs * 1000) / (steps + 2)).toFixed(1)} µs`,
             `${fmtBytes(fast.heap)} (${ratio.toFixed(1)}× the file)`,
@@ -98,7 +106,13 @@ export function runParse(steps = QUICK ? 10000 : 100000): SuiteResult {
     ],
     targets: [
       {
-        name: 'a 100,000-step scenario parses in well under a second (per step)',
+        name: `a ${steps}-step scenario parses in well under a second (median of ${ROUNDS})`,
+        want: `≤ ${((TARGET_FILE_MS * (steps + 2)) / 100002).toFixed(0)} ms`,
+        got: `${ms.toFixed(0)} ms`,
+        pass: ms <= (TARGET_FILE_MS * (steps + 2)) / 100002,
+      },
+      {
+        name: 'YAML parsing per step',
         want: `≤ ${TARGET_US} µs/step`,
         got: `${us.toFixed(1)} µs/step`,
         pass: us <= TARGET_US,

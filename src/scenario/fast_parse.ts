@@ -13,58 +13,105 @@ import { readDocument } from './yaml_doc.js';
 /** `steps:` at the start of a line with nothing after it but a comment. */
 const STEPS_KEY = /^steps:(?:[ ]+#[^\n]*)?[ ]*$/m;
 
+/** A document the fast path takes: everything but the steps, and a way to read the steps one by one. */
+export interface FastDocument {
+  /** The document, its `steps` key null (the steps come from scan). */
+  data: Record<string, unknown>;
+  map: Locator;
+  /**
+   * Read the steps in order, each handed to `visit` as soon as it is read (so nothing needs to
+   * hold them all but what the caller keeps); false if the recogniser turned out unsure of one.
+   */
+  scan(visit: (step: unknown, i: number) => void): boolean;
+}
+
 /**
- * The document's data and its source map, or undefined when the fast path is unsure of it or the
- * rest of the document has problems (the slow path then reports them).
+ * The document, or undefined when the fast path is unsure of it or the rest of the document has
+ * problems (the slow path then reports them).
  */
-export function fastParse(text: string): { data: Record<string, unknown>; map: Locator } | undefined {
+export function fastDocument(text: string): FastDocument | undefined {
   if (/[\t\r\ufeff]/.test(text)) return undefined;
   const key = STEPS_KEY.exec(text);
   if (!key) return undefined;
   const afterKey = key.index + 'steps:'.length;
-  const steps = unlessUnsure(() => scanSteps(text, text.indexOf('\n', afterKey)));
-  if (!steps) return undefined;
-  // The rest keeps every offset: the steps section becomes blank lines (or is cut when last).
+  const from = text.indexOf('\n', afterKey);
+  if (from < 0) return undefined;
+  // Where the steps end: the next line that starts with something other than a space or a
+  // comment. The scan checks that the sequence ends just there.
+  NEXT_TOP.lastIndex = from;
+  const next = NEXT_TOP.exec(text);
+  const end = next ? next.index + 1 : text.length;
+  // The rest keeps every line and column: the steps section becomes as many empty lines (or is
+  // cut when last). Not spaces: yaml would read megabytes of them for nothing.
   const head =
-    steps.end >= text.length
+    end >= text.length
       ? `${text.slice(0, afterKey)}\n`
-      : text.slice(0, afterKey) +
-        text.slice(afterKey, steps.end).replace(/[^\n]/g, ' ') +
-        text.slice(steps.end);
+      : text.slice(0, afterKey) + '\n'.repeat(newlines(text, afterKey, end)) + text.slice(end);
   const doc = readDocument(head);
   if (!doc.ok || !isRecord(doc.data) || !isMap(doc.doc.contents)) return undefined;
   // The line found must be the top level's steps key, not text inside a quoted scalar.
   const pair = doc.doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'steps');
   if (!pair || (pair.key as Scalar).range?.[0] !== key.index) return undefined;
-  doc.data.steps = steps.values;
+  const where: StepsWritten = { seq: 0, starts: [] };
   return {
     data: doc.data,
-    map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), steps.seq, steps.starts),
+    map: new FastSourceMap(text, new SourceMap(doc.doc, doc.lines), where),
+    scan: (visit) => unlessUnsure(() => scanSteps(text, from, end, where, visit)) ?? false,
   };
+}
+
+function newlines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** A newline followed by a character that starts a top-level line (not a space, newline or #). */
+const NEXT_TOP = /\n[^ \n#]/g;
+
+/** The document's data with every step and its source map (what the tests compare with yaml's). */
+export function fastParse(text: string): { data: Record<string, unknown>; map: Locator } | undefined {
+  const doc = fastDocument(text);
+  if (!doc) return undefined;
+  const steps: unknown[] = [];
+  if (!doc.scan((step) => steps.push(step))) return undefined;
+  // The key where it is written: JSON keeps key order.
+  return { data: { ...doc.data, steps }, map: doc.map };
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The items of the block sequence after `steps:` (from the newline ending that line). */
-function scanSteps(text: string, from: number) {
-  if (from < 0) notSure();
+/** Where the steps are written: the sequence's first dash, and each step's node (after its dash). */
+interface StepsWritten {
+  seq: number;
+  starts: number[];
+}
+
+/** The items of the block sequence after `steps:` (from the newline ending that line) up to `end`. */
+function scanSteps(
+  text: string,
+  from: number,
+  end: number,
+  where: StepsWritten,
+  visit: (step: unknown, i: number) => void,
+): true {
   const s = new StepScanner(text);
   s.offset = from + 1;
-  const values: unknown[] = [];
-  const starts: number[] = [];
   const dash = s.nextContent();
   if (dash <= 0) notSure(); // no items, or a sequence at column 0: left to yaml
-  const seq = s.offset + dash;
+  where.seq = s.offset + dash;
+  let i = 0;
   for (let indent = dash; indent === dash; indent = s.nextContent()) {
     if (text[s.offset + indent] !== '-') notSure();
-    values.push(s.item(indent));
-    starts.push(s.itemStart);
+    const value = s.item(indent);
+    where.starts.push(s.itemStart);
+    visit(value, i++);
   }
   // The next thing at the top level (a key), or the end; anything else is left to yaml.
-  const end = s.nextContent() === -1 ? text.length : s.offset;
-  if (end < text.length && text[end] === ' ') notSure();
-  return { values, starts, seq, end };
+  const at = s.nextContent() === -1 ? text.length : s.offset;
+  if (at !== end) notSure();
+  return true;
 }
 
 /** Where things are in a file read by the fast path; the same answers as SourceMap gives. */
@@ -75,10 +122,8 @@ class FastSourceMap implements Locator {
     private readonly text: string,
     /** The document with its steps section blank: right for everything outside it. */
     private readonly head: SourceMap,
-    /** The first dash: where the sequence is written. */
-    private readonly seq: number,
-    /** Where each step's node is written (after its dash). */
-    private readonly starts: readonly number[],
+    /** Filled in as the steps are read. */
+    private readonly steps: StepsWritten,
   ) {}
 
   at(path: Path): Pos {
@@ -95,9 +140,10 @@ class FastSourceMap implements Locator {
   /** As SourceMap.walk: the offset of the node at `path` or of its deepest existing ancestor. */
   private walk(path: Path): { node: number; key?: number; depth: number } {
     const i = path[1];
-    if (typeof i !== 'number' || i >= this.starts.length) return { node: this.seq, depth: 1 };
+    const { seq, starts } = this.steps;
+    if (typeof i !== 'number' || i >= starts.length) return { node: seq, depth: 1 };
     // A negative or fractional index: yaml's walk finds no node there, so offset 0.
-    const start = this.starts[i];
+    const start = starts[i];
     if (start === undefined) return { node: 0, depth: 2 };
     if (path.length === 2) return { node: start, depth: 2 };
     let node = this.step(start);

@@ -49,6 +49,29 @@ const OTHER_SCALAR = [
   /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
 ];
 
+/**
+ * One string for each plain scalar text seen recently: a file of 100,000 steps writes `op`,
+ * `proc: p` and `write` 100,000 times, and the parse keeps every value, so without this it holds
+ * (and the young generation copies) 100,000 copies of each. A direct-mapped cache on a hash of
+ * the text: a hit compares in place and allocates nothing; long texts are rarely repeated.
+ */
+const INTERNED = 4096;
+const MAX_INTERNED_LENGTH = 32;
+const interned: (string | undefined)[] = new Array(INTERNED).fill(undefined);
+
+function intern(text: string, start: number, end: number): string {
+  const len = end - start;
+  if (len > MAX_INTERNED_LENGTH) return text.slice(start, end);
+  let h = len;
+  for (let j = start; j < end; j++) h = (Math.imul(h, 31) + text.charCodeAt(j)) | 0;
+  const slot = (h ^ (h >>> 12)) & (INTERNED - 1);
+  const had = interned[slot];
+  if (had !== undefined && had.length === len && text.startsWith(had, start)) return had;
+  const s = text.slice(start, end);
+  interned[slot] = s;
+  return s;
+}
+
 /** A plain scalar's value as the core schema resolves it (the tag tests of yaml/dist/schema/core). */
 function resolvePlain(s: string): unknown {
   const c = s.charCodeAt(0);
@@ -220,7 +243,8 @@ export class StepScanner {
     const c = this.code();
     if (c === 0x27 || c === 0x22) notSure();
     const value = this.scalar(inFlow);
-    return keyOf(value, this.text.slice(start, this.i));
+    // A string key's text is its value (a plain scalar, no quotes): only a number needs the text.
+    return keyOf(value, typeof value === 'string' ? value : this.text.slice(start, this.i));
   }
 
   /** A flow collection on one line, at `this.i` (`{` or `[`). */
@@ -307,7 +331,7 @@ export class StepScanner {
       end = j + 1;
     }
     this.i = end;
-    return resolvePlain(text.slice(start, end));
+    return resolvePlain(intern(text, start, end));
   }
 
   /** 'it''s' or "text" (no escapes), on one line. */

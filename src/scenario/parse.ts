@@ -15,7 +15,8 @@ import type { z } from 'zod';
 import type { CheckLevel } from '../check/invariants.js';
 import { type MachineConfig, type ResolvedConfig, resolveConfig } from '../machine/config.js';
 import { byPosition, type Diagnostic, type Path, type Pos, suggestion } from './diagnostics.js';
-import { fastParse } from './fast_parse.js';
+import { type FastDocument, fastDocument } from './fast_parse.js';
+import { FAIL, fastSchema } from './fast_schema.js';
 import type { StaticLabel } from './labels.js';
 import {
   checkMachineConfig,
@@ -72,10 +73,10 @@ export function parseScenario(text: string, file: string): ParseResult {
   // Most files are all common step shapes and valid: read them without a source range per node.
   // Any doubt, and any problem at all, and the file is read again the slow way, which alone
   // reports errors, so they are the same whichever way the file went first.
-  const fast = text.length <= MAX_DOCUMENT_BYTES ? fastParse(text) : undefined;
+  const fast = text.length <= MAX_DOCUMENT_BYTES ? fastDocument(text) : undefined;
   if (fast) {
     const p = new Parser(file, fast.map, true);
-    const scenario = p.scenario(fast.data);
+    const scenario = p.scenario(fast.data, fast);
     if (scenario && p.errors.length === 0) return { ok: true, scenario };
   }
   return parseWithYaml(text, file);
@@ -169,6 +170,7 @@ function keysAt(schema: z.ZodType | undefined, path: Path): string[] {
 class Parser {
   readonly errors: Diagnostic[] = [];
   private readonly labels = new Map<string, StaticLabel>();
+  private readonly ctx = new LabelContext(this, this.labels);
 
   constructor(
     private readonly file: string,
@@ -181,16 +183,35 @@ class Parser {
     this.errors.push({ file: this.file, pos, path, message });
   }
 
-  scenario(raw: unknown): Scenario | undefined {
+  /** The line `path` is written on. */
+  line(path: Path): number {
+    return this.map.at(path).line;
+  }
+
+  keyPos(path: Path, key: string): Pos {
+    return this.map.keyAt(path, key);
+  }
+
+  /** The scenario in `raw`; its steps from `fast` when given (raw then has none), read one by one. */
+  scenario(raw: unknown, fast?: FastDocument): Scenario | undefined {
     if (!isRecord(raw)) {
       this.error([], 'a scenario is a map with name, machine and steps');
       return undefined;
     }
-    const top = topLevelSchema.safeParse(raw, { reportInput: true });
+    const top = topLevelSchema.safeParse(fast ? { ...raw, steps: [] } : raw, { reportInput: true });
     if (!top.success) this.issues(top.error.issues, [], raw, { keys: TOP_LEVEL_KEYS });
     const machine = this.machine(raw.machine);
-    const rawSteps = Array.isArray(raw.steps) ? raw.steps : [];
-    const steps = rawSteps.flatMap((s, i) => this.step(s, i, machine?.config ?? resolveConfig()) ?? []);
+    const config = machine?.config ?? resolveConfig();
+    const steps: Step[] = [];
+    const visit = (s: unknown, i: number) => {
+      const step = this.step(s, i, config);
+      if (step) steps.push(step);
+    };
+    // Step by step, as read: each step's raw value is garbage once validated (the young
+    // generation never copies 100,000 of them).
+    if (fast) {
+      if (!fast.scan(visit)) return undefined;
+    } else if (Array.isArray(raw.steps)) raw.steps.forEach(visit);
     if (!top.success || !machine) return undefined;
     return {
       file: this.file,
@@ -233,78 +254,38 @@ class Parser {
         `unknown op '${String(name)}'${suggestion(String(name), OPS_BY_NAME.keys())} (ops: ${[...OPS_BY_NAME.keys()].join(', ')})`,
       );
     if (!op) return undefined;
-    // Any params object at all takes zod off its fast path (twice the time on a valid step).
-    const r = stepSchema.safeParse(raw, this.quick ? undefined : { reportInput: true });
+    // The op is known, so its own schema is the union's branch; on the fast path through the
+    // compiled schema first, then zod itself (any params object at all takes zod off its own
+    // fast path: twice the time on a valid step; this path's errors are only counted).
+    const fast = this.quick ? fastSchema(op.schema)(raw) : FAIL;
+    const r =
+      fast !== FAIL
+        ? { success: true as const, data: fast }
+        : this.quick
+          ? op.schema.safeParse(raw)
+          : stepSchema.safeParse(raw, { reportInput: true });
     if (!r.success) {
       const keys = Object.keys(op.schema.shape);
       this.issues(r.error.issues, path, raw, { keys, notYet: NOT_YET_STEP_KEYS, schema: op.schema });
       // Keep the label it would define, so its uses below do not report it as unknown.
       const bound = op.binds && raw[op.binds.key];
       if (typeof bound === 'string' && !this.labels.has(bound))
-        this.labels.set(bound, { kind: '*', memory: true, line: this.map.at(path).line });
+        this.labels.set(bound, { kind: '*', memory: true, line: this.line(path) });
       return undefined;
     }
     const args = r.data as Record<string, unknown>;
     const expectError = args.expect_error as string | undefined;
-    op.analyse(args, this.context(path, config));
+    const ctx = this.ctx.at(path, config);
+    op.analyse(args, ctx);
     if (op.binds && args[op.binds.key] !== undefined) {
       if (expectError === undefined) {
         const { kind, memory } = op.binds;
-        this.context(path, config).define(args[op.binds.key] as string, { kind, memory }, [op.binds.key]);
+        ctx.define(args[op.binds.key] as string, { kind, memory }, [op.binds.key]);
       } else if (op.binds.key === 'as') {
         this.error([...path, 'as'], 'a step that expects an error binds no label');
       }
     }
     return { n: i + 1, op, args, pos: this.map.at(path), expectError };
-  }
-
-  /** The static checks' view of the labels, with paths relative to the step at `base`. */
-  private context(base: Path, config: ResolvedConfig): StaticContext {
-    const at = (path: Path): Path => [...base, ...path];
-    const where = (l: StaticLabel) => `line ${l.line}`;
-    const report = (path: Path, message: string, on: At = 'value') => {
-      const full = at(path);
-      const pos = on === 'key' ? this.map.keyAt(full.slice(0, -1), String(full[full.length - 1])) : undefined;
-      this.error(full, message, pos);
-    };
-    return {
-      config,
-      lookup: (name) => this.labels.get(name),
-      error: report,
-      define: (name, label, path) => {
-        const had = this.labels.get(name);
-        if (had) this.error(at(path), `label '${name}' is already defined (${where(had)})`);
-        else this.labels.set(name, { ...label, line: this.map.at(at(path)).line });
-      },
-      use: (name, kinds, path, on) => {
-        const l = this.labels.get(name);
-        if (!l) {
-          const fits = [...this.labels].filter(([, x]) =>
-            kinds === 'memory' ? x.memory : x.kind === '*' || kinds.includes(x.kind),
-          );
-          report(
-            path,
-            // A one- or two-letter label is too short to guess from.
-            `unknown label '${name}'${
-              name.length > 2
-                ? suggestion(
-                    name,
-                    fits.map(([n]) => n),
-                  )
-                : ''
-            } (${definedBy(kinds)})`,
-            on,
-          );
-          return undefined;
-        }
-        const ok = l.kind === '*' || (kinds === 'memory' ? l.memory : kinds.includes(l.kind));
-        if (!ok) {
-          const want = kinds === 'memory' ? 'a label naming memory' : kinds.join(' or ');
-          report(path, `'${name}' is a ${l.kind} label (${where(l)}); expected ${want}`, on);
-        }
-        return l;
-      },
-    };
   }
 
   /** zod issues as diagnostics, with messages in the file's terms. */
@@ -349,6 +330,74 @@ class Parser {
     this.error(path, `${issue.message}${hint}`);
   }
 }
+
+/**
+ * The static checks' view of the labels, with paths relative to the step at `base`: one object
+ * for the whole parse, moved from step to step (closures per step were a tenth of the parse).
+ */
+class LabelContext implements StaticContext {
+  private base: Path = [];
+  config: ResolvedConfig = resolveConfig();
+
+  constructor(
+    private readonly parser: Parser,
+    private readonly labels: Map<string, StaticLabel>,
+  ) {}
+
+  at(base: Path, config: ResolvedConfig): this {
+    this.base = base;
+    this.config = config;
+    return this;
+  }
+
+  private full(path: Path): Path {
+    return [...this.base, ...path];
+  }
+
+  lookup(name: string): StaticLabel | undefined {
+    return this.labels.get(name);
+  }
+
+  error(path: Path, message: string, on: At = 'value'): void {
+    const full = this.full(path);
+    const pos =
+      on === 'key' ? this.parser.keyPos(full.slice(0, -1), String(full[full.length - 1])) : undefined;
+    this.parser.error(full, message, pos);
+  }
+
+  define(name: string, label: { kind: string; memory: boolean }, path: Path): void {
+    const had = this.labels.get(name);
+    if (had) this.parser.error(this.full(path), `label '${name}' is already defined (${where(had)})`);
+    else this.labels.set(name, { ...label, line: this.parser.line(this.full(path)) });
+  }
+
+  use(name: string, kinds: readonly string[] | 'memory', path: Path, on?: At): StaticLabel | undefined {
+    const l = this.labels.get(name);
+    if (!l) {
+      const fits = [...this.labels].filter(([, x]) =>
+        kinds === 'memory' ? x.memory : x.kind === '*' || kinds.includes(x.kind),
+      );
+      // A one- or two-letter label is too short to guess from.
+      const guess =
+        name.length > 2
+          ? suggestion(
+              name,
+              fits.map(([n]) => n),
+            )
+          : '';
+      this.error(path, `unknown label '${name}'${guess} (${definedBy(kinds)})`, on);
+      return undefined;
+    }
+    const ok = l.kind === '*' || (kinds === 'memory' ? l.memory : kinds.includes(l.kind));
+    if (!ok) {
+      const want = kinds === 'memory' ? 'a label naming memory' : kinds.join(' or ');
+      this.error(path, `'${name}' is a ${l.kind} label (${where(l)}); expected ${want}`, on);
+    }
+    return l;
+  }
+}
+
+const where = (l: StaticLabel) => `line ${l.line}`;
 
 /**
  * The union branch the author most likely meant: one whose complaints are all inside the value

@@ -228,7 +228,7 @@ describe('mTHP invariants', () => {
           }
           for (let i = 0; i < 64; i++) {
             const pg = m.pageAt(p, buf + i * PAGE);
-            if (!pg || pg.type !== 'anon') continue;
+            if (pg?.type !== 'anon') continue;
             const nr = 2 ** pg.order;
             // Naturally aligned, virtually and physically, and an enabled size (or a page).
             expect(pg.head % nr).toBe(0);

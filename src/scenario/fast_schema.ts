@@ -1,0 +1,179 @@
+/**
+ * A faster way through a step's zod schema, for the values the YAML reader gives (maps, lists,
+ * strings, numbers, booleans, null; never undefined). zod spends most of a valid step's time on
+ * the plumbing between nodes (a payload and an issues array per object field, union branch,
+ * pipe, optional and default); the leaves' own work is small. So this unrolls those containers
+ * into closures and hands every leaf, and every container with checks of its own, to zod's own
+ * `_zod.run`: whatever a leaf accepts and returns is zod's answer, not a copy of its rules.
+ *
+ * It answers with zod's output or FAIL; FAIL means "ask zod" (the step may still be valid, e.g.
+ * a key whose absence a transform accepts), so being unsure costs time, never a wrong answer.
+ * The tests hold it to zod's output over every step of the examples and mutations of them.
+ */
+import type { z } from 'zod';
+
+/** No answer: run zod itself (which reports what is wrong, or accepts what this did not). */
+export const FAIL: unique symbol = Symbol('fail');
+/** An absent key whose schema puts nothing in its place. */
+const OMIT: unique symbol = Symbol('omit');
+
+type Out = unknown | typeof FAIL;
+/** A compiled node: the output for a present value, and for an absent key. */
+interface Node {
+  run(value: unknown): Out;
+  absent(): Out | typeof OMIT;
+}
+
+interface Def {
+  type: string;
+  checks?: unknown[];
+  shape?: Record<string, z.ZodType>;
+  catchall?: z.ZodType;
+  innerType?: z.ZodType;
+  options?: z.ZodType[];
+  in?: z.ZodType;
+  out?: z.ZodType;
+  transform?: (value: unknown, payload: Payload) => unknown;
+  readonly defaultValue?: unknown;
+}
+
+interface Payload {
+  value: unknown;
+  issues: unknown[];
+}
+
+interface Internals {
+  def: Def;
+  /** How the schema takes an absent key: 'defaulted' substitutes a value. */
+  optin?: 'optional' | 'defaulted';
+  run(payload: Payload, ctx: { async: false }): Payload;
+}
+
+const internals = (t: z.ZodType) => (t as unknown as { _zod: Internals })._zod;
+/** The parse context safeParse gives when called without parameters. */
+const CTX = { async: false } as const;
+
+/** zod's own run of `t` on one value. */
+function leaf(t: z.ZodType): Node {
+  const zod = internals(t);
+  return {
+    run(value) {
+      const r = zod.run({ value, issues: [] }, CTX);
+      return r.issues.length === 0 ? r.value : FAIL;
+    },
+    absent: () => FAIL,
+  };
+}
+
+const compiled = new WeakMap<z.ZodType, (value: unknown) => Out>();
+
+/** `schema` compiled once (kept with it), as a function from a value to zod's output or FAIL. */
+export function fastSchema(schema: z.ZodType): (value: unknown) => Out {
+  let f = compiled.get(schema);
+  if (!f) {
+    const node = compile(schema);
+    f = (value) => node.run(value);
+    compiled.set(schema, f);
+  }
+  return f;
+}
+
+function compile(t: z.ZodType): Node {
+  const def = internals(t).def;
+  // A container with checks of its own (a refine, a max length) is zod's to run whole.
+  if (def.checks && def.checks.length > 0) return leaf(t);
+  switch (def.type) {
+    case 'object':
+      return object(def);
+    case 'optional':
+      return optional(compile(def.innerType!), internals(def.innerType!).optin === 'defaulted');
+    case 'default':
+      return withDefault(def, compile(def.innerType!));
+    case 'union':
+      return union(def.options!.map(compile));
+    case 'pipe':
+      return pipe(compile(def.in!), compile(def.out!));
+    case 'transform':
+      return transform(def.transform!);
+    default:
+      return leaf(t);
+  }
+}
+
+/** $ZodObject: a map, its keys in the shape's order, no others when strict (catchall never). */
+function object(def: Def): Node {
+  const strict = def.catchall && internals(def.catchall).def.type === 'never';
+  // Passthrough or a catchall schema: zod keeps or checks the extra keys; not unrolled.
+  if (def.catchall && !strict) return { run: () => FAIL, absent: () => FAIL };
+  const keys = Object.keys(def.shape!);
+  const fields = keys.map((k) => compile(def.shape![k]!));
+  const known = new Set(keys);
+  return {
+    run(value) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return FAIL;
+      const input = value as Record<string, unknown>;
+      if (strict) for (const k of Object.keys(input)) if (!known.has(k)) return FAIL;
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = k in input ? fields[i]!.run(input[k]) : fields[i]!.absent();
+        if (v === FAIL) return FAIL;
+        if (v !== OMIT) out[k] = v;
+      }
+      return out;
+    },
+    absent: () => FAIL,
+  };
+}
+
+/** $ZodOptional: an absent key stays absent, unless the inner schema is a default. */
+function optional(inner: Node, defaulted: boolean): Node {
+  return { run: (v) => inner.run(v), absent: defaulted ? () => inner.absent() : () => OMIT };
+}
+
+/** $ZodDefault: an absent key takes the default (a fresh copy each time, as zod gives it). */
+function withDefault(def: Def, inner: Node): Node {
+  return {
+    run(v) {
+      const r = inner.run(v);
+      return r === undefined ? def.defaultValue : r;
+    },
+    absent: () => def.defaultValue,
+  };
+}
+
+/** $ZodUnion: the first branch that accepts the value. */
+function union(options: Node[]): Node {
+  return {
+    run(v) {
+      for (const o of options) {
+        const r = o.run(v);
+        if (r !== FAIL) return r;
+      }
+      return FAIL;
+    },
+    absent: () => FAIL,
+  };
+}
+
+function pipe(first: Node, then: Node): Node {
+  return {
+    run(v) {
+      const r = first.run(v);
+      return r === FAIL ? FAIL : then.run(r);
+    },
+    absent: () => FAIL,
+  };
+}
+
+/** $ZodTransform: the function, given the payload it may add issues to. */
+function transform(f: (value: unknown, payload: Payload) => unknown): Node {
+  return {
+    run(value) {
+      const payload: Payload = { value, issues: [] };
+      const r = f(value, payload);
+      return payload.issues.length === 0 ? r : FAIL;
+    },
+    absent: () => FAIL,
+  };
+}
