@@ -31,7 +31,27 @@ function exclusive(k: Kernel, row: number, pfn: number): boolean {
   return f.pageAnonExclusive(row, pfn);
 }
 
+/**
+ * Every live handle's kept folio rows are the rows its frames have now (the release trusts them:
+ * a folio with a reference held is neither split nor migrated).
+ */
+function checkHandleRows(k: Kernel, v: Violations): void {
+  const { memmap } = k.pa;
+  for (const h of k.gup.values()) {
+    if (h.released) continue;
+    for (let i = 0; i < h.pfns.length; i++) {
+      const pfn = h.pfns[i]!;
+      const now = k.pa.isZeroPfn(pfn) ? -1 : Math.max(memmap.folioRow(pfn), -1);
+      if (h.rows[i] !== now)
+        v.add('gup: handle rows', `GUP handle ${h.id} keeps row ${h.rows[i]} for a frame of row ${now}`, {
+          pfn,
+        });
+    }
+  }
+}
+
 export function checkPins(k: Kernel, v: Violations): void {
+  checkHandleRows(k, v);
   const live = k.pins.livePins;
   const held = handlePins(k);
   if (live !== held)

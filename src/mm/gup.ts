@@ -60,6 +60,13 @@ export interface GupHandle {
   readonly start: number;
   /** Frame of each page grabbed, in address order. */
   readonly pfns: Float64Array;
+  /**
+   * The folio row of each page (-1: not a folio), as the kernel keeps page pointers: a folio
+   * with a reference held is neither split nor migrated (can_split_folio, folio_migrate_mapping),
+   * so the row stays right until the release, which needs no memmap lookup (checked by
+   * checkGupHandles).
+   */
+  readonly rows: Int32Array;
   /** FOLL_PIN (pins) or FOLL_GET (references). */
   readonly pin: boolean;
   readonly flags: number;
@@ -115,7 +122,12 @@ export function gupCall(k: Kernel, mm: Mm, req: GupRequest, wrapper: number): Gu
     flags = validGupArgs(req.flags, wrapper, { pages: true });
   } catch (e) {
     if (!(e instanceof KernelError) || req.fast || wrapper !== FOLL.PIN) throw e;
-    return handle(k, mm, { ...req, nrPages: 0, flags: FOLL.PIN }, new Float64Array(0));
+    return handle(
+      k,
+      mm,
+      { ...req, nrPages: 0, flags: FOLL.PIN },
+      { pfns: new Float64Array(0), rows: new Int32Array(0) },
+    );
   }
   if (req.fast && flags & ~FAST_FLAGS)
     throw new KernelError(
@@ -273,10 +285,10 @@ function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   for (let attempt = 0; ; attempt++) {
     // The pinnability check rides along the walk (no second pass over the pages).
     const bad: number[] = [];
-    const pfns = collect(k, mm, req, attempt === 0 ? bad : undefined);
-    if (bad.length === 0) return handle(k, mm, req, pfns);
+    const got = collect(k, mm, req, attempt === 0 ? bad : undefined);
+    if (bad.length === 0) return handle(k, mm, req, got);
     // check_and_migrate_movable_folios(): drop everything, migrate the offenders, retry once.
-    releaseAll(k, mm, req.start, pfns, true);
+    releaseAll(k, mm, req.start, got, true);
     migrateToPinnable(k, [...new Set(bad.map((pfn) => k.folios.pageRow(pfn)))]);
   }
 }
@@ -304,12 +316,13 @@ function walkedVmas(mm: Mm, start: number, n: number): Vma[] {
   return out;
 }
 
-function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHandle {
+function handle(k: Kernel, mm: Mm, req: GupRequest, { pfns, rows }: Grabbed): GupHandle {
   const h: GupHandle = {
     id: k.nextGupId++,
     mm,
     start: req.start,
     pfns,
+    rows,
     pin: (req.flags & FOLL.PIN) !== 0,
     flags: req.flags,
     released: false,
@@ -327,10 +340,11 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, pfns: Float64Array): GupHand
  * Consecutive pages of one PTE table are followed slot by slot, without walking from the PGD.
  * With `unpinnable`, the frames a long-term pin may not hold are collected on the way.
  */
-function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Float64Array {
+function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Grabbed {
   const pd = k.ptdesc;
-  lastBlock = -1;
+  blockHi = 0;
   const out = new Float64Array(req.nrPages);
+  const rows = new Int32Array(req.nrPages);
   // The inline run needs pte_special to tell special entries apart, and GUP-fast's long-term
   // pins ask folio_is_longterm_pinnable() of every page (fastAllowed).
   const inline = k.pteSpecial && !(req.fast && req.flags & FOLL.LONGTERM);
@@ -357,7 +371,7 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Flo
     }
     if (inline && tableEnd) {
       const end = Math.min(tableEnd, vma.end);
-      const taken = grabRun(k, mm, req.flags, out, n, req.nrPages, slot, addr, end, unpinnable);
+      const taken = grabRun(k, mm, req.flags, out, rows, n, req.nrPages, slot, addr, end, unpinnable);
       if (taken > n) {
         slot += taken - n - 1;
         n = taken - 1;
@@ -386,24 +400,33 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Flo
     }
     grab(k, hit.pfn, hit.row, req.flags, mm, addr);
     out[n] = hit.pfn;
+    rows[n] = hit.row >= 0 ? hit.row : -1;
     if (unpinnable) noteUnpinnable(k, hit.pfn, unpinnable);
   }
   if (err && n === 0)
     throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);
-  return n === req.nrPages ? out : out.slice(0, n);
+  return n === req.nrPages ? { pfns: out, rows } : { pfns: out.slice(0, n), rows: rows.slice(0, n) };
+}
+
+/** What a walk grabbed: the frames, and their folio rows (-1: not a folio). */
+export interface Grabbed {
+  pfns: Float64Array;
+  rows: Int32Array;
 }
 
 /**
  * follow_page_pte() and try_grab_folio() inline over the run of present, writable, non-special
  * PTEs of anon folios from `slot` (the bulk of any big pin): none of them needs a fault, an
  * unshare or a refusal, so followPage() would only confirm it. Stops at `end`, at `nrPages` or
- * at the first entry that needs the general path; returns the count of pages taken so far.
+ * at the first entry that needs the general path; returns the count of pages taken so far. The
+ * run is found first and grabbed after, each in a loop of its own.
  */
 function grabRun(
   k: Kernel,
   mm: Mm,
   flags: number,
   out: Float64Array,
+  rows: Int32Array,
   n: number,
   nrPages: number,
   slot: number,
@@ -415,8 +438,7 @@ function grabRun(
   const f = k.folios;
   const memmap = k.pa.memmap;
   const maxPfn = k.pa.maxPfn;
-  const get = (flags & FOLL.GET) !== 0;
-  const pin = !get && (flags & FOLL.PIN) !== 0;
+  const from = n;
   for (; n < nrPages && addr < end; n++, slot++, addr += PAGE_SIZE) {
     const e = ents[slot];
     const pfn = entryPfn(e);
@@ -425,29 +447,40 @@ function grabRun(
       break;
     const row = memmap.folioRow(pfn);
     if (row < 0 || f.kind[row] !== MT.ANON || f.refcount[row] <= 0) break;
-    if (get) f.refcount[row]++;
-    else if (pin) k.pins.pin(row, pfn, mm, addr);
     out[n] = pfn;
-    if (unpinnable) noteUnpinnable(k, pfn, unpinnable);
+    rows[n] = row;
   }
+  if (flags & FOLL.GET) for (let i = from; i < n; i++) f.refcount[rows[i]]++;
+  else if (flags & FOLL.PIN) k.pins.pinAll(f, rows, out, from, n, mm, addr - (n - from) * PAGE_SIZE);
+  // Anon folio pages: neither a zero page nor beyond RAM, so only their pageblock is asked.
+  if (unpinnable)
+    for (let i = from; i < n; i++) {
+      const pfn = out[i];
+      if (pfn < blockLo || pfn >= blockHi) pageblockPinnable(k, pfn);
+      if (!blockOk) unpinnable.push(pfn);
+    }
   return n;
 }
 
 /**
  * folio_is_longterm_pinnable() is a property of the pageblock (zone, migratetype) for every
- * frame but the zero pages and device memory: asked once per pageblock of one walk.
+ * frame but the zero pages and device memory: asked once per pageblock of one walk, the answer
+ * kept for the frames [blockLo, blockHi) (collect() empties the range).
  */
-let lastBlock = -1;
-let lastBlockOk = true;
+let blockLo = 0;
+let blockHi = 0;
+let blockOk = true;
+
+function pageblockPinnable(k: Kernel, pfn: number): void {
+  blockLo = pfn - mod(pfn, PAGEBLOCK_PAGES);
+  blockHi = blockLo + PAGEBLOCK_PAGES;
+  blockOk = longtermPinnable(k, pfn);
+}
 
 function noteUnpinnable(k: Kernel, pfn: number, unpinnable: number[]): void {
   if (k.pa.isZeroPfn(pfn) || pfn >= k.pa.maxPfn) return;
-  const b = Math.floor(pfn / PAGEBLOCK_PAGES);
-  if (b !== lastBlock) {
-    lastBlock = b;
-    lastBlockOk = longtermPinnable(k, pfn);
-  }
-  if (!lastBlockOk) unpinnable.push(pfn);
+  if (pfn < blockLo || pfn >= blockHi) pageblockPinnable(k, pfn);
+  if (!blockOk) unpinnable.push(pfn);
 }
 
 /**

@@ -6,7 +6,7 @@
  * dirtying dispatched by what owns each folio, page-writeback.ts). Split out of gup.ts, which
  * keeps the walk, the grab and the long-term checks.
  */
-import type { GupHandle } from './gup.js';
+import type { Grabbed, GupHandle } from './gup.js';
 import type { Kernel } from './kernel.js';
 import type { Mm } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
@@ -15,26 +15,32 @@ import { KernelBug, PAGE_SIZE } from './types.js';
 /**
  * gup_put_folio() on every page of a GUP result: the one path unpin, put and the long-term retry
  * share. Returns how many were the shared zero page, which NR_FOLL_PIN_RELEASED does not count
- * (gup_put_folio returns early for is_zero_folio). One pass with the lookups hoisted, and nothing
- * after the loop but a return: V8 compiles this loop on-stack, and code after it that has never
- * run deoptimises that compiled loop again on every call (unpinning is benchmarked against
- * io_uring's unregistration).
+ * (gup_put_folio returns early for is_zero_folio). The folio rows were kept at the grab, so a
+ * folio's page needs no memmap lookup (unpinning is benchmarked against io_uring's
+ * unregistration); the pages that are not folios follow in a pass of their own.
  */
-export function releaseAll(k: Kernel, mm: Mm, start: number, pfns: Float64Array, pin: boolean): number {
-  const { pa, pins, folios } = k;
-  const { memmap, zeroPfn } = pa;
+export function releaseAll(k: Kernel, mm: Mm, start: number, got: Grabbed, pin: boolean): number {
+  const { pfns, rows } = got;
+  if (pin) k.pins.unpinAll(k.folios, rows, pfns, mm, start);
+  else {
+    const { putRow } = k.folios;
+    for (let i = 0; i < rows.length; i++) if (rows[i] >= 0) putRow.call(k.folios, rows[i]);
+  }
+  return releaseNonFolios(k, got, pin);
+}
+
+/** The pages of a GUP result that are not folios: vmalloc pages, and the zero pages. */
+function releaseNonFolios(k: Kernel, { pfns, rows }: Grabbed, pin: boolean): number {
+  const { zeroPfn } = k.pa;
   let zero = 0;
-  for (let i = 0; i < pfns.length; i++) {
+  for (let i = 0; i < rows.length; i++) {
+    if (rows[i] >= 0) continue;
     const pfn = pfns[i];
-    // Pins and references on the zero pages were never taken as folio references.
-    const row = pfn === zeroPfn || pa.isZeroPfn(pfn) ? -1 : memmap.folioRow(pfn);
-    if (row >= 0) {
-      if (pin) pins.unpin(row, pfn, mm, start + i * PAGE_SIZE);
-      else folios.putRow(row);
-    } else if (k.vmalloc.isPage(pfn)) {
+    if (k.vmalloc.isPage(pfn)) {
       if (pin) k.vmalloc.unpin(pfn);
       else k.vmalloc.put(pfn);
     } else {
+      // Pins and references on the zero pages were never taken as folio references.
       if (pfn === zeroPfn) zero++;
       if (!pin) k.zeroPageRefs--;
     }
@@ -72,7 +78,7 @@ function liveHandle(k: Kernel, id: number, pin: boolean): GupHandle {
 export function unpinUserPages(k: Kernel, id: number, dirty: boolean): void {
   const h = liveHandle(k, id, true);
   if (dirty) dirtyPinned(k, h);
-  const zero = releaseAll(k, h.mm, h.start, h.pfns, true);
+  const zero = releaseAll(k, h.mm, h.start, h, true);
   k.stat.events.foll_pin_released += h.pfns.length - zero;
   h.released = true;
   k.gup.delete(id);
@@ -98,7 +104,7 @@ function dirtyPinned(k: Kernel, h: GupHandle): void {
 /** put_page() on every reference a FOLL_GET call took. */
 export function putUserPages(k: Kernel, id: number): void {
   const h = liveHandle(k, id, false);
-  releaseAll(k, h.mm, h.start, h.pfns, false);
+  releaseAll(k, h.mm, h.start, h, false);
   h.released = true;
   k.gup.delete(id);
   if (k.stat.tracing) k.stat.emit({ type: 'put', mm: h.mm.id, addr: h.start, pages: h.pfns.length });

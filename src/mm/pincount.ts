@@ -12,7 +12,7 @@
  */
 import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Mm } from './mm_types.js';
-import { mod, PAGES_PER_SECTION } from './types.js';
+import { mod, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 
 /** Where a pin was taken, for policies that count per mapping. */
 export interface PinSite {
@@ -26,6 +26,11 @@ export interface PinPolicy {
   /** Take one pin on page `pfn` of folio `row` through the mapping at `addr` of `mm` (a reference is part of it). */
   pin(row: number, pfn: number, mm: Mm, addr: number): void;
   unpin(row: number, pfn: number, mm: Mm, addr: number): void;
+  /**
+   * Set when pinning a page of a small folio is only this many references, and unpinning only
+   * drops them: a walk and a release then do it inline (pin_user_pages, unpin_user_pages).
+   */
+  readonly smallPinRefs?: number;
   /** References one pin holds on folio `row` (Linux: GUP_PIN_COUNTING_BIAS on a small folio, 1 on a large one). */
   refsPerPin(row: number): number;
   /** folio_maybe_dma_pinned() for page `pfn`; `site` is given when the caller knows the mapping. */
@@ -42,6 +47,7 @@ export interface PinPolicy {
 export class BiasPinPolicy implements PinPolicy {
   readonly name = 'bias';
   readonly summary = 'Linux: +1024 on the refcount of small folios, exact _pincount in large folios';
+  readonly smallPinRefs = GUP_PIN_COUNTING_BIAS;
 
   constructor(private readonly f: FolioPool) {}
 
@@ -79,6 +85,8 @@ export class BiasPinPolicy implements PinPolicy {
     return 0;
   }
 }
+
+const NO_COUNTS: Int32Array = new Int32Array(0);
 
 /** Answers scored against the truth. */
 export interface PinScore {
@@ -122,6 +130,73 @@ export class PinTracker {
   unpin(row: number, pfn: number, mm: Mm, addr: number): void {
     this.tally(pfn, -1);
     this.policy.unpin(row, pfn, mm, addr);
+  }
+
+  /**
+   * pin() of pages `from` to `to` of a walk's result, all folio pages, taken through the
+   * mapping from `start` (the page at `from`): the truth, and the design's part inline where it
+   * is only references on a small folio (smallPinRefs).
+   */
+  pinAll(
+    f: FolioPool,
+    rows: Int32Array,
+    pfns: Float64Array,
+    from: number,
+    to: number,
+    mm: Mm,
+    start: number,
+  ): void {
+    const { large, refcount } = f;
+    const refs = this.policy.smallPinRefs;
+    let lo = 0;
+    let hi = 0;
+    let counts = NO_COUNTS;
+    for (let i = from; i < to; i++) {
+      const row = rows[i];
+      const pfn = pfns[i];
+      if (pfn < lo || pfn >= hi) {
+        const s = Math.floor(pfn / PAGES_PER_SECTION);
+        counts = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
+        lo = s * PAGES_PER_SECTION;
+        hi = lo + PAGES_PER_SECTION;
+      }
+      counts[(pfn - lo) | 0]++;
+      if (refs !== undefined && large[row] < 0) refcount[row] += refs;
+      else this.policy.pin(row, pfn, mm, start + (i - from) * PAGE_SIZE);
+    }
+    this.livePins += to - from;
+    this.pinsTaken += to - from;
+  }
+
+  /**
+   * unpin() of every folio page of a GUP handle (rows ≥ 0; the others are not folios and are
+   * released by their owners), in one loop: the truth, and the design's part inline where it is
+   * only references off a small folio that keeps some (smallPinRefs).
+   */
+  unpinAll(f: FolioPool, rows: Int32Array, pfns: Float64Array, mm: Mm, start: number): void {
+    const { large, refcount } = f;
+    const refs = this.policy.smallPinRefs ?? 0x7fffffff;
+    let lo = 0;
+    let hi = 0;
+    let counts = NO_COUNTS; // lo = hi = 0: the first page looks its section up
+    let n = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row < 0) continue;
+      const pfn = pfns[i];
+      if (pfn < lo || pfn >= hi) {
+        const s = Math.floor(pfn / PAGES_PER_SECTION);
+        counts = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
+        lo = s * PAGES_PER_SECTION;
+        hi = lo + PAGES_PER_SECTION;
+      }
+      counts[(pfn - lo) | 0]--;
+      n++;
+      const left = refcount[row] - refs;
+      if (left > 0 && large[row] < 0) refcount[row] = left;
+      else this.policy.unpin(row, pfn, mm, start + i * PAGE_SIZE);
+    }
+    this.livePins -= n;
   }
 
   /**

@@ -40,6 +40,18 @@ describe('pin invariants', () => {
     m.check('full');
   });
 
+  it("a live handle's kept folio rows are its frames' rows (the release trusts them)", () => {
+    const { m, pin, k } = pinned();
+    const h = k.gup.get(pin.id)!;
+    const row = h.rows[1]!;
+    expect(row).toBe(k.folios.pageRow(pin.pfns[1]));
+    h.rows[1] = h.rows[0]!;
+    const e = violations(m, 'cheap');
+    expect(e.list).toContainEqual(expect.objectContaining({ rule: 'gup: handle rows', pfn: pin.pfns[1] }));
+    h.rows[1] = row;
+    m.check('full');
+  });
+
   it('a pinned, mapped anon page is anon-exclusive (safe designs), reported with its pfn', () => {
     const { m, pin, k } = pinned();
     const pfn = pin.pfns[1];
