@@ -126,7 +126,7 @@ export function gupCall(k: Kernel, mm: Mm, req: GupRequest, wrapper: number): Gu
       k,
       mm,
       { ...req, nrPages: 0, flags: FOLL.PIN },
-      { pfns: new Float64Array(0), rows: new Int32Array(0) },
+      { pfns: new Float64Array(0), rows: new Int32Array(0), zeros: 0 },
     );
   }
   if (req.fast && flags & ~FAST_FLAGS)
@@ -293,17 +293,6 @@ function longtermLocked(k: Kernel, mm: Mm, req: GupRequest): GupHandle {
   }
 }
 
-/**
- * Pages of a pin that NR_FOLL_PIN_ACQUIRED / _RELEASED count: try_grab_folio and gup_put_folio
- * return before touching the counters for the shared zero page (is_zero_folio).
- */
-function countedPins(k: Kernel, pfns: Float64Array): number {
-  const zero = k.pa.zeroPfn;
-  let n = pfns.length;
-  for (let i = 0; i < pfns.length; i++) if (pfns[i] === zero) n--;
-  return n;
-}
-
 /** The VMAs covering the `n` pages from `start`, in order (one findVma per VMA, not per page). */
 function walkedVmas(mm: Mm, start: number, n: number): Vma[] {
   const out: Vma[] = [];
@@ -316,7 +305,7 @@ function walkedVmas(mm: Mm, start: number, n: number): Vma[] {
   return out;
 }
 
-function handle(k: Kernel, mm: Mm, req: GupRequest, { pfns, rows }: Grabbed): GupHandle {
+function handle(k: Kernel, mm: Mm, req: GupRequest, { pfns, rows, zeros }: Grabbed): GupHandle {
   const h: GupHandle = {
     id: k.nextGupId++,
     mm,
@@ -329,7 +318,8 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, { pfns, rows }: Grabbed): Gu
     vmas: walkedVmas(mm, req.start, pfns.length),
   };
   k.gup.set(h.id, h);
-  if (h.pin) k.stat.events.foll_pin_acquired += countedPins(k, pfns);
+  // NR_FOLL_PIN_ACQUIRED: try_grab_folio returns before the counter for the shared zero page.
+  if (h.pin) k.stat.events.foll_pin_acquired += pfns.length - zeros;
   if (k.stat.tracing)
     k.stat.emit({ type: h.pin ? 'pin' : 'get', mm: mm.id, addr: req.start, pages: pfns.length });
   return h;
@@ -345,6 +335,7 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Gra
   blockHi = 0;
   const out = new Float64Array(req.nrPages);
   const rows = new Int32Array(req.nrPages);
+  let zeros = 0;
   // The inline run needs pte_special to tell special entries apart, and GUP-fast's long-term
   // pins ask folio_is_longterm_pinnable() of every page (fastAllowed).
   const inline = k.pteSpecial && !(req.fast && req.flags & FOLL.LONGTERM);
@@ -401,17 +392,21 @@ function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Gra
     grab(k, hit.pfn, hit.row, req.flags, mm, addr);
     out[n] = hit.pfn;
     rows[n] = hit.row >= 0 ? hit.row : -1;
+    if (hit.pfn === k.pa.zeroPfn) zeros++;
     if (unpinnable) noteUnpinnable(k, hit.pfn, unpinnable);
   }
   if (err && n === 0)
     throw new KernelError(err, `get_user_pages at 0x${(req.start + n * PAGE_SIZE).toString(16)}`);
-  return n === req.nrPages ? { pfns: out, rows } : { pfns: out.slice(0, n), rows: rows.slice(0, n) };
+  return n === req.nrPages
+    ? { pfns: out, rows, zeros }
+    : { pfns: out.slice(0, n), rows: rows.slice(0, n), zeros };
 }
 
-/** What a walk grabbed: the frames, and their folio rows (-1: not a folio). */
+/** What a walk grabbed: the frames, their folio rows (-1: not a folio), and how many were the shared zero page. */
 export interface Grabbed {
   pfns: Float64Array;
   rows: Int32Array;
+  zeros: number;
 }
 
 /**

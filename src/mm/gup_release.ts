@@ -12,6 +12,9 @@ import type { Mm } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import { KernelBug, PAGE_SIZE } from './types.js';
 
+/** The frames of a GUP result and their folio rows. */
+type Frames = Pick<Grabbed, 'pfns' | 'rows'>;
+
 /**
  * gup_put_folio() on every page of a GUP result: the one path unpin, put and the long-term retry
  * share. Returns how many were the shared zero page, which NR_FOLL_PIN_RELEASED does not count
@@ -19,7 +22,7 @@ import { KernelBug, PAGE_SIZE } from './types.js';
  * folio's page needs no memmap lookup (unpinning is benchmarked against io_uring's
  * unregistration); the pages that are not folios follow in a pass of their own.
  */
-export function releaseAll(k: Kernel, mm: Mm, start: number, got: Grabbed, pin: boolean): number {
+export function releaseAll(k: Kernel, mm: Mm, start: number, got: Frames, pin: boolean): number {
   const { pfns, rows } = got;
   if (pin) k.pins.unpinAll(k.folios, rows, pfns, mm, start);
   else {
@@ -30,7 +33,7 @@ export function releaseAll(k: Kernel, mm: Mm, start: number, got: Grabbed, pin: 
 }
 
 /** The pages of a GUP result that are not folios: vmalloc pages, and the zero pages. */
-function releaseNonFolios(k: Kernel, { pfns, rows }: Grabbed, pin: boolean): number {
+function releaseNonFolios(k: Kernel, { pfns, rows }: Frames, pin: boolean): number {
   const { zeroPfn } = k.pa;
   let zero = 0;
   for (let i = 0; i < rows.length; i++) {
