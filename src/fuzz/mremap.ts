@@ -136,14 +136,7 @@ export function preparePopulate(w: World, o: PopulateOp): Prepared {
   };
   const pfnmap = w.devices.get('dio');
   const apply = () => {
-    if (!o.write) return;
-    for (let i = 0; i < o.pages; i++) {
-      const rp = p.ref.pages.get(va + i * PAGE);
-      if (rp?.prot !== 'rw' || (pfnmap !== undefined && rp.obj === pfnmap)) break;
-      if (rp.gone || (rp.obj && rp.idx >= rp.obj.sizePages)) break;
-      if (!rp.shared && !rp.priv)
-        rp.priv = rp.obj ? Int16Array.from(rp.obj.cell(rp.idx)) : new Int16Array(PAGE);
-    }
+    if (o.write) p.ref.populateWrite(va, o.pages, pfnmap);
   };
   return w.ranged(step, p, va, o.pages, () => {
     try {

@@ -74,6 +74,21 @@ export class RefProcess {
     return { cell: p.priv };
   }
 
+  /**
+   * What populating `n` pages from `va` for writing does (MADV_POPULATE_WRITE, and MAP_POPULATE
+   * of a writable private mapping: populate_vma_page_range asks FOLL_WRITE there): every private
+   * page gets its copy now. Stops at the first page whose fault fails, as GUP does, and at
+   * `refused` (pfn-only memory, which GUP does not take).
+   */
+  populateWrite(va: number, n: number, refused?: Backing): void {
+    for (let i = 0; i < n; i++) {
+      const p = this.pages.get(va + i * PAGE);
+      if (p?.prot !== 'rw' || (refused !== undefined && p.obj === refused)) break;
+      if (p.gone || (p.obj && p.idx >= p.obj.sizePages)) break;
+      if (!p.shared && !p.priv) p.priv = p.obj ? Int16Array.from(p.obj.cell(p.idx)) : newCell(0);
+    }
+  }
+
   fork(): RefProcess {
     const c = new RefProcess();
     for (const [va, p] of this.pages)

@@ -412,6 +412,10 @@ export class World {
             obj,
             idx: obj ? o.pgoff + i : 0,
           });
+        // MAP_POPULATE write-faults a writable private mapping (populate_vma_page_range):
+        // private copies of the file's pages as they are now.
+        if (o.populate && !shared && o.prot === 'rw')
+          p.ref.populateWrite(start, o.pages, this.devices.get('dio'));
         this.regions.set(o.name, { start, pages: o.pages, kind: o.kind });
         p.regions.add(o.name);
         return {};

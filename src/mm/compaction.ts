@@ -194,7 +194,7 @@ export function isolateMigratepagesBlock(
     const order = f.order[row];
     const n = f.nrPages(row);
     const next = f.pfn[row] + n;
-    const skip = isolateSkip(k, cc, row, pfn, order);
+    const skip = isolateSkip(k, cc, row, order);
     if (skip) {
       // Pages of this block only: a folio spanning blocks is counted once per block it covers.
       res.skipped[skip] += Math.min(next, end) - pfn;
@@ -217,13 +217,7 @@ export function isolateMigratepagesBlock(
 }
 
 /** The per-folio rules 5-13 of isolate_migratepages_block, in order; null when it may be isolated. */
-function isolateSkip(
-  k: Kernel,
-  cc: CompactControl,
-  row: number,
-  pfn: number,
-  order: number,
-): CompactSkip | null {
+function isolateSkip(k: Kernel, cc: CompactControl, row: number, order: number): CompactSkip | null {
   const f = k.folios;
   // Rule 5: a large folio at least as big as the request (or a pageblock) is not worth moving.
   if (order > 0 && (order >= PAGEBLOCK_ORDER || (cc.order >= 0 && order >= cc.order))) return 'huge';
@@ -231,8 +225,8 @@ function isolateSkip(
   if (!f.testFlag(row, PG.lru)) return 'non_lru';
   // Rule 8: a folio holding a poisoned page.
   if (f.testFlag(row, PG.hwpoison | PG.has_hwpoisoned)) return 'hwpoison';
-  // The pin-count design's folio_maybe_dma_pinned(), scored against the truth.
-  if (k.maybeDmaPinned(row, pfn)) return 'pinned';
+  // The pin-count design's folio_maybe_dma_pinned() of the folio, scored against the truth.
+  if (k.folioMaybeDmaPinned(row)) return 'pinned';
   // Rule 9: no mapping (anon, KSM) and references beyond the mappings: GUP'd.
   if (!hasMapping(k, row) && f.refcount[row] > f.mapcountOf(row)) return 'extra_refs';
   // Rule 12: mlocked / unevictable, unless the caller isolates those too.

@@ -303,7 +303,8 @@ function copyHugePmd(k: Kernel, dst: Vma, src: Vma, haddr: number, pmdRow: numbe
   if (
     row >= 0 &&
     (src.mm.flags & MMF.HAS_PINNED) !== 0 &&
-    k.maybeDmaPinned(row, pfn, { mm: src.mm, addr: haddr }) &&
+    // folio_try_dup_anon_rmap_pmd() asks of the folio (a pin on any page of it).
+    k.folioMaybeDmaPinned(row, { mm: src.mm, addr: haddr }) &&
     f.pageAnonExclusive(row, pfn)
   ) {
     splitHugePmd(k, src, haddr, pmdRow, pmdIdx);

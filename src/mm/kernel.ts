@@ -156,6 +156,15 @@ export class Kernel {
     return this.pins.maybePinned(row, pfn, site);
   }
 
+  /**
+   * folio_maybe_dma_pinned() of the whole folio `row` (fork of a PMD, reclaim, migration): under
+   * a design that answers per page, yes if any of its pages would be. `site`: where the folio's
+   * first page is mapped.
+   */
+  folioMaybeDmaPinned(row: number, site?: PinSite): boolean {
+    return this.pins.maybePinnedFolio(row, this.folios.pfn[row], this.folios.nrPages(row), site);
+  }
+
   allocPid(): number {
     return this.nextPid++;
   }

@@ -35,6 +35,8 @@ export interface PinPolicy {
   refsPerPin(row: number): number;
   /** folio_maybe_dma_pinned() for page `pfn`; `site` is given when the caller knows the mapping. */
   maybePinned(row: number, pfn: number, site?: PinSite): boolean;
+  /** Set when maybePinned() answers for the whole folio whichever page is asked (Linux's counts). */
+  readonly perFolio?: boolean;
   /** The frames of a freed folio: forget per-page state. */
   freed?(pfn: number, nrPages: number): void;
   /** Metadata bytes the design spends beyond the layout's descriptors. */
@@ -48,6 +50,7 @@ export class BiasPinPolicy implements PinPolicy {
   readonly name = 'bias';
   readonly summary = 'Linux: +1024 on the refcount of small folios, exact _pincount in large folios';
   readonly smallPinRefs = GUP_PIN_COUNTING_BIAS;
+  readonly perFolio = true;
 
   constructor(private readonly f: FolioPool) {}
 
@@ -223,14 +226,37 @@ export class PinTracker {
     return this.truth.get(Math.floor(pfn / PAGES_PER_SECTION))?.[mod(pfn, PAGES_PER_SECTION)] ?? 0;
   }
 
-  /** The policy's answer for page `pfn`, scored against whether that page is pinned. */
-  maybePinned(row: number, pfn: number, site?: PinSite): boolean {
-    const answer = this.policy.maybePinned(row, pfn, site);
-    const real = this.pinsOn(pfn) > 0;
+  /**
+   * folio_maybe_dma_pinned() of the whole folio `row`, `n` frames from `pfn` (what fork of a
+   * PMD, reclaim and migration ask): a design that answers per page says yes if it would for
+   * any page of it. Scored once, against whether any page of it is pinned.
+   */
+  maybePinnedFolio(row: number, pfn: number, n: number, site?: PinSite): boolean {
+    let answer = false;
+    const pages = this.policy.perFolio ? 1 : n;
+    for (let i = 0; i < pages && !answer; i++)
+      answer = this.policy.maybePinned(
+        row,
+        pfn + i,
+        site && { mm: site.mm, addr: site.addr + i * PAGE_SIZE },
+      );
+    let real = false;
+    for (let i = 0; i < n && !real && this.livePins > 0; i++) real = this.pinsOn(pfn + i) > 0;
+    this.scoreAnswer(answer, real);
+    return answer;
+  }
+
+  private scoreAnswer(answer: boolean, real: boolean): void {
     if (answer && real) this.score.truePositives++;
     else if (answer) this.score.falsePositives++;
     else if (real) this.score.falseNegatives++;
     else this.score.trueNegatives++;
+  }
+
+  /** The policy's answer for page `pfn`, scored against whether that page is pinned. */
+  maybePinned(row: number, pfn: number, site?: PinSite): boolean {
+    const answer = this.policy.maybePinned(row, pfn, site);
+    this.scoreAnswer(answer, this.pinsOn(pfn) > 0);
     return answer;
   }
 

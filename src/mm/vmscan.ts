@@ -50,9 +50,8 @@ function shrinkAnonFolio(k: Kernel, row: number, list: number[]): Outcome {
   const f = k.folios;
   const si = k.swap;
   if (!si || f.testFlag(row, PG.ksm) || !f.testFlag(row, PG.swapbacked)) return 'kept';
-  const head = f.pfn[row];
   if (!folioTestSwapcache(k, row)) {
-    if (k.maybeDmaPinned(row, head)) return 'kept';
+    if (k.folioMaybeDmaPinned(row)) return 'kept';
     const nr = f.nrPages(row);
     // A partly mapped THP is split at once: its unmapped pages are freed without I/O.
     if (nr > 1 && f.entireMapcountOf(row) === 0 && f.nrPagesMapped[f.large[row]] < nr)

@@ -37,6 +37,22 @@ describe.each(SAFE)('safe design %s', (design) => {
     m.unpinUserPages(pin.id);
     expect(m.pageAt(p, buf)!.pins).toBe(0);
   });
+
+  it('asks of the whole THP at fork of its PMD: a pin on a subpage keeps the THP with the parent', () => {
+    // folio_try_dup_anon_rmap_pmd() asks folio_maybe_dma_pinned() of the folio; a design that
+    // answers per page must say yes for the folio when any page of it is pinned.
+    const m = new Machine({ memory: '512M', check: 'full', pincount: design, thp: 'always' });
+    const p = m.spawn('p');
+    const raw = m.mmap(p, { length: 4 << 20, prot: 'rw', flags: ['private', 'anonymous'] });
+    const thp = raw + ((2 << 20) - (raw % (2 << 20)));
+    m.write(p, thp, { byte: 0x11, len: 2 << 20 });
+    expect(m.pageAt(p, thp)!.order).toBe(9);
+    const sub = thp + 93 * PAGE;
+    const pin = m.pinUserPages(p, sub, 1, ['write', 'longterm']);
+    expect(pinForkWrite(m, p, sub, pin.id)).toBe(true);
+    expect(m.pinScore().falseNegatives).toBe(0);
+    m.unpinUserPages(pin.id);
+  });
 });
 
 describe('unsafe designs corrupt what the device sees', () => {

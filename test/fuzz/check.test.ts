@@ -206,8 +206,10 @@ describe('what a failed op may change', () => {
 
 describe('what the fuzzer found', () => {
   // Each reproducer failed when pagelab check wrote it (a THP range split by mprotect, then fork;
-  // a pageout of a COW page in a private file mapping); the VMA-boundary PMD split and a corrected
-  // swap invariant fixed them. They stay as regression tests, under the full checks.
+  // a pageout of a COW page in a private file mapping; a pin on a THP's subpage missed at fork;
+  // a private populated mapping the reference thought shared); the VMA-boundary PMD split, a
+  // corrected swap invariant, the folio-wide pin question and a corrected reference fixed them.
+  // Each file says which. They stay as regression tests, under the full checks.
   const dir = join(__dirname, 'found');
   it.each(readdirSync(dir).filter((f) => f.endsWith('.yaml')))('%s now runs clean', (f) => {
     const p = parseScenario(readFileSync(join(dir, f), 'utf8'), f);
