@@ -22,7 +22,9 @@
  *            while the other pin is live — a false negative.
  *
  * Every design takes one folio reference per pin besides its own bookkeeping, so a pinned page
- * cannot be freed under the device.
+ * cannot be freed under the device. Where Linux asks of a whole folio (fork of a PMD-mapped THP,
+ * reclaim, compaction: Kernel.folioMaybeDmaPinned), a design that answers per page answers yes
+ * when it would for any page of the folio, and that answer is scored once.
  */
 import type { FolioPool } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
