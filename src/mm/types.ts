@@ -28,6 +28,29 @@ export const TiB = 1024 * GiB;
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: KiB, M: MiB, G: GiB, T: TiB, P: 1024 * TiB };
 
+/** Bytes of a size of at most 15 digits and an optional unit letter (`4096`, `4K`, `64m`), else -1. */
+function plainSize(text: string): number {
+  const n = text.length;
+  let end = n;
+  let unit = 1;
+  const last = text.charCodeAt(n - 1) | 0x20; // lower case
+  if (last === 0x6b) unit = KiB;
+  else if (last === 0x6d) unit = MiB;
+  else if (last === 0x67) unit = GiB;
+  else if (last === 0x74) unit = TiB;
+  else if (last === 0x70) unit = 1024 * TiB;
+  if (unit !== 1) end--;
+  if (end === 0 || end > 15) return -1;
+  let v = 0;
+  for (let i = 0; i < end; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  const bytes = v * unit;
+  return Number.isSafeInteger(bytes) ? bytes : -1;
+}
+
 /**
  * Parse a size such as `4G`, `512M`, `8K`, `0x2000` or `4096` into bytes.
  * Throws a RangeError with a readable message on anything else.
@@ -38,6 +61,8 @@ export function parseSize(text: string | number): number {
       throw new RangeError(`bad size ${text}: not a whole number of bytes`);
     return text;
   }
+  const quick = plainSize(text);
+  if (quick >= 0) return quick;
   const s = text.trim();
   if (/^0x[0-9a-f]+$/i.test(s)) return Number.parseInt(s, 16);
   const m = /^(\d+(?:\.\d+)?)\s*([KMGTP]?)(?:i?B)?$/i.exec(s);

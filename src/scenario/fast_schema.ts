@@ -34,6 +34,7 @@ interface Def {
   in?: z.ZodType;
   out?: z.ZodType;
   transform?: (value: unknown, payload: Payload) => unknown;
+  coerce?: boolean;
   readonly defaultValue?: unknown;
 }
 
@@ -46,6 +47,8 @@ interface Internals {
   def: Def;
   /** How the schema takes an absent key: 'defaulted' substitutes a value. */
   optin?: 'optional' | 'defaulted';
+  /** The values a literal or an enum accepts. */
+  values?: ReadonlySet<unknown>;
   run(payload: Payload, ctx: { async: false }): Payload;
 }
 
@@ -63,6 +66,19 @@ function leaf(t: z.ZodType): Node {
     },
     absent: () => FAIL,
   };
+}
+
+/**
+ * $ZodString and $ZodBoolean without checks or coercion: the type is all they ask. Returning
+ * the value itself is what zod does (its payload's value, unchanged).
+ */
+function typed(type: string): Node {
+  return { run: (v) => (typeof v === type ? v : FAIL), absent: () => FAIL };
+}
+
+/** $ZodLiteral and $ZodEnum: membership of the very Set zod parses with (`_zod.values`). */
+function member(values: ReadonlySet<unknown>): Node {
+  return { run: (v) => (values.has(v) ? v : FAIL), absent: () => FAIL };
 }
 
 const compiled = new WeakMap<z.ZodType, (value: unknown) => Out>();
@@ -95,6 +111,12 @@ function compile(t: z.ZodType): Node {
       return pipe(compile(def.in!), compile(def.out!));
     case 'transform':
       return transform(def.transform!);
+    case 'string':
+    case 'boolean':
+      return def.coerce ? leaf(t) : typed(def.type);
+    case 'literal':
+    case 'enum':
+      return member(internals(t).values!);
     default:
       return leaf(t);
   }

@@ -1,4 +1,5 @@
 /** parseSize / formatSize (mm/types.ts): what sizes read as, and what a bad one says. */
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { formatSize, parseSize } from '../../src/mm/types.js';
 
@@ -23,5 +24,19 @@ describe('sizes', () => {
       "bad size '64P': more than 2^53 bytes, beyond what a size can hold exactly",
     );
     expect(() => parseSize(-1)).toThrow('bad size -1: not a whole number of bytes');
+  });
+});
+
+describe('parseSize, the quick path for digits and a unit letter', () => {
+  const units: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
+  test.prop([
+    fc.stringMatching(/^[0-9]{1,16}$/),
+    fc.constantFrom('', 'k', 'K', 'm', 'M', 'g', 'G', 't', 'T', 'p', 'P'),
+  ])('reads what the general path reads, and refuses what it refuses', (digits, unit) => {
+    const want = Number(digits) * units[unit.toLowerCase()]!;
+    if (Number.isSafeInteger(want)) {
+      expect(parseSize(digits + unit)).toBe(want);
+      expect(parseSize(` ${digits}${unit} `)).toBe(want); // the general path
+    } else expect(() => parseSize(digits + unit)).toThrow(RangeError);
   });
 });
