@@ -72,12 +72,23 @@ function intern(text: string, start: number, end: number): string {
   return s;
 }
 
+/** `[-+]?[0-9]+`: the core schema's int (without a regex: most steps have two or three). */
+function isDecimalInt(s: string): boolean {
+  let i = s.charCodeAt(0) === 0x2b || s.charCodeAt(0) === 0x2d ? 1 : 0;
+  if (i === s.length) return false;
+  for (; i < s.length; i++) {
+    const d = s.charCodeAt(i);
+    if (d < 0x30 || d > 0x39) return false;
+  }
+  return true;
+}
+
 /** A plain scalar's value as the core schema resolves it (the tag tests of yaml/dist/schema/core). */
 function resolvePlain(s: string): unknown {
   const c = s.charCodeAt(0);
   // Only these start a number of the core schema; any other text is a string, null or a bool.
   if ((c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2d || c === 0x2e) {
-    if (/^[-+]?[0-9]+$/.test(s)) return Number.parseInt(s, 10);
+    if (isDecimalInt(s)) return Number.parseInt(s, 10);
     if (/^0x[0-9a-fA-F]+$/.test(s)) return Number.parseInt(s.slice(2), 16);
     for (const re of OTHER_SCALAR) if (re.test(s)) notSure();
     return s;
