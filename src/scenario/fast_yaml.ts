@@ -38,8 +38,13 @@ const RBRACKET = 0x5d;
 const isFlowIndicator = (c: number) =>
   c === COMMA || c === LBRACKET || c === RBRACKET || c === LBRACE || c === RBRACE;
 
+/** 1 for printable ASCII that is plain inside a scalar: not a space, `:`, `#` or a flow indicator. */
+const PLAIN = new Uint8Array(0x80);
+for (let c = 0x21; c <= 0x7e; c++) PLAIN[c] = c === COLON || c === HASH || isFlowIndicator(c) ? 0 : 1;
+
 /** What may not start a plain scalar here: `yaml` reads these as indicators (or, `-`, maybe). */
-const NOT_FIRST = new Set([...',[]{}?:#&*!|>\'"%@`-'].map((c) => c.charCodeAt(0)));
+const NOT_FIRST = new Uint8Array(0x80);
+for (const c of ',[]{}?:#&*!|>\'"%@`-') NOT_FIRST[c.charCodeAt(0)] = 1;
 
 /** Plain scalars that resolve to something other than a string, an int or a bool: left to `yaml`. */
 const OTHER_SCALAR = [
@@ -314,7 +319,7 @@ export class StepScanner {
     const q = this.code();
     if (q === 0x27 || q === 0x22) return this.quoted(q);
     // `-1` and `-x` are plain scalars; `- ` and a lone `-` are not (and rare in a value).
-    if (NOT_FIRST.has(q) || Number.isNaN(q)) {
+    if (Number.isNaN(q) || (q < 0x80 && NOT_FIRST[q] === 1)) {
       const n = this.code(start + 1);
       if (q !== 0x2d || n === SP || n === NL || Number.isNaN(n) || isFlowIndicator(n)) notSure();
     }
@@ -323,6 +328,11 @@ export class StepScanner {
     let j = start;
     for (; j < text.length; j++) {
       const c = text.charCodeAt(j);
+      // Most characters of a scalar are printable and none of the ones looked at below.
+      if (c < 0x80 && PLAIN[c] === 1) {
+        end = j + 1;
+        continue;
+      }
       if (c === SP) continue;
       if (c === NL) break;
       if (c === COLON) {
