@@ -22,9 +22,12 @@
  *            while the other pin is live — a false negative.
  *
  * Every design takes one folio reference per pin besides its own bookkeeping, so a pinned page
- * cannot be freed under the device. Where Linux asks of a whole folio (fork of a PMD-mapped THP,
- * reclaim, compaction: Kernel.folioMaybeDmaPinned), a design that answers per page answers yes
- * when it would for any page of the folio, and that answer is scored once.
+ * cannot be freed under the device. Where the decision is about a whole folio (fork of a
+ * PMD-mapped THP, try_to_unmap and shrink_folio_list in reclaim, compaction:
+ * Kernel.folioMaybeDmaPinned), a design that answers per page answers yes when it would for any
+ * page of the folio, and that answer is scored once. Where it is per PTE (fork's
+ * copy_present_pte), a per-page design answers for that page: the precision it buys, as Linux,
+ * asking of the folio, copies every exclusive page of a PTE-mapped large folio with one pinned.
  */
 import type { FolioPool } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';

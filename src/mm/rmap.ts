@@ -216,11 +216,19 @@ function rmapWalkKsm(k: Kernel, row: number): RmapHit[] {
 export function tryToUnmap(k: Kernel, row: number, swapOff: number): boolean {
   const f = k.folios;
   const anon = f.kind[row] === MT.ANON;
+  // __folio_try_share_anon_rmap() asks folio_maybe_dma_pinned() of the folio: asked at the
+  // first exclusive page, and the answer holds for the walk.
+  let pinned: boolean | undefined;
   for (const hit of rmapWalk(k, row)) {
     const slot = k.ptdesc.leafSlot(hit.mm.pgd, hit.addr);
     const pte = k.ptdesc.entries[slot];
     const exclusive = anon && f.pageAnonExclusive(row, hit.pfn);
-    if (exclusive && k.maybeDmaPinned(row, hit.pfn, { mm: hit.mm, addr: hit.addr })) return false;
+    if (exclusive)
+      pinned ??= k.folioMaybeDmaPinned(row, {
+        mm: hit.mm,
+        addr: hit.addr - (hit.pfn - f.pfn[row]) * PAGE_SIZE,
+      });
+    if (exclusive && pinned) return false;
     if (entryBits(pte) & PTE.DIRTY) folioMarkDirty(k, row);
     const table = Math.floor(slot / 512);
     if (anon) {

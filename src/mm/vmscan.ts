@@ -5,7 +5,8 @@
  * they run with ignore_references: an anon folio not yet in the swap cache is skipped if it may
  * be DMA-pinned, gets swap slots (a PMD-sized one a whole cluster; failing that it is split and
  * its pages go one by one, thp_swpout_fallback) and joins the swap cache dirty; try_to_unmap
- * (with TTU_SPLIT_HUGE_PMD) replaces its PTEs by swap entries; a dirty folio is written
+ * (with TTU_SPLIT_HUGE_PMD) replaces its PTEs by swap entries; a folio that may be pinned once
+ * unmapped is kept (anon or file, since v6.4); a dirty folio is written
  * (pageout → swap_writeout); __remove_mapping frees it when the swap cache holds the only
  * references, and keeps it cached otherwise (a GUP reference, say). A page-cache folio is unmapped;
  * a dirty one is left in the cache for the flusher (only kswapd writes file folios: it gets
@@ -67,11 +68,21 @@ function shrinkAnonFolio(k: Kernel, row: number, list: number[]): Outcome {
   }
   splitFolioPmds(k, row);
   if (f.mapcountOf(row) > 0 && !tryToUnmap(k, row, si.folioSwap.get(row)!)) return 'kept';
+  if (unmappedButPinned(k, row)) return 'kept';
   if (f.testFlag(row, PG.dirty)) swapWriteout(k, row);
   // __remove_mapping(): only the swap cache's own references may be left.
   if (f.refcount[row] !== f.nrPages(row)) return 'kept';
   deleteFromSwapCache(k, row);
   return 'freed';
+}
+
+/**
+ * After try_to_unmap (commit d824ec2a1546, v6.4): an unmapped folio can no longer be newly
+ * pinned, so a folio that may be pinned now is not written or freed (goto activate_locked):
+ * the pinner may be changing it, under the filesystem too.
+ */
+function unmappedButPinned(k: Kernel, row: number): boolean {
+  return k.folioMaybeDmaPinned(row);
 }
 
 /** split_folio_to_list(): the pages of the split folio go on the list in its place. */
@@ -95,6 +106,7 @@ function shrinkFileFolio(k: Kernel, row: number): Outcome {
   const file = f.mapping[row] !== 0 ? k.pagecache.byMappingId(f.mapping[row]) : undefined;
   if (!file || file.shmem) return 'kept';
   if (f.mapcountOf(row) > 0 && !tryToUnmap(k, row, -1)) return 'kept';
+  if (unmappedButPinned(k, row)) return 'kept';
   if (f.testFlag(row, PG.dirty)) {
     f.setFlag(row, PG.reclaim);
     return 'kept';

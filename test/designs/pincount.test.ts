@@ -53,6 +53,25 @@ describe.each(SAFE)('safe design %s', (design) => {
     expect(m.pinScore().falseNegatives).toBe(0);
     m.unpinUserPages(pin.id);
   });
+
+  it('asks of the whole folio in try_to_unmap: a pin on one page keeps every page mapped', () => {
+    // __folio_try_share_anon_rmap() refuses for a maybe-pinned folio at its first exclusive
+    // page, so reclaim unmaps nothing of it; asked of single pages, it unmapped pages 0-6 first.
+    const m = new Machine({ memory: '512M', check: 'full', pincount: design, thp: 'always', swap: '64M' });
+    const p = m.spawn('p');
+    const raw = m.mmap(p, { length: 4 << 20, prot: 'rw', flags: ['private', 'anonymous'] });
+    const thp = raw + ((2 << 20) - (raw % (2 << 20)));
+    m.write(p, thp, { byte: 0x11, len: 2 << 20 });
+    // A reference keeps the folio in the swap cache through a first pageout; reading it back
+    // maps every page exclusive again (the swap entries kept the bit).
+    m.getUserPages(p, thp + 511 * PAGE, 1, []);
+    m.pageout(p, thp, 2 << 20);
+    m.read(p, thp, 2 << 20);
+    expect(m.pageAt(p, thp + 7 * PAGE)).toMatchObject({ order: 9, anonExclusive: true });
+    m.pinUserPages(p, thp + 7 * PAGE, 1, []);
+    m.pageout(p, thp, 2 << 20);
+    for (let i = 0; i < 512; i++) expect(m.pageAt(p, thp + i * PAGE), `page ${i}`).toBeDefined();
+  });
 });
 
 describe('unsafe designs corrupt what the device sees', () => {

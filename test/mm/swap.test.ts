@@ -308,6 +308,23 @@ describe('page-cache pages under MADV_PAGEOUT', () => {
     expect(m.pageAt(p, buf)!.pfn).toBe(pfn);
   });
 
+  it('a pinned page is unmapped, then kept: not marked for writeback, not dropped (since v6.4)', () => {
+    // shrink_folio_list: after try_to_unmap, folio_maybe_dma_pinned() sends it back
+    // (activate_locked) before the dirty handling; try_to_unmap itself ignores pins on file pages.
+    const { m, p, buf } = fileMap(['shared']);
+    m.write(p, buf, { byte: 0x55, len: 1 });
+    const pfn = m.pageAt(p, buf)!.pfn;
+    const pin = m.pinUserPages(p, buf, 1, ['write']);
+    m.pageout(p, buf, 2 * PAGE);
+    expect(m.pageAt(p, buf)).toBeUndefined();
+    expect(m.page(pfn).flags & (1 << 16)).toBe(0);
+    // The clean, unpinned neighbour leaves the cache; the pinned page stays, dirty.
+    expect(m.fileInfo('f')).toMatchObject({ cached: 1, dirty: true });
+    expect(m.read(p, buf, 1).bytes[0]).toBe(0x55);
+    expect(m.pageAt(p, buf)!.pfn).toBe(pfn);
+    m.unpinUserPages(pin.id);
+  });
+
   it('a page another process maps is left alone', () => {
     const { m, p, buf } = fileMap(['shared']);
     const q = m.spawn('q');
