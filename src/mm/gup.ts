@@ -13,6 +13,7 @@
  * Leaves out: FOLL_SPLIT_PMD, hugetlb, P2PDMA, secretmem, pkeys, the mmap_lock retry protocol.
  */
 
+import { forgetPageblock, longtermPinnable, noteRunUnpinnable, noteUnpinnable } from './gup_longterm.js';
 import { releaseAll } from './gup_release.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
@@ -20,9 +21,8 @@ import { MT, VMALLOC_PAGE } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
-import { MIGRATE, ZONE } from './mmzone.js';
 import { ENTRY_UNIT, entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
-import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE, PAGEBLOCK_PAGES } from './types.js';
+import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE } from './types.js';
 import { userfaultfdPteWp } from './userfaultfd_k.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
@@ -222,16 +222,6 @@ function canFollowWritePte(k: Kernel, vma: Vma, flags: number, row: number, pfn:
   return !userfaultfdPteWp(vma, e);
 }
 
-/** folio_is_longterm_pinnable(). */
-export function longtermPinnable(k: Kernel, pfn: number): boolean {
-  if (k.pa.isZeroPfn(pfn)) return true;
-  // ZONE_DEVICE pages of a generic pagemap are pinnable (only coherent and fsdax ones are not).
-  if (pfn >= k.pa.maxPfn) return true;
-  const mt = k.pa.pageblockMigratetype(pfn);
-  if (mt === MIGRATE.CMA || mt === MIGRATE.ISOLATE) return false;
-  return k.pa.zoneOf(pfn).id !== ZONE.MOVABLE;
-}
-
 /** try_grab_folio(): take a FOLL_GET reference or a FOLL_PIN pin on one page. */
 function grab(k: Kernel, pfn: number, row: number, flags: number, mm: Mm, addr: number): void {
   if (row === VMALLOC_PAGE) {
@@ -332,7 +322,7 @@ function handle(k: Kernel, mm: Mm, req: GupRequest, { pfns, rows, zeros }: Grabb
  */
 function collect(k: Kernel, mm: Mm, req: GupRequest, unpinnable?: number[]): Grabbed {
   const pd = k.ptdesc;
-  blockHi = 0;
+  forgetPageblock();
   const out = new Float64Array(req.nrPages);
   const rows = new Int32Array(req.nrPages);
   let zeros = 0;
@@ -447,35 +437,8 @@ function grabRun(
   }
   if (flags & FOLL.GET) for (let i = from; i < n; i++) f.refcount[rows[i]]++;
   else if (flags & FOLL.PIN) k.pins.pinAll(f, rows, out, from, n, mm, addr - (n - from) * PAGE_SIZE);
-  // Anon folio pages: neither a zero page nor beyond RAM, so only their pageblock is asked.
-  if (unpinnable)
-    for (let i = from; i < n; i++) {
-      const pfn = out[i];
-      if (pfn < blockLo || pfn >= blockHi) pageblockPinnable(k, pfn);
-      if (!blockOk) unpinnable.push(pfn);
-    }
+  if (unpinnable) noteRunUnpinnable(k, out, from, n, unpinnable);
   return n;
-}
-
-/**
- * folio_is_longterm_pinnable() is a property of the pageblock (zone, migratetype) for every
- * frame but the zero pages and device memory: asked once per pageblock of one walk, the answer
- * kept for the frames [blockLo, blockHi) (collect() empties the range).
- */
-let blockLo = 0;
-let blockHi = 0;
-let blockOk = true;
-
-function pageblockPinnable(k: Kernel, pfn: number): void {
-  blockLo = pfn - mod(pfn, PAGEBLOCK_PAGES);
-  blockHi = blockLo + PAGEBLOCK_PAGES;
-  blockOk = longtermPinnable(k, pfn);
-}
-
-function noteUnpinnable(k: Kernel, pfn: number, unpinnable: number[]): void {
-  if (k.pa.isZeroPfn(pfn) || pfn >= k.pa.maxPfn) return;
-  if (pfn < blockLo || pfn >= blockHi) pageblockPinnable(k, pfn);
-  if (!blockOk) unpinnable.push(pfn);
 }
 
 /**

@@ -113,6 +113,12 @@ export class PinTracker {
   private lastSection = -1;
   private lastCounts: Int32Array | undefined;
 
+  /** The truth's counts for the section of `pfn` (the last one cached: runs stay in one section). */
+  private countsFor(pfn: number): Int32Array {
+    const s = Math.floor(pfn / PAGES_PER_SECTION);
+    return s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
+  }
+
   /** The truth's counts for section `s`, created on first use. */
   private sectionCounts(s: number): Int32Array {
     let a = this.truth.get(s);
@@ -158,9 +164,8 @@ export class PinTracker {
       const row = rows[i];
       const pfn = pfns[i];
       if (pfn < lo || pfn >= hi) {
-        const s = Math.floor(pfn / PAGES_PER_SECTION);
-        counts = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
-        lo = s * PAGES_PER_SECTION;
+        counts = this.countsFor(pfn);
+        lo = this.lastSection * PAGES_PER_SECTION;
         hi = lo + PAGES_PER_SECTION;
       }
       counts[(pfn - lo) | 0]++;
@@ -188,9 +193,8 @@ export class PinTracker {
       if (row < 0) continue;
       const pfn = pfns[i];
       if (pfn < lo || pfn >= hi) {
-        const s = Math.floor(pfn / PAGES_PER_SECTION);
-        counts = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
-        lo = s * PAGES_PER_SECTION;
+        counts = this.countsFor(pfn);
+        lo = this.lastSection * PAGES_PER_SECTION;
         hi = lo + PAGES_PER_SECTION;
       }
       counts[(pfn - lo) | 0]--;
@@ -207,10 +211,8 @@ export class PinTracker {
    * design to count on (vmalloc pages pin through their own refcount bias, vmalloc.ts).
    */
   tally(pfn: number, delta: 1 | -1): void {
-    // One float division per page: runs of pages stay in the cached section.
-    const s = Math.floor(pfn / PAGES_PER_SECTION);
-    const a = s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
-    a[pfn - s * PAGES_PER_SECTION] += delta;
+    const a = this.countsFor(pfn);
+    a[pfn - this.lastSection * PAGES_PER_SECTION] += delta;
     this.livePins += delta;
     if (delta > 0) this.pinsTaken++;
   }
