@@ -20,13 +20,13 @@ function setup(opts: { swap?: string; thp?: 'always' | 'never' } = {}) {
 
 const anon = (m: Machine, p: number, len: number) =>
   m.mmap(p, { length: len, prot: 'rw', flags: ['private', 'anonymous'] });
-/** One written anon page, registered in WP mode and write-protected (sync mode, no features). */
-function protectedPage(m: Machine, p: number): number {
-  const a = anon(m, p, PAGE);
-  m.write(p, a, { byte: 1, len: PAGE });
+/** Written anon pages, registered in WP mode and write-protected (sync mode, no features). */
+function protectedPage(m: Machine, p: number, pages = 1): number {
+  const a = anon(m, p, pages * PAGE);
+  m.write(p, a, { byte: 1, len: pages * PAGE });
   m.uffdOpen(p);
-  m.uffdRegister(p, a, PAGE);
-  m.uffdWriteprotect(p, a, PAGE, { wp: true });
+  m.uffdRegister(p, a, pages * PAGE);
+  m.uffdWriteprotect(p, a, pages * PAGE, { wp: true });
   return a;
 }
 const wp = (m: Machine, p: number, a: number) => m.uffdWpAt(p, a).uffdWp;
@@ -185,11 +185,7 @@ describe('write faults on a protected page (do_wp_page)', () => {
 
   it('DONTWAKE leaves the fault waiting; a plain resolve, or UFFDIO_WAKE, wakes it', () => {
     const { m, p } = setup();
-    const a = anon(m, p, 2 * PAGE);
-    m.write(p, a, { byte: 1, len: 2 * PAGE });
-    m.uffdOpen(p);
-    m.uffdRegister(p, a, 2 * PAGE);
-    m.uffdWriteprotect(p, a, 2 * PAGE, { wp: true });
+    const a = protectedPage(m, p, 2);
     m.write(p, a, { byte: 2, len: 1 });
     m.write(p, a + PAGE, { byte: 2, len: 1 });
     m.uffdWriteprotect(p, a, 2 * PAGE, { wp: false, dontwake: true });
@@ -357,11 +353,7 @@ describe('mprotect, mremap, GUP, THP, mTHP, khugepaged', () => {
 
   it('mremap without EVENT_REMAP clears the moved bits and the new VMA is not registered', () => {
     const { m, p } = setup();
-    const a = anon(m, p, 2 * PAGE);
-    m.write(p, a, { byte: 1, len: 2 * PAGE });
-    m.uffdOpen(p);
-    m.uffdRegister(p, a, 2 * PAGE);
-    m.uffdWriteprotect(p, a, 2 * PAGE, { wp: true });
+    const a = protectedPage(m, p, 2);
     const to = m.mremap(p, a, 2 * PAGE, 2 * PAGE, { flags: ['maymove'], newAddr: undefined });
     const moved = to === a ? a : to;
     const dst = m.mmap(p, { length: 2 * PAGE, prot: 'none', flags: ['private', 'anonymous'] });
