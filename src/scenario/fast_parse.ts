@@ -117,6 +117,8 @@ function scanSteps(
 /** Where things are in a file read by the fast path; the same answers as SourceMap gives. */
 class FastSourceMap implements Locator {
   private lineStarts: number[] | undefined;
+  /** The line posOf found last (0-based). */
+  private lastLine = 0;
 
   constructor(
     private readonly text: string,
@@ -128,7 +130,9 @@ class FastSourceMap implements Locator {
 
   at(path: Path): Pos {
     if (path[0] !== 'steps') return this.head.at(path);
-    return this.posOf(this.walk(path).node);
+    // A step itself (every step asks, in order): its node's offset, no walk.
+    const start = path.length === 2 && typeof path[1] === 'number' ? this.steps.starts[path[1]] : undefined;
+    return this.posOf(start ?? this.walk(path).node);
   }
 
   keyAt(path: Path, key: string): Pos {
@@ -181,13 +185,24 @@ class FastSourceMap implements Locator {
         this.lineStarts.push(nl + 1);
     }
     const ls = this.lineStarts;
-    let lo = 0;
+    // The steps ask in order: the line after the last one found is the usual answer.
+    let lo = this.lastLine;
+    if (ls[lo]! <= offset && (lo + 1 >= ls.length || ls[lo + 1]! > offset)) return this.pos(lo, offset);
+    lo++;
+    if (lo < ls.length && ls[lo]! <= offset && (lo + 1 >= ls.length || ls[lo + 1]! > offset))
+      return this.pos(lo, offset);
+    lo = 0;
     let hi = ls.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (ls[mid]! <= offset) lo = mid;
       else hi = mid - 1;
     }
-    return { line: lo + 1, col: offset - ls[lo]! + 1 };
+    return this.pos(lo, offset);
+  }
+
+  private pos(line: number, offset: number): Pos {
+    this.lastLine = line;
+    return { line: line + 1, col: offset - this.lineStarts![line]! + 1 };
   }
 }

@@ -76,6 +76,75 @@ function typed(type: string): Node {
   return { run: (v) => (typeof v === type ? v : FAIL), absent: () => FAIL };
 }
 
+/** What $ZodNumber accepts: a number, not NaN and finite. */
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** A check's definition: which check, and what it compares with. */
+interface CheckDef {
+  check?: string;
+  format?: string;
+  value?: unknown;
+  inclusive?: boolean;
+  pattern?: RegExp;
+  when?: unknown;
+}
+
+const checkDef = (c: unknown) => (c as { _zod: { def: CheckDef } })._zod.def;
+
+/**
+ * $ZodNumber with only the checks `uint()` and `.max()` write: `int` (the safeint format:
+ * Number.isSafeInteger, which implies its range) and inclusive or strict bounds against a
+ * number. Any other check, or a conditional one, is zod's (undefined).
+ */
+function bounded(checks: unknown[]): Node | undefined {
+  let int = false;
+  let min = Number.NEGATIVE_INFINITY;
+  let minIncl = true;
+  let max = Number.POSITIVE_INFINITY;
+  let maxIncl = true;
+  for (const c of checks) {
+    const d = checkDef(c);
+    if (d.when) return undefined;
+    if (d.check === 'number_format' && d.format === 'safeint') int = true;
+    else if ((d.check === 'greater_than' || d.check === 'less_than') && typeof d.value === 'number') {
+      // Two bounds on one side: keep the tighter (both must hold).
+      if (d.check === 'greater_than' && (d.value > min || (d.value === min && !d.inclusive))) {
+        min = d.value;
+        minIncl = d.inclusive === true;
+      }
+      if (d.check === 'less_than' && (d.value < max || (d.value === max && !d.inclusive))) {
+        max = d.value;
+        maxIncl = d.inclusive === true;
+      }
+    } else return undefined;
+  }
+  const ok = (v: number) =>
+    (!int || Number.isSafeInteger(v)) && (minIncl ? v >= min : v > min) && (maxIncl ? v <= max : v < max);
+  return { run: (v) => (isNumber(v) && ok(v) ? v : FAIL), absent: () => FAIL };
+}
+
+/** $ZodString with only regex checks (`labelName()`): the type, then each pattern as zod tests it. */
+function matching(checks: unknown[]): Node | undefined {
+  const patterns: RegExp[] = [];
+  for (const c of checks) {
+    const d = checkDef(c);
+    if (d.when || d.check !== 'string_format' || d.format !== 'regex' || !(d.pattern instanceof RegExp))
+      return undefined;
+    patterns.push(d.pattern);
+  }
+  return {
+    run(v) {
+      if (typeof v !== 'string') return FAIL;
+      for (const re of patterns) {
+        re.lastIndex = 0;
+        if (!re.test(v)) return FAIL;
+      }
+      return v;
+    },
+    absent: () => FAIL,
+  };
+}
+
 /** $ZodLiteral and $ZodEnum: membership of the very Set zod parses with (`_zod.values`). */
 function member(values: ReadonlySet<unknown>): Node {
   return { run: (v) => (values.has(v) ? v : FAIL), absent: () => FAIL };
@@ -96,9 +165,15 @@ export function fastSchema(schema: z.ZodType): (value: unknown) => Out {
 
 function compile(t: z.ZodType): Node {
   const def = internals(t).def;
-  // A container with checks of its own (a refine, a max length) is zod's to run whole.
-  if (def.checks && def.checks.length > 0) return leaf(t);
+  if (def.checks && def.checks.length > 0) {
+    if (def.type === 'number' && !def.coerce) return bounded(def.checks) ?? leaf(t);
+    if (def.type === 'string' && !def.coerce) return matching(def.checks) ?? leaf(t);
+    // A container with checks of its own (a refine, a max length) is zod's to run whole.
+    return leaf(t);
+  }
   switch (def.type) {
+    case 'number':
+      return def.coerce ? leaf(t) : { run: (v) => (isNumber(v) ? v : FAIL), absent: () => FAIL };
     case 'object':
       return object(def);
     case 'optional':
@@ -188,13 +263,21 @@ function pipe(first: Node, then: Node): Node {
   };
 }
 
-/** $ZodTransform: the function, given the payload it may add issues to. */
+/**
+ * $ZodTransform: the function, given the payload it may add issues to. One payload per node,
+ * emptied after each call (a transform pushes to it and returns; it never keeps it), so a valid
+ * step allocates none.
+ */
 function transform(f: (value: unknown, payload: Payload) => unknown): Node {
+  const payload: Payload = { value: undefined, issues: [] };
   return {
     run(value) {
-      const payload: Payload = { value, issues: [] };
+      payload.value = value;
       const r = f(value, payload);
-      return payload.issues.length === 0 ? r : FAIL;
+      payload.value = undefined;
+      if (payload.issues.length === 0) return r;
+      payload.issues = [];
+      return FAIL;
     },
     absent: () => FAIL,
   };

@@ -46,6 +46,10 @@ for (let c = 0x21; c <= 0x7e; c++) PLAIN[c] = c === COLON || c === HASH || isFlo
 const NOT_FIRST = new Uint8Array(0x80);
 for (const c of ',[]{}?:#&*!|>\'"%@`-') NOT_FIRST[c.charCodeAt(0)] = 1;
 
+/** What starts a word key: a letter or `_` (never a number, an indicator or `<<`). */
+const WORD_START = new Uint8Array(0x80);
+for (let c = 0; c < 0x80; c++) WORD_START[c] = /[A-Za-z_]/.test(String.fromCharCode(c)) ? 1 : 0;
+
 /** Plain scalars that resolve to something other than a string, an int or a bool: left to `yaml`. */
 const OTHER_SCALAR = [
   /^0o[0-7]+$/,
@@ -86,6 +90,21 @@ function isDecimalInt(s: string): boolean {
     if (d < 0x30 || d > 0x39) return false;
   }
   return true;
+}
+
+/**
+ * Digits only, short enough to be exact: the int the core schema reads (`012` is 12), read in
+ * place; undefined for any other text. Most numbers in a step are these (`byte: 7`, `len: 1`).
+ */
+function decimal(text: string, start: number, end: number): number | undefined {
+  if (end - start > 15) return undefined;
+  let v = 0;
+  for (let j = start; j < end; j++) {
+    const d = text.charCodeAt(j) - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    v = v * 10 + d;
+  }
+  return end > start ? v : undefined;
 }
 
 /** A plain scalar's value as the core schema resolves it (the tag tests of yaml/dist/schema/core). */
@@ -263,6 +282,24 @@ export class StepScanner {
     return keyOf(value, typeof value === 'string' ? value : this.text.slice(start, this.i));
   }
 
+  /**
+   * The common flow-map key in one pass: a word (a letter or `_`, then plain characters) right
+   * before `: `, as key() would read it; undefined, having read nothing, for anything else.
+   */
+  private flowKey(): string | undefined {
+    const text = this.text;
+    const start = this.i;
+    const c = text.charCodeAt(start);
+    if (!(c < 0x80 && WORD_START[c] === 1)) return undefined;
+    let j = start + 1;
+    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j));
+    if (text.charCodeAt(j) !== COLON || text.charCodeAt(j + 1) !== SP) return undefined;
+    const k = intern(text, start, j);
+    if (resolvePlain(k) !== k || k === '__proto__') return undefined;
+    this.i = j;
+    return k;
+  }
+
   /** A flow collection on one line, at `this.i` (`{` or `[`). */
   private flow(depth: number): unknown {
     if (depth > MAX_DEPTH) notSure();
@@ -282,7 +319,7 @@ export class StepScanner {
       for (;;) {
         if (map) {
           const keyAt = this.i;
-          const key = this.key(true);
+          const key = this.flowKey() ?? this.key(true);
           if (this.code() !== COLON || this.code(this.i + 1) !== SP) notSure();
           this.i += 2;
           this.spaces();
@@ -309,7 +346,20 @@ export class StepScanner {
 
   private flowValue(depth: number): unknown {
     const c = this.code();
-    return c === LBRACE || c === LBRACKET ? this.flow(depth + 1) : this.scalar(true);
+    if (c === LBRACE || c === LBRACKET) return this.flow(depth + 1);
+    if (this.track || !(c < 0x80 && PLAIN[c] === 1 && NOT_FIRST[c] === 0)) return this.scalar(true);
+    // The common value in one pass: plain characters up to `,`, `}` or `]` (spaces before it
+    // allowed); anything else (`a b`, `a #c`, `a:b`) is read again by scalar().
+    const text = this.text;
+    const start = this.i;
+    let j = start + 1;
+    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j));
+    let k = j;
+    while (text.charCodeAt(k) === SP) k++;
+    const e = text.charCodeAt(k);
+    if (e !== COMMA && e !== RBRACE && e !== RBRACKET) return this.scalar(true);
+    this.i = j;
+    return decimal(text, start, j) ?? resolvePlain(intern(text, start, j));
   }
 
   /** A scalar on one line: plain, '' quoted or "" quoted without escapes; printable ASCII only. */
@@ -352,7 +402,7 @@ export class StepScanner {
       end = j + 1;
     }
     this.i = end;
-    return resolvePlain(intern(text, start, end));
+    return decimal(text, start, end) ?? resolvePlain(intern(text, start, end));
   }
 
   /** 'it''s' or "text" (no escapes), on one line. */

@@ -171,6 +171,9 @@ class Parser {
   readonly errors: Diagnostic[] = [];
   private readonly labels = new Map<string, StaticLabel>();
   private readonly ctx = new LabelContext(this, this.labels);
+  /** The last step's op and its compiled schema (steps often repeat an op; the cache is a WeakMap). */
+  private lastOp: Op | undefined;
+  private lastFast: (value: unknown) => unknown = () => FAIL;
 
   constructor(
     private readonly file: string,
@@ -257,7 +260,11 @@ class Parser {
     // The op is known, so its own schema is the union's branch; on the fast path through the
     // compiled schema first, then zod itself (any params object at all takes zod off its own
     // fast path: twice the time on a valid step; this path's errors are only counted).
-    const fast = this.quick ? fastSchema(op.schema)(raw) : FAIL;
+    if (op !== this.lastOp) {
+      this.lastOp = op;
+      this.lastFast = fastSchema(op.schema);
+    }
+    const fast = this.quick ? this.lastFast(raw) : FAIL;
     const r =
       fast !== FAIL
         ? { success: true as const, data: fast }

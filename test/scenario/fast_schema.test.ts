@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { FAIL, fastSchema } from '../../src/scenario/fast_schema.js';
 import { OPS_BY_NAME } from '../../src/scenario/registry.js';
 import { readDocument } from '../../src/scenario/yaml_doc.js';
@@ -75,6 +76,47 @@ describe('the compiled step schemas', () => {
     const b = fastSchema(op.schema)(step) as Raw;
     expect(a).toEqual(b);
     expect(a).not.toBe(b);
+  });
+
+  /** Every number and string schema with checks, anywhere in the ops' schemas. */
+  const leaves: z.ZodType[] = [];
+  const seen = new Set<unknown>();
+  const walk = (t: unknown) => {
+    if (!t || seen.has(t)) return;
+    seen.add(t);
+    const def = (t as { _zod: { def: Record<string, unknown> } })._zod.def;
+    if ((def.type === 'number' || def.type === 'string') && (def.checks as unknown[] | undefined)?.length)
+      leaves.push(t as z.ZodType);
+    for (const k of ['innerType', 'in', 'out', 'element']) walk(def[k]);
+    for (const o of (def.options as unknown[] | undefined) ?? []) walk(o);
+    for (const f of Object.values((def.shape as Record<string, unknown> | undefined) ?? {})) walk(f);
+  };
+  for (const op of OPS_BY_NAME.values()) walk(op.schema);
+
+  it('find the checked numbers and strings the ops use', () => {
+    const types = leaves.map((t) => (t as unknown as { _zod: { def: { type: string } } })._zod.def.type);
+    expect(types).toContain('number');
+    expect(types).toContain('string');
+  });
+
+  test.prop(
+    [
+      fc.nat(),
+      fc.oneof(
+        fc.double(),
+        fc.integer(),
+        fc.constantFrom(0, -0, 1, 255, 256, 511, 512, 2 ** 53 - 1, 2 ** 53, -1, 0.5, Number.NaN, Infinity),
+        fc.string(),
+        fc.constantFrom('buf', '_a.b-c', '9x', '', 'a b', 'rw'),
+      ),
+    ],
+    { numRuns: 2000 },
+  )('answer as zod does on every checked number and string leaf', (pick, v) => {
+    const t = leaves[pick % leaves.length]!;
+    const fast = fastSchema(t)(v);
+    const zod = t.safeParse(v);
+    if (fast === FAIL) expect(zod.success).toBe(false);
+    else expect(zod).toEqual({ success: true, data: fast });
   });
 
   const value = fc.oneof(
