@@ -209,7 +209,8 @@ function object(def: Def): Node {
     run(value) {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return FAIL;
       const input = value as Record<string, unknown>;
-      if (strict) for (const k of Object.keys(input)) if (!known.has(k)) return FAIL;
+      // for-in: no array of keys per step (an inherited enumerable key only sends it to zod).
+      if (strict) for (const k in input) if (!known.has(k)) return FAIL;
       const out: Record<string, unknown> = {};
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i]!;
