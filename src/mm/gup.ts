@@ -428,9 +428,14 @@ function grabRun(
     const e = ents[slot];
     const pfn = entryPfn(e);
     const bits = e - pfn * ENTRY_UNIT;
-    if ((bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) || pfn >= maxPfn)
+    // Frames from 2^31 on (machines past 8 TiB) take the general path: the run's arithmetic is int32.
+    if (
+      (bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) ||
+      pfn >= maxPfn ||
+      pfn > 0x7fffffff
+    )
       break;
-    const row = memmap.folioRow(pfn);
+    const row = memmap.folioRowInt(pfn | 0);
     if (row < 0 || f.kind[row] !== MT.ANON || f.refcount[row] <= 0) break;
     out[n] = pfn;
     rows[n] = row;

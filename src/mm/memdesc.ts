@@ -17,7 +17,7 @@
  * initialised yet, mm_init.ts) is present but reads NONE until the deferred init reaches it.
  * Leaves out: memory hotplug of partial sections; SPARSEMEM_VMEMMAP's virtual layout.
  */
-import { MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
+import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGEBLOCK_PAGES, PAGES_PER_SECTION, SECTION_SHIFT } from './types.js';
 
 /** Memory types: what a page frame is used for. Values fit the memdesc word's low 4 bits. */
 export const MT = {
@@ -274,6 +274,17 @@ export class MemMap {
     if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
     const i = (pfn - sec * PAGES_PER_SECTION) * 2;
     return (FOLIO_TYPE_BITS >>> (s[i] & TYPE_MASK)) & 1 ? s[i + 1] : -1;
+  }
+
+  /**
+   * folioRow() of a frame below 2^31, in integer arithmetic (shifts and masks, no float
+   * division): for hot loops that have checked the bound. Beyond RAM there is no folio here.
+   */
+  folioRowInt(pfn: number): number {
+    const s = this.sections[pfn >> (SECTION_SHIFT - PAGE_SHIFT)];
+    if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
+    const i = (pfn & (PAGES_PER_SECTION - 1)) << 1;
+    return (FOLIO_TYPE_BITS >>> (s[i]! & TYPE_MASK)) & 1 ? s[i + 1]! : -1;
   }
 
   /** The `hi` word (descriptor row) of a frame. */

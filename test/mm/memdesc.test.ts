@@ -4,6 +4,7 @@ import { Machine } from '../../src/index.js';
 import {
   FOLIO_TYPES,
   MemMap,
+  type MemType,
   MT,
   MT_NAMES,
   mdMigratetype,
@@ -179,6 +180,19 @@ describe('memmap fast paths (bench/)', () => {
     for (const t of probes) expect(FOLIO_TYPES.has(t as number), String(t)).toBe(reference.has(t));
     expect(() => (FOLIO_TYPES as Set<number>).add(MT.SLAB)).toThrow(TypeError);
     expect(FOLIO_TYPES.has(MT.SLAB)).toBe(false);
+  });
+
+  test.prop(
+    [fc.array(fc.tuple(fc.nat(SECTIONS * PAGES_PER_SECTION - 1), fc.nat(NR_MEM_TYPES - 1), fc.nat(2 ** 31)))],
+    { numRuns: 50 },
+  )('folioRowInt answers as folioRow, in populated sections and not', (writes) => {
+    const { mm } = make();
+    mm.populate(1);
+    mm.populate(3);
+    for (const [pfn, t, row] of writes) mm.setIfPopulated(pfn, mdWord(t as MemType), row);
+    for (const [pfn] of writes) expect(mm.folioRowInt(pfn)).toBe(mm.folioRow(pfn));
+    for (const pfn of [0, PAGES_PER_SECTION, 2 * PAGES_PER_SECTION + 5, SECTIONS * PAGES_PER_SECTION - 1])
+      expect(mm.folioRowInt(pfn)).toBe(mm.folioRow(pfn));
   });
 
   it('setRange clears long runs and single frames alike', () => {
