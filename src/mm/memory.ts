@@ -63,6 +63,15 @@ export { vmNormalPage } from './vm_normal_page.js';
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {
   const vmf = vmfGet(vma, addr - (addr % PAGE_SIZE), flags);
+  // Only a driver's hooks BUG on their caller's misuse (vmf_insert_pfn and friends in vm_ops);
+  // anywhere else a KernelBug is the model's own, reported as it is. So only a driver's fault
+  // needs to know where the walk ends before it.
+  if (vma.ops === undefined)
+    try {
+      return handleFault(k, vmf);
+    } finally {
+      vmfPut();
+    }
   // Where the walk ends before the fault (no allocation: faults are hot): what the fault
   // allocates or fills below that entry is its own.
   const pd = k.ptdesc;
