@@ -11,7 +11,7 @@
 import { PG } from './folio.js';
 import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
 import { vmNormalPage } from './memory.js';
 import { freePgtables, zapRange } from './memory_zap.js';
 import {
@@ -137,7 +137,8 @@ function copyPteRange(
   const pd = k.ptdesc;
   const f = k.folios;
   const memmap = k.pa.memmap;
-  const maxPfn = k.pa.maxPfn;
+  // The inline path's frames: below maxPfn and 2^31 (its memmap lookup is int32 arithmetic).
+  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   const inline = k.pteSpecial && (src.mm.flags & MMF.HAS_PINNED) === 0;
   const cow = isCowMapping(src.flags);
   const drop = childDropBits(src, dst);
@@ -158,7 +159,7 @@ function copyPteRange(
     const pfn = entryPfn(pte);
     const bits = pte - pfn * ENTRY_UNIT;
     if (inline && (bits & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
-      const row = memmap.folioRow(pfn);
+      const row = memmap.folioRowInt(pfn | 0);
       if (row >= 0 && f.kind[row] === MT.ANON && f.large[row] < 0 && (f.flags[row] & PG.ksm) === 0) {
         // folio_try_dup_anon_rmap_pte() on a small folio, then step 5 of copyPresentPte().
         f.flags[row] &= ~PG.anon_exclusive;

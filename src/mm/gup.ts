@@ -17,7 +17,7 @@ import { forgetPageblock, longtermPinnable, noteRunUnpinnable, noteUnpinnable } 
 import { releaseAll } from './gup_release.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
@@ -422,18 +422,14 @@ function grabRun(
   const ents = k.ptdesc.entries;
   const f = k.folios;
   const memmap = k.pa.memmap;
-  const maxPfn = k.pa.maxPfn;
+  // Frames from 2^31 on (machines past 8 TiB) take the general path: the run's arithmetic is int32.
+  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   const from = n;
   for (; n < nrPages && addr < end; n++, slot++, addr += PAGE_SIZE) {
     const e = ents[slot];
     const pfn = entryPfn(e);
     const bits = e - pfn * ENTRY_UNIT;
-    // Frames from 2^31 on (machines past 8 TiB) take the general path: the run's arithmetic is int32.
-    if (
-      (bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) ||
-      pfn >= maxPfn ||
-      pfn > 0x7fffffff
-    )
+    if ((bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) || pfn >= maxPfn)
       break;
     const row = memmap.folioRowInt(pfn | 0);
     if (row < 0 || f.kind[row] !== MT.ANON || f.refcount[row] <= 0) break;

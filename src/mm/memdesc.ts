@@ -130,6 +130,9 @@ export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
 ]);
 
 /** FOLIO_TYPES as a bit mask over type values. */
+/** Frames a hot loop may look up with folioRowInt(): those below 2^31, as int32 values. */
+export const INT32_FRAMES = 2 ** 31;
+
 const FOLIO_TYPE_BITS = [...FOLIO_TYPES].reduce((m, t) => m | (1 << t), 0);
 
 // Word layout helpers (lo word).
@@ -277,7 +280,7 @@ export class MemMap {
   }
 
   /**
-   * folioRow() of a frame below 2^31, in integer arithmetic (shifts and masks, no float
+   * folioRow() of a frame below INT32_FRAMES, in integer arithmetic (shifts and masks, no float
    * division): for hot loops that have checked the bound. Beyond RAM there is no folio here.
    */
   folioRowInt(pfn: number): number {

@@ -11,7 +11,7 @@
 import { PG } from './folio.js';
 import { splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
 import { MM_ANONPAGES, MM_FILEPAGES, type Mm, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
@@ -87,7 +87,8 @@ function zapPteRange(
   const ents = pd.entries;
   const f = k.folios;
   const memmap = k.pa.memmap;
-  const maxPfn = k.pa.maxPfn;
+  // The inline path's frames: below maxPfn and 2^31 (its memmap lookup is int32 arithmetic).
+  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   // A uffd-wp registered VMA may leave markers behind (pteInstallUffdWpIfNeeded): not inline.
   const inline = k.pteSpecial && !userfaultfdWp(vma);
   const base = pteRow * PTRS_PER_TABLE;
@@ -101,7 +102,7 @@ function zapPteRange(
     if (pte === 0) continue;
     const pfn = entryPfn(pte);
     if (inline && ((pte - pfn * ENTRY_UNIT) & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
-      const row = memmap.folioRow(pfn);
+      const row = memmap.folioRowInt(pfn | 0);
       if (
         row >= 0 &&
         f.kind[row] === MT.ANON &&

@@ -99,31 +99,3 @@ describe.each(designs)('pin and unpin in bulk, $design/$pincount', (d) => {
     expect(m.meminfo().MemFree).toBeGreaterThanOrEqual(free + (PAGES * PAGE) / 1024);
   });
 });
-
-describe('pin and unpin of frames from 2^31 on', () => {
-  it('take the general path (the run is int32) and count the same', () => {
-    // RAM at 16 TiB: the allocator hands out frames from 2^32 up.
-    const m = new Machine({
-      memory: [
-        { start: 0, size: '64M' },
-        { start: '16T', size: '256M' },
-      ],
-      check: 'full',
-    });
-    const p = m.spawn('p');
-    const buf = m.mmap(p, { length: 64 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
-    m.touch(p, buf, 64 * PAGE, { write: true });
-    const before = Array.from({ length: 64 }, (_, i) => m.pageAt(p, buf + i * PAGE)!);
-    expect(before.every((pg) => pg.pfn >= 2 ** 32)).toBe(true);
-    const h = m.pinUserPages(p, buf, 64, ['write', 'longterm']);
-    expect([...h.pfns]).toEqual(before.map((pg) => pg.pfn));
-    for (let i = 0; i < 64; i++) {
-      const pg = m.pageAt(p, buf + i * PAGE)!;
-      expect([pg.pins, pg.maybeDmaPinned, pg.refcount]).toEqual([1, true, before[i]!.refcount + 1024]);
-    }
-    m.check('full');
-    m.unpinUserPages(h.id);
-    for (let i = 0; i < 64; i++) expect(m.pageAt(p, buf + i * PAGE)!.refcount).toBe(before[i]!.refcount);
-    m.check('full');
-  });
-});
