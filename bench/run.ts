@@ -5,8 +5,13 @@
  * Run with `node --expose-gc` (the npm script does) so the memory figures are taken after a full
  * collection. Machines here are noisy: compare numbers from one run, not across runs.
  * `BENCH_SUITES=snapshot,vm` runs only the named suites (their targets alone are listed).
+ *
+ * Each suite runs in a Node process of its own (this script again, with BENCH_SUITE set), so what
+ * one leaves behind — gigabytes of garbage, a grown heap, JIT state — does not slow the next.
  */
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { runBoot } from './boot.js';
 import { runCompaction } from './compaction.js';
 import { runContents } from './contents.js';
@@ -36,6 +41,27 @@ const SUITES: [string, () => SuiteResult][] = [
   ['parse', () => runParse()],
 ];
 
+/** The child's side: run one suite, its result as JSON on the last line of stdout. */
+function child(name: string): void {
+  const suite = SUITES.find(([n]) => n === name);
+  if (!suite) throw new Error(`no bench suite '${name}'`);
+  const result = suite[1]();
+  process.stdout.write(`\n${JSON.stringify(result)}\n`);
+}
+
+/** One suite in a fresh process (stderr, its progress, passes through). */
+function inChild(name: string): SuiteResult {
+  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_SUITE: name },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`bench suite ${name} failed (exit ${r.status ?? r.signal})`);
+  const last = r.stdout.trimEnd().split('\n').pop() ?? '';
+  return JSON.parse(last) as SuiteResult;
+}
+
 function main(): void {
   const started = performance.now();
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
@@ -46,11 +72,11 @@ function main(): void {
   );
   const targets: Target[] = [];
   const only = process.env.BENCH_SUITES?.split(',').filter(Boolean);
-  for (const [name, run] of SUITES) {
+  for (const [name] of SUITES) {
     if (only && !only.includes(name)) continue;
     const t0 = performance.now();
     progress(`suite ${name}: start`);
-    const result = run();
+    const result = inChild(name);
     for (const table of result.tables) printTable(table);
     targets.push(...result.targets);
     progress(`suite ${name}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -63,4 +89,5 @@ function main(): void {
   });
 }
 
-main();
+if (process.env.BENCH_SUITE) child(process.env.BENCH_SUITE);
+else main();
