@@ -69,13 +69,22 @@ const MAX_INTERNED_LENGTH = 32;
 const interned: (string | undefined)[] = new Array(INTERNED).fill(undefined);
 
 function intern(text: string, start: number, end: number): string {
+  let h = 0;
+  for (let j = start; j < end; j++) h = (Math.imul(h, 31) + text.charCodeAt(j)) | 0;
+  return internHashed(text, start, end, h);
+}
+
+/** intern() with the text's hash already taken (by the loop that found the text's end). */
+function internHashed(text: string, start: number, end: number, h: number): string {
   const len = end - start;
   if (len > MAX_INTERNED_LENGTH) return text.slice(start, end);
-  let h = len;
-  for (let j = start; j < end; j++) h = (Math.imul(h, 31) + text.charCodeAt(j)) | 0;
   const slot = (h ^ (h >>> 12)) & (INTERNED - 1);
   const had = interned[slot];
-  if (had !== undefined && had.length === len && text.startsWith(had, start)) return had;
+  if (had !== undefined && had.length === len) {
+    let j = 0;
+    while (j < len && had.charCodeAt(j) === text.charCodeAt(start + j)) j++;
+    if (j === len) return had;
+  }
   const s = text.slice(start, end);
   interned[slot] = s;
   return s;
@@ -292,9 +301,11 @@ export class StepScanner {
     const c = text.charCodeAt(start);
     if (!(c < 0x80 && WORD_START[c] === 1)) return undefined;
     let j = start + 1;
-    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j));
+    let h = c;
+    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j))
+      h = (Math.imul(h, 31) + d) | 0;
     if (text.charCodeAt(j) !== COLON || text.charCodeAt(j + 1) !== SP) return undefined;
-    const k = intern(text, start, j);
+    const k = internHashed(text, start, j, h);
     if (resolvePlain(k) !== k || k === '__proto__') return undefined;
     this.i = j;
     return k;
@@ -352,14 +363,23 @@ export class StepScanner {
     // allowed); anything else (`a b`, `a #c`, `a:b`) is read again by scalar().
     const text = this.text;
     const start = this.i;
+    // Digits are read as a number on the way (the core schema's int), and a hash for intern().
     let j = start + 1;
-    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j));
+    let h = c;
+    let digits = c >= 0x30 && c <= 0x39;
+    let v = c - 0x30;
+    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j)) {
+      h = (Math.imul(h, 31) + d) | 0;
+      if (digits && d >= 0x30 && d <= 0x39) v = v * 10 + (d - 0x30);
+      else digits = false;
+    }
     let k = j;
     while (text.charCodeAt(k) === SP) k++;
     const e = text.charCodeAt(k);
     if (e !== COMMA && e !== RBRACE && e !== RBRACKET) return this.scalar(true);
     this.i = j;
-    return decimal(text, start, j) ?? resolvePlain(intern(text, start, j));
+    if (digits && j - start <= 15) return v;
+    return resolvePlain(internHashed(text, start, j, h));
   }
 
   /** A scalar on one line: plain, '' quoted or "" quoted without escapes; printable ASCII only. */
