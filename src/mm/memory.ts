@@ -63,23 +63,16 @@ export { vmNormalPage } from './vm_normal_page.js';
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {
   const vmf = vmfGet(vma, addr - (addr % PAGE_SIZE), flags);
-  // Only a driver's hooks BUG on their caller's misuse (vmf_insert_pfn and friends in vm_ops);
-  // anywhere else a KernelBug is the model's own, reported as it is. So only a driver's fault
-  // needs to know where the walk ends before it.
-  if (vma.ops === undefined)
-    try {
-      return handleFault(k, vmf);
-    } finally {
-      vmfPut();
-    }
   // Where the walk ends before the fault (no allocation: faults are hot): what the fault
-  // allocates or fills below that entry is its own.
+  // allocates or fills below that entry is its own. Only a driver's hooks BUG on their caller's
+  // misuse (vmf_insert_pfn and friends in vm_ops); anywhere else a KernelBug is the model's own,
+  // reported as it is, so only a driver's fault walks first.
   const pd = k.ptdesc;
   let table = vma.mm.pgd;
   let level: number = PT_LEVEL.PGD;
   let i = levelIndex(vmf.addr, level);
-  let was = pd.get(table, i);
-  while (was !== 0 && level > PT_LEVEL.PTE && !(entryBits(was) & PTE.HUGE)) {
+  let was = vma.ops === undefined ? -1 : pd.get(table, i); // -1: not walked, nothing to undo
+  while (was > 0 && level > PT_LEVEL.PTE && !(entryBits(was) & PTE.HUGE)) {
     table = entryPfn(was);
     level--;
     i = levelIndex(vmf.addr, level);
