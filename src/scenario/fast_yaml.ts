@@ -363,23 +363,17 @@ export class StepScanner {
     // allowed); anything else (`a b`, `a #c`, `a:b`) is read again by scalar().
     const text = this.text;
     const start = this.i;
-    // Digits are read as a number on the way (the core schema's int), and a hash for intern().
+    // The intern hash is taken on the way.
     let j = start + 1;
     let h = c;
-    let digits = c >= 0x30 && c <= 0x39;
-    let v = c - 0x30;
-    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j)) {
+    for (let d = text.charCodeAt(j); d < 0x80 && PLAIN[d] === 1; d = text.charCodeAt(++j))
       h = (Math.imul(h, 31) + d) | 0;
-      if (digits && d >= 0x30 && d <= 0x39) v = v * 10 + (d - 0x30);
-      else digits = false;
-    }
     let k = j;
     while (text.charCodeAt(k) === SP) k++;
     const e = text.charCodeAt(k);
     if (e !== COMMA && e !== RBRACE && e !== RBRACKET) return this.scalar(true);
     this.i = j;
-    if (digits && j - start <= 15) return v;
-    return resolvePlain(internHashed(text, start, j, h));
+    return decimal(text, start, j) ?? resolvePlain(internHashed(text, start, j, h));
   }
 
   /** A scalar on one line: plain, '' quoted or "" quoted without escapes; printable ASCII only. */
