@@ -175,7 +175,7 @@ function compile(t: z.ZodType): Node {
     case 'number':
       return def.coerce ? leaf(t) : { run: (v) => (isNumber(v) ? v : FAIL), absent: () => FAIL };
     case 'object':
-      return object(def);
+      return object(t, def);
     case 'optional':
       return optional(compile(def.innerType!), internals(def.innerType!).optin === 'defaulted');
     case 'default':
@@ -198,30 +198,42 @@ function compile(t: z.ZodType): Node {
 }
 
 /** $ZodObject: a map, its keys in the shape's order, no others when strict (catchall never). */
-function object(def: Def): Node {
+function object(t: z.ZodType, def: Def): Node {
   const strict = def.catchall && internals(def.catchall).def.type === 'never';
   // Passthrough or a catchall schema: zod keeps or checks the extra keys; not unrolled.
   if (def.catchall && !strict) return { run: () => FAIL, absent: () => FAIL };
   const keys = Object.keys(def.shape!);
+  // `out.__proto__ = v` would set the prototype: such a shape is zod's to run.
+  if (keys.includes('__proto__')) return leaf(t);
   const fields = keys.map((k) => compile(def.shape![k]!));
-  const known = new Set(keys);
-  return {
-    run(value) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return FAIL;
-      const input = value as Record<string, unknown>;
-      // for-in: no array of keys per step (an inherited enumerable key only sends it to zod).
-      if (strict) for (const k in input) if (!known.has(k)) return FAIL;
-      const out: Record<string, unknown> = {};
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        const v = k in input ? fields[i]!.run(input[k]) : fields[i]!.absent();
-        if (v === FAIL) return FAIL;
-        if (v !== OMIT) out[k] = v;
-      }
-      return out;
-    },
-    absent: () => FAIL,
-  };
+  return { run: objectRun(keys, fields, strict === true), absent: () => FAIL };
+}
+
+/**
+ * The object's run as a function written for its keys (`input["proc"]`, `out["proc"] = v`):
+ * each property access then has one key and sees few shapes, where a loop over the keys makes
+ * every access see every key (V8's megamorphic keyed loads and stores: two thirds of a valid
+ * step's time in the schema). The YAML reader's values are never undefined, so `!== undefined`
+ * is "present", and reads what zod reads (`input[key]`, inherited keys too). A strict object has
+ * no keys but these: as many keys as were found present.
+ */
+function objectRun(keys: string[], fields: Node[], strict: boolean): (value: unknown) => Out {
+  const body = keys.map((k, i) => {
+    const key = JSON.stringify(k);
+    return `
+  v = input[${key}] !== undefined ? (seen++, f[${i}].run(input[${key}])) : f[${i}].absent();
+  if (v === FAIL) return FAIL;
+  if (v !== OMIT) out[${key}] = v;`;
+  });
+  const count = strict ? '\n  let n = 0;\n  for (const k in input) n++;\n  if (n !== seen) return FAIL;' : '';
+  const code = `return function run(input) {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return FAIL;
+  const out = {};
+  let seen = 0;
+  let v;${body.join('')}${count}
+  return out;
+};`;
+  return new Function('f', 'FAIL', 'OMIT', code)(fields, FAIL, OMIT) as (value: unknown) => Out;
 }
 
 /** $ZodOptional: an absent key stays absent, unless the inner schema is a default. */

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { FAIL, fastSchema } from '../../src/scenario/fast_schema.js';
 import { OPS_BY_NAME } from '../../src/scenario/registry.js';
 import { readDocument } from '../../src/scenario/yaml_doc.js';
@@ -117,6 +117,37 @@ describe('the compiled step schemas', () => {
     const zod = t.safeParse(v);
     if (fast === FAIL) expect(zod.success).toBe(false);
     else expect(zod).toEqual({ success: true, data: fast });
+  });
+
+  /** A strict shape with a key Object.prototype also has, a default, an optional union. */
+  const odd = z.strictObject({
+    op: z.literal('odd'),
+    constructor: z.number().optional(),
+    toString: z.string().default('d'),
+    n: z.union([z.number().int(), z.string()]).optional(),
+  });
+  test.prop(
+    [
+      fc.dictionary(
+        fc.constantFrom('op', 'constructor', 'toString', 'n', 'hasOwnProperty', 'x'),
+        fc.oneof(fc.constantFrom('odd', 'p', 1, 2.5, null, true), fc.jsonValue({ maxDepth: 1 })),
+      ),
+    ],
+    { numRuns: 1000 },
+  )('read a key Object.prototype has as zod reads it (inherited when absent)', (raw) => {
+    const fast = fastSchema(odd)(raw);
+    const zod = odd.safeParse(raw);
+    if (fast === FAIL) return;
+    expect(zod.success, JSON.stringify(raw)).toBe(true);
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(zod.data));
+  });
+
+  it('answer a shape whose keys Object.prototype has only where zod accepts it', () => {
+    // Absent, `constructor` reads the inherited function: zod refuses the object, and so must this.
+    expect(odd.safeParse({ op: 'odd' }).success).toBe(false);
+    expect(fastSchema(odd)({ op: 'odd' })).toBe(FAIL);
+    const given = { op: 'odd', constructor: 3, toString: 's' };
+    expect(fastSchema(odd)(given)).toEqual(odd.parse(given));
   });
 
   const value = fc.oneof(
