@@ -50,9 +50,29 @@ export const addr = () =>
 
 type Addr = z.output<ReturnType<typeof addr>>;
 
+/** An address split: the region it names, if any, and the byte offset into it. */
+export type SplitAddr = Readonly<{ name?: string; offset: number }>;
+
+/**
+ * The last strings split (a file writes the same few addresses again and again, and both the
+ * parse and the run split each); emptied when full, so it stays small.
+ */
+const splitCache = new Map<string, SplitAddr | string>();
+const SPLIT_CACHE_SIZE = 1024;
+
 /** Split `buf+4K` into the region name and the byte offset; numbers and hex strings have no name. */
-export function splitAddr(a: Addr): { name?: string; offset: number } | string {
+export function splitAddr(a: Addr): SplitAddr | string {
   if (typeof a === 'number') return { offset: a };
+  let s = splitCache.get(a);
+  if (s === undefined) {
+    if (splitCache.size === SPLIT_CACHE_SIZE) splitCache.clear();
+    s = splitText(a);
+    splitCache.set(a, s);
+  }
+  return s;
+}
+
+function splitText(a: string): SplitAddr | string {
   if (/^0x[0-9a-f]+$/i.test(a)) return { offset: Number.parseInt(a, 16) };
   const t = a.trim();
   // `buf` and `buf+4K` without a regex match (most steps have one): the same split ADDR_RE makes.
@@ -75,11 +95,13 @@ export function splitAddr(a: Addr): { name?: string; offset: number } | string {
   }
 }
 
+const REGION = ['region'] as const;
+
 export function analyseAddr(
   a: Addr,
   path: Path,
   ctx: StaticContext,
-  kinds: readonly string[] = ['region'],
+  kinds: readonly string[] = REGION,
 ): void {
   const s = splitAddr(a);
   if (typeof s === 'string') ctx.error(path, s);

@@ -34,6 +34,14 @@ describe('address fields', () => {
     expect(splitAddr('buf+lots')).toMatch(/bad offset/);
   });
 
+  it('answer the same when asked again, also after 2,000 other addresses filled the cache', () => {
+    const first = [splitAddr('buf+8K'), splitAddr('nope+x')];
+    for (let i = 0; i < 2000; i++) expect(splitAddr(`r${i}+${i}`)).toEqual({ name: `r${i}`, offset: i });
+    expect([splitAddr('buf+8K'), splitAddr('nope+x')]).toEqual(first);
+    expect(first[0]).toEqual({ name: 'buf', offset: 8192 });
+    expect(first[1]).toMatch(/bad offset/);
+  });
+
   const piece = fc.constantFrom(
     'buf',
     '_x',

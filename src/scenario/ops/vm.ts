@@ -100,9 +100,14 @@ export const mmapOp = defineOp({
 
 const rangeFields = { proc: labelName(), addr: addr(), len: size() };
 
+const PROCESS = ['process'] as const;
+const PROC = ['proc'] as const;
+const ADDR = ['addr'] as const;
+
+/** Every step that reads or writes memory checks these (constants: no arrays per step). */
 function analyseRange(a: { proc: string; addr: string | number }, ctx: StaticContext): void {
-  ctx.use(a.proc, ['process'], ['proc']);
-  analyseAddr(a.addr, ['addr'], ctx);
+  ctx.use(a.proc, PROCESS, PROC);
+  analyseAddr(a.addr, ADDR, ctx);
 }
 
 export const munmapOp = defineOp({
