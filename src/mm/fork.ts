@@ -326,7 +326,7 @@ function copyHugePmd(k: Kernel, dst: Vma, src: Vma, haddr: number, pmdRow: numbe
 
 /** exit_mmap(): unmap every VMA, then free every page table including the PGD. */
 export function exitMmap(k: Kernel, mm: Mm): void {
-  for (const v of mm.vmas) zapRange(k, v, v.start, v.end, true);
+  for (const v of mm.vmas) zapRange(k, v, v.start, v.end, { dropMarkers: true });
   for (const v of mm.vmas) {
     v.file?.mmap.delete(v);
     v.anonVma?.vmas.delete(v);

@@ -3,8 +3,9 @@
  * spans any more.
  *
  * Models: mm/memory.c — unmap_page_range / zap_pte_range (with its dirtying of file folios on
- * zap, zap_install_uffd_wp_if_needed and the markers zap_nonpresent_ptes keeps or drops) and
- * free_pgtables with its floor/ceiling rule. The references a zap drops go through the
+ * zap, zap_install_uffd_wp_if_needed and the markers zap_nonpresent_ptes keeps or drops, and the
+ * empty PTE tables MADV_DONTNEED frees, mm/pt_reclaim.c) and free_pgtables with its
+ * floor/ceiling rule. The references a zap drops go through the
  * mmu_gather (mmu_gather.ts). A PMD leaf is zapped or split in huge_memory.ts, a swap entry's slot
  * dropped in swapfile.ts (free_swap_and_cache). Split out of memory.ts, which keeps the faults.
  */
@@ -32,16 +33,27 @@ import { PAGE_SIZE } from './types.js';
 import { pteInstallUffdWpIfNeeded, userfaultfdWp } from './userfaultfd_k.js';
 import { vmNormalPage } from './vm_normal_page.js';
 
+/** What a zap is asked to do beyond clearing the entries (struct zap_details, the parts modelled). */
+export interface ZapDetails {
+  /** ZAP_FLAG_DROP_MARKER: uffd-wp markers go too (munmap, exit, a MAP_FIXED replacement). */
+  dropMarkers?: boolean;
+  /**
+   * reclaim_pt (MADV_DONTNEED, CONFIG_PT_RECLAIM, default y on x86-64): a PTE table the zap
+   * covered whole and left empty is freed at once (try_to_free_pte, mm/pt_reclaim.c).
+   */
+  reclaimPt?: boolean;
+}
+
 /**
  * zap_page_range_single / unmap_page_range over [start, end) of one VMA: clear every entry, drop
  * each normal page's mapping and reference, dirty file folios whose PTE was dirty, adjust
  * rss. A PMD leaf only partly inside the range is split first. In a file or shmem VMA a
- * write-protected entry leaves a uffd-wp marker, and markers stay, unless `dropMarkers`
- * (ZAP_FLAG_DROP_MARKER: munmap, exit, a MAP_FIXED replacement).
+ * write-protected entry leaves a uffd-wp marker, and markers stay, unless `dropMarkers`.
  */
-export function zapRange(k: Kernel, vma: Vma, start: number, end: number, dropMarkers = false): void {
+export function zapRange(k: Kernel, vma: Vma, start: number, end: number, details: ZapDetails = {}): void {
   const pd = k.ptdesc;
   const mm = vma.mm;
+  const dropMarkers = details.dropMarkers === true;
   try {
     for (let addr = start; addr < end; ) {
       const pmdRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PMD, false);
@@ -62,7 +74,15 @@ export function zapRange(k: Kernel, vma: Vma, start: number, end: number, dropMa
         splitHugePmd(k, vma, haddr, pmdRow, pmdIdx);
       }
       const pteRow = pd.tableFor(mm.pgd, addr, PT_LEVEL.PTE, false);
-      if (pteRow >= 0) zapPteRange(k, vma, pteRow, addr, next, dropMarkers);
+      if (pteRow >= 0) {
+        zapPteRange(k, vma, pteRow, addr, next, dropMarkers);
+        // reclaim_pt_is_enabled(): the zap covered the whole table (end - start >= PMD_SIZE). An
+        // entry it kept (a uffd-wp marker, any_skipped) leaves the table in use.
+        if (details.reclaimPt && next - addr === PMD_SIZE && pd.used[pteRow] === 0) {
+          pd.set(pmdRow, pmdIdx, 0);
+          pd.free(pd.handleOf(pteRow));
+        }
+      }
       addr = next;
     }
   } finally {

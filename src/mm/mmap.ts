@@ -207,7 +207,7 @@ export function doMmap(k: Kernel, proc: Process, a: MmapArgs): number {
     try {
       a.driver.mmap?.(vma);
     } catch (e) {
-      zapRange(k, vma, vma.start, vma.end, true);
+      zapRange(k, vma, vma.start, vma.end, { dropMarkers: true });
       k.vmaTouched.add(mm, vma.start, vma.end);
       mm.vmas.splice(mm.vmas.indexOf(vma), 1);
       unlinkVma(vma);
@@ -249,7 +249,7 @@ export function doMunmap(k: Kernel, proc: Process, addr: number, len: number): v
   const mm = proc.mm;
   const victims = vmasIn(k, mm, addr, end);
   k.vmaTouched.add(mm, addr, end);
-  for (const v of victims) zapRange(k, v, v.start, v.end, true);
+  for (const v of victims) zapRange(k, v, v.start, v.end, { dropMarkers: true });
   for (const v of victims) {
     mm.vmas.splice(mm.vmas.indexOf(v), 1);
     unlinkVma(v);
@@ -315,7 +315,7 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
     for (const v of vmas)
       if (v.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
         throw new KernelError('EINVAL', 'MADV_DONTNEED on a locked, pfnmap or hugetlb mapping');
-    for (const v of vmas) zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end));
+    for (const v of vmas) zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end), { reclaimPt: true });
   } else if (advice === MADV.DOFORK) {
     for (const v of vmas)
       if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');

@@ -44,7 +44,7 @@ describe('pagelab ops', () => {
     const r = await cli('ops', 'madvise');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toBe(
-      'madvise: madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
+      'madvise: madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
     );
     expect(r.out).toMatch(/\n {2}proc +required +a process label \(from spawn or fork\) \(string\)\n/);
     expect(r.out).toMatch(/\n {2}advice +required +MADV_\* advice: .*\(normal \| dontneed \|/);

@@ -136,7 +136,7 @@ export const mprotectOp = defineOp({
 
 export const madviseOp = defineOp({
   name: 'madvise',
-  doc: 'madvise(): DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
+  doc: 'madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
   fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
