@@ -3,8 +3,9 @@
  * strings, numbers, booleans, null; never undefined). zod spends most of a valid step's time on
  * the plumbing between nodes (a payload and an issues array per object field, union branch,
  * pipe, optional and default); the leaves' own work is small. So this unrolls those containers
- * into closures and hands every leaf, and every container with checks of its own, to zod's own
- * `_zod.run`: whatever a leaf accepts and returns is zod's answer, not a copy of its rules.
+ * into closures (an object into a function written for its keys, objectRun) and hands every
+ * leaf, and every container with checks of its own, to zod's own `_zod.run`, or checks the few
+ * leaf kinds whose rules it reads from zod's own definitions (bounded, matching, member).
  *
  * It answers with zod's output or FAIL; FAIL means "ask zod" (the step may still be valid, e.g.
  * a key whose absence a transform accepts), so being unsure costs time, never a wrong answer.
