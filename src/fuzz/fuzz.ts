@@ -74,13 +74,16 @@ export interface FuzzResult {
 
 /**
  * Ops whose failure may legitimately leave partial state, as Linux does (stated in the test that
- * checks it): MADV_PAGEOUT keeps what it paged out before the VMA that refused; MADV_POPULATE keeps what it populated before the page that failed; a fixed mremap
+ * checks it): MADV_PAGEOUT keeps what it paged out before the VMA that refused, MADV_DONTNEED
+ * what it zapped (keyed `madvise:<advice>:<errno>`); MADV_POPULATE keeps what it populated before
+ * the page that failed; a fixed mremap
  * unmaps its destination before it can fail, a fixed move of several VMAs keeps those it moved,
  * and a move that ran out of memory has broken its KSM pages.
  */
 const PARTIAL_ON_ERROR = new Set([
   'mprotect:ENOMEM',
   'madvise:ENOMEM',
+  'madvise:dontneed:EINVAL',
   'pageout:ENOMEM',
   'pageout:EINVAL',
   'populate:ENOMEM',
@@ -170,7 +173,10 @@ function execute(
               step = { ...rest, expect_error: name };
             }
           }
-          const partial = PARTIAL_ON_ERROR.has(`${op.op}:${name}`) || name === 'KernelBug';
+          const partial =
+            PARTIAL_ON_ERROR.has(`${op.op}:${name}`) ||
+            (op.op === 'madvise' && PARTIAL_ON_ERROR.has(`madvise:${op.advice}:${name}`)) ||
+            name === 'KernelBug';
           if (before && !partial) {
             const after = fingerprint(m, p.touched);
             const diff = fingerprintDiff(before, after);

@@ -312,10 +312,13 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
   const holes = !fullyMapped(mm, addr, end);
   const vmas = mm.vmas.filter((v) => v.start < end && v.end > addr);
   if (advice === MADV.DONTNEED) {
-    for (const v of vmas)
+    // madvise_walk_vmas(): VMA by VMA, in order; the first that madvise_dontneed_free_valid_vma
+    // refuses ends the walk with EINVAL, the VMAs before it zapped already (as in Linux).
+    for (const v of vmas) {
       if (v.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
         throw new KernelError('EINVAL', 'MADV_DONTNEED on a locked, pfnmap or hugetlb mapping');
-    for (const v of vmas) zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end), { reclaimPt: true });
+      zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end), { reclaimPt: true });
+    }
   } else if (advice === MADV.DOFORK) {
     for (const v of vmas)
       if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');

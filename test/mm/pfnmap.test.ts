@@ -76,6 +76,33 @@ describe('remap_pfn_range (§8.6)', () => {
   });
 });
 
+describe('MADV_DONTNEED over a VM_PFNMAP VMA (madvise_dontneed_free_valid_vma)', () => {
+  it('is EINVAL at the pfnmap VMA; the VMA before it is zapped already, as madvise_walk_vmas leaves it', () => {
+    const { m, p, io } = setup();
+    remapDevice(m, io);
+    const a = m.mmap(p, { length: 8 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    const d = m.mmapDevice(p, {
+      device: 'bar',
+      addr: a + 8 * PAGE,
+      length: 4 * PAGE,
+      prot: 'rw',
+      flags: ['shared', 'fixed'],
+    });
+    m.write(p, a, { byte: 9, len: 8 * PAGE });
+    expect(m.process(p).rss.anon).toBe(8);
+    expect(errno(() => m.madvise(p, a, 12 * PAGE, 'dontneed'))).toBe('EINVAL');
+    // The anon VMA came first in the walk: its pages are gone; the pfnmap is untouched.
+    expect(m.process(p).rss.anon).toBe(0);
+    expect(m.read(p, a, 1).bytes[0]).toBe(0);
+    expect(m.translate(p, d)?.pfn).toBe(io);
+    // The pfnmap alone: refused, nothing else touched.
+    m.write(p, a, { byte: 9, len: PAGE });
+    expect(errno(() => m.madvise(p, d, 4 * PAGE, 'dontneed'))).toBe('EINVAL');
+    expect(m.read(p, a, 1).bytes[0]).toBe(9);
+    m.check('full');
+  });
+});
+
 describe('vm_normal_page (§7) and COW pfnmaps (§8.7)', () => {
   it('case 16: NULL for a special entry in a VM_PFNMAP VMA; after a COW write, the anon copy', () => {
     const { m, p, io } = setup();
