@@ -165,7 +165,9 @@ export class World {
           try {
             m.mprotect(p.pid, va, o.pages * PAGE, o.prot);
           } catch (e) {
-            if ((e as { errno?: string }).errno === 'ENOMEM') apply();
+            // ENOMEM (a hole) after the whole walk; EINVAL at a pfn map, what came before it zapped.
+            const errno = (e as { errno?: string }).errno;
+            if (errno === 'ENOMEM' || errno === 'EINVAL') apply();
             throw e;
           }
           apply();
@@ -196,7 +198,9 @@ export class World {
           try {
             m.madvise(p.pid, va, o.pages * PAGE, o.advice);
           } catch (e) {
-            if ((e as { errno?: string }).errno === 'ENOMEM') apply();
+            // ENOMEM (a hole) after the whole walk; EINVAL at a pfn map, what came before it zapped.
+            const errno = (e as { errno?: string }).errno;
+            if (errno === 'ENOMEM' || errno === 'EINVAL') apply();
             throw e;
           }
           apply();
