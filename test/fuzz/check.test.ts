@@ -207,8 +207,9 @@ describe('what a failed op may change', () => {
 describe('what the fuzzer found', () => {
   // Each reproducer failed when pagelab check wrote it (a THP range split by mprotect, then fork;
   // a pageout of a COW page in a private file mapping; a pin on a THP's subpage missed at fork;
-  // a private populated mapping the reference thought shared); the VMA-boundary PMD split, a
-  // corrected swap invariant, the folio-wide pin question and a corrected reference fixed them.
+  // a private populated mapping the reference thought shared; a DONTNEED that stopped at a pfn
+  // map, what came before it zapped); the VMA-boundary PMD split, a corrected swap invariant, the
+  // folio-wide pin question and corrected references fixed them.
   // Each file says which. They stay as regression tests, under the full checks.
   const dir = join(__dirname, 'found');
   it.each(readdirSync(dir).filter((f) => f.endsWith('.yaml')))('%s now runs clean', (f) => {
