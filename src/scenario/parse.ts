@@ -36,8 +36,7 @@ export interface Step {
   n: number;
   op: Op;
   args: Record<string, unknown>;
-  /** Where the step is written. A parsed step works it out when asked (a getter: `{ ...step }` leaves it out). */
-  readonly pos: Pos;
+  pos: Pos;
   expectError?: string;
 }
 
@@ -168,28 +167,6 @@ function keysAt(schema: z.ZodType | undefined, path: Path): string[] {
   return def?.type === 'object' ? Object.keys(def.shape as object) : [];
 }
 
-/**
- * A step as parsed: where it is written is asked of the source map when wanted (a report, an
- * error), not kept as an object per step (a tenth of the heap a 100,000-step file holds).
- */
-class ParsedStep implements Step {
-  readonly #map: Locator;
-
-  constructor(
-    readonly n: number,
-    readonly op: Op,
-    readonly args: Record<string, unknown>,
-    readonly expectError: string | undefined,
-    map: Locator,
-  ) {
-    this.#map = map;
-  }
-
-  get pos(): Pos {
-    return this.#map.at(['steps', this.n - 1]);
-  }
-}
-
 class Parser {
   readonly errors: Diagnostic[] = [];
   private readonly labels = new Map<string, StaticLabel>();
@@ -315,7 +292,7 @@ class Parser {
         this.error([...path, 'as'], 'a step that expects an error binds no label');
       }
     }
-    return new ParsedStep(i + 1, op, args, expectError, this.map);
+    return { n: i + 1, op, args, pos: this.map.at(path), expectError };
   }
 
   /** zod issues as diagnostics, with messages in the file's terms. */
