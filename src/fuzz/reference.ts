@@ -75,6 +75,20 @@ export class RefProcess {
   }
 
   /**
+   * MADV_DONTNEED of `n` pages from `va`, in order, up to the first page of `refused` (a pfn map:
+   * EINVAL, the walk stops). Private pages read their backing (or zeros) again; a page of
+   * `noRefill` (a vm_insert_page map, no fault handler to refill it) is SIGBUS from now on.
+   */
+  dontneed(va: number, n: number, refused: Backing | undefined, noRefill: Backing | undefined): void {
+    for (let i = 0; i < n; i++) {
+      const p = this.pages.get(va + i * PAGE);
+      if (p?.obj && p.obj === refused) break;
+      if (p?.obj && p.obj === noRefill) p.gone = true;
+      else if (p && !p.shared) p.priv = undefined;
+    }
+  }
+
+  /**
    * What populating `n` pages from `va` for writing does (MADV_POPULATE_WRITE, and MAP_POPULATE
    * of a writable private mapping: populate_vma_page_range asks FOLL_WRITE there): every private
    * page gets its copy now. Stops at the first page whose fault fails, as GUP does, and at

@@ -166,8 +166,7 @@ export class World {
             m.mprotect(p.pid, va, o.pages * PAGE, o.prot);
           } catch (e) {
             // ENOMEM (a hole) after the whole walk; EINVAL at a pfn map, what came before it zapped.
-            const errno = (e as { errno?: string }).errno;
-            if (errno === 'ENOMEM' || errno === 'EINVAL') apply();
+            if (['ENOMEM', 'EINVAL'].includes((e as { errno?: string }).errno ?? '')) apply();
             throw e;
           }
           apply();
@@ -184,23 +183,15 @@ export class World {
           advice: o.advice,
         };
         const apply = () => {
-          if (o.advice !== 'dontneed') return;
-          for (let i = 0; i < o.pages; i++) {
-            const rp = p.ref.pages.get(va + i * PAGE);
-            // A pfn map refuses DONTNEED (EINVAL) and the walk stops; a vm_insert_page map has no
-            // fault handler to refill what was zapped, so the pages are SIGBUS from now on.
-            if (rp?.obj && rp.obj === this.devices.get('dio')) break;
-            if (rp?.obj && rp.obj === this.devices.get('dram')) rp.gone = true;
-            else if (rp && !rp.shared) rp.priv = undefined;
-          }
+          if (o.advice === 'dontneed')
+            p.ref.dontneed(va, o.pages, this.devices.get('dio'), this.devices.get('dram'));
         };
         return this.ranged(step, p, va, o.pages, () => {
           try {
             m.madvise(p.pid, va, o.pages * PAGE, o.advice);
           } catch (e) {
             // ENOMEM (a hole) after the whole walk; EINVAL at a pfn map, what came before it zapped.
-            const errno = (e as { errno?: string }).errno;
-            if (errno === 'ENOMEM' || errno === 'EINVAL') apply();
+            if (['ENOMEM', 'EINVAL'].includes((e as { errno?: string }).errno ?? '')) apply();
             throw e;
           }
           apply();

@@ -47,4 +47,22 @@ describe('the reference model', () => {
     q.populateWrite(0, 1, dev);
     expect(q.pages.get(0)!.priv).toBeUndefined();
   });
+
+  it('MADV_DONTNEED zaps in order up to a pfn map; a vm_insert_page page is SIGBUS after it', () => {
+    const file = new Backing('file', 2, 2, 7);
+    const pfn = new Backing('dev');
+    const ram = new Backing('dev');
+    const p = new RefProcess();
+    mapFile(p, file, 2, false);
+    p.pages.set(2 * PAGE, { prot: 'rw', shared: true, obj: ram, idx: 0 });
+    p.pages.set(3 * PAGE, { prot: 'rw', shared: true, obj: pfn, idx: 0 });
+    p.pages.set(4 * PAGE, { prot: 'rw', shared: false, idx: 0 });
+    (p.store(0) as { cell: Int16Array }).cell[0] = 5;
+    (p.store(4 * PAGE) as { cell: Int16Array }).cell[0] = 6;
+    p.dontneed(0, 5, pfn, ram);
+    expect((p.load(0) as { cell: Int16Array }).cell[0]).toBe(7);
+    expect(p.load(2 * PAGE)).toEqual({ signal: 'SIGBUS' });
+    // The walk stopped at the pfn map: the private page after it keeps its copy.
+    expect((p.load(4 * PAGE) as { cell: Int16Array }).cell[0]).toBe(6);
+  });
 });
