@@ -165,8 +165,7 @@ export class World {
           try {
             m.mprotect(p.pid, va, o.pages * PAGE, o.prot);
           } catch (e) {
-            // ENOMEM (a hole) after the whole walk; EINVAL at a pfn map, what came before it zapped.
-            if (['ENOMEM', 'EINVAL'].includes((e as { errno?: string }).errno ?? '')) apply();
+            if ((e as { errno?: string }).errno === 'ENOMEM') apply();
             throw e;
           }
           apply();
