@@ -19,13 +19,7 @@ function summary(r: ParseResult) {
   const { locate, steps, ...rest } = r.scenario;
   return {
     ...rest,
-    steps: steps.map((s) => ({
-      n: s.n,
-      op: s.op.name,
-      args: s.args,
-      pos: s.pos,
-      expectError: s.expectError,
-    })),
+    steps: steps.map(({ op, ...s }) => ({ op: op.name, ...s })),
     locate: steps.map((s) => [locate(['steps', s.n - 1]), locate(['steps', s.n - 1, 'addr'])]),
     machine: locate(['machine']),
   };
