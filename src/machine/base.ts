@@ -231,6 +231,16 @@ export class MachineBase {
   }
 
   /**
+   * drain_all_pages(NULL): every block on the per-CPU lists back to the buddy lists (with the
+   * `pcp` option; without it the lists are always empty). Returns the pages drained.
+   */
+  drainAllPages(): number {
+    const n = this.k.pa.pcpPages;
+    this.after(this.k.pa.drainAllPages());
+    return n;
+  }
+
+  /**
    * page_alloc_init_late(): the deferred struct page init "thread" (deferred_init_memmap) frees
    * all the memory whose struct pages boot left uninitialised; returns the pages it freed.
    */

@@ -45,6 +45,12 @@ export interface MachineConfig {
    * (deferred_grow_zone) or all at once by Machine.pageAllocInitLate(). Default false.
    */
   deferredInit?: boolean;
+  /**
+   * Per-CPU page lists (src/mm/pcp.ts) sized as Linux sizes them: small frees park on them, out of
+   * MemFree, until a batch goes back to the buddy lists. Default false: every free reaches the buddy
+   * lists at once, as on a zone whose lists are disabled (zone_pcp_disable: high 0, batch 1).
+   */
+  pcp?: boolean;
   /** NUMA nodes; memory is split evenly. Default 1. */
   nodes?: number;
   /** The descriptor layout whose accounting is reported first. Default memdesc. */
@@ -92,6 +98,7 @@ export interface ResolvedConfig {
   /** The memory map in PFNs when the config gave one. */
   ram?: { start: number; end: number }[];
   deferredInit: boolean;
+  pcp: boolean;
   nodes: number;
   design: LayoutName;
   movable: number;
@@ -167,6 +174,7 @@ const CONFIG_KEYS: Record<keyof MachineConfig, true> = {
   swap: true,
   zeroPage: true,
   deferredInit: true,
+  pcp: true,
   pfn_lookup: true,
 };
 
@@ -205,10 +213,13 @@ export function resolveConfig(c: MachineConfig = {}): ResolvedConfig {
     throw new ConfigError(`swap: ${c.swap} is not a whole number of pages from 40K to 64G`);
   if (c.deferredInit !== undefined && typeof c.deferredInit !== 'boolean')
     throw new ConfigError(`deferredInit: ${c.deferredInit} is not true or false`);
+  if (c.pcp !== undefined && typeof c.pcp !== 'boolean')
+    throw new ConfigError(`pcp: ${c.pcp} is not true or false`);
   return {
     memory,
     ...(ram ? { ram } : {}),
     deferredInit: c.deferredInit ?? false,
+    pcp: c.pcp ?? false,
     nodes,
     design: choice(c.design, 'design', 'memdesc', LAYOUTS),
     movable: size(c.movable, 'movable', 0),
@@ -269,6 +280,7 @@ export function bootKernel(c: ResolvedConfig): Kernel {
         memory: c.memory,
         ram: c.ram,
         deferredInit: c.deferredInit,
+        pcp: c.pcp,
         nodes: c.nodes,
         movable: c.movable,
         cma: c.cma,

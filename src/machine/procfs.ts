@@ -182,6 +182,7 @@ export function zoneinfo(k: Kernel): ZoneInfo[] {
     deferred: z.deferredPages,
     free: z.freePages,
     cma: z.cmaPages,
+    pcp: { count: z.pcp.count, high: z.pcp.high, batch: z.pcp.batch },
   }));
 }
 

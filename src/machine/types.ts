@@ -99,8 +99,11 @@ export interface ZoneInfo {
   managed: number;
   /** Present pages whose struct pages the deferred init has not reached (neither managed nor free). */
   deferred: number;
+  /** nr_free_pages: the free lists only (MemFree); pages on the per-CPU lists are not in it. */
   free: number;
   cma: number;
+  /** The `pagesets` entry of the one CPU: pages on its lists, and its current high and batch. */
+  pcp: { count: number; high: number; batch: number };
 }
 
 /** One row of /proc/buddyinfo: free blocks per order. */

@@ -48,6 +48,8 @@ function checkRange(pa: PageAlloc, start: number, end: number): void {
  */
 export function isolateFreepagesRange(pa: PageAlloc, start: number, end: number): void {
   checkRange(pa, start, end);
+  // alloc_contig_range() drains the zone's per-CPU lists before it looks (drain_all_pages).
+  pa.drainAllPages(pa.zoneOf(start));
   // First look, then take: the kernel undoes a partial isolation; checking first needs no undo.
   for (let pfn = start; pfn < end; ) {
     const b = pa.findFreeBlock(pfn);

@@ -359,6 +359,9 @@ export function compactZone(k: Kernel, cc: CompactControl): CompactResult {
         k.stat.events.pgmigrate_fail += n;
       }
     }
+    // check_drain(): a request of an order drains this CPU's lists once the scanner leaves a block
+    // it migrated from, so the freed sources merge (lru_add_drain_cpu_zone -> drain_local_pages).
+    if (cc.order > 0 && rows.length > 0) k.pa.drainAllPages(z);
     if (cc.order >= 0 && orderAvailable(z, cc.order, cc.allowCma)) {
       res.outcome = 'success';
       break;

@@ -196,7 +196,7 @@ export class FolioPool extends HandlePool {
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
     this.onFree?.(pfn, order);
-    this.pa.freeBlock(pfn, order);
+    this.pa.freeFrozenPages(pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
   }

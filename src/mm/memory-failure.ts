@@ -208,8 +208,10 @@ function dispatch(k: Kernel, pfn: number, flags: number, accessor?: number): MfO
         : [];
     return done(k, { pfn, type: 'already_poisoned', result: 'MF_FAILED', errno: 'EHWPOISON', signals });
   }
-  // 4. PG_hwpoison, then get_hwpoison_page.
+  // 4. PG_hwpoison, then get_hwpoison_page(), which runs with the zone's per-CPU lists disabled
+  // (zone_pcp_disable drains them), so a free page parked on one is seen as free.
   hp.pfns.add(pfn);
+  pa.drainAllPages(pa.zoneOf(pfn));
   // What the frame is: the memmap says, or (pfn_lookup: vma) a search of every map may find it.
   // Unfound, the frame stays recorded as poisoned (retired when freed) and nothing else is done.
   if (k.pfnLookup.mfOwner(k, pfn) === 'none') {
@@ -340,7 +342,7 @@ export function unpoisonMemory(k: Kernel, pfn: number): void {
     throw new KernelError('EBUSY', `pfn 0x${pfn.toString(16)} is still in use`);
   hp.pfns.delete(pfn);
   k.stat.retype(MT.HWPOISON, MT.BUDDY, 1);
-  k.pa.freeBlock(pfn, 0);
+  k.pa.freeFrozenPages(pfn, 0);
 }
 
 /**
@@ -353,6 +355,9 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
   if (!pa.memmap.pfnValid(pfn))
     throw new KernelError('ENXIO', `pfn 0x${pfn.toString(16)} has no struct page`);
   if (k.hwpoison.pfns.has(pfn)) return;
+  // get_hwpoison_page() with the zone's per-CPU lists disabled, as memory_failure does.
+  const z = pa.zoneOf(pfn);
+  pa.drainAllPages(z);
   if (!pa.findFreeBlock(pfn)) {
     const row = f.pageRow(pfn);
     if (row < 0 || !f.testFlag(row, PG.lru) || f.isLarge(row) || k.maybeDmaPinned(row, pfn))
@@ -363,6 +368,8 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
       if (e instanceof KernelError) throw new KernelError('EBUSY', `soft offline: ${e.message}`);
       throw e;
     }
+    // page_handle_poison() -> __page_handle_poison(): the old page went to a per-CPU list.
+    pa.drainAllPages(z);
   }
   k.hwpoison.pfns.add(pfn);
   pa.takeFreeRange(pfn, 0);

@@ -8,8 +8,9 @@
  * through a stale TLB entry. The order-0 folios whose last reference goes are freed together:
  * a run of consecutive frames goes back to the buddy allocator as the largest aligned blocks it
  * holds, which leaves the same free blocks as freeing page by page (buddy merging is confluent)
- * with a fraction of the merges. Only where on its list a block sits can differ: Linux's per-CPU
- * lists, which pagelab leaves out, reorder frees far more than this.
+ * with a fraction of the merges (only where on its list a block sits can differ). With per-CPU
+ * lists on (pcp.ts), each frame goes to them instead (free_unref_folios -> free_unref_page_commit)
+ * and they give batches back to the buddy allocator.
  * Leaves out: TLB flush ranges (there is no TLB), the delayed rmap of dirty shared pages.
  */
 import type { FolioPool } from './folio.js';
@@ -58,7 +59,8 @@ export class MmuGather {
         if (pfn >= 0) this.freed[nf++] = pfn;
       }
     }
-    if (nf > 0) freePagesBulk(this.pa, this.freed, nf);
+    if (this.pa.pcpEnabled) for (let i = 0; i < nf; i++) this.pa.freeFrozenPages(this.freed[i], 0);
+    else if (nf > 0) freePagesBulk(this.pa, this.freed, nf);
   }
 }
 

@@ -6,7 +6,7 @@
  * A zone's free lists are heads and tails of rows in the allocator's buddy-row pool
  * (free_area.ts); the zone keeps only those ends and the per-list counts.
  */
-import { MAX_PAGE_ORDER, NR_PAGE_ORDERS } from './types.js';
+import { MAX_PAGE_ORDER, NR_PAGE_ORDERS, PAGE_ALLOC_COSTLY_ORDER } from './types.js';
 
 export const MIGRATE = {
   UNMOVABLE: 0,
@@ -69,6 +69,80 @@ const NR_LISTS = NR_PAGE_ORDERS * NR_MIGRATETYPES;
 /** Index of the (order, migratetype) free list: free_area[order].free_list[mt]. */
 export const listIndex = (order: number, mt: number): number => order * NR_MIGRATETYPES + mt;
 
+/** MIGRATE_PCPTYPES: the types with per-CPU lists; CMA blocks ride on the movable list. */
+export const MIGRATE_PCPTYPES = 3;
+export const NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
+/** NR_PCP_LISTS: the THP order has two lists, movable and unmovable + reclaimable. */
+export const NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2;
+
+/**
+ * One pcp list: a deque of block head pfns in a ring buffer. The front is the list's head (frees
+ * and allocations: the cache-hot end), the back its tail (refills add there, drains take from there).
+ */
+export class PcpList {
+  private buf = new Float64Array(16);
+  private first = 0;
+  length = 0;
+
+  pushFront(pfn: number): void {
+    if (this.length === this.buf.length) this.grow();
+    this.first = (this.first - 1) & (this.buf.length - 1);
+    this.buf[this.first] = pfn;
+    this.length++;
+  }
+
+  pushBack(pfn: number): void {
+    if (this.length === this.buf.length) this.grow();
+    this.buf[(this.first + this.length) & (this.buf.length - 1)] = pfn;
+    this.length++;
+  }
+
+  popFront(): number {
+    const pfn = this.buf[this.first];
+    this.first = (this.first + 1) & (this.buf.length - 1);
+    this.length--;
+    return pfn;
+  }
+
+  popBack(): number {
+    this.length--;
+    return this.buf[(this.first + this.length) & (this.buf.length - 1)];
+  }
+
+  /** The i-th block from the head. */
+  at(i: number): number {
+    return this.buf[(this.first + i) & (this.buf.length - 1)];
+  }
+
+  hostBytes(): number {
+    return this.buf.byteLength;
+  }
+
+  private grow(): void {
+    const next = new Float64Array(this.buf.length * 2);
+    for (let i = 0; i < this.length; i++) next[i] = this.at(i);
+    this.buf = next;
+    this.first = 0;
+  }
+}
+
+/** A zone's per-CPU pages (zone->per_cpu_pageset of the model's one CPU). */
+export class PerCpuPages {
+  /** Pages on all lists (pcp->count). */
+  count = 0;
+  /** The current limit, tuned between highMin and highMax (pcp->high). */
+  high = 0;
+  highMin = 0;
+  highMax = 0;
+  batch = 1;
+  /** Pages freed lately (pcp->free_count): grows on frees, halves on each allocation. */
+  freeCount = 0;
+  /** How far refills scale the batch (pcp->alloc_factor): grows on refills, halves on each free. */
+  allocFactor = 0;
+  flags = 0;
+  readonly lists: PcpList[] = Array.from({ length: NR_PCP_LISTS }, () => new PcpList());
+}
+
 export class Zone {
   /** Frames in the zone's span that are RAM: spanned − absent (calculate_node_totalpages). */
   presentPages = 0;
@@ -88,6 +162,8 @@ export class Zone {
   readonly tail = new Int32Array(NR_LISTS).fill(NIL);
   /** Free blocks on each (order, migratetype) list. */
   readonly nrFree = new Float64Array(NR_LISTS);
+  /** The per-CPU lists in front of the free lists (page_alloc.ts sizes them after boot). */
+  readonly pcp = new PerCpuPages();
 
   constructor(
     readonly id: ZoneId,
@@ -151,6 +227,8 @@ export interface MemoryLayout {
   ram?: PfnRange[];
   /** CONFIG_DEFERRED_STRUCT_PAGE_INIT: boot initialises one section of the highest zone. */
   deferredInit?: boolean;
+  /** Per-CPU page lists sized as Linux sizes them; off, they are disabled (high 0, batch 1). */
+  pcp?: boolean;
   nodes: number;
   /** Bytes at the top of each node given to ZONE_MOVABLE in total (movablecore=). */
   movable: number;

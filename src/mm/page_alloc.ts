@@ -8,8 +8,9 @@
  *
  * Deterministic choice: boot lists are in ascending PFN order (as memblock_free_all leaves them),
  * allocation takes the head of the list, and frees and split remainders go to the head (LIFO),
- * as Linux does. Leaves out: per-CPU page lists, watermarks and reclaim (exhaustion is ENOMEM at
- * once), the "buddy likely to merge" tail heuristic, HIGHATOMIC reserves.
+ * as Linux does. Orders up to 3 and the THP order go through the per-CPU lists first (pcp.ts).
+ * Leaves out: watermarks and reclaim (exhaustion is ENOMEM once the per-CPU lists are drained),
+ * the "buddy likely to merge" tail heuristic, HIGHATOMIC reserves.
  */
 import { FreeArea } from './free_area.js';
 import { MemMap, MT, mdOrder, mdType, mdWord } from './memdesc.js';
@@ -31,12 +32,21 @@ import {
   MAX_BLOCK,
   type MemoryLayout,
   MIGRATE,
+  MIGRATE_PCPTYPES,
   NIL,
   type PfnRange,
   type PgDat,
   ZONE_NAMES,
   type Zone,
 } from './mmzone.js';
+import {
+  drainAllPages,
+  freeUnrefPageCommit,
+  lowWatermarks,
+  pcpAllowedOrder,
+  rmqueuePcplist,
+  zonePcpUpdate,
+} from './pcp.js';
 import {
   KernelBug,
   KernelError,
@@ -95,6 +105,8 @@ export class PageAlloc {
    */
   directCompact: ((order: number, gfp: number, nid: number) => boolean) | null = null;
   private hugeZero = -1;
+  /** Per-CPU page lists in use (the `pcp` machine option). */
+  readonly pcpEnabled: boolean;
 
   constructor(
     layout: MemoryLayout,
@@ -107,6 +119,7 @@ export class PageAlloc {
       );
     }
     this.maxPfn = pages;
+    this.pcpEnabled = layout.pcp ?? false;
     this.ram = memoryMap(layout, pages);
     this.pageblockMt = new Uint8Array(pages / PAGEBLOCK_PAGES).fill(MIGRATE.MOVABLE);
     this.memmap = new MemMap(pages, this.pageblockMt);
@@ -123,6 +136,19 @@ export class PageAlloc {
       this.sectionZone.fill(i, first, Math.max(first, Math.floor(z.endPfn / PAGES_PER_SECTION)));
     });
     this.zeroPfn = memblockFreeAll(this, layout);
+    this.pcpUpdate();
+  }
+
+  /**
+   * zone_pcp_update() of every zone: batch and high limits from the zones' sizes now. With the
+   * lists off they stay disabled (high 0, batch 1), and the hot paths skip them.
+   */
+  pcpUpdate(): void {
+    if (!this.pcpEnabled) return;
+    const low = lowWatermarks(this.zones);
+    this.zones.forEach((z, i) => {
+      zonePcpUpdate(z, z.pcp, low[i]);
+    });
   }
 
   /** Frames with a memmap (present sections), holes inside them included. */
@@ -135,7 +161,9 @@ export class PageAlloc {
 
   /** page_alloc_init_late(): the deferred init "thread" finishes the memmap (mm_init.ts). */
   pageAllocInitLate(): number {
-    return pageAllocInitLate(this, this.ram);
+    const n = pageAllocInitLate(this, this.ram);
+    this.pcpUpdate();
+    return n;
   }
 
   // ---------------------------------------------------------------- lookups
@@ -362,10 +390,34 @@ export class PageAlloc {
   }
 
   /**
-   * Take a block of 2^order frames off the free lists; the caller writes its memdesc words.
-   * Models get_page_from_freelist() -> rmqueue(). Throws ENOMEM when no zone can satisfy it.
+   * rmqueue_buddy() / rmqueue_bulk()'s __rmqueue(): a block straight off the zone's free lists,
+   * out of nr_free_pages; -1 when the zone has none that fits.
    */
-  rmqueue(order: number, gfp: number, nid: number): number {
+  rmqueueBuddy(z: Zone, order: number, mt: number): number {
+    const n = 1 << order;
+    if (z.freePages < n) return -1;
+    const pfn = this.rmqueueZone(z, order, mt);
+    if (pfn >= 0) {
+      z.freePages -= n;
+      this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
+    }
+    return pfn;
+  }
+
+  /** rmqueue() on one zone: the per-CPU list for the orders it holds, else the free lists. */
+  private rmqueueOne(z: Zone, order: number, mt: number): number {
+    return this.pcpEnabled && pcpAllowedOrder(order)
+      ? rmqueuePcplist(this, z, order, mt)
+      : this.rmqueueBuddy(z, order, mt);
+  }
+
+  /**
+   * Take a block of 2^order frames off the free lists; the caller writes its memdesc words.
+   * Models get_page_from_freelist() -> rmqueue(). A request no zone can satisfy drains the per-CPU
+   * lists and tries once more (__alloc_pages_direct_reclaim's drain_all_pages: the model has no
+   * reclaim, so it always drains), then compacts if it may; ENOMEM after that.
+   */
+  rmqueue(order: number, gfp: number, nid: number, drained = false): number {
     if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
       throw new KernelError('EINVAL', `order ${order} is outside 0..${MAX_PAGE_ORDER}`);
     }
@@ -378,22 +430,24 @@ export class PageAlloc {
     const zonelist = this.zonelist(gfp, nid);
     for (let i = 0; i < zonelist.length; i++) {
       const z = zonelist[i];
-      let pfn = z.freePages < 1 << order ? -1 : this.rmqueueZone(z, order, mt);
+      let pfn = this.rmqueueOne(z, order, mt);
       // get_page_from_freelist(): a zone with deferred pages grows (deferred_grow_zone) and is
       // tried again. The model has no watermarks, so "too little" means the request failed.
       while (pfn < 0 && z.deferredPages > 0 && deferredGrowZone(this, z, order, this.ram))
-        pfn = z.freePages < 1 << order ? -1 : this.rmqueueZone(z, order, mt);
+        pfn = this.rmqueueOne(z, order, mt);
       if (pfn >= 0) {
         const n = 1 << order;
-        z.freePages -= n;
-        this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
         this.stat.events.pgalloc += n;
         z.pgalloc += n;
         return pfn;
       }
     }
+    if (!drained && this.pcpPages > 0) {
+      drainAllPages(this);
+      return this.rmqueue(order, gfp, nid, true);
+    }
     if (gfp & GFP.DIRECT_RECLAIM && order > 0 && this.directCompact?.(order, gfp, nid))
-      return this.rmqueue(order, gfp & ~GFP.DIRECT_RECLAIM, nid);
+      return this.rmqueue(order, gfp & ~GFP.DIRECT_RECLAIM, nid, drained);
     this.stat.events.pgalloc_fail++;
     throw new KernelError(
       'ENOMEM',
@@ -402,6 +456,46 @@ export class PageAlloc {
   }
 
   // ---------------------------------------------------------------- freeing
+
+  /**
+   * free_frozen_pages(): a block whose last reference is gone goes to the per-CPU list of its
+   * order and its pageblock's type (CMA rides on the movable list) when pcp holds that order,
+   * else, or when its pageblock is isolated, straight to the buddy allocator (free_one_page).
+   */
+  freeFrozenPages(pfn: number, order: number): void {
+    let mt = this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
+    if (!this.pcpEnabled || !pcpAllowedOrder(order) || mt === MIGRATE.ISOLATE) {
+      this.freeBlock(pfn, order);
+      return;
+    }
+    if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE.MOVABLE;
+    const n = 1 << order;
+    this.memmap.setRange(pfn, n, MT.NONE, 0);
+    this.stat.events.pgfree += n;
+    freeUnrefPageCommit(this, this.zoneOf(pfn), pfn, order, mt);
+  }
+
+  /** Pages on every zone's per-CPU lists: free, but not in nr_free_pages. */
+  get pcpPages(): number {
+    let n = 0;
+    for (const z of this.zones) n += z.pcp.count;
+    return n;
+  }
+
+  /** drain_all_pages(zone): the per-CPU lists of `zone` (or of all zones) back to the buddy lists. */
+  drainAllPages(zone?: Zone): void {
+    drainAllPages(this, zone);
+  }
+
+  /** A block leaving a per-CPU list for the free lists (free_pcppages_bulk -> __free_one_page). */
+  freeOneBlock(z: Zone, pfn: number, order: number): void {
+    const n = 1 << order;
+    z.freePages += n;
+    const section = Math.floor(pfn / PAGES_PER_SECTION);
+    this.sectionFree[section] += n;
+    this.mergeFree(z, pfn, order);
+    this.maybeDepopulate(section);
+  }
 
   /**
    * Return 2^order frames starting at `pfn` to the buddy allocator, merging with free buddies.
@@ -492,6 +586,7 @@ export class PageAlloc {
   hostBytes(): number {
     return (
       this.area.hostBytes() +
+      this.zones.reduce((n, z) => n + z.pcp.lists.reduce((m, l) => m + l.hostBytes(), 0), 0) +
       this.pageblockMt.byteLength +
       this.sectionFree.byteLength +
       this.sectionManaged.byteLength

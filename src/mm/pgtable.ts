@@ -88,7 +88,7 @@ export class PtdescPool extends HandlePool {
     }
     this.stat.retype(MT.PGTABLE, MT.BUDDY, 1);
     this.freeRow(row);
-    this.pa.freeBlock(pfn, 0);
+    this.pa.freeFrozenPages(pfn, 0);
     this.stat.events.pgtable_free++;
   }
 

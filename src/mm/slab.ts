@@ -185,7 +185,7 @@ export class SlabAllocator extends HandlePool {
     const pfn = this.pfn[row];
     this.stat.retype(MT.SLAB, MT.BUDDY, 1 << c.order);
     this.freeRow(row);
-    this.pa.freeBlock(pfn, c.order);
+    this.pa.freeFrozenPages(pfn, c.order);
     this.stat.events.slab_free++;
     c.nrSlabs--;
   }

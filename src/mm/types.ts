@@ -17,6 +17,8 @@ export const MAX_PAGE_ORDER = 10;
 export const NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
 /** pageblock_order on x86-64 with THP: one PMD, 2 MiB. */
 export const PAGEBLOCK_ORDER = 9;
+/** PAGE_ALLOC_COSTLY_ORDER: above this order an allocation is "costly" (no per-CPU list, no retry forever). */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
 export const PAGEBLOCK_PAGES = 1 << PAGEBLOCK_ORDER;
 /** Orders a PMD maps. */
 export const HPAGE_PMD_ORDER = 9;

@@ -120,7 +120,7 @@ export class VmallocSpace {
     try {
       for (; got < n; got++) pfns[got] = pa.rmqueue(0, GFP_KERNEL, opts.nid ?? 0);
     } catch (e) {
-      for (let i = 0; i < got; i++) pa.freeBlock(pfns[i], 0);
+      for (let i = 0; i < got; i++) pa.freeFrozenPages(pfns[i], 0);
       throw e;
     }
     const s = this.scamem;
@@ -199,7 +199,7 @@ export class VmallocSpace {
     for (let i = 0; i < pfns.length; i++) {
       this.k.pins.freed(pfns[i], 1);
       this.k.frames.clear(pfns[i]);
-      this.k.pa.freeBlock(pfns[i], 0);
+      this.k.pa.freeFrozenPages(pfns[i], 0);
     }
     this.k.stat.retype(MT.VMALLOC, MT.BUDDY, pfns.length);
     s.free(row);

@@ -29,6 +29,7 @@ export const machineSchema = z.strictObject({
   /** A size, or a memory map: RAM ranges with holes between them (config.ts MachineConfig.memory). */
   memory: z.union([sizeText(), z.array(z.strictObject({ start: sizeText(), size: sizeText() }))]).optional(),
   deferredInit: z.boolean().optional(),
+  pcp: z.boolean().optional(),
   nodes: uint('a node count').optional(),
   design: oneOf(LAYOUTS, 'a design:').optional(),
   movable: sizeText().optional(),

@@ -102,7 +102,7 @@ describe('parsing bad files', () => {
       '',
     ].join('\n');
     expect(errorsOf(text)).toEqual([
-      "t.yaml:2:24 machine.colour: unknown key 'colour' (expected memory, deferredInit, nodes, design, movable, cma, check, reserved, zeroPage, pincount, thp, contents, swap, pfn_lookup)",
+      "t.yaml:2:24 machine.colour: unknown key 'colour' (expected memory, deferredInit, pcp, nodes, design, movable, cma, check, reserved, zeroPage, pincount, thp, contents, swap, pfn_lookup)",
       't.yaml:4:31 step 1: order: expected an order from 0 to 10',
       "t.yaml:5:26 step 2: size: bad size '12Q': expected a number with an optional K, M, G, T or P suffix",
       't.yaml:7:11 step 3: kind: expected one of anon, file',

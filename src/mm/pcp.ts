@@ -1,0 +1,248 @@
+/**
+ * Per-CPU page lists (struct per_cpu_pages) of the one CPU the model runs on: small free blocks
+ * parked in front of the buddy allocator, so an allocation after a free takes the hot block back
+ * without touching the free lists, and the zone's free lists are refilled and drained in batches.
+ *
+ * Models: mm/page_alloc.c order_to_pindex, free_frozen_pages -> free_unref_page_commit,
+ * nr_pcp_high / nr_pcp_free, free_pcppages_bulk, rmqueue_pcplist -> __rmqueue_pcplist,
+ * nr_pcp_alloc, rmqueue_bulk, drain_pages_zone / drain_all_pages, zone_batchsize, zone_highsize.
+ *
+ * A block on a pcp list is free memory the buddy allocator does not see: its frames read untyped
+ * (not PageBuddy, so no buddy merges with it), it is out of the zone's nr_free_pages (MemFree), and
+ * the model still counts it as `buddy` in the pages by type. Leaves out: more than one CPU, the
+ * pcp->high auto-tuning (the vmstat worker's decay, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH) and the
+ * pcp spin lock's trylock failure: high stays at high_min.
+ */
+import {
+  MIGRATE,
+  MIGRATE_PCPTYPES,
+  NR_LOWORDER_PCP_LISTS,
+  NR_PCP_LISTS,
+  type PcpList,
+  type PerCpuPages,
+  ZONE,
+  type Zone,
+} from './mmzone.js';
+import type { PageAlloc } from './page_alloc.js';
+import { PAGE_ALLOC_COSTLY_ORDER, PAGE_SIZE, PAGEBLOCK_ORDER } from './types.js';
+
+/** CONFIG_PCP_BATCH_SCALE_MAX (default 5): how far runs of frees and allocations scale the batch. */
+const PCP_BATCH_SCALE_MAX = 5;
+/** MIN_PERCPU_PAGELIST_HIGH_FRACTION: high_max is this fraction of the zone. */
+const MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8;
+/** PCPF_PREV_FREE_HIGH_ORDER: the last free was of an order 1..PAGE_ALLOC_COSTLY_ORDER. */
+const PCPF_PREV_FREE_HIGH_ORDER = 1;
+/** watermark_scale_factor's default (vm.watermark_scale_factor, in 1/10000 of the zone). */
+const WATERMARK_SCALE_FACTOR = 10;
+
+/** pcp_allowed_order(): orders up to PAGE_ALLOC_COSTLY_ORDER, and the PMD (THP) order. */
+export const pcpAllowedOrder = (order: number): boolean =>
+  order <= PAGE_ALLOC_COSTLY_ORDER || order === PAGEBLOCK_ORDER;
+
+/** order_to_pindex(): the list of (migratetype, order); a THP goes to one of the last two. */
+export function orderToPindex(mt: number, order: number): number {
+  if (order > PAGE_ALLOC_COSTLY_ORDER) return NR_LOWORDER_PCP_LISTS + (mt === MIGRATE.MOVABLE ? 1 : 0);
+  return MIGRATE_PCPTYPES * order + mt;
+}
+
+/** pindex_to_order(). */
+export function pindexToOrder(pindex: number): number {
+  return pindex >= NR_LOWORDER_PCP_LISTS ? PAGEBLOCK_ORDER : Math.floor(pindex / MIGRATE_PCPTYPES);
+}
+
+/** zone_batchsize(): a quarter of a thousandth of the zone, at most 64 pages, as 2^n − 1 (63). */
+export function zoneBatchsize(managedPages: number): number {
+  let batch = Math.floor(Math.min(Math.floor(managedPages / 1024), (1 << 20) / PAGE_SIZE) / 4);
+  if (batch < 1) batch = 1;
+  return 2 ** Math.floor(Math.log2(batch + Math.floor(batch / 2))) - 1;
+}
+
+/**
+ * The low watermark of each zone as __setup_per_zone_wmarks() computes it from min_free_kbytes
+ * (calculate_min_free_kbytes: sqrt(16 × lowmem KiB), clamped to 128 KiB..256 MiB). The model
+ * checks no watermark; the low one only sizes pcp->high (zone_highsize).
+ */
+export function lowWatermarks(zones: readonly Zone[]): number[] {
+  let lowmem = 0;
+  for (const z of zones) if (z.id !== ZONE.MOVABLE) lowmem += z.managedPages;
+  const minFreeKbytes = Math.min(
+    262144,
+    Math.max(128, Math.floor(Math.sqrt(lowmem * (PAGE_SIZE / 1024) * 16))),
+  );
+  const pagesMin = Math.floor(minFreeKbytes / (PAGE_SIZE / 1024));
+  return zones.map((z) => {
+    const managed = z.managedPages;
+    const share = lowmem > 0 ? Math.floor((pagesMin * managed) / lowmem) : 0;
+    // ZONE_MOVABLE (like highmem) keeps a small fixed minimum: SWAP_CLUSTER_MAX..128 pages.
+    const min = z.id === ZONE.MOVABLE ? Math.min(128, Math.max(32, Math.floor(managed / 1024))) : share;
+    const gap = Math.max(share >> 2, Math.floor((managed * WATERMARK_SCALE_FACTOR) / 10000));
+    return min + gap;
+  });
+}
+
+/** zone_highsize() for one CPU: the low watermark (fraction 0) or 1/fraction of the zone, ≥ 4 batches. */
+function zoneHighsize(z: Zone, lowWmark: number, batch: number, fraction: number): number {
+  const total = fraction ? Math.floor(z.managedPages / fraction) : lowWmark;
+  return Math.max(total, batch << 2);
+}
+
+/**
+ * zone_set_pageset_high_and_batch() with percpu_pagelist_high_fraction 0: high_min from the low
+ * watermark, high_max an eighth of the zone, so pcp->high tunes itself between the two.
+ */
+export function zonePcpUpdate(z: Zone, pcp: PerCpuPages, lowWmark: number): void {
+  pcp.batch = Math.max(1, zoneBatchsize(z.managedPages));
+  pcp.highMin = zoneHighsize(z, lowWmark, pcp.batch, 0);
+  pcp.highMax = Math.max(
+    pcp.highMin,
+    zoneHighsize(z, lowWmark, pcp.batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION),
+  );
+}
+
+const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);
+
+/** nr_pcp_high(): the count at which a free drains; 0 drains at once (free_high). */
+function nrPcpHigh(pcp: PerCpuPages, freeHigh: boolean): number {
+  const { highMin, highMax, batch } = pcp;
+  const high = clamp(pcp.high, highMin, highMax);
+  pcp.high = high;
+  if (high === 0) return 0;
+  if (freeHigh) {
+    pcp.high = Math.max(high - (batch << PCP_BATCH_SCALE_MAX), highMin);
+    return 0;
+  }
+  if (highMin === highMax) return high;
+  // A run of frees that fills the lists raises the limit, so the next frees stay on them.
+  if (pcp.count >= high && high < pcp.freeCount + batch)
+    pcp.high = clamp(pcp.freeCount + batch, highMin, highMax);
+  return high;
+}
+
+/** nr_pcp_free(): how many pages a drain on free gives back. */
+function nrPcpFree(pcp: PerCpuPages, high: number, freeHigh: boolean): number {
+  const { batch } = pcp;
+  if (freeHigh) return Math.min(pcp.count, batch << PCP_BATCH_SCALE_MAX);
+  if (high < batch) return 1;
+  return clamp(pcp.freeCount, batch, high - batch);
+}
+
+/** nr_pcp_alloc(): how many blocks of `order` a refill takes from the buddy lists. */
+function nrPcpAlloc(pcp: PerCpuPages, order: number): number {
+  const { highMin, highMax, batch } = pcp;
+  const high = clamp(pcp.high, highMin, highMax);
+  pcp.high = high;
+  if (high < batch) return 1;
+  let b = order ? batch : batch << pcp.allocFactor;
+  if (highMin !== highMax) pcp.high = Math.min(high + b, highMax);
+  if (!order) {
+    const max = Math.max(high - pcp.count - batch, batch);
+    if (b <= max && pcp.allocFactor < PCP_BATCH_SCALE_MAX) pcp.allocFactor++;
+    b = Math.min(b, max);
+  }
+  if (b > 1) b = Math.max(b >> order, 2);
+  return b;
+}
+
+/**
+ * free_unref_page_commit(): park a freed block at the head of its list; past pcp->high, give a
+ * batch back to the buddy lists (free_pcppages_bulk). The frames are already untyped.
+ */
+export function freeUnrefPageCommit(pa: PageAlloc, z: Zone, pfn: number, order: number, mt: number): void {
+  const pcp = z.pcp;
+  pcp.allocFactor >>= 1;
+  const pindex = orderToPindex(mt, order);
+  pcp.lists[pindex].pushFront(pfn);
+  const n = 1 << order;
+  pcp.count += n;
+  const { batch } = pcp;
+  let freeHigh = false;
+  if (order > 0 && order <= PAGE_ALLOC_COSTLY_ORDER) {
+    // Frees of several high-order blocks in a row are likely a burst better given back at once.
+    freeHigh = pcp.freeCount >= batch + (pcp.highMin >> 1) && (pcp.flags & PCPF_PREV_FREE_HIGH_ORDER) !== 0;
+    pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER;
+  } else pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
+  if (pcp.freeCount < batch << PCP_BATCH_SCALE_MAX) pcp.freeCount += n;
+  const high = nrPcpHigh(pcp, freeHigh);
+  if (pcp.count >= high) freePcppagesBulk(pa, z, nrPcpFree(pcp, high, freeHigh), pindex);
+}
+
+/**
+ * free_pcppages_bulk(): give `count` pages back to the buddy lists, coldest (tail) first, taking the
+ * lists round-robin from `pindex` (the list just freed to first). Each block merges with the type
+ * its pageblock has now (an isolated pageblock's blocks land on the isolate list).
+ */
+export function freePcppagesBulk(pa: PageAlloc, z: Zone, count: number, pindex: number): void {
+  const pcp = z.pcp;
+  count = Math.min(pcp.count, count);
+  pindex--;
+  while (count > 0) {
+    let list: PcpList;
+    do {
+      if (++pindex === NR_PCP_LISTS) pindex = 0;
+      list = pcp.lists[pindex];
+    } while (list.length === 0);
+    const order = pindexToOrder(pindex);
+    const n = 1 << order;
+    do {
+      const pfn = list.popBack();
+      count -= n;
+      pcp.count -= n;
+      pa.freeOneBlock(z, pfn, order);
+    } while (count > 0 && list.length > 0);
+  }
+}
+
+/** rmqueue_bulk(): refill a list with up to `count` blocks from the buddy lists, each at its tail. */
+function rmqueueBulk(
+  pa: PageAlloc,
+  z: Zone,
+  order: number,
+  count: number,
+  mt: number,
+  list: PcpList,
+): number {
+  let i = 0;
+  for (; i < count; i++) {
+    const pfn = pa.rmqueueBuddy(z, order, mt);
+    if (pfn < 0) break;
+    list.pushBack(pfn);
+  }
+  return i;
+}
+
+/**
+ * rmqueue_pcplist() -> __rmqueue_pcplist(): the head of the (order, migratetype) list, refilled
+ * from the buddy lists when empty; -1 when the zone has nothing left for it.
+ */
+export function rmqueuePcplist(pa: PageAlloc, z: Zone, order: number, mt: number): number {
+  const pcp = z.pcp;
+  pcp.freeCount >>= 1;
+  const list = pcp.lists[orderToPindex(mt, order)];
+  if (list.length === 0) {
+    const got = rmqueueBulk(pa, z, order, nrPcpAlloc(pcp, order), mt, list);
+    pcp.count += got << order;
+    if (got === 0) return -1;
+  }
+  pcp.count -= 1 << order;
+  return list.popFront();
+}
+
+/** drain_pages_zone(): every block on the zone's lists back to the buddy allocator. */
+export function drainPagesZone(pa: PageAlloc, z: Zone): void {
+  if (z.pcp.count > 0) freePcppagesBulk(pa, z, z.pcp.count, 0);
+}
+
+/** drain_all_pages(zone): the one CPU's lists of `zone`, or of every zone. */
+export function drainAllPages(pa: PageAlloc, zone?: Zone): void {
+  for (const z of zone ? [zone] : pa.zones) drainPagesZone(pa, z);
+}
+
+/** Every block on the zone's lists, with its order (for the checks and page dumps). */
+export function* pcpBlocks(z: Zone): Generator<{ pfn: number; order: number; pindex: number }> {
+  const pcp = z.pcp;
+  for (let pindex = 0; pindex < NR_PCP_LISTS; pindex++) {
+    const list = pcp.lists[pindex];
+    const order = pindexToOrder(pindex);
+    for (let i = 0; i < list.length; i++) yield { pfn: list.at(i), order, pindex };
+  }
+}
