@@ -22,12 +22,18 @@ export function fingerprint(m: Machine, touched: Prepared['touched']): Fingerpri
   // What vmstat's nr_ counts and buddyinfo show, read from the counters they are computed from.
   const k = m.kernel;
   const counters: Record<string, number> = { ...m.meminfo(), nr_free_pages: k.pa.totalFreePages };
+  // With per-CPU lists, a failed op that allocated and freed may leave a refill's batch on a list
+  // (Linux too): what must not change is the free memory, lists included, not where it sits.
+  if (k.pa.pcpEnabled) {
+    counters.MemFree += k.pa.pcpPages * (PAGE / 1024);
+    counters.nr_free_pages += k.pa.pcpPages;
+  }
   MT_NAMES.forEach((name, t) => {
     if (t !== MT.NONE) counters[`pagelab_nr_${name}_pages`] = k.stat.pagesByType[t];
   });
   counters.ksm_pages_shared = k.ksm.pagesShared;
   counters.ksm_pages_sharing = k.ksm.pagesSharing;
-  const buddy = k.pa.zones.map((z) => z.nrFree.join(',')).join(';');
+  const buddy = k.pa.pcpEnabled ? '' : k.pa.zones.map((z) => z.nrFree.join(',')).join(';');
   // The process the op acts in (a failing op elsewhere changes no process but by fork or exit,
   // which the counters and the process count show).
   const list = touched && 'pid' in touched ? [safe(() => m.process(touched.pid))] : [];

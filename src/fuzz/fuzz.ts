@@ -32,6 +32,8 @@ export interface FuzzOptions {
   /** Share of ops with an invalid argument (0..1). */
   invalid: number;
   memory: string;
+  /** Per-CPU page lists on (the machine option `pcp`). */
+  pcp?: boolean;
   /** Replays the shrinker may spend (0: do not shrink). */
   shrinkBudget: number;
 }
@@ -115,6 +117,7 @@ function machineConfig(o: FuzzOptions) {
     thp: o.thp,
     check: o.check,
     swap: '64M',
+    ...(o.pcp ? { pcp: true } : {}),
   };
 }
 

@@ -72,6 +72,22 @@ describe('pagelab check', () => {
     });
   });
 
+  it.each([3, 8])('runs clean with the per-CPU lists on (pcp), at check full, seed %i', (seed) => {
+    const r = fuzz({
+      ops: 300,
+      seed,
+      check: 'full',
+      pincount: 'bias',
+      design: 'memdesc',
+      memory: '128M',
+      invalid: 0.05,
+      pcp: true,
+    });
+    expect(r.finding).toBeUndefined();
+    expect(r.counts).toEqual({ crash: 0, violation: 0, 'state-changed': 0, mismatch: 0, accepted: 0 });
+    expect(r.ops).toBe(300);
+  });
+
   it('finds a wrong byte in a read, shrinks it, and writes a scenario that fails only with the bug', () => {
     plant(
       'read',
