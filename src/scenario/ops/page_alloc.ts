@@ -1,6 +1,6 @@
 /**
  * Ops of the page allocator and folios: alloc_pages, free_pages, folio_alloc, folio_get,
- * folio_put (mm/page_alloc.c, include/linux/mm.h).
+ * folio_put, drain_all_pages (mm/page_alloc.c, include/linux/mm.h).
  */
 
 import type { FolioId } from '../../machine/ids.js';
@@ -123,4 +123,11 @@ export const folioPut = defineOp({
   },
 });
 
-export const PAGE_ALLOC_OPS = [allocPages, freePages, folioAlloc, folioGet, folioPut];
+export const drainAllPages = defineOp({
+  name: 'drain_all_pages',
+  doc: 'drain_all_pages(NULL): every block on the per-CPU lists back to the buddy lists (machine option pcp)',
+  fields: {},
+  run: (_a, { m }) => ({ summary: `${m.drainAllPages()} page(s) drained` }),
+});
+
+export const PAGE_ALLOC_OPS = [allocPages, freePages, folioAlloc, folioGet, folioPut, drainAllPages];
