@@ -30,8 +30,11 @@ const zone = z.strictObject({
   present: z.number().meta({ description: 'present_pages: RAM in the span' }),
   managed: z.number(),
   deferred: z.number().meta({ description: 'present pages whose struct pages are not initialised yet' }),
-  free: z.number(),
+  free: z.number().meta({ description: 'nr_free_pages: the free lists (MemFree), per-CPU lists not included' }),
   cma: z.number(),
+  pcp: z
+    .strictObject({ count: z.number(), high: z.number(), batch: z.number() })
+    .meta({ description: "the per-CPU lists' pageset: pages on them, current high, batch" }),
 });
 const buddy = z.strictObject({
   nid: z.number(),
