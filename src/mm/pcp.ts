@@ -9,9 +9,11 @@
  *
  * A block on a pcp list is free memory the buddy allocator does not see: its frames read untyped
  * (not PageBuddy, so no buddy merges with it), it is out of the zone's nr_free_pages (MemFree), and
- * the model still counts it as `buddy` in the pages by type. Leaves out: more than one CPU, the
- * pcp->high auto-tuning (the vmstat worker's decay, ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH) and the
- * pcp spin lock's trylock failure: high stays at high_min.
+ * the model still counts it as `buddy` in the pages by type. pcp->high tunes itself as Linux's does
+ * on frees and refills (free_count, alloc_factor, free_high with the 6.15 threshold of batch +
+ * high_min / 2). Leaves out: more than one CPU, the vmstat worker's decay of high, the zone flags
+ * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
+ * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
  */
 import {
   MIGRATE,
@@ -129,11 +131,15 @@ function nrPcpFree(pcp: PerCpuPages, high: number, freeHigh: boolean): number {
 /** nr_pcp_alloc(): how many blocks of `order` a refill takes from the buddy lists. */
 function nrPcpAlloc(pcp: PerCpuPages, order: number): number {
   const { highMin, highMax, batch } = pcp;
-  const high = clamp(pcp.high, highMin, highMax);
+  let high = clamp(pcp.high, highMin, highMax);
   pcp.high = high;
   if (high < batch) return 1;
   let b = order ? batch : batch << pcp.allocFactor;
-  if (highMin !== highMax) pcp.high = Math.min(high + b, highMax);
+  // A larger high could have avoided this refill: raise it (the local limit too).
+  if (highMin !== highMax) {
+    high = Math.min(high + b, highMax);
+    pcp.high = high;
+  }
   if (!order) {
     const max = Math.max(high - pcp.count - batch, batch);
     if (b <= max && pcp.allocFactor < PCP_BATCH_SCALE_MAX) pcp.allocFactor++;

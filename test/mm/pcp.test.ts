@@ -123,6 +123,23 @@ describe('allocation and free through the lists', () => {
     m.check('full');
   });
 
+  it('nr_pcp_alloc: a refill raises high by its batch first, and sizes itself against the raised high', () => {
+    const { m, pcp } = machine();
+    const pages = Array.from({ length: 1250 }, () => m.allocPages(0, { gfp: GFP.MOVABLE }));
+    for (const p of pages) m.freePages(p, 0);
+    const c = pcp.count;
+    // An unmovable refill with room for 20 pages over a batch under the old high: b = 63 << 1 = 126
+    // fits under high + b (the raised limit), so all 126 come off the free lists.
+    pcp.high = c + 63 + 20;
+    pcp.allocFactor = 1;
+    const before = freePages(m);
+    m.allocPages(0);
+    expect(before - freePages(m)).toBe(126);
+    expect(pcp.high).toBe(c + 63 + 20 + 126);
+    expect(pcp.allocFactor).toBe(2);
+    m.check('full');
+  });
+
   it('a run of order-1..3 frees (free_high) drains the lists at once; order-0 frees stay', () => {
     const { m, pcp } = machine();
     const blocks = Array.from({ length: 400 }, () => m.allocPages(1, { gfp: GFP.MOVABLE }));
