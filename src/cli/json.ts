@@ -30,7 +30,9 @@ const zone = z.strictObject({
   present: z.number().meta({ description: 'present_pages: RAM in the span' }),
   managed: z.number(),
   deferred: z.number().meta({ description: 'present pages whose struct pages are not initialised yet' }),
-  free: z.number().meta({ description: 'nr_free_pages: the free lists (MemFree), per-CPU lists not included' }),
+  free: z
+    .number()
+    .meta({ description: 'nr_free_pages: the free lists (MemFree), per-CPU lists not included' }),
   cma: z.number(),
   pcp: z
     .strictObject({ count: z.number(), high: z.number(), batch: z.number() })

@@ -25,6 +25,7 @@ import { BiasPinPolicy, type PinPolicy, type PinSite, PinTracker } from './pinco
 import { KsmState } from './rmap.js';
 import { SlabAllocator } from './slab.js';
 import { SwapInfo } from './swapfile.js';
+import { HPAGE_PMD_ORDER } from './types.js';
 import { VmallocSpace } from './vmalloc.js';
 import { VmStat } from './vmstat.js';
 
@@ -103,6 +104,10 @@ export class Kernel {
   ) {
     this.pteSpecial = opts.pteSpecial ?? true;
     this.pa = new PageAlloc(layout, this.stat);
+    // hugepage_pmd_enabled() at boot: khugepaged starts and raises min_free_kbytes (pcp sizes follow).
+    const pmdKnob = opts.thpOrders?.[HPAGE_PMD_ORDER] ?? 'inherit';
+    this.pa.thpEnabled = pmdKnob === 'always' || pmdKnob === 'madvise' || opts.thp !== 'never';
+    this.pa.pcpUpdate();
     this.folios = new FolioPool(this.pa, this.stat);
     this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
     this.ptdesc = new PtdescPool(this.pa, this.stat);

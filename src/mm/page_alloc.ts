@@ -42,9 +42,10 @@ import {
 import {
   drainAllPages,
   freeUnrefPageCommit,
-  lowWatermarks,
+  minFreeKbytes,
   pcpAllowedOrder,
   rmqueuePcplist,
+  setupPerZoneWmarks,
   zonePcpUpdate,
 } from './pcp.js';
 import {
@@ -107,6 +108,8 @@ export class PageAlloc {
   private hugeZero = -1;
   /** Per-CPU page lists in use (the `pcp` machine option). */
   readonly pcpEnabled: boolean;
+  /** THP enabled at boot: khugepaged raises min_free_kbytes, which sizes pcp->high (Kernel sets it). */
+  thpEnabled = false;
 
   constructor(
     layout: MemoryLayout,
@@ -145,9 +148,9 @@ export class PageAlloc {
    */
   pcpUpdate(): void {
     if (!this.pcpEnabled) return;
-    const low = lowWatermarks(this.zones);
+    const wmarks = setupPerZoneWmarks(this.zones, minFreeKbytes(this.zones, this.thpEnabled));
     this.zones.forEach((z, i) => {
-      zonePcpUpdate(z, z.pcp, low[i]);
+      zonePcpUpdate(z, z.pcp, wmarks[i].low);
     });
   }
 

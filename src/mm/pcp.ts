@@ -59,33 +59,76 @@ export function zoneBatchsize(managedPages: number): number {
   return 2 ** Math.floor(Math.log2(batch + Math.floor(batch / 2))) - 1;
 }
 
+/** A zone's watermarks in pages (zone->_watermark: WMARK_MIN, WMARK_LOW, WMARK_HIGH). */
+export interface Watermarks {
+  min: number;
+  low: number;
+  high: number;
+}
+
+/** What the watermark rules read of a zone. */
+type ZoneSize = Pick<Zone, 'id' | 'managedPages'>;
+
+const KB_PER_PAGE = PAGE_SIZE / 1024;
+
+/** nr_free_buffer_pages(): managed pages above the high watermark in the zones GFP_USER may use. */
+function nrFreeBufferPages(zones: readonly ZoneSize[], wmarks: readonly Watermarks[] | null): number {
+  let n = 0;
+  zones.forEach((z, i) => {
+    if (z.id <= ZONE.NORMAL) n += Math.max(z.managedPages - (wmarks ? wmarks[i].high : 0), 0);
+  });
+  return n;
+}
+
 /**
- * The low watermark of each zone as __setup_per_zone_wmarks() computes it from min_free_kbytes
- * (calculate_min_free_kbytes: sqrt(16 × lowmem KiB), clamped to 128 KiB..256 MiB). The model
- * checks no watermark; the low one only sizes pcp->high (zone_highsize).
+ * __setup_per_zone_wmarks(): min_free_kbytes shared out by size over the zones below
+ * ZONE_MOVABLE (which keeps 32..128 pages), then low and high a step apart: the larger of a
+ * quarter of min and watermark_scale_factor (10/10000) of the zone.
  */
-export function lowWatermarks(zones: readonly Zone[]): number[] {
+export function setupPerZoneWmarks(zones: readonly ZoneSize[], minFreeKbytes: number): Watermarks[] {
+  const pagesMin = Math.floor(minFreeKbytes / KB_PER_PAGE);
   let lowmem = 0;
   for (const z of zones) if (z.id !== ZONE.MOVABLE) lowmem += z.managedPages;
-  const minFreeKbytes = Math.min(
-    262144,
-    Math.max(128, Math.floor(Math.sqrt(lowmem * (PAGE_SIZE / 1024) * 16))),
-  );
-  const pagesMin = Math.floor(minFreeKbytes / (PAGE_SIZE / 1024));
   return zones.map((z) => {
     const managed = z.managedPages;
     const share = lowmem > 0 ? Math.floor((pagesMin * managed) / lowmem) : 0;
-    // ZONE_MOVABLE (like highmem) keeps a small fixed minimum: SWAP_CLUSTER_MAX..128 pages.
     const min = z.id === ZONE.MOVABLE ? Math.min(128, Math.max(32, Math.floor(managed / 1024))) : share;
-    const gap = Math.max(share >> 2, Math.floor((managed * WATERMARK_SCALE_FACTOR) / 10000));
-    return min + gap;
+    const step = Math.max(share >> 2, Math.floor((managed * WATERMARK_SCALE_FACTOR) / 10000));
+    return { min, low: min + step, high: min + 2 * step };
   });
 }
 
-/** zone_highsize() for one CPU: the low watermark (fraction 0) or 1/fraction of the zone, ≥ 4 batches. */
-function zoneHighsize(z: Zone, lowWmark: number, batch: number, fraction: number): number {
+/**
+ * min_free_kbytes at boot: calculate_min_free_kbytes() (sqrt(16 × lowmem KiB), clamped to
+ * 128 KiB..256 MiB), raised when THP is enabled by khugepaged's set_recommended_min_free_kbytes()
+ * to keep 2 + 3 × 3 pageblocks free per zone GFP_USER may use, at most 5 % of that memory.
+ */
+export function minFreeKbytes(zones: readonly ZoneSize[], thpEnabled: boolean): number {
+  const lowmemKb = nrFreeBufferPages(zones, null) * KB_PER_PAGE;
+  let kb = Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKb * 16))));
+  if (thpEnabled) {
+    const nrZones = zones.filter((z) => z.id <= ZONE.NORMAL && z.managedPages > 0).length;
+    const pageblock = 1 << PAGEBLOCK_ORDER;
+    let rec = pageblock * nrZones * 2 + pageblock * nrZones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
+    rec = Math.min(rec, Math.floor(nrFreeBufferPages(zones, setupPerZoneWmarks(zones, kb)) / 20));
+    kb = Math.max(kb, rec * KB_PER_PAGE);
+  }
+  return kb;
+}
+
+/**
+ * zone_highsize(): the low watermark (fraction 0) or 1/fraction of the zone, split over the node's
+ * CPUs (the model has one), at least 4 batches.
+ */
+export function zoneHighsize(
+  z: ZoneSize,
+  lowWmark: number,
+  batch: number,
+  fraction: number,
+  cpus = 1,
+): number {
   const total = fraction ? Math.floor(z.managedPages / fraction) : lowWmark;
-  return Math.max(total, batch << 2);
+  return Math.max(Math.floor(total / cpus), batch << 2);
 }
 
 /**

@@ -6,9 +6,10 @@ import { GFP, MIGRATE } from '../../src/mm/mmzone.js';
 import { setMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import {
   freePcppagesBulk,
-  lowWatermarks,
+  minFreeKbytes,
   orderToPindex,
   pcpBlocks,
+  setupPerZoneWmarks,
   zoneBatchsize,
 } from '../../src/mm/pcp.js';
 import { PAGEBLOCK_PAGES } from '../../src/mm/types.js';
@@ -34,14 +35,18 @@ describe('sizing (zone_batchsize, zone_highsize, __setup_per_zone_wmarks)', () =
     expect(zoneBatchsize(4096)).toBe(0);
     const { z, pcp } = machine();
     expect(pcp.batch).toBe(63);
-    // high_min is the low watermark: min_free_kbytes = sqrt(16 × managed KiB), then min + max(min/4,
-    // managed × 10/10000); high_max an eighth of the zone.
-    const minKb = Math.floor(Math.sqrt(z.managedPages * 4 * 16));
-    const min = Math.floor(minKb / 4);
-    const low = min + Math.max(min >> 2, Math.floor((z.managedPages * 10) / 10000));
-    expect(lowWatermarks([z])).toEqual([low]);
+    // min_free_kbytes = sqrt(16 × managed KiB); with THP on (the default, madvise) khugepaged
+    // raises it to 2 + 3 × 3 pageblocks for the one zone: 5632 pages.
+    const sqrtKb = Math.floor(Math.sqrt(z.managedPages * 4 * 16));
+    expect(minFreeKbytes([z], false)).toBe(sqrtKb);
+    expect(minFreeKbytes([z], true)).toBe(5632 * 4);
+    // high_min is the low watermark, min + max(min/4, managed × 10/10000); high_max an eighth.
+    const low = 5632 + Math.max(5632 >> 2, Math.floor((z.managedPages * 10) / 10000));
+    expect(setupPerZoneWmarks([z], 5632 * 4)[0].low).toBe(low);
     expect(pcp.highMin).toBe(low);
     expect(pcp.highMax).toBe(Math.floor(z.managedPages / 8));
+    const noThp = new Machine({ memory: '1G', pcp: true, thp: 'never' }).kernel.pa.zones[0].pcp;
+    expect(noThp.highMin).toBe(setupPerZoneWmarks([z], sqrtKb)[0].low);
   });
 
   it('off (the default), the lists are disabled: high 0, batch 1, and every free reaches the buddy lists', () => {
@@ -125,7 +130,7 @@ describe('allocation and free through the lists', () => {
 
   it('nr_pcp_alloc: a refill raises high by its batch first, and sizes itself against the raised high', () => {
     const { m, pcp } = machine();
-    const pages = Array.from({ length: 1250 }, () => m.allocPages(0, { gfp: GFP.MOVABLE }));
+    const pages = Array.from({ length: pcp.highMin + 100 }, () => m.allocPages(0, { gfp: GFP.MOVABLE }));
     for (const p of pages) m.freePages(p, 0);
     const c = pcp.count;
     // An unmovable refill with room for 20 pages over a batch under the old high: b = 63 << 1 = 126
@@ -141,12 +146,15 @@ describe('allocation and free through the lists', () => {
   });
 
   it('a run of order-1..3 frees (free_high) drains the lists at once; order-0 frees stay', () => {
-    const { m, pcp } = machine();
+    // Without THP's raised min_free_kbytes, so that batch + high_min / 2 is under free_count's cap
+    // (batch << 5): with it (high_min 7040 here) free_high can never fire on this zone.
+    const { m, pcp } = machine({ thp: 'never' });
+    expect(pcp.batch + (pcp.highMin >> 1)).toBeLessThan(pcp.batch << 5);
     const blocks = Array.from({ length: 400 }, () => m.allocPages(1, { gfp: GFP.MOVABLE }));
     for (const p of blocks) m.freePages(p, 1);
     // free_count passed batch + high_min / 2 on a run of order-1 frees: everything went back.
     expect(pcp.count).toBeLessThan(2 * 63);
-    const { m: m0, pcp: pcp0 } = machine();
+    const { m: m0, pcp: pcp0 } = machine({ thp: 'never' });
     const pages = Array.from({ length: 800 }, () => m0.allocPages(0, { gfp: GFP.MOVABLE }));
     for (const p of pages) m0.freePages(p, 0);
     expect(pcp0.count).toBeGreaterThanOrEqual(800);
