@@ -4,11 +4,13 @@
  * physical memory (dump_page in debug.ts, /proc in procfs.ts), /proc/PID/mem. `Machine` (machine.ts) adds the
  * user-space and driver surfaces on top.
  */
+
 import { type CheckLevel, checkInvariants } from '../check/invariants.js';
 import type { Census, LayoutAccounting } from '../designs/layout.js';
 import type { Kernel } from '../mm/kernel.js';
 import { ksmScan } from '../mm/ksm.js';
 import type { MfOutcome } from '../mm/memory-failure.js';
+import { drainAllPages } from '../mm/pcp.js';
 import { NULL_HANDLE } from '../mm/pool.js';
 import { memRead, memWrite } from '../mm/proc_mem.js';
 import type { SlabInfoRow } from '../mm/slab.js';
@@ -236,7 +238,7 @@ export class MachineBase {
    */
   drainAllPages(): number {
     const n = this.k.pa.pcpPages;
-    this.after(this.k.pa.drainAllPages());
+    this.after(drainAllPages(this.k.pa));
     return n;
   }
 

@@ -15,11 +15,13 @@
  * (compact first) — and the pageblock isolation that fences off concurrent allocators, which the
  * model does not have.
  */
+
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { type MemType, MT, mdWord } from './memdesc.js';
 import { GFP } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { drainAllPages } from './pcp.js';
 import type { KmemCache } from './slab.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
 
@@ -49,7 +51,7 @@ function checkRange(pa: PageAlloc, start: number, end: number): void {
 export function isolateFreepagesRange(pa: PageAlloc, start: number, end: number): void {
   checkRange(pa, start, end);
   // alloc_contig_range() drains the zone's per-CPU lists before it looks (drain_all_pages).
-  pa.drainAllPages(pa.zoneOf(start));
+  drainAllPages(pa, pa.zoneOf(start));
   // First look, then take: the kernel undoes a partial isolation; checking first needs no undo.
   for (let pfn = start; pfn < end; ) {
     const b = pa.findFreeBlock(pfn);

@@ -20,11 +20,13 @@
  * NOFS rule 10 (no GFP_FS in the model) and async dirty-folio locking (rule 14: every mapping here
  * has ->migrate_folio).
  */
+
 import { PG } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT, MT_NAMES, mdOrder, mdType } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './mmzone.js';
+import { drainAllPages } from './pcp.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
 /** Why the migrate scanner passed over pages (each counts pages), or over whole pageblocks. */
@@ -361,7 +363,7 @@ export function compactZone(k: Kernel, cc: CompactControl): CompactResult {
     }
     // check_drain(): a request of an order drains this CPU's lists once the scanner leaves a block
     // it migrated from, so the freed sources merge (lru_add_drain_cpu_zone -> drain_local_pages).
-    if (cc.order > 0 && rows.length > 0) k.pa.drainAllPages(z);
+    if (cc.order > 0 && rows.length > 0) drainAllPages(k.pa, z);
     if (cc.order >= 0 && orderAvailable(z, cc.order, cc.allowCma)) {
       res.outcome = 'success';
       break;

@@ -12,9 +12,11 @@
  * lives in the descriptor, not in a per-page struct. Leaves out: memcg charging, LRU lists (PG_lru
  * is a flag only), the deferred-split queue.
  */
+
 import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
 import { PG } from './page-flags.js';
+import { freeFrozenPages } from './pcp.js';
 import { grown, HandlePool, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
@@ -196,7 +198,7 @@ export class FolioPool extends HandlePool {
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
     this.onFree?.(pfn, order);
-    this.pa.freeFrozenPages(pfn, order);
+    freeFrozenPages(this.pa, pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
   }

@@ -19,6 +19,7 @@ import type { AnonVma, Mm, Process } from './mm_types.js';
 import { MmuGather } from './mmu_gather.js';
 import type { MemoryLayout } from './mmzone.js';
 import { PageAlloc } from './page_alloc.js';
+import { pcpUpdate } from './pcp.js';
 import { MemmapLookup, type PfnLookup } from './pfn_lookup.js';
 import { PtdescPool } from './pgtable.js';
 import { BiasPinPolicy, type PinPolicy, type PinSite, PinTracker } from './pincount.js';
@@ -107,7 +108,7 @@ export class Kernel {
     // hugepage_pmd_enabled() at boot: khugepaged starts and raises min_free_kbytes (pcp sizes follow).
     const pmdKnob = opts.thpOrders?.[HPAGE_PMD_ORDER] ?? 'inherit';
     this.pa.thpEnabled = pmdKnob === 'always' || pmdKnob === 'madvise' || opts.thp !== 'never';
-    this.pa.pcpUpdate();
+    pcpUpdate(this.pa);
     this.folios = new FolioPool(this.pa, this.stat);
     this.slab = new SlabAllocator(this.pa, this.folios, this.stat);
     this.ptdesc = new PtdescPool(this.pa, this.stat);

@@ -19,6 +19,7 @@
  * anon folios only, so a file THP is UNSPLIT_THP), hugetlb, swap cache, shmem keeping the
  * poisoned folio in its cache (it is removed like a file's), hwpoison_filter, the retry loops.
  */
+
 import { PG } from './folio.js';
 import { splitFolio } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
@@ -26,6 +27,7 @@ import { MT, mdWord } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { findVma, MM_ANONPAGES, type Mm, type Vma } from './mm_types.js';
 import { GFP } from './mmzone.js';
+import { drainAllPages, freeFrozenPages } from './pcp.js';
 import { entryBits, entryPfn, mkEntry, PT_LEVEL, PTE, PTRS_PER_TABLE } from './pgtable.js';
 import { ksmRemoveMapping, mmCounter, removeRmapPtes, rmapWalk } from './rmap.js';
 import { KernelError, PAGE_SIZE } from './types.js';
@@ -211,7 +213,7 @@ function dispatch(k: Kernel, pfn: number, flags: number, accessor?: number): MfO
   // 4. PG_hwpoison, then get_hwpoison_page(), which runs with the zone's per-CPU lists disabled
   // (zone_pcp_disable drains them), so a free page parked on one is seen as free.
   hp.pfns.add(pfn);
-  pa.drainAllPages(pa.zoneOf(pfn));
+  drainAllPages(pa, pa.zoneOf(pfn));
   // What the frame is: the memmap says, or (pfn_lookup: vma) a search of every map may find it.
   // Unfound, the frame stays recorded as poisoned (retired when freed) and nothing else is done.
   if (k.pfnLookup.mfOwner(k, pfn) === 'none') {
@@ -342,7 +344,7 @@ export function unpoisonMemory(k: Kernel, pfn: number): void {
     throw new KernelError('EBUSY', `pfn 0x${pfn.toString(16)} is still in use`);
   hp.pfns.delete(pfn);
   k.stat.retype(MT.HWPOISON, MT.BUDDY, 1);
-  k.pa.freeFrozenPages(pfn, 0);
+  freeFrozenPages(k.pa, pfn, 0);
 }
 
 /**
@@ -357,7 +359,7 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
   if (k.hwpoison.pfns.has(pfn)) return;
   // get_hwpoison_page() with the zone's per-CPU lists disabled, as memory_failure does.
   const z = pa.zoneOf(pfn);
-  pa.drainAllPages(z);
+  drainAllPages(pa, z);
   if (!pa.findFreeBlock(pfn)) {
     const row = f.pageRow(pfn);
     if (row < 0 || !f.testFlag(row, PG.lru) || f.isLarge(row) || k.maybeDmaPinned(row, pfn))
@@ -369,7 +371,7 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
       throw e;
     }
     // page_handle_poison() -> __page_handle_poison(): the old page went to a per-CPU list.
-    pa.drainAllPages(z);
+    drainAllPages(pa, z);
   }
   k.hwpoison.pfns.add(pfn);
   pa.takeFreeRange(pfn, 0);

@@ -13,8 +13,10 @@
  * and they give batches back to the buddy allocator.
  * Leaves out: TLB flush ranges (there is no TLB), the delayed rmap of dirty shared pages.
  */
+
 import type { FolioPool } from './folio.js';
 import type { PageAlloc } from './page_alloc.js';
+import { freeFrozenPages } from './pcp.js';
 import { MAX_PAGE_ORDER, PAGES_PER_SECTION } from './types.js';
 
 /** Folios one batch holds: MAX_GATHER_BATCH on 4 KiB pages (one page of pointers, less a header). */
@@ -59,7 +61,7 @@ export class MmuGather {
         if (pfn >= 0) this.freed[nf++] = pfn;
       }
     }
-    if (this.pa.pcpEnabled) for (let i = 0; i < nf; i++) this.pa.freeFrozenPages(this.freed[i], 0);
+    if (this.pa.pcpEnabled) for (let i = 0; i < nf; i++) freeFrozenPages(this.pa, this.freed[i], 0);
     else if (nf > 0) freePagesBulk(this.pa, this.freed, nf);
   }
 }

@@ -32,22 +32,14 @@ import {
   MAX_BLOCK,
   type MemoryLayout,
   MIGRATE,
-  MIGRATE_PCPTYPES,
   NIL,
   type PfnRange,
   type PgDat,
   ZONE_NAMES,
   type Zone,
 } from './mmzone.js';
-import {
-  drainAllPages,
-  freeUnrefPageCommit,
-  minFreeKbytes,
-  pcpAllowedOrder,
-  rmqueuePcplist,
-  setupPerZoneWmarks,
-  zonePcpUpdate,
-} from './pcp.js';
+import { rmqueueFallback } from './page_alloc_fallback.js';
+import { drainAllPages, pcpAllowedOrder, pcpUpdate, rmqueuePcplist } from './pcp.js';
 import {
   KernelBug,
   KernelError,
@@ -58,13 +50,6 @@ import {
   PAGES_PER_SECTION,
 } from './types.js';
 import type { VmStat } from './vmstat.js';
-
-/** Where each migratetype may steal from when its own lists are empty (fallbacks[] in page_alloc.c). */
-const FALLBACKS: readonly (readonly number[])[] = [
-  [MIGRATE.RECLAIMABLE, MIGRATE.MOVABLE],
-  [MIGRATE.RECLAIMABLE, MIGRATE.UNMOVABLE],
-  [MIGRATE.UNMOVABLE, MIGRATE.MOVABLE],
-];
 
 /** `pfn` is a multiple of `n` (a power of two). `%` on a pfn loaded from a Float64Array is fmod. */
 const isAligned = (pfn: number, n: number): boolean => Math.floor(pfn / n) * n === pfn;
@@ -139,19 +124,7 @@ export class PageAlloc {
       this.sectionZone.fill(i, first, Math.max(first, Math.floor(z.endPfn / PAGES_PER_SECTION)));
     });
     this.zeroPfn = memblockFreeAll(this, layout);
-    this.pcpUpdate();
-  }
-
-  /**
-   * zone_pcp_update() of every zone: batch and high limits from the zones' sizes now. With the
-   * lists off they stay disabled (high 0, batch 1), and the hot paths skip them.
-   */
-  pcpUpdate(): void {
-    if (!this.pcpEnabled) return;
-    const wmarks = setupPerZoneWmarks(this.zones, minFreeKbytes(this.zones, this.thpEnabled));
-    this.zones.forEach((z, i) => {
-      zonePcpUpdate(z, z.pcp, wmarks[i].low);
-    });
+    pcpUpdate(this);
   }
 
   /** Frames with a memmap (present sections), holes inside them included. */
@@ -165,18 +138,18 @@ export class PageAlloc {
   /** page_alloc_init_late(): the deferred init "thread" finishes the memmap (mm_init.ts). */
   pageAllocInitLate(): number {
     const n = pageAllocInitLate(this, this.ram);
-    this.pcpUpdate();
+    pcpUpdate(this);
     return n;
   }
 
   // ---------------------------------------------------------------- lookups
 
-  /** page_zone(): the zone a frame belongs to. */
   /** Every frame of `section` belongs to one zone. */
   sectionInOneZone(section: number): boolean {
     return this.sectionZone[section] !== MIXED_SECTION;
   }
 
+  /** page_zone(): the zone a frame belongs to. */
   zoneOf(pfn: number): Zone {
     if (pfn >= 0 && pfn < this.maxPfn) {
       const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
@@ -301,59 +274,11 @@ export class PageAlloc {
   }
 
   /** expand(): give back the upper halves of a split block, largest first. */
-  private expand(z: Zone, pfn: number, low: number, high: number, mt: number): void {
+  expand(z: Zone, pfn: number, low: number, high: number, mt: number): void {
     while (high > low) {
       high--;
       this.area.insertFree(z, pfn + (1 << high), high, mt, false);
       this.stat.events.buddy_split++;
-    }
-  }
-
-  /**
-   * __rmqueue_claim(): steal the largest free block of a fallback type; a block of at least half
-   * a pageblock claims its whole pageblock(s) for the new type (as try_to_claim_block does when
-   * enough of the block is free).
-   */
-  private rmqueueFallback(z: Zone, order: number, mt: number): number {
-    if (mt >= FALLBACKS.length) return -1;
-    for (let o = MAX_PAGE_ORDER; o >= order; o--) {
-      for (const fmt of FALLBACKS[mt]) {
-        const row = z.head[listIndex(o, fmt)];
-        if (row === NIL) continue;
-        const pfn = this.area.rowPfn(row);
-        this.ensurePopulated(pfn);
-        this.stat.events.pageblock_steal++;
-        if (o >= PAGEBLOCK_ORDER / 2) this.claimPageblocks(z, pfn, o, mt);
-        this.area.removeFree(z, pfn, o);
-        this.expand(z, pfn, order, o, o >= PAGEBLOCK_ORDER / 2 ? mt : fmt);
-        return pfn;
-      }
-    }
-    return -1;
-  }
-
-  /** Convert the pageblock(s) around a block to `mt` and move their free blocks across. */
-  private claimPageblocks(z: Zone, pfn: number, order: number, mt: number): void {
-    const span = Math.max(PAGEBLOCK_PAGES, 1 << order);
-    const start = Math.floor(pfn / span) * span;
-    this.setPageblockMigratetype(start, Math.max(order, PAGEBLOCK_ORDER), mt);
-    this.moveFreeBlocks(z, start, start + span, mt);
-  }
-
-  /** move_freepages(): every free block whose head lies in [start, end) goes to the `mt` list. */
-  moveFreeBlocks(z: Zone, start: number, end: number, mt: number): void {
-    for (let p = start; p < end; ) {
-      const lo = this.memmap.lo(p);
-      if (mdType(lo) !== MT.BUDDY) {
-        p++;
-        continue;
-      }
-      const order = mdOrder(lo);
-      const row = this.area.rowOf(p, order);
-      this.area.listDel(z, row);
-      this.area.listAddTail(z, row, listIndex(order, mt));
-      this.memmap.setIfPopulated(p, mdWord(MT.BUDDY, order, mt), row);
-      p += 1 << order;
     }
   }
 
@@ -370,7 +295,7 @@ export class PageAlloc {
     let pfn = this.rmqueueSmallest(z, order, mt);
     if (pfn < 0 && mt === MIGRATE.MOVABLE && z.cmaPages > 0)
       pfn = this.rmqueueSmallest(z, order, MIGRATE.CMA);
-    if (pfn < 0) pfn = this.rmqueueFallback(z, order, mt);
+    if (pfn < 0) pfn = rmqueueFallback(this, z, order, mt);
     return pfn;
   }
 
@@ -460,34 +385,9 @@ export class PageAlloc {
 
   // ---------------------------------------------------------------- freeing
 
-  /**
-   * free_frozen_pages(): a block whose last reference is gone goes to the per-CPU list of its
-   * order and its pageblock's type (CMA rides on the movable list) when pcp holds that order,
-   * else, or when its pageblock is isolated, straight to the buddy allocator (free_one_page).
-   */
-  freeFrozenPages(pfn: number, order: number): void {
-    let mt = this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
-    if (!this.pcpEnabled || !pcpAllowedOrder(order) || mt === MIGRATE.ISOLATE) {
-      this.freeBlock(pfn, order);
-      return;
-    }
-    if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE.MOVABLE;
-    const n = 1 << order;
-    this.memmap.setRange(pfn, n, MT.NONE, 0);
-    this.stat.events.pgfree += n;
-    freeUnrefPageCommit(this, this.zoneOf(pfn), pfn, order, mt);
-  }
-
   /** Pages on every zone's per-CPU lists: free, but not in nr_free_pages. */
   get pcpPages(): number {
-    let n = 0;
-    for (const z of this.zones) n += z.pcp.count;
-    return n;
-  }
-
-  /** drain_all_pages(zone): the per-CPU lists of `zone` (or of all zones) back to the buddy lists. */
-  drainAllPages(zone?: Zone): void {
-    drainAllPages(this, zone);
+    return this.zones.reduce((n, z) => n + z.pcp.count, 0);
   }
 
   /** A block leaving a per-CPU list for the free lists (free_pcppages_bulk -> __free_one_page). */

@@ -9,6 +9,7 @@
 import { MT, mdMigratetype, mdOrder, mdType } from './memdesc.js';
 import { MAX_BLOCK, MIGRATE, type Zone } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { moveFreeBlocks } from './page_alloc_fallback.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
 
 /** set_migratetype_isolate() for the pageblock holding `pfn`: its free blocks leave the allocator. */
@@ -22,7 +23,7 @@ export function setMigratetypeIsolate(pa: PageAlloc, pfn: number): void {
   splitMaxOrderCovering(pa, z, start);
   pa.isolatedFrom.set(pb, pa.pageblockMt[pb]);
   pa.pageblockMt[pb] = MIGRATE.ISOLATE;
-  pa.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, MIGRATE.ISOLATE);
+  moveFreeBlocks(pa, z, start, start + PAGEBLOCK_PAGES, MIGRATE.ISOLATE);
 }
 
 /**
@@ -41,7 +42,7 @@ export function unsetMigratetypeIsolate(pa: PageAlloc, pfn: number, mt?: number)
   // pageblock changes type (__move_freepages_block_isolate splits a free page spanning it).
   splitMaxOrderCovering(pa, z, start);
   pa.pageblockMt[pb] = mt;
-  pa.moveFreeBlocks(z, start, start + PAGEBLOCK_PAGES, mt);
+  moveFreeBlocks(pa, z, start, start + PAGEBLOCK_PAGES, mt);
   // A wholly free pageblock could not merge with its buddy while isolated; take it off its list
   // and free it again so it does (__putback_isolated_page).
   const lo = pa.memmap.lo(start);

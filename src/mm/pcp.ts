@@ -15,6 +15,7 @@
  * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
  * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
  */
+import { MT } from './memdesc.js';
 import {
   MIGRATE,
   MIGRATE_PCPTYPES,
@@ -26,7 +27,7 @@ import {
   type Zone,
 } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
-import { PAGE_ALLOC_COSTLY_ORDER, PAGE_SIZE, PAGEBLOCK_ORDER } from './types.js';
+import { PAGE_ALLOC_COSTLY_ORDER, PAGE_SIZE, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
 /** CONFIG_PCP_BATCH_SCALE_MAX (default 5): how far runs of frees and allocations scale the batch. */
 const PCP_BATCH_SCALE_MAX = 5;
@@ -294,4 +295,34 @@ export function* pcpBlocks(z: Zone): Generator<{ pfn: number; order: number; pin
     const order = pindexToOrder(pindex);
     for (let i = 0; i < list.length; i++) yield { pfn: list.at(i), order, pindex };
   }
+}
+
+/**
+ * zone_pcp_update() of every zone: batch and high limits from the zones' sizes now. With the
+ * lists off they stay disabled (high 0, batch 1), and the hot paths skip them.
+ */
+export function pcpUpdate(pa: PageAlloc): void {
+  if (!pa.pcpEnabled) return;
+  const wmarks = setupPerZoneWmarks(pa.zones, minFreeKbytes(pa.zones, pa.thpEnabled));
+  pa.zones.forEach((z, i) => {
+    zonePcpUpdate(z, z.pcp, wmarks[i].low);
+  });
+}
+
+/**
+ * free_frozen_pages(): a block whose last reference is gone goes to the per-CPU list of its
+ * order and its pageblock's type (CMA rides on the movable list) when pcp holds that order,
+ * else, or when its pageblock is isolated, straight to the buddy allocator (free_one_page).
+ */
+export function freeFrozenPages(pa: PageAlloc, pfn: number, order: number): void {
+  let mt = pa.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
+  if (!pa.pcpEnabled || !pcpAllowedOrder(order) || mt === MIGRATE.ISOLATE) {
+    pa.freeBlock(pfn, order);
+    return;
+  }
+  if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE.MOVABLE;
+  const n = 1 << order;
+  pa.memmap.setRange(pfn, n, MT.NONE, 0);
+  pa.stat.events.pgfree += n;
+  freeUnrefPageCommit(pa, pa.zoneOf(pfn), pfn, order, mt);
 }

@@ -8,9 +8,11 @@
  * The walk, PTE encoding and the levels' use come with the virtual-memory layer.
  * Leaves out: split page-table locks (the model is single-threaded), PMD sharing for hugetlb.
  */
+
 import { MT, mdWord } from './memdesc.js';
 import { GFP_KERNEL } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { freeFrozenPages } from './pcp.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, mod } from './types.js';
 import type { VmStat } from './vmstat.js';
@@ -88,7 +90,7 @@ export class PtdescPool extends HandlePool {
     }
     this.stat.retype(MT.PGTABLE, MT.BUDDY, 1);
     this.freeRow(row);
-    this.pa.freeFrozenPages(pfn, 0);
+    freeFrozenPages(this.pa, pfn, 0);
     this.stat.events.pgtable_free++;
   }
 

@@ -17,6 +17,7 @@ import type { FolioPool } from './folio.js';
 import { MT, mdWord } from './memdesc.js';
 import { GFP, GFP_KERNEL } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { freeFrozenPages } from './pcp.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, KernelError, kernelPointer, MAX_PAGE_ORDER, PAGE_SIZE } from './types.js';
 import type { VmStat } from './vmstat.js';
@@ -185,7 +186,7 @@ export class SlabAllocator extends HandlePool {
     const pfn = this.pfn[row];
     this.stat.retype(MT.SLAB, MT.BUDDY, 1 << c.order);
     this.freeRow(row);
-    this.pa.freeFrozenPages(pfn, c.order);
+    freeFrozenPages(this.pa, pfn, c.order);
     this.stat.events.slab_free++;
     c.nrSlabs--;
   }

@@ -31,11 +31,13 @@
  * Leaves out: huge vmalloc mappings, vmap/vmap_pfn, lazy TLB purge, KASAN shadow. Addresses are
  * kept as the low 48 bits of 0xffffc90000000000...; text prints them sign-extended (kernelPointer).
  */
+
 import { GUP_PIN_COUNTING_BIAS } from './folio.js';
 import type { Kernel } from './kernel.js';
 import { MT, TYPE_MASK } from './memdesc.js';
 import { VM, type Vma } from './mm_types.js';
 import { GFP_KERNEL } from './mmzone.js';
+import { freeFrozenPages } from './pcp.js';
 import { vmInsertPage } from './pfnmap.js';
 import { grown, HandlePool } from './pool.js';
 import { KernelBug, KernelError, kernelPointer, PAGE_SIZE } from './types.js';
@@ -120,7 +122,7 @@ export class VmallocSpace {
     try {
       for (; got < n; got++) pfns[got] = pa.rmqueue(0, GFP_KERNEL, opts.nid ?? 0);
     } catch (e) {
-      for (let i = 0; i < got; i++) pa.freeFrozenPages(pfns[i], 0);
+      for (let i = 0; i < got; i++) freeFrozenPages(pa, pfns[i], 0);
       throw e;
     }
     const s = this.scamem;
@@ -199,7 +201,7 @@ export class VmallocSpace {
     for (let i = 0; i < pfns.length; i++) {
       this.k.pins.freed(pfns[i], 1);
       this.k.frames.clear(pfns[i]);
-      this.k.pa.freeFrozenPages(pfns[i], 0);
+      freeFrozenPages(this.k.pa, pfns[i], 0);
     }
     this.k.stat.retype(MT.VMALLOC, MT.BUDDY, pfns.length);
     s.free(row);
