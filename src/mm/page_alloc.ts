@@ -1,10 +1,10 @@
 /**
  * The buddy allocator: take a block of 2^order frames off the free lists and give it back.
  *
- * Models: mm/page_alloc.c (get_page_from_freelist -> rmqueue, __rmqueue_smallest, expand, the
- * __rmqueue_claim/steal fallbacks, move_freepages, __free_one_page, find_buddy_page_pfn,
- * split_large_buddy, take_page_off_buddy). Boot is mm_init.ts, the free lists' rows free_area.ts,
- * pageblock isolation page_isolation.ts, zones and GFP flags mmzone.ts.
+ * Models: mm/page_alloc.c (get_page_from_freelist -> rmqueue, __rmqueue_smallest, expand,
+ * __free_one_page, find_buddy_page_pfn, split_large_buddy, take_page_off_buddy). Boot is mm_init.ts,
+ * the free lists' rows free_area.ts, the migratetype fallbacks page_alloc_fallback.ts, the per-CPU
+ * lists pcp.ts, pageblock isolation page_isolation.ts, zones and GFP flags mmzone.ts.
  *
  * Deterministic choice: boot lists are in ascending PFN order (as memblock_free_all leaves them),
  * allocation takes the head of the list, and frees and split remainders go to the head (LIFO),
