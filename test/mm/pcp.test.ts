@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
-import { MT } from '../../src/mm/memdesc.js';
+import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, MIGRATE } from '../../src/mm/mmzone.js';
 import { setMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import {
@@ -92,6 +92,23 @@ describe('allocation and free through the lists', () => {
     expect(list.length).toBe(61);
     expect(list.at(60)).toBe(listed.at(-2));
     expect(k.pa.findFreeBlock(coldest)).toBeDefined();
+    m.check('full');
+  });
+
+  it("free_pcppages_bulk takes the lists round robin from the one just freed to, to each list's end", () => {
+    const { m, k, z, pcp } = machine();
+    m.allocPages(0); // 62 on the unmovable list
+    m.allocPages(0, { gfp: GFP.MOVABLE }); // 125 on the movable list (alloc_factor 1: 126)
+    const unmovable = pcp.lists[orderToPindex(MIGRATE.UNMOVABLE, 0)];
+    const movable = pcp.lists[orderToPindex(MIGRATE.MOVABLE, 0)];
+    expect([unmovable.length, movable.length]).toEqual([62, 125]);
+    const keep = unmovable.at(0);
+    freePcppagesBulk(k.pa, z, 133, orderToPindex(MIGRATE.MOVABLE, 0));
+    // The movable list first and whole, then (reclaimable empty, the THP lists empty) round to
+    // the unmovable list, which gives 8 from its tail.
+    expect([unmovable.length, movable.length]).toEqual([54, 0]);
+    expect(unmovable.at(0)).toBe(keep);
+    expect(pcp.count).toBe(54);
     m.check('full');
   });
 
@@ -255,6 +272,31 @@ describe('the places that drain', () => {
     m.check('full');
   });
 
+  it('compaction for an order drains the lists after migrating from a block (check_drain); compact_memory does not', () => {
+    const setup = () => {
+      const { m, z } = machine({ memory: '128M', thp: 'never' });
+      const p = m.spawn();
+      const n = Math.floor((m.meminfo().MemFree * 0.9) / 4);
+      const a = m.mmap(p, { length: n * 4096, prot: 'rw', flags: ['private', 'anonymous'] });
+      m.touch(p, a, n * 4096, { write: true });
+      for (let i = 0; i < n; i += 2) m.madvise(p, a + i * 4096, 4096, 'dontneed');
+      return { m, z };
+    };
+    const whole = setup();
+    expect(whole.z.pcp.count).toBeGreaterThan(whole.z.pcp.batch);
+    whole.m.compact({ zone: 'DMA32' });
+    // Its frees went through the lists (which gave batches back past high), never drained whole.
+    expect(whole.z.pcp.count).toBeGreaterThan(whole.z.pcp.batch);
+    const ordered = setup();
+    // No free order-9 block left (the last failure drained the lists), so compaction must work.
+    untilEnomem(() => ordered.m.allocPages(9, { gfp: GFP.MOVABLE }));
+    const [r] = ordered.m.compact({ zone: 'DMA32', order: 9 });
+    // It migrated pages, whose old frames went to the lists, and drained them after each block.
+    expect(r.migrated).toBeGreaterThan(0);
+    expect(ordered.z.pcp.count).toBe(0);
+    ordered.m.check('full');
+  });
+
   it('a zap frees page by page to the lists; the full check holds and a drain returns everything', () => {
     const { m } = machine();
     const bootFree = freePages(m);
@@ -271,6 +313,23 @@ describe('the places that drain', () => {
 });
 
 describe('invariants', () => {
+  it('the checks catch a parked frame that reads PageBuddy, and a pcp->count that does not add up', () => {
+    const { m, k, pcp } = machine();
+    const pfn = m.allocPages(0);
+    m.freePages(pfn, 0);
+    m.check('full');
+    k.pa.memmap.set(pfn, mdWord(MT.BUDDY, 0, MIGRATE.UNMOVABLE), 0);
+    expect(() => m.check('full')).toThrow(
+      /pcp block 0x[0-9a-f]+ is typed buddy|typed buddy order 0 but no free list/,
+    );
+    k.pa.memmap.set(pfn, MT.NONE, 0);
+    m.check('full');
+    pcp.count++;
+    expect(() => m.check('cheap')).toThrow(/pcp lists hold \d+ pages but pcp->count is/);
+    pcp.count--;
+    m.check('cheap');
+  });
+
   test.prop(
     [
       fc.array(
