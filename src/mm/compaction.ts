@@ -26,7 +26,7 @@ import type { Kernel } from './kernel.js';
 import { MT, MT_NAMES, mdOrder, mdType } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './mmzone.js';
-import { drainAllPages } from './pcp.js';
+import { drainAllPages, freeFrozenPages } from './pcp.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
 /** Why the migrate scanner passed over pages (each counts pages), or over whole pageblocks. */
@@ -369,8 +369,9 @@ export function compactZone(k: Kernel, cc: CompactControl): CompactResult {
       break;
     }
   }
-  // release_free_list(): free blocks isolated but not used go back to the allocator.
-  for (const b of free) k.pa.freeBlock(b.pfn, b.order);
+  // release_free_list(): free blocks isolated but not used go back through __free_pages (the
+  // per-CPU lists take the orders they hold).
+  for (const b of free) freeFrozenPages(k.pa, b.pfn, b.order);
   if (cc.order >= 0 && res.outcome !== 'success' && orderAvailable(z, cc.order, cc.allowCma))
     res.outcome = 'success';
   // A direct compaction that got nowhere flushes the zone's hints (compact_blockskip_flush).

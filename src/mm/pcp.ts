@@ -68,7 +68,7 @@ export interface Watermarks {
 }
 
 /** What the watermark rules read of a zone. */
-type ZoneSize = Pick<Zone, 'id' | 'managedPages'>;
+type ZoneSize = Pick<Zone, 'id' | 'managedPages' | 'presentPages'>;
 
 const KB_PER_PAGE = PAGE_SIZE / 1024;
 
@@ -99,22 +99,29 @@ export function setupPerZoneWmarks(zones: readonly ZoneSize[], minFreeKbytes: nu
   });
 }
 
+/** calculate_min_free_kbytes(): sqrt(16 × the KiB GFP_USER may use), clamped to 128 KiB..256 MiB. */
+function calculateMinFreeKbytes(zones: readonly ZoneSize[], wmarks: readonly Watermarks[] | null): number {
+  const kb = nrFreeBufferPages(zones, wmarks) * KB_PER_PAGE;
+  return Math.min(262144, Math.max(128, Math.floor(Math.sqrt(kb * 16))));
+}
+
 /**
- * min_free_kbytes at boot: calculate_min_free_kbytes() (sqrt(16 × lowmem KiB), clamped to
- * 128 KiB..256 MiB), raised when THP is enabled by khugepaged's set_recommended_min_free_kbytes()
- * to keep 2 + 3 × 3 pageblocks free per zone GFP_USER may use, at most 5 % of that memory.
+ * min_free_kbytes after boot. calculate_min_free_kbytes() first; then hugepage_init(), on a machine
+ * of at least 512 MiB, starts khugepaged, whose set_recommended_min_free_kbytes() raises it to keep
+ * 2 + 3 × 3 pageblocks free per populated zone GFP_USER may use (at most 5 % of that memory) when
+ * THP is on, or, THP off, computes it again now that the high watermarks are set.
  */
 export function minFreeKbytes(zones: readonly ZoneSize[], thpEnabled: boolean): number {
-  const lowmemKb = nrFreeBufferPages(zones, null) * KB_PER_PAGE;
-  let kb = Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmemKb * 16))));
-  if (thpEnabled) {
-    const nrZones = zones.filter((z) => z.id <= ZONE.NORMAL && z.managedPages > 0).length;
-    const pageblock = 1 << PAGEBLOCK_ORDER;
-    let rec = pageblock * nrZones * 2 + pageblock * nrZones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
-    rec = Math.min(rec, Math.floor(nrFreeBufferPages(zones, setupPerZoneWmarks(zones, kb)) / 20));
-    kb = Math.max(kb, rec * KB_PER_PAGE);
-  }
-  return kb;
+  const kb = calculateMinFreeKbytes(zones, null);
+  const totalram = zones.reduce((n, z) => n + z.managedPages, 0);
+  if (totalram < (512 << 20) / PAGE_SIZE) return kb;
+  const wmarks = setupPerZoneWmarks(zones, kb);
+  if (!thpEnabled) return calculateMinFreeKbytes(zones, wmarks);
+  const nrZones = zones.filter((z) => z.id <= ZONE.NORMAL && z.presentPages > 0).length;
+  const pageblock = 1 << PAGEBLOCK_ORDER;
+  let rec = pageblock * nrZones * 2 + pageblock * nrZones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
+  rec = Math.min(rec, Math.floor(nrFreeBufferPages(zones, wmarks) / 20));
+  return Math.max(kb, rec * KB_PER_PAGE);
 }
 
 /**

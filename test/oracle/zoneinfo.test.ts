@@ -13,6 +13,7 @@ interface HostZone {
   name: string;
   id: ZoneId;
   managedPages: number;
+  presentPages: number;
   min: number;
   low: number;
   high: number;
@@ -40,7 +41,17 @@ function hostZones(): HostZone[] {
     if (head) {
       z = undefined;
       if (head[1] === '0' && head[2] in IDS) {
-        z = { name: head[2], id: IDS[head[2]], managedPages: 0, min: 0, low: 0, high: 0, boost: 0, cpus: 0 };
+        z = {
+          name: head[2],
+          id: IDS[head[2]],
+          managedPages: 0,
+          presentPages: 0,
+          min: 0,
+          low: 0,
+          high: 0,
+          boost: 0,
+          cpus: 0,
+        };
         out.push(z);
       }
       continue;
@@ -53,6 +64,7 @@ function hostZones(): HostZone[] {
     if (field) {
       const [, key, value] = field;
       if (key === 'managed') z.managedPages = Number(value);
+      else if (key === 'present') z.presentPages = Number(value);
       else if (key === 'min' || key === 'low' || key === 'high' || key === 'boost') z[key] = Number(value);
     } else if (pcp && z.cpus === 1) {
       const [, key, value] = pcp;
