@@ -28,11 +28,10 @@ import {
   swapOffset,
 } from '../mm/pgtable.js';
 import { FolioTally } from './incremental_folios.js';
-import type { Violations } from './violation.js';
+import { hex, type Violations } from './violation.js';
 import { checkLeaf, checkSlotRefs, newTally } from './vm.js';
 
 const N = PTRS_PER_TABLE;
-const hex = (n: number) => `0x${n.toString(16)}`;
 const isLeaf = (e: number, level: number) => level === PT_LEVEL.PTE || (entryBits(e) & PTE.HUGE) !== 0;
 
 interface MmTally {

@@ -6,9 +6,8 @@
  */
 import type { Kernel } from '../mm/kernel.js';
 import { MT, MT_NAMES, mdOrder, mdType } from '../mm/memdesc.js';
-import type { Violations } from './violation.js';
+import { hex, type Violations } from './violation.js';
 
-const hex = (pfn: number) => `0x${pfn.toString(16)}`;
 const COUNTED = [MT.ANON, MT.FILE, MT.UNKNOWN, MT.LARGE_KMALLOC, MT.DEVICE];
 
 export class FolioTally {

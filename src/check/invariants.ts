@@ -19,7 +19,7 @@ import { MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGES_PER_SECTION } from '../mm/types.
 import { incrementalState } from './incremental.js';
 import { checkPcpCounts, checkPcpLists } from './pcp.js';
 import { checkPins } from './pins.js';
-import { type Violation, Violations } from './violation.js';
+import { hex, type Violation, Violations } from './violation.js';
 import { checkDevmem, checkPageCache, checkSwapCache, checkVm, checkVmalloc, newTally } from './vm.js';
 
 export const CHECK_LEVELS = ['off', 'cheap', 'full'] as const;
@@ -43,8 +43,6 @@ export class InvariantViolation extends Error {
     this.violations = lines;
   }
 }
-
-const hex = (pfn: number) => `0x${pfn.toString(16)}`;
 
 /**
  * Run the checks of `level`; throws InvariantViolation listing everything that is wrong. `cheap`

@@ -10,9 +10,7 @@ import { MT, MT_NAMES, mdType } from '../mm/memdesc.js';
 import { NR_PCP_LISTS } from '../mm/mmzone.js';
 import type { PageAlloc } from '../mm/page_alloc.js';
 import { pcpBlocks, pindexToOrder } from '../mm/pcp.js';
-import type { Violations } from './violation.js';
-
-const hex = (pfn: number) => `0x${pfn.toString(16)}`;
+import { hex, type Violations } from './violation.js';
 
 /** The lists' lengths add up to pcp->count. O(zones × lists). */
 export function checkPcpCounts(pa: PageAlloc, v: Violations): void {

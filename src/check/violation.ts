@@ -35,3 +35,6 @@ export class Violations {
     this.list.push({ rule, message, ...where });
   }
 }
+
+/** A frame number as the checks print it. */
+export const hex = (n: number): string => `0x${n.toString(16)}`;

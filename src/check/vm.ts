@@ -37,9 +37,7 @@ import {
 import { mmCounter } from '../mm/rmap.js';
 import { PAGE_SIZE } from '../mm/types.js';
 import { pinReferences } from './pins.js';
-import type { Violations } from './violation.js';
-
-const hex = (n: number) => `0x${n.toString(16)}`;
+import { hex, type Violations } from './violation.js';
 
 export interface Tally {
   /** Folio row -> mappings found (PTE + PMD). */
