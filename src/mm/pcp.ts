@@ -143,7 +143,8 @@ export function zoneHighsize(
  * zone_set_pageset_high_and_batch() with percpu_pagelist_high_fraction 0: high_min from the low
  * watermark, high_max an eighth of the zone, so pcp->high tunes itself between the two.
  */
-export function zonePcpUpdate(z: Zone, pcp: PerCpuPages, lowWmark: number): void {
+export function zonePcpUpdate(z: Zone, lowWmark: number): void {
+  const pcp = z.pcp;
   pcp.batch = Math.max(1, zoneBatchsize(z.managedPages));
   pcp.highMin = zoneHighsize(z, lowWmark, pcp.batch, 0);
   pcp.highMax = Math.max(
@@ -312,7 +313,7 @@ export function pcpUpdate(pa: PageAlloc): void {
   if (!pa.pcpEnabled) return;
   const wmarks = setupPerZoneWmarks(pa.zones, minFreeKbytes(pa.zones, pa.thpEnabled));
   pa.zones.forEach((z, i) => {
-    zonePcpUpdate(z, z.pcp, wmarks[i].low);
+    zonePcpUpdate(z, wmarks[i].low);
   });
 }
 
@@ -322,8 +323,12 @@ export function pcpUpdate(pa: PageAlloc): void {
  * else, or when its pageblock is isolated, straight to the buddy allocator (free_one_page).
  */
 export function freeFrozenPages(pa: PageAlloc, pfn: number, order: number): void {
+  if (!pa.pcpEnabled || !pcpAllowedOrder(order)) {
+    pa.freeBlock(pfn, order);
+    return;
+  }
   let mt = pa.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
-  if (!pa.pcpEnabled || !pcpAllowedOrder(order) || mt === MIGRATE.ISOLATE) {
+  if (mt === MIGRATE.ISOLATE) {
     pa.freeBlock(pfn, order);
     return;
   }
