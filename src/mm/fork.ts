@@ -11,7 +11,7 @@
 import { PG } from './folio.js';
 import { splitHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, PFN_SECTION_SHIFT, SMALL_ANON_WORD, VMALLOC_PAGE } from './memdesc.js';
 import { vmNormalPage } from './memory.js';
 import { freePgtables, zapRange } from './memory_zap.js';
 import {
@@ -43,7 +43,7 @@ import {
   withBits,
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPmd, addRmapPtes, ksmAddMapping, mmCounter } from './rmap.js';
-import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+import { HPAGE_PMD_ORDER, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 import { dupUserfaultfd, userfaultfdWp } from './userfaultfd_k.js';
 
 const HPAGE_PMD_NR = 1 << HPAGE_PMD_ORDER;
@@ -119,11 +119,9 @@ function copyPageRange(k: Kernel, dst: Vma, src: Vma): void {
 }
 
 /**
- * copy_pte_range() over [addr, end) of one source PTE table. A small anon folio that is not KSM
- * in an mm that never pinned anything — nearly every entry of a big fork — is shared inline:
- * what copyPresentPte() does for it, without the general lookups. It marks nothing for the
- * incremental check: the child's tables are new (marked when allocated) and doFork marks the
- * parent's range, whose tables lead the check to every folio shared.
+ * copy_pte_range() over [addr, end) of one source PTE table. It marks nothing for the incremental
+ * check: the child's tables are new (marked when allocated) and doFork marks the parent's range,
+ * whose tables lead the check to every folio shared.
  */
 function copyPteRange(
   k: Kernel,
@@ -135,10 +133,6 @@ function copyPteRange(
   pmdIdx: number,
 ): void {
   const pd = k.ptdesc;
-  const f = k.folios;
-  const memmap = k.pa.memmap;
-  // The inline path's frames: below maxPfn and 2^31 (its memmap lookup is int32 arithmetic).
-  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   const inline = k.pteSpecial && (src.mm.flags & MMF.HAS_PINNED) === 0;
   const cow = isCowMapping(src.flags);
   const drop = childDropBits(src, dst);
@@ -146,36 +140,18 @@ function copyPteRange(
   const first = levelIndex(addr, PT_LEVEL.PTE);
   const last = first + (end - addr) / PAGE_SIZE;
   let dstPte = -1;
-  let anon = 0;
   for (let i = first; i < last; i++) {
-    const pte = pd.entries[base + i];
-    if (pte === 0) continue;
+    if (pd.entries[base + i] === 0) continue;
     if (dstPte < 0) {
       const dstPmd = pd.tableFor(dst.mm.pgd, addr, PT_LEVEL.PMD, true);
       dstPte = pd.pteTableAt(dstPmd, pmdIdx);
     }
-    // Read after the child's table exists: allocating it may have grown (replaced) the array.
-    const ents = pd.entries;
-    const pfn = entryPfn(pte);
-    const bits = pte - pfn * ENTRY_UNIT;
-    if (inline && (bits & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
-      const row = memmap.folioRowInt(pfn | 0);
-      if (row >= 0 && f.kind[row] === MT.ANON && f.large[row] < 0 && (f.flags[row] & PG.ksm) === 0) {
-        // folio_try_dup_anon_rmap_pte() on a small folio, then step 5 of copyPresentPte().
-        f.flags[row] &= ~PG.anon_exclusive;
-        f.mapcount[row]++;
-        f.refcount[row]++;
-        anon++;
-        let child = pte - (bits & drop);
-        if (bits & PTE.WRITE && cow) {
-          ents[base + i] = pte - PTE.WRITE;
-          child -= PTE.WRITE;
-        }
-        ents[dstPte * PTRS_PER_TABLE + i] = child;
-        pd.used[dstPte]++;
-        continue;
-      }
+    if (inline) {
+      i = shareSmallAnonPtes(k, dst.mm, base, dstPte, i, last, cow, drop);
+      if (i === last) break;
     }
+    // Read after the child's table exists: allocating it may have grown (replaced) the array.
+    const pte = pd.entries[base + i];
     const a = addr + (i - first) * PAGE_SIZE;
     if (isSwapEntry(pte)) copyNonpresentPte(k, dst, srcPte, dstPte, i, pte);
     else if (isPteMarker(pte)) {
@@ -183,7 +159,64 @@ function copyPteRange(
       if (userfaultfdWp(dst)) pd.set(dstPte, i, pte);
     } else copyPresentPte(k, dst, src, a, srcPte, dstPte, i, pte);
   }
-  dst.mm.rss[MM_ANONPAGES] += anon;
+}
+
+/**
+ * copy_pte_range()'s common case, from entry `i` on: a present small anon folio that is not KSM,
+ * in an mm that never pinned anything — nearly every entry of a big fork — is shared inline, what
+ * copyPresentPte() does for it without the general lookups, in a loop that calls nothing (so the
+ * arrays it reads stay loaded). The memmap lookup is int32 arithmetic: frames from 2^31 on go to
+ * the general path. Returns the first nonzero entry it left to that path, or `last`.
+ */
+function shareSmallAnonPtes(
+  k: Kernel,
+  mm: Mm,
+  base: number,
+  dstPte: number,
+  i: number,
+  last: number,
+  cow: boolean,
+  drop: number,
+): number {
+  const ents = k.ptdesc.entries;
+  const { flags, mapcount, refcount } = k.folios;
+  const memmap = k.pa.memmap;
+  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
+  const dstBase = dstPte * PTRS_PER_TABLE;
+  let section = -1;
+  let words: Uint32Array | undefined;
+  let n = 0;
+  for (; i < last; i++) {
+    const pte = ents[base + i];
+    if (pte === 0) continue;
+    const pfn = entryPfn(pte);
+    const bits = pte - pfn * ENTRY_UNIT;
+    if ((bits & (PTE.PRESENT | PTE.SPECIAL)) !== PTE.PRESENT || pfn >= maxPfn) break;
+    const p = pfn | 0;
+    if (p >> PFN_SECTION_SHIFT !== section) {
+      section = p >> PFN_SECTION_SHIFT;
+      words = memmap.sectionWords(section);
+    }
+    if (words === undefined) break;
+    const w = (p & (PAGES_PER_SECTION - 1)) << 1;
+    if (words[w] !== SMALL_ANON_WORD) break;
+    const row = words[w + 1];
+    if (flags[row] & PG.ksm) break;
+    // folio_try_dup_anon_rmap_pte() on a small folio, then step 5 of copyPresentPte().
+    flags[row] &= ~PG.anon_exclusive;
+    mapcount[row]++;
+    refcount[row]++;
+    let child = pte - (bits & drop);
+    if (bits & PTE.WRITE && cow) {
+      ents[base + i] = pte - PTE.WRITE;
+      child -= PTE.WRITE;
+    }
+    ents[dstBase + i] = child;
+    n++;
+  }
+  k.ptdesc.used[dstPte] += n;
+  mm.rss[MM_ANONPAGES] += n;
+  return i;
 }
 
 /**

@@ -129,10 +129,12 @@ export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
   MT.DEVICE,
 ]);
 
-/** FOLIO_TYPES as a bit mask over type values. */
 /** Frames a hot loop may look up with folioRowInt(): those below 2^31, as int32 values. */
 export const INT32_FRAMES = 2 ** 31;
+/** A frame's section number from its frame number, for frames below INT32_FRAMES. */
+export const PFN_SECTION_SHIFT = SECTION_SHIFT - PAGE_SHIFT;
 
+/** FOLIO_TYPES as a bit mask over type values. */
 const FOLIO_TYPE_BITS = [...FOLIO_TYPES].reduce((m, t) => m | (1 << t), 0);
 
 // Word layout helpers (lo word).
@@ -145,6 +147,11 @@ export const mdOrder = (lo: number): number => (lo >>> ORDER_SHIFT) & 0xf;
 export const mdMigratetype = (lo: number): number => (lo >>> MIGRATETYPE_SHIFT) & 0x7;
 export const mdWord = (type: MemType, order = 0, migratetype = 0): number =>
   type | (order << ORDER_SHIFT) | (migratetype << MIGRATETYPE_SHIFT);
+/**
+ * The `lo` word of every frame of a small (order-0) anon folio, KSM or not: a loop that reads it
+ * knows the type and the order without the folio's columns (the memmap check holds the two to agree).
+ */
+export const SMALL_ANON_WORD = mdWord(MT.ANON, 0);
 
 const MAX_ORDER_PAGES = 1 << MAX_PAGE_ORDER;
 const SECTION_PRESENT = 1;
@@ -288,6 +295,15 @@ export class MemMap {
     if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
     const i = (pfn & (PAGES_PER_SECTION - 1)) << 1;
     return (FOLIO_TYPE_BITS >>> (s[i]! & TYPE_MASK)) & 1 ? s[i + 1]! : -1;
+  }
+
+  /**
+   * The word pairs of one section (frame `pfn` of it at `(pfn & (PAGES_PER_SECTION - 1)) * 2`),
+   * or undefined where it has no memmap: for loops over consecutive frames that look the section
+   * up once, not once per frame.
+   */
+  sectionWords(section: number): Uint32Array | undefined {
+    return this.sections[section];
   }
 
   /** The `hi` word (descriptor row) of a frame. */

@@ -12,7 +12,7 @@
 import { PG } from './folio.js';
 import { splitHugePmd, zapHugePmd } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
-import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, PFN_SECTION_SHIFT, SMALL_ANON_WORD, VMALLOC_PAGE } from './memdesc.js';
 import { MM_ANONPAGES, MM_FILEPAGES, type Mm, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import {
@@ -29,7 +29,7 @@ import {
 } from './pgtable.js';
 import { ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
 import { freeSwapCache, zapSwapEntry } from './swapfile.js';
-import { PAGE_SIZE } from './types.js';
+import { PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 import { pteInstallUffdWpIfNeeded, userfaultfdWp } from './userfaultfd_k.js';
 import { vmNormalPage } from './vm_normal_page.js';
 
@@ -90,11 +90,7 @@ export function zapRange(k: Kernel, vma: Vma, start: number, end: number, detail
   }
 }
 
-/**
- * zap_pte_range() over [addr, end) of one PTE table. A small anon folio that is neither KSM nor in
- * the swap cache — nearly every entry of a big zap — is handled inline: what zapPte() would do
- * for it, without the general lookups. Its reference goes through the mmu_gather.
- */
+/** zap_pte_range() over [addr, end) of one PTE table. */
 function zapPteRange(
   k: Kernel,
   vma: Vma,
@@ -104,11 +100,6 @@ function zapPteRange(
   dropMarkers: boolean,
 ): void {
   const pd = k.ptdesc;
-  const ents = pd.entries;
-  const f = k.folios;
-  const memmap = k.pa.memmap;
-  // The inline path's frames: below maxPfn and 2^31 (its memmap lookup is int32 arithmetic).
-  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   // A uffd-wp registered VMA may leave markers behind (pteInstallUffdWpIfNeeded): not inline.
   const inline = k.pteSpecial && !userfaultfdWp(vma);
   const base = pteRow * PTRS_PER_TABLE;
@@ -116,31 +107,59 @@ function zapPteRange(
   const last = first + (end - addr) / PAGE_SIZE;
   // The inline path writes entries past PtdescPool.set: the incremental check learns of the table here.
   pd.touched.add(pteRow);
-  let anon = 0;
   for (let i = first; i < last; i++) {
+    if (pd.entries[base + i] === 0) continue;
+    if (inline) {
+      i = zapSmallAnonPtes(k, vma.mm, pteRow, i, last);
+      if (i === last) break;
+    }
+    zapPte(k, vma, addr + (i - first) * PAGE_SIZE, pteRow, i, pd.entries[base + i], dropMarkers);
+  }
+}
+
+/**
+ * zap_pte_range()'s common case, from entry `i` on: a present small anon folio that is neither
+ * KSM nor in the swap cache — nearly every entry of a big zap — is unmapped inline, what zapPte()
+ * does for it without the general lookups, its reference going through the mmu_gather. The
+ * memmap lookup is int32 arithmetic, one section lookup per section: frames from 2^31 on go to
+ * the general path. Returns the first nonzero entry it left to that path, or `last`.
+ */
+function zapSmallAnonPtes(k: Kernel, mm: Mm, pteRow: number, i: number, last: number): number {
+  const ents = k.ptdesc.entries;
+  const f = k.folios;
+  const { flags, mapcount } = f;
+  const tlb = k.tlb;
+  const memmap = k.pa.memmap;
+  const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
+  const base = pteRow * PTRS_PER_TABLE;
+  let section = -1;
+  let words: Uint32Array | undefined;
+  let n = 0;
+  for (; i < last; i++) {
     const pte = ents[base + i];
     if (pte === 0) continue;
     const pfn = entryPfn(pte);
-    if (inline && ((pte - pfn * ENTRY_UNIT) & (PTE.PRESENT | PTE.SPECIAL)) === PTE.PRESENT && pfn < maxPfn) {
-      const row = memmap.folioRowInt(pfn | 0);
-      if (
-        row >= 0 &&
-        f.kind[row] === MT.ANON &&
-        f.large[row] < 0 &&
-        (f.flags[row] & INLINE_ZAP_EXCLUDED) === 0
-      ) {
-        ents[base + i] = 0;
-        pd.used[pteRow]--;
-        anon++;
-        f.mapcount[row]--;
-        f.touched.add(row);
-        k.tlb.removePage(row);
-        continue;
-      }
+    if (((pte - pfn * ENTRY_UNIT) & (PTE.PRESENT | PTE.SPECIAL)) !== PTE.PRESENT || pfn >= maxPfn) break;
+    const p = pfn | 0;
+    if (p >> PFN_SECTION_SHIFT !== section) {
+      section = p >> PFN_SECTION_SHIFT;
+      words = memmap.sectionWords(section);
     }
-    zapPte(k, vma, addr + (i - first) * PAGE_SIZE, pteRow, i, pte, dropMarkers);
+    if (words === undefined) break;
+    const w = (p & (PAGES_PER_SECTION - 1)) << 1;
+    if (words[w] !== SMALL_ANON_WORD) break;
+    const row = words[w + 1];
+    if (flags[row] & INLINE_ZAP_EXCLUDED) break;
+    ents[base + i] = 0;
+    n++;
+    mapcount[row]--;
+    f.touched.add(row);
+    // A flush frees frames, and a section it empties gives its memmap up: look it up again.
+    if (tlb.removePage(row)) section = -1;
   }
-  vma.mm.rss[MM_ANONPAGES] -= anon;
+  k.ptdesc.used[pteRow] -= n;
+  mm.rss[MM_ANONPAGES] -= n;
+  return i;
 }
 
 /** Folio flags that take an entry off zapPteRange's inline path: KSM, the swap cache. */

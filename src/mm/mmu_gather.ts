@@ -32,10 +32,15 @@ export class MmuGather {
     private readonly pa: PageAlloc,
   ) {}
 
-  /** tlb_remove_page(): the caller unmapped `row`; its reference goes at the next flush. */
-  removePage(row: number): void {
+  /**
+   * tlb_remove_page(): the caller unmapped `row`; its reference goes at the next flush. Returns
+   * true when the batch was full and flushed (frames may have been freed).
+   */
+  removePage(row: number): boolean {
     this.rows[this.nr++] = row;
-    if (this.nr === GATHER_BATCH) this.flush();
+    if (this.nr < GATHER_BATCH) return false;
+    this.flush();
+    return true;
   }
 
   /**
