@@ -13,16 +13,24 @@
  * Leaves out: FOLL_SPLIT_PMD, hugetlb, P2PDMA, secretmem, pkeys, the mmap_lock retry protocol.
  */
 
-import { forgetPageblock, longtermPinnable, noteRunUnpinnable, noteUnpinnable } from './gup_longterm.js';
+import { forgetPageblock, longtermPinnable, noteUnpinnable } from './gup_longterm.js';
 import { releaseAll } from './gup_release.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { INT32_FRAMES, MT, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, PFN_SECTION_SHIFT, TYPE_MASK, VMALLOC_PAGE } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { ENTRY_UNIT, entryBits, entryPfn, PMD_SIZE, PT_LEVEL, PTE } from './pgtable.js';
-import { type Errno, KernelBug, KernelError, mod, PAGE_SIZE } from './types.js';
+import {
+  type Errno,
+  KernelBug,
+  KernelError,
+  mod,
+  PAGE_SIZE,
+  PAGEBLOCK_ORDER,
+  PAGES_PER_SECTION,
+} from './types.js';
 import { userfaultfdPteWp } from './userfaultfd_k.js';
 
 /** FOLL_* flags (include/linux/mm_types.h, mm/internal.h). */
@@ -421,24 +429,45 @@ function grabRun(
 ): number {
   const ents = k.ptdesc.entries;
   const f = k.folios;
+  const refcount = f.refcount;
   const memmap = k.pa.memmap;
   // Frames from 2^31 on (machines past 8 TiB) take the general path: the run's arithmetic is int32.
   const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   const from = n;
+  let section = -1;
+  let words: Uint32Array | undefined;
+  // folio_is_longterm_pinnable() of an anon folio's frame is its pageblock's answer: once per block.
+  let block = -1;
+  let blockOk = true;
   for (; n < nrPages && addr < end; n++, slot++, addr += PAGE_SIZE) {
     const e = ents[slot];
     const pfn = entryPfn(e);
     const bits = e - pfn * ENTRY_UNIT;
     if ((bits & (PTE.PRESENT | PTE.WRITE | PTE.SPECIAL)) !== (PTE.PRESENT | PTE.WRITE) || pfn >= maxPfn)
       break;
-    const row = memmap.folioRowInt(pfn | 0);
-    if (row < 0 || f.kind[row] !== MT.ANON || f.refcount[row] <= 0) break;
+    const p = pfn | 0;
+    if (p >> PFN_SECTION_SHIFT !== section) {
+      section = p >> PFN_SECTION_SHIFT;
+      words = memmap.sectionWords(section);
+    }
+    if (words === undefined) break;
+    // An anon folio of any order (its frames' type is the folio's kind, the memmap check holds).
+    const w = (p & (PAGES_PER_SECTION - 1)) << 1;
+    if ((words[w] & TYPE_MASK) !== MT.ANON) break;
+    const row = words[w + 1];
+    if (refcount[row] <= 0) break;
     out[n] = pfn;
     rows[n] = row;
+    if (unpinnable !== undefined) {
+      if (p >> PAGEBLOCK_ORDER !== block) {
+        block = p >> PAGEBLOCK_ORDER;
+        blockOk = longtermPinnable(k, pfn);
+      }
+      if (!blockOk) unpinnable.push(pfn);
+    }
   }
   if (flags & FOLL.GET) for (let i = from; i < n; i++) f.refcount[rows[i]]++;
   else if (flags & FOLL.PIN) k.pins.pinAll(f, rows, out, from, n, mm, addr - (n - from) * PAGE_SIZE);
-  if (unpinnable) noteRunUnpinnable(k, out, from, n, unpinnable);
   return n;
 }
 

@@ -44,21 +44,3 @@ export function noteUnpinnable(k: Kernel, pfn: number, unpinnable: number[]): vo
 export function forgetPageblock(): void {
   blockHi = 0;
 }
-
-/**
- * noteUnpinnable() for pages `from` to `to` of a walk's frames, all of anon folios (neither a
- * zero page nor beyond RAM, so only their pageblock is asked): one call for a run of pages.
- */
-export function noteRunUnpinnable(
-  k: Kernel,
-  pfns: Float64Array,
-  from: number,
-  to: number,
-  unpinnable: number[],
-): void {
-  for (let i = from; i < to; i++) {
-    const pfn = pfns[i];
-    if (pfn < blockLo || pfn >= blockHi) pageblockPinnable(k, pfn);
-    if (!blockOk) unpinnable.push(pfn);
-  }
-}
