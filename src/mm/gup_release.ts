@@ -20,16 +20,21 @@ type Frames = Pick<Grabbed, 'pfns' | 'rows'>;
  * share. Returns how many were the shared zero page, which NR_FOLL_PIN_RELEASED does not count
  * (gup_put_folio returns early for is_zero_folio). The folio rows were kept at the grab, so a
  * folio's page needs no memmap lookup (unpinning is benchmarked against io_uring's
- * unregistration); the pages that are not folios follow in a pass of their own.
+ * unregistration); the pages that are not folios, if any, follow in a pass of their own.
  */
 export function releaseAll(k: Kernel, mm: Mm, start: number, got: Frames, pin: boolean): number {
   const { pfns, rows } = got;
-  if (pin) k.pins.unpinAll(k.folios, rows, pfns, mm, start);
+  let folios = 0;
+  if (pin) folios = k.pins.unpinAll(k.folios, rows, pfns, mm, start);
   else {
     const { putRow } = k.folios;
-    for (let i = 0; i < rows.length; i++) if (rows[i] >= 0) putRow.call(k.folios, rows[i]);
+    for (let i = 0; i < rows.length; i++)
+      if (rows[i] >= 0) {
+        putRow.call(k.folios, rows[i]);
+        folios++;
+      }
   }
-  return releaseNonFolios(k, got, pin);
+  return folios === rows.length ? 0 : releaseNonFolios(k, got, pin);
 }
 
 /** The pages of a GUP result that are not folios: vmalloc pages, and the zero pages. */

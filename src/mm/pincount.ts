@@ -179,9 +179,9 @@ export class PinTracker {
   /**
    * unpin() of every folio page of a GUP handle (rows ≥ 0; the others are not folios and are
    * released by their owners), in one loop: the truth, and the design's part inline where it is
-   * only references off a small folio that keeps some (smallPinRefs).
+   * only references off a small folio that keeps some (smallPinRefs). Returns how many were folio pages.
    */
-  unpinAll(f: FolioPool, rows: Int32Array, pfns: Float64Array, mm: Mm, start: number): void {
+  unpinAll(f: FolioPool, rows: Int32Array, pfns: Float64Array, mm: Mm, start: number): number {
     const { large, refcount } = f;
     const refs = this.policy.smallPinRefs ?? 0x7fffffff;
     let lo = 0;
@@ -204,6 +204,7 @@ export class PinTracker {
       else this.policy.unpin(row, pfn, mm, start + i * PAGE_SIZE);
     }
     this.livePins -= n;
+    return n;
   }
 
   /**
