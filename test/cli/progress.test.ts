@@ -19,19 +19,26 @@ function io(tty: boolean, progressAfterMs = 0): Io & { text: () => string } {
 const dir = mkdtempSync(join(resolve('.cache'), 'progress-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A scenario of `n` steps that each fault in `size` of a fresh mapping. */
-function scenario(n: number, size: string): string {
+/**
+ * A scenario of `n` rounds that each fault in `size` of a fresh mapping; with `unmap` each round
+ * also unmaps it, so the work grows with `n` while the machine stays small.
+ */
+function scenario(n: number, size: string, unmap = false): string {
   const steps = ['  - { op: spawn, name: p }'];
   for (let i = 0; i < n; i++) {
     steps.push(
       `  - { op: mmap, proc: p, name: r${i}, size: ${size}, prot: rw, flags: [private, anonymous] }`,
     );
     steps.push(`  - { op: write, proc: p, addr: r${i}, len: ${size}, byte: 1 }`);
+    if (unmap) steps.push(`  - { op: munmap, proc: p, addr: r${i}, len: ${size} }`);
   }
   const path = join(dir, `s${n}.yaml`);
+  const memory = unmap ? '1G' : '8G';
   writeFileSync(
     path,
-    ['name: long', 'machine: { memory: 8G, contents: false, check: off }', 'steps:', ...steps, ''].join('\n'),
+    ['name: long', `machine: { memory: ${memory}, contents: false, check: off }`, 'steps:', ...steps, ''].join(
+      '\n',
+    ),
   );
   return path;
 }
@@ -115,7 +122,9 @@ describe('progress lines', () => {
       '--outDir',
       out,
     ]);
-    const file = scenario(24, '256M');
+    // 64 rounds of faulting 256 MiB: 16 GiB of writes, several seconds here, so still well over
+    // the one-second threshold on a machine a few times faster.
+    const file = scenario(64, '256M', true);
     const bin = join(out, 'cli/bin.js');
     // script(1) gives the child a pty for stdin/stdout/stderr; its typescript goes to /dev/null.
     const r = spawnSync(
@@ -126,7 +135,7 @@ describe('progress lines', () => {
       },
     );
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/pagelab run .*s24\.yaml: \d+\/49 steps \(\d+%\)/);
+    expect(r.stdout).toMatch(/pagelab run .*s64\.yaml: \d+\/193 steps \(\d+%\)/);
     expect(r.stdout.startsWith('\rpagelab run ')).toBe(true);
     expect(r.stdout.endsWith('\r\x1b[K')).toBe(true);
   }, 120_000);
