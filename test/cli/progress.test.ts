@@ -36,9 +36,13 @@ function scenario(n: number, size: string, unmap = false): string {
   const memory = unmap ? '1G' : '8G';
   writeFileSync(
     path,
-    ['name: long', `machine: { memory: ${memory}, contents: false, check: off }`, 'steps:', ...steps, ''].join(
-      '\n',
-    ),
+    [
+      'name: long',
+      `machine: { memory: ${memory}, contents: false, check: off }`,
+      'steps:',
+      ...steps,
+      '',
+    ].join('\n'),
   );
   return path;
 }
