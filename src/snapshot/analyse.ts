@@ -90,15 +90,7 @@ export async function analyseCapture(o: AnalyseOptions): Promise<Analysis> {
   if (countPath !== null && classifier !== null) {
     let pfn = 0;
     const count = await streamU64(countPath, o, (words, n) => {
-      // kpagecount is an int in the kernel: a high half is only set by a negative count.
-      let clamped = words;
-      for (let i = 1; i < 2 * n; i += 2) {
-        if (words[i] === 0) continue;
-        if (clamped === words) clamped = words.slice();
-        clamped[i - 1] = 0xffffffff;
-        saturated++;
-      }
-      classifier.pushCounts(clamped, 0, 2, n, pfn);
+      saturated += classifier.pushCountWords(words, n, pfn);
       pfn += n;
     });
     if (count.entries !== flags.entries)

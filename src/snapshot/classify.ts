@@ -66,6 +66,8 @@ export const FRAME_NAMES: readonly string[] = [
   'torn',
 ];
 export const NR_FRAMES = FRAME_NAMES.length;
+/** Orders an object can have: a run of up to 2^31 frames rounds up to order 32. */
+const OBJECT_ORDERS = 33;
 /** One letter per frame type for the PFN-range map. */
 export const FRAME_LETTERS = ' .rFSgzhaxfsko!?';
 
@@ -155,7 +157,9 @@ export class Classifier {
   private frames: Uint8Array;
   private n = 0;
   private readonly pages = new Float64Array(NR_FRAMES);
-  private readonly objects = new Map<string, number>();
+  /** Objects by frame × order (index frame * OBJECT_ORDERS + order), and the indices in first-seen order. */
+  private readonly objectCounts = new Float64Array(NR_FRAMES * OBJECT_ORDERS);
+  private readonly objectsSeen: number[] = [];
   private readonly freeBlocks = new Array<number>(MAX_PAGE_ORDER + 1).fill(0);
   private readonly iomem: string | undefined;
   private sections: Uint8Array | null = null;
@@ -287,14 +291,39 @@ export class Classifier {
     this.ksmMapcount += sum;
   }
 
+  /**
+   * kpagecount as the raw u64 words of a stream (entry i: `words[2i]` low, `words[2i + 1]` high)
+   * for PFNs `firstPfn`..: what pushCounts() takes, with a negative count (the kernel's count is
+   * an int, so only it sets the high half) saturated to 0xffffffff as read.ts saturates it.
+   * Returns how many entries saturated.
+   */
+  pushCountWords(words: Uint32Array, count: number, firstPfn: number): number {
+    const frames = this.frames;
+    const end = Math.min(firstPfn + count, this.n);
+    let sum = 0;
+    let saturated = 0;
+    let i = 0;
+    for (let pfn = firstPfn; pfn < end; pfn++, i += 2) {
+      const hi = words[i + 1];
+      if (hi !== 0) saturated++;
+      if ((frames[pfn] & ~TAIL) === FRAME.KSM) sum += hi === 0 ? words[i] : 0xffffffff;
+    }
+    // Entries past the kpageflags PFNs (a mismatch the caller reports) still count as saturated.
+    for (; i < 2 * count; i += 2) if (words[i + 1] !== 0) saturated++;
+    this.ksmMapcount += sum;
+    return saturated;
+  }
+
   /** PFNs pushed so far. */
   get length(): number {
     return this.n;
   }
 
+  // A count per frame and order, not a Map keyed by a string built per object: the capture holds
+  // millions of objects and a handful of distinct keys. The Map is built once, in finish().
   private addObject(frame: number, order: number): void {
-    const key = `${frame}:${order}`;
-    this.objects.set(key, (this.objects.get(key) ?? 0) + 1);
+    const k = frame * OBJECT_ORDERS + order;
+    if (this.objectCounts[k]++ === 0) this.objectsSeen.push(k);
   }
 
   private closeHead(frame: number, run: number): void {
@@ -315,7 +344,12 @@ export class Classifier {
       nrPfns: n,
       frames: this.frames.subarray(0, n),
       pages: this.pages,
-      objects: this.objects,
+      objects: new Map(
+        this.objectsSeen.map((k) => [
+          `${Math.floor(k / OBJECT_ORDERS)}:${k % OBJECT_ORDERS}`,
+          this.objectCounts[k],
+        ]),
+      ),
       freeBlocks: this.freeBlocks,
       ksmMapcount: this.ksmMapcount,
       memmapPfns: usedIomem ? this.memmapPfns : n - this.pages[FRAME.HOLE],

@@ -147,12 +147,12 @@ describe('kpagecount in the stream', () => {
       join(dir, 'k.kpagecount'),
       words([
         [3, 0],
-        [0xffffffff, 0xffffffff],
-        [0, 0],
+        [0xfffffffe, 0xffffffff], // -2 as the kernel's int, sign-extended: saturates, not 0xfffffffe
+        [0, 0xffffffff], // not KSM: saturated and counted, not summed
       ]),
     );
     const a = await analyseCapture({ flags: join(dir, 'k.kpageflags') });
-    expect(a.info.mapcountSaturated).toBe(1);
+    expect(a.info.mapcountSaturated).toBe(2);
     expect(a.classification?.ksmMapcount).toBe(3 + 0xffffffff);
   });
 
