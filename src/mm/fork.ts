@@ -161,6 +161,18 @@ function copyPteRange(
   }
 }
 
+// shareSmallAnonPtes's constants as this module's own bindings: V8 reloads an imported binding
+// (checking it is initialised) at every use inside a loop, while it folds a module's own const.
+const RUN_UNIT = ENTRY_UNIT;
+const RUN_MASK = PTE.PRESENT | PTE.SPECIAL;
+const RUN_PRESENT = PTE.PRESENT;
+const RUN_WRITE = PTE.WRITE;
+const RUN_SECTION_SHIFT = PFN_SECTION_SHIFT;
+const RUN_SECTION_MASK = PAGES_PER_SECTION - 1;
+const RUN_WORD = SMALL_ANON_WORD;
+const RUN_KSM = PG.ksm;
+const RUN_EXCLUSIVE = PG.anon_exclusive;
+
 /**
  * copy_pte_range()'s common case, from entry `i` on: a present small anon folio that is not KSM,
  * in an mm that never pinned anything — nearly every entry of a big fork — is shared inline, what
@@ -189,27 +201,27 @@ function shareSmallAnonPtes(
   for (; i < last; i++) {
     const pte = ents[base + i];
     if (pte === 0) continue;
-    const pfn = entryPfn(pte);
-    const bits = pte - pfn * ENTRY_UNIT;
-    if ((bits & (PTE.PRESENT | PTE.SPECIAL)) !== PTE.PRESENT || pfn >= maxPfn) break;
+    const pfn = Math.floor(pte / RUN_UNIT);
+    const bits = pte - pfn * RUN_UNIT;
+    if ((bits & RUN_MASK) !== RUN_PRESENT || pfn >= maxPfn) break;
     const p = pfn | 0;
-    if (p >> PFN_SECTION_SHIFT !== section) {
-      section = p >> PFN_SECTION_SHIFT;
+    if (p >> RUN_SECTION_SHIFT !== section) {
+      section = p >> RUN_SECTION_SHIFT;
       words = memmap.sectionWords(section);
     }
     if (words === undefined) break;
-    const w = (p & (PAGES_PER_SECTION - 1)) << 1;
-    if (words[w] !== SMALL_ANON_WORD) break;
+    const w = (p & RUN_SECTION_MASK) << 1;
+    if (words[w] !== RUN_WORD) break;
     const row = words[w + 1];
-    if (flags[row] & PG.ksm) break;
+    if (flags[row] & RUN_KSM) break;
     // folio_try_dup_anon_rmap_pte() on a small folio, then step 5 of copyPresentPte().
-    flags[row] &= ~PG.anon_exclusive;
+    flags[row] &= ~RUN_EXCLUSIVE;
     mapcount[row]++;
     refcount[row]++;
     let child = pte - (bits & drop);
-    if (bits & PTE.WRITE && cow) {
-      ents[base + i] = pte - PTE.WRITE;
-      child -= PTE.WRITE;
+    if (bits & RUN_WRITE && cow) {
+      ents[base + i] = pte - RUN_WRITE;
+      child -= RUN_WRITE;
     }
     ents[dstBase + i] = child;
     n++;

@@ -117,6 +117,17 @@ function zapPteRange(
   }
 }
 
+// zapSmallAnonPtes's constants as this module's own bindings: V8 reloads an imported binding
+// (checking it is initialised) at every use inside a loop, while it folds a module's own const.
+const RUN_UNIT = ENTRY_UNIT;
+const RUN_MASK = PTE.PRESENT | PTE.SPECIAL;
+const RUN_PRESENT = PTE.PRESENT;
+const RUN_SECTION_SHIFT = PFN_SECTION_SHIFT;
+const RUN_SECTION_MASK = PAGES_PER_SECTION - 1;
+const RUN_WORD = SMALL_ANON_WORD;
+/** Folio flags that take an entry off zapPteRange's inline path: KSM, the swap cache. */
+const INLINE_ZAP_EXCLUDED = PG.ksm | PG.owner_priv_1;
+
 /**
  * zap_pte_range()'s common case, from entry `i` on: a present small anon folio that is neither
  * KSM nor in the swap cache — nearly every entry of a big zap — is unmapped inline, what zapPte()
@@ -138,16 +149,16 @@ function zapSmallAnonPtes(k: Kernel, mm: Mm, pteRow: number, i: number, last: nu
   for (; i < last; i++) {
     const pte = ents[base + i];
     if (pte === 0) continue;
-    const pfn = entryPfn(pte);
-    if (((pte - pfn * ENTRY_UNIT) & (PTE.PRESENT | PTE.SPECIAL)) !== PTE.PRESENT || pfn >= maxPfn) break;
+    const pfn = Math.floor(pte / RUN_UNIT);
+    if (((pte - pfn * RUN_UNIT) & RUN_MASK) !== RUN_PRESENT || pfn >= maxPfn) break;
     const p = pfn | 0;
-    if (p >> PFN_SECTION_SHIFT !== section) {
-      section = p >> PFN_SECTION_SHIFT;
+    if (p >> RUN_SECTION_SHIFT !== section) {
+      section = p >> RUN_SECTION_SHIFT;
       words = memmap.sectionWords(section);
     }
     if (words === undefined) break;
-    const w = (p & (PAGES_PER_SECTION - 1)) << 1;
-    if (words[w] !== SMALL_ANON_WORD) break;
+    const w = (p & RUN_SECTION_MASK) << 1;
+    if (words[w] !== RUN_WORD) break;
     const row = words[w + 1];
     if (flags[row] & INLINE_ZAP_EXCLUDED) break;
     ents[base + i] = 0;
@@ -161,9 +172,6 @@ function zapSmallAnonPtes(k: Kernel, mm: Mm, pteRow: number, i: number, last: nu
   mm.rss[MM_ANONPAGES] -= n;
   return i;
 }
-
-/** Folio flags that take an entry off zapPteRange's inline path: KSM, the swap cache. */
-const INLINE_ZAP_EXCLUDED = PG.ksm | PG.owner_priv_1;
 
 /** Skip to the next PMD-sized stretch that has a PMD table at all. */
 function nextPopulated(k: Kernel, mm: Mm, addr: number, end: number): number {
