@@ -141,19 +141,26 @@ export class PtdescPool extends HandlePool {
    * page — or -1 when a table on the way is missing. The MMU's walk, without allocating.
    */
   leafSlot(pgd: number, addr: number): number {
-    let row = pgd;
-    for (let l = 4, size = 2 ** 39; l > 1; l--, size /= 512) {
-      const k = row * PTRS_PER_TABLE + mod(Math.floor(addr / size), PTRS_PER_TABLE);
-      const e = this.entries[k];
-      if (e === 0) return -1;
-      if (l === 2 && mod(e, ENTRY_UNIT) & PTE.HUGE) {
-        this.leafLevel = 2;
-        return k;
-      }
-      row = Math.floor(e / ENTRY_UNIT);
+    // One division splits the address into int32 halves (bits 30 up: the PGD and PUD indices;
+    // bits 0-29: PMD and PTE), and the four indices are shifts of those: the MMU's walk runs on
+    // every user access, and a float division per level was most of its time.
+    const hi = Math.floor(addr / 2 ** 30);
+    const lo = addr - hi * 2 ** 30;
+    const ents = this.entries;
+    let e = ents[pgd * PTRS_PER_TABLE + ((hi >>> 9) & 511)];
+    if (e === 0) return -1;
+    e = ents[Math.floor(e / ENTRY_UNIT) * PTRS_PER_TABLE + (hi & 511)];
+    if (e === 0) return -1;
+    const k = Math.floor(e / ENTRY_UNIT) * PTRS_PER_TABLE + (lo >>> 21);
+    e = ents[k];
+    if (e === 0) return -1;
+    const row = Math.floor(e / ENTRY_UNIT);
+    if ((e - row * ENTRY_UNIT) & PTE.HUGE) {
+      this.leafLevel = 2;
+      return k;
     }
     this.leafLevel = 1;
-    return row * PTRS_PER_TABLE + mod(Math.floor(addr / 4096), PTRS_PER_TABLE);
+    return row * PTRS_PER_TABLE + ((lo >>> 12) & 511);
   }
 
   /**
@@ -254,8 +261,13 @@ export const LEVEL_SIZE = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39] as const;
 export const PMD_SIZE = LEVEL_SIZE[2];
 
 /** pgd_index / pud_index / pmd_index / pte_index. */
-export const levelIndex = (addr: number, level: number): number =>
-  mod(Math.floor(addr / LEVEL_SIZE[level]), PTRS_PER_TABLE);
+export const levelIndex = (addr: number, level: number): number => {
+  // As in leafSlot(): int32 halves of the address, then a shift (no float modulo).
+  const hi = Math.floor(addr / 2 ** 30);
+  return level >= PT_LEVEL.PUD
+    ? (hi >>> (9 * (level - PT_LEVEL.PUD))) & 511
+    : ((addr - hi * 2 ** 30) >>> (12 + 9 * (level - PT_LEVEL.PTE))) & 511;
+};
 
 export interface WalkLevel {
   level: number;
