@@ -13,7 +13,7 @@
  */
 import type { Kernel } from './kernel.js';
 import { VM, type Vma, vmaIsAnonymous } from './mm_types.js';
-import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+import { HPAGE_PMD_ORDER, mod, PAGE_SIZE } from './types.js';
 import { MTHP_STATS, type MthpStat } from './vmstat.js';
 
 /** The values of a hugepages-<size>kB/enabled file. */
@@ -60,7 +60,7 @@ const DEFAULT_ORDERS = defaultThpOrders();
 /** thp_vma_suitable_order(): the naturally aligned 2^order pages around `addr` lie inside the VMA. */
 export function thpVmaSuitableOrder(vma: Vma, addr: number, order: number): boolean {
   const size = PAGE_SIZE * 2 ** order;
-  const haddr = addr - (addr % size);
+  const haddr = addr - mod(addr, size);
   return haddr >= vma.start && haddr + size <= vma.end;
 }
 

@@ -52,7 +52,7 @@ import {
 } from './pgtable.js';
 import { addNewAnonRmap, ksmRemoveMapping, mmCounter, removeRmapPtes } from './rmap.js';
 import { folioFreeSwap, freeSwapCache } from './swapfile.js';
-import { KernelBug, KernelError, PAGE_SIZE } from './types.js';
+import { KernelBug, KernelError, mod, PAGE_SIZE } from './types.js';
 import { handleUserfault, userfaultfdPteWp, userfaultfdWp, userfaultfdWpAsync } from './userfaultfd_k.js';
 import { vmNormalPage } from './vm_normal_page.js';
 
@@ -62,7 +62,8 @@ export { vmNormalPage } from './vm_normal_page.js';
 
 /** handle_mm_fault() for an address inside `vma` whose access was already permitted. */
 export function handleMmFault(k: Kernel, vma: Vma, addr: number, flags: number): FaultOutcome {
-  const vmf = vmfGet(vma, addr - (addr % PAGE_SIZE), flags);
+  // mod(), not %: an address above 2^31 makes % a call to fmod, on every fault.
+  const vmf = vmfGet(vma, addr - mod(addr, PAGE_SIZE), flags);
   // Where the walk ends before the fault (no allocation: faults are hot): what the fault
   // allocates or fills below that entry is its own. Only a driver's hooks BUG on their caller's
   // misuse (vmf_insert_pfn and friends in vm_ops); anywhere else a KernelBug is the model's own,

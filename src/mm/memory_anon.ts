@@ -17,7 +17,7 @@ import type { Kernel } from './kernel.js';
 import { MM_ANONPAGES } from './mm_types.js';
 import { mkEntry, PTE } from './pgtable.js';
 import { addNewAnonRmap } from './rmap.js';
-import { HPAGE_PMD_ORDER, PAGE_SIZE } from './types.js';
+import { HPAGE_PMD_ORDER, mod, PAGE_SIZE } from './types.js';
 import { userfaultfdArmed } from './userfaultfd_k.js';
 
 /**
@@ -40,7 +40,7 @@ export function doAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome {
   const nr = f.nrPages(row);
   const order = Math.log2(nr);
   // The folio covers the naturally aligned block around the fault (ALIGN_DOWN(address, size)).
-  const start = addr - (addr % (nr * PAGE_SIZE));
+  const start = addr - mod(addr, nr * PAGE_SIZE);
   const first = ptIdx - (addr - start) / PAGE_SIZE;
   // One reference per PTE (folio_ref_add(folio, nr_pages - 1) on top of the allocation's).
   f.refcount[row] += nr - 1;

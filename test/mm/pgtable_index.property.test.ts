@@ -17,7 +17,7 @@ const byDefinition = (addr: number, level: number): number =>
 /** A walk from the PGD by the definition: the leaf slot (PTE, or huge PMD) or -1. */
 function referenceLeafSlot(entries: Float64Array, pgd: number, addr: number): number {
   let row = pgd;
-  for (let level = PT_LEVEL.PGD; level >= PT_LEVEL.PTE; level--) {
+  for (let level: number = PT_LEVEL.PGD; level >= PT_LEVEL.PTE; level--) {
     const slot = row * PTRS_PER_TABLE + byDefinition(addr, level);
     if (level === PT_LEVEL.PTE) return slot;
     const e = entries[slot];
