@@ -17,7 +17,7 @@ import { forgetPageblock, longtermPinnable, noteUnpinnable } from './gup_longter
 import { releaseAll } from './gup_release.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { INT32_FRAMES, MT, PFN_SECTION_SHIFT, TYPE_MASK, VMALLOC_PAGE } from './memdesc.js';
+import { INT32_FRAMES, MT, PFN_SECTION_SHIFT, SMALL_ANON_WORD, TYPE_MASK, VMALLOC_PAGE } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { migrateToPinnable } from './migrate.js';
 import { findVma, isCowMapping, MMF, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
@@ -418,14 +418,15 @@ const RUN_SECTION_SHIFT = PFN_SECTION_SHIFT;
 const RUN_SECTION_MASK = PAGES_PER_SECTION - 1;
 const RUN_TYPE_MASK = TYPE_MASK;
 const RUN_ANON = MT.ANON;
+const RUN_SMALL = SMALL_ANON_WORD;
 const RUN_BLOCK_ORDER = PAGEBLOCK_ORDER;
 
 /**
  * follow_page_pte() and try_grab_folio() inline over the run of present, writable, non-special
  * PTEs of anon folios from `slot` (the bulk of any big pin): none of them needs a fault, an
  * unshare or a refusal, so followPage() would only confirm it. Stops at `end`, at `nrPages` or
- * at the first entry that needs the general path; returns the count of pages taken so far. The
- * run is found first and grabbed after, each in a loop of its own.
+ * at the first entry that needs the general path; returns the count of pages taken so far. Each
+ * page is grabbed as it is found: one pass over the walk's arrays, not a second over its result.
  */
 function grabRun(
   k: Kernel,
@@ -441,9 +442,13 @@ function grabRun(
   unpinnable: number[] | undefined,
 ): number {
   const ents = k.ptdesc.entries;
-  const f = k.folios;
-  const refcount = f.refcount;
+  const refcount = k.folios.refcount;
   const memmap = k.pa.memmap;
+  const pins = k.pins;
+  const pinning = (flags & FOLL.PIN) !== 0;
+  const getting = !pinning && (flags & FOLL.GET) !== 0;
+  const smallRefs = pins.policy.smallPinRefs;
+  let truth: Int32Array | undefined;
   // Frames from 2^31 on (machines past 8 TiB) take the general path: the run's arithmetic is int32.
   const maxPfn = Math.min(k.pa.maxPfn, INT32_FRAMES);
   const from = n;
@@ -461,15 +466,24 @@ function grabRun(
     if (p >> RUN_SECTION_SHIFT !== section) {
       section = p >> RUN_SECTION_SHIFT;
       words = memmap.sectionWords(section);
+      if (words !== undefined && pinning) truth = pins.truthOf(section);
     }
     if (words === undefined) break;
     // An anon folio of any order (its frames' type is the folio's kind, the memmap check holds).
     const w = (p & RUN_SECTION_MASK) << 1;
-    if ((words[w] & RUN_TYPE_MASK) !== RUN_ANON) break;
+    const word = words[w];
+    if ((word & RUN_TYPE_MASK) !== RUN_ANON) break;
     const row = words[w + 1];
     if (refcount[row] <= 0) break;
     out[n] = pfn;
     rows[n] = row;
+    // try_grab_folio(): a pin is the truth's count and the design's part, inline where that is
+    // only references on a small folio; FOLL_GET one reference.
+    if (pinning) {
+      (truth as Int32Array)[p & RUN_SECTION_MASK]++;
+      if (smallRefs !== undefined && word === RUN_SMALL) refcount[row] += smallRefs;
+      else pins.policy.pin(row, pfn, mm, addr);
+    } else if (getting) refcount[row]++;
     if (unpinnable !== undefined) {
       if (p >> RUN_BLOCK_ORDER !== block) {
         block = p >> RUN_BLOCK_ORDER;
@@ -478,8 +492,7 @@ function grabRun(
       if (!blockOk) unpinnable.push(pfn);
     }
   }
-  if (flags & FOLL.GET) for (let i = from; i < n; i++) f.refcount[rows[i]]++;
-  else if (flags & FOLL.PIN) k.pins.pinAll(f, rows, out, from, n, mm, addr - (n - from) * RUN_PAGE);
+  if (pinning) pins.pinnedInline(n - from);
   return n;
 }
 

@@ -142,38 +142,19 @@ export class PinTracker {
   }
 
   /**
-   * pin() of pages `from` to `to` of a walk's result, all folio pages, taken through the
-   * mapping from `start` (the page at `from`): the truth, and the design's part inline where it
-   * is only references on a small folio (smallPinRefs).
+   * For a walk that pins pages inline as it finds them (gup.ts grabRun, the bulk of any big pin):
+   * the truth's counts of section `section`, to which the walk adds 1 at each pinned frame's
+   * index in it. The walk does the design's part itself (policy.smallPinRefs on a small folio,
+   * policy.pin() otherwise) and reports how many it pinned with pinnedInline().
    */
-  pinAll(
-    f: FolioPool,
-    rows: Int32Array,
-    pfns: Float64Array,
-    from: number,
-    to: number,
-    mm: Mm,
-    start: number,
-  ): void {
-    const { large, refcount } = f;
-    const refs = this.policy.smallPinRefs;
-    let lo = 0;
-    let hi = 0;
-    let counts = NO_COUNTS;
-    for (let i = from; i < to; i++) {
-      const row = rows[i];
-      const pfn = pfns[i];
-      if (pfn < lo || pfn >= hi) {
-        counts = this.countsFor(pfn);
-        lo = this.lastSection * PAGES_PER_SECTION;
-        hi = lo + PAGES_PER_SECTION;
-      }
-      counts[(pfn - lo) | 0]++;
-      if (refs !== undefined && large[row] < 0) refcount[row] += refs;
-      else this.policy.pin(row, pfn, mm, start + (i - from) * PAGE_SIZE);
-    }
-    this.livePins += to - from;
-    this.pinsTaken += to - from;
+  truthOf(section: number): Int32Array {
+    return section === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(section);
+  }
+
+  /** `n` pins taken inline (truthOf). */
+  pinnedInline(n: number): void {
+    this.livePins += n;
+    this.pinsTaken += n;
   }
 
   /**
