@@ -1,6 +1,7 @@
 /**
- * The bulk halves of pinning (gup.ts grabRun, pinning inline through PinTracker.truthOf, gup_release.ts releaseAll →
- * PinTracker.unpinAll), under every pin-count design and both layouts: pinning then unpinning
+ * The bulk halves of pinning (gup.ts grabRun, pinning inline through PinTracker.truthOf;
+ * gup_release.ts releaseAll → PinTracker.unpinAll), under every pin-count design and both
+ * layouts: pinning then unpinning
  * is the identity on every page's refcount, pin truth and answer; a handle outliving its
  * mapping frees the folios at the unpin; and the kept rows are the frames' rows throughout.
  */
