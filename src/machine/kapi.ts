@@ -7,10 +7,17 @@
 import { allocContigRange as allocContig, freeContigRange as freeContig } from '../mm/alloc_contig.js';
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
-import { MT, MT_NAMES } from '../mm/memdesc.js';
-import { GFP, GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../mm/mmzone.js';
+import { MT as MT_IMPORT, MT_NAMES } from '../mm/memdesc.js';
+import { GFP_HIGHUSER_MOVABLE, GFP as GFP_IMPORT, GFP_KERNEL as GFP_KERNEL_IMPORT } from '../mm/mmzone.js';
 import { KernelBug } from '../mm/types.js';
 import { ConfigError } from './config.js';
+
+// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
+// imported binding, with its initialisation check, at every use, and folds a module's own const
+// (docs/architecture.md).
+const MT = MT_IMPORT;
+const GFP = GFP_IMPORT;
+const GFP_KERNEL = GFP_KERNEL_IMPORT;
 
 /** alloc_pages(gfp, order): 2^order frames with refcount 1 and no owner type. Returns the first pfn. */
 export function allocPages(k: Kernel, order: number, gfp = GFP_KERNEL, nid = 0): number {
@@ -20,9 +27,18 @@ export function allocPages(k: Kernel, order: number, gfp = GFP_KERNEL, nid = 0):
 
 /** __free_pages(page, order): drop the allocation's reference; frees at zero. */
 export function freePages(k: Kernel, pfn: number, order: number): void {
+  const { folios } = k;
+  // One memmap lookup on the way that succeeds; the error paths (out of line, so the hot path
+  // stays small enough to inline) say what the frame is.
+  const row = k.pa.memmap.folioRow(pfn);
+  if (row < 0 || folios.kind[row] !== MT.UNKNOWN || folios.pfn[row] !== pfn || folios.order[row] !== order)
+    badFreePages(k, pfn, order, row);
+  folios.putRow(row);
+}
+
+/** Why __free_pages(pfn, order) is wrong: a frame alloc_pages did not return, or another order. */
+function badFreePages(k: Kernel, pfn: number, order: number, row: number): never {
   const { folios, pa } = k;
-  // One memmap lookup on the way that succeeds; the error paths say what the frame is.
-  const row = pa.memmap.folioRow(pfn);
   if (row < 0 || folios.kind[row] !== MT.UNKNOWN) {
     const what = pa.memmap.pfnValid(pfn) ? MT_NAMES[pa.memmap.type(pfn)] : 'not RAM';
     throw new KernelBug(`__free_pages of a frame that alloc_pages did not return (it is ${what})`, {
@@ -30,13 +46,10 @@ export function freePages(k: Kernel, pfn: number, order: number): void {
       rule: '__free_pages: page not allocated',
     });
   }
-  if (folios.pfn[row] !== pfn || folios.order[row] !== order) {
-    throw new KernelBug(
-      `__free_pages order ${order} does not match the allocation (head 0x${folios.pfn[row].toString(16)}, order ${folios.order[row]})`,
-      { pfn, rule: '__free_pages: wrong page or order' },
-    );
-  }
-  folios.putRow(row);
+  throw new KernelBug(
+    `__free_pages order ${order} does not match the allocation (head 0x${folios.pfn[row].toString(16)}, order ${folios.order[row]})`,
+    { pfn, rule: '__free_pages: wrong page or order' },
+  );
 }
 
 /**

@@ -13,13 +13,29 @@
  * is a flag only), the deferred-split queue.
  */
 
-import { FOLIO_TYPES, type MemType, MT, mdType, mdWord } from './memdesc.js';
+import {
+  FOLIO_TYPES as FOLIO_TYPES_IMPORT,
+  type MemType,
+  MT as MT_IMPORT,
+  mdType as mdType_IMPORT,
+  mdWord as mdWord_IMPORT,
+} from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
-import { PG } from './page-flags.js';
-import { freeFrozenPages } from './pcp.js';
+import { PG as PG_IMPORT } from './page-flags.js';
+import { freeFrozenPages as freeFrozenPages_IMPORT } from './pcp.js';
 import { grown, HandlePool, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
+
+// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
+// imported binding, with its initialisation check, at every use, and folds a module's own const
+// (docs/architecture.md).
+const FOLIO_TYPES = FOLIO_TYPES_IMPORT;
+const MT = MT_IMPORT;
+const mdType = mdType_IMPORT;
+const mdWord = mdWord_IMPORT;
+const PG = PG_IMPORT;
+const freeFrozenPages = freeFrozenPages_IMPORT;
 
 export { type PageFlag, PG } from './page-flags.js';
 
@@ -27,6 +43,11 @@ export { type PageFlag, PG } from './page-flags.js';
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
 const NO_LARGE = -1;
+
+/** Out of line, so folio_alloc's path stays small enough to inline. */
+function notFolioType(kind: number): never {
+  throw new KernelBug(`memory type ${kind} is not a folio type`, { rule: 'folio_alloc' });
+}
 
 /** The pool of folio descriptors: generation-checked handles; `row` is what each frame's memdesc word holds. */
 export class FolioPool extends HandlePool {
@@ -97,8 +118,7 @@ export class FolioPool extends HandlePool {
    * the given kind. Throws ENOMEM (KernelError) when memory is exhausted; nothing changes then.
    */
   alloc(gfp: number, order: number, kind: MemType, nid = 0): number {
-    if (!FOLIO_TYPES.has(kind))
-      throw new KernelBug(`memory type ${kind} is not a folio type`, { rule: 'folio_alloc' });
+    if (!FOLIO_TYPES.has(kind)) notFolioType(kind);
     return this.install(this.pa.rmqueue(order, gfp, nid), order, kind);
   }
 
@@ -194,7 +214,7 @@ export class FolioPool extends HandlePool {
     const order = this.order[row];
     // free_pages_prepare(): a poisoned page never goes back to the buddy allocator.
     if (this.flags[row] & (PG.hwpoison | PG.has_hwpoisoned) && this.onPoisonedFree?.(row)) return;
-    this.releaseLarge(row, order);
+    if (this.large[row] !== NO_LARGE) this.releaseLarge(row, order);
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
     this.onFree?.(pfn, order);
@@ -311,6 +331,31 @@ export class FolioPool extends HandlePool {
   /** folio_put() on a row the caller knows is live (a mapping or the page cache holds it). */
   putRow(row: number, n = 1): void {
     this.touched.add(row);
+    const left = this.refcount[row] - n;
+    if (left > 0 && n > 0 && Number.isInteger(n)) {
+      this.refcount[row] = left;
+      return;
+    }
+    // The last reference of a small unmapped folio needs no more looking at; anything else (a bad
+    // count, a large, mapped or device folio) is checked out of line, which keeps this path small
+    // enough for the compiler to inline into its callers.
+    if (
+      left !== 0 ||
+      this.mapcount[row] !== -1 ||
+      this.large[row] !== NO_LARGE ||
+      this.kind[row] === MT.DEVICE ||
+      !(n > 0 && Number.isInteger(n))
+    )
+      this.checkPut(row, n);
+    this.refcount[row] = 0;
+    this.free(row);
+  }
+
+  /**
+   * Throws if dropping `n` references of `row` is a bad put; returns when it frees a folio that may
+   * be freed (a large one with no pins, say).
+   */
+  private checkPut(row: number, n: number): void {
     const ref = this.refcount[row];
     const pfn = this.pfn[row];
     if (!Number.isInteger(n) || n <= 0)
@@ -320,26 +365,20 @@ export class FolioPool extends HandlePool {
         pfn,
         rule: 'put_page on a zero refcount',
       });
-    if (ref - n === 0) {
-      if (this.mapcountOf(row) > 0)
-        throw new KernelBug('freeing a mapped folio', { pfn, rule: 'free_page_is_bad: page still mapped' });
-      const lg = this.large[row];
-      if (lg !== NO_LARGE && this.pincount[lg] !== 0) {
-        throw new KernelBug('freeing a pinned folio', {
-          pfn,
-          rule: 'free_tail_page_prepare: nonzero pincount',
-        });
-      }
-      if (this.kind[row] === MT.DEVICE)
-        throw new KernelBug('device page lost the reference its pagemap holds', {
-          pfn,
-          rule: 'free_zone_device_folio: pgmap reference',
-        });
-      this.refcount[row] = 0;
-      this.free(row);
-      return;
+    if (this.mapcountOf(row) > 0)
+      throw new KernelBug('freeing a mapped folio', { pfn, rule: 'free_page_is_bad: page still mapped' });
+    const lg = this.large[row];
+    if (lg !== NO_LARGE && this.pincount[lg] !== 0) {
+      throw new KernelBug('freeing a pinned folio', {
+        pfn,
+        rule: 'free_tail_page_prepare: nonzero pincount',
+      });
     }
-    this.refcount[row] = ref - n;
+    if (this.kind[row] === MT.DEVICE)
+      throw new KernelBug('device page lost the reference its pagemap holds', {
+        pfn,
+        rule: 'free_zone_device_folio: pgmap reference',
+      });
   }
 
   /**

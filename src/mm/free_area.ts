@@ -10,10 +10,25 @@
  * no memmap at all: it is linked at boot by index and its memmap is populated only when something
  * is carved from it. Smaller blocks take a dynamic row, recycled through a free stack.
  */
-import { type MemMap, MT, mdWord } from './memdesc.js';
-import { listIndex, MAX_BLOCK, NIL, type Zone } from './mmzone.js';
+import { type MemMap, MT as MT_IMPORT, mdWord as mdWord_IMPORT } from './memdesc.js';
+import {
+  listIndex as listIndex_IMPORT,
+  MAX_BLOCK as MAX_BLOCK_IMPORT,
+  NIL as NIL_IMPORT,
+  type Zone,
+} from './mmzone.js';
 import { grown } from './pool.js';
-import { MAX_PAGE_ORDER } from './types.js';
+import { MAX_PAGE_ORDER as MAX_PAGE_ORDER_IMPORT } from './types.js';
+
+// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
+// imported binding, with its initialisation check, at every use, and folds a module's own const
+// (docs/architecture.md).
+const MT = MT_IMPORT;
+const mdWord = mdWord_IMPORT;
+const listIndex = listIndex_IMPORT;
+const MAX_BLOCK = MAX_BLOCK_IMPORT;
+const NIL = NIL_IMPORT;
+const MAX_PAGE_ORDER = MAX_PAGE_ORDER_IMPORT;
 
 export class FreeArea {
   /** Rows [0, nrMaxBlocks) belong to max-order blocks by index; the rest are dynamic. */

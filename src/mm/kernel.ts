@@ -123,11 +123,14 @@ export class Kernel {
     this.swap = opts.swapSlots ? new SwapInfo(opts.swapSlots, opts.contents) : null;
     this.pa.directCompact = (order, gfp, nid) => directCompact(this, order, gfp, nid);
     this.folios.onPoisonedFree = (row) => poisonedFree(this, row);
-    // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO).
-    this.folios.onFree = (pfn, order) => {
-      this.pins.freed(pfn, 1 << order);
-      if (opts.contents) for (let i = 0; i < 1 << order; i++) this.frames.clear(pfn + i);
-    };
+    // Freed frames forget their contents, so every new allocation reads as zeros (__GFP_ZERO), and
+    // a pin design that keeps per-frame state forgets theirs. With neither there is no hook: a free
+    // then makes no call for it.
+    if (opts.contents || this.pins.policy.freed !== undefined)
+      this.folios.onFree = (pfn, order) => {
+        this.pins.freed(pfn, 1 << order);
+        if (opts.contents) for (let i = 0; i < 1 << order; i++) this.frames.clear(pfn + i);
+      };
   }
 
   /** pte_special() exists on this architecture (read on every entry vm_normal_page looks at). */

@@ -17,7 +17,22 @@
  * initialised yet, mm_init.ts) is present but reads NONE until the deferred init reaches it.
  * Leaves out: memory hotplug of partial sections; SPARSEMEM_VMEMMAP's virtual layout.
  */
-import { MAX_PAGE_ORDER, PAGE_SHIFT, PAGEBLOCK_PAGES, PAGES_PER_SECTION, SECTION_SHIFT } from './types.js';
+import {
+  MAX_PAGE_ORDER as MAX_PAGE_ORDER_IMPORT,
+  PAGE_SHIFT as PAGE_SHIFT_IMPORT,
+  PAGEBLOCK_PAGES as PAGEBLOCK_PAGES_IMPORT,
+  PAGES_PER_SECTION as PAGES_PER_SECTION_IMPORT,
+  SECTION_SHIFT as SECTION_SHIFT_IMPORT,
+} from './types.js';
+
+// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
+// imported binding, with its initialisation check, at every use, and folds a module's own const
+// (docs/architecture.md).
+const MAX_PAGE_ORDER = MAX_PAGE_ORDER_IMPORT;
+const PAGE_SHIFT = PAGE_SHIFT_IMPORT;
+const PAGEBLOCK_PAGES = PAGEBLOCK_PAGES_IMPORT;
+const PAGES_PER_SECTION = PAGES_PER_SECTION_IMPORT;
+const SECTION_SHIFT = SECTION_SHIFT_IMPORT;
 
 /** Memory types: what a page frame is used for. Values fit the memdesc word's low 4 bits. */
 export const MT = {
@@ -265,7 +280,7 @@ export class MemMap {
   lo(pfn: number): number {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
-    if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2];
+    if (s) return s[((pfn - sec * PAGES_PER_SECTION) | 0) << 1];
     if (pfn < 0 || pfn >= this.maxPfn || this.present[sec] !== SECTION_PRESENT) return MT.NONE;
     return pfn % MAX_ORDER_PAGES === 0 ? this.freeHeadWord(pfn) : MT.NONE;
   }
@@ -282,7 +297,7 @@ export class MemMap {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
     if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
-    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
+    const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
     return (FOLIO_TYPE_BITS >>> (s[i] & TYPE_MASK)) & 1 ? s[i + 1] : -1;
   }
 
@@ -310,7 +325,7 @@ export class MemMap {
   hi(pfn: number): number {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
-    if (s) return s[(pfn - sec * PAGES_PER_SECTION) * 2 + 1];
+    if (s) return s[(((pfn - sec * PAGES_PER_SECTION) | 0) << 1) + 1];
     return pfn % MAX_ORDER_PAGES === 0 && this.present[sec] === SECTION_PRESENT ? pfn / MAX_ORDER_PAGES : 0;
   }
 
@@ -322,7 +337,7 @@ export class MemMap {
   set(pfn: number, lo: number, hi: number): void {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec]!;
-    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
+    const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
     s[i] = lo;
     s[i + 1] = hi;
   }
@@ -332,7 +347,7 @@ export class MemMap {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec];
     if (s === undefined) return false;
-    const i = (pfn - sec * PAGES_PER_SECTION) * 2;
+    const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
     s[i] = lo;
     s[i + 1] = hi;
     return true;
@@ -342,8 +357,8 @@ export class MemMap {
   setRange(pfn: number, n: number, lo: number, hi: number): void {
     const sec = Math.floor(pfn / PAGES_PER_SECTION);
     const s = this.sections[sec]!;
-    let i = (pfn - sec * PAGES_PER_SECTION) * 2;
-    const end = i + n * 2;
+    let i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
+    const end = i + (n << 1);
     if (lo === 0 && hi === 0 && n > 8) {
       s.fill(0, i, end);
       return;

@@ -53,21 +53,25 @@ export class MmuGather {
     if (n === 0) return;
     this.nr = 0;
     const f = this.folios;
+    // Locals, not property loads after every call: a put frees rows but never grows the pool,
+    // so its columns stay the same arrays for the whole loop.
+    const { refcount, touched } = f;
+    const { rows, freed } = this;
     let nf = 0;
     for (let j = 0; j < n; j++) {
-      const row = this.rows[j];
+      const row = rows[j];
       // Not the last reference (a fork's other side, the page cache, a pin): only the count drops.
-      const ref = f.refcount[row];
+      const ref = refcount[row];
       if (ref > 1) {
-        f.refcount[row] = ref - 1;
-        f.touched.add(row);
+        refcount[row] = ref - 1;
+        touched.add(row);
       } else {
         const pfn = f.putRowDeferFree(row);
-        if (pfn >= 0) this.freed[nf++] = pfn;
+        if (pfn >= 0) freed[nf++] = pfn;
       }
     }
-    if (this.pa.pcpEnabled) for (let i = 0; i < nf; i++) freeFrozenPages(this.pa, this.freed[i], 0);
-    else if (nf > 0) freePagesBulk(this.pa, this.freed, nf);
+    if (this.pa.pcpEnabled) for (let i = 0; i < nf; i++) freeFrozenPages(this.pa, freed[i], 0);
+    else if (nf > 0) freePagesBulk(this.pa, freed, nf);
   }
 }
 

@@ -13,7 +13,13 @@
  * the "buddy likely to merge" tail heuristic, HIGHATOMIC reserves.
  */
 import { FreeArea } from './free_area.js';
-import { MemMap, MT, mdOrder, mdType, mdWord } from './memdesc.js';
+import {
+  MemMap,
+  MT as MT_IMPORT,
+  mdOrder as mdOrder_IMPORT,
+  mdType as mdType_IMPORT,
+  mdWord,
+} from './memdesc.js';
 import {
   deferredGrowZone,
   layoutZones,
@@ -23,38 +29,74 @@ import {
   pageAllocInitLate,
 } from './mm_init.js';
 import {
-  GFP,
+  GFP as GFP_IMPORT,
   GFP_KERNEL,
-  gfpMigratetype,
-  gfpZone,
-  isMergeable,
-  listIndex,
+  gfpMigratetype as gfpMigratetype_IMPORT,
+  gfpZone as gfpZone_IMPORT,
+  isMergeable as isMergeable_IMPORT,
+  listIndex as listIndex_IMPORT,
   MAX_BLOCK,
   type MemoryLayout,
-  MIGRATE,
-  NIL,
+  MIGRATE as MIGRATE_IMPORT,
+  NIL as NIL_IMPORT,
   type PfnRange,
   type PgDat,
-  ZONE_NAMES,
+  ZONE_NAMES as ZONE_NAMES_IMPORT,
   type Zone,
 } from './mmzone.js';
 import { rmqueueFallback } from './page_alloc_fallback.js';
-import { drainAllPages, pcpAllowedOrder, pcpUpdate, rmqueuePcplist } from './pcp.js';
+import {
+  drainAllPages,
+  pcpAllowedOrder as pcpAllowedOrder_IMPORT,
+  pcpUpdate,
+  rmqueuePcplist as rmqueuePcplist_IMPORT,
+} from './pcp.js';
 import {
   KernelBug,
   KernelError,
-  MAX_PAGE_ORDER,
+  MAX_PAGE_ORDER as MAX_PAGE_ORDER_IMPORT,
   PAGE_SIZE,
-  PAGEBLOCK_ORDER,
-  PAGEBLOCK_PAGES,
-  PAGES_PER_SECTION,
+  PAGEBLOCK_ORDER as PAGEBLOCK_ORDER_IMPORT,
+  PAGEBLOCK_PAGES as PAGEBLOCK_PAGES_IMPORT,
+  PAGES_PER_SECTION as PAGES_PER_SECTION_IMPORT,
 } from './types.js';
+
 import type { VmStat } from './vmstat.js';
+
+// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
+// imported binding, with its initialisation check, at every use, and folds a module's own const
+// (docs/architecture.md).
+const GFP = GFP_IMPORT;
+const MIGRATE = MIGRATE_IMPORT;
+const MAX_PAGE_ORDER = MAX_PAGE_ORDER_IMPORT;
+const PAGES_PER_SECTION = PAGES_PER_SECTION_IMPORT;
+const PAGEBLOCK_PAGES = PAGEBLOCK_PAGES_IMPORT;
+const PAGEBLOCK_ORDER = PAGEBLOCK_ORDER_IMPORT;
+const MT = MT_IMPORT;
+const gfpMigratetype = gfpMigratetype_IMPORT;
+const gfpZone = gfpZone_IMPORT;
+const pcpAllowedOrder = pcpAllowedOrder_IMPORT;
+const rmqueuePcplist = rmqueuePcplist_IMPORT;
+const mdOrder = mdOrder_IMPORT;
+const mdType = mdType_IMPORT;
+const isMergeable = isMergeable_IMPORT;
+const listIndex = listIndex_IMPORT;
+const NIL = NIL_IMPORT;
+const ZONE_NAMES = ZONE_NAMES_IMPORT;
 
 /** `pfn` is a multiple of `n` (a power of two). `%` on a pfn loaded from a Float64Array is fmod. */
 const isAligned = (pfn: number, n: number): boolean => Math.floor(pfn / n) * n === pfn;
 /** sectionZone value of a section that is not wholly inside one zone. */
 const MIXED_SECTION = 0xff;
+
+// Out of line, so rmqueue() stays small enough to inline.
+function badOrder(order: number): never {
+  throw new KernelError('EINVAL', `order ${order} is outside 0..${MAX_PAGE_ORDER}`);
+}
+
+function badNode(nid: number): never {
+  throw new KernelError('EINVAL', `node ${nid} does not exist`);
+}
 
 export class PageAlloc {
   /**
@@ -154,6 +196,13 @@ export class PageAlloc {
     if (pfn >= 0 && pfn < this.maxPfn) {
       const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
       if (i !== MIXED_SECTION) return this.zones[i];
+    }
+    return this.zoneOfMixed(pfn);
+  }
+
+  /** zoneOf() in a section two zones share, or of a frame outside memory (a KernelBug). */
+  private zoneOfMixed(pfn: number): Zone {
+    if (pfn >= 0 && pfn < this.maxPfn) {
       for (const z of this.zones) if (pfn >= z.startPfn && pfn < z.endPfn) return z;
       // init_unavailable_range(): a non-RAM frame of a section with RAM, outside every span, is
       // linked to the zone above it (at the end of memory, to the highest zone).
@@ -346,12 +395,8 @@ export class PageAlloc {
    * reclaim, so it always drains), then compacts if it may; ENOMEM after that.
    */
   rmqueue(order: number, gfp: number, nid: number, drained = false): number {
-    if (!Number.isInteger(order) || order < 0 || order > MAX_PAGE_ORDER) {
-      throw new KernelError('EINVAL', `order ${order} is outside 0..${MAX_PAGE_ORDER}`);
-    }
-    if (!Number.isInteger(nid) || nid < 0 || nid >= this.nodes.length) {
-      throw new KernelError('EINVAL', `node ${nid} does not exist`);
-    }
+    if (!(Number.isInteger(order) && order >= 0 && order <= MAX_PAGE_ORDER)) badOrder(order);
+    if (!(Number.isInteger(nid) && nid >= 0 && nid < this.nodes.length)) badNode(nid);
     // current_gfp_context(): inside memalloc_pin_save() nothing may be movable.
     if (this.memallocPin !== 0) gfp &= ~GFP.MOVABLE;
     const mt = gfpMigratetype(gfp);

@@ -151,6 +151,39 @@ describe('folio references', () => {
     m.check('full');
   });
 
+  it.each([0, -1, 0.5, 1.5, Number.NaN])(
+    'folio_put of %s references is a KernelBug, whatever the refcount; nothing changes',
+    (n) => {
+      const m = small();
+      const h = m.folioAlloc(0);
+      const pfn = m.folioPfn(h);
+      for (const refs of [1, 3]) {
+        while (m.kernel.folios.refcount[rowOf(h)] < refs) m.folioGet(h);
+        const before = observable(m);
+        expectBug(() => m.kernel.folios.put(h, n), pfn, /folio_put_refs: a positive count/);
+        expect(m.kernel.folios.refcount[rowOf(h)]).toBe(refs);
+        expect(observable(m)).toEqual(before);
+      }
+      m.kernel.folios.put(h, 3);
+      expect(m.page(pfn).type).toBe('buddy');
+      m.check('full');
+    },
+  );
+
+  it('the last put of a still-mapped large folio is "Bad page state" too', () => {
+    const m = small();
+    const h = m.folioAlloc(2);
+    const pfn = m.folioPfn(h);
+    const f = m.kernel.folios;
+    f.mapcount[rowOf(h)] = 0; // _large_mapcount: one mapping
+    const before = observable(m);
+    expectBug(() => m.folioPut(h), pfn, /free_page_is_bad: page still mapped/);
+    expect(observable(m)).toEqual(before);
+    f.mapcount[rowOf(h)] = -1;
+    m.folioPut(h);
+    m.check('full');
+  });
+
   it('the last put of a pinned large folio is refused; nothing changes', () => {
     const m = small();
     const h = m.folioAlloc(4);
