@@ -21,8 +21,8 @@ const GFP_KERNEL = GFP_KERNEL_IMPORT;
 
 /** alloc_pages(gfp, order): 2^order frames with refcount 1 and no owner type. Returns the first pfn. */
 export function allocPages(k: Kernel, order: number, gfp = GFP_KERNEL, nid = 0): number {
-  const h = k.folios.alloc(gfp | GFP.COMP, order, MT.UNKNOWN, nid);
-  return k.folios.pfn[h >>> 0];
+  const row = k.folios.allocRowOf(gfp | GFP.COMP, order, MT.UNKNOWN, nid);
+  return k.folios.pfn[row];
 }
 
 /** __free_pages(page, order): drop the allocation's reference; frees at zero. */

@@ -118,12 +118,24 @@ export class FolioPool extends HandlePool {
    * the given kind. Throws ENOMEM (KernelError) when memory is exhausted; nothing changes then.
    */
   alloc(gfp: number, order: number, kind: MemType, nid = 0): number {
+    return this.handleOf(this.allocRowOf(gfp, order, kind, nid));
+  }
+
+  /**
+   * alloc() returning the descriptor's row, not a handle: for alloc_pages(), whose caller wants
+   * the frame (a handle is a double beyond int32, which costs a heap number to return).
+   */
+  allocRowOf(gfp: number, order: number, kind: MemType, nid = 0): number {
     if (!FOLIO_TYPES.has(kind)) notFolioType(kind);
-    return this.install(this.pa.rmqueue(order, gfp, nid), order, kind);
+    return this.installRow(this.pa.rmqueue(order, gfp, nid), order, kind);
   }
 
   /** Describe 2^order frames the caller took off the free lists (compaction's target, migrate.ts). */
   install(pfn: number, order: number, kind: MemType): number {
+    return this.handleOf(this.installRow(pfn, order, kind));
+  }
+
+  private installRow(pfn: number, order: number, kind: MemType): number {
     const row = this.allocRow();
     this.pfn[row] = pfn;
     this.order[row] = order;
@@ -138,7 +150,7 @@ export class FolioPool extends HandlePool {
     this.stat.retype(MT.BUDDY, kind, 1 << order);
     this.stat.events.folio_alloc++;
     if (this.stat.tracing) this.stat.emit({ type: 'alloc', pfn, order, kind });
-    return this.handleOf(row);
+    return row;
   }
 
   private allocLarge(order: number): number {

@@ -148,6 +148,18 @@ export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
 export const INT32_FRAMES = 2 ** 31;
 /** A frame's section number from its frame number, for frames below INT32_FRAMES. */
 export const PFN_SECTION_SHIFT = SECTION_SHIFT - PAGE_SHIFT;
+const PAGEBLOCK_SHIFT = Math.log2(PAGEBLOCK_PAGES);
+
+/**
+ * pfn_to_section_nr(). Below INT32_FRAMES a shift, so the section number is an int32 from the
+ * start: an index that comes out of a float division costs several times an integer one here.
+ */
+export const pfnToSection = (pfn: number): number =>
+  pfn < INT32_FRAMES ? pfn >> PFN_SECTION_SHIFT : Math.floor(pfn / PAGES_PER_SECTION);
+
+/** pfn_to_pageblock index (the pageblock bitmap's word), as pfnToSection() computes it. */
+export const pfnToPageblock = (pfn: number): number =>
+  pfn < INT32_FRAMES ? pfn >> PAGEBLOCK_SHIFT : Math.floor(pfn / PAGEBLOCK_PAGES);
 
 /** FOLIO_TYPES as a bit mask over type values. */
 const FOLIO_TYPE_BITS = [...FOLIO_TYPES].reduce((m, t) => m | (1 << t), 0);
@@ -209,7 +221,7 @@ export class MemMap {
   }
 
   static sectionOf(pfn: number): number {
-    return Math.floor(pfn / PAGES_PER_SECTION);
+    return pfnToSection(pfn);
   }
 
   get nrSections(): number {
@@ -237,7 +249,7 @@ export class MemMap {
 
   /** pfn_valid(): the frame's section has a memmap (SPARSEMEM: a section holding RAM). */
   pfnValid(pfn: number): boolean {
-    return pfn >= 0 && pfn < this.maxPfn && this.present[Math.floor(pfn / PAGES_PER_SECTION)] !== 0;
+    return pfn >= 0 && pfn < this.maxPfn && this.present[pfnToSection(pfn)] !== 0;
   }
 
   isPopulated(section: number): boolean {
@@ -278,7 +290,7 @@ export class MemMap {
 
   /** The `lo` word of a frame. Unpopulated sections read as free max-order blocks. */
   lo(pfn: number): number {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec];
     if (s) return s[((pfn - sec * PAGES_PER_SECTION) | 0) << 1];
     if (pfn < 0 || pfn >= this.maxPfn || this.present[sec] !== SECTION_PRESENT) return MT.NONE;
@@ -286,7 +298,7 @@ export class MemMap {
   }
 
   private freeHeadWord(pfn: number): number {
-    return mdWord(MT.BUDDY, MAX_PAGE_ORDER, this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)]);
+    return mdWord(MT.BUDDY, MAX_PAGE_ORDER, this.pageblockMt[pfnToPageblock(pfn)]);
   }
 
   /**
@@ -294,7 +306,7 @@ export class MemMap {
    * (FOLIO_TYPES), else -1. The hottest lookup of faults, GUP and zap.
    */
   folioRow(pfn: number): number {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec];
     if (!s) return pfn >= this.maxPfn && this.beyondRam !== null ? this.beyondRam(pfn) : -1;
     const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
@@ -323,7 +335,7 @@ export class MemMap {
 
   /** The `hi` word (descriptor row) of a frame. */
   hi(pfn: number): number {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec];
     if (s) return s[(((pfn - sec * PAGES_PER_SECTION) | 0) << 1) + 1];
     return pfn % MAX_ORDER_PAGES === 0 && this.present[sec] === SECTION_PRESENT ? pfn / MAX_ORDER_PAGES : 0;
@@ -335,7 +347,7 @@ export class MemMap {
 
   /** Write one frame's word; the section must be populated. */
   set(pfn: number, lo: number, hi: number): void {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec]!;
     const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
     s[i] = lo;
@@ -344,7 +356,7 @@ export class MemMap {
 
   /** Write one frame's word if its section has a memmap; returns whether it had one. */
   setIfPopulated(pfn: number, lo: number, hi: number): boolean {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec];
     if (s === undefined) return false;
     const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
@@ -355,7 +367,7 @@ export class MemMap {
 
   /** Write the same word to `n` consecutive frames inside one section. */
   setRange(pfn: number, n: number, lo: number, hi: number): void {
-    const sec = Math.floor(pfn / PAGES_PER_SECTION);
+    const sec = pfnToSection(pfn);
     const s = this.sections[sec]!;
     let i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
     const end = i + (n << 1);

@@ -19,7 +19,7 @@
  * Leaves out: mirrored memory (kernelcore=mirror), the parallel deferred-init threads (one pass
  * here: the result is the same), memory acceptance.
  */
-import { MT, mdWord } from './memdesc.js';
+import { MT, mdWord, pfnToSection } from './memdesc.js';
 import {
   listIndex,
   MAX_BLOCK,
@@ -308,7 +308,7 @@ function freeAlignedBlock(
   pa.area.insertFree(z, pfn, order, pa.pageblockMigratetype(pfn), true);
   z.managedPages += n;
   z.freePages += n;
-  pa.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] += n;
+  pa.sectionFree[pfnToSection(pfn)] += n;
   pa.stat.pagesByType[MT.BUDDY] += n;
   return n;
 }
@@ -331,7 +331,7 @@ function initCmaReservedPageblocks(pa: PageAlloc, bytes: number, ram: readonly P
     pa.area.listDel(z, row);
     pa.setPageblockMigratetype(pfn, MAX_PAGE_ORDER, MIGRATE.CMA);
     pa.area.listAddTail(z, row, listIndex(MAX_PAGE_ORDER, MIGRATE.CMA));
-    if (pa.memmap.isPopulated(Math.floor(pfn / PAGES_PER_SECTION)))
+    if (pa.memmap.isPopulated(pfnToSection(pfn)))
       pa.memmap.set(pfn, mdWord(MT.BUDDY, MAX_PAGE_ORDER, MIGRATE.CMA), row);
   }
   z.cmaPages += pages;

@@ -19,6 +19,8 @@ import {
   mdOrder as mdOrder_IMPORT,
   mdType as mdType_IMPORT,
   mdWord,
+  pfnToPageblock as pfnToPageblock_IMPORT,
+  pfnToSection as pfnToSection_IMPORT,
 } from './memdesc.js';
 import {
   deferredGrowZone,
@@ -43,6 +45,7 @@ import {
   type PgDat,
   ZONE_NAMES as ZONE_NAMES_IMPORT,
   type Zone,
+  type ZoneId,
 } from './mmzone.js';
 import { rmqueueFallback } from './page_alloc_fallback.js';
 import {
@@ -66,6 +69,8 @@ import type { VmStat } from './vmstat.js';
 // Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
 // imported binding, with its initialisation check, at every use, and folds a module's own const
 // (docs/architecture.md).
+const pfnToSection = pfnToSection_IMPORT;
+const pfnToPageblock = pfnToPageblock_IMPORT;
 const GFP = GFP_IMPORT;
 const MIGRATE = MIGRATE_IMPORT;
 const MAX_PAGE_ORDER = MAX_PAGE_ORDER_IMPORT;
@@ -194,7 +199,7 @@ export class PageAlloc {
   /** page_zone(): the zone a frame belongs to. */
   zoneOf(pfn: number): Zone {
     if (pfn >= 0 && pfn < this.maxPfn) {
-      const i = this.sectionZone[Math.floor(pfn / PAGES_PER_SECTION)];
+      const i = this.sectionZone[pfnToSection(pfn)];
       if (i !== MIXED_SECTION) return this.zones[i];
     }
     return this.zoneOfMixed(pfn);
@@ -218,12 +223,12 @@ export class PageAlloc {
   }
 
   pageblockMigratetype(pfn: number): number {
-    return this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
+    return this.pageblockMt[pfnToPageblock(pfn)];
   }
 
   /** set_pageblock_migratetype() over the pageblock(s) a block of `order` covers. */
   setPageblockMigratetype(pfn: number, order: number, mt: number): void {
-    const first = Math.floor(pfn / PAGEBLOCK_PAGES);
+    const first = pfnToPageblock(pfn);
     const n = Math.max(1, (1 << order) / PAGEBLOCK_PAGES);
     this.pageblockMt.fill(mt, first, first + n);
   }
@@ -287,13 +292,13 @@ export class PageAlloc {
     }
     const n = 1 << order;
     z.freePages -= n;
-    this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
+    this.sectionFree[pfnToSection(pfn)] -= n;
     return true;
   }
 
   /** Populate the memmap of the section holding `pfn` before carving from it. */
   ensurePopulated(pfn: number): void {
-    const s = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = pfnToSection(pfn);
     if (!this.memmap.isPopulated(s)) {
       this.memmap.populate(s);
       this.stat.events.section_populate++;
@@ -352,17 +357,19 @@ export class PageAlloc {
   zonelist(gfp: number, nid: number): readonly Zone[] {
     const high = gfpZone(gfp);
     const key = (nid * ZONE_NAMES.length + high) * 2 + (gfp & GFP.THISNODE ? 1 : 0);
-    let list = this.zonelists[key];
-    if (list === undefined) {
-      const order = [nid, ...this.nodes.map((n) => n.nid).filter((n) => n !== nid)];
-      const nodes = gfp & GFP.THISNODE ? [nid] : order;
-      list = [];
-      for (const n of nodes) {
-        const zs = this.nodes[n].zones;
-        for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) list.push(zs[i]);
-      }
-      this.zonelists[key] = list;
+    return this.zonelists[key] ?? this.buildZonelist(key, gfp, nid, high);
+  }
+
+  /** build_zonelists() for one request kind, the first time it is asked for. */
+  private buildZonelist(key: number, gfp: number, nid: number, high: ZoneId): readonly Zone[] {
+    const order = [nid, ...this.nodes.map((n) => n.nid).filter((n) => n !== nid)];
+    const nodes = gfp & GFP.THISNODE ? [nid] : order;
+    const list: Zone[] = [];
+    for (const n of nodes) {
+      const zs = this.nodes[n].zones;
+      for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) list.push(zs[i]);
     }
+    this.zonelists[key] = list;
     return list;
   }
 
@@ -376,7 +383,7 @@ export class PageAlloc {
     const pfn = this.rmqueueZone(z, order, mt);
     if (pfn >= 0) {
       z.freePages -= n;
-      this.sectionFree[Math.floor(pfn / PAGES_PER_SECTION)] -= n;
+      this.sectionFree[pfnToSection(pfn)] -= n;
     }
     return pfn;
   }
@@ -415,6 +422,14 @@ export class PageAlloc {
         return pfn;
       }
     }
+    return this.rmqueueSlowpath(order, gfp, nid, drained);
+  }
+
+  /**
+   * No allowed zone had a block: drain the per-CPU lists and try again, then compact if the
+   * request may, else ENOMEM (__alloc_pages_slowpath, without reclaim). Out of line: cold.
+   */
+  private rmqueueSlowpath(order: number, gfp: number, nid: number, drained: boolean): number {
     if (!drained && this.pcpPages > 0) {
       drainAllPages(this);
       return this.rmqueue(order, gfp, nid, true);
@@ -439,7 +454,7 @@ export class PageAlloc {
   freeOneBlock(z: Zone, pfn: number, order: number): void {
     const n = 1 << order;
     z.freePages += n;
-    const section = Math.floor(pfn / PAGES_PER_SECTION);
+    const section = pfnToSection(pfn);
     this.sectionFree[section] += n;
     this.mergeFree(z, pfn, order);
     this.maybeDepopulate(section);
@@ -456,7 +471,7 @@ export class PageAlloc {
     const n = 1 << order;
     this.memmap.setRange(pfn, n, MT.NONE, 0);
     z.freePages += n;
-    const section = Math.floor(pfn / PAGES_PER_SECTION);
+    const section = pfnToSection(pfn);
     this.sectionFree[section] += n;
     this.stat.events.pgfree += n;
     // split_large_buddy(): a block larger than a pageblock goes back pageblock by pageblock, each
@@ -468,7 +483,7 @@ export class PageAlloc {
 
   /** __free_one_page(): merge a free block with its free buddies and list the result. */
   mergeFree(z: Zone, pfn: number, order: number): void {
-    const mt = this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
+    const mt = this.pageblockMt[pfnToPageblock(pfn)];
     while (order < MAX_PAGE_ORDER) {
       const size = 1 << order;
       const buddy = isAligned(pfn, size * 2) ? pfn + size : pfn - size;
@@ -490,7 +505,7 @@ export class PageAlloc {
       pfn = Math.min(pfn, buddy);
       order++;
     }
-    this.area.insertFree(z, pfn, order, this.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)], false);
+    this.area.insertFree(z, pfn, order, this.pageblockMt[pfnToPageblock(pfn)], false);
   }
 
   maybeDepopulate(section: number): void {

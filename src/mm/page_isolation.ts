@@ -6,7 +6,7 @@
  * mm/page_alloc.c __move_freepages_block_isolate. The type a pageblock had before isolation is
  * kept beside it (PageAlloc.isolatedFrom), as current Linux keeps isolation as a separate bit.
  */
-import { MT, mdMigratetype, mdOrder, mdType } from './memdesc.js';
+import { MT, mdMigratetype, mdOrder, mdType, pfnToPageblock } from './memdesc.js';
 import { MAX_BLOCK, MIGRATE, type Zone } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
 import { moveFreeBlocks } from './page_alloc_fallback.js';
@@ -14,7 +14,7 @@ import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES, PAGES_PE
 
 /** set_migratetype_isolate() for the pageblock holding `pfn`: its free blocks leave the allocator. */
 export function setMigratetypeIsolate(pa: PageAlloc, pfn: number): void {
-  const pb = Math.floor(pfn / PAGEBLOCK_PAGES);
+  const pb = pfnToPageblock(pfn);
   if (pa.pageblockMt[pb] === MIGRATE.ISOLATE)
     throw new KernelError('EBUSY', `pageblock ${pb} is already isolated`);
   const start = pb * PAGEBLOCK_PAGES;
@@ -31,7 +31,7 @@ export function setMigratetypeIsolate(pa: PageAlloc, pfn: number): void {
  * before it was isolated, unless `mt` says otherwise.
  */
 export function unsetMigratetypeIsolate(pa: PageAlloc, pfn: number, mt?: number): void {
-  const pb = Math.floor(pfn / PAGEBLOCK_PAGES);
+  const pb = pfnToPageblock(pfn);
   if (pa.pageblockMt[pb] !== MIGRATE.ISOLATE)
     throw new KernelError('EINVAL', `pageblock ${pb} is not isolated`);
   const start = pb * PAGEBLOCK_PAGES;

@@ -15,7 +15,7 @@
  * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
  * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
  */
-import { MT as MT_IMPORT } from './memdesc.js';
+import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT } from './memdesc.js';
 import {
   MIGRATE as MIGRATE_IMPORT,
   MIGRATE_PCPTYPES as MIGRATE_PCPTYPES_IMPORT,
@@ -31,19 +31,18 @@ import {
   PAGE_ALLOC_COSTLY_ORDER as PAGE_ALLOC_COSTLY_ORDER_IMPORT,
   PAGE_SIZE,
   PAGEBLOCK_ORDER as PAGEBLOCK_ORDER_IMPORT,
-  PAGEBLOCK_PAGES as PAGEBLOCK_PAGES_IMPORT,
 } from './types.js';
 
 // Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
 // imported binding, with its initialisation check, at every use, and folds a module's own const
 // (docs/architecture.md).
+const pfnToPageblock = pfnToPageblock_IMPORT;
 const MT = MT_IMPORT;
 const MIGRATE = MIGRATE_IMPORT;
 const MIGRATE_PCPTYPES = MIGRATE_PCPTYPES_IMPORT;
 const NR_LOWORDER_PCP_LISTS = NR_LOWORDER_PCP_LISTS_IMPORT;
 const PAGE_ALLOC_COSTLY_ORDER = PAGE_ALLOC_COSTLY_ORDER_IMPORT;
 const PAGEBLOCK_ORDER = PAGEBLOCK_ORDER_IMPORT;
-const PAGEBLOCK_PAGES = PAGEBLOCK_PAGES_IMPORT;
 
 /** CONFIG_PCP_BATCH_SCALE_MAX (default 5): how far runs of frees and allocations scale the batch. */
 const PCP_BATCH_SCALE_MAX = 5;
@@ -343,7 +342,7 @@ export function freeFrozenPages(pa: PageAlloc, pfn: number, order: number): void
     pa.freeBlock(pfn, order);
     return;
   }
-  let mt = pa.pageblockMt[Math.floor(pfn / PAGEBLOCK_PAGES)];
+  let mt = pa.pageblockMt[pfnToPageblock(pfn)];
   if (mt === MIGRATE.ISOLATE) {
     pa.freeBlock(pfn, order);
     return;

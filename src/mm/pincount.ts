@@ -11,6 +11,7 @@
  * false positive, true or false negative.
  */
 import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
+import { pfnToSection } from './memdesc.js';
 import type { Mm } from './mm_types.js';
 import { mod, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 
@@ -115,7 +116,7 @@ export class PinTracker {
 
   /** The truth's counts for the section of `pfn` (the last one cached: runs stay in one section). */
   private countsFor(pfn: number): Int32Array {
-    const s = Math.floor(pfn / PAGES_PER_SECTION);
+    const s = pfnToSection(pfn);
     return s === this.lastSection ? (this.lastCounts as Int32Array) : this.sectionCounts(s);
   }
 
@@ -207,7 +208,7 @@ export class PinTracker {
   /** Exact pins on a page right now. */
   pinsOn(pfn: number): number {
     if (this.livePins === 0) return 0;
-    return this.truth.get(Math.floor(pfn / PAGES_PER_SECTION))?.[mod(pfn, PAGES_PER_SECTION)] ?? 0;
+    return this.truth.get(pfnToSection(pfn))?.[mod(pfn, PAGES_PER_SECTION)] ?? 0;
   }
 
   /**

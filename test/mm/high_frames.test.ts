@@ -30,6 +30,26 @@ describe('frames from 2^31 on', () => {
     expect(pages().every((pg) => pg.pfn >= 2 ** 32)).toBe(true);
   });
 
+  it('alloc_pages and __free_pages through the per-CPU lists: every frame and page back', () => {
+    const m = new Machine({
+      memory: [
+        { start: 0, size: '64M' },
+        { start: '16T', size: '256M' },
+      ],
+      check: 'cheap',
+      pcp: true,
+    });
+    const free = () => m.meminfo().MemFree + m.zoneinfo().reduce((n, z) => n + z.pcp.count * 4, 0);
+    const before = free();
+    const pfns = Array.from({ length: 4096 }, () => m.allocPages(0));
+    expect(pfns.filter((pfn) => pfn >= 2 ** 32).length).toBeGreaterThan(2048);
+    for (const pfn of pfns) expect(m.page(pfn).type).toBe('unknown');
+    for (const pfn of pfns) m.freePages(pfn, 0);
+    for (const pfn of pfns) expect(m.page(pfn).type).not.toBe('unknown');
+    expect(free()).toBe(before);
+    m.check('full');
+  });
+
   it('pin and unpin: one pin each, and every reference back', () => {
     const { m, p, buf, pages } = highMachine();
     const before = pages();
