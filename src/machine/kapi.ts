@@ -12,9 +12,7 @@ import { GFP_HIGHUSER_MOVABLE, GFP as GFP_IMPORT, GFP_KERNEL as GFP_KERNEL_IMPOR
 import { KernelBug } from '../mm/types.js';
 import { ConfigError } from './config.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const MT = MT_IMPORT;
 const GFP = GFP_IMPORT;
 const GFP_KERNEL = GFP_KERNEL_IMPORT;

@@ -27,9 +27,7 @@ import { grown, HandlePool, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
 import type { VmStat } from './vmstat.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const FOLIO_TYPES = FOLIO_TYPES_IMPORT;
 const MT = MT_IMPORT;
 const mdType = mdType_IMPORT;

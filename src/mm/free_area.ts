@@ -20,9 +20,7 @@ import {
 import { grown } from './pool.js';
 import { MAX_PAGE_ORDER as MAX_PAGE_ORDER_IMPORT } from './types.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const MT = MT_IMPORT;
 const mdWord = mdWord_IMPORT;
 const listIndex = listIndex_IMPORT;

@@ -25,9 +25,7 @@ import {
   SECTION_SHIFT as SECTION_SHIFT_IMPORT,
 } from './types.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const MAX_PAGE_ORDER = MAX_PAGE_ORDER_IMPORT;
 const PAGE_SHIFT = PAGE_SHIFT_IMPORT;
 const PAGEBLOCK_PAGES = PAGEBLOCK_PAGES_IMPORT;

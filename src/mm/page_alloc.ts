@@ -66,9 +66,7 @@ import {
 
 import type { VmStat } from './vmstat.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const pfnToSection = pfnToSection_IMPORT;
 const pfnToPageblock = pfnToPageblock_IMPORT;
 const GFP = GFP_IMPORT;

@@ -33,9 +33,7 @@ import {
   PAGEBLOCK_ORDER as PAGEBLOCK_ORDER_IMPORT,
 } from './types.js';
 
-// Module-local copies of imported bindings the per-page and per-pair paths read: V8 reloads an
-// imported binding, with its initialisation check, at every use, and folds a module's own const
-// (docs/architecture.md).
+// Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const pfnToPageblock = pfnToPageblock_IMPORT;
 const MT = MT_IMPORT;
 const MIGRATE = MIGRATE_IMPORT;
