@@ -182,17 +182,19 @@ export class MachineBase {
 
   /** memory_failure(pfn, flags), by frame or by a process address: result code, page type, signals. */
   memoryFailure(req: pfnOwner.MemoryFailureRequest): MfOutcome {
+    if (req.pfn !== undefined) V.pfn('pfn', req.pfn);
+    if (req.addr !== undefined) V.addr('addr', req.addr);
     return this.after(pfnOwner.memoryFailure(this.k, req));
   }
 
   /** unpoison_memory(): a poisoned free frame returns to the allocator (software injections only). */
   unpoisonMemory(pfn: number): void {
-    this.after(pfnOwner.unpoisonMemory(this.k, pfn));
+    this.after(pfnOwner.unpoisonMemory(this.k, V.pfn('pfn', pfn)));
   }
 
   /** soft_offline_page(): migrate the page away, then poison the free frame; nobody is killed. */
   softOfflinePage(pfn: number): void {
-    this.after(pfnOwner.softOfflinePage(this.k, pfn));
+    this.after(pfnOwner.softOfflinePage(this.k, V.pfn('pfn', pfn)));
   }
 
   // ---------------------------------------------------------------- views (debug.ts, procfs.ts)

@@ -73,6 +73,10 @@ const CALLS: Call[] = [
   ['physRead', 'len', (m, v) => m.physRead(0x1000, 0, v)],
   ['physWrite', 'offset', (m, v) => m.physWrite(0x1000, v, { byte: 1, len: 1 })],
   ['devicePage', 'pfn', (m, v) => m.devicePage(v)],
+  ['memoryFailure', 'pfn', (m, v) => m.memoryFailure({ pfn: v })],
+  ['memoryFailure', 'addr', (m, v, s) => m.memoryFailure({ pid: s.pid, addr: v })],
+  ['unpoisonMemory', 'pfn', (m, v) => m.unpoisonMemory(v)],
+  ['softOfflinePage', 'pfn', (m, v) => m.softOfflinePage(v)],
 ];
 
 describe('every public method checks its numbers before it acts', () => {
