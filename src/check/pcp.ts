@@ -9,6 +9,7 @@
 import { MT, MT_NAMES, mdType } from '../mm/memdesc.js';
 import { NR_PCP_LISTS } from '../mm/mmzone.js';
 import type { PageAlloc } from '../mm/page_alloc.js';
+import { findFreeBlock } from '../mm/page_isolation.js';
 import { pcpBlocks, pindexToOrder } from '../mm/pcp.js';
 import { hex, type Violations } from './violation.js';
 
@@ -36,7 +37,7 @@ export function checkPcpLists(pa: PageAlloc, v: Violations): Map<number, number>
         v.push(`pcp block ${hex(pfn)} crosses zone ${z.name}`, { pfn });
       if (heads.has(pfn)) v.push(`pcp block ${hex(pfn)} is listed twice`, { pfn });
       heads.set(pfn, order);
-      if (pa.findFreeBlock(pfn)) v.push(`pcp block ${hex(pfn)} is also inside a free buddy block`, { pfn });
+      if (findFreeBlock(pa, pfn)) v.push(`pcp block ${hex(pfn)} is also inside a free buddy block`, { pfn });
       for (let p = pfn; p < pfn + n; p++) {
         const t = mdType(pa.memmap.lo(p));
         if (t !== MT.NONE) {

@@ -7,6 +7,7 @@
 
 import { type CheckLevel, checkInvariants } from '../check/invariants.js';
 import type { Census, LayoutAccounting } from '../designs/layout.js';
+import { mmGetHugeZeroFolio } from '../mm/huge_memory.js';
 import type { Kernel } from '../mm/kernel.js';
 import { ksmScan } from '../mm/ksm.js';
 import type { MfOutcome } from '../mm/memory-failure.js';
@@ -274,7 +275,7 @@ export class MachineBase {
 
   /** The huge zero folio's first frame (allocated on first use). */
   hugeZeroPfn(): number {
-    return this.k.pa.hugeZeroPfn();
+    return mmGetHugeZeroFolio(this.k);
   }
 
   // ---------------------------------------------------------------- physical memory and vmalloc (vmalloc.ts)

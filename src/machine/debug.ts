@@ -22,6 +22,7 @@ import {
   mdType,
 } from '../mm/memdesc.js';
 import { MIGRATE_NAMES } from '../mm/mmzone.js';
+import { findFreeBlock } from '../mm/page_isolation.js';
 import { PT_LEVEL_NAMES } from '../mm/pgtable.js';
 import { formatFlags } from '../mm/types.js';
 import { ConfigError, InputError } from './config.js';
@@ -63,7 +64,7 @@ function basePage(k: Kernel, pfn: number, type: MemType): PageInfo {
 
 /** A free buddy block: its head's order and migratetype; a tail frame is found from its head. */
 function describeBuddy(k: Kernel, info: PageInfo, type: MemType): PageInfo {
-  const blk = type === MT.BUDDY ? { pfn: info.pfn, order: info.order } : k.pa.findFreeBlock(info.pfn);
+  const blk = type === MT.BUDDY ? { pfn: info.pfn, order: info.order } : findFreeBlock(k.pa, info.pfn);
   if (!blk) return info; // a frame nothing owns
   const headLo = k.pa.memmap.lo(blk.pfn);
   return {
@@ -126,7 +127,7 @@ function describeReserved(k: Kernel, info: PageInfo, type: MemType): PageInfo {
     refcount: pfn === k.pa.zeroPfn ? 1 + k.zeroPageRefs : 1,
     flags: PG.reserved,
     flagNames: 'reserved',
-    head: type === MT.ZERO && info.order > 0 ? k.pa.hugeZeroPfn() : pfn,
+    head: type === MT.ZERO && info.order > 0 ? k.pa.hugeZero : pfn,
   };
 }
 

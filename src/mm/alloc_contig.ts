@@ -7,7 +7,7 @@
  * the range aligned to it; without, split_free_pages() leaves every page an order-0 allocation
  * of refcount 1, which free_contig_range() frees page by page), and mm/compaction.c
  * isolate_freepages_range() (each free block meeting the range leaves the free lists, and the
- * parts of it outside the range go back split: PageAlloc.takeFreeRange, which models
+ * parts of it outside the range go back split: takeFreeRange (page_isolation.ts), which models
  * break_down_buddy_pages()).
  *
  * Leaves out: __alloc_contig_migrate_range() — the kernel first migrates the in-use movable
@@ -17,10 +17,12 @@
  */
 
 import { PG } from './folio.js';
+import { mmGetHugeZeroFolio } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { type MemType, MT, mdWord } from './memdesc.js';
 import { GFP } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { findFreeBlock, takeFreeRange } from './page_isolation.js';
 import { drainAllPages } from './pcp.js';
 import type { KmemCache } from './slab.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_PAGES, PAGES_PER_SECTION } from './types.js';
@@ -54,13 +56,13 @@ export function isolateFreepagesRange(pa: PageAlloc, start: number, end: number)
   drainAllPages(pa, pa.zoneOf(start));
   // First look, then take: the kernel undoes a partial isolation; checking first needs no undo.
   for (let pfn = start; pfn < end; ) {
-    const b = pa.findFreeBlock(pfn);
+    const b = findFreeBlock(pa, pfn);
     if (!b) throw new KernelError('EBUSY', `pfn 0x${pfn.toString(16)} in ${start}..${end} is in use`);
     pfn = b.pfn + (1 << b.order);
   }
   for (let pfn = start; pfn < end; ) {
     const order = fittingOrder(pfn, end);
-    pa.takeFreeRange(pfn, order);
+    takeFreeRange(pa, pfn, order);
     pfn += 1 << order;
   }
 }
@@ -127,7 +129,7 @@ export function allocContigPagetable(k: Kernel, pfn: number, level = 1): number 
 /** The huge zero folio at `pfn` (a pageblock), if the machine has none yet. */
 export function allocContigHugeZero(k: Kernel, pfn: number): number {
   isolateFreepagesRange(k.pa, pfn, pfn + PAGEBLOCK_PAGES);
-  return k.pa.hugeZeroPfn(pfn);
+  return mmGetHugeZeroFolio(k, pfn);
 }
 
 /**

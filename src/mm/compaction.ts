@@ -26,6 +26,7 @@ import type { Kernel } from './kernel.js';
 import { MT, MT_NAMES, mdOrder, mdType } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { GFP, gfpMigratetype, MIGRATE, NR_MIGRATETYPES, type Zone } from './mmzone.js';
+import { takeFreeRange } from './page_isolation.js';
 import { drainAllPages, freeFrozenPages } from './pcp.js';
 import { KernelError, MAX_PAGE_ORDER, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
@@ -275,7 +276,7 @@ function isolateFreepagesBlock(
     const lo = pa.memmap.lo(pfn);
     if (mdType(lo) === MT.BUDDY) {
       const order = mdOrder(lo);
-      pa.takeFreeRange(pfn, order);
+      takeFreeRange(pa, pfn, order);
       out.push({ pfn, order });
       taken += 1 << order;
       pfn += 1 << order;

@@ -24,8 +24,9 @@ import {
   type Vmf,
 } from './internal.js';
 import type { Kernel } from './kernel.js';
-import { MT } from './memdesc.js';
+import { MT, mdWord } from './memdesc.js';
 import { MM_ANONPAGES, type Mm, VM, type Vma } from './mm_types.js';
+import { GFP_KERNEL } from './mmzone.js';
 import {
   entryBits,
   levelIndex,
@@ -37,7 +38,23 @@ import {
   TABLE_BITS,
 } from './pgtable.js';
 import { addNewAnonRmap, addRmapPtes, removeRmapPmd, rmapWalk } from './rmap.js';
-import { HPAGE_PMD_ORDER, KernelBug, KernelError } from './types.js';
+import { HPAGE_PMD_ORDER, KernelBug, KernelError, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
+
+/**
+ * The huge zero folio's first frame, allocating it on first use (mm_get_huge_zero_folio); `at`:
+ * frames the caller took off the free lists instead (a capture's replay, alloc_contig.ts).
+ */
+export function mmGetHugeZeroFolio(k: Kernel, at?: number): number {
+  const pa = k.pa;
+  if (at !== undefined && pa.hugeZero >= 0) throw new KernelError('EEXIST', 'the huge zero folio exists');
+  if (pa.hugeZero < 0) {
+    const pfn = at ?? pa.rmqueue(PAGEBLOCK_ORDER, GFP_KERNEL, 0);
+    pa.memmap.setRange(pfn, PAGEBLOCK_PAGES, mdWord(MT.ZERO, PAGEBLOCK_ORDER), 0);
+    k.stat.retype(MT.BUDDY, MT.ZERO, PAGEBLOCK_PAGES);
+    pa.hugeZero = pfn;
+  }
+  return pa.hugeZero;
+}
 
 /**
  * May a fault at `addr` map a PMD-sized anon folio? thp_vma_allowable_order for PMD_ORDER (the
@@ -84,7 +101,7 @@ export function doHugePmdAnonymousPage(k: Kernel, vmf: Vmf): FaultOutcome | 'fal
   if (!write && k.opts.thpZeroPage) {
     let zero: number;
     try {
-      zero = k.pa.hugeZeroPfn();
+      zero = mmGetHugeZeroFolio(k);
     } catch (e) {
       if (e instanceof KernelError) return 'fallback';
       throw e;

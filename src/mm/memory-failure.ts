@@ -27,6 +27,7 @@ import { MT, mdWord } from './memdesc.js';
 import { migrateFolio } from './migrate.js';
 import { findVma, MM_ANONPAGES, type Mm, type Vma } from './mm_types.js';
 import { GFP } from './mmzone.js';
+import { findFreeBlock, takeFreeRange } from './page_isolation.js';
 import { drainAllPages, freeFrozenPages } from './pcp.js';
 import { entryBits, entryPfn, mkEntry, PT_LEVEL, PTE, PTRS_PER_TABLE } from './pgtable.js';
 import { ksmRemoveMapping, mmCounter, removeRmapPtes, rmapWalk } from './rmap.js';
@@ -224,9 +225,9 @@ function dispatch(k: Kernel, pfn: number, flags: number, accessor?: number): MfO
     if (held >= 0) f.setFlag(held, PG.hwpoison);
     return done(k, { pfn, type: 'unknown', result: 'MF_IGNORED' });
   }
-  const free = pa.findFreeBlock(pfn);
+  const free = findFreeBlock(pa, pfn);
   if (free) {
-    pa.takeFreeRange(pfn, 0);
+    takeFreeRange(pa, pfn, 0);
     pa.memmap.set(pfn, mdWord(MT.HWPOISON), 0);
     k.stat.retype(MT.BUDDY, MT.HWPOISON, 1);
     return done(k, { pfn, type: 'buddy', result: 'MF_RECOVERED' });
@@ -360,7 +361,7 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
   // get_hwpoison_page() with the zone's per-CPU lists disabled, as memory_failure does.
   const z = pa.zoneOf(pfn);
   drainAllPages(pa, z);
-  if (!pa.findFreeBlock(pfn)) {
+  if (!findFreeBlock(pa, pfn)) {
     const row = f.pageRow(pfn);
     if (row < 0 || !f.testFlag(row, PG.lru) || f.isLarge(row) || k.maybeDmaPinned(row, pfn))
       throw new KernelError('EBUSY', `pfn 0x${pfn.toString(16)} cannot be migrated`);
@@ -374,7 +375,7 @@ export function softOfflinePage(k: Kernel, pfn: number): void {
     drainAllPages(pa, z);
   }
   k.hwpoison.pfns.add(pfn);
-  pa.takeFreeRange(pfn, 0);
+  takeFreeRange(pa, pfn, 0);
   pa.memmap.set(pfn, mdWord(MT.HWPOISON), 0);
   k.stat.retype(MT.BUDDY, MT.HWPOISON, 1);
 }

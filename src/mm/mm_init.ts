@@ -32,6 +32,7 @@ import {
   type ZoneId,
 } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
+import { findFreeBlock } from './page_isolation.js';
 import { GiB, MAX_PAGE_ORDER, MiB, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
 
 /** arch_zone_{lowest,highest}_possible_pfn on x86-64: MAX_DMA_PFN (16 MiB), MAX_DMA32_PFN (4 GiB). */
@@ -324,7 +325,7 @@ function initCmaReservedPageblocks(pa: PageAlloc, bytes: number, ram: readonly P
   if (!z) throw new RangeError('CMA area does not fit in the first node');
   const end = top(z);
   for (let pfn = end - pages; pfn < end; pfn += MAX_BLOCK) {
-    const b = pa.findFreeBlock(pfn);
+    const b = findFreeBlock(pa, pfn);
     if (!b || b.pfn !== pfn || b.order !== MAX_PAGE_ORDER)
       throw new RangeError('the CMA area must be free RAM at boot (no hole, nothing reserved)');
     const row = pa.area.rowOf(pfn, MAX_PAGE_ORDER);

@@ -2,9 +2,9 @@
  * The buddy allocator: take a block of 2^order frames off the free lists and give it back.
  *
  * Models: mm/page_alloc.c (get_page_from_freelist -> rmqueue, __rmqueue_smallest, expand,
- * __free_one_page, find_buddy_page_pfn, split_large_buddy, take_page_off_buddy). Boot is mm_init.ts,
- * the free lists' rows free_area.ts, the migratetype fallbacks page_alloc_fallback.ts, the per-CPU
- * lists pcp.ts, pageblock isolation page_isolation.ts, zones and GFP flags mmzone.ts.
+ * __free_one_page, find_buddy_page_pfn, split_large_buddy). Boot is mm_init.ts, the free lists'
+ * rows free_area.ts, the migratetype fallbacks page_alloc_fallback.ts, the per-CPU lists pcp.ts,
+ * pageblock isolation and take_page_off_buddy page_isolation.ts, zones and GFP flags mmzone.ts.
  *
  * Deterministic choice: boot lists are in ascending PFN order (as memblock_free_all leaves them),
  * allocation takes the head of the list, and frees and split remainders go to the head (LIFO),
@@ -18,7 +18,6 @@ import {
   MT as MT_IMPORT,
   mdOrder as mdOrder_IMPORT,
   mdType as mdType_IMPORT,
-  mdWord,
   pfnToPageblock as pfnToPageblock_IMPORT,
   pfnToSection as pfnToSection_IMPORT,
 } from './memdesc.js';
@@ -32,7 +31,6 @@ import {
 } from './mm_init.js';
 import {
   GFP as GFP_IMPORT,
-  GFP_KERNEL,
   gfpMigratetype as gfpMigratetype_IMPORT,
   gfpZone as gfpZone_IMPORT,
   isMergeable as isMergeable_IMPORT,
@@ -135,7 +133,8 @@ export class PageAlloc {
    * finds no block; returns whether the allocation is worth retrying (compaction.ts sets it).
    */
   directCompact: ((order: number, gfp: number, nid: number) => boolean) | null = null;
-  private hugeZero = -1;
+  /** First frame of the huge zero folio, -1 until first use (mmGetHugeZeroFolio, huge_memory.ts). */
+  hugeZero = -1;
   /** Per-CPU page lists in use (the `pcp` machine option). */
   readonly pcpEnabled: boolean;
   /** THP enabled at boot: khugepaged raises min_free_kbytes, which sizes pcp->high (Kernel sets it). */
@@ -231,67 +230,12 @@ export class PageAlloc {
     this.pageblockMt.fill(mt, first, first + n);
   }
 
-  /**
-   * The huge zero folio's first frame, allocating it on first use (mm_get_huge_zero_folio); `at`:
-   * frames the caller took off the free lists instead (a capture's replay, alloc_contig.ts).
-   */
-  hugeZeroPfn(at?: number): number {
-    if (at !== undefined && this.hugeZero >= 0) throw new KernelError('EEXIST', 'the huge zero folio exists');
-    if (this.hugeZero < 0) {
-      const pfn = at ?? this.rmqueue(PAGEBLOCK_ORDER, GFP_KERNEL, 0);
-      this.memmap.setRange(pfn, PAGEBLOCK_PAGES, mdWord(MT.ZERO, PAGEBLOCK_ORDER), 0);
-      this.stat.retype(MT.BUDDY, MT.ZERO, PAGEBLOCK_PAGES);
-      this.hugeZero = pfn;
-    }
-    return this.hugeZero;
-  }
-
   /** is_zero_pfn() or is_huge_zero_pfn(). */
   isZeroPfn(pfn: number): boolean {
     return (
       pfn === this.zeroPfn ||
       (this.hugeZero >= 0 && pfn >= this.hugeZero && pfn < this.hugeZero + PAGEBLOCK_PAGES)
     );
-  }
-
-  /** Is this frame the head of a free block (PageBuddy)? */
-  isBuddyHead(pfn: number): boolean {
-    return mdType(this.memmap.lo(pfn)) === MT.BUDDY;
-  }
-
-  /** The free block containing `pfn`, if any (as take_page_off_buddy looks for it). */
-  findFreeBlock(pfn: number): { pfn: number; order: number } | undefined {
-    for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
-      const head = pfn - (pfn % (1 << order));
-      const lo = this.memmap.lo(head);
-      if (mdType(lo) === MT.BUDDY && mdOrder(lo) >= order) return { pfn: head, order: mdOrder(lo) };
-    }
-    return undefined;
-  }
-
-  /**
-   * Take [pfn, pfn + 2^order) off the free lists, giving the rest of the free block holding it back
-   * split (take_page_off_buddy / break_down_buddy_pages; compaction's isolate_freepages_block for a
-   * whole block). The frames read untyped; the caller types them. False when no free block covers it.
-   */
-  takeFreeRange(pfn: number, order: number): boolean {
-    const found = this.findFreeBlock(pfn);
-    if (!found || found.order < order) return false;
-    const z = this.zoneOf(pfn);
-    this.ensurePopulated(found.pfn);
-    this.area.removeFree(z, found.pfn, found.order);
-    let head = found.pfn;
-    for (let o = found.order; o > order; ) {
-      o--;
-      const half = 1 << o;
-      const rest = pfn >= head + half ? head : head + half;
-      this.area.insertFree(z, rest, o, this.pageblockMt[Math.floor(rest / PAGEBLOCK_PAGES)], false);
-      if (rest === head) head += half;
-    }
-    const n = 1 << order;
-    z.freePages -= n;
-    this.sectionFree[pfnToSection(pfn)] -= n;
-    return true;
   }
 
   /** Populate the memmap of the section holding `pfn` before carving from it. */

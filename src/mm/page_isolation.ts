@@ -5,8 +5,10 @@
  * Models: mm/page_isolation.c set_migratetype_isolate / unset_migratetype_isolate and
  * mm/page_alloc.c __move_freepages_block_isolate. The type a pageblock had before isolation is
  * kept beside it (PageAlloc.isolatedFrom), as current Linux keeps isolation as a separate bit.
+ * Also here: taking given free frames off the allocator for good, which memory failure, compaction
+ * and contiguous allocation do (mm/page_alloc.c take_page_off_buddy, break_down_buddy_pages).
  */
-import { MT, mdMigratetype, mdOrder, mdType, pfnToPageblock } from './memdesc.js';
+import { MT, mdMigratetype, mdOrder, mdType, pfnToPageblock, pfnToSection } from './memdesc.js';
 import { MAX_BLOCK, MIGRATE, type Zone } from './mmzone.js';
 import type { PageAlloc } from './page_alloc.js';
 import { moveFreeBlocks } from './page_alloc_fallback.js';
@@ -62,4 +64,39 @@ function splitMaxOrderCovering(pa: PageAlloc, z: Zone, pfn: number): void {
   pa.area.removeFree(z, head, MAX_PAGE_ORDER);
   pa.area.insertFree(z, head + PAGEBLOCK_PAGES, PAGEBLOCK_ORDER, mt, false);
   pa.area.insertFree(z, head, PAGEBLOCK_ORDER, mt, false);
+}
+
+/** The free block containing `pfn`, if any (as take_page_off_buddy looks for it). */
+export function findFreeBlock(pa: PageAlloc, pfn: number): { pfn: number; order: number } | undefined {
+  for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
+    const head = pfn - (pfn % (1 << order));
+    const lo = pa.memmap.lo(head);
+    if (mdType(lo) === MT.BUDDY && mdOrder(lo) >= order) return { pfn: head, order: mdOrder(lo) };
+  }
+  return undefined;
+}
+
+/**
+ * Take [pfn, pfn + 2^order) off the free lists, giving the rest of the free block holding it back
+ * split (take_page_off_buddy / break_down_buddy_pages; compaction's isolate_freepages_block for a
+ * whole block). The frames read untyped; the caller types them. False when no free block covers it.
+ */
+export function takeFreeRange(pa: PageAlloc, pfn: number, order: number): boolean {
+  const found = findFreeBlock(pa, pfn);
+  if (!found || found.order < order) return false;
+  const z = pa.zoneOf(pfn);
+  pa.ensurePopulated(found.pfn);
+  pa.area.removeFree(z, found.pfn, found.order);
+  let head = found.pfn;
+  for (let o = found.order; o > order; ) {
+    o--;
+    const half = 1 << o;
+    const rest = pfn >= head + half ? head : head + half;
+    pa.area.insertFree(z, rest, o, pa.pageblockMt[pfnToPageblock(rest)], false);
+    if (rest === head) head += half;
+  }
+  const n = 1 << order;
+  z.freePages -= n;
+  pa.sectionFree[pfnToSection(pfn)] -= n;
+  return true;
 }

@@ -5,7 +5,11 @@ import { LAYOUTS, Machine } from '../../src/index.js';
 import type { FolioId, PtdescId } from '../../src/machine/ids.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, GFP_KERNEL, MIGRATE } from '../../src/mm/mmzone.js';
-import { setMigratetypeIsolate, unsetMigratetypeIsolate } from '../../src/mm/page_isolation.js';
+import {
+  findFreeBlock,
+  setMigratetypeIsolate,
+  unsetMigratetypeIsolate,
+} from '../../src/mm/page_isolation.js';
 import { PTRS_PER_TABLE } from '../../src/mm/pgtable.js';
 import { KernelError, PAGE_SIZE } from '../../src/mm/types.js';
 import { bootBuddyinfo, observable } from '../helpers.js';
@@ -401,7 +405,7 @@ describe('the checker catches corruption', () => {
   it('a free block whose head word has the wrong order', () => {
     const { m, k, o } = populated();
     // o.free went back to the allocator as the head of a free block.
-    const blk = k.pa.findFreeBlock(o.free)!;
+    const blk = findFreeBlock(k.pa, o.free)!;
     expectCaught(
       m,
       'full',

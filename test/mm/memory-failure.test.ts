@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { PG } from '../../src/mm/folio.js';
 import { MT } from '../../src/mm/memdesc.js';
+import { findFreeBlock } from '../../src/mm/page_isolation.js';
 import { expectErrno } from '../helpers.js';
 
 const PAGE = 4096;
@@ -45,7 +46,7 @@ describe('memory_failure', () => {
     expect(m.meminfo().MemFree).toBe(free - 4);
     expect(m.vmstat().pagelab_nr_hwpoison_pages).toBe(1);
     // Its buddies cannot merge across it: the block it was in stays split.
-    expect(m.kernel.pa.findFreeBlock(pfn)).toBeUndefined();
+    expect(findFreeBlock(m.kernel.pa, pfn)).toBeUndefined();
   });
 
   it('case 23: a slab page is GET_HWPOISON, IGNORED, -EBUSY, and stays a slab page with PG_hwpoison', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, Machine } from '../../src/index.js';
 import { MT } from '../../src/mm/memdesc.js';
+import { findFreeBlock } from '../../src/mm/page_isolation.js';
 import { KernelError, MAX_PAGE_ORDER, PAGES_PER_SECTION } from '../../src/mm/types.js';
 
 /**
@@ -86,8 +87,8 @@ describe('a memory map with holes (calculate_node_totalpages, init_unavailable_r
     const d = new Machine({ memory: PC_MAP });
     // The last max-order block below the PCI hole and the DMA/DMA32 boundary at 16 MiB.
     const last = 2 ** 19 - 1024;
-    expect(d.kernel.pa.findFreeBlock(last)).toEqual({ pfn: last, order: MAX_PAGE_ORDER });
-    expect(d.kernel.pa.findFreeBlock(4095)).toEqual({ pfn: 3072, order: MAX_PAGE_ORDER });
+    expect(findFreeBlock(d.kernel.pa, last)).toEqual({ pfn: last, order: MAX_PAGE_ORDER });
+    expect(findFreeBlock(d.kernel.pa, 4095)).toEqual({ pfn: 3072, order: MAX_PAGE_ORDER });
     expect(d.page(3072).zone).toBe('DMA');
     expect(d.page(4096).zone).toBe('DMA32');
   });

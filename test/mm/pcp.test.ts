@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Machine } from '../../src/index.js';
 import { MT, mdWord } from '../../src/mm/memdesc.js';
 import { GFP, MIGRATE } from '../../src/mm/mmzone.js';
-import { setMigratetypeIsolate } from '../../src/mm/page_isolation.js';
+import { findFreeBlock, setMigratetypeIsolate } from '../../src/mm/page_isolation.js';
 import {
   freePcppagesBulk,
   minFreeKbytes,
@@ -84,7 +84,7 @@ describe('allocation and free through the lists', () => {
     expect(pcp.count).toBe(63);
     // Not PageBuddy: the frame reads untyped and no buddy merges with it.
     expect(m.page(pfn).type).toBe('none');
-    expect(m.kernel.pa.findFreeBlock(pfn)).toBeUndefined();
+    expect(findFreeBlock(m.kernel.pa, pfn)).toBeUndefined();
     // The hot page comes back first (list head).
     expect(m.allocPages(0)).toBe(pfn);
     m.check('full');
@@ -101,7 +101,7 @@ describe('allocation and free through the lists', () => {
     freePcppagesBulk(k.pa, z, 1, orderToPindex(MIGRATE.UNMOVABLE, 0));
     expect(list.length).toBe(61);
     expect(list.at(60)).toBe(listed.at(-2));
-    expect(k.pa.findFreeBlock(coldest)).toBeDefined();
+    expect(findFreeBlock(k.pa, coldest)).toBeDefined();
     m.check('full');
   });
 
@@ -230,7 +230,7 @@ describe('allocation and free through the lists', () => {
     setMigratetypeIsolate(k.pa, pfn);
     m.freePages(pfn, 0);
     expect(pcp.count).toBe(count);
-    expect(k.pa.findFreeBlock(pfn)).toBeDefined();
+    expect(findFreeBlock(k.pa, pfn)).toBeDefined();
   });
 
   it('a CMA page rides on the movable list', () => {
