@@ -7,12 +7,12 @@
  *
  * Counters are stored raw as the kernel keeps them (_mapcount, _large_mapcount and
  * _entire_mapcount start at -1) and read through helpers that return the logical value. Large
- * folios get an extension row (entire mapcount, pincount, the two MM ids) and a per-page slice of
- * an arena (per-page mapcount and PG_anon_exclusive), because under memdescs per-page state
- * lives in the descriptor, not in a per-page struct. Leaves out: memcg charging, LRU lists (PG_lru
- * is a flag only), the deferred-split queue.
+ * folios also get an extension row and a per-page slice of an arena (folio_large.ts), because
+ * under memdescs per-page state lives in the descriptor, not in a per-page struct. Leaves out:
+ * memcg charging, LRU lists (PG_lru is a flag only), the deferred-split queue.
  */
 
+import { LargeFolioRows, NO_LARGE } from './folio_large.js';
 import {
   FOLIO_TYPES as FOLIO_TYPES_IMPORT,
   type MemType,
@@ -23,8 +23,8 @@ import {
 import type { PageAlloc } from './page_alloc.js';
 import { PG as PG_IMPORT } from './page-flags.js';
 import { freeFrozenPages as freeFrozenPages_IMPORT } from './pcp.js';
-import { grown, HandlePool, NULL_HANDLE } from './pool.js';
-import { KernelBug, KernelError, MAX_PAGE_ORDER } from './types.js';
+import { grown, NULL_HANDLE } from './pool.js';
+import { KernelBug, KernelError } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
@@ -40,15 +40,13 @@ export { type PageFlag, PG } from './page-flags.js';
 /** GUP_PIN_COUNTING_BIAS (include/linux/mm.h): small folios count a pin as 1024 references. */
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
-const NO_LARGE = -1;
-
 /** Out of line, so folio_alloc's path stays small enough to inline. */
 function notFolioType(kind: number): never {
   throw new KernelBug(`memory type ${kind} is not a folio type`, { rule: 'folio_alloc' });
 }
 
 /** The pool of folio descriptors: generation-checked handles; `row` is what each frame's memdesc word holds. */
-export class FolioPool extends HandlePool {
+export class FolioPool extends LargeFolioRows {
   pfn = new Float64Array(64);
   order = new Uint8Array(64);
   kind = new Uint8Array(64);
@@ -60,23 +58,6 @@ export class FolioPool extends HandlePool {
   /** address_space or anon_vma id (0 = NULL), resolved by the owning subsystem. */
   mapping = new Int32Array(64);
   index = new Float64Array(64);
-  large = new Int32Array(64);
-  // Large-folio extension rows.
-  private lgUsed = 0;
-  private lgFree: number[] = [];
-  entireMapcount = new Int32Array(16);
-  nrPagesMapped = new Int32Array(16);
-  pincount = new Int32Array(16);
-  /** _mm_id[0..1] and their mapcounts; bit "maybe shared by more than one MM". */
-  mmId = new Int32Array(32);
-  mmIdMapcount = new Int32Array(32);
-  mmShared = new Uint8Array(16);
-  pageBase = new Int32Array(16);
-  // Per-page arena for large folios: raw per-page _mapcount and per-page flags.
-  pageMapcount = new Int32Array(1024);
-  pageFlags = new Uint8Array(1024);
-  private arenaUsed = 0;
-  private readonly arenaFree: number[][] = Array.from({ length: MAX_PAGE_ORDER + 1 }, () => []);
   /** Called with the frames of every freed folio (the content store forgets them). */
   onFree: ((pfn: number, order: number) => void) | null = null;
   /** Frees a folio holding a poisoned page its own way (memory-failure.ts); true when it did. */
@@ -89,7 +70,7 @@ export class FolioPool extends HandlePool {
     super('folio');
   }
 
-  protected growFields(n: number): void {
+  protected override growFields(n: number): void {
     this.pfn = grown(this.pfn, n);
     this.order = grown(this.order, n);
     this.kind = grown(this.kind, n);
@@ -98,15 +79,13 @@ export class FolioPool extends HandlePool {
     this.flags = grown(this.flags, n);
     this.mapping = grown(this.mapping, n);
     this.index = grown(this.index, n);
-    this.large = grown(this.large, n);
+    super.growFields(n);
   }
 
   hostBytes(): number {
     const rows = [this.pfn, this.order, this.kind, this.refcount, this.mapcount, this.flags, this.mapping];
-    const perPage = this.pageMapcount.byteLength + this.pageFlags.byteLength + this.mmShared.byteLength;
-    const extension = this.entireMapcount.byteLength * 5 + this.mmId.byteLength * 2 + perPage;
-    const own = [...rows, this.index, this.large].reduce((n, a) => n + a.byteLength, 0);
-    return this.baseHostBytes() + own + extension;
+    const own = [...rows, this.index].reduce((n, a) => n + a.byteLength, 0);
+    return this.baseHostBytes() + own + this.largeHostBytes();
   }
 
   // ---------------------------------------------------------------- allocation
@@ -151,47 +130,6 @@ export class FolioPool extends HandlePool {
     return row;
   }
 
-  private allocLarge(order: number): number {
-    const lg = this.lgFree.length > 0 ? this.lgFree.pop()! : this.lgUsed++;
-    if (lg >= this.pincount.length) {
-      const n = this.pincount.length * 2;
-      this.entireMapcount = grown(this.entireMapcount, n);
-      this.nrPagesMapped = grown(this.nrPagesMapped, n);
-      this.pincount = grown(this.pincount, n);
-      this.mmId = grown(this.mmId, n * 2);
-      this.mmIdMapcount = grown(this.mmIdMapcount, n * 2);
-      this.mmShared = grown(this.mmShared, n);
-      this.pageBase = grown(this.pageBase, n);
-    }
-    this.entireMapcount[lg] = -1;
-    this.nrPagesMapped[lg] = 0;
-    this.pincount[lg] = 0;
-    this.mmId[lg * 2] = 0;
-    this.mmId[lg * 2 + 1] = 0;
-    this.mmIdMapcount[lg * 2] = -1;
-    this.mmIdMapcount[lg * 2 + 1] = -1;
-    this.mmShared[lg] = 0;
-    const base = this.allocArena(order);
-    this.pageBase[lg] = base;
-    this.pageMapcount.fill(-1, base, base + (1 << order));
-    this.pageFlags.fill(0, base, base + (1 << order));
-    return lg;
-  }
-
-  private allocArena(order: number): number {
-    const free = this.arenaFree[order];
-    if (free.length > 0) return free.pop()!;
-    const n = 1 << order;
-    const base = this.arenaUsed;
-    this.arenaUsed += n;
-    if (this.arenaUsed > this.pageMapcount.length) {
-      const cap = Math.max(this.arenaUsed, this.pageMapcount.length * 2);
-      this.pageMapcount = grown(this.pageMapcount, cap);
-      this.pageFlags = grown(this.pageFlags, cap);
-    }
-    return base;
-  }
-
   /**
    * A descriptor for a frame the buddy allocator does not own: one page of ZONE_DEVICE memory
    * (memmap_init_zone_device, mm/mm_init.c). Its memdesc lives with the device's pagemap
@@ -231,14 +169,6 @@ export class FolioPool extends HandlePool {
     freeFrozenPages(this.pa, pfn, order);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
-  }
-
-  /** A large folio's extension row and per-page arena go back to their free lists. */
-  private releaseLarge(row: number, order: number): void {
-    const lg = this.large[row];
-    if (lg === NO_LARGE) return;
-    this.arenaFree[order].push(this.pageBase[lg]);
-    this.lgFree.push(lg);
   }
 
   /**
@@ -435,30 +365,9 @@ export class FolioPool extends HandlePool {
     return 1 << this.order[row];
   }
 
-  isLarge(row: number): boolean {
-    return this.large[row] !== NO_LARGE;
-  }
-
   /** folio_mapcount(): logical mappings of the whole folio. */
   mapcountOf(row: number): number {
     return this.mapcount[row] + 1;
-  }
-
-  /** folio_entire_mapcount(): PMD mappings of a large folio (0 for small ones). */
-  entireMapcountOf(row: number): number {
-    const lg = this.large[row];
-    return lg === NO_LARGE ? 0 : this.entireMapcount[lg] + 1;
-  }
-
-  /** folio->_pincount (large folios only; small folios have none: 0). */
-  pincountOf(row: number): number {
-    const lg = this.large[row];
-    return lg === NO_LARGE ? 0 : this.pincount[lg];
-  }
-
-  /** Index of `pfn` in the per-page arena of a large folio. */
-  private pageSlot(row: number, pfn: number): number {
-    return this.pageBase[this.large[row]] + (pfn - this.pfn[row]);
   }
 
   /** page_mapcount(): mappings of one page (its own PTEs plus PMD mappings of its folio). */
@@ -480,11 +389,6 @@ export class FolioPool extends HandlePool {
       return;
     }
     this.pageFlags[this.pageSlot(row, pfn)] = on ? 1 : 0;
-  }
-
-  /** Adjust one page's own (PTE) mapcount of a large folio; small folios use `mapcount`. */
-  addPageMapcount(row: number, pfn: number, delta: number): void {
-    this.pageMapcount[this.pageSlot(row, pfn)] += delta;
   }
 
   testFlag(row: number, flag: number): boolean {
@@ -524,21 +428,6 @@ export class FolioPool extends HandlePool {
     this.mapcount[from] = -1;
     this.flags[from] &= PG.head;
     this.mapping[from] = 0;
-    const a = this.large[from];
-    const b = this.large[to];
-    if (a === NO_LARGE) return;
-    this.entireMapcount[b] = this.entireMapcount[a];
-    this.nrPagesMapped[b] = this.nrPagesMapped[a];
-    this.pincount[b] = this.pincount[a];
-    this.mmId.copyWithin(b * 2, a * 2, a * 2 + 2);
-    this.mmIdMapcount.copyWithin(b * 2, a * 2, a * 2 + 2);
-    this.mmShared[b] = this.mmShared[a];
-    const n = this.nrPages(from);
-    this.pageMapcount.copyWithin(this.pageBase[b], this.pageBase[a], this.pageBase[a] + n);
-    this.pageFlags.copyWithin(this.pageBase[b], this.pageBase[a], this.pageBase[a] + n);
-    this.entireMapcount[a] = -1;
-    this.nrPagesMapped[a] = 0;
-    this.pincount[a] = 0;
-    this.pageMapcount.fill(-1, this.pageBase[a], this.pageBase[a] + n);
+    this.moveLarge(from, to, this.nrPages(from));
   }
 }
