@@ -10,8 +10,8 @@
  * A block on a pcp list is free memory the buddy allocator does not see: its frames read untyped
  * (not PageBuddy, so no buddy merges with it), it is out of the zone's nr_free_pages (MemFree), and
  * the model still counts it as `buddy` in the pages by type. pcp->high tunes itself as Linux's does
- * on frees and refills (free_count, alloc_factor, free_high with the 6.15 threshold of batch +
- * high_min / 2). Leaves out: more than one CPU, the vmstat worker's decay of high, the zone flags
+ * on frees and refills (free_count, alloc_factor, free_high with the threshold of batch +
+ * high_min / 2 that Linux 6.16 introduced). Leaves out: more than one CPU, the vmstat worker's decay of high, the zone flags
  * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
  * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
  */
@@ -154,16 +154,15 @@ export function zoneHighsize(
 
 /**
  * zone_set_pageset_high_and_batch() with percpu_pagelist_high_fraction 0: high_min from the low
- * watermark, high_max an eighth of the zone, so pcp->high tunes itself between the two.
+ * watermark, high_max an eighth of the zone, so pcp->high tunes itself between the two. Nothing
+ * orders the two: in a small zone whose low watermark is above an eighth of it, high_min exceeds
+ * high_max, and clamp() then holds pcp->high at high_max, as the kernel's does.
  */
 export function zonePcpUpdate(z: Zone, lowWmark: number): void {
   const pcp = z.pcp;
   pcp.batch = Math.max(1, zoneBatchsize(z.managedPages));
   pcp.highMin = zoneHighsize(z, lowWmark, pcp.batch, 0);
-  pcp.highMax = Math.max(
-    pcp.highMin,
-    zoneHighsize(z, lowWmark, pcp.batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION),
-  );
+  pcp.highMax = zoneHighsize(z, lowWmark, pcp.batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION);
 }
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(Math.max(v, lo), hi);

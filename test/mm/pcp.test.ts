@@ -11,6 +11,7 @@ import {
   pcpBlocks,
   setupPerZoneWmarks,
   zoneBatchsize,
+  zonePcpUpdate,
 } from '../../src/mm/pcp.js';
 import { PAGEBLOCK_PAGES } from '../../src/mm/types.js';
 import { untilEnomem } from '../helpers.js';
@@ -151,6 +152,26 @@ describe('allocation and free through the lists', () => {
       expect(pcp.count).toBeLessThanOrEqual(pcp.high);
     }
     expect(pcp.count).toBeGreaterThan(pcp.highMax / 2);
+    expect(allFree(m)).toBe(bootFree);
+    m.check('full');
+  });
+
+  it('high_min above high_max (a low watermark over an eighth of the zone): clamp() holds high at high_max', () => {
+    const { m, pcp } = machine();
+    const z = m.kernel.pa.zones.find((zone) => zone.pcp === pcp)!;
+    const eighth = Math.floor(z.managedPages / 8);
+    // zone_set_pageset_high_and_batch() does not order the two limits.
+    zonePcpUpdate(z, eighth + 8000);
+    expect(pcp.highMin).toBe(eighth + 8000);
+    expect(pcp.highMax).toBe(eighth);
+    const bootFree = freePages(m);
+    const pfns = Array.from({ length: eighth + 9000 }, () => m.allocPages(0, { gfp: GFP.MOVABLE }));
+    expect(pcp.high).toBe(eighth);
+    for (const p of pfns) {
+      m.freePages(p, 0);
+      expect(pcp.count).toBeLessThanOrEqual(eighth);
+    }
+    expect(pcp.high).toBe(eighth);
     expect(allFree(m)).toBe(bootFree);
     m.check('full');
   });
