@@ -115,7 +115,7 @@ function checkCounters({ pa, stat }: KernelParts, v: Violations): void {
     if (stat.pagesByType[t] < 0) v.push(`negative page count for type ${MT_NAMES[t]}`);
     total += stat.pagesByType[t];
   }
-  const memmap = pa.memmapPages;
+  const memmap = pa.memmap.memmapPages;
   if (total !== memmap) v.push(`pages by type add up to ${total}, the memmap covers ${memmap}`);
   // Untyped frames outside free blocks are exactly the struct pages the deferred init has not reached.
   let deferred = 0;

@@ -195,7 +195,7 @@ export function census(k: Kernel): Census {
     folios.set(key, (folios.get(key) ?? 0) + 1);
   }
   return {
-    presentPages: k.pa.memmapPages,
+    presentPages: k.pa.memmap.memmapPages,
     pagesByType: k.stat.pagesByType,
     folios,
     slabs: k.slab.live,

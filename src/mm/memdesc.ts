@@ -236,6 +236,13 @@ export class MemMap {
     this.present[section] = SECTION_DEFERRED;
   }
 
+  /** Frames with a memmap (present sections), holes inside them included. */
+  get memmapPages(): number {
+    let n = 0;
+    for (let s = 0; s < this.present.length; s++) if (this.present[s] !== 0) n += PAGES_PER_SECTION;
+    return n;
+  }
+
   /** The section has RAM, so a memmap (initialised or not). */
   isPresentSection(section: number): boolean {
     return this.present[section] !== 0;

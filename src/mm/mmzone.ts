@@ -239,3 +239,17 @@ export interface MemoryLayout {
   /** Physical address of the shared zero page; it must lie in a reserved range (it is in .bss). */
   zeroPage: number;
 }
+
+/**
+ * build_zonelists() for one kind of request: the zones of `nid` (all nodes' with __GFP_THISNODE
+ * off, the preferred node first, then the others in order), highest allowed zone first.
+ */
+export function buildZonelist(nodes: readonly PgDat[], gfp: number, nid: number, high: ZoneId): Zone[] {
+  const order = [nid, ...nodes.map((n) => n.nid).filter((n) => n !== nid)];
+  const list: Zone[] = [];
+  for (const n of gfp & GFP.THISNODE ? [nid] : order) {
+    const zs = nodes[n].zones;
+    for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) list.push(zs[i]);
+  }
+  return list;
+}

@@ -30,6 +30,7 @@ import {
   pageAllocInitLate,
 } from './mm_init.js';
 import {
+  buildZonelist,
   GFP as GFP_IMPORT,
   gfpMigratetype as gfpMigratetype_IMPORT,
   gfpZone as gfpZone_IMPORT,
@@ -43,7 +44,6 @@ import {
   type PgDat,
   ZONE_NAMES as ZONE_NAMES_IMPORT,
   type Zone,
-  type ZoneId,
 } from './mmzone.js';
 import { rmqueueFallback } from './page_alloc_fallback.js';
 import {
@@ -171,14 +171,6 @@ export class PageAlloc {
     pcpUpdate(this);
   }
 
-  /** Frames with a memmap (present sections), holes inside them included. */
-  get memmapPages(): number {
-    let n = 0;
-    for (let s = 0; s < this.memmap.nrSections; s++)
-      if (this.memmap.isPresentSection(s)) n += PAGES_PER_SECTION;
-    return n;
-  }
-
   /** page_alloc_init_late(): the deferred init "thread" finishes the memmap (mm_init.ts). */
   pageAllocInitLate(): number {
     const n = pageAllocInitLate(this, this.ram);
@@ -299,20 +291,8 @@ export class PageAlloc {
   zonelist(gfp: number, nid: number): readonly Zone[] {
     const high = gfpZone(gfp);
     const key = (nid * ZONE_NAMES.length + high) * 2 + (gfp & GFP.THISNODE ? 1 : 0);
-    return this.zonelists[key] ?? this.buildZonelist(key, gfp, nid, high);
-  }
-
-  /** build_zonelists() for one request kind, the first time it is asked for. */
-  private buildZonelist(key: number, gfp: number, nid: number, high: ZoneId): readonly Zone[] {
-    const order = [nid, ...this.nodes.map((n) => n.nid).filter((n) => n !== nid)];
-    const nodes = gfp & GFP.THISNODE ? [nid] : order;
-    const list: Zone[] = [];
-    for (const n of nodes) {
-      const zs = this.nodes[n].zones;
-      for (let i = zs.length - 1; i >= 0; i--) if (zs[i].id <= high) list.push(zs[i]);
-    }
-    this.zonelists[key] = list;
-    return list;
+    this.zonelists[key] ??= buildZonelist(this.nodes, gfp, nid, high);
+    return this.zonelists[key];
   }
 
   /**
@@ -390,16 +370,6 @@ export class PageAlloc {
   /** Pages on every zone's per-CPU lists: free, but not in nr_free_pages. */
   get pcpPages(): number {
     return this.zones.reduce((n, z) => n + z.pcp.count, 0);
-  }
-
-  /** A block leaving a per-CPU list for the free lists (free_pcppages_bulk -> __free_one_page). */
-  freeOneBlock(z: Zone, pfn: number, order: number): void {
-    const n = 1 << order;
-    z.freePages += n;
-    const section = pfnToSection(pfn);
-    this.sectionFree[section] += n;
-    this.mergeFree(z, pfn, order);
-    this.maybeDepopulate(section);
   }
 
   /**

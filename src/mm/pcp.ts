@@ -15,7 +15,7 @@
  * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
  * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
  */
-import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT } from './memdesc.js';
+import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT, pfnToSection } from './memdesc.js';
 import {
   MIGRATE as MIGRATE_IMPORT,
   MIGRATE_PCPTYPES as MIGRATE_PCPTYPES_IMPORT,
@@ -257,7 +257,12 @@ export function freePcppagesBulk(pa: PageAlloc, z: Zone, count: number, pindex: 
       const pfn = list.popBack();
       count -= n;
       pcp.count -= n;
-      pa.freeOneBlock(z, pfn, order);
+      // __free_one_page() of a block leaving the list for the free lists.
+      const section = pfnToSection(pfn);
+      z.freePages += n;
+      pa.sectionFree[section] += n;
+      pa.mergeFree(z, pfn, order);
+      pa.maybeDepopulate(section);
     } while (count > 0 && list.length > 0);
   }
 }
