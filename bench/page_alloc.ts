@@ -9,7 +9,8 @@
  * a machine with the `pcp` option, as Linux runs: a pair then takes the hot page off the CPU's
  * list and parks it there again, and the free lists see only batches. The cold row shows the opposite
  * extreme: an empty machine, where every pair splits a 4 MiB block ten times, merges it back and
- * populates and drops a section memmap.
+ * populates and drops a section memmap. Each case runs in a process of its own; one more row runs
+ * them all in one process and shows what the others' JIT feedback costs the target case.
  */
 
 import { Bench } from 'tinybench';
@@ -20,6 +21,7 @@ import {
   benchMachine,
   fmtRate,
   fmtRatio,
+  inFreshProcess,
   p50,
   prng,
   progress,
@@ -67,122 +69,143 @@ function warmMachine(contents = false, pcp = false): Machine {
 const allFreeKb = (m: Machine): number =>
   m.meminfo().MemFree + m.zoneinfo().reduce((n, z) => n + z.pcp.count * 4, 0);
 
+type MachineKind = 'warm' | 'contents' | 'cold' | 'pcp';
+
+const MACHINES: Record<MachineKind, () => Machine> = {
+  warm: () => warmMachine(),
+  contents: () => warmMachine(true),
+  cold: () => benchMachine(MEMORY),
+  pcp: () => warmMachine(false, true),
+};
+
 interface Case {
   name: string;
-  /** alloc+free pairs one call of `fn` performs. */
+  /** alloc+free pairs one call of the task performs. */
   pairs: number;
-  fn: () => void;
-  machine: Machine;
+  machine: MachineKind;
+  /** The task on its machine. */
+  task: (m: Machine) => () => void;
 }
 
-function cases(warm: Machine, cold: Machine, withContents: Machine, pcp: Machine): Case[] {
-  const pfns = new Float64Array(BATCH);
-  const handles = new Float64Array(BATCH);
-  const m = warm;
-  return [
-    {
-      name: 'allocPages(0) + freePages',
-      pairs: PAIRS_0,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < PAIRS_0; i++) m.freePages(m.allocPages(0), 0);
-      },
+const pfns = new Float64Array(BATCH);
+const handles = new Float64Array(BATCH);
+
+const CASES: Case[] = [
+  {
+    name: 'allocPages(0) + freePages',
+    pairs: PAIRS_0,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_0; i++) m.freePages(m.allocPages(0), 0);
     },
-    {
-      name: 'allocPages(0) + freePages, per-CPU lists (pcp: true)',
-      pairs: PAIRS_0,
-      machine: pcp,
-      fn: () => {
-        for (let i = 0; i < PAIRS_0; i++) pcp.freePages(pcp.allocPages(0), 0);
-      },
+  },
+  {
+    name: 'allocPages(0) + freePages, per-CPU lists (pcp: true)',
+    pairs: PAIRS_0,
+    machine: 'pcp',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_0; i++) m.freePages(m.allocPages(0), 0);
     },
-    {
-      name: 'folioAlloc(0) + folioPut, per-CPU lists (pcp: true)',
-      pairs: PAIRS_0,
-      machine: pcp,
-      fn: () => {
-        for (let i = 0; i < PAIRS_0; i++) pcp.folioPut(pcp.folioAlloc(0));
-      },
+  },
+  {
+    name: 'folioAlloc(0) + folioPut, per-CPU lists (pcp: true)',
+    pairs: PAIRS_0,
+    machine: 'pcp',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_0; i++) m.folioPut(m.folioAlloc(0));
     },
-    {
-      name: 'folioAlloc(0) + folioPut',
-      pairs: PAIRS_0,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < PAIRS_0; i++) m.folioPut(m.folioAlloc(0));
-      },
+  },
+  {
+    name: 'folioAlloc(0) + folioPut',
+    pairs: PAIRS_0,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_0; i++) m.folioPut(m.folioAlloc(0));
     },
-    {
-      name: 'allocPages(9) + freePages',
-      pairs: PAIRS_9,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < PAIRS_9; i++) m.freePages(m.allocPages(9), 9);
-      },
+  },
+  {
+    name: 'allocPages(9) + freePages',
+    pairs: PAIRS_9,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_9; i++) m.freePages(m.allocPages(9), 9);
     },
-    {
-      name: 'folioAlloc(9) + folioPut',
-      pairs: PAIRS_9,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < PAIRS_9; i++) m.folioPut(m.folioAlloc(9));
-      },
+  },
+  {
+    name: 'folioAlloc(9) + folioPut',
+    pairs: PAIRS_9,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_9; i++) m.folioPut(m.folioAlloc(9));
     },
-    {
-      name: `batch: allocPages(0) x${BATCH}, then freePages x${BATCH}`,
-      pairs: BATCH,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < BATCH; i++) pfns[i] = m.allocPages(0);
-        for (let i = 0; i < BATCH; i++) m.freePages(pfns[i], 0);
-      },
+  },
+  {
+    name: `batch: allocPages(0) x${BATCH}, then freePages x${BATCH}`,
+    pairs: BATCH,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < BATCH; i++) pfns[i] = m.allocPages(0);
+      for (let i = 0; i < BATCH; i++) m.freePages(pfns[i], 0);
     },
-    {
-      name: `batch: folioAlloc(0) x${BATCH}, then folioPut x${BATCH}`,
-      pairs: BATCH,
-      machine: m,
-      fn: () => {
-        for (let i = 0; i < BATCH; i++) handles[i] = m.folioAlloc(0);
-        for (let i = 0; i < BATCH; i++) m.folioPut(handles[i] as FolioId);
-      },
+  },
+  {
+    name: `batch: folioAlloc(0) x${BATCH}, then folioPut x${BATCH}`,
+    pairs: BATCH,
+    machine: 'warm',
+    task: (m) => () => {
+      for (let i = 0; i < BATCH; i++) handles[i] = m.folioAlloc(0);
+      for (let i = 0; i < BATCH; i++) m.folioPut(handles[i] as FolioId);
     },
-    {
-      name: 'allocPages(0) + freePages, page contents on',
-      pairs: PAIRS_0,
-      machine: withContents,
-      fn: () => {
-        for (let i = 0; i < PAIRS_0; i++) withContents.freePages(withContents.allocPages(0), 0);
-      },
+  },
+  {
+    name: 'allocPages(0) + freePages, page contents on',
+    pairs: PAIRS_0,
+    machine: 'contents',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_0; i++) m.freePages(m.allocPages(0), 0);
     },
-    {
-      name: 'cold: allocPages(0) + freePages on an empty machine',
-      pairs: PAIRS_COLD,
-      machine: cold,
-      fn: () => {
-        for (let i = 0; i < PAIRS_COLD; i++) cold.freePages(cold.allocPages(0), 0);
-      },
+  },
+  {
+    name: 'cold: allocPages(0) + freePages on an empty machine',
+    pairs: PAIRS_COLD,
+    machine: 'cold',
+    task: (m) => () => {
+      for (let i = 0; i < PAIRS_COLD; i++) m.freePages(m.allocPages(0), 0);
     },
-  ];
-}
+  },
+];
+
+/** The target's case: the allocator as Linux runs it, with the per-CPU lists. */
+const TARGET_CASE = 1;
 
 const PER_PAIR: VmEvent[] = ['buddy_split', 'section_populate'];
 
-/** Events per pair of one extra, untimed call (how much work a pair does). */
-function eventsPerPair(c: Case): number[] {
-  const before = PER_PAIR.map((e) => c.machine.stat.events[e]);
-  c.fn();
-  return PER_PAIR.map((e, i) => (c.machine.stat.events[e] - before[i]) / c.pairs);
+/** What one case measured (it crosses a process boundary as JSON). */
+interface Measured {
+  /** Median sample time in ms, samples, MAD as text, events per pair (PER_PAIR). */
+  p50: number;
+  samples: number;
+  spread: string;
+  perPair: number[];
 }
 
-export function runPageAlloc(): SuiteResult {
-  progress(`page_alloc: warming a ${MEMORY} machine`);
-  const warm = warmMachine();
-  const withContents = warmMachine(true);
-  const cold = benchMachine(MEMORY);
-  const pcp = warmMachine(false, true);
-  const machines = [warm, withContents, cold, pcp];
-  const freeBefore = machines.map(allFreeKb);
-  const list = cases(warm, cold, withContents, pcp);
+/**
+ * Run `list` (each on its machine, built once per kind) in this process, in order, and check that
+ * the pairs left nothing behind.
+ */
+function measure(list: Case[]): Measured[] {
+  const built = new Map<MachineKind, Machine>();
+  const machineOf = (c: Case): Machine => {
+    let m = built.get(c.machine);
+    if (!m) {
+      progress(`page_alloc: warming a ${MEMORY} ${c.machine} machine`);
+      m = MACHINES[c.machine]();
+      built.set(c.machine, m);
+    }
+    return m;
+  };
+  const tasks = list.map((c) => ({ c, m: machineOf(c), fn: c.task(machineOf(c)) }));
+  const freeBefore = new Map([...built].map(([k, m]) => [k, allFreeKb(m)]));
   const bench = new Bench({
     name: 'page_alloc',
     time: QUICK ? 200 : 1500,
@@ -190,19 +213,61 @@ export function runPageAlloc(): SuiteResult {
     iterations: 10,
     throws: true,
   });
-  for (const c of list) bench.add(c.name, c.fn);
-  bench.addEventListener('cycle', (ev) => progress(`page_alloc: ${ev.task?.name} done`));
-  progress(`page_alloc: ${list.length} tasks, ~${QUICK ? 0.25 : 1.8} s each`);
+  for (const t of tasks) bench.add(t.c.name, t.fn);
   bench.runSync();
-
-  const rates = list.map((c) => c.pairs / (p50(bench.getTask(c.name)) / 1000));
-  const perPair = list.map(eventsPerPair);
-  // The pairs leave nothing behind: every task frees what it allocates.
-  machines.forEach((m, i) => {
-    m.check('cheap');
-    if (allFreeKb(m) !== freeBefore[i])
-      throw new Error('page_alloc bench leaked pages: MemFree (per-CPU lists included) changed');
+  const out = tasks.map(({ c, m, fn }) => {
+    const task = bench.getTask(c.name);
+    // Events per pair of one extra, untimed call (how much work a pair does).
+    const before = PER_PAIR.map((e) => m.stat.events[e]);
+    fn();
+    const perPair = PER_PAIR.map((e, i) => (m.stat.events[e] - before[i]) / c.pairs);
+    return { p50: p50(task), samples: samples(task), spread: spread(task), perPair };
   });
+  // The pairs leave nothing behind: every task frees what it allocates.
+  for (const [k, m] of built) {
+    m.check('cheap');
+    if (allFreeKb(m) !== freeBefore.get(k))
+      throw new Error('page_alloc bench leaked pages: MemFree (per-CPU lists included) changed');
+  }
+  return out;
+}
+
+/**
+ * The child's side (bench/run.ts runs it with PAGE_ALLOC_CASE set): one case alone, or
+ * `mixed`, every case one after another in this one process.
+ */
+export function runPageAllocCase(): Measured[] {
+  const which = process.env.PAGE_ALLOC_CASE;
+  if (which === 'mixed') return measure(CASES);
+  const i = Number(which);
+  if (!CASES[i]) throw new Error(`no page_alloc case ${which}`);
+  return measure([CASES[i]]);
+}
+
+export function runPageAlloc(): SuiteResult {
+  // Each case in a process of its own, as JMH forks a JVM per benchmark: in one process the
+  // cases before it leave their type feedback in the functions they share (other orders, kinds,
+  // machines with and without pcp or contents), and the code the last one runs is the general
+  // code they asked for. The target's case runs once more after all the others, to show that.
+  const results = CASES.map((c, i) => {
+    progress(`page_alloc: ${c.name} (a process of its own, ~${QUICK ? 0.25 : 1.8} s)`);
+    return inFreshProcess<Measured[]>(`page_alloc case ${i}`, {
+      BENCH_SUITE: 'page_alloc_case',
+      PAGE_ALLOC_CASE: String(i),
+    })[0];
+  });
+  progress('page_alloc: every case in one process');
+  const mixed = inFreshProcess<Measured[]>('page_alloc, all cases', {
+    BENCH_SUITE: 'page_alloc_case',
+    PAGE_ALLOC_CASE: 'mixed',
+  })[TARGET_CASE];
+  const rows = [...results, mixed];
+  const names = [
+    ...CASES.map((c) => c.name),
+    `${CASES[TARGET_CASE].name}, after the nine others in one process`,
+  ];
+  const pairs = [...CASES.map((c) => c.pairs), CASES[TARGET_CASE].pairs];
+  const rates = rows.map((r, i) => pairs[i] / (r.p50 / 1000));
 
   const table: Table = {
     title: `Page allocator: alloc+free pairs per second (${MEMORY} machine, check 'off', median of samples)`,
@@ -216,30 +281,30 @@ export function runPageAlloc(): SuiteResult {
       'splits/pair',
       'populates/pair',
     ],
-    rows: list.map((c, i) => [
-      c.name,
-      String(samples(bench.getTask(c.name))),
+    rows: rows.map((r, i) => [
+      names[i],
+      String(r.samples),
       fmtRate(rates[i]),
-      spread(bench.getTask(c.name)),
+      r.spread,
       (1e9 / rates[i]).toFixed(0),
       fmtRatio(rates[i] / rates[0]),
-      perPair[i][0].toFixed(2),
-      perPair[i][1].toFixed(2),
+      r.perPair[0].toFixed(2),
+      r.perPair[1].toFixed(2),
     ]),
     notes: [
       'page contents off (DESIGN.md §3) except in the row that says otherwise. MAD = median absolute deviation of the samples.',
       `one sample = ${PAIRS_0} pairs (order 0), ${PAIRS_9} (order 9), ${BATCH} (batch), ${PAIRS_COLD} (cold); pairs/s = pairs / median sample time.`,
       'warm machine: 64k driver pages, 128k anon/file folios and 1k THPs allocated, a random half freed again.',
+      'each row runs in a fresh Node process (no JIT state from another row); the last row runs every case in one process, the target case last.',
     ],
   };
-  // The bar is for the allocator as Linux runs it: with the per-CPU lists.
-  const iPcp = list.findIndex((c) => c.machine === pcp);
+  const target = rates[TARGET_CASE];
   const targets: Target[] = [
     {
       name: 'order-0 alloc+free pairs, public API (allocPages + freePages, warm, per-CPU lists on)',
       want: `>= ${fmtRate(TARGET_ORDER0)}`,
-      got: fmtRate(rates[iPcp]),
-      pass: rates[iPcp] >= TARGET_ORDER0,
+      got: fmtRate(target),
+      pass: target >= TARGET_ORDER0,
     },
   ];
   return { tables: [table], targets };

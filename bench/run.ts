@@ -9,9 +9,7 @@
  * Each suite runs in a Node process of its own (this script again, with BENCH_SUITE set), so what
  * one leaves behind — gigabytes of garbage, a grown heap, JIT state — does not slow the next.
  */
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { runBoot } from './boot.js';
 import { runCompaction } from './compaction.js';
 import { runContents } from './contents.js';
@@ -19,11 +17,11 @@ import { runFloor } from './floor.js';
 import { runFuzz } from './fuzz.js';
 import { runGup } from './gup.js';
 import { runMemmap } from './memmap.js';
-import { runPageAlloc } from './page_alloc.js';
+import { runPageAlloc, runPageAllocCase } from './page_alloc.js';
 import { runParse } from './parse.js';
 import { runSnapshot } from './snapshot.js';
 import { runSteps } from './steps.js';
-import { printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
+import { inFreshProcess, printTable, progress, QUICK, type SuiteResult, type Target } from './util.js';
 import { runVm } from './vm.js';
 
 const SUITES: [string, () => SuiteResult][] = [
@@ -41,26 +39,20 @@ const SUITES: [string, () => SuiteResult][] = [
   ['parse', () => runParse()],
 ];
 
-/** The child's side: run one suite, its result as JSON on the last line of stdout. */
+/** Parts of a suite that it runs in processes of their own (not suites: main() skips them). */
+const PARTS: [string, () => unknown][] = [['page_alloc_case', runPageAllocCase]];
+
+/** The child's side: run one suite (or part), its result as JSON on the last line of stdout. */
 function child(name: string): void {
-  const suite = SUITES.find(([n]) => n === name);
+  const suite = [...SUITES, ...PARTS].find(([n]) => n === name);
   if (!suite) throw new Error(`no bench suite '${name}'`);
   const result = suite[1]();
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
 
 /** One suite in a fresh process (stderr, its progress, passes through). */
-function inChild(name: string): SuiteResult {
-  const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
-    env: { ...process.env, BENCH_SUITE: name },
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  if (r.status !== 0) throw new Error(`bench suite ${name} failed (exit ${r.status ?? r.signal})`);
-  const last = r.stdout.trimEnd().split('\n').pop() ?? '';
-  return JSON.parse(last) as SuiteResult;
-}
+const inChild = (name: string): SuiteResult =>
+  inFreshProcess<SuiteResult>(`bench suite ${name}`, { BENCH_SUITE: name });
 
 function main(): void {
   const started = performance.now();

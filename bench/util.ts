@@ -2,6 +2,8 @@
  * Shared helpers for the benchmark suites: host-memory snapshots, statistics, formatting and the
  * plain-text tables every suite prints. Suites return tables and targets; run.ts prints them.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Task } from 'tinybench';
 import { Machine } from '../src/index.js';
 
@@ -27,6 +29,24 @@ export interface SuiteResult {
 
 /** `BENCH_QUICK=1 npm run bench`: fewer runs and shorter time budgets, for a smoke test. */
 export const QUICK = process.env.BENCH_QUICK === '1';
+
+/**
+ * Run bench/run.js again in a fresh Node process with `env` added, and return the JSON its last
+ * stdout line holds (stderr, its progress, passes through). A fresh process starts with no JIT
+ * state: no other workload's type feedback shapes the code under measurement.
+ */
+export function inFreshProcess<T>(what: string, env: Record<string, string>): T {
+  const runJs = fileURLToPath(new URL('./run.js', import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, runJs], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status ?? r.signal})`);
+  const last = r.stdout.trimEnd().split('\n').pop() ?? '';
+  return JSON.parse(last) as T;
+}
 
 /**
  * A short progress line on stderr (stdout carries only the tables) when stderr is a terminal:
