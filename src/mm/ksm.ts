@@ -46,30 +46,18 @@ import { PAGE_SIZE } from './types.js';
 export const KSM_MAX_PAGE_SHARING = 256;
 
 /** vma_ksm_compatible(): the VMAs whose anonymous pages KSM may merge. */
-function ksmCompatible(vma: Vma): boolean {
+export function ksmCompatible(vma: Vma): boolean {
   const bad = VM.SHARED | VM.MAYSHARE | VM.PFNMAP | VM.IO | VM.DONTEXPAND | VM.HUGETLB | VM.MIXEDMAP;
   return (vma.flags & bad) === 0 && !vma.ops;
 }
 
 /**
- * ksm_madvise(MADV_MERGEABLE) on the VMAs (already split to the range): only compatible ones
- * become VM_MERGEABLE; the others are skipped silently, as Linux returns 0 for them.
+ * unmerge_ksm_pages(): break every KSM mapping in [start, end) of VMA `v` (MADV_UNMERGEABLE,
+ * before ksm_madvise clears VM_MERGEABLE). 'oom' when a break could not copy a page: the pages
+ * before it stay broken, the flag stays set.
  */
-export function ksmMergeable(vmas: Vma[]): void {
-  for (const v of vmas) if (ksmCompatible(v)) v.flags |= VM.MERGEABLE;
-}
-
-/**
- * ksm_madvise(MADV_UNMERGEABLE): break every KSM mapping in [start, end) of each VM_MERGEABLE VMA
- * (unmerge_ksm_pages), then clear the flag. A failed break (OOM) leaves the flag set, as Linux
- * does, and fails the call with the fault's error.
- */
-export function ksmUnmergeable(k: Kernel, vmas: Vma[]): 'ok' | 'oom' {
-  for (const v of vmas) {
-    if (!(v.flags & VM.MERGEABLE)) continue;
-    for (let a = v.start; a < v.end; a += PAGE_SIZE) if (breakKsm(k, v, a) === 'oom') return 'oom';
-    v.flags &= ~VM.MERGEABLE;
-  }
+export function unmergeKsmPages(k: Kernel, v: Vma, start: number, end: number): 'ok' | 'oom' {
+  for (let a = start; a < end; a += PAGE_SIZE) if (breakKsm(k, v, a) === 'oom') return 'oom';
   return 'ok';
 }
 

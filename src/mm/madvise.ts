@@ -109,8 +109,8 @@ function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: 
   if (entryBits(pmd) & PTE.HUGE) {
     const row = pmdFolio(k, pmd);
     if (row < 0 || folioMaybeMappedShared(k, row)) return;
+    // Only MADV_COLD clears the accessed bit (`!pageout && pmd_young`); PAGEOUT leaves it.
     if (next - addr === PMD_SIZE) {
-      pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.YOUNG));
       take(row);
       return;
     }
@@ -134,10 +134,7 @@ function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: 
       a += nr * PAGE_SIZE;
       continue;
     }
-    if (f.testFlag(row, PG.lru) && !folioMaybeMappedShared(k, row)) {
-      for (let j = 0; j < nr; j++) pd.set(pteRow, i + j, withBits(pd.get(pteRow, i + j), 0, PTE.YOUNG));
-      take(row);
-    }
+    if (f.testFlag(row, PG.lru) && !folioMaybeMappedShared(k, row)) take(row);
     a += nr * PAGE_SIZE;
   }
 }

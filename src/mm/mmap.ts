@@ -3,7 +3,7 @@
  *
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
- * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE go to ksm.ts,
+ * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE break KSM pages in ksm.ts,
  * PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
@@ -13,7 +13,7 @@ import { splitHugePmdAddress } from './huge_memory.js';
 import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { madviseCollapse } from './khugepaged.js';
-import { ksmMergeable, ksmUnmergeable } from './ksm.js';
+import { ksmCompatible, unmergeKsmPages } from './ksm.js';
 import { madvisePageout, madvisePopulate } from './madvise.js';
 import { handleMmFault } from './memory.js';
 import { freePgtables, zapRange } from './memory_zap.js';
@@ -319,28 +319,42 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
         throw new KernelError('EINVAL', 'MADV_DONTNEED on a locked, pfnmap or hugetlb mapping');
       zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end), { reclaimPt: true });
     }
-  } else if (advice === MADV.DOFORK) {
-    for (const v of vmas)
-      if (v.flags & VM.IO) throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
-    for (const v of vmasIn(k, mm, addr, end, (v) => (v.flags & VM.DONTCOPY) !== 0)) v.flags &= ~VM.DONTCOPY;
-  } else if (advice === MADV.WIPEONFORK) {
-    for (const v of vmas)
-      if (v.file || v.flags & VM.SHARED)
-        throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
-    for (const v of vmasIn(k, mm, addr, end, (v) => !(v.flags & VM.WIPEONFORK))) v.flags |= VM.WIPEONFORK;
   } else if (advice === MADV.PAGEOUT) {
     madvisePageout(k, vmas, addr, end);
-  } else if (advice === MADV.MERGEABLE) {
-    ksmMergeable(vmasIn(k, mm, addr, end));
-  } else if (advice === MADV.UNMERGEABLE) {
-    if (ksmUnmergeable(k, vmasIn(k, mm, addr, end)) === 'oom')
-      throw new KernelError('ENOMEM', 'MADV_UNMERGEABLE could not copy a KSM page');
   } else if (advice !== MADV.NORMAL) {
-    const [set, clear] = madviseFlags(advice);
-    for (const v of vmasIn(k, mm, addr, end, (v) => ((v.flags | set) & ~clear) !== v.flags))
-      v.flags = (v.flags | set) & ~clear;
+    // madvise_walk_vmas() -> madvise_vma_behavior(), VMA by VMA: a VMA the advice refuses ends
+    // the walk with its error, the VMAs before it changed already; a VMA whose flags stay the same
+    // is not split (madvise_update_vma).
+    for (const v of vmas) {
+      const s = Math.max(v.start, addr);
+      const e = Math.min(v.end, end);
+      const flags = madviseVmaFlags(k, v, s, e, advice);
+      if (flags === v.flags) continue;
+      for (const part of vmasIn(k, mm, s, e)) part.flags = flags;
+    }
   }
   if (holes) throw new KernelError('ENOMEM', 'madvise range has unmapped holes');
+}
+
+/**
+ * The flags madvise_vma_behavior() gives VMA `v` for `advice` over [s, e) of it, after its checks
+ * (an EINVAL for a VMA the advice refuses) and, for MADV_UNMERGEABLE, breaking its KSM pages
+ * there (ksm_madvise). ENOMEM from that becomes EAGAIN, as madvise_vma_behavior() returns it.
+ */
+function madviseVmaFlags(k: Kernel, v: Vma, s: number, e: number, advice: number): number {
+  if (advice === MADV.DOFORK && v.flags & VM.IO)
+    throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
+  if (advice === MADV.WIPEONFORK && (v.file || v.flags & VM.SHARED))
+    throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
+  if (advice === MADV.MERGEABLE) return ksmCompatible(v) ? v.flags | VM.MERGEABLE : v.flags;
+  if (advice === MADV.UNMERGEABLE) {
+    if (!(v.flags & VM.MERGEABLE)) return v.flags;
+    if (unmergeKsmPages(k, v, s, e) === 'oom')
+      throw new KernelError('EAGAIN', 'MADV_UNMERGEABLE could not copy a KSM page (ENOMEM)');
+    return v.flags & ~VM.MERGEABLE;
+  }
+  const [set, clear] = madviseFlags(advice);
+  return (v.flags | set) & ~clear;
 }
 
 function madviseFlags(advice: number): [number, number] {
@@ -353,6 +367,10 @@ function madviseFlags(advice: number): [number, number] {
       return [VM.DONTCOPY, 0];
     case MADV.KEEPONFORK:
       return [0, VM.WIPEONFORK];
+    case MADV.DOFORK:
+      return [0, VM.DONTCOPY];
+    case MADV.WIPEONFORK:
+      return [VM.WIPEONFORK, 0];
     default:
       return [0, 0];
   }

@@ -186,3 +186,85 @@ describe('MADV_POPULATE errnos', () => {
     expect(errno(() => m.madvise(p, a, 2 * PAGE, 'populate_read'))).toBe('EHWPOISON');
   });
 });
+
+describe('madvise_walk_vmas: VMA by VMA (mm/madvise.c)', () => {
+  it('MADV_WIPEONFORK over [private anon][private file]: EINVAL at the file VMA, the anon one is wiped already', () => {
+    const { m, p } = setup();
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.fileCreate('f', 2 * PAGE, 3);
+    m.mmap(p, { addr: a + 2 * PAGE, length: 2 * PAGE, prot: 'rw', flags: ['private', 'fixed'], file: 'f' });
+    m.write(p, a, { byte: 5, len: PAGE });
+    expect(errno(() => m.madvise(p, a, 4 * PAGE, 'wipeonfork'))).toBe('EINVAL');
+    expect(m.process(p).vmas[0].flags).toContain('wipeonfork');
+    const c = m.fork(p, 'c');
+    expect(m.read(c, a, 1).bytes[0]).toBe(0);
+    expect(m.read(p, a, 1).bytes[0]).toBe(5);
+  });
+
+  it('MADV_DOFORK over [DONTCOPY anon][VM_IO pfnmap]: EINVAL at the device VMA, DONTCOPY gone from the anon one', () => {
+    const { m, p } = setup();
+    const io = m.ioRegion('256K', { name: 'bar0' });
+    m.defineDevice('bar', {
+      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
+    });
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.mmapDevice(p, {
+      device: 'bar',
+      addr: a + 2 * PAGE,
+      length: 2 * PAGE,
+      prot: 'rw',
+      flags: ['shared', 'fixed'],
+    });
+    m.madvise(p, a, 2 * PAGE, 'dontfork');
+    expect(m.process(p).vmas[0].flags).toContain('dontcopy');
+    expect(errno(() => m.madvise(p, a, 4 * PAGE, 'dofork'))).toBe('EINVAL');
+    expect(m.process(p).vmas[0].flags).not.toContain('dontcopy');
+  });
+});
+
+describe('ksm_madvise: flags that do not change split nothing; UNMERGEABLE out of memory is EAGAIN', () => {
+  it('MERGEABLE inside a shared VMA (not KSM-compatible) and UNMERGEABLE inside a non-mergeable one leave one VMA', () => {
+    const { m, p } = setup();
+    const s = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['shared', 'anonymous'] });
+    m.madvise(p, s + PAGE, PAGE, 'mergeable');
+    expect(m.process(p).vmas).toHaveLength(1);
+    expect(m.process(p).vmas[0].flags).not.toContain('mergeable');
+    // Still one VMA, so it can grow as a whole.
+    expect(errno(() => m.mremap(p, s, 4 * PAGE, 8 * PAGE, { flags: ['maymove'] }))).toBeUndefined();
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.madvise(p, a + PAGE, PAGE, 'unmergeable');
+    expect(m.process(p).vmas).toHaveLength(2);
+    // A compatible VMA does split around the range it becomes mergeable in.
+    m.madvise(p, a + PAGE, PAGE, 'mergeable');
+    expect(m.process(p).vmas).toHaveLength(4);
+  });
+
+  it('UNMERGEABLE whose break_ksm cannot copy a page fails with EAGAIN, the VMA still mergeable', () => {
+    const m = new Machine({ memory: '128M', check: 'off' });
+    const p = m.spawn('p');
+    const n = 600;
+    const a = m.mmap(p, { length: n * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.madvise(p, a, n * PAGE, 'mergeable');
+    m.touch(p, a, n * PAGE, { write: true, byte: 1 });
+    expect(m.ksmScan()).toBeGreaterThan(500);
+    for (const order of [10, 5, 0])
+      try {
+        for (;;) m.allocPages(order);
+      } catch {}
+    expect(errno(() => m.madvise(p, a, n * PAGE, 'unmergeable'))).toBe('EAGAIN');
+    expect(m.process(p).vmas[0].flags).toContain('mergeable');
+    m.check('full');
+  });
+});
+
+describe('MADV_PAGEOUT and the accessed bit', () => {
+  it('leaves the PTE young (only MADV_COLD clears it: `!pageout && pte_young`)', () => {
+    const { m, p } = setup(); // no swap: the anon page stays mapped
+    const a = m.mmap(p, { length: PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 1, len: PAGE });
+    expect(m.pageAt(p, a)?.pte).toContain('young');
+    m.pageout(p, a, PAGE);
+    expect(m.translate(p, a)).toBeDefined();
+    expect(m.pageAt(p, a)?.pte).toContain('young');
+  });
+});
