@@ -51,7 +51,26 @@ export function folioMaybeMappedShared(k: Kernel, row: number): boolean {
 /** can_madv_lru_vma(): MADV_COLD and MADV_PAGEOUT refuse these mappings with EINVAL. */
 export function checkPageoutVma(vma: Vma): void {
   if (vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
-    throw new KernelError('EINVAL', 'MADV_PAGEOUT on a locked, pfnmap or hugetlb mapping');
+    throw new KernelError('EINVAL', 'MADV_COLD/MADV_PAGEOUT on a locked, pfnmap or hugetlb mapping');
+}
+
+/**
+ * madvise_cold(): the same walk as MADV_PAGEOUT (madvise_cold_or_pageout_pte_range with pageout
+ * false), but each folio this process alone maps only loses its accessed bits (the PTEs' young
+ * bit, PG_referenced) and is deactivated, not reclaimed. The model has no active/inactive lists,
+ * so deactivation itself leaves nothing to see. Any mapping may be walked, a driver's too.
+ */
+export function madviseCold(k: Kernel, vmas: readonly Vma[], start: number, end: number): void {
+  for (const v of vmas) checkPageoutVma(v);
+  const cold = (row: number) => k.folios.clearFlag(row, PG.referenced);
+  for (const vma of vmas) {
+    const e = Math.min(vma.end, end);
+    for (let addr = Math.max(vma.start, start); addr < e; ) {
+      const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      pageoutPmdRange(k, vma, addr, next, cold, true);
+      addr = next;
+    }
+  }
 }
 
 /**
@@ -98,8 +117,18 @@ export function wouldMerge(a: Vma, b: Vma): boolean {
   return b.pgoff === a.pgoff + (a.end - a.start) / PAGE_SIZE;
 }
 
-/** madvise_cold_or_pageout_pte_range() for [addr, next), inside one PMD. */
-function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: (row: number) => void): void {
+/**
+ * madvise_cold_or_pageout_pte_range() for [addr, next), inside one PMD: `take` gets each folio
+ * this process alone maps; for MADV_COLD (`cold`) its PTEs or PMD lose the young bit first.
+ */
+function pageoutPmdRange(
+  k: Kernel,
+  vma: Vma,
+  addr: number,
+  next: number,
+  take: (row: number) => void,
+  cold = false,
+): void {
   const pd = k.ptdesc;
   const pmdRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
   if (pmdRow < 0) return;
@@ -111,6 +140,7 @@ function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: 
     if (row < 0 || folioMaybeMappedShared(k, row)) return;
     // Only MADV_COLD clears the accessed bit (`!pageout && pmd_young`); PAGEOUT leaves it.
     if (next - addr === PMD_SIZE) {
+      if (cold) pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.YOUNG));
       take(row);
       return;
     }
@@ -134,7 +164,11 @@ function pageoutPmdRange(k: Kernel, vma: Vma, addr: number, next: number, take: 
       a += nr * PAGE_SIZE;
       continue;
     }
-    if (f.testFlag(row, PG.lru) && !folioMaybeMappedShared(k, row)) take(row);
+    if (f.testFlag(row, PG.lru) && !folioMaybeMappedShared(k, row)) {
+      if (cold)
+        for (let j = 0; j < nr; j++) pd.set(pteRow, i + j, withBits(pd.get(pteRow, i + j), 0, PTE.YOUNG));
+      take(row);
+    }
     a += nr * PAGE_SIZE;
   }
 }

@@ -29,6 +29,9 @@ export const VM = {
   UFFD_WP: 1 << 12,
   LOCKED: 1 << 13,
   IO: 1 << 14,
+  /** MADV_SEQUENTIAL and MADV_RANDOM's readahead hints (the model reads no ahead). */
+  SEQ_READ: 1 << 15,
+  RAND_READ: 1 << 16,
   DONTCOPY: 1 << 17,
   DONTEXPAND: 1 << 18,
   ACCOUNT: 1 << 20,
@@ -42,6 +45,9 @@ export const VM = {
   /** Bit 31 in Linux; renumbered so every flag stays a positive 31-bit integer. */
   MERGEABLE: 1 << 11,
 } as const;
+
+/** VM_SPECIAL (include/linux/mm.h): mappings of memory the core mm does not manage. */
+export const VM_SPECIAL = VM.IO | VM.DONTEXPAND | VM.PFNMAP | VM.MIXEDMAP;
 
 /** mmap prot bits (PROT_*). */
 export const PROT = { NONE: 0, READ: 1, WRITE: 2, EXEC: 4 } as const;
@@ -59,6 +65,8 @@ export const MAP = {
 /** madvise advice values (include/uapi/asm-generic/mman-common.h). */
 export const MADV = {
   NORMAL: 0,
+  RANDOM: 1,
+  SEQUENTIAL: 2,
   DONTNEED: 4,
   DONTFORK: 10,
   DOFORK: 11,
@@ -67,7 +75,10 @@ export const MADV = {
   HUGEPAGE: 14,
   NOHUGEPAGE: 15,
   WIPEONFORK: 18,
+  DONTDUMP: 16,
+  DODUMP: 17,
   KEEPONFORK: 19,
+  COLD: 20,
   PAGEOUT: 21,
   POPULATE_READ: 22,
   POPULATE_WRITE: 23,

@@ -3,8 +3,8 @@
  *
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
- * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK; MERGEABLE/UNMERGEABLE break KSM pages in ksm.ts,
- * PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
+ * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, the VMA-flag advice: NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP; MERGEABLE/UNMERGEABLE break KSM pages in ksm.ts,
+ * COLD, PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -14,10 +14,21 @@ import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { madviseCollapse } from './khugepaged.js';
 import { ksmCompatible, unmergeKsmPages } from './ksm.js';
-import { madvisePageout, madvisePopulate } from './madvise.js';
+import { madviseCold, madvisePageout, madvisePopulate } from './madvise.js';
 import { handleMmFault } from './memory.js';
 import { freePgtables, zapRange } from './memory_zap.js';
-import { findVma, MADV, MAP, type Mm, PROT, type Process, VM, type Vma, type VmOps } from './mm_types.js';
+import {
+  findVma,
+  MADV,
+  MAP,
+  type Mm,
+  PROT,
+  type Process,
+  VM,
+  VM_SPECIAL,
+  type Vma,
+  type VmOps,
+} from './mm_types.js';
 import { changeProtection, mprotectCpFlags } from './mprotect.js';
 import { PMD_SIZE } from './pgtable.js';
 import { KernelError, PAGE_SIZE } from './types.js';
@@ -321,7 +332,9 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
     }
   } else if (advice === MADV.PAGEOUT) {
     madvisePageout(k, vmas, addr, end);
-  } else if (advice !== MADV.NORMAL) {
+  } else if (advice === MADV.COLD) {
+    madviseCold(k, vmas, addr, end);
+  } else {
     // madvise_walk_vmas() -> madvise_vma_behavior(), VMA by VMA: a VMA the advice refuses ends
     // the walk with its error, the VMAs before it changed already; a VMA whose flags stay the same
     // is not split (madvise_update_vma).
@@ -346,6 +359,11 @@ function madviseVmaFlags(k: Kernel, v: Vma, s: number, e: number, advice: number
     throw new KernelError('EINVAL', 'MADV_DOFORK on a VM_IO mapping');
   if (advice === MADV.WIPEONFORK && (v.file || v.flags & VM.SHARED))
     throw new KernelError('EINVAL', 'MADV_WIPEONFORK needs private anonymous memory');
+  if (advice === MADV.DODUMP && !(v.flags & VM.HUGETLB) && v.flags & VM_SPECIAL)
+    throw new KernelError(
+      'EINVAL',
+      'MADV_DODUMP on a VM_IO, VM_PFNMAP, VM_MIXEDMAP or VM_DONTEXPAND mapping',
+    );
   if (advice === MADV.MERGEABLE) return ksmCompatible(v) ? v.flags | VM.MERGEABLE : v.flags;
   if (advice === MADV.UNMERGEABLE) {
     if (!(v.flags & VM.MERGEABLE)) return v.flags;
@@ -369,6 +387,16 @@ function madviseFlags(advice: number): [number, number] {
       return [0, VM.WIPEONFORK];
     case MADV.DOFORK:
       return [0, VM.DONTCOPY];
+    case MADV.NORMAL:
+      return [0, VM.SEQ_READ | VM.RAND_READ];
+    case MADV.RANDOM:
+      return [VM.RAND_READ, VM.SEQ_READ];
+    case MADV.SEQUENTIAL:
+      return [VM.SEQ_READ, VM.RAND_READ];
+    case MADV.DONTDUMP:
+      return [VM.DONTDUMP, 0];
+    case MADV.DODUMP:
+      return [0, VM.DONTDUMP];
     case MADV.WIPEONFORK:
       return [VM.WIPEONFORK, 0];
     default:

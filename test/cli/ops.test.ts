@@ -44,10 +44,12 @@ describe('pagelab ops', () => {
     const r = await cli('ops', 'madvise');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toBe(
-      'madvise: madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, POPULATE_READ/WRITE, COLLAPSE',
+      'madvise: madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), NORMAL/RANDOM/SEQUENTIAL (VMA flags only: the model reads no ahead), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP, MERGEABLE/UNMERGEABLE, COLD (clears the accessed bits of the pages this process alone maps), PAGEOUT, POPULATE_READ/WRITE, COLLAPSE. Not yet: FREE, WILLNEED, REMOVE, DONTNEED_LOCKED, the guard-region advice and HWPOISON/SOFT_OFFLINE (EINVAL)',
     );
     expect(r.out).toMatch(/\n {2}proc +required +a process label \(from spawn or fork\) \(string\)\n/);
-    expect(r.out).toMatch(/\n {2}advice +required +MADV_\* advice: .*\(normal \| dontneed \|/);
+    expect(r.out).toMatch(
+      /\n {2}advice +required +MADV_\* advice: .*\(normal \| random \| sequential \| dontneed \|/,
+    );
     const pin = (await cli('ops', 'pin')).out;
     expect(pin).toMatch(/\n {2}pages +default 1 +how many pages/);
     // Every FOLL_ flag a pin takes is listed (longterm sat past a cut once), and every errno.

@@ -268,3 +268,60 @@ describe('MADV_PAGEOUT and the accessed bit', () => {
     expect(m.pageAt(p, a)?.pte).toContain('young');
   });
 });
+
+describe('MADV_COLD (madvise_cold)', () => {
+  it('clears the young bit and PG_referenced of pages only this process maps; a page shared after fork keeps both', () => {
+    const { m, p } = setup();
+    const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 1, len: 2 * PAGE });
+    const c = m.fork(p, 'c');
+    m.write(p, a, { byte: 2, len: PAGE }); // COW: the first page is the parent's own again
+    m.read(c, a + PAGE, 1); // the second stays shared with the child
+    m.madvise(p, a, 2 * PAGE, 'cold');
+    expect(m.pageAt(p, a)?.pte).not.toContain('young');
+    expect(m.pageAt(p, a + PAGE)?.pte).toContain('young');
+    expect(m.read(p, a, 1).bytes[0]).toBe(2); // nothing is reclaimed
+    expect(m.process(p).rss.anon).toBe(2);
+  });
+
+  it('refuses what can_madv_lru_vma refuses, as PAGEOUT does', () => {
+    const { m, p } = setup();
+    const io = m.ioRegion('256K', { name: 'bar0' });
+    m.defineDevice('bar', {
+      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
+    });
+    const d = m.mmapDevice(p, { device: 'bar', length: 2 * PAGE, prot: 'rw', flags: ['shared'] });
+    expect(errno(() => m.madvise(p, d, 2 * PAGE, 'cold'))).toBe('EINVAL');
+  });
+});
+
+describe('the VMA-flag advice: RANDOM, SEQUENTIAL, NORMAL, DONTDUMP, DODUMP', () => {
+  it('RANDOM and SEQUENTIAL exclude each other, NORMAL clears both; each splits only where a flag changes', () => {
+    const { m, p } = setup();
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    const flags = () => m.process(p).vmas.map((v) => v.flags.split('|').filter((f) => f.endsWith('_read')));
+    m.madvise(p, a + PAGE, PAGE, 'random');
+    expect(flags()).toEqual([[], ['rand_read'], []]);
+    m.madvise(p, a + PAGE, PAGE, 'sequential');
+    expect(flags()).toEqual([[], ['seq_read'], []]);
+    m.madvise(p, a, 4 * PAGE, 'normal');
+    expect(flags()).toEqual([[], [], []]);
+  });
+
+  it('DODUMP on a VM_SPECIAL mapping is EINVAL (remap_pfn_range set VM_DONTDUMP there); DONTDUMP/DODUMP toggle it elsewhere', () => {
+    const { m, p } = setup();
+    const io = m.ioRegion('256K', { name: 'bar0' });
+    m.defineDevice('bar', {
+      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
+    });
+    const d = m.mmapDevice(p, { device: 'bar', length: 2 * PAGE, prot: 'rw', flags: ['shared'] });
+    expect(errno(() => m.madvise(p, d, 2 * PAGE, 'dodump'))).toBe('EINVAL');
+    expect(errno(() => m.madvise(p, d, 2 * PAGE, 'dontdump'))).toBeUndefined();
+    const a = m.mmap(p, { length: 2 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    const vma = () => m.process(p).vmas.find((v) => v.start === a)!;
+    m.madvise(p, a, 2 * PAGE, 'dontdump');
+    expect(vma().flags).toContain('dontdump');
+    m.madvise(p, a, 2 * PAGE, 'dodump');
+    expect(vma().flags).not.toContain('dontdump');
+  });
+});
