@@ -31,6 +31,7 @@ import { doMunmap, insertVma, linkVma, MMAP_MIN_ADDR, TASK_SIZE, unmappedArea } 
 import {
   entryBits,
   entryPfn,
+  isSwapEntry,
   LEVEL_SIZE,
   levelIndex,
   PMD_SIZE,
@@ -214,8 +215,8 @@ function intersects(mm: Mm, start: number, end: number): boolean {
 /**
  * vrm_set_new_addr(): get_unmapped_area() for the new range — the fixed address, a DONTUNMAP
  * hint if it is free, else the highest gap; for private anonymous memory of PMD-multiple length
- * that gap is aligned so the address keeps the pgoff's offset in a PMD (a PMD-aligned THP stays
- * PMD-aligned, so its PMD can move whole).
+ * and no hint, a PMD-aligned one (__get_unmapped_area treats an anonymous pgoff as 0, then
+ * thp_get_unmapped_area_vmflags aligns).
  */
 function newArea(r: Remap): number {
   const mm = r.proc.mm;
@@ -228,10 +229,8 @@ function newArea(r: Remap): number {
   const hint = r.flags & MREMAP.DONTUNMAP ? r.newAddr : 0;
   if (hint && hint >= MMAP_MIN_ADDR && hint <= TASK_SIZE - len && !intersects(mm, hint, hint + len))
     return hint;
-  const pgoff = r.vma.pgoff + (r.addr - r.vma.start) / PAGE_SIZE;
   const anon = vmaIsAnonymous(r.vma) && !(r.vma.flags & VM.MAYSHARE);
-  if (anon && !hint && len % PMD_SIZE === 0)
-    return unmappedArea(mm, len, PMD_SIZE, (pgoff * PAGE_SIZE) % PMD_SIZE);
+  if (anon && !hint && len % PMD_SIZE === 0) return unmappedArea(mm, len, PMD_SIZE);
   return unmappedArea(mm, len, PAGE_SIZE);
 }
 
@@ -414,8 +413,10 @@ function movePtes(k: Kernel, mm: Mm, src: number, dst: number, o: number, n: num
         rule: 'move_ptes: !pte_none(new)',
       });
     pd.set(src, i, 0);
+    // move_soft_dirty_pte(): a moved page is soft-dirty at its new address, present or swapped
+    // out (pte_swp_mksoft_dirty; a swap entry keeps the bit where a present PTE has it).
     const present = (entryBits(e) & PTE.PRESENT) !== 0;
-    pd.set(dst, j, present ? withBits(e, PTE.SOFT_DIRTY, 0) : e);
+    pd.set(dst, j, present || isSwapEntry(e) ? withBits(e, PTE.SOFT_DIRTY, 0) : e);
     if (present && k.ksm.stable.size > 0) ksmMoved(k, mm, e, o + off, n + off);
   }
 }

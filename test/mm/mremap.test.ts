@@ -562,3 +562,33 @@ describe('mremap: what moves with the pages', () => {
     expect(m.meminfo().PageTables).toBe(tables);
   });
 });
+
+describe('mremap: where a move lands and what it marks', () => {
+  it('an anonymous move of PMD-multiple length lands PMD-aligned, whatever the source offset (pgoff is 0 for anon)', () => {
+    const m = new Machine({ memory: '512M', check: 'full', thp: 'madvise' });
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 7, len: 4 * PAGE });
+    // Block growth in place.
+    m.mmap(p, { addr: a + 4 * PAGE, length: PAGE, prot: 'r', flags: ['private', 'anonymous', 'fixed'] });
+    expect(a % M2).not.toBe(0);
+    const to = m.mremap(p, a, 4 * PAGE, M2, { flags: ['maymove'] });
+    expect(to % M2).toBe(0);
+    expect(m.read(p, to, 1).bytes[0]).toBe(7);
+  });
+
+  it('a moved swap entry is soft-dirty at its new address (move_soft_dirty_pte), and so is the page after swap-in', () => {
+    const m = new Machine({ memory: '512M', check: 'full', swap: '64M' });
+    const p = m.spawn('p');
+    const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
+    m.write(p, a, { byte: 1, len: 4 * PAGE });
+    m.pageout(p, a, 4 * PAGE);
+    expect(m.swapEntry(p, a)).toBeDefined();
+    expect(m.walk(p, a).at(-1)!.flags).not.toContain('soft_dirty');
+    const to = m.mremap(p, a, 4 * PAGE, 4 * PAGE, { flags: ['maymove', 'dontunmap'] });
+    expect(m.swapEntry(p, to)).toBeDefined();
+    expect(m.walk(p, to).at(-1)!.flags).toContain('soft_dirty');
+    expect(m.read(p, to, 1).bytes[0]).toBe(1);
+    expect(m.pageAt(p, to)?.pte).toContain('soft_dirty');
+  });
+});
