@@ -131,7 +131,8 @@ function checkPrep(r: Remap): void {
 
 /**
  * remap_move(): each VMA in [addr, addr+len) is moved on its own, to where it lies relative to the
- * first one; a gap at the start (or no VMA at all) is EFAULT. Returns the first VMA's new address.
+ * first one; a gap at the start (or no VMA at all) is EFAULT, and so is a userfaultfd-armed VMA
+ * when there is more than one. Returns the first VMA's new address.
  */
 function remapMove(
   k: Kernel,
@@ -142,6 +143,12 @@ function remapMove(
   newAddr: number,
 ): number {
   const end = start + len;
+  // vma_multi_allowed(): a userfaultfd-armed VMA cannot take part in a move of more than one VMA
+  // (nor be the first of a range that goes on past it); refused before anything moves.
+  const inRange = proc.mm.vmas.filter((v) => v.end > start && v.start < end);
+  const multi = inRange.length > 1 || (inRange.length === 1 && inRange[0].end < end);
+  if (multi && inRange.some((v) => v.flags & VM.UFFD_WP))
+    throw new KernelError('EFAULT', 'mremap: a userfaultfd-armed VMA in a move of several VMAs');
   let res = -1;
   let target = newAddr;
   let lastEnd = 0;

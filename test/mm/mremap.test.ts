@@ -592,3 +592,22 @@ describe('mremap: where a move lands and what it marks', () => {
     expect(m.pageAt(p, to)?.pte).toContain('soft_dirty');
   });
 });
+
+describe('mremap: moving several VMAs (remap_move, 6.17)', () => {
+  it('a userfaultfd-armed VMA in a move of several is EFAULT, with a VMA after it or a gap, and nothing moves', () => {
+    const { m, p, anon } = setup();
+    const dst = anon(64 * PAGE);
+    const a = anon(8 * PAGE);
+    m.write(p, a, { byte: 3, len: 8 * PAGE });
+    m.uffdOpen(p);
+    m.uffdRegister(p, a, 4 * PAGE); // splits: [a, a+4p) armed, [a+4p, a+8p) not
+    const move = () => m.mremap(p, a, 8 * PAGE, 8 * PAGE, { flags: ['maymove', 'fixed'], newAddr: dst });
+    expect(errno(move)).toBe('EFAULT');
+    expect(m.read(p, a + 5 * PAGE, 1).bytes[0]).toBe(3);
+    m.munmap(p, a + 4 * PAGE, 4 * PAGE);
+    expect(errno(move)).toBe('EFAULT');
+    // The armed VMA alone moves.
+    expect(m.mremap(p, a, 4 * PAGE, 4 * PAGE, { flags: ['maymove', 'fixed'], newAddr: dst })).toBe(dst);
+    expect(m.read(p, dst, 1).bytes[0]).toBe(3);
+  });
+});
