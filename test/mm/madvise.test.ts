@@ -20,6 +20,12 @@ function setup(memory = '512M') {
   return { m, p, map };
 }
 
+/** A device 'bar' whose mmap remap_pfn_range()s a 256 KiB I/O region (VM_IO | VM_PFNMAP). */
+function barDevice(m: Machine): void {
+  const io = m.ioRegion('256K', { name: 'bar0' });
+  m.defineDevice('bar', { mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start) });
+}
+
 const type = (m: Machine, p: number, addr: number) => {
   const t = m.translate(p, addr);
   return t ? m.page(t.pfn).type : 'none';
@@ -203,10 +209,7 @@ describe('madvise_walk_vmas: VMA by VMA (mm/madvise.c)', () => {
 
   it('MADV_DOFORK over [DONTCOPY anon][VM_IO pfnmap]: EINVAL at the device VMA, DONTCOPY gone from the anon one', () => {
     const { m, p } = setup();
-    const io = m.ioRegion('256K', { name: 'bar0' });
-    m.defineDevice('bar', {
-      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
-    });
+    barDevice(m);
     const a = m.mmap(p, { length: 4 * PAGE, prot: 'rw', flags: ['private', 'anonymous'] });
     m.mmapDevice(p, {
       device: 'bar',
@@ -286,10 +289,7 @@ describe('MADV_COLD (madvise_cold)', () => {
 
   it('refuses what can_madv_lru_vma refuses, as PAGEOUT does', () => {
     const { m, p } = setup();
-    const io = m.ioRegion('256K', { name: 'bar0' });
-    m.defineDevice('bar', {
-      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
-    });
+    barDevice(m);
     const d = m.mmapDevice(p, { device: 'bar', length: 2 * PAGE, prot: 'rw', flags: ['shared'] });
     expect(errno(() => m.madvise(p, d, 2 * PAGE, 'cold'))).toBe('EINVAL');
   });
@@ -310,10 +310,7 @@ describe('the VMA-flag advice: RANDOM, SEQUENTIAL, NORMAL, DONTDUMP, DODUMP', ()
 
   it('DODUMP on a VM_SPECIAL mapping is EINVAL (remap_pfn_range set VM_DONTDUMP there); DONTDUMP/DODUMP toggle it elsewhere', () => {
     const { m, p } = setup();
-    const io = m.ioRegion('256K', { name: 'bar0' });
-    m.defineDevice('bar', {
-      mmap: (ctx) => ctx.remapPfnRange(ctx.start, io + ctx.pgoff, ctx.end - ctx.start),
-    });
+    barDevice(m);
     const d = m.mmapDevice(p, { device: 'bar', length: 2 * PAGE, prot: 'rw', flags: ['shared'] });
     expect(errno(() => m.madvise(p, d, 2 * PAGE, 'dodump'))).toBe('EINVAL');
     expect(errno(() => m.madvise(p, d, 2 * PAGE, 'dontdump'))).toBeUndefined();
