@@ -61,9 +61,10 @@ export function checkPageoutVma(vma: Vma): void {
  * so deactivation itself leaves nothing to see. Any mapping may be walked, a driver's too.
  */
 export function madviseCold(k: Kernel, vmas: readonly Vma[], start: number, end: number): void {
-  for (const v of vmas) checkPageoutVma(v);
   const cold = (row: number) => k.folios.clearFlag(row, PG.referenced);
   for (const vma of vmas) {
+    // VMA by VMA: one it refuses ends the walk, the ones before it are cold already.
+    checkPageoutVma(vma);
     const e = Math.min(vma.end, end);
     for (let addr = Math.max(vma.start, start); addr < e; ) {
       const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
