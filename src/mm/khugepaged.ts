@@ -32,8 +32,8 @@
  * Leaves out: khugepaged itself (the scanner thread and its limits), file and shmem collapse
  * (hpage_collapse_scan_file: a regular file is refused here as on a kernel without
  * CONFIG_READ_ONLY_THP_FOR_FS; shmem is refused with EOPNOTSUPP as not modelled), mTHP orders,
- * NUMA node choice, memcg charging, and MADV_DONTNEED's freeing of empty PTE tables (6.14+), which
- * turns a later collapse of that range into SCAN_PMD_NONE on Linux.
+ * NUMA node choice and memcg charging. MADV_DONTNEED of a whole PMD's range frees its PTE table
+ * (CONFIG_PT_RECLAIM, 6.14+), so a later collapse there meets SCAN_PMD_NONE, as on Linux.
  */
 import { doSwapPage } from './do_swap_page.js';
 import { PG } from './folio.js';

@@ -50,6 +50,19 @@ describe('MADV_COLLAPSE: what it makes', () => {
     expect(m.vmstat().thp_collapse_alloc).toBe(1);
   });
 
+  it('after MADV_DONTNEED of the whole PMD range freed its PTE table, a collapse there is SCAN_PMD_NONE: EINVAL', () => {
+    const { m, p, anon } = setup();
+    const a = anon(M2);
+    m.write(p, a, { byte: 7, len: M2 });
+    m.madvise(p, a, M2, 'dontneed');
+    expect(m.walk(p, a).at(-1)!.level).not.toBe('pte');
+    expect(errnoOf(() => m.madvise(p, a, M2, 'collapse'))).toBe('EINVAL');
+    // A PTE table still there (one page touched again) collapses.
+    m.write(p, a, { byte: 8, len: PAGE });
+    m.madvise(p, a, M2, 'collapse');
+    expect(level(m, p, a)).toBe('pmd');
+  });
+
   it('zero-fills none and zero-page PTEs and charges them to the rss the THP takes over', () => {
     const { m, p, anon } = setup();
     const a = anon(M2);
