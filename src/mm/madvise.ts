@@ -65,12 +65,23 @@ export function madviseCold(k: Kernel, vmas: readonly Vma[], start: number, end:
   for (const vma of vmas) {
     // VMA by VMA: one it refuses ends the walk, the ones before it are cold already.
     checkPageoutVma(vma);
-    const e = Math.min(vma.end, end);
-    for (let addr = Math.max(vma.start, start); addr < e; ) {
-      const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
-      pageoutPmdRange(k, vma, addr, next, cold, true);
-      addr = next;
-    }
+    pageoutRange(k, vma, Math.max(vma.start, start), Math.min(vma.end, end), cold, true);
+  }
+}
+
+/** madvise_cold_or_pageout_pte_range() over [start, end) of `vma`, PMD by PMD. */
+function pageoutRange(
+  k: Kernel,
+  vma: Vma,
+  start: number,
+  end: number,
+  take: (row: number) => void,
+  cold: boolean,
+): void {
+  for (let addr = start; addr < end; ) {
+    const next = Math.min(end, addr - (addr % PMD_SIZE) + PMD_SIZE);
+    pageoutPmdRange(k, vma, addr, next, take, cold);
+    addr = next;
   }
 }
 
@@ -96,12 +107,7 @@ export function madvisePageout(k: Kernel, vmas: readonly Vma[], start: number, e
         if (!taken.has(row)) rows.push(row);
         taken.add(row);
       };
-      const e = Math.min(vmas[j].end, end);
-      for (let addr = Math.max(vma.start, start); addr < e; ) {
-        const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
-        pageoutPmdRange(k, vma, addr, next, take);
-        addr = next;
-      }
+      pageoutRange(k, vma, Math.max(vma.start, start), Math.min(vmas[j].end, end), take, false);
       const r = reclaimPages(k, rows);
       out.reclaimed += r.reclaimed;
       out.kept += r.kept;
@@ -128,7 +134,7 @@ function pageoutPmdRange(
   addr: number,
   next: number,
   take: (row: number) => void,
-  cold = false,
+  cold: boolean,
 ): void {
   const pd = k.ptdesc;
   const pmdRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);

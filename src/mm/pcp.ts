@@ -11,9 +11,10 @@
  * (not PageBuddy, so no buddy merges with it), it is out of the zone's nr_free_pages (MemFree), and
  * the model still counts it as `buddy` in the pages by type. pcp->high tunes itself as Linux's does
  * on frees and refills (free_count, alloc_factor, free_high with the threshold of batch +
- * high_min / 2 that Linux 6.16 introduced). Leaves out: more than one CPU, the vmstat worker's decay of high, the zone flags
- * that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH), the pcp lock's trylock
- * failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear here).
+ * high_min / 2 that Linux 6.16 introduced). Leaves out: more than one CPU, the vmstat worker's
+ * decay of high, the zone flags that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH),
+ * the pcp lock's trylock failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear
+ * here).
  */
 import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT, pfnToSection } from './memdesc.js';
 import {
