@@ -19,9 +19,13 @@ function show(v: unknown): string {
 
 /** A whole number in [0, max]. */
 export function uint(name: string, v: number, max = MAX_ADDR): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
-    throw new InputError(`${name}: ${show(v)} is not a whole number from 0 to ${max}`);
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max)) notUint(name, v, max);
   return v;
+}
+
+/** Out of line, so the checks above stay small enough to inline into every public call. */
+function notUint(name: string, v: unknown, max: number): never {
+  throw new InputError(`${name}: ${show(v)} is not a whole number from 0 to ${max}`);
 }
 
 export const addr = (name: string, v: number) => uint(name, v);
@@ -32,9 +36,12 @@ export const handle = (name: string, v: number) => uint(name, v);
 
 /** An order must be a whole number; which orders exist is the allocator's EINVAL to give. */
 export function order(name: string, v: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v))
-    throw new InputError(`${name}: ${show(v)} is not a whole number`);
+  if (!(typeof v === 'number' && Number.isSafeInteger(v))) notWhole(name, v);
   return v;
+}
+
+function notWhole(name: string, v: unknown): never {
+  throw new InputError(`${name}: ${show(v)} is not a whole number`);
 }
 
 export function byte(name: string, v: number): number {

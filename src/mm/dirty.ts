@@ -15,7 +15,11 @@ export class DirtyRows {
   on = false;
 
   add(row: number): void {
-    if (!this.on) return;
+    // Small enough for the compiler to inline at every mark; the rest is out of line.
+    if (this.on && !(this.mark[row] === 1)) this.addNew(row);
+  }
+
+  private addNew(row: number): void {
     if (row >= this.mark.length) {
       const b = new Uint8Array(Math.max(row + 1, this.mark.length * 2));
       b.set(this.mark);

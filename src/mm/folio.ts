@@ -15,6 +15,7 @@
 import { LargeFolioRows, NO_LARGE } from './folio_large.js';
 import {
   FOLIO_TYPES as FOLIO_TYPES_IMPORT,
+  isFolioType as isFolioType_IMPORT,
   type MemType,
   MT as MT_IMPORT,
   mdType as mdType_IMPORT,
@@ -22,18 +23,25 @@ import {
 } from './memdesc.js';
 import type { PageAlloc } from './page_alloc.js';
 import { PG as PG_IMPORT } from './page-flags.js';
-import { freeFrozenPages as freeFrozenPages_IMPORT } from './pcp.js';
+import {
+  freeFrozenPage0 as freeFrozenPage0_IMPORT,
+  freeFrozenPages as freeFrozenPages_IMPORT,
+  rmqueuePcpOrder0 as rmqueuePcpOrder0_IMPORT,
+} from './pcp.js';
 import { grown, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const FOLIO_TYPES = FOLIO_TYPES_IMPORT;
+const isFolioType = isFolioType_IMPORT;
 const MT = MT_IMPORT;
 const mdType = mdType_IMPORT;
 const mdWord = mdWord_IMPORT;
 const PG = PG_IMPORT;
 const freeFrozenPages = freeFrozenPages_IMPORT;
+const rmqueuePcpOrder0 = rmqueuePcpOrder0_IMPORT;
+const freeFrozenPage0 = freeFrozenPage0_IMPORT;
 
 export { type PageFlag, PG } from './page-flags.js';
 
@@ -103,13 +111,45 @@ export class FolioPool extends LargeFolioRows {
    * the frame (a handle is a double beyond int32, which costs a heap number to return).
    */
   allocRowOf(gfp: number, order: number, kind: MemType, nid = 0): number {
-    if (!FOLIO_TYPES.has(kind)) notFolioType(kind);
+    if (!isFolioType(kind)) notFolioType(kind);
+    if (order === 0) {
+      const pfn = rmqueuePcpOrder0(this.pa, gfp, nid);
+      if (pfn >= 0) return this.installSmallRow(pfn, kind);
+    }
     return this.installRow(this.pa.rmqueue(order, gfp, nid), order, kind);
   }
 
   /** Describe 2^order frames the caller took off the free lists (compaction's target, migrate.ts). */
   install(pfn: number, order: number, kind: MemType): number {
     return this.handleOf(this.installRow(pfn, order, kind));
+  }
+
+  // The event stream's records, out of line: the allocation paths stay small enough to inline.
+  private traceAlloc(pfn: number, order: number, kind: MemType): void {
+    this.stat.emit({ type: 'alloc', pfn, order, kind });
+  }
+
+  private traceFree(pfn: number, order: number): void {
+    this.stat.emit({ type: 'free', pfn, order });
+  }
+
+  /** installRow() of an order-0 folio, in one piece (the allocation fast path). */
+  private installSmallRow(pfn: number, kind: MemType): number {
+    const row = this.allocRow();
+    this.pfn[row] = pfn;
+    this.order[row] = 0;
+    this.kind[row] = kind;
+    this.refcount[row] = 1;
+    this.mapcount[row] = -1;
+    this.flags[row] = 0;
+    this.mapping[row] = 0;
+    this.index[row] = 0;
+    this.large[row] = NO_LARGE;
+    this.pa.memmap.set(pfn, mdWord(kind), row);
+    this.stat.retype(MT.BUDDY, kind, 1);
+    this.stat.events.folio_alloc++;
+    if (this.stat.tracing) this.traceAlloc(pfn, 0, kind);
+    return row;
   }
 
   private installRow(pfn: number, order: number, kind: MemType): number {
@@ -126,7 +166,7 @@ export class FolioPool extends LargeFolioRows {
     this.pa.memmap.setRange(pfn, 1 << order, mdWord(kind, order), row);
     this.stat.retype(MT.BUDDY, kind, 1 << order);
     this.stat.events.folio_alloc++;
-    if (this.stat.tracing) this.stat.emit({ type: 'alloc', pfn, order, kind });
+    if (this.stat.tracing) this.traceAlloc(pfn, order, kind);
     return row;
   }
 
@@ -156,6 +196,23 @@ export class FolioPool extends LargeFolioRows {
     this.freeRow(row);
   }
 
+  /**
+   * free() of an order-0 folio: the fast path, a function of its own so that what the compiler
+   * learns from large folios' frees does not weigh on it.
+   */
+  private freeSmall(row: number): void {
+    const pfn = this.pfn[row];
+    if (this.flags[row] & (PG.hwpoison | PG.has_hwpoisoned) || this.onFree !== null) {
+      this.free(row);
+      return;
+    }
+    this.stat.retype(this.kind[row], MT.BUDDY, 1);
+    this.freeRow(row);
+    freeFrozenPage0(this.pa, pfn);
+    this.stat.events.folio_free++;
+    if (this.stat.tracing) this.traceFree(pfn, 0);
+  }
+
   /** Release the descriptor and give the frames back to the buddy allocator (free_frozen_pages). */
   private free(row: number): void {
     const pfn = this.pfn[row];
@@ -165,10 +222,10 @@ export class FolioPool extends LargeFolioRows {
     if (this.large[row] !== NO_LARGE) this.releaseLarge(row, order);
     this.stat.retype(this.kind[row], MT.BUDDY, 1 << order);
     this.freeRow(row);
-    this.onFree?.(pfn, order);
+    if (this.onFree !== null) this.onFree(pfn, order);
     freeFrozenPages(this.pa, pfn, order);
     this.stat.events.folio_free++;
-    if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order });
+    if (this.stat.tracing) this.traceFree(pfn, order);
   }
 
   /**
@@ -288,7 +345,8 @@ export class FolioPool extends LargeFolioRows {
     )
       this.checkPut(row, n);
     this.refcount[row] = 0;
-    this.free(row);
+    if (this.order[row] === 0) this.freeSmall(row);
+    else this.free(row);
   }
 
   /**
@@ -343,7 +401,7 @@ export class FolioPool extends LargeFolioRows {
     this.freeRow(row);
     this.onFree?.(pfn, 0);
     this.stat.events.folio_free++;
-    if (this.stat.tracing) this.stat.emit({ type: 'free', pfn, order: 0 });
+    if (this.stat.tracing) this.traceFree(pfn, 0);
     return pfn;
   }
 

@@ -162,6 +162,10 @@ export const pfnToPageblock = (pfn: number): number =>
 /** FOLIO_TYPES as a bit mask over type values. */
 const FOLIO_TYPE_BITS = [...FOLIO_TYPES].reduce((m, t) => m | (1 << t), 0);
 
+/** FOLIO_TYPES.has(type) as one shift and mask (no hash lookup on the allocation path). */
+export const isFolioType = (type: number): boolean =>
+  type >= 0 && type < 32 && ((FOLIO_TYPE_BITS >>> type) & 1) === 1;
+
 // Word layout helpers (lo word).
 export const TYPE_MASK = 0xf;
 export const ORDER_SHIFT = 4;

@@ -99,6 +99,9 @@ function badNode(nid: number): never {
   throw new KernelError('EINVAL', `node ${nid} does not exist`);
 }
 
+/** The GFP bits that decide a node's zonelist: the highest zone (gfp_zone) and __GFP_THISNODE. */
+const FIRST_ZONE_GFP = GFP.DMA32 | GFP.MOVABLE | GFP.THISNODE;
+
 export class PageAlloc {
   /**
    * Depth of memalloc_pin_save() scopes (PF_MEMALLOC_PIN): while non-zero every allocation loses
@@ -124,6 +127,8 @@ export class PageAlloc {
   private readonly sectionZone: Uint8Array;
   /** Zonelists by (nid, highest zone, __GFP_THISNODE), built on first use. */
   private readonly zonelists: (Zone[] | undefined)[];
+  /** firstZone()'s cache, by `gfp & FIRST_ZONE_GFP`. */
+  private readonly firstZones: (Zone | undefined)[] = new Array(FIRST_ZONE_GFP + 1).fill(undefined);
   /** Migratetype of each isolated pageblock before it was isolated (page_isolation.ts). */
   readonly isolatedFrom = new Map<number, number>();
   /** The shared zero page (empty_zero_page). */
@@ -293,6 +298,17 @@ export class PageAlloc {
     const key = (nid * ZONE_NAMES.length + high) * 2 + (gfp & GFP.THISNODE ? 1 : 0);
     this.zonelists[key] ??= buildZonelist(this.nodes, gfp, nid, high);
     return this.zonelists[key];
+  }
+
+  /** zonelist(gfp, 0)[0], cached by the GFP bits that choose it (the order-0 fast path's zone). */
+  firstZone(gfp: number): Zone | undefined {
+    const key = gfp & FIRST_ZONE_GFP;
+    return this.firstZones[key] ?? this.cacheFirstZone(key);
+  }
+
+  private cacheFirstZone(key: number): Zone | undefined {
+    this.firstZones[key] = this.zonelist(key, 0)[0];
+    return this.firstZones[key];
   }
 
   /**

@@ -14,10 +14,14 @@
  * high_min / 2 that Linux 6.16 introduced). Leaves out: more than one CPU, the vmstat worker's
  * decay of high, the zone flags that need watermark checks (ZONE_RECLAIM_ACTIVE, ZONE_BELOW_HIGH),
  * the pcp lock's trylock failure, and PCPF_FREE_HIGH_BATCH (set from the CPU's cache size; clear
- * here).
+ * here). The order-0 fast paths (rmqueuePcpOrder0, freeFrozenPage0) repeat the general paths'
+ * steps for that one case in a function each, small and flat enough for V8 to compile whole: the
+ * general chain took twice as long per pair. test/mm/pcp_fast.test.ts holds the two to the same
+ * frames and state.
  */
 import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT, pfnToSection } from './memdesc.js';
 import {
+  gfpMigratetype as gfpMigratetype_IMPORT,
   MIGRATE as MIGRATE_IMPORT,
   MIGRATE_PCPTYPES as MIGRATE_PCPTYPES_IMPORT,
   NR_LOWORDER_PCP_LISTS as NR_LOWORDER_PCP_LISTS_IMPORT,
@@ -36,6 +40,7 @@ import {
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const pfnToPageblock = pfnToPageblock_IMPORT;
+const gfpMigratetype = gfpMigratetype_IMPORT;
 const MT = MT_IMPORT;
 const MIGRATE = MIGRATE_IMPORT;
 const MIGRATE_PCPTYPES = MIGRATE_PCPTYPES_IMPORT;
@@ -303,6 +308,28 @@ export function rmqueuePcplist(pa: PageAlloc, z: Zone, order: number, mt: number
   return list.popFront();
 }
 
+/**
+ * rmqueue()'s fast path for one order-0 frame: the head of the first allowed zone's per-CPU list
+ * of the request's migratetype (get_page_from_freelist's first zone, rmqueue_pcplist with a list
+ * that needs no refill), with the same state changes as the general path. -1, with nothing
+ * changed, when the request needs PageAlloc.rmqueue: pcp off, inside memalloc_pin_save(), a node
+ * other than node 0, or that list empty. Small, so its caller's compiled code can hold it whole.
+ */
+export function rmqueuePcpOrder0(pa: PageAlloc, gfp: number, nid: number): number {
+  if (!pa.pcpEnabled || pa.memallocPin !== 0 || nid !== 0) return -1;
+  const z = pa.firstZone(gfp);
+  if (z === undefined) return -1;
+  const pcp = z.pcp;
+  // order_to_pindex(mt, 0) is the migratetype itself.
+  const list = pcp.lists[gfpMigratetype(gfp)];
+  if (list.length === 0) return -1;
+  pcp.freeCount >>= 1;
+  pcp.count--;
+  pa.stat.events.pgalloc++;
+  z.pgalloc++;
+  return list.popFront();
+}
+
 /** drain_pages_zone(): every block on the zone's lists back to the buddy allocator. */
 export function drainPagesZone(pa: PageAlloc, z: Zone): void {
   if (z.pcp.count > 0) freePcppagesBulk(pa, z, z.pcp.count, 0);
@@ -333,6 +360,30 @@ export function pcpUpdate(pa: PageAlloc): void {
   pa.zones.forEach((z, i) => {
     zonePcpUpdate(z, wmarks[i].low);
   });
+}
+
+/**
+ * freeFrozenPages(pa, pfn, 0) written out flat, with free_unref_page_commit() for order 0 inline:
+ * the free side of the order-0 fast path (FolioPool.freeSmall), kept in one piece for the compiler.
+ */
+export function freeFrozenPage0(pa: PageAlloc, pfn: number): void {
+  let mt = pa.pageblockMt[pfnToPageblock(pfn)];
+  if (!pa.pcpEnabled || mt === MIGRATE.ISOLATE) {
+    pa.freeBlock(pfn, 0);
+    return;
+  }
+  if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE.MOVABLE;
+  pa.memmap.set(pfn, MT.NONE, 0);
+  pa.stat.events.pgfree++;
+  const z = pa.zoneOf(pfn);
+  const pcp = z.pcp;
+  pcp.allocFactor >>= 1;
+  pcp.lists[mt].pushFront(pfn);
+  pcp.count++;
+  pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
+  if (pcp.freeCount < pcp.batch << PCP_BATCH_SCALE_MAX) pcp.freeCount++;
+  const high = nrPcpHigh(pcp, false);
+  if (pcp.count >= high) freePcppagesBulk(pa, z, nrPcpFree(pcp, high, false), mt);
 }
 
 /**
