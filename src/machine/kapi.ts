@@ -7,13 +7,14 @@
 import { allocContigRange as allocContig, freeContigRange as freeContig } from '../mm/alloc_contig.js';
 import { PG } from '../mm/folio.js';
 import type { Kernel } from '../mm/kernel.js';
-import { MT as MT_IMPORT, MT_NAMES } from '../mm/memdesc.js';
+import { INT32_FRAMES as INT32_FRAMES_IMPORT, MT as MT_IMPORT, MT_NAMES } from '../mm/memdesc.js';
 import { GFP_HIGHUSER_MOVABLE, GFP as GFP_IMPORT, GFP_KERNEL as GFP_KERNEL_IMPORT } from '../mm/mmzone.js';
 import { KernelBug } from '../mm/types.js';
 import { ConfigError } from './config.js';
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const MT = MT_IMPORT;
+const INT32_FRAMES = INT32_FRAMES_IMPORT;
 const GFP = GFP_IMPORT;
 const GFP_KERNEL = GFP_KERNEL_IMPORT;
 
@@ -28,7 +29,7 @@ export function freePages(k: Kernel, pfn: number, order: number): void {
   const { folios } = k;
   // One memmap lookup on the way that succeeds; the error paths (out of line, so the hot path
   // stays small enough to inline) say what the frame is.
-  const row = k.pa.memmap.folioRow(pfn);
+  const row = pfn < INT32_FRAMES ? k.pa.memmap.folioRowInt(pfn | 0) : k.pa.memmap.folioRow(pfn);
   if (row < 0 || folios.kind[row] !== MT.UNKNOWN || folios.pfn[row] !== pfn || folios.order[row] !== order)
     badFreePages(k, pfn, order, row);
   folios.putRow(row);

@@ -15,6 +15,7 @@
 import { LargeFolioRows, NO_LARGE } from './folio_large.js';
 import {
   FOLIO_TYPES as FOLIO_TYPES_IMPORT,
+  INT32_FRAMES as INT32_FRAMES_IMPORT,
   isFolioType as isFolioType_IMPORT,
   type MemType,
   MT as MT_IMPORT,
@@ -28,13 +29,14 @@ import {
   freeFrozenPages as freeFrozenPages_IMPORT,
   rmqueuePcpOrder0 as rmqueuePcpOrder0_IMPORT,
 } from './pcp.js';
-import { grown, NULL_HANDLE } from './pool.js';
+import { GEN_LIMIT, grown, NULL_HANDLE } from './pool.js';
 import { KernelBug, KernelError } from './types.js';
 import type { VmStat } from './vmstat.js';
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const FOLIO_TYPES = FOLIO_TYPES_IMPORT;
 const isFolioType = isFolioType_IMPORT;
+const INT32_FRAMES = INT32_FRAMES_IMPORT;
 const MT = MT_IMPORT;
 const mdType = mdType_IMPORT;
 const mdWord = mdWord_IMPORT;
@@ -135,7 +137,14 @@ export class FolioPool extends LargeFolioRows {
 
   /** installRow() of an order-0 folio, in one piece (the allocation fast path). */
   private installSmallRow(pfn: number, kind: MemType): number {
-    const row = this.allocRow();
+    // allocRow(), inline when a freed row is there to reuse (the steady state).
+    let row: number;
+    if (this.freeTop > 0) {
+      row = this.freeStack[--this.freeTop];
+      this.liveRow[row] = 1;
+      this.live++;
+      this.touched.add(row);
+    } else row = this.allocRow();
     this.pfn[row] = pfn;
     this.order[row] = 0;
     this.kind[row] = kind;
@@ -145,8 +154,12 @@ export class FolioPool extends LargeFolioRows {
     this.mapping[row] = 0;
     this.index[row] = 0;
     this.large[row] = NO_LARGE;
-    this.pa.memmap.set(pfn, mdWord(kind), row);
-    this.stat.retype(MT.BUDDY, kind, 1);
+    // mdWord(kind, 0, 0) is the type alone.
+    if (pfn < INT32_FRAMES) this.pa.memmap.setInt(pfn | 0, kind, row);
+    else this.pa.memmap.set(pfn, kind, row);
+    const byType = this.stat.pagesByType;
+    byType[MT.BUDDY]--;
+    byType[kind]++;
     this.stat.events.folio_alloc++;
     if (this.stat.tracing) this.traceAlloc(pfn, 0, kind);
     return row;
@@ -206,8 +219,17 @@ export class FolioPool extends LargeFolioRows {
       this.free(row);
       return;
     }
-    this.stat.retype(this.kind[row], MT.BUDDY, 1);
-    this.freeRow(row);
+    const byType = this.stat.pagesByType;
+    byType[this.kind[row]]--;
+    byType[MT.BUDDY]++;
+    // freeRow(), inline.
+    this.freedPfn[row] = pfn;
+    this.liveRow[row] = 0;
+    this.touched.add(row);
+    const g = this.gen[row] + 1;
+    this.gen[row] = g < GEN_LIMIT ? g : 1;
+    this.freeStack[this.freeTop++] = row;
+    this.live--;
     freeFrozenPage0(this.pa, pfn);
     this.stat.events.folio_free++;
     if (this.stat.tracing) this.traceFree(pfn, 0);

@@ -146,7 +146,8 @@ export const FOLIO_TYPES: ReadonlySet<number> = new MemTypeSet([
 export const INT32_FRAMES = 2 ** 31;
 /** A frame's section number from its frame number, for frames below INT32_FRAMES. */
 export const PFN_SECTION_SHIFT = SECTION_SHIFT - PAGE_SHIFT;
-const PAGEBLOCK_SHIFT = Math.log2(PAGEBLOCK_PAGES);
+/** A frame's pageblock index from its frame number, for frames below INT32_FRAMES. */
+export const PAGEBLOCK_SHIFT = Math.log2(PAGEBLOCK_PAGES);
 
 /**
  * pfn_to_section_nr(). Below INT32_FRAMES a shift, so the section number is an int32 from the
@@ -359,6 +360,14 @@ export class MemMap {
     const sec = pfnToSection(pfn);
     const s = this.sections[sec]!;
     const i = ((pfn - sec * PAGES_PER_SECTION) | 0) << 1;
+    s[i] = lo;
+    s[i + 1] = hi;
+  }
+
+  /** set() of a frame below INT32_FRAMES, in integer arithmetic (the order-0 fast paths). */
+  setInt(pfn: number, lo: number, hi: number): void {
+    const s = this.sections[pfn >> PFN_SECTION_SHIFT]!;
+    const i = (pfn & (PAGES_PER_SECTION - 1)) << 1;
     s[i] = lo;
     s[i + 1] = hi;
   }

@@ -18,6 +18,7 @@ import {
   MT as MT_IMPORT,
   mdOrder as mdOrder_IMPORT,
   mdType as mdType_IMPORT,
+  PFN_SECTION_SHIFT,
   pfnToPageblock as pfnToPageblock_IMPORT,
   pfnToSection as pfnToSection_IMPORT,
 } from './memdesc.js';
@@ -197,6 +198,12 @@ export class PageAlloc {
       if (i !== MIXED_SECTION) return this.zones[i];
     }
     return this.zoneOfMixed(pfn);
+  }
+
+  /** zoneOf() of a frame below INT32_FRAMES, in integer arithmetic (the order-0 fast path). */
+  zoneOfInt(pfn: number): Zone {
+    const i = this.sectionZone[pfn >> PFN_SECTION_SHIFT];
+    return i !== MIXED_SECTION ? this.zones[i] : this.zoneOfMixed(pfn);
   }
 
   /** zoneOf() in a section two zones share, or of a frame outside memory (a KernelBug). */

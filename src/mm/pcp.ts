@@ -19,7 +19,13 @@
  * general chain took twice as long per pair. test/mm/pcp_fast.test.ts holds the two to the same
  * frames and state.
  */
-import { MT as MT_IMPORT, pfnToPageblock as pfnToPageblock_IMPORT, pfnToSection } from './memdesc.js';
+import {
+  INT32_FRAMES as INT32_FRAMES_IMPORT,
+  MT as MT_IMPORT,
+  PAGEBLOCK_SHIFT as PAGEBLOCK_SHIFT_IMPORT,
+  pfnToPageblock as pfnToPageblock_IMPORT,
+  pfnToSection,
+} from './memdesc.js';
 import {
   gfpMigratetype as gfpMigratetype_IMPORT,
   MIGRATE as MIGRATE_IMPORT,
@@ -40,6 +46,8 @@ import {
 
 // Imports the hot paths read, as this module's own consts (why: docs/architecture.md).
 const pfnToPageblock = pfnToPageblock_IMPORT;
+const INT32_FRAMES = INT32_FRAMES_IMPORT;
+const PAGEBLOCK_SHIFT = PAGEBLOCK_SHIFT_IMPORT;
 const gfpMigratetype = gfpMigratetype_IMPORT;
 const MT = MT_IMPORT;
 const MIGRATE = MIGRATE_IMPORT;
@@ -367,18 +375,24 @@ export function pcpUpdate(pa: PageAlloc): void {
  * the free side of the order-0 fast path (FolioPool.freeSmall), kept in one piece for the compiler.
  */
 export function freeFrozenPage0(pa: PageAlloc, pfn: number): void {
-  let mt = pa.pageblockMt[pfnToPageblock(pfn)];
-  if (!pa.pcpEnabled || mt === MIGRATE.ISOLATE) {
-    pa.freeBlock(pfn, 0);
+  if (!pa.pcpEnabled || pfn >= INT32_FRAMES) {
+    freeFrozenPages(pa, pfn, 0);
+    return;
+  }
+  // One conversion to an integer: every index below is then integer arithmetic.
+  const p = pfn | 0;
+  let mt = pa.pageblockMt[p >> PAGEBLOCK_SHIFT];
+  if (mt === MIGRATE.ISOLATE) {
+    pa.freeBlock(p, 0);
     return;
   }
   if (mt >= MIGRATE_PCPTYPES) mt = MIGRATE.MOVABLE;
-  pa.memmap.set(pfn, MT.NONE, 0);
+  pa.memmap.setInt(p, MT.NONE, 0);
   pa.stat.events.pgfree++;
-  const z = pa.zoneOf(pfn);
+  const z = pa.zoneOfInt(p);
   const pcp = z.pcp;
   pcp.allocFactor >>= 1;
-  pcp.lists[mt].pushFront(pfn);
+  pcp.lists[mt].pushFront(p);
   pcp.count++;
   pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
   if (pcp.freeCount < pcp.batch << PCP_BATCH_SCALE_MAX) pcp.freeCount++;

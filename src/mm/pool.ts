@@ -26,7 +26,7 @@ const GEN_UNIT = 2 ** 32;
  * handle loses its low bits and a live descriptor's handle fails its own check. A row must then
  * be reused 2^21 - 1 times between a handle's last valid use and its stale use to go unnoticed.
  */
-const GEN_LIMIT = 2 ** 21;
+export const GEN_LIMIT = 2 ** 21;
 
 /**
  * A handle as users read it: `#row.generation` (the number is `row + generation * 2^32`, which
@@ -44,9 +44,9 @@ export abstract class HandlePool {
   protected gen: Uint32Array;
   protected liveRow: Uint8Array;
   /** First frame each row described when it was last freed, to name the PFN of a stale use. */
-  private freedPfn: Float64Array;
-  private freeStack: Int32Array;
-  private freeTop = 0;
+  protected freedPfn: Float64Array;
+  protected freeStack: Int32Array;
+  protected freeTop = 0;
   /** Rows ever used (the high-water mark). */
   protected highWater = 0;
   protected capacity: number;
@@ -80,19 +80,16 @@ export abstract class HandlePool {
   /** Grow every field array of the subclass to `n` rows. */
   protected abstract growFields(n: number): void;
 
+  /** Take a row; FolioPool.installSmallRow repeats these steps inline (keep the two alike). */
   protected allocRow(): number {
-    let row: number;
-    if (this.freeTop > 0) row = this.freeStack[--this.freeTop];
-    else {
-      if (this.highWater === this.capacity) this.grow(this.capacity * 2);
-      row = this.highWater++;
-    }
+    const row = this.freeTop > 0 ? this.freeStack[--this.freeTop] : this.newRow();
     this.liveRow[row] = 1;
     this.live++;
     this.touched.add(row);
     return row;
   }
 
+  /** Release a row; FolioPool.freeSmall repeats these steps inline (keep the two alike). */
   protected freeRow(row: number): void {
     this.freedPfn[row] = this.pfn[row];
     this.liveRow[row] = 0;
@@ -101,6 +98,12 @@ export abstract class HandlePool {
     this.gen[row] = g < GEN_LIMIT ? g : 1;
     this.freeStack[this.freeTop++] = row;
     this.live--;
+  }
+
+  /** A row never used before (out of line: the steady state reuses freed rows). */
+  private newRow(): number {
+    if (this.highWater === this.capacity) this.grow(this.capacity * 2);
+    return this.highWater++;
   }
 
   private grow(n: number): void {
