@@ -126,15 +126,6 @@ export class FolioPool extends LargeFolioRows {
     return this.handleOf(this.installRow(pfn, order, kind));
   }
 
-  // The event stream's records, out of line: the allocation paths stay small enough to inline.
-  private traceAlloc(pfn: number, order: number, kind: MemType): void {
-    this.stat.emit({ type: 'alloc', pfn, order, kind });
-  }
-
-  private traceFree(pfn: number, order: number): void {
-    this.stat.emit({ type: 'free', pfn, order });
-  }
-
   /** installRow() of an order-0 folio, in one piece (the allocation fast path). */
   private installSmallRow(pfn: number, kind: MemType): number {
     // allocRow(), inline when a freed row is there to reuse (the steady state).
@@ -161,7 +152,7 @@ export class FolioPool extends LargeFolioRows {
     byType[MT.BUDDY]--;
     byType[kind]++;
     this.stat.events.folio_alloc++;
-    if (this.stat.tracing) this.traceAlloc(pfn, 0, kind);
+    if (this.stat.tracing) this.stat.traceAlloc(pfn, 0, kind);
     return row;
   }
 
@@ -179,7 +170,7 @@ export class FolioPool extends LargeFolioRows {
     this.pa.memmap.setRange(pfn, 1 << order, mdWord(kind, order), row);
     this.stat.retype(MT.BUDDY, kind, 1 << order);
     this.stat.events.folio_alloc++;
-    if (this.stat.tracing) this.traceAlloc(pfn, order, kind);
+    if (this.stat.tracing) this.stat.traceAlloc(pfn, order, kind);
     return row;
   }
 
@@ -232,7 +223,7 @@ export class FolioPool extends LargeFolioRows {
     this.live--;
     freeFrozenPage0(this.pa, pfn);
     this.stat.events.folio_free++;
-    if (this.stat.tracing) this.traceFree(pfn, 0);
+    if (this.stat.tracing) this.stat.traceFree(pfn, 0);
   }
 
   /** Release the descriptor and give the frames back to the buddy allocator (free_frozen_pages). */
@@ -247,7 +238,7 @@ export class FolioPool extends LargeFolioRows {
     if (this.onFree !== null) this.onFree(pfn, order);
     freeFrozenPages(this.pa, pfn, order);
     this.stat.events.folio_free++;
-    if (this.stat.tracing) this.traceFree(pfn, order);
+    if (this.stat.tracing) this.stat.traceFree(pfn, order);
   }
 
   /**
@@ -423,7 +414,7 @@ export class FolioPool extends LargeFolioRows {
     this.freeRow(row);
     this.onFree?.(pfn, 0);
     this.stat.events.folio_free++;
-    if (this.stat.tracing) this.traceFree(pfn, 0);
+    if (this.stat.tracing) this.stat.traceFree(pfn, 0);
     return pfn;
   }
 
@@ -481,17 +472,6 @@ export class FolioPool extends LargeFolioRows {
 
   clearFlag(row: number, flag: number): void {
     this.flags[row] &= ~flag;
-  }
-
-  /**
-   * folio_maybe_dma_pinned() as Linux answers it: the exact _pincount for large folios, the
-   * refcount bias test for small ones (false positives at >= 1024 plain references, never false
-   * negatives). Pin-count designs in src/designs/ may answer differently.
-   */
-  maybeDmaPinnedLinux(row: number): boolean {
-    const lg = this.large[row];
-    if (lg !== NO_LARGE) return this.pincount[lg] > 0;
-    return this.refcount[row] >>> 0 >= GUP_PIN_COUNTING_BIAS;
   }
 
   /**

@@ -11,9 +11,21 @@
  * false positive, true or false negative.
  */
 import { type FolioPool, GUP_PIN_COUNTING_BIAS } from './folio.js';
+import { NO_LARGE } from './folio_large.js';
 import { pfnToSection } from './memdesc.js';
 import type { Mm } from './mm_types.js';
 import { mod, PAGE_SIZE, PAGES_PER_SECTION } from './types.js';
+
+/**
+ * folio_maybe_dma_pinned() as Linux answers it: the exact _pincount for large folios, the
+ * refcount bias test for small ones (false positives at >= 1024 plain references, never false
+ * negatives). Pin-count designs in src/designs/ may answer differently.
+ */
+export function folioMaybeDmaPinnedLinux(f: FolioPool, row: number): boolean {
+  const lg = f.large[row];
+  if (lg !== NO_LARGE) return f.pincount[lg] > 0;
+  return f.refcount[row] >>> 0 >= GUP_PIN_COUNTING_BIAS;
+}
 
 /** Where a pin was taken, for policies that count per mapping. */
 export interface PinSite {
@@ -82,7 +94,7 @@ export class BiasPinPolicy implements PinPolicy {
   }
 
   maybePinned(row: number): boolean {
-    return this.f.maybeDmaPinnedLinux(row);
+    return folioMaybeDmaPinnedLinux(this.f, row);
   }
 
   metadataBytes(): number {

@@ -112,6 +112,15 @@ export class VmStat {
     for (const l of this.listeners) l(ev);
   }
 
+  // The allocator's records, built here and not at the call: its fast paths stay small to inline.
+  traceAlloc(pfn: number, order: number, kind: number): void {
+    this.emit({ type: 'alloc', pfn, order, kind });
+  }
+
+  traceFree(pfn: number, order: number): void {
+    this.emit({ type: 'free', pfn, order });
+  }
+
   /** Move `pages` frames from one memory type to another in the per-type counts. */
   retype(from: number, to: number, pages: number): void {
     this.pagesByType[from] -= pages;

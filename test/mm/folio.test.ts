@@ -4,6 +4,7 @@ import { Machine } from '../../src/index.js';
 import type { FolioId } from '../../src/machine/ids.js';
 import { GUP_PIN_COUNTING_BIAS, PG } from '../../src/mm/folio.js';
 import { MT } from '../../src/mm/memdesc.js';
+import { folioMaybeDmaPinnedLinux } from '../../src/mm/pincount.js';
 import { NULL_HANDLE } from '../../src/mm/pool.js';
 import { KernelBug, KernelError } from '../../src/mm/types.js';
 import { expectBug, expectErrno, observable, untilEnomem } from '../helpers.js';
@@ -295,14 +296,14 @@ describe('folio_maybe_dma_pinned (Linux)', () => {
     const f = m.kernel.folios;
     f.refAdd(h, 1022);
     expect(f.refcount[row]).toBe(1023);
-    expect(f.maybeDmaPinnedLinux(row)).toBe(false);
+    expect(folioMaybeDmaPinnedLinux(f, row)).toBe(false);
     expect(m.page(m.folioPfn(h)).maybeDmaPinned).toBe(false);
     f.refAdd(h, 1);
     expect(f.refcount[row]).toBe(GUP_PIN_COUNTING_BIAS);
-    expect(f.maybeDmaPinnedLinux(row)).toBe(true);
+    expect(folioMaybeDmaPinnedLinux(f, row)).toBe(true);
     expect(m.page(m.folioPfn(h)).maybeDmaPinned).toBe(true);
     f.put(h, 1023);
-    expect(f.maybeDmaPinnedLinux(row)).toBe(false);
+    expect(folioMaybeDmaPinnedLinux(f, row)).toBe(false);
     m.folioPut(h);
     m.check('full');
   });
@@ -313,9 +314,9 @@ describe('folio_maybe_dma_pinned (Linux)', () => {
     const row = rowOf(h);
     const f = m.kernel.folios;
     f.refAdd(h, 5000);
-    expect(f.maybeDmaPinnedLinux(row)).toBe(false);
+    expect(folioMaybeDmaPinnedLinux(f, row)).toBe(false);
     f.pincount[f.large[row]] = 1;
-    expect(f.maybeDmaPinnedLinux(row)).toBe(true);
+    expect(folioMaybeDmaPinnedLinux(f, row)).toBe(true);
     // Per folio: every page of it reads as maybe pinned.
     expect(m.page(m.folioPfn(h) + 9).maybeDmaPinned).toBe(true);
   });
