@@ -126,6 +126,8 @@ const LINUX_EVENTS: Partial<Record<VmEvent, string>> = {
   thp_swpout: 'thp_swpout',
   thp_swpout_fallback: 'thp_swpout_fallback',
   thp_split_page: 'thp_split_page',
+  pglazyfree: 'pglazyfree',
+  pglazyfreed: 'pglazyfreed',
 };
 
 /** The /proc/vmstat name of a model event counter. */

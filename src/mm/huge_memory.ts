@@ -6,7 +6,9 @@
  * do_huge_zero_wp_pmd, __split_huge_pmd with the deposited page table that makes a split unable to
  * fail (pgtable_trans_huge_deposit / withdraw), split_huge_pmd_address for VMA boundaries, and
  * zap_huge_pmd, and split_folio for an anon THP (split_huge_page_to_list_to_order down to order 0,
- * as MADV_PAGEOUT and reclaim ask for it; an mTHP too). Leaves out: khugepaged, file and shmem THPs,
+ * as MADV_PAGEOUT and reclaim ask for it; an mTHP too); MADV_FREE of a PMD (madvise_free_huge_pmd)
+ * and reclaim's discard of a clean lazyfree PMD without splitting it (unmap_huge_pmd_locked).
+ * Leaves out: khugepaged, file and shmem THPs,
  * PUD mappings, the deferred split queue (a partly unmapped THP stays whole until something splits
  * it), splitting a folio that is in the swap cache (refused, as a failed split).
  */
@@ -36,8 +38,10 @@ import {
   PTE,
   PTRS_PER_TABLE,
   TABLE_BITS,
+  withBits,
 } from './pgtable.js';
-import { addNewAnonRmap, addRmapPtes, removeRmapPmd, rmapWalk } from './rmap.js';
+import { addNewAnonRmap, addRmapPtes, folioMaybeMappedShared, removeRmapPmd, rmapWalk } from './rmap.js';
+import { folioMarkLazyfree } from './swap.js';
 import { HPAGE_PMD_ORDER, KernelBug, KernelError, PAGEBLOCK_ORDER, PAGEBLOCK_PAGES } from './types.js';
 
 /**
@@ -271,4 +275,62 @@ export function splitFolioPmds(k: Kernel, row: number): void {
     const pmdRow = k.ptdesc.tableFor(hit.mm.pgd, hit.addr, PT_LEVEL.PMD, false);
     splitHugePmd(k, hit.vma, hit.addr, pmdRow, levelIndex(hit.addr, PT_LEVEL.PMD));
   }
+}
+
+/**
+ * madvise_free_huge_pmd() for the PMD leaf at pmdRow/pmdIdx, [addr, next) of it: true when the
+ * PMD was handled whole (the caller then has nothing left to do there). The huge zero folio and a
+ * folio another MM may map are left alone; a range that covers part of the PMD splits the folio
+ * (split_folio) so the PTE walk can free just those pages; a whole one loses PG_dirty and the
+ * PMD's dirty and young bits, and the folio is marked lazyfree. Unlike the PTE path there is no
+ * swap-cache or mapcount test here: folio_mark_lazyfree() itself refuses a swap-cache folio.
+ */
+export function madviseFreeHugePmd(
+  k: Kernel,
+  pmdRow: number,
+  pmdIdx: number,
+  addr: number,
+  next: number,
+): boolean {
+  const pd = k.ptdesc;
+  const pmd = pd.get(pmdRow, pmdIdx);
+  const row = pmdFolio(k, pmd);
+  if (row < 0 || folioMaybeMappedShared(k, row)) return false;
+  if (next - addr !== PMD_SIZE) {
+    // Only part of the THP is given up: split it, and the caller's PTE walk sees its pages.
+    splitFolio(k, row);
+    return false;
+  }
+  k.folios.clearFlag(row, PG.dirty);
+  if (entryBits(pmd) & (PTE.YOUNG | PTE.DIRTY))
+    pd.set(pmdRow, pmdIdx, withBits(pmd, 0, PTE.YOUNG | PTE.DIRTY));
+  folioMarkLazyfree(k, row);
+  return true;
+}
+
+/**
+ * unmap_huge_pmd_locked() -> __discard_anon_folio_pmd_locked(): try_to_unmap() of a lazyfree THP
+ * mapped by the PMD of `vma` at `haddr` drops the PMD without splitting it. A dirty PMD dirties
+ * the folio; a dirty folio was written after MADV_FREE, so it is swap-backed again and stays. So
+ * does one with references beyond its mappings and the caller's (reclaim's isolation reference): a
+ * GUP user may write through it. False when the PMD stays.
+ */
+export function unmapHugePmdLocked(k: Kernel, vma: Vma, haddr: number, row: number): boolean {
+  const f = k.folios;
+  const pd = k.ptdesc;
+  const pmdRow = pd.tableFor(vma.mm.pgd, haddr, PT_LEVEL.PMD, false);
+  const pmdIdx = levelIndex(haddr, PT_LEVEL.PMD);
+  const pmd = pd.get(pmdRow, pmdIdx);
+  if (entryBits(pmd) & PTE.DIRTY) f.setFlag(row, PG.dirty);
+  if (f.testFlag(row, PG.dirty)) {
+    f.setFlag(row, PG.swapbacked);
+    return false;
+  }
+  if (f.refcount[row] !== f.mapcountOf(row) + 1) return false;
+  pd.set(pmdRow, pmdIdx, 0);
+  pd.free(pd.handleOf(withdraw(vma.mm, haddr)));
+  vma.mm.rss[MM_ANONPAGES] -= HPAGE_PMD_NR;
+  removeRmapPmd(k, row, vma.mm);
+  f.putRow(row);
+  return true;
 }

@@ -1,6 +1,7 @@
 /**
- * madvise() advice that acts on the pages of a range now: MADV_PAGEOUT and MADV_POPULATE_READ /
- * MADV_POPULATE_WRITE (the others, which change VMA flags or zap, are in mmap.ts).
+ * madvise() advice that acts on the pages of a range now: MADV_COLD, MADV_PAGEOUT, MADV_FREE and
+ * MADV_POPULATE_READ / MADV_POPULATE_WRITE (the others, which change VMA flags or zap, are in
+ * mmap.ts).
  *
  * MADV_PAGEOUT: reclaim the folios a range maps, now. Models mm/madvise.c — madvise_pageout
  * (can_madv_lru_vma: EINVAL on VM_LOCKED, VM_PFNMAP and VM_HUGETLB mappings; can_do_pageout:
@@ -11,6 +12,17 @@
  * (split_folio) and its pages in the range go; a PTE-mapped large folio not wholly mapped by the
  * PTEs met (madvise_folio_pte_batch) is split likewise, or skipped when it cannot be; the PTEs of
  * the folios taken are made old. Then reclaim_pages (vmscan.ts) does the work.
+ *
+ * MADV_FREE: the data of private anonymous pages may be dropped, lazily. Models mm/madvise.c —
+ * madvise_dontneed_free_valid_vma (EINVAL on VM_LOCKED, VM_PFNMAP, VM_HUGETLB),
+ * madvise_free_single_vma (anonymous VMAs only, else EINVAL) and madvise_free_pte_range: a swap
+ * entry is freed and cleared (the data is not wanted, a fresh zeroed page is cheaper than a
+ * swap-in), a hwpoison entry cleared; a present folio has its PTEs made clean and old and is
+ * marked lazyfree (swap.ts), its PG_dirty cleared first — for that, a dirty or swap-cache folio must
+ * be mapped only here, and a swap-cache one gives up its slots (folio_free_swap). A large folio the
+ * range maps in part is split unless another MM may map it, skipped if the split fails; a PMD goes
+ * to madvise_free_huge_pmd (huge_memory.ts). Reclaim (vmscan.ts) then drops the clean ones; a write
+ * in between dirties the PTE, and the page is kept.
  *
  * MADV_POPULATE_READ / _WRITE: fault a range in as loads or stores would, without touching its
  * bytes. Models mm/madvise.c madvise_populate() and mm/gup.c faultin_page_range(), that is
@@ -26,27 +38,21 @@
  */
 import { PG } from './folio.js';
 import { checkVmaFlags, FOLL } from './gup.js';
-import { splitFolio } from './huge_memory.js';
+import { madviseFreeHugePmd, splitFolio } from './huge_memory.js';
 import { FAULT, pmdFolio } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
 import { handleMmFault, vmNormalPage } from './memory.js';
 import { hwpoisonEntry } from './memory-failure.js';
-import { findVma, type Mm, VM, type Vma } from './mm_types.js';
+import { findVma, type Mm, VM, type Vma, vmaIsAnonymous } from './mm_types.js';
 import { folioMarkDirty } from './page-writeback.js';
 import { entryBits, entryPfn, levelIndex, PMD_SIZE, PT_LEVEL, PTE, withBits } from './pgtable.js';
+import { folioMaybeMappedShared } from './rmap.js';
+import { folioMarkLazyfree } from './swap.js';
+import { folioTestSwapcache } from './swap_state.js';
+import { folioFreeSwap, zapSwapEntry } from './swapfile.js';
 import { type Errno, KernelBug, KernelError, PAGE_SIZE } from './types.js';
 import { type ReclaimResult, reclaimPages } from './vmscan.js';
-
-/** folio_maybe_mapped_shared() (include/linux/mm.h): might another MM map this folio? */
-export function folioMaybeMappedShared(k: Kernel, row: number): boolean {
-  const f = k.folios;
-  const mapcount = f.mapcountOf(row);
-  if (!f.isLarge(row)) return mapcount > 1;
-  if (mapcount <= 1) return false;
-  if (f.entireMapcountOf(row) > 0 || mapcount > f.nrPages(row)) return true;
-  return f.mmShared[f.large[row]] !== 0;
-}
 
 /** can_madv_lru_vma(): MADV_COLD and MADV_PAGEOUT refuse these mappings with EINVAL. */
 export function checkPageoutVma(vma: Vma): void {
@@ -192,6 +198,77 @@ function folioPteBatch(k: Kernel, pteRow: number, i: number, a: number, next: nu
     n++;
   }
   return n;
+}
+
+/**
+ * madvise_dontneed_free() with MADV_FREE over the VMAs `vmas` meets in [start, end), in order; the
+ * first VMA refused ends the walk with EINVAL, those before it were freed already.
+ */
+export function madviseFree(k: Kernel, vmas: readonly Vma[], start: number, end: number): void {
+  for (const vma of vmas) {
+    // madvise_dontneed_free_valid_vma(), then madvise_free_single_vma()'s vma_is_anonymous().
+    if (vma.flags & (VM.LOCKED | VM.PFNMAP | VM.HUGETLB))
+      throw new KernelError('EINVAL', 'MADV_FREE on a locked, pfnmap or hugetlb mapping');
+    if (!vmaIsAnonymous(vma)) throw new KernelError('EINVAL', 'MADV_FREE needs anonymous memory');
+    const e = Math.min(vma.end, end);
+    for (let addr = Math.max(vma.start, start); addr < e; ) {
+      const next = Math.min(e, addr - (addr % PMD_SIZE) + PMD_SIZE);
+      freePmdRange(k, vma, addr, next);
+      addr = next;
+    }
+  }
+}
+
+/** madvise_free_pte_range() for [addr, next), inside one PMD. */
+function freePmdRange(k: Kernel, vma: Vma, addr: number, next: number): void {
+  const pd = k.ptdesc;
+  const pmdRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PMD, false);
+  if (pmdRow < 0) return;
+  const pmdIdx = levelIndex(addr, PT_LEVEL.PMD);
+  const pmd = pd.get(pmdRow, pmdIdx);
+  if (pmd !== 0 && entryBits(pmd) & PTE.HUGE && madviseFreeHugePmd(k, pmdRow, pmdIdx, addr, next)) return;
+  // A PMD leaf still there (the huge zero folio, a shared THP, a failed split) has no PTEs to walk.
+  const pteRow = pd.tableFor(vma.mm.pgd, addr, PT_LEVEL.PTE, false);
+  if (pteRow < 0) return;
+  const f = k.folios;
+  for (let a = addr; a < next; ) {
+    const i = levelIndex(a, PT_LEVEL.PTE);
+    const pte = pd.get(pteRow, i);
+    let nr = 1;
+    if (pte !== 0 && !(entryBits(pte) & PTE.PRESENT)) {
+      // Not wanted, so not worth a swap-in: the slot goes now (free_swap_and_cache_nr).
+      if (zapSwapEntry(k, vma, pte) || pte === hwpoisonEntry(k)) pd.set(pteRow, i, 0);
+    } else if (pte !== 0) {
+      const row = vmNormalPage(k, vma, a, pte);
+      if (row >= 0 && f.kind[row] === MT.ANON) nr = freeFolioPtes(k, pteRow, i, a, next, row);
+    }
+    if (nr > 0) a += nr * PAGE_SIZE;
+  }
+}
+
+/**
+ * One folio met by madvise_free_pte_range() at PTE `i`: how many PTEs to step over, 0 when the
+ * folio was split and the same PTE is to be looked at again.
+ */
+function freeFolioPtes(k: Kernel, pteRow: number, i: number, a: number, next: number, row: number): number {
+  const f = k.folios;
+  const pd = k.ptdesc;
+  const nr = f.isLarge(row) ? folioPteBatch(k, pteRow, i, a, next, row) : 1;
+  if (nr < f.nrPages(row)) {
+    // Only part of a large folio is freed: split it if this MM alone maps it, else leave it.
+    return !folioMaybeMappedShared(k, row) && splitFolio(k, row) ? 0 : nr;
+  }
+  if (folioTestSwapcache(k, row) || f.testFlag(row, PG.dirty)) {
+    // Clearing PG_dirty drops data other mappers may still want: only when they are all ours
+    // (a whole large folio with as many mappings as pages is exclusive).
+    if (f.mapcountOf(row) !== f.nrPages(row)) return nr;
+    if (folioTestSwapcache(k, row) && !folioFreeSwap(k, row)) return nr;
+    f.clearFlag(row, PG.dirty);
+  }
+  for (let j = 0; j < nr; j++)
+    pd.set(pteRow, i + j, withBits(pd.get(pteRow, i + j), 0, PTE.YOUNG | PTE.DIRTY));
+  folioMarkLazyfree(k, row);
+  return nr;
 }
 
 /** madvise_populate(): populate [start, end) of `mm` (both page aligned) for reading or writing. */

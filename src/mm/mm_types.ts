@@ -68,6 +68,7 @@ export const MADV = {
   RANDOM: 1,
   SEQUENTIAL: 2,
   DONTNEED: 4,
+  FREE: 8,
   DONTFORK: 10,
   DOFORK: 11,
   MERGEABLE: 12,

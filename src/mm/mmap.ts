@@ -4,7 +4,7 @@
  * Models: mm/mmap.c (do_mmap, get_unmapped_area top-down from mmap_base with THP alignment of
  * PMD-multiple anonymous mappings, calc_vm_prot_bits / calc_vm_flag_bits), mm/vma.c (vma splits,
  * do_vmi_munmap), mm/mprotect.c (mprotect_fixup; change_protection itself is mprotect.ts) and mm/madvise.c (DONTNEED, the VMA-flag advice: NORMAL/RANDOM/SEQUENTIAL, HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP; MERGEABLE/UNMERGEABLE break KSM pages in ksm.ts,
- * COLD, PAGEOUT and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
+ * COLD, PAGEOUT, FREE and POPULATE_READ/WRITE to madvise.ts, COLLAPSE to khugepaged.ts). mremap() is mremap.ts.
  * Leaves out: VMA merging (adjacent compatible VMAs stay separate), mlock, ASLR (the layout
  * is deterministic), rlimits and overcommit accounting.
  */
@@ -14,7 +14,7 @@ import { FAULT } from './internal.js';
 import type { Kernel } from './kernel.js';
 import { madviseCollapse } from './khugepaged.js';
 import { ksmCompatible, unmergeKsmPages } from './ksm.js';
-import { madviseCold, madvisePageout, madvisePopulate } from './madvise.js';
+import { madviseCold, madviseFree, madvisePageout, madvisePopulate } from './madvise.js';
 import { handleMmFault } from './memory.js';
 import { freePgtables, zapRange } from './memory_zap.js';
 import {
@@ -330,6 +330,8 @@ export function doMadvise(k: Kernel, proc: Process, addr: number, len: number, a
         throw new KernelError('EINVAL', 'MADV_DONTNEED on a locked, pfnmap or hugetlb mapping');
       zapRange(k, v, Math.max(v.start, addr), Math.min(v.end, end), { reclaimPt: true });
     }
+  } else if (advice === MADV.FREE) {
+    madviseFree(k, vmas, addr, end);
   } else if (advice === MADV.PAGEOUT) {
     madvisePageout(k, vmas, addr, end);
   } else if (advice === MADV.COLD) {

@@ -34,6 +34,16 @@ export function mmCounter(f: FolioPool, row: number): number {
   return f.testFlag(row, PG.swapbacked) ? MM_SHMEMPAGES : MM_FILEPAGES;
 }
 
+/** folio_maybe_mapped_shared() (include/linux/mm.h): might another MM map this folio? */
+export function folioMaybeMappedShared(k: Kernel, row: number): boolean {
+  const f = k.folios;
+  const mapcount = f.mapcountOf(row);
+  if (!f.isLarge(row)) return mapcount > 1;
+  if (mapcount <= 1) return false;
+  if (f.entireMapcountOf(row) > 0 || mapcount > f.nrPages(row)) return true;
+  return f.mmShared[f.large[row]] !== 0;
+}
+
 /** Record one more mapping of a large folio by `mm` in the MM-id slots. */
 function mmIdAdd(f: FolioPool, lg: number, mm: number, n: number): void {
   const s = lg * 2;
@@ -212,10 +222,17 @@ function rmapWalkKsm(k: Kernel, row: number): RmapHit[] {
  * while the page loses it (folio_try_share_anon_rmap_pte); a page-cache page's PTE is cleared. A
  * dirty PTE dirties the folio. An exclusive anon page that may be DMA-pinned cannot be shared, so
  * the walk stops there (walk_abort). True when the folio is mapped nowhere afterwards.
+ *
+ * A lazyfree folio (anon, not swap-backed: MADV_FREE) gets no swap entry: each PTE is simply
+ * discarded, the mm losing an anon page, while the folio is clean and only its mappings and the
+ * caller's isolation reference hold it. A dirty PTE, or PG_dirty from a GUP user, means it was
+ * written after MADV_FREE: the folio is swap-backed again and the walk stops with the PTE as it
+ * was; an extra reference (GUP, a pin) stops the walk likewise, and reclaim looks again later.
  */
 export function tryToUnmap(k: Kernel, row: number, swapOff: number): boolean {
   const f = k.folios;
   const anon = f.kind[row] === MT.ANON;
+  if (anon && !f.testFlag(row, PG.swapbacked)) return tryToUnmapLazyfree(k, row);
   // __folio_try_share_anon_rmap() asks folio_maybe_dma_pinned() of the folio: asked at the
   // first exclusive page, and the answer holds for the walk.
   let pinned: boolean | undefined;
@@ -243,6 +260,29 @@ export function tryToUnmap(k: Kernel, row: number, swapOff: number): boolean {
       pteInstallUffdWpIfNeeded(k.ptdesc, hit.vma, table, slot - table * 512, pte);
     }
     hit.mm.rss[mmCounter(f, row)]--;
+    removeRmapPtes(k, row, hit.pfn, 1, hit.mm);
+    f.putRow(row);
+  }
+  return f.mapcountOf(row) === 0;
+}
+
+/** try_to_unmap_one()'s MADV_FREE branch for every PTE of lazyfree folio `row` (see tryToUnmap). */
+function tryToUnmapLazyfree(k: Kernel, row: number): boolean {
+  const f = k.folios;
+  for (const hit of rmapWalk(k, row)) {
+    // A PMD mapping is the caller's to discard first (unmap_huge_pmd_locked, huge_memory.ts).
+    if (hit.level !== 'pte') return false;
+    const slot = k.ptdesc.leafSlot(hit.mm.pgd, hit.addr);
+    // The kernel clears the PTE first and puts it back on failure; here it is left until the end.
+    if (entryBits(k.ptdesc.entries[slot]) & PTE.DIRTY) folioMarkDirty(k, row);
+    if (f.testFlag(row, PG.dirty)) {
+      f.setFlag(row, PG.swapbacked);
+      return false;
+    }
+    if (f.refcount[row] !== f.mapcountOf(row) + 1) return false;
+    const table = Math.floor(slot / 512);
+    k.ptdesc.set(table, slot - table * 512, 0);
+    hit.mm.rss[MM_ANONPAGES]--;
     removeRmapPtes(k, row, hit.pfn, 1, hit.mm);
     f.putRow(row);
   }

@@ -11,15 +11,19 @@
  * references, and keeps it cached otherwise (a GUP reference, say). A page-cache folio is unmapped;
  * a dirty one is left in the cache for the flusher (only kswapd writes file folios: it gets
  * PG_reclaim), a clean one leaves the cache and is freed if nothing else holds it.
- * Leaves out: LRU lists and isolation, references and the active/inactive balance, lazyfree
- * (MADV_FREE) folios, mlocked folios, shmem folios (kept: shmem's own swap-out is not modelled),
+ * A lazyfree folio (MADV_FREE: anon, PG_swapbacked clear) needs no swap device and gets no slot:
+ * try_to_unmap discards its PTEs, and a PMD whole (unmap_huge_pmd_locked, no split), as long as
+ * nothing re-dirtied it and nothing but its mappings holds it; it is then freed (PGLAZYFREED). One
+ * written since is swap-backed again and stays mapped, for a later reclaim to swap as any anon.
+ * Leaves out: LRU lists and isolation (but for the one reference a lazyfree folio's discard
+ * counts on), references and the active/inactive balance, mlocked folios, shmem folios (kept: shmem's own swap-out is not modelled),
  * KSM folios (kept), writeback throttling, memcg.
  */
 import { PG } from './folio.js';
-import { splitFolio, splitFolioPmds } from './huge_memory.js';
+import { splitFolio, splitFolioPmds, unmapHugePmdLocked } from './huge_memory.js';
 import type { Kernel } from './kernel.js';
 import { MT } from './memdesc.js';
-import { tryToUnmap } from './rmap.js';
+import { rmapWalk, tryToUnmap } from './rmap.js';
 import { addToSwapCache, folioTestSwapcache, swapWriteout } from './swap_state.js';
 import { deleteFromSwapCache } from './swapfile.js';
 
@@ -50,7 +54,9 @@ type Outcome = 'freed' | 'kept' | 'split';
 function shrinkAnonFolio(k: Kernel, row: number, list: number[]): Outcome {
   const f = k.folios;
   const si = k.swap;
-  if (!si || f.testFlag(row, PG.ksm) || !f.testFlag(row, PG.swapbacked)) return 'kept';
+  if (f.testFlag(row, PG.ksm)) return 'kept';
+  if (!f.testFlag(row, PG.swapbacked)) return shrinkLazyfreeFolio(k, row);
+  if (!si) return 'kept';
   if (!folioTestSwapcache(k, row)) {
     if (k.folioMaybeDmaPinned(row)) return 'kept';
     const nr = f.nrPages(row);
@@ -74,6 +80,31 @@ function shrinkAnonFolio(k: Kernel, row: number, list: number[]): Outcome {
   if (f.refcount[row] !== f.nrPages(row)) return 'kept';
   deleteFromSwapCache(k, row);
   return 'freed';
+}
+
+/**
+ * shrink_folio_list() for a lazyfree folio: no swap slot; try_to_unmap discards its mappings (the
+ * PMDs first, whole). Reclaim holds the folio by its isolation reference meanwhile, so that
+ * try_to_unmap_one's "only the mappings and us" test reads as in the kernel; when that reference
+ * is the last one left (folio_ref_freeze(folio, 1)), the folio is freed and PGLAZYFREED counts it.
+ * A large lazyfree folio is not split: it is discarded or kept whole.
+ */
+function shrinkLazyfreeFolio(k: Kernel, row: number): Outcome {
+  const f = k.folios;
+  const nr = f.nrPages(row);
+  f.refcount[row]++;
+  let unmapped = true;
+  if (f.entireMapcountOf(row) > 0)
+    for (const hit of rmapWalk(k, row))
+      if (hit.level === 'pmd' && !unmapHugePmdLocked(k, hit.vma, hit.addr, row)) {
+        unmapped = false;
+        break;
+      }
+  if (unmapped && f.mapcountOf(row) > 0) unmapped = tryToUnmap(k, row, -1);
+  const free = unmapped && !unmappedButPinned(k, row) && f.refcount[row] === 1;
+  if (free) k.stat.events.pglazyfreed += nr;
+  f.putRow(row);
+  return free ? 'freed' : 'kept';
 }
 
 /**

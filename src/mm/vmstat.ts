@@ -62,6 +62,9 @@ export const VM_EVENTS = [
   'thp_swpout',
   'thp_swpout_fallback',
   'thp_split_page',
+  // MADV_FREE: pages marked lazyfree (folio_mark_lazyfree), pages reclaim then discarded.
+  'pglazyfree',
+  'pglazyfreed',
   // The pfn_lookup design's work (pfn_lookup.ts): entries visited, frames not handled.
   'lookup_gup_visited',
   'lookup_gup_unhandled',

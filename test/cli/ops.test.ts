@@ -44,7 +44,7 @@ describe('pagelab ops', () => {
     const r = await cli('ops', 'madvise');
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toBe(
-      'madvise: madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), NORMAL/RANDOM/SEQUENTIAL (VMA flags only: the model reads no ahead), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP, MERGEABLE/UNMERGEABLE, COLD (clears the accessed bits of the pages this process alone maps), PAGEOUT, POPULATE_READ/WRITE, COLLAPSE. Not yet: FREE, WILLNEED, REMOVE, DONTNEED_LOCKED, the guard-region advice and HWPOISON/SOFT_OFFLINE (EINVAL)',
+      'madvise: madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), NORMAL/RANDOM/SEQUENTIAL (VMA flags only: the model reads no ahead), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP, MERGEABLE/UNMERGEABLE, COLD (clears the accessed bits of the pages this process alone maps), PAGEOUT, FREE (private anon pages made clean and lazyfree: reclaim drops them unless written again; swap entries freed), POPULATE_READ/WRITE, COLLAPSE. Not yet: WILLNEED, REMOVE, DONTNEED_LOCKED, the guard-region advice and HWPOISON/SOFT_OFFLINE (EINVAL)',
     );
     expect(r.out).toMatch(/\n {2}proc +required +a process label \(from spawn or fork\) \(string\)\n/);
     expect(r.out).toMatch(

@@ -136,7 +136,7 @@ export const mprotectOp = defineOp({
 
 export const madviseOp = defineOp({
   name: 'madvise',
-  doc: 'madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), NORMAL/RANDOM/SEQUENTIAL (VMA flags only: the model reads no ahead), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP, MERGEABLE/UNMERGEABLE, COLD (clears the accessed bits of the pages this process alone maps), PAGEOUT, POPULATE_READ/WRITE, COLLAPSE. Not yet: FREE, WILLNEED, REMOVE, DONTNEED_LOCKED, the guard-region advice and HWPOISON/SOFT_OFFLINE (EINVAL)',
+  doc: 'madvise(): DONTNEED (a PTE table it empties whole is freed, as CONFIG_PT_RECLAIM does), NORMAL/RANDOM/SEQUENTIAL (VMA flags only: the model reads no ahead), HUGEPAGE/NOHUGEPAGE, DONTFORK/DOFORK, WIPEONFORK/KEEPONFORK, DONTDUMP/DODUMP, MERGEABLE/UNMERGEABLE, COLD (clears the accessed bits of the pages this process alone maps), PAGEOUT, FREE (private anon pages made clean and lazyfree: reclaim drops them unless written again; swap entries freed), POPULATE_READ/WRITE, COLLAPSE. Not yet: WILLNEED, REMOVE, DONTNEED_LOCKED, the guard-region advice and HWPOISON/SOFT_OFFLINE (EINVAL)',
   fields: { ...rangeFields, advice: kernelName(MADV_NAMES, 'MADV', 'advice: one of') },
   analyse: analyseRange,
   run: (a, ctx) => {
