@@ -16,8 +16,8 @@
  * nothing re-dirtied it and nothing but its mappings holds it; it is then freed (PGLAZYFREED). One
  * written since is swap-backed again and stays mapped, for a later reclaim to swap as any anon.
  * Leaves out: LRU lists and isolation (but for the one reference a lazyfree folio's discard
- * counts on), references and the active/inactive balance, mlocked folios, shmem folios (kept: shmem's own swap-out is not modelled),
- * KSM folios (kept), writeback throttling, memcg.
+ * counts on), references and the active/inactive balance, mlocked folios, shmem folios (kept:
+ * shmem's own swap-out is not modelled), KSM folios (kept), writeback throttling, memcg.
  */
 import { PG } from './folio.js';
 import { splitFolio, splitFolioPmds, unmapHugePmdLocked } from './huge_memory.js';
