@@ -73,6 +73,9 @@
 #ifndef MADV_COLLAPSE
 #define MADV_COLLAPSE 25
 #endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
 #endif
@@ -146,7 +149,9 @@ static int advice_of(const char *s)
 		{"dontneed", MADV_DONTNEED}, {"hugepage", MADV_HUGEPAGE}, {"nohugepage", MADV_NOHUGEPAGE},
 		{"dontfork", MADV_DONTFORK}, {"dofork", MADV_DOFORK}, {"wipeonfork", MADV_WIPEONFORK},
 		{"keeponfork", MADV_KEEPONFORK}, {"normal", MADV_NORMAL}, {"mergeable", MADV_MERGEABLE},
-		{"unmergeable", MADV_UNMERGEABLE}, {"pageout", MADV_PAGEOUT},
+		{"unmergeable", MADV_UNMERGEABLE}, {"pageout", MADV_PAGEOUT}, {"cold", MADV_COLD},
+		{"random", MADV_RANDOM}, {"sequential", MADV_SEQUENTIAL}, {"free", MADV_FREE},
+		{"dontdump", MADV_DONTDUMP}, {"dodump", MADV_DODUMP},
 		{"populate_read", MADV_POPULATE_READ}, {"populate_write", MADV_POPULATE_WRITE},
 		{"collapse", MADV_COLLAPSE},
 	};

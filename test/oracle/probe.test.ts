@@ -1,10 +1,27 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { MADV } from '../../src/mm/mm_types.js';
 import { probeBinary } from '../../src/oracle/probe.js';
 import { liveTitle, UNAVAILABLE } from './helpers.js';
 
 const probe = (script: string) =>
   execFileSync(probeBinary(), [], { input: script, encoding: 'utf8', timeout: 20_000 }).trim().split('\n');
+
+describe("the probe's madvise names", () => {
+  it('are every advice the model takes, each bound to the Linux constant of its name', () => {
+    // An advice the probe did not know would reach the kernel as -1 (EINVAL) and read as the
+    // model disagreeing with Linux.
+    const src = readFileSync(new URL('../../src/oracle/probe.c', import.meta.url), 'utf8');
+    const table = [...src.matchAll(/\{"([a-z_]+)", MADV_([A-Z_]+)\}/g)];
+    expect(table.map((m) => m[1]).sort()).toEqual(
+      Object.keys(MADV)
+        .map((k) => k.toLowerCase())
+        .sort(),
+    );
+    for (const m of table) expect(m[2].toLowerCase()).toBe(m[1]);
+  });
+});
 
 describe.skipIf(UNAVAILABLE !== undefined)(liveTitle('the native probe'), () => {
   it('compiles and maps the zero page on a read fault, observed without faulting the next page in', () => {
