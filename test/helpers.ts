@@ -1,8 +1,11 @@
 /**
- * Shared test helpers: observable machine state for "the machine is unchanged" assertions, and
- * the shape of the default small machines the suite boots.
+ * Shared test helpers: observable machine state for "the machine is unchanged" assertions, the
+ * shape of the default small machines the suite boots, and scratch directories that go away.
  */
-import { expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, onTestFinished } from 'vitest';
 import type { Machine } from '../src/index.js';
 import { KernelBug, KernelError } from '../src/mm/types.js';
 
@@ -103,4 +106,20 @@ export function bugRuleOf(fn: () => unknown): string | undefined {
     throw e;
   }
   return undefined;
+}
+
+/**
+ * A fresh directory under the system's temporary directory for a test's files, removed with what
+ * is in it when the test ends (called inside a test) or after the file's tests (at module level):
+ * a run of the suite leaves the host's /tmp as it found it.
+ */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    onTestFinished(remove);
+  } catch {
+    afterAll(remove);
+  }
+  return dir;
 }

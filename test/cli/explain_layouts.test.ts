@@ -3,15 +3,15 @@
  * Linux would keep (dump_page()'s raw: lines), with PTEs in x86-64 bit positions, real anon
  * indices and canonical kernel addresses (x86-64, 4-level paging, no KASLR).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { decodeFlagsWord, flagsWord, Machine, PG } from '../../src/index.js';
 import { structPage } from '../../src/machine/struct_page.js';
+import { scratchDir } from '../helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-layouts-'));
+const dir = scratchDir('pagelab-layouts-');
 
 function file(name: string, steps: string[], machine = '{ memory: 128M }'): string {
   const path = join(dir, name);

@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { scratchDir } from '../helpers.js';
 
 async function cli(...argv: string[]) {
   let out = '';
@@ -11,7 +11,7 @@ async function cli(...argv: string[]) {
   return { code, out, err };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-ops-'));
+const dir = scratchDir('pagelab-ops-');
 function file(steps: string[], machine = '{ memory: 128M }'): string {
   const path = join(dir, `s${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { scratchDir } from '../helpers.js';
 
 const SHOWCASE = 'examples/memdesc-vs-struct-page.yaml';
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-cli-'));
+const dir = scratchDir('pagelab-cli-');
 
 /** A scenario file in a temporary directory. */
 function file(name: string, steps: string[], machine = '{ memory: 128M }'): string {

@@ -4,8 +4,7 @@
  * for each kind of failure it looks for — shown by planting a bug of that kind in the Machine and
  * running the reproducer through the scenario runner, which fails with the bug and passes without.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -16,6 +15,7 @@ import { LAYOUTS, Machine, PIN_DESIGNS } from '../../src/index.js';
 import { KernelError } from '../../src/mm/types.js';
 import { parseScenario } from '../../src/scenario/parse.js';
 import { runScenario } from '../../src/scenario/run.js';
+import { scratchDir } from '../helpers.js';
 
 const proto = Machine.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
 const saved: [string, (...a: unknown[]) => unknown][] = [];
@@ -189,7 +189,7 @@ describe('the CLI', () => {
     plant('munmap', () => () => {
       throw new RangeError('planted');
     });
-    const dir = mkdtempSync(join(tmpdir(), 'pagelab-check-'));
+    const dir = scratchDir('pagelab-check-');
     const out = join(dir, 'r.yaml');
     const a = io();
     expect(await main(['check', '--ops', '400', '--seed', '1', '--memory', '256M', '--out', out], a.io)).toBe(

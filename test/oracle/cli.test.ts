@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { scratchDir } from '../helpers.js';
 import { liveTitle, UNAVAILABLE } from './helpers.js';
 
 async function cli(...args: string[]) {
@@ -51,7 +51,7 @@ describe('pagelab oracle', () => {
     });
 
     it("checks the scenario's own expectations: one that fails on the model is reported, exit 1", async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'pagelab-oracle-'));
+      const dir = scratchDir('pagelab-oracle-');
       const f = join(dir, 'wrong.yaml');
       writeFileSync(
         f,

@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { acquireOracleLock } from '../../src/oracle/lock.js';
 import { OracleBusy, oracleUnavailableReason } from '../../src/oracle/probe.js';
+import { scratchDir } from '../helpers.js';
 import { liveTitle, UNAVAILABLE } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-lock-'));
+const dir = scratchDir('pagelab-lock-');
 let n = 0;
 const fresh = () => join(dir, `lock${n++}`);
 

@@ -4,12 +4,12 @@
  * MAX_DOCUMENT_BYTES, and tens of thousands of errors (the first MAX_ERRORS, then one line counting
  * the rest). The CLI turns each into one line per error and exit 2.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { MAX_DOCUMENT_BYTES, MAX_ERRORS, MAX_NESTING, parseScenario } from '../../src/scenario/parse.js';
+import { scratchDir } from '../helpers.js';
 
 const HEAD = 'name: x\nmachine: { memory: 128M }\n';
 
@@ -74,7 +74,7 @@ describe('hostile scenario files', () => {
   });
 
   it('the CLI prints each as file:line:col with exit 2 and no stack trace', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pagelab-hostile-'));
+    const dir = scratchDir('pagelab-hostile-');
     const file = join(dir, 'a.yaml');
     writeFileSync(file, `${HEAD}steps:\n  - *nope\n`);
     const out: string[] = [];
@@ -87,7 +87,7 @@ describe('hostile scenario files', () => {
 
 describe('a valid huge mapping', () => {
   it('100 TiB with three pages touched: the run and its report cost the page tables, not the range', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pagelab-huge-'));
+    const dir = scratchDir('pagelab-huge-');
     const file = join(dir, 'huge.yaml');
     writeFileSync(
       file,

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
@@ -7,9 +6,10 @@ import { analyseCapture } from '../../src/snapshot/analyse.js';
 import { type Classification, Classifier, classify, FRAME, TAIL } from '../../src/snapshot/classify.js';
 import { HI, KPF, LO } from '../../src/snapshot/kpageflags.js';
 import { PageTypesCounter, pageTypes } from '../../src/snapshot/page_types.js';
+import { scratchDir } from '../helpers.js';
 import { fixture, loadedCapture } from './fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-analyse-'));
+const dir = scratchDir('pagelab-analyse-');
 
 /** Everything of a classification but the frames, which are compared as bytes. */
 const counts = (c: Classification) => ({

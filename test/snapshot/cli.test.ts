@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { scratchDir } from '../helpers.js';
 import { fixture } from './fixture.js';
 
 async function run(...argv: string[]) {
@@ -82,7 +82,7 @@ describe('pagelab snapshot --replay', () => {
   });
 
   it('a scenario whose expectation the capture contradicts fails (exit 1)', async () => {
-    const yaml = join(tmpdir(), `pagelab-replay-${process.pid}.yaml`);
+    const yaml = join(scratchDir('pagelab-replay-'), 'replay.yaml');
     writeFileSync(
       yaml,
       'name: too many\nmachine: {}\nsteps:\n  - { op: alloc_pages, order: 10, count: 4970 }\n',
@@ -93,7 +93,7 @@ describe('pagelab snapshot --replay', () => {
   });
 
   it('--owners gives the anon folios synthetic owners and says so; without --replay it is a usage error', async () => {
-    const yaml = join(tmpdir(), `pagelab-owners-${process.pid}.yaml`);
+    const yaml = join(scratchDir('pagelab-owners-'), 'owners.yaml');
     writeFileSync(
       yaml,
       'name: owners\nmachine: { check: full }\nsteps:\n  - { op: compact, zone: Normal }\n',

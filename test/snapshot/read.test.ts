@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { fc, test } from '@fast-check/vitest';
@@ -9,9 +8,10 @@ import { detectFormat } from '../../src/snapshot/decompress.js';
 import { SnapshotError } from '../../src/snapshot/errors.js';
 import { readLiveSnapshot, readSnapshot, siblingCountFile } from '../../src/snapshot/read.js';
 import { U64Collector } from '../../src/snapshot/u64_stream.js';
+import { scratchDir } from '../helpers.js';
 import { fixture, loadedCapture } from './fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'pagelab-snapshot-'));
+const dir = scratchDir('pagelab-snapshot-');
 const tmp = (name: string, bytes: Uint8Array): string => {
   const p = join(dir, name);
   writeFileSync(p, bytes);

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { analyseCapture } from '../../src/snapshot/analyse.js';
 import { type Manifest, openCaptureDir, saveCapture } from '../../src/snapshot/save.js';
+import { scratchDir } from '../helpers.js';
 import { fixture } from './fixture.js';
 
-const root = mkdtempSync(join(tmpdir(), 'pagelab-save-'));
+const root = scratchDir('pagelab-save-');
 
 async function run(...argv: string[]) {
   return runOn(false, ...argv);
